@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the lab (pebble, nginx, …) when missing, checks formatting,
+# lints, the pure-module boundaries, then runs unit and end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lab-deps.sh
+lab_deps
+
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+
+# Pure leaves stay free of I/O (see docs/ARCHITECTURE.md).
+pure="src/names.rs src/keys.rs src/verify src/config.rs src/store/layout.rs"
+if grep -rnE 'tokio|std::(fs|process)|std::net::(Tcp|Udp)|SystemTime::now' $pure; then
+    echo "a pure module does I/O (above)" >&2
+    exit 1
+fi
+
+cargo test --locked --all-targets

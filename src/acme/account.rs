@@ -1,0 +1,94 @@
+//! ACME accounts: create one per CA, or restore the stored one.
+//!
+//! Credentials travel as opaque JSON bytes so that the store never depends on instant-acme.
+
+use std::path::Path;
+
+use instant_acme::{Account, AccountCredentials, NewAccount};
+
+use super::AcmeError;
+use super::http::AcmeHttp;
+
+/// Restores an account from credentials saved by [`create`].
+pub async fn restore(
+    directory_url: &str,
+    ca_bundle: Option<&Path>,
+    credentials_json: &[u8],
+) -> Result<Account, AcmeError> {
+    let credentials: AccountCredentials = serde_json::from_slice(credentials_json)
+        .map_err(|_| AcmeError::BadAccount(directory_url.to_owned()))?;
+    let http = AcmeHttp::new(ca_bundle)?;
+    Account::builder_with_http(Box::new(http))
+        .from_credentials(credentials)
+        .await
+        .map_err(|e| AcmeError::from_acme("the directory", directory_url, e))
+}
+
+/// Registers a new account (P-256 key) and returns it with its credentials to store (0600).
+pub async fn create(
+    directory_url: &str,
+    ca_bundle: Option<&Path>,
+    email: Option<&str>,
+) -> Result<(Account, Vec<u8>), AcmeError> {
+    let contact = email.map(|e| format!("mailto:{e}"));
+    let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
+    let http = AcmeHttp::new(ca_bundle)?;
+    let (account, credentials) = Account::builder_with_http(Box::new(http))
+        .create(
+            &NewAccount {
+                contact: &contacts,
+                terms_of_service_agreed: true,
+                only_return_existing: false,
+            },
+            directory_url.to_owned(),
+            None,
+        )
+        .await
+        .map_err(|e| AcmeError::from_acme("the new account", directory_url, e))?;
+    let json = serde_json::to_vec(&credentials).map_err(|e| AcmeError::Protocol(e.to_string()))?;
+    Ok((account, json))
+}
+
+/// Checks an account contact address before anything is sent (RFC 8555 wants a mailto: URL).
+pub fn check_email(email: &str) -> Result<(), String> {
+    let valid = email.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+    }) && !email
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | ';' | '<' | '>' | '"'))
+        && !email.starts_with("mailto:");
+    if valid {
+        Ok(())
+    } else {
+        Err(format!("--email {email:?} is not a valid email address"))
+    }
+}
+
+/// Checks that `--ca-bundle` is a readable PEM file with at least one certificate.
+pub fn check_ca_bundle(path: &Path) -> Result<(), AcmeError> {
+    super::http::load_bundle(path).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_email_addresses() {
+        assert!(check_email("ops@example.com").is_ok());
+        for bad in [
+            "",
+            "ops",
+            "@example.com",
+            "ops@example",
+            "a b@example.com",
+            "mailto:a@b.c",
+            "a@b.c,d@e.f",
+        ] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! HTTP-01 responders and the local self-check.
+//!
+//! A responder makes `http://<name>/.well-known/acme-challenge/<token>` answer with the key
+//! authorization: [`Webroot`] writes files for an existing web server, [`Standalone`] runs a small
+//! HTTP server for the duration of the order. Both remove what they published when dropped, so
+//! tokens are cleaned up on success, failure and interruption alike.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fs;
+use std::io::ErrorKind;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use super::AcmeError;
+use crate::names::Identifier;
+
+/// The path prefix HTTP-01 uses (RFC 8555 section 8.3).
+pub const CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
+
+/// Something that serves HTTP-01 key authorizations. Implementations clean up on drop.
+pub trait Http01Responder: Send {
+    /// Makes `token` answer with `key_authorization`.
+    fn publish(&mut self, token: &str, key_authorization: &str) -> Result<(), AcmeError>;
+    /// Removes everything published so far (idempotent).
+    fn cleanup(&mut self);
+}
+
+/// Tokens come from the CA; they end up in file names, so only base64url characters pass.
+fn check_token(token: &str) -> Result<(), AcmeError> {
+    let ok = !token.is_empty()
+        && token.len() <= 256
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(AcmeError::Protocol(format!(
+            "the CA sent a challenge token that is not base64url: {token:?}"
+        )))
+    }
+}
+
+/// Writes token files under `ROOT/.well-known/acme-challenge/`.
+#[derive(Debug)]
+pub struct Webroot {
+    dir: PathBuf,
+    written: Vec<PathBuf>,
+}
+
+impl Webroot {
+    /// A responder for the web root `root`, which must exist.
+    pub fn new(root: &Path) -> Result<Self, AcmeError> {
+        if !root.is_dir() {
+            return Err(AcmeError::Responder(format!(
+                "--webroot {} is not a directory",
+                root.display()
+            )));
+        }
+        Ok(Self {
+            dir: root.join(CHALLENGE_PATH.trim_matches('/')),
+            written: Vec::new(),
+        })
+    }
+}
+
+impl Http01Responder for Webroot {
+    fn publish(&mut self, token: &str, key_authorization: &str) -> Result<(), AcmeError> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        check_token(token)?;
+        let fail = |what: &str, path: &Path, e: std::io::Error| {
+            AcmeError::Responder(format!("cannot {what} {}: {e}", path.display()))
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&self.dir)
+            .map_err(|e| fail("create", &self.dir, e))?;
+        let path = self.dir.join(token);
+        fs::write(&path, key_authorization).map_err(|e| fail("write", &path, e))?;
+        // The web server (often another user) must read it, whatever the umask says.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644))
+            .map_err(|e| fail("set permissions on", &path, e))?;
+        self.written.push(path);
+        Ok(())
+    }
+
+    fn cleanup(&mut self) {
+        for path in self.written.drain(..) {
+            if let Err(e) = fs::remove_file(&path)
+                && e.kind() != ErrorKind::NotFound
+            {
+                tracing::warn!("cannot remove challenge file {}: {e}", path.display());
+            }
+        }
+    }
+}
+
+impl Drop for Webroot {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+type Tokens = Arc<Mutex<HashMap<String, String>>>;
+
+/// A built-in HTTP server answering challenges on a port, all addresses, until dropped.
+pub struct Standalone {
+    tokens: Tokens,
+    port: u16,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Standalone {
+    /// Binds `port` on all addresses (IPv6 and IPv4) and starts serving.
+    pub async fn start(port: u16) -> Result<Self, AcmeError> {
+        let listener = match TcpListener::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))).await
+        {
+            Ok(l) => l,
+            Err(_) => TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))
+                .await
+                .map_err(|e| {
+                    AcmeError::Responder(format!(
+                        "cannot listen on port {port} for the standalone responder: {e} (is a web server using it? then use --webroot)"
+                    ))
+                })?,
+        };
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+        let tokens: Tokens = Arc::default();
+        let server = tokio::spawn(serve(listener, tokens.clone()));
+        Ok(Self {
+            tokens,
+            port,
+            server,
+        })
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Http01Responder for Standalone {
+    fn publish(&mut self, token: &str, key_authorization: &str) -> Result<(), AcmeError> {
+        check_token(token)?;
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(token.to_owned(), key_authorization.to_owned());
+        Ok(())
+    }
+
+    fn cleanup(&mut self) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+}
+
+impl Drop for Standalone {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn serve(listener: TcpListener, tokens: Tokens) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let tokens = tokens.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let tokens = tokens.clone();
+                async move { Ok::<_, Infallible>(answer(&req, &tokens)) }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(Duration::from_secs(30), conn).await;
+        });
+    }
+}
+
+fn answer<B>(req: &Request<B>, tokens: &Tokens) -> Response<Full<Bytes>> {
+    let found = req
+        .uri()
+        .path()
+        .strip_prefix(CHALLENGE_PATH)
+        .and_then(|token| {
+            tokens
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(token)
+                .cloned()
+        });
+    let (status, body) = match found {
+        Some(key_authorization) => (StatusCode::OK, key_authorization),
+        None => (StatusCode::NOT_FOUND, String::from("not found\n")),
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/plain")
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}
+
+/// One token to check: the identifier, the token and the expected key authorization.
+#[derive(Clone, Debug)]
+pub struct PublishedToken {
+    /// The identifier being validated.
+    pub identifier: Identifier,
+    /// The challenge token.
+    pub token: String,
+    /// The body the CA expects.
+    pub key_authorization: String,
+}
+
+/// Fetches every token from the local web server on `port`, with the identifier's Host header,
+/// following redirects as the CA would. Stops at the first failure.
+pub async fn self_check(port: u16, tokens: &[PublishedToken]) -> Result<(), AcmeError> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()
+        .map_err(|e| AcmeError::Responder(format!("cannot start the self-check: {e}")))?;
+    for t in tokens {
+        let url = format!("http://127.0.0.1:{port}{CHALLENGE_PATH}{}", t.token);
+        let host = t.identifier.host_header();
+        let fail = |reason: String| AcmeError::SelfCheck {
+            identifier: t.identifier.clone(),
+            url: url.clone(),
+            host: host.clone(),
+            reason,
+        };
+        let rsp = client
+            .get(&url)
+            .header(reqwest::header::HOST, &host)
+            .send()
+            .await
+            .map_err(|e| fail(format!("could not be fetched: {}", super::error_chain(&e))))?;
+        let status = rsp.status();
+        let body = rsp
+            .text()
+            .await
+            .map_err(|e| fail(format!("sent an unreadable body: {e}")))?;
+        if !status.is_success() {
+            return Err(fail(format!("answered {status} instead of the token")));
+        }
+        if body.trim_end() != t.key_authorization {
+            return Err(fail(format!(
+                "answered {status} with {} bytes that are not this token's key authorization",
+                body.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(port_id: &str) -> PublishedToken {
+        PublishedToken {
+            identifier: Identifier::Dns("a.test".into()),
+            token: port_id.into(),
+            key_authorization: format!("{port_id}.thumb"),
+        }
+    }
+
+    #[test]
+    fn webroot_writes_and_removes_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".well-known/acme-challenge/tok_1");
+        {
+            let mut w = Webroot::new(dir.path()).unwrap();
+            w.publish("tok_1", "tok_1.thumb").unwrap();
+            assert_eq!(fs::read_to_string(&file).unwrap(), "tok_1.thumb");
+        }
+        assert!(!file.exists(), "dropping the responder removes the token");
+    }
+
+    #[test]
+    fn refuses_tokens_that_could_escape_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Webroot::new(dir.path()).unwrap();
+        assert!(w.publish("../../etc/passwd", "x").is_err());
+        assert!(w.publish("", "x").is_err());
+        assert!(Webroot::new(&dir.path().join("missing")).is_err());
+    }
+
+    #[tokio::test]
+    async fn standalone_serves_tokens_and_self_check_sees_them() {
+        let mut s = Standalone::start(0).await.unwrap();
+        let t = token("tok-2");
+        s.publish(&t.token, &t.key_authorization).unwrap();
+        self_check(s.port(), std::slice::from_ref(&t))
+            .await
+            .unwrap();
+        s.cleanup();
+        let err = self_check(s.port(), &[t]).await.unwrap_err();
+        assert!(err.to_string().contains("404"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn self_check_reports_wrong_content() {
+        let mut s = Standalone::start(0).await.unwrap();
+        s.publish("tok-3", "something else").unwrap();
+        let err = self_check(s.port(), &[token("tok-3")]).await.unwrap_err();
+        assert!(matches!(err, AcmeError::SelfCheck { .. }));
+        assert!(
+            err.to_string()
+                .contains("not this token's key authorization")
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! ACME v2 (RFC 8555) over instant-acme: directory choice, accounts, HTTP-01 responders, orders.
+//!
+//! This module speaks to the CA and to the local challenge responder; it does not decide where
+//! certificates are stored or what happens to them afterwards (that is `ops::issue`).
+//! CA problem documents are kept whole and shown verbatim.
+
+pub mod account;
+pub mod challenge;
+pub mod directory;
+mod http;
+pub mod order;
+
+use std::fmt;
+
+pub use instant_acme::Problem;
+
+use crate::names::Identifier;
+
+/// Errors talking to the CA or answering challenges.
+#[derive(Debug, thiserror::Error)]
+pub enum AcmeError {
+    /// The CA's API could not be reached or answered garbage.
+    #[error("cannot talk to the ACME server at {url}: {reason}")]
+    Unreachable {
+        /// The directory URL.
+        url: String,
+        /// What went wrong (connection refused, TLS failure, timeout…).
+        reason: String,
+    },
+    /// The CA answered with a problem document.
+    #[error("the CA refused {during}: {}", ProblemDisplay(.problem))]
+    Refused {
+        /// What certctl was asking for ("the new order", "the account"…).
+        during: &'static str,
+        /// The problem document, verbatim.
+        problem: Problem,
+        /// A hint for well-known cases (IP identifiers, …).
+        hint: Option<&'static str>,
+    },
+    /// One or more identifiers failed validation.
+    #[error("validation failed: {}", failures_display(.failures))]
+    ValidationFailed {
+        /// Each identifier whose authorization failed, with the CA's problem.
+        failures: Vec<(String, Option<Problem>)>,
+    },
+    /// The CA offers no HTTP-01 challenge for an identifier.
+    #[error("the CA offers no http-01 challenge for {0}; certctl validates over HTTP-01 only")]
+    NoHttp01(String),
+    /// The local self-check could not fetch a token.
+    #[error(
+        "self-check failed for {identifier}: {url} (Host: {host}) {reason}; the CA would fail the same way, so nothing was sent to it (check the web server or --webroot, or skip with --no-self-check)"
+    )]
+    SelfCheck {
+        /// The identifier being validated.
+        identifier: Identifier,
+        /// The URL fetched.
+        url: String,
+        /// The Host header sent.
+        host: String,
+        /// What came back.
+        reason: String,
+    },
+    /// The standalone responder could not listen, or the webroot could not be written.
+    #[error("{0}")]
+    Responder(String),
+    /// The CA took too long.
+    #[error("the CA did not finish {0} in time")]
+    Timeout(&'static str),
+    /// No account yet and the terms of service were not accepted.
+    #[error(
+        "creating an account needs your agreement to the CA's terms of service{}: pass --agree-tos",
+        .0.as_deref().map(|u| format!(" ({u})")).unwrap_or_default()
+    )]
+    TermsNotAgreed(Option<String>),
+    /// The `--ca-bundle` file is unusable.
+    #[error("cannot use the CA bundle {path}: {reason}")]
+    CaBundle {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// A stored account does not parse.
+    #[error("the stored account for {0} is damaged; move it away to create a new one")]
+    BadAccount(String),
+    /// Anything else instant-acme reports.
+    #[error("ACME protocol error: {0}")]
+    Protocol(String),
+}
+
+impl AcmeError {
+    /// Maps an instant-acme error, naming what certctl was doing.
+    pub(crate) fn from_acme(during: &'static str, url: &str, err: instant_acme::Error) -> Self {
+        match err {
+            instant_acme::Error::Api(problem) => Self::refused(during, problem),
+            instant_acme::Error::Timeout(_) => Self::Timeout(during),
+            instant_acme::Error::Other(inner) => Self::Unreachable {
+                url: url.to_owned(),
+                reason: error_chain(inner.as_ref()),
+            },
+            instant_acme::Error::Json(e) => Self::Unreachable {
+                url: url.to_owned(),
+                reason: format!("the answer is not ACME JSON ({e})"),
+            },
+            other => Self::Protocol(error_chain(&other)),
+        }
+    }
+
+    /// A refusal, with a hint where the problem type is a known trap.
+    pub(crate) fn refused(during: &'static str, problem: Problem) -> Self {
+        let kind = problem.r#type.as_deref().unwrap_or_default();
+        let mentions_ip = problem
+            .subproblems
+            .iter()
+            .any(|s| matches!(s.identifier, Some(instant_acme::Identifier::Ip(_))))
+            || problem
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.contains("IP address"));
+        let hint = if mentions_ip
+            && (kind.ends_with(":rejectedIdentifier")
+                || kind.ends_with(":unsupportedIdentifier")
+                || kind.ends_with(":malformed"))
+        {
+            Some(
+                "this CA does not issue for IP addresses here; Let's Encrypt issues IP address certificates only under its shortlived profile",
+            )
+        } else {
+            None
+        };
+        Self::Refused {
+            during,
+            problem,
+            hint,
+        }
+    }
+
+    /// True when the user must change the invocation (exit code 2), not retry.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Self::TermsNotAgreed(_) | Self::CaBundle { .. })
+    }
+
+    /// An extra line of advice for the user, if any.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::Refused { hint, .. } => *hint,
+            _ => None,
+        }
+    }
+}
+
+/// A problem document on one line: `detail (type)`, then each subproblem with its identifier.
+pub struct ProblemDisplay<'a>(pub &'a Problem);
+
+impl fmt::Display for ProblemDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.0;
+        f.write_str(p.detail.as_deref().unwrap_or("no detail given"))?;
+        if let Some(kind) = &p.r#type {
+            write!(f, " ({kind})")?;
+        }
+        for sub in &p.subproblems {
+            f.write_str("; ")?;
+            if let Some(id) = &sub.identifier {
+                write!(f, "for {}: ", id.authorized(false))?;
+            }
+            f.write_str(sub.detail.as_deref().unwrap_or("no detail given"))?;
+            if let Some(kind) = &sub.r#type {
+                write!(f, " ({kind})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn failures_display(failures: &[(String, Option<Problem>)]) -> String {
+    failures
+        .iter()
+        .map(|(id, problem)| match problem {
+            Some(p) => format!("{id}: {}", ProblemDisplay(p)),
+            None => format!("{id}: the CA marked the authorization invalid without a reason"),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// An error and its sources on one line, duplicates dropped (hyper repeats itself).
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(json: &str) -> Problem {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn shows_problem_documents_verbatim_on_one_line() {
+        // RFC 8555 section 6.7.1 example.
+        let p = problem(
+            r#"{"type":"urn:ietf:params:acme:error:malformed","detail":"Some of the identifiers requested were rejected","subproblems":[{"type":"urn:ietf:params:acme:error:malformed","detail":"Invalid underscore in DNS name \"_example.org\"","identifier":{"type":"dns","value":"_example.org"}},{"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"This CA will not issue for \"example.net\"","identifier":{"type":"dns","value":"example.net"}}]}"#,
+        );
+        let shown = AcmeError::refused("the new order", p).to_string();
+        assert_eq!(
+            shown,
+            "the CA refused the new order: Some of the identifiers requested were rejected (urn:ietf:params:acme:error:malformed); \
+             for _example.org: Invalid underscore in DNS name \"_example.org\" (urn:ietf:params:acme:error:malformed); \
+             for example.net: This CA will not issue for \"example.net\" (urn:ietf:params:acme:error:rejectedIdentifier)"
+        );
+        assert!(!shown.contains('\n'));
+    }
+
+    #[test]
+    fn hints_at_the_shortlived_profile_when_ips_are_refused() {
+        let p = problem(
+            r#"{"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"Cannot issue for IP address 192.0.2.1 under this profile"}"#,
+        );
+        let err = AcmeError::refused("the new order", p);
+        assert!(err.hint().unwrap().contains("shortlived"));
+        let p = problem(r#"{"type":"urn:ietf:params:acme:error:rateLimited","detail":"too many"}"#);
+        assert!(AcmeError::refused("the new order", p).hint().is_none());
+    }
+
+    #[test]
+    fn names_each_failed_identifier() {
+        let err = AcmeError::ValidationFailed {
+            failures: vec![(
+                "a.test".into(),
+                Some(problem(
+                    r#"{"type":"urn:ietf:params:acme:error:connection","detail":"connection refused"}"#,
+                )),
+            )],
+        };
+        assert_eq!(
+            err.to_string(),
+            "validation failed: a.test: connection refused (urn:ietf:params:acme:error:connection)"
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! One ACME order over HTTP-01: new order, publish tokens, self-check, validate, finalize.
+//!
+//! Polling starts after 50 ms and backs off by 1.5× (instant-acme honours Retry-After), so a fast
+//! CA is never waited on for long and a slow one is not hammered.
+
+use std::time::Duration;
+
+use instant_acme::{
+    Account, AuthorizationStatus, ChallengeType, NewOrder, OrderStatus, RetryPolicy,
+};
+
+use super::AcmeError;
+use super::challenge::{self, Http01Responder, PublishedToken};
+use crate::names::Identifier;
+use crate::progress::{Progress, Step};
+
+/// How to run one order.
+pub struct OrderPlan<'a> {
+    /// The directory URL (for messages).
+    pub directory_url: &'a str,
+    /// The identifiers, in order.
+    pub identifiers: &'a [Identifier],
+    /// `Some(port)`: fetch each token from 127.0.0.1:port before telling the CA.
+    pub self_check_port: Option<u16>,
+}
+
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy::new()
+        .initial_delay(Duration::from_millis(50))
+        .backoff(1.5)
+        .timeout(Duration::from_secs(120))
+}
+
+/// Runs the order and returns the PEM chain. `csr` is called once the order is ready, so key
+/// generation can overlap with validation.
+pub async fn obtain<F>(
+    account: &Account,
+    plan: &OrderPlan<'_>,
+    responder: &mut dyn Http01Responder,
+    csr: F,
+    progress: &dyn Progress,
+) -> Result<String, AcmeError>
+where
+    F: AsyncFnOnce() -> Result<Vec<u8>, AcmeError>,
+{
+    let url = plan.directory_url;
+    let acme_ids: Vec<instant_acme::Identifier> = plan
+        .identifiers
+        .iter()
+        .map(|id| match id {
+            Identifier::Dns(name) => instant_acme::Identifier::Dns(name.clone()),
+            Identifier::Ip(ip) => instant_acme::Identifier::Ip(*ip),
+        })
+        .collect();
+    progress.step(Step::Order, &format!("{} identifier(s)", acme_ids.len()));
+    let mut order = account
+        .new_order(&NewOrder::new(&acme_ids))
+        .await
+        .map_err(|e| AcmeError::from_acme("the new order", url, e))?;
+
+    // Publish every token first, then self-check, then tell the CA: a failed self-check costs
+    // the CA nothing.
+    let mut published = Vec::new();
+    let mut authorizations = order.authorizations();
+    while let Some(authz) = authorizations.next().await {
+        let mut authz = authz.map_err(|e| AcmeError::from_acme("the authorizations", url, e))?;
+        let identifier = authz.identifier().to_string();
+        match authz.status {
+            AuthorizationStatus::Valid => {
+                progress.step(
+                    Step::Challenge,
+                    &format!("{identifier}: already authorized"),
+                );
+                continue;
+            }
+            AuthorizationStatus::Pending => {}
+            other => {
+                tracing::debug!("authorization for {identifier} is {other:?}");
+                return Err(AcmeError::ValidationFailed {
+                    failures: vec![(identifier, None)],
+                });
+            }
+        }
+        let challenge = authz
+            .challenge(ChallengeType::Http01)
+            .ok_or_else(|| AcmeError::NoHttp01(identifier.clone()))?;
+        let key_authorization = challenge.key_authorization();
+        responder.publish(&challenge.token, key_authorization.as_str())?;
+        published.push(PublishedToken {
+            identifier: crate::names::parse_identifier(&identifier).map_err(|e| {
+                AcmeError::Protocol(format!("the CA sent identifier {identifier:?}: {e}"))
+            })?,
+            token: challenge.token.clone(),
+            key_authorization: key_authorization.as_str().to_owned(),
+        });
+        progress.step(Step::Challenge, &format!("{identifier}: token published"));
+    }
+
+    if let Some(port) = plan.self_check_port
+        && !published.is_empty()
+    {
+        challenge::self_check(port, &published).await?;
+        progress.step(Step::Challenge, "self-check passed");
+    }
+
+    let mut authorizations = order.authorizations();
+    while let Some(authz) = authorizations.next().await {
+        let mut authz = authz.map_err(|e| AcmeError::from_acme("the authorizations", url, e))?;
+        if authz.status != AuthorizationStatus::Pending {
+            continue;
+        }
+        if let Some(mut challenge) = authz.challenge(ChallengeType::Http01) {
+            challenge
+                .set_ready()
+                .await
+                .map_err(|e| AcmeError::from_acme("the challenge", url, e))?;
+        }
+    }
+
+    progress.step(Step::Validation, "waiting for the CA");
+    // An invalid order may come back as a status or as the order's error document; either way
+    // the user wants to know which identifier failed and why.
+    let order_problem = match order.poll_ready(&retry_policy()).await {
+        Ok(OrderStatus::Invalid) => order.state().error.clone(),
+        Ok(_) => None,
+        Err(instant_acme::Error::Api(problem)) => Some(problem),
+        Err(e) => return Err(AcmeError::from_acme("validation", url, e)),
+    };
+    if order.state().status == OrderStatus::Invalid || order_problem.is_some() {
+        let failures = collect_failures(&mut order, url).await?;
+        return Err(match (failures.is_empty(), order_problem) {
+            (true, Some(problem)) => AcmeError::refused("the order", problem),
+            _ => AcmeError::ValidationFailed { failures },
+        });
+    }
+    responder.cleanup();
+
+    progress.step(Step::Finalize, "sending the CSR");
+    let csr = csr().await?;
+    order
+        .finalize_csr(&csr)
+        .await
+        .map_err(|e| AcmeError::from_acme("the CSR", url, e))?;
+    let chain = match order
+        .certificate()
+        .await
+        .map_err(|e| AcmeError::from_acme("the certificate", url, e))?
+    {
+        Some(chain) => chain,
+        None => order
+            .poll_certificate(&retry_policy())
+            .await
+            .map_err(|e| AcmeError::from_acme("the certificate", url, e))?,
+    };
+    progress.step(Step::Finalize, "certificate downloaded");
+    Ok(chain)
+}
+
+/// After an order went invalid: which identifiers failed, with the CA's reason for each.
+async fn collect_failures(
+    order: &mut instant_acme::Order,
+    url: &str,
+) -> Result<Vec<(String, Option<super::Problem>)>, AcmeError> {
+    let mut failures = Vec::new();
+    let mut authorizations = order.authorizations();
+    while let Some(authz) = authorizations.next().await {
+        let mut authz = authz.map_err(|e| AcmeError::from_acme("the authorizations", url, e))?;
+        let state = authz
+            .refresh()
+            .await
+            .map_err(|e| AcmeError::from_acme("the authorizations", url, e))?;
+        if state.status == AuthorizationStatus::Valid {
+            continue;
+        }
+        let problem = state
+            .challenges
+            .iter()
+            .find(|c| c.r#type == ChallengeType::Http01)
+            .and_then(|c| c.error.clone());
+        failures.push((state.identifier().to_string(), problem));
+    }
+    Ok(failures)
+}

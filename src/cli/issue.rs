@@ -1,0 +1,197 @@
+//! `certctl issue`: arguments, checks that need no network, then [`certctl::ops::issue`].
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use certctl::Error;
+use certctl::acme::{account, directory};
+use certctl::config::Responder;
+use certctl::keys::KeyType;
+use certctl::names;
+use certctl::ops::issue::{self, IssueRequest};
+use certctl::store::layout::check_cert_name;
+
+use super::Ctx;
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("responder").required(true).args(["webroot", "standalone"])))]
+pub struct IssueArgs {
+    /// The primary domain name (or IP address)
+    domain: String,
+    /// More names for the same certificate (repeatable)
+    #[arg(short = 'd', long = "domain", value_name = "NAME")]
+    more: Vec<String>,
+    /// Certificate name: the live/NAME directory (default: the primary domain)
+    #[arg(long)]
+    name: Option<String>,
+    /// Answer challenges by writing files under DIR/.well-known/acme-challenge/
+    #[arg(long, value_name = "DIR")]
+    webroot: Option<PathBuf>,
+    /// Answer challenges with a built-in HTTP server for the duration of the order
+    #[arg(long)]
+    standalone: bool,
+    /// Port of the standalone server, or of the web server that serves --webroot
+    #[arg(long, default_value_t = 80, value_name = "N")]
+    http_port: u16,
+    /// Key type: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096
+    #[arg(long, default_value = "ecdsa-p256", value_parser = parse_key_type)]
+    key_type: KeyType,
+    /// Keep the current private key instead of making a new one
+    #[arg(long)]
+    reuse_key: bool,
+    /// ACME directory URL (default: Let's Encrypt production)
+    #[arg(long, value_name = "URL", conflicts_with = "staging")]
+    server: Option<String>,
+    /// Use Let's Encrypt's staging CA (untrusted certificates, for trials)
+    #[arg(long)]
+    staging: bool,
+    /// Also trust the roots in this PEM file for the CA's HTTPS API
+    #[arg(long, value_name = "PEM")]
+    ca_bundle: Option<PathBuf>,
+    /// Contact address for the ACME account
+    #[arg(long)]
+    email: Option<String>,
+    /// Agree to the CA's terms of service (needed to create an account)
+    #[arg(long)]
+    agree_tos: bool,
+    /// Do not fetch the tokens locally before asking the CA to validate
+    #[arg(long)]
+    no_self_check: bool,
+    /// Shell command to run after the certificate goes live (CERTCTL_* variables set)
+    #[arg(long, value_name = "CMD")]
+    deploy_hook: Option<String>,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_key_type(s: &str) -> Result<KeyType, String> {
+    s.parse()
+        .map_err(|e: certctl::keys::KeyError| e.to_string())
+}
+
+impl IssueArgs {
+    /// Every check that needs neither the network nor a write.
+    fn request(&self) -> Result<IssueRequest, Error> {
+        let identifiers = names::parse_identifiers(
+            std::iter::once(self.domain.as_str()).chain(self.more.iter().map(String::as_str)),
+        )?;
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| identifiers[0].as_string());
+        check_cert_name(&name)?;
+        let responder = match &self.webroot {
+            Some(dir) => {
+                if !dir.is_dir() {
+                    return Err(Error::Usage(format!(
+                        "--webroot {} is not a directory",
+                        dir.display()
+                    )));
+                }
+                Responder::Webroot {
+                    path: std::path::absolute(dir).unwrap_or_else(|_| dir.clone()),
+                }
+            }
+            None => Responder::Standalone,
+        };
+        if self.http_port == 0 {
+            return Err(Error::Usage(
+                "--http-port must be between 1 and 65535".into(),
+            ));
+        }
+        let directory_url =
+            directory::directory_url(self.server.as_deref(), self.staging).map_err(Error::Usage)?;
+        if let Some(email) = &self.email {
+            account::check_email(email).map_err(Error::Usage)?;
+        }
+        let ca_bundle = match &self.ca_bundle {
+            Some(path) => {
+                account::check_ca_bundle(path)?;
+                Some(std::path::absolute(path).unwrap_or_else(|_| path.clone()))
+            }
+            None => None,
+        };
+        Ok(IssueRequest {
+            name,
+            identifiers,
+            key_type: self.key_type,
+            reuse_key: self.reuse_key,
+            directory_url,
+            ca_bundle,
+            email: self.email.clone(),
+            agree_tos: self.agree_tos,
+            responder,
+            http_port: self.http_port,
+            self_check: !self.no_self_check,
+            deploy_hook: self.deploy_hook.clone(),
+        })
+    }
+}
+
+pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
+    let mut req = args.request()?;
+    if !req.agree_tos && issue::needs_account(&ctx.store, &req.directory_url)? {
+        req.agree_tos = ctx.stdin_tty && ask_terms(&req.directory_url);
+        if !req.agree_tos {
+            return Err(Error::Usage(format!(
+                "no account exists yet for {}; creating one needs your agreement to the CA's terms of service: pass --agree-tos",
+                req.directory_url
+            )));
+        }
+    }
+    let progress = ctx.progress();
+    let outcome = ctx.block_on(async {
+        tokio::select! {
+            result = issue::issue(&ctx.store, &req, &progress) => result,
+            _ = interrupted() => Err(Error::Interrupted),
+        }
+    })??;
+
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome).expect("outcome serializes")
+        );
+    } else if !ctx.quiet {
+        let days = (outcome.cert.not_after - now()).div_euclid(86_400);
+        println!(
+            "Certificate {} issued ({}), valid until {} ({days} days), issuer {}",
+            outcome.name,
+            outcome.key_type,
+            certctl::verify::rfc3339(outcome.cert.not_after),
+            outcome.cert.issuer
+        );
+        println!("  names:     {}", outcome.cert.names.join(", "));
+        println!("  fullchain: {}", outcome.paths.fullchain.display());
+        println!("  privkey:   {}", outcome.paths.privkey.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ask_terms(directory_url: &str) -> bool {
+    eprint!("Do you agree to the terms of service of the CA at {directory_url}? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so the workflow is dropped and responders clean up.
+async fn interrupted() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,121 @@
+//! Command-line parsing (clap derive) and dispatch. One file per subcommand; no logic here
+//! beyond turning arguments into library requests and results into text.
+
+mod issue;
+mod list;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use certctl::Error;
+use certctl::progress::{Progress, Step};
+
+/// certctl: TLS certificates for nginx sites, issued, installed and kept right.
+#[derive(Debug, Parser)]
+#[command(name = "certctl", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// State directory (accounts, archive, live certificates)
+    #[arg(
+        long,
+        global = true,
+        env = "CERTCTL_STATE_DIR",
+        default_value = "/var/lib/certctl"
+    )]
+    pub state_dir: PathBuf,
+    /// Print nothing but errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail on stderr (-v, -vv, -vvv)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Obtain a certificate over ACME HTTP-01 and install it under live/NAME
+    Issue(Box<issue::IssueArgs>),
+    /// Show the certificates certctl manages
+    List(list::ListArgs),
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    let ctx = Ctx::new(&cli.global);
+    match cli.command {
+        Command::Issue(args) => issue::run(*args, &ctx),
+        Command::List(args) => list::run(args, &ctx),
+    }
+}
+
+/// What every command needs: the store, the runtime, how to talk to the user.
+pub struct Ctx {
+    pub store: certctl::store::FsStore,
+    pub quiet: bool,
+    pub verbose: u8,
+    pub stderr_tty: bool,
+    pub stdin_tty: bool,
+}
+
+impl Ctx {
+    fn new(global: &GlobalArgs) -> Self {
+        Self {
+            store: certctl::store::FsStore::new(&global.state_dir),
+            quiet: global.quiet,
+            verbose: global.verbose,
+            stderr_tty: std::io::stderr().is_terminal(),
+            stdin_tty: std::io::stdin().is_terminal(),
+        }
+    }
+
+    /// Runs a future on a single-threaded runtime (a CLI run is one workflow).
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> Result<F::Output, Error> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+        Ok(rt.block_on(fut))
+    }
+
+    /// Steps are shown on a terminal, or anywhere with -v; never with -q.
+    pub fn progress(&self) -> StepPrinter {
+        StepPrinter {
+            enabled: !self.quiet && (self.stderr_tty || self.verbose > 0),
+        }
+    }
+}
+
+/// Prints each step to stderr as it happens.
+pub struct StepPrinter {
+    enabled: bool,
+}
+
+impl Progress for StepPrinter {
+    fn step(&self, step: Step, detail: &str) {
+        if self.enabled {
+            eprintln!("  {step:<10} {detail}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,161 @@
+//! The per-certificate renewal record (`certs/NAME/renewal.toml`).
+//!
+//! The record holds everything needed to renew a certificate unattended: the names, the key type,
+//! the CA, how challenges are answered and the hooks. `issue` writes it; `renew` (later) reads it,
+//! so nothing has to be repeated on the command line. Pure: parsing and rendering only.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::keys::KeyType;
+use crate::names::{self, Identifier, NameError};
+
+/// The record's format version, bumped when a field changes meaning.
+pub const RECORD_FORMAT: u32 = 1;
+
+/// How HTTP-01 challenges are answered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Responder {
+    /// Token files written under `path/.well-known/acme-challenge/`, served by an existing web server.
+    Webroot {
+        /// The web root directory.
+        path: PathBuf,
+    },
+    /// certctl's own HTTP server on `http_port` for the duration of the order.
+    Standalone,
+}
+
+/// See the module docs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenewalRecord {
+    /// Certificate name (the live/NAME directory).
+    pub name: String,
+    /// Identifiers on the certificate (A-label names and IP addresses), first is the primary.
+    pub domains: Vec<String>,
+    /// Key type for new keys.
+    pub key_type: KeyType,
+    /// Keep the current private key on renewal.
+    pub reuse_key: bool,
+    /// ACME directory URL.
+    pub server: String,
+    /// Extra trusted roots for the CA's HTTPS API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_bundle: Option<PathBuf>,
+    /// Account contact email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Port of the HTTP server that answers challenges (standalone) or serves the webroot.
+    pub http_port: u16,
+    /// Fetch each token locally before asking the CA to validate.
+    pub self_check: bool,
+    /// Shell command run after a new certificate goes live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_hook: Option<String>,
+    /// How challenges are answered.
+    pub responder: Responder,
+}
+
+/// Why a record could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// TOML syntax or an unknown/missing field.
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    /// A newer certctl wrote this record.
+    #[error("record format {0} is newer than this certctl understands ({RECORD_FORMAT})")]
+    Format(u32),
+    /// A stored name no longer parses.
+    #[error(transparent)]
+    Name(#[from] NameError),
+}
+
+#[derive(Serialize, Deserialize)]
+struct Envelope<T> {
+    format: u32,
+    #[serde(flatten)]
+    record: T,
+}
+
+impl RenewalRecord {
+    /// Renders the record as TOML, with a header saying who owns the file.
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string(&Envelope {
+            format: RECORD_FORMAT,
+            record: self,
+        })
+        .expect("a renewal record always serializes");
+        format!("# Managed by certctl: how to renew this certificate unattended.\n{body}")
+    }
+
+    /// Parses a record written by [`RenewalRecord::to_toml`].
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let format: toml::Table = toml::from_str(text)?;
+        let version = format
+            .get("format")
+            .and_then(toml::Value::as_integer)
+            .unwrap_or(0);
+        if version > i64::from(RECORD_FORMAT) {
+            return Err(ConfigError::Format(version as u32));
+        }
+        let envelope: Envelope<RenewalRecord> = toml::from_str(text)?;
+        envelope.record.identifiers()?;
+        Ok(envelope.record)
+    }
+
+    /// The identifiers, parsed again (records store them as text).
+    pub fn identifiers(&self) -> Result<Vec<Identifier>, NameError> {
+        names::parse_identifiers(self.domains.iter().map(String::as_str))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> RenewalRecord {
+        RenewalRecord {
+            name: "example.com".into(),
+            domains: vec!["example.com".into(), "www.example.com".into()],
+            key_type: KeyType::Rsa3072,
+            reuse_key: true,
+            server: "https://127.0.0.1:14000/dir".into(),
+            ca_bundle: Some("/etc/ca.pem".into()),
+            email: Some("ops@example.com".into()),
+            http_port: 8080,
+            self_check: false,
+            deploy_hook: Some("systemctl reload nginx".into()),
+            responder: Responder::Webroot {
+                path: "/var/www/acme".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let text = sample().to_toml();
+        assert!(text.starts_with("# Managed by certctl"));
+        assert!(text.contains("key_type = \"rsa-3072\""));
+        assert_eq!(RenewalRecord::from_toml(&text).unwrap(), sample());
+        let mut standalone = sample();
+        standalone.responder = Responder::Standalone;
+        standalone.email = None;
+        assert_eq!(
+            RenewalRecord::from_toml(&standalone.to_toml()).unwrap(),
+            standalone
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_fields_and_newer_formats() {
+        let text = sample().to_toml().replace("reuse_key", "reuse_kee");
+        assert!(RenewalRecord::from_toml(&text).is_err());
+        let newer = sample().to_toml().replace("format = 1", "format = 99");
+        assert!(matches!(
+            RenewalRecord::from_toml(&newer),
+            Err(ConfigError::Format(99))
+        ));
+    }
+}

@@ -1,0 +1,62 @@
+//! The crate-wide error: one variant per module error, and the exit code each one means.
+
+use crate::acme::AcmeError;
+use crate::config::ConfigError;
+use crate::keys::KeyError;
+use crate::names::NameError;
+use crate::store::StoreError;
+use crate::verify::VerifyError;
+
+/// Every error the library returns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A refused name.
+    #[error(transparent)]
+    Name(#[from] NameError),
+    /// Key generation or CSR trouble.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// State directory trouble.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// CA or challenge trouble.
+    #[error(transparent)]
+    Acme(#[from] AcmeError),
+    /// A certificate failed its checks before going live.
+    #[error("the new certificate was not installed: {0}")]
+    Verify(#[from] VerifyError),
+    /// A renewal record does not parse.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Bad command-line input that no module owns.
+    #[error("{0}")]
+    Usage(String),
+    /// The deploy hook failed (the certificate is installed).
+    #[error("the deploy hook failed: {0}")]
+    Hook(String),
+    /// Stopped by Ctrl-C / SIGTERM.
+    #[error("interrupted; the live certificate was not changed")]
+    Interrupted,
+}
+
+impl Error {
+    /// 2 for bad input or usage, 1 for operational failures.
+    pub fn exit_code(&self) -> u8 {
+        let usage = match self {
+            Self::Name(_) | Self::Usage(_) => true,
+            Self::Key(KeyError::UnknownType(_)) => true,
+            Self::Store(StoreError::BadName(_)) => true,
+            Self::Acme(e) => e.is_usage(),
+            _ => false,
+        };
+        if usage { 2 } else { 1 }
+    }
+
+    /// Extra advice shown under the error line, if any.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::Acme(e) => e.hint(),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! certctl: TLS and certificate lifecycle management for nginx sites.
+//!
+//! The `certctl` binary is a thin CLI over this library. `certctl issue example.com` runs
+//! [`ops::issue`]: validate names → load or create the ACME account → new order → publish each
+//! HTTP-01 token (webroot or standalone) → self-check it over HTTP → tell the CA → poll → key and
+//! CSR → finalize → verify chain, key and names → write a new archive version → atomically point
+//! `live/NAME` at it.
+//!
+//! Pure leaves (no I/O, unit-tested without sockets): [`names`], [`keys`], [`verify`], [`config`],
+//! [`store::layout`]. Side effects live in [`acme`], [`store`] and [`ops`].
+
+pub mod acme;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod names;
+pub mod ops;
+pub mod progress;
+pub mod store;
+pub mod verify;
+
+pub use error::Error;

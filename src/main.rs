@@ -1,0 +1,37 @@
+//! The `certctl` binary: parse arguments, run the command, turn errors into one line + exit code.
+
+mod cli;
+mod logging;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    logging::init(cli.global.verbose, cli.global.quiet);
+    match cli::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("certctl: error: {}", one_line(&err));
+            if let Some(hint) = err.hint() {
+                eprintln!("certctl: hint: {hint}");
+            }
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// The error and its sources joined with ": ", without repeating what the message already says.
+fn one_line(err: &certctl::Error) -> String {
+    let mut line = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !line.contains(&text) {
+            line = format!("{line}: {text}");
+        }
+        source = s.source();
+    }
+    line.replace('\n', " ")
+}

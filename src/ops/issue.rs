@@ -1,0 +1,256 @@
+//! `certctl issue`: the whole workflow from names to a verified certificate under live/.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::Error;
+use crate::acme::challenge::{Http01Responder, Standalone, Webroot};
+use crate::acme::order::{self, OrderPlan};
+use crate::acme::{AcmeError, account};
+use crate::config::{RenewalRecord, Responder};
+use crate::keys::{KeyType, PrivateKey};
+use crate::names::Identifier;
+use crate::progress::{Progress, Step};
+use crate::store::{CertFiles, CertStore, LivePaths};
+use crate::verify::{self, CertInfo};
+
+/// Everything `issue` needs, resolved and validated by the CLI.
+#[derive(Clone, Debug)]
+pub struct IssueRequest {
+    /// Certificate name (live/NAME).
+    pub name: String,
+    /// Identifiers, first is the primary.
+    pub identifiers: Vec<Identifier>,
+    /// Key type for a new key.
+    pub key_type: KeyType,
+    /// Keep the live key if there is one.
+    pub reuse_key: bool,
+    /// ACME directory URL.
+    pub directory_url: String,
+    /// Extra roots for the CA's API.
+    pub ca_bundle: Option<PathBuf>,
+    /// Account contact.
+    pub email: Option<String>,
+    /// The user agreed to the CA's terms (needed only to create an account).
+    pub agree_tos: bool,
+    /// How to answer challenges.
+    pub responder: Responder,
+    /// Port for the standalone server, or of the web server serving the webroot.
+    pub http_port: u16,
+    /// Fetch tokens locally before the CA does.
+    pub self_check: bool,
+    /// Run after the new certificate is live.
+    pub deploy_hook: Option<String>,
+}
+
+/// What `issue` did.
+#[derive(Debug, serde::Serialize)]
+pub struct IssueOutcome {
+    /// Certificate name.
+    pub name: String,
+    /// The stable paths.
+    pub paths: LivePaths,
+    /// Facts about the new certificate.
+    pub cert: CertInfo,
+    /// Key type used.
+    pub key_type: KeyType,
+    /// A new ACME account was registered for this run.
+    pub account_created: bool,
+}
+
+/// True when no account is stored for this CA yet (so `--agree-tos` will be needed).
+pub fn needs_account(store: &dyn CertStore, directory_url: &str) -> Result<bool, Error> {
+    Ok(store.load_account(directory_url)?.is_none())
+}
+
+/// Runs the issue workflow. See the crate docs for the steps.
+pub async fn issue(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+    progress: &dyn Progress,
+) -> Result<IssueOutcome, Error> {
+    let _cert_lock = store.lock_cert(&req.name)?;
+
+    // The key is made on a blocking thread while the CA validates (RSA 4096 takes a while).
+    let reused = match req.reuse_key {
+        true => store.live_privkey(&req.name)?,
+        false => None,
+    };
+    let key_type = req.key_type;
+    let key_task = tokio::task::spawn_blocking(move || match reused {
+        Some(pem) => PrivateKey::from_pem(&pem, key_type),
+        None => PrivateKey::generate(key_type),
+    });
+
+    progress.step(Step::Account, &req.directory_url);
+    let (account, account_created) = load_or_create_account(store, req).await?;
+    progress.step(
+        Step::Account,
+        if account_created {
+            "new account registered"
+        } else {
+            "using the stored account"
+        },
+    );
+
+    let mut responder: Box<dyn Http01Responder> = match &req.responder {
+        Responder::Webroot { path } => Box::new(Webroot::new(path)?),
+        Responder::Standalone => Box::new(Standalone::start(req.http_port).await?),
+    };
+    let plan = OrderPlan {
+        directory_url: &req.directory_url,
+        identifiers: &req.identifiers,
+        self_check_port: req.self_check.then_some(req.http_port),
+    };
+    let mut key_slot = None;
+    let chain_pem = order::obtain(
+        &account,
+        &plan,
+        responder.as_mut(),
+        async || {
+            let key = key_task
+                .await
+                .map_err(|e| AcmeError::Protocol(format!("key generation stopped: {e}")))?
+                .map_err(|e| AcmeError::Protocol(e.to_string()))?;
+            let csr = key
+                .csr_der(&req.identifiers)
+                .map_err(|e| AcmeError::Protocol(e.to_string()))?;
+            key_slot = Some(key);
+            Ok(csr)
+        },
+        progress,
+    )
+    .await?;
+    drop(responder);
+    let key = key_slot.ok_or_else(|| AcmeError::Protocol("no key was generated".into()))?;
+
+    progress.step(Step::Verify, "chain, key, names, validity");
+    let cert = verify::check_issued(
+        chain_pem.as_bytes(),
+        &key.public_key_spki(),
+        &req.identifiers,
+        unix_now(),
+    )?;
+    let files = split_chain(&chain_pem, key.to_pem())?;
+
+    progress.step(Step::Install, &req.name);
+    let paths = store.install(&req.name, &files, &record_for(req))?;
+
+    if let Some(hook) = &req.deploy_hook {
+        progress.step(Step::Deploy, hook);
+        run_deploy_hook(hook, req, &paths)?;
+    }
+    Ok(IssueOutcome {
+        name: req.name.clone(),
+        paths,
+        cert,
+        key_type: key.key_type(),
+        account_created,
+    })
+}
+
+async fn load_or_create_account(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+) -> Result<(instant_acme::Account, bool), Error> {
+    let url = &req.directory_url;
+    let bundle = req.ca_bundle.as_deref();
+    if let Some(json) = store.load_account(url)? {
+        return Ok((account::restore(url, bundle, &json).await?, false));
+    }
+    // Several processes may start at once on a fresh state dir: one creates, the others wait
+    // for the lock and then find its account.
+    let _lock = store.lock_account(url)?;
+    if let Some(json) = store.load_account(url)? {
+        return Ok((account::restore(url, bundle, &json).await?, false));
+    }
+    if !req.agree_tos {
+        return Err(AcmeError::TermsNotAgreed(None).into());
+    }
+    let (account, json) = account::create(url, bundle, req.email.as_deref()).await?;
+    store.save_account(url, &json)?;
+    Ok((account, true))
+}
+
+fn record_for(req: &IssueRequest) -> RenewalRecord {
+    RenewalRecord {
+        name: req.name.clone(),
+        domains: req.identifiers.iter().map(Identifier::as_string).collect(),
+        key_type: req.key_type,
+        reuse_key: req.reuse_key,
+        server: req.directory_url.clone(),
+        ca_bundle: req.ca_bundle.clone(),
+        email: req.email.clone(),
+        http_port: req.http_port,
+        self_check: req.self_check,
+        deploy_hook: req.deploy_hook.clone(),
+        responder: req.responder.clone(),
+    }
+}
+
+/// Splits the CA's PEM chain into leaf, intermediates and full chain.
+fn split_chain(chain_pem: &str, privkey: String) -> Result<CertFiles, Error> {
+    const END: &str = "-----END CERTIFICATE-----";
+    let blocks: Vec<String> = chain_pem
+        .split_inclusive(END)
+        .map(str::trim)
+        .filter(|b| b.contains("-----BEGIN CERTIFICATE-----"))
+        .map(|b| format!("{b}\n"))
+        .collect();
+    let (leaf, rest) = blocks.split_first().ok_or(verify::VerifyError::Empty)?;
+    Ok(CertFiles {
+        cert: leaf.clone(),
+        chain: rest.concat(),
+        fullchain: blocks.concat(),
+        privkey,
+    })
+}
+
+fn run_deploy_hook(hook: &str, req: &IssueRequest, paths: &LivePaths) -> Result<(), Error> {
+    let domains: Vec<String> = req.identifiers.iter().map(Identifier::as_string).collect();
+    let status = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(hook)
+        .env("CERTCTL_NAME", &req.name)
+        .env("CERTCTL_DOMAINS", domains.join(" "))
+        .env("CERTCTL_CERT", &paths.cert)
+        .env("CERTCTL_CHAIN", &paths.chain)
+        .env("CERTCTL_FULLCHAIN", &paths.fullchain)
+        .env("CERTCTL_PRIVKEY", &paths.privkey)
+        .status()
+        .map_err(|e| Error::Hook(format!("cannot run /bin/sh: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Hook(format!("{hook:?} exited with {status}")))
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_a_chain_into_leaf_and_intermediates() {
+        let pem = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n\n-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----\n";
+        let files = split_chain(pem, "key".into()).unwrap();
+        assert_eq!(
+            files.cert,
+            "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n"
+        );
+        assert_eq!(
+            files.chain,
+            "-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----\n"
+        );
+        assert_eq!(files.fullchain, format!("{}{}", files.cert, files.chain));
+        assert!(split_chain("garbage", "key".into()).is_err());
+    }
+}

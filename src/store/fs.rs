@@ -1,0 +1,406 @@
+//! The filesystem store: the default, and for now the only, [`CertStore`].
+//!
+//! Crash safety comes from three habits: every file is written to a temporary name, fsynced and
+//! renamed into place; a version directory is complete before it is renamed into archive/; and
+//! live/NAME is a symlink replaced by a single rename, so readers see the old set or the new set,
+//! never a mix. Locks are `flock`s on files next to what they protect; waiters block.
+
+use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::layout::{Layout, check_cert_name};
+use super::{CertFiles, CertStore, LivePaths, StoreError, StoreLock};
+use crate::config::RenewalRecord;
+
+const PRIVATE_DIR: u32 = 0o700;
+const PUBLIC_DIR: u32 = 0o755;
+const PRIVATE_FILE: u32 = 0o600;
+const PUBLIC_FILE: u32 = 0o644;
+
+/// A [`CertStore`] in a state directory (default /var/lib/certctl).
+#[derive(Clone, Debug)]
+pub struct FsStore {
+    layout: Layout,
+}
+
+impl FsStore {
+    /// A store rooted at `root`. Nothing is created until something is written.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            layout: Layout::new(root),
+        }
+    }
+
+    /// The layout (paths) of this store.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    fn ensure_root(&self) -> Result<(), StoreError> {
+        ensure_dir(self.layout.root(), PUBLIC_DIR)
+    }
+
+    fn ensure_cert_dirs(&self, name: &str) -> Result<(), StoreError> {
+        check_cert_name(name)?;
+        self.ensure_root()?;
+        ensure_dir(&self.layout.certs_dir(), PRIVATE_DIR)?;
+        ensure_dir(&self.layout.cert_dir(name), PRIVATE_DIR)?;
+        ensure_dir(&self.layout.archive_dir(name), PRIVATE_DIR)?;
+        ensure_dir(&self.layout.live_dir(), PUBLIC_DIR)
+    }
+
+    /// The highest version number in archive/ (0 when empty). Leftover temporary directories
+    /// from an interrupted run are removed on the way (the caller holds the cert lock).
+    fn last_version(&self, name: &str) -> Result<u64, StoreError> {
+        let dir = self.layout.archive_dir(name);
+        let mut last = 0;
+        for entry in fs::read_dir(&dir).map_err(io("cannot read", &dir))? {
+            let entry = entry.map_err(io("cannot read", &dir))?;
+            let file_name = entry.file_name();
+            let file_name = file_name.to_string_lossy();
+            if let Ok(n) = file_name.parse::<u64>() {
+                last = last.max(n);
+            } else if file_name.starts_with(".tmp-") {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        Ok(last)
+    }
+
+    fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+        match fs::read(path) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot read", path)(e)),
+        }
+    }
+}
+
+impl CertStore for FsStore {
+    fn lock_account(&self, directory_url: &str) -> Result<StoreLock, StoreError> {
+        self.ensure_root()?;
+        ensure_dir(&self.layout.accounts_dir(), PRIVATE_DIR)?;
+        let dir = self.layout.account_dir(directory_url);
+        ensure_dir(&dir, PRIVATE_DIR)?;
+        lock_file(&dir.join(".lock"))
+    }
+
+    fn load_account(&self, directory_url: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Self::read_optional(&self.layout.account_dir(directory_url).join("account.json"))
+    }
+
+    fn save_account(&self, directory_url: &str, credentials_json: &[u8]) -> Result<(), StoreError> {
+        let dir = self.layout.account_dir(directory_url);
+        ensure_dir(&dir, PRIVATE_DIR)?;
+        write_atomic(&dir.join("account.json"), credentials_json, PRIVATE_FILE)
+    }
+
+    fn lock_cert(&self, name: &str) -> Result<StoreLock, StoreError> {
+        self.ensure_cert_dirs(name)?;
+        lock_file(&self.layout.cert_dir(name).join(".lock"))
+    }
+
+    fn load_record(&self, name: &str) -> Result<Option<RenewalRecord>, StoreError> {
+        check_cert_name(name)?;
+        let path = self.layout.cert_dir(name).join("renewal.toml");
+        let Some(bytes) = Self::read_optional(&path)? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8(bytes).map_err(|e| StoreError::Corrupt {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        RenewalRecord::from_toml(&text)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                path,
+                reason: e.to_string(),
+            })
+    }
+
+    fn cert_names(&self) -> Result<Vec<String>, StoreError> {
+        let dir = self.layout.certs_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("cannot read", &dir)(e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io("cannot read", &dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if check_cert_name(&name).is_ok() && entry.path().join("renewal.toml").exists() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn live_privkey(&self, name: &str) -> Result<Option<String>, StoreError> {
+        check_cert_name(name)?;
+        let path = self.layout.live_paths(name).privkey;
+        Ok(Self::read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    fn live_fullchain(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_cert_name(name)?;
+        Self::read_optional(&self.layout.live_paths(name).fullchain)
+    }
+
+    fn install(
+        &self,
+        name: &str,
+        files: &CertFiles,
+        record: &RenewalRecord,
+    ) -> Result<LivePaths, StoreError> {
+        self.ensure_cert_dirs(name)?;
+        let link = self.layout.live_link(name);
+        if let Ok(meta) = fs::symlink_metadata(&link)
+            && !meta.file_type().is_symlink()
+        {
+            return Err(StoreError::InTheWay(link));
+        }
+
+        // 1. A complete version directory, then one rename into archive/.
+        let archive = self.layout.archive_dir(name);
+        let version = self.last_version(name)? + 1;
+        let tmp = archive.join(format!(".tmp-{version}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        DirBuilder::new()
+            .mode(PRIVATE_DIR)
+            .create(&tmp)
+            .map_err(io("cannot create", &tmp))?;
+        write_new(
+            &tmp.join("privkey.pem"),
+            files.privkey.as_bytes(),
+            PRIVATE_FILE,
+        )?;
+        write_new(&tmp.join("cert.pem"), files.cert.as_bytes(), PUBLIC_FILE)?;
+        write_new(&tmp.join("chain.pem"), files.chain.as_bytes(), PUBLIC_FILE)?;
+        write_new(
+            &tmp.join("fullchain.pem"),
+            files.fullchain.as_bytes(),
+            PUBLIC_FILE,
+        )?;
+        sync_dir(&tmp)?;
+        let final_dir = archive.join(version.to_string());
+        fs::rename(&tmp, &final_dir).map_err(io("cannot rename into", &final_dir))?;
+        sync_dir(&archive)?;
+
+        // 2. The record describes how to renew; it never points at a version, so writing it
+        //    before the swap is safe.
+        let record_path = self.layout.cert_dir(name).join("renewal.toml");
+        write_atomic(&record_path, record.to_toml().as_bytes(), PRIVATE_FILE)?;
+
+        // 3. The swap: a fresh symlink renamed over live/NAME.
+        let live_dir = self.layout.live_dir();
+        let tmp_link = live_dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let _ = fs::remove_file(&tmp_link);
+        std::os::unix::fs::symlink(Layout::live_target(name, version), &tmp_link)
+            .map_err(io("cannot create", &tmp_link))?;
+        fs::rename(&tmp_link, &link).map_err(io("cannot replace", &link))?;
+        sync_dir(&live_dir)?;
+        Ok(self.layout.live_paths(name))
+    }
+
+    fn live_paths(&self, name: &str) -> LivePaths {
+        self.layout.live_paths(name)
+    }
+}
+
+/// Maps an io::Error to a [`StoreError`] naming the action and path.
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Creates `dir` (and missing parents) if needed; a directory certctl creates gets `mode`, and a
+/// private one that already exists is tightened to `mode`.
+fn ensure_dir(dir: &Path, mode: u32) -> Result<(), StoreError> {
+    match fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {
+            if mode == PRIVATE_DIR && meta.permissions().mode() & 0o077 != 0 {
+                fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+                    .map_err(io("cannot set permissions on", dir))?;
+            }
+            Ok(())
+        }
+        Ok(_) => Err(StoreError::InTheWay(dir.to_owned())),
+        Err(_) => {
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
+            }
+            match DirBuilder::new().mode(mode).create(dir) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+                Err(e) => Err(io("cannot create", dir)(e)),
+            }
+        }
+    }
+}
+
+/// Writes a new file with `mode` (never widened by umask), fsynced.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io("cannot create", path))?;
+    file.write_all(bytes).map_err(io("cannot write", path))?;
+    file.sync_all().map_err(io("cannot sync", path))
+}
+
+/// Replaces `path` atomically: temporary file, fsync, rename, fsync of the directory.
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    write_new(&tmp, bytes, mode)?;
+    fs::rename(&tmp, path).map_err(io("cannot replace", path))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("cannot sync", dir))
+}
+
+fn lock_file(path: &Path) -> Result<StoreLock, StoreError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(PRIVATE_FILE)
+        .open(path)
+        .map_err(io("cannot open lock", path))?;
+    file.lock().map_err(io("cannot lock", path))?;
+    Ok(StoreLock(Box::new(file)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{RenewalRecord, Responder};
+    use crate::keys::KeyType;
+
+    fn record(name: &str) -> RenewalRecord {
+        RenewalRecord {
+            name: name.to_owned(),
+            domains: vec![name.to_owned()],
+            key_type: KeyType::EcdsaP256,
+            reuse_key: false,
+            server: "https://127.0.0.1:14000/dir".to_owned(),
+            ca_bundle: None,
+            email: None,
+            responder: Responder::Standalone,
+            http_port: 80,
+            self_check: true,
+            deploy_hook: None,
+        }
+    }
+
+    fn files(tag: &str) -> CertFiles {
+        CertFiles {
+            cert: format!("cert {tag}"),
+            chain: format!("chain {tag}"),
+            fullchain: format!("fullchain {tag}"),
+            privkey: format!("key {tag}"),
+        }
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn install_swaps_live_and_keeps_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path().join("state"));
+        let _lock = store.lock_cert("a.test").unwrap();
+        let paths = store
+            .install("a.test", &files("one"), &record("a.test"))
+            .unwrap();
+        assert_eq!(
+            fs::read_to_string(&paths.fullchain).unwrap(),
+            "fullchain one"
+        );
+        store
+            .install("a.test", &files("two"), &record("a.test"))
+            .unwrap();
+        assert_eq!(
+            fs::read_to_string(&paths.fullchain).unwrap(),
+            "fullchain two"
+        );
+        assert_eq!(fs::read_to_string(&paths.privkey).unwrap(), "key two");
+        let old = store.layout().archive_dir("a.test").join("1/fullchain.pem");
+        assert_eq!(fs::read_to_string(old).unwrap(), "fullchain one");
+        assert_eq!(store.cert_names().unwrap(), vec!["a.test"]);
+        assert_eq!(store.load_record("a.test").unwrap(), Some(record("a.test")));
+    }
+
+    #[test]
+    fn keys_and_their_directories_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path().join("state"));
+        let paths = store
+            .install("a.test", &files("one"), &record("a.test"))
+            .unwrap();
+        assert_eq!(mode(&paths.privkey), 0o600);
+        assert_eq!(mode(&store.layout().archive_dir("a.test").join("1")), 0o700);
+        assert_eq!(mode(&store.layout().certs_dir()), 0o700);
+        store.save_account("https://ca.test/dir", b"{}").unwrap();
+        let account = store.layout().account_dir("https://ca.test/dir");
+        assert_eq!(mode(&account.join("account.json")), 0o600);
+        assert_eq!(mode(&account), 0o700);
+    }
+
+    #[test]
+    fn interrupted_version_is_ignored_and_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path().join("state"));
+        let paths = store
+            .install("a.test", &files("one"), &record("a.test"))
+            .unwrap();
+        // A crash after writing half a version leaves a temporary directory behind.
+        let leftover = store.layout().archive_dir("a.test").join(".tmp-2-999");
+        fs::create_dir(&leftover).unwrap();
+        fs::write(leftover.join("cert.pem"), "partial").unwrap();
+        assert_eq!(fs::read_to_string(&paths.cert).unwrap(), "cert one");
+        store
+            .install("a.test", &files("two"), &record("a.test"))
+            .unwrap();
+        assert!(!leftover.exists());
+        assert_eq!(fs::read_to_string(&paths.cert).unwrap(), "cert two");
+    }
+
+    #[test]
+    fn refuses_a_live_directory_it_did_not_make() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path().join("state"));
+        fs::create_dir_all(store.layout().live_link("a.test")).unwrap();
+        assert!(matches!(
+            store.install("a.test", &files("one"), &record("a.test")),
+            Err(StoreError::InTheWay(_))
+        ));
+    }
+
+    #[test]
+    fn refuses_unsafe_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path());
+        assert!(matches!(
+            store.lock_cert("../x"),
+            Err(StoreError::BadName(_))
+        ));
+    }
+}

@@ -1,0 +1,113 @@
+//! The state store: ACME accounts, certificate versions, the stable live paths, renewal records.
+//!
+//! Everything above this module talks to [`CertStore`], never to the filesystem directly, so a
+//! shared backend for a fleet of servers can replace [`FsStore`] later without touching the ACME,
+//! nginx or renewal code. The store never prints and never logs key material.
+
+mod fs;
+pub mod layout;
+
+use std::path::PathBuf;
+
+pub use fs::FsStore;
+
+use crate::config::RenewalRecord;
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A filesystem operation failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What certctl was doing ("cannot create", "cannot write", …).
+        action: &'static str,
+        /// The path concerned.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A certificate name that cannot be a directory name.
+    #[error(
+        "invalid certificate name {0:?}: use letters, digits, dots, hyphens, underscores and colons, not starting with a dot"
+    )]
+    BadName(String),
+    /// A stored file exists but does not parse.
+    #[error("{path} is damaged: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Something is in the way of a path certctl manages.
+    #[error("{0} exists and was not made by certctl; move it away first")]
+    InTheWay(PathBuf),
+}
+
+/// The PEM files of one certificate version, as written to the archive and exposed under live/.
+pub struct CertFiles {
+    /// The leaf certificate.
+    pub cert: String,
+    /// The intermediates, as the CA sent them.
+    pub chain: String,
+    /// Leaf followed by intermediates: what nginx's `ssl_certificate` wants.
+    pub fullchain: String,
+    /// The private key (PKCS#8 PEM). Written 0600.
+    pub privkey: String,
+}
+
+impl std::fmt::Debug for CertFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertFiles")
+            .field("privkey", &"[secret key elided]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a certificate's stable files are.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LivePaths {
+    /// live/NAME/cert.pem
+    pub cert: PathBuf,
+    /// live/NAME/chain.pem
+    pub chain: PathBuf,
+    /// live/NAME/fullchain.pem
+    pub fullchain: PathBuf,
+    /// live/NAME/privkey.pem
+    pub privkey: PathBuf,
+}
+
+/// A held lock; released on drop. Other processes wait for it (they do not fail).
+pub struct StoreLock(#[allow(dead_code)] Box<dyn Send>);
+
+/// The store interface. See the module docs.
+pub trait CertStore: Send + Sync {
+    /// Takes the lock that serializes account creation for one ACME directory.
+    fn lock_account(&self, directory_url: &str) -> Result<StoreLock, StoreError>;
+    /// The saved account credentials (opaque JSON) for a directory, if any.
+    fn load_account(&self, directory_url: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Saves account credentials (0600). Call with the account lock held.
+    fn save_account(&self, directory_url: &str, credentials_json: &[u8]) -> Result<(), StoreError>;
+
+    /// Takes the lock for one certificate name (issue and renew hold it for the whole run).
+    fn lock_cert(&self, name: &str) -> Result<StoreLock, StoreError>;
+    /// The renewal record of a certificate, if it exists.
+    fn load_record(&self, name: &str) -> Result<Option<RenewalRecord>, StoreError>;
+    /// The names of every certificate with a renewal record.
+    fn cert_names(&self) -> Result<Vec<String>, StoreError>;
+    /// The live private key PEM (for `--reuse-key`), if there is a live version.
+    fn live_privkey(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// The live fullchain PEM, if there is a live version.
+    fn live_fullchain(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Writes a new version, saves the record, then atomically points live/NAME at the new
+    /// version. A crash at any point leaves the previous live set intact.
+    fn install(
+        &self,
+        name: &str,
+        files: &CertFiles,
+        record: &RenewalRecord,
+    ) -> Result<LivePaths, StoreError>;
+    /// The stable paths for a certificate name (whether or not they exist yet).
+    fn live_paths(&self, name: &str) -> LivePaths;
+}

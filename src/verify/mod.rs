@@ -1,0 +1,355 @@
+//! Checks on certificate chains before they go live, and facts about a certificate for `list`.
+//!
+//! A new chain is only installed when [`check_issued`] passes: the PEM parses, each certificate is
+//! signed by the next (no pinned intermediates, so cross-signs and long chains work), the leaf
+//! carries the private key's public key, its SANs are exactly the names asked for, and it is valid
+//! now. Pure: PEM text, key bytes and the current time come in as arguments.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use serde::Serialize;
+use x509_parser::prelude::*;
+
+use crate::names::Identifier;
+
+/// Why a chain was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum VerifyError {
+    /// No certificate found in the PEM text.
+    #[error("no certificate found in the PEM data")]
+    Empty,
+    /// The PEM or DER does not parse.
+    #[error("certificate {index} in the chain does not parse: {reason}")]
+    Parse {
+        /// Position in the chain, 0 = leaf.
+        index: usize,
+        /// Parser message.
+        reason: String,
+    },
+    /// A certificate is not signed by the one after it.
+    #[error("certificate {index} in the chain is not signed by the next one ({reason})")]
+    BrokenChain {
+        /// Position of the certificate whose signature failed.
+        index: usize,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The leaf's public key is not the private key's.
+    #[error("the certificate does not match the private key")]
+    KeyMismatch,
+    /// The SANs differ from what was asked for.
+    #[error("the certificate names {found:?} differ from the names asked for {wanted:?}")]
+    NamesDiffer {
+        /// Names requested.
+        wanted: Vec<String>,
+        /// Names on the certificate.
+        found: Vec<String>,
+    },
+    /// Outside its validity period.
+    #[error("the certificate is not valid now (valid from {not_before} to {not_after})")]
+    NotValidNow {
+        /// RFC 3339 start.
+        not_before: String,
+        /// RFC 3339 end.
+        not_after: String,
+    },
+}
+
+/// What `list` and the issue summary show about a certificate.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CertInfo {
+    /// Serial number, lower-case hex.
+    pub serial: String,
+    /// The SANs (DNS names and IP addresses) in certificate order.
+    pub names: Vec<String>,
+    /// Start of validity, Unix seconds.
+    pub not_before: i64,
+    /// End of validity, Unix seconds.
+    pub not_after: i64,
+    /// The issuer's Common Name (or the whole DN when it has none).
+    pub issuer: String,
+    /// The leaf's DER SubjectPublicKeyInfo.
+    #[serde(skip)]
+    pub spki: Vec<u8>,
+}
+
+/// Splits PEM text into DER certificates, leaf first.
+pub fn parse_pem_chain(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, VerifyError> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .enumerate()
+        .map(|(index, c)| {
+            c.map_err(|e| VerifyError::Parse {
+                index,
+                reason: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if certs.is_empty() {
+        return Err(VerifyError::Empty);
+    }
+    Ok(certs)
+}
+
+/// Reads the facts about a single DER certificate.
+pub fn cert_info(der: &[u8]) -> Result<CertInfo, VerifyError> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| VerifyError::Parse {
+        index: 0,
+        reason: e.to_string(),
+    })?;
+    Ok(CertInfo {
+        serial: cert.raw_serial_as_string().replace(':', ""),
+        names: san_strings(&cert),
+        not_before: cert.validity().not_before.timestamp(),
+        not_after: cert.validity().not_after.timestamp(),
+        issuer: cert
+            .issuer()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .map(str::to_owned)
+            .unwrap_or_else(|| cert.issuer().to_string()),
+        spki: cert.public_key().raw.to_vec(),
+    })
+}
+
+/// Checks a freshly issued chain (PEM, leaf first) before it goes live. See the module docs.
+pub fn check_issued(
+    chain_pem: &[u8],
+    key_spki: &[u8],
+    wanted: &[Identifier],
+    now_unix: i64,
+) -> Result<CertInfo, VerifyError> {
+    let chain = parse_pem_chain(chain_pem)?;
+    check_links(&chain)?;
+    let info = cert_info(&chain[0])?;
+    if info.spki != key_spki {
+        return Err(VerifyError::KeyMismatch);
+    }
+    let wanted_set: BTreeSet<String> = wanted.iter().map(Identifier::as_string).collect();
+    let found_set: BTreeSet<String> = info.names.iter().cloned().collect();
+    if wanted_set != found_set {
+        return Err(VerifyError::NamesDiffer {
+            wanted: wanted_set.into_iter().collect(),
+            found: found_set.into_iter().collect(),
+        });
+    }
+    if now_unix < info.not_before || now_unix > info.not_after {
+        return Err(VerifyError::NotValidNow {
+            not_before: rfc3339(info.not_before),
+            not_after: rfc3339(info.not_after),
+        });
+    }
+    Ok(info)
+}
+
+/// Each certificate must name the next as issuer and carry a signature the next one's key verifies.
+fn check_links(chain: &[CertificateDer<'_>]) -> Result<(), VerifyError> {
+    let parsed = chain
+        .iter()
+        .enumerate()
+        .map(|(index, der)| {
+            X509Certificate::from_der(der)
+                .map(|(_, c)| c)
+                .map_err(|e| VerifyError::Parse {
+                    index,
+                    reason: e.to_string(),
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    for (index, pair) in parsed.windows(2).enumerate() {
+        let (child, parent) = (&pair[0], &pair[1]);
+        if child.issuer() != parent.subject() {
+            return Err(VerifyError::BrokenChain {
+                index,
+                reason: format!(
+                    "issuer {} is not the next subject {}",
+                    child.issuer(),
+                    parent.subject()
+                ),
+            });
+        }
+        child
+            .verify_signature(Some(parent.public_key()))
+            .map_err(|e| VerifyError::BrokenChain {
+                index,
+                reason: e.to_string(),
+            })?;
+    }
+    Ok(())
+}
+
+fn san_strings(cert: &X509Certificate<'_>) -> Vec<String> {
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::DNSName(dns) => Some(dns.to_ascii_lowercase()),
+            GeneralName::IPAddress(bytes) => ip_from_bytes(bytes).map(|ip| ip.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
+    match bytes.len() {
+        4 => Some(IpAddr::from(<[u8; 4]>::try_from(bytes).ok()?)),
+        16 => Some(IpAddr::from(<[u8; 16]>::try_from(bytes).ok()?)),
+        _ => None,
+    }
+}
+
+/// Formats Unix seconds as RFC 3339 UTC, for messages and tables.
+pub fn rfc3339(unix: i64) -> String {
+    ::time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&::time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{KeyType, PrivateKey};
+    use rcgen::{CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+    /// A tiny CA: root → intermediate → leaf, all made with rcgen.
+    struct TestPki {
+        chain_pem: String,
+        leaf_key: PrivateKey,
+        now: i64,
+    }
+
+    fn pki(names: &[&str]) -> TestPki {
+        let root_key = KeyPair::generate().unwrap();
+        let mut root_params = CertificateParams::default();
+        root_params
+            .distinguished_name
+            .push(DnType::CommonName, "Test Root");
+        root_params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let root_issuer = Issuer::new(root_params.clone(), &root_key);
+
+        let int_key = KeyPair::generate().unwrap();
+        let mut int_params = CertificateParams::default();
+        int_params
+            .distinguished_name
+            .push(DnType::CommonName, "Test Intermediate");
+        int_params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let int_cert = int_params.signed_by(&int_key, &root_issuer).unwrap();
+        let int_issuer = Issuer::new(int_params, &int_key);
+
+        let leaf_key = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        let leaf_pair = KeyPair::from_pem(&leaf_key.to_pem()).unwrap();
+        let leaf_params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let now = leaf_params.not_before.unix_timestamp() + 60;
+        let leaf = leaf_params.signed_by(&leaf_pair, &int_issuer).unwrap();
+        TestPki {
+            chain_pem: format!("{}{}", leaf.pem(), int_cert.pem()),
+            leaf_key,
+            now,
+        }
+    }
+
+    fn ids(names: &[&str]) -> Vec<Identifier> {
+        names
+            .iter()
+            .map(|n| crate::names::parse_identifier(n).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn accepts_a_good_chain() {
+        let p = pki(&["a.test", "b.test"]);
+        let info = check_issued(
+            p.chain_pem.as_bytes(),
+            &p.leaf_key.public_key_spki(),
+            &ids(&["b.test", "a.test"]),
+            p.now,
+        )
+        .unwrap();
+        assert_eq!(info.names, vec!["a.test", "b.test"]);
+        assert_eq!(info.issuer, "Test Intermediate");
+    }
+
+    #[test]
+    fn refuses_wrong_key() {
+        let p = pki(&["a.test"]);
+        let other = PrivateKey::generate(KeyType::EcdsaP256).unwrap();
+        assert_eq!(
+            check_issued(
+                p.chain_pem.as_bytes(),
+                &other.public_key_spki(),
+                &ids(&["a.test"]),
+                p.now
+            ),
+            Err(VerifyError::KeyMismatch)
+        );
+    }
+
+    #[test]
+    fn refuses_different_names() {
+        let p = pki(&["a.test"]);
+        let err = check_issued(
+            p.chain_pem.as_bytes(),
+            &p.leaf_key.public_key_spki(),
+            &ids(&["a.test", "b.test"]),
+            p.now,
+        )
+        .unwrap_err();
+        assert!(matches!(err, VerifyError::NamesDiffer { .. }));
+    }
+
+    #[test]
+    fn refuses_expired_or_not_yet_valid() {
+        let p = pki(&["a.test"]);
+        let spki = p.leaf_key.public_key_spki();
+        let info = cert_info(&parse_pem_chain(p.chain_pem.as_bytes()).unwrap()[0]).unwrap();
+        for t in [info.not_before - 1, info.not_after + 1] {
+            assert!(matches!(
+                check_issued(p.chain_pem.as_bytes(), &spki, &ids(&["a.test"]), t),
+                Err(VerifyError::NotValidNow { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn refuses_a_chain_whose_intermediate_did_not_sign_the_leaf() {
+        let a = pki(&["a.test"]);
+        let b = pki(&["a.test"]);
+        let a_leaf = a
+            .chain_pem
+            .split_inclusive("-----END CERTIFICATE-----\n")
+            .next()
+            .unwrap();
+        let b_int = b
+            .chain_pem
+            .split_inclusive("-----END CERTIFICATE-----\n")
+            .nth(1)
+            .unwrap();
+        let mixed = format!("{a_leaf}{b_int}");
+        assert!(matches!(
+            check_issued(
+                mixed.as_bytes(),
+                &a.leaf_key.public_key_spki(),
+                &ids(&["a.test"]),
+                a.now
+            ),
+            Err(VerifyError::BrokenChain { index: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_garbage() {
+        assert_eq!(parse_pem_chain(b"hello"), Err(VerifyError::Empty));
+    }
+}

@@ -1,0 +1,382 @@
+//! The lab: real pebble + pebble-challtestsrv (and, when asked, a private nginx) on free loopback
+//! ports, in a temporary directory. Every process is killed and waited for when the `Lab` drops.
+//!
+//! Missing binaries fail loudly with the apt-get line to run; tests are never skipped.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+
+/// A child process that is killed and reaped on drop.
+pub struct Subprocess {
+    name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Subprocess {
+    fn spawn(name: &'static str, mut cmd: Command, log: PathBuf) -> Self {
+        let out = fs::File::create(&log).expect("create log file");
+        let err = out.try_clone().expect("clone log handle");
+        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot start {name}: {e}. Install the lab with: apt-get install -y pebble nginx openssl curl"
+            )
+        });
+        Self { name, child, log }
+    }
+
+    /// Polls `addr` with growing sleeps until it accepts, or panics with the process log.
+    fn wait_for_port(&mut self, addr: SocketAddr) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited ({status}) before listening on {addr}; log {}:\n{}",
+                    self.name,
+                    self.log.display(),
+                    fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "{} did not listen on {addr} within 20 s; log {}:\n{}",
+                    self.name,
+                    self.log.display(),
+                    fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Subprocess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free TCP port on 127.0.0.1 (from the kernel, so parallel test processes do not collide).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// Lab options.
+#[derive(Clone, Debug, Default)]
+pub struct LabOptions {
+    /// PEBBLE_WFE_NONCEREJECT (percent); None keeps pebble's default (5%).
+    pub nonce_reject: Option<u8>,
+    /// PEBBLE_AUTHZREUSE (percent); None keeps pebble's default (50%).
+    pub authz_reuse: Option<u8>,
+    /// Serve HTTP-01 through a real nginx with a webroot.
+    pub nginx: bool,
+}
+
+/// See the module docs.
+pub struct Lab {
+    pub dir: tempfile::TempDir,
+    /// The port pebble validates HTTP-01 on (standalone responder or nginx listen here).
+    pub http_port: u16,
+    pub acme_port: u16,
+    pub mgmt_port: u16,
+    /// The lab CA that signed pebble's HTTPS certificate (for --ca-bundle).
+    pub ca_bundle: PathBuf,
+    pub state_dir: PathBuf,
+    /// nginx's document root for the challenge location, when the lab has nginx.
+    pub webroot: PathBuf,
+    processes: Vec<Subprocess>,
+}
+
+impl Lab {
+    /// pebble with its default nonce rejection and authorization reuse.
+    pub fn start() -> Self {
+        Self::with(LabOptions::default())
+    }
+
+    /// A lab with options.
+    pub fn with(options: LabOptions) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // nginx workers run as nobody and must reach the webroot.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        let root = dir.path().to_path_buf();
+        let ca_bundle = root.join("lab-ca.pem");
+        write_pebble_tls(&root, &ca_bundle);
+
+        let (http_port, acme_port, mgmt_port, dns_port, cts_port) = (
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+            free_port(),
+        );
+        let config = serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{acme_port}"),
+            "managementListenAddress": format!("127.0.0.1:{mgmt_port}"),
+            "certificate": root.join("pebble-cert.pem"),
+            "privateKey": root.join("pebble-key.pem"),
+            "httpPort": http_port,
+            "tlsPort": free_port(),
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false,
+        }});
+        fs::write(root.join("pebble.json"), config.to_string()).unwrap();
+
+        let mut processes = Vec::new();
+        let mut cts = Command::new("pebble-challtestsrv");
+        cts.args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+            .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
+            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .args(["-management", &format!("127.0.0.1:{cts_port}")]);
+        let mut cts = Subprocess::spawn("pebble-challtestsrv", cts, root.join("challtestsrv.log"));
+        cts.wait_for_port(loopback(cts_port));
+        processes.push(cts);
+
+        let mut pebble = Command::new("pebble");
+        pebble
+            .arg("-config")
+            .arg(root.join("pebble.json"))
+            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
+            .env("PEBBLE_VA_NOSLEEP", "1");
+        if let Some(p) = options.nonce_reject {
+            pebble.env("PEBBLE_WFE_NONCEREJECT", p.to_string());
+        }
+        if let Some(p) = options.authz_reuse {
+            pebble.env("PEBBLE_AUTHZREUSE", p.to_string());
+        }
+        let mut pebble = Subprocess::spawn("pebble", pebble, root.join("pebble.log"));
+        pebble.wait_for_port(loopback(acme_port));
+        pebble.wait_for_port(loopback(mgmt_port));
+        processes.push(pebble);
+
+        let webroot = root.join("www");
+        fs::create_dir(&webroot).unwrap();
+        let mut lab = Self {
+            state_dir: root.join("state"),
+            dir,
+            http_port,
+            acme_port,
+            mgmt_port,
+            ca_bundle,
+            webroot,
+            processes,
+        };
+        if options.nginx {
+            lab.start_nginx();
+        }
+        lab
+    }
+
+    fn start_nginx(&mut self) {
+        let root = self.dir.path().to_path_buf();
+        let prefix = root.join("nginx");
+        for sub in ["", "tmp", "logs"] {
+            fs::create_dir_all(prefix.join(sub)).unwrap();
+        }
+        let conf = format!(
+            r#"daemon off;
+worker_processes 1;
+pid {p}/nginx.pid;
+error_log {p}/logs/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {p}/logs/access.log;
+    client_body_temp_path {p}/tmp/body;
+    proxy_temp_path {p}/tmp/proxy;
+    fastcgi_temp_path {p}/tmp/fastcgi;
+    uwsgi_temp_path {p}/tmp/uwsgi;
+    scgi_temp_path {p}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        server_name _;
+        location /.well-known/acme-challenge/ {{
+            root {www};
+            default_type text/plain;
+            try_files $uri =404;
+        }}
+        location / {{ return 301 https://$host$request_uri; }}
+    }}
+}}
+"#,
+            p = prefix.display(),
+            port = self.http_port,
+            www = self.webroot.display()
+        );
+        fs::write(prefix.join("nginx.conf"), conf).unwrap();
+        let mut cmd = Command::new("nginx");
+        cmd.arg("-p")
+            .arg(&prefix)
+            .arg("-c")
+            .arg(prefix.join("nginx.conf"))
+            .arg("-e")
+            .arg(prefix.join("logs/error.log"));
+        let mut nginx = Subprocess::spawn("nginx", cmd, prefix.join("logs/stderr.log"));
+        nginx.wait_for_port(loopback(self.http_port));
+        self.processes.push(nginx);
+    }
+
+    /// pebble's ACME directory URL.
+    pub fn directory_url(&self) -> String {
+        format!("https://127.0.0.1:{}/dir", self.acme_port)
+    }
+
+    /// The real certctl binary with `--state-dir` set and CERTCTL_* scrubbed from the env.
+    pub fn certctl<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_certctl"));
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("CERTCTL_") {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .args(args);
+        cmd
+    }
+
+    /// `certctl issue NAME... --server <pebble> --ca-bundle <lab CA> --agree-tos` plus `extra`.
+    pub fn issue(&self, names: &[&str], extra: &[&str]) -> Output {
+        let (first, rest) = names.split_first().expect("at least one name");
+        let mut args = vec!["issue".to_owned(), first.to_string()];
+        for n in rest {
+            args.extend(["-d".to_owned(), n.to_string()]);
+        }
+        args.extend(
+            [
+                "--server",
+                &self.directory_url(),
+                "--ca-bundle",
+                self.ca_bundle.to_str().unwrap(),
+                "--agree-tos",
+            ]
+            .map(str::to_owned),
+        );
+        args.extend(extra.iter().map(|s| s.to_string()));
+        self.certctl(args).output().expect("run certctl")
+    }
+
+    /// Like [`Lab::issue`] with the standalone responder on the lab's HTTP port.
+    pub fn issue_standalone(&self, names: &[&str], extra: &[&str]) -> Output {
+        let port = self.http_port.to_string();
+        let mut all = vec!["--standalone", "--http-port", &port];
+        all.extend_from_slice(extra);
+        self.issue(names, &all)
+    }
+
+    /// pebble's current root and intermediates (PEM), from the management interface.
+    pub fn pebble_roots(&self) -> (String, String) {
+        let fetch = |path: &str| {
+            let out = Command::new("curl")
+                .args(["-sS", "--fail", "--noproxy", "*", "--cacert"])
+                .arg(&self.ca_bundle)
+                .arg(format!("https://127.0.0.1:{}{path}", self.mgmt_port))
+                .output()
+                .expect("run curl (apt-get install -y curl)");
+            assert!(
+                out.status.success(),
+                "curl {path}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        };
+        (fetch("/roots/0"), fetch("/intermediates/0"))
+    }
+
+    /// Verifies a live certificate with the real `openssl verify` against pebble's root.
+    pub fn assert_chain_verifies(&self, name: &str) {
+        let (root, _) = self.pebble_roots();
+        let root_path = self.dir.path().join("pebble-root.pem");
+        fs::write(&root_path, root).unwrap();
+        let live = self.live(name);
+        let out = Command::new("openssl")
+            .arg("verify")
+            .arg("-CAfile")
+            .arg(&root_path)
+            .arg("-untrusted")
+            .arg(live.join("chain.pem"))
+            .arg(live.join("cert.pem"))
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl verify failed for {name}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// live/NAME
+    pub fn live(&self, name: &str) -> PathBuf {
+        self.state_dir.join("live").join(name)
+    }
+}
+
+/// A lab CA and a certificate for pebble's HTTPS API (127.0.0.1, localhost) signed by it: webpki
+/// refuses a self-signed CA certificate used as a server certificate.
+fn write_pebble_tls(root: &Path, ca_path: &Path) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::default();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "certctl lab CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, &ca_key);
+
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    params
+        .subject_alt_names
+        .push(SanType::IpAddress([127, 0, 0, 1].into()));
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    fs::write(ca_path, ca_cert.pem()).unwrap();
+    fs::write(root.join("pebble-cert.pem"), cert.pem()).unwrap();
+    fs::write(root.join("pebble-key.pem"), key.serialize_pem()).unwrap();
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts success, showing stderr otherwise.
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "certctl failed ({}):\n{}",
+        out.status,
+        stderr(out)
+    );
+}
+
+/// File mode bits.
+pub fn mode(path: &Path) -> u32 {
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}

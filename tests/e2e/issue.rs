@@ -1,0 +1,483 @@
+//! `certctl issue` and `certctl list` against pebble.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::net::TcpListener;
+
+use x509_parser::prelude::*;
+
+use crate::common::{Lab, LabOptions, assert_ok, free_port, mode, stderr};
+
+fn leaf(lab: &Lab, name: &str) -> Vec<u8> {
+    let pem = fs::read(lab.live(name).join("cert.pem")).unwrap();
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    parsed.contents
+}
+
+fn serial(lab: &Lab, name: &str) -> String {
+    let der = leaf(lab, name);
+    let (_, cert) = X509Certificate::from_der(&der).unwrap();
+    cert.raw_serial_as_string()
+}
+
+fn list_json(lab: &Lab) -> serde_json::Value {
+    let out = lab.certctl(["list", "--json"]).output().unwrap();
+    assert_ok(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn standalone_issues_several_names_despite_nonce_rejection_and_authz_reuse() {
+    // pebble's defaults: 5% of nonces rejected, 50% of authorizations reused.
+    let lab = Lab::start();
+    let out = lab.issue_standalone(&["a.test", "www.a.test"], &["--email", "ops@a.test"]);
+    assert_ok(&out);
+    lab.assert_chain_verifies("a.test");
+
+    let der = leaf(&lab, "a.test");
+    let (_, cert) = X509Certificate::from_der(&der).unwrap();
+    let mut sans: Vec<String> = cert
+        .subject_alternative_name()
+        .unwrap()
+        .unwrap()
+        .value
+        .general_names
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    sans.sort();
+    assert_eq!(sans, ["DNSName(a.test)", "DNSName(www.a.test)"]);
+    assert!(matches!(
+        cert.public_key().parsed(),
+        Ok(x509_parser::public_key::PublicKey::EC(_))
+    ));
+
+    // Keys are private; the account key too.
+    let live = lab.live("a.test");
+    assert_eq!(mode(&live.join("privkey.pem")), 0o600);
+    let accounts: Vec<_> = fs::read_dir(lab.state_dir.join("accounts"))
+        .unwrap()
+        .collect();
+    assert_eq!(accounts.len(), 1);
+    let account_dir = accounts[0].as_ref().unwrap().path();
+    assert_eq!(mode(&account_dir.join("account.json")), 0o600);
+    assert_eq!(mode(&account_dir), 0o700);
+
+    let list = list_json(&lab);
+    assert_eq!(list[0]["name"], "a.test");
+    assert_eq!(
+        list[0]["names"],
+        serde_json::json!(["a.test", "www.a.test"])
+    );
+    assert_eq!(list[0]["key_type"], "ecdsa-p256");
+    assert!(list[0]["days_left"].as_i64().unwrap() > 1);
+    assert!(
+        list[0]["issuer"]
+            .as_str()
+            .unwrap()
+            .starts_with("Pebble Intermediate")
+    );
+
+    let table = lab.certctl(["list"]).output().unwrap();
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.starts_with("NAME"), "{table}");
+    assert!(table.contains("a.test,www.a.test"), "{table}");
+}
+
+#[test]
+fn webroot_through_real_nginx_issues_rsa_and_removes_tokens() {
+    let lab = Lab::with(LabOptions {
+        nginx: true,
+        ..LabOptions::default()
+    });
+    let port = lab.http_port.to_string();
+    let out = lab.issue(
+        &["b.test"],
+        &[
+            "--webroot",
+            lab.webroot.to_str().unwrap(),
+            "--http-port",
+            &port,
+            "--key-type",
+            "rsa-2048",
+        ],
+    );
+    assert_ok(&out);
+    lab.assert_chain_verifies("b.test");
+    let der = leaf(&lab, "b.test");
+    let (_, cert) = X509Certificate::from_der(&der).unwrap();
+    match cert.public_key().parsed().unwrap() {
+        x509_parser::public_key::PublicKey::RSA(rsa) => assert_eq!(rsa.key_size(), 2048),
+        other => panic!("expected an RSA key, got {other:?}"),
+    }
+    let challenge_dir = lab.webroot.join(".well-known/acme-challenge");
+    let left: Vec<_> = fs::read_dir(&challenge_dir).unwrap().collect();
+    assert!(left.is_empty(), "tokens left behind: {left:?}");
+    assert_eq!(list_json(&lab)[0]["key_type"], "rsa-2048");
+}
+
+#[test]
+fn reissue_reuses_the_account_and_swaps_live_atomically() {
+    let lab = Lab::with(LabOptions {
+        nonce_reject: Some(0),
+        ..LabOptions::default()
+    });
+    assert_ok(&lab.issue_standalone(&["c.test"], &["--json"]));
+    let account_dir = lab.state_dir.join("accounts");
+    let account_before = fs::read(
+        fs::read_dir(&account_dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("account.json"),
+    )
+    .unwrap();
+    let key_before = fs::read(lab.live("c.test").join("privkey.pem")).unwrap();
+    let serial_before = serial(&lab, "c.test");
+
+    // Second run, new key: the stored account is used (no --agree-tos needed any more).
+    let port = lab.http_port.to_string();
+    let out = lab
+        .certctl([
+            "issue",
+            "c.test",
+            "--standalone",
+            "--http-port",
+            &port,
+            "--server",
+            &lab.directory_url(),
+            "--ca-bundle",
+            lab.ca_bundle.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(outcome["account_created"], false);
+    assert_ne!(serial(&lab, "c.test"), serial_before);
+    assert_ne!(
+        fs::read(lab.live("c.test").join("privkey.pem")).unwrap(),
+        key_before
+    );
+    let account_after = fs::read(
+        fs::read_dir(&account_dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("account.json"),
+    )
+    .unwrap();
+    assert_eq!(account_before, account_after);
+
+    // --reuse-key keeps the key, and live/ is a symlink to the newest archive version.
+    let key_now = fs::read(lab.live("c.test").join("privkey.pem")).unwrap();
+    assert_ok(&lab.issue_standalone(&["c.test"], &["--reuse-key"]));
+    assert_eq!(
+        fs::read(lab.live("c.test").join("privkey.pem")).unwrap(),
+        key_now
+    );
+    let target = fs::read_link(lab.live("c.test")).unwrap();
+    assert_eq!(target, std::path::Path::new("../certs/c.test/archive/3"));
+    lab.assert_chain_verifies("c.test");
+}
+
+#[test]
+fn refused_validation_names_the_domain_and_leaves_live_untouched() {
+    let lab = Lab::with(LabOptions {
+        authz_reuse: Some(0),
+        ..LabOptions::default()
+    });
+    assert_ok(&lab.issue_standalone(&["d.test"], &[]));
+    let live_before = fs::read(lab.live("d.test").join("fullchain.pem")).unwrap();
+
+    // Nothing serves the webroot: with the self-check skipped, the CA itself refuses.
+    let empty = lab.dir.path().join("unserved");
+    fs::create_dir(&empty).unwrap();
+    let port = lab.http_port.to_string();
+    let out = lab.issue(
+        &["d.test"],
+        &[
+            "--webroot",
+            empty.to_str().unwrap(),
+            "--http-port",
+            &port,
+            "--no-self-check",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("validation failed: d.test:"), "{err}");
+    assert!(err.contains("urn:ietf:params:acme:error:"), "{err}");
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.starts_with("certctl: error:"))
+            .count(),
+        1,
+        "{err}"
+    );
+    assert_eq!(
+        fs::read(lab.live("d.test").join("fullchain.pem")).unwrap(),
+        live_before
+    );
+
+    // With the self-check, certctl stops before the CA and says what it fetched.
+    let out = lab.issue(
+        &["d.test"],
+        &["--webroot", empty.to_str().unwrap(), "--http-port", &port],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("self-check failed for d.test"), "{err}");
+    assert!(err.contains("Host: d.test"), "{err}");
+    assert_eq!(
+        fs::read(lab.live("d.test").join("fullchain.pem")).unwrap(),
+        live_before
+    );
+    assert!(
+        fs::read_dir(empty.join(".well-known/acme-challenge"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "tokens removed after failure"
+    );
+}
+
+#[test]
+fn unreachable_ca_is_a_clear_error() {
+    let lab = Lab::start();
+    let dead = format!("https://127.0.0.1:{}/dir", free_port());
+    let out = lab
+        .certctl([
+            "issue",
+            "e.test",
+            "--standalone",
+            "--http-port",
+            &lab.http_port.to_string(),
+            "--server",
+            &dead,
+            "--agree-tos",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(&format!(
+            "certctl: error: cannot talk to the ACME server at {dead}"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("onnection refused"), "{err}");
+    assert!(!lab.live("e.test").exists());
+}
+
+#[test]
+fn ip_address_identifiers_validate_over_http01() {
+    let lab = Lab::start();
+    assert_ok(&lab.issue_standalone(&["127.0.0.1"], &[]));
+    lab.assert_chain_verifies("127.0.0.1");
+    assert_eq!(
+        list_json(&lab)[0]["names"],
+        serde_json::json!(["127.0.0.1"])
+    );
+}
+
+#[test]
+fn bad_input_exits_2_before_any_traffic_and_writes_nothing() {
+    let lab = Lab::start();
+    // A CA stand-in that records whether anything connected.
+    let canary = TcpListener::bind("127.0.0.1:0").unwrap();
+    canary.set_nonblocking(true).unwrap();
+    let server = format!(
+        "https://127.0.0.1:{}/dir",
+        canary.local_addr().unwrap().port()
+    );
+    let webroot = lab.webroot.to_str().unwrap().to_owned();
+    let long_label = format!("{}.test", "a".repeat(64));
+    let long_name = vec!["a".repeat(60); 5].join(".");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec![""], "empty domain name"),
+        (vec!["a b.test"], "whitespace"),
+        (vec!["*.f.test"], "DNS-01"),
+        (vec!["f.test;"], "semicolon"),
+        (vec!["f{.test"], "brace"),
+        (vec!["f\".test"], "quote"),
+        (vec!["f\n.test"], "line break"),
+        (vec![&long_label], "label of 64"),
+        (vec![&long_name], "DNS limit is 253"),
+        (vec!["f..test"], "empty label"),
+        (vec!["f.test", "--key-type", "rsa-1024"], "unknown key type"),
+        (
+            vec!["f.test", "--email", "not-an-address"],
+            "not a valid email",
+        ),
+        (
+            vec!["f.test", "--name", "../escape"],
+            "invalid certificate name",
+        ),
+    ];
+    for (args, expect) in &cases {
+        let mut all = vec!["issue"];
+        all.extend(args);
+        all.extend(["--webroot", &webroot, "--server", &server, "--agree-tos"]);
+        let out = lab.certctl(&all).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(expect),
+            "{args:?}: expected {expect:?} in {err}"
+        );
+        assert!(
+            err.lines().next().unwrap().contains("error:"),
+            "{args:?}: {err}"
+        );
+    }
+    // Our own checks print exactly one line.
+    let out = lab
+        .certctl([
+            "issue",
+            "*.f.test",
+            "--webroot",
+            &webroot,
+            "--server",
+            &server,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+
+    let others: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["issue", "f.test", "--server", &server, "--agree-tos"],
+            "--webroot",
+        ),
+        (
+            vec![
+                "issue",
+                "f.test",
+                "--webroot",
+                "/nonexistent/dir",
+                "--server",
+                &server,
+                "--agree-tos",
+            ],
+            "not a directory",
+        ),
+        (
+            vec![
+                "issue",
+                "f.test",
+                "--webroot",
+                &webroot,
+                "--server",
+                &server,
+            ],
+            "--agree-tos",
+        ),
+        (
+            vec![
+                "issue",
+                "f.test",
+                "--webroot",
+                &webroot,
+                "--server",
+                "http://127.0.0.1:1/dir",
+                "--agree-tos",
+            ],
+            "https://",
+        ),
+        (
+            vec![
+                "issue",
+                "f.test",
+                "--webroot",
+                &webroot,
+                "--server",
+                &server,
+                "--ca-bundle",
+                "/nonexistent.pem",
+                "--agree-tos",
+            ],
+            "CA bundle",
+        ),
+    ];
+    for (args, expect) in &others {
+        let out = lab.certctl(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(expect),
+            "{args:?}: expected {expect:?} in {err}"
+        );
+    }
+    assert_eq!(
+        canary.accept().map(|_| ()).unwrap_err().kind(),
+        ErrorKind::WouldBlock,
+        "certctl connected to the CA"
+    );
+    assert!(
+        !lab.state_dir.exists(),
+        "bad input must not create the state directory"
+    );
+}
+
+#[test]
+fn concurrent_issues_share_one_account_and_all_succeed() {
+    let lab = Lab::with(LabOptions {
+        nonce_reject: Some(0),
+        nginx: true,
+        ..LabOptions::default()
+    });
+    let port = lab.http_port.to_string();
+    let webroot = lab.webroot.to_str().unwrap().to_owned();
+    let names: Vec<String> = (0..20).map(|i| format!("n{i}.test")).collect();
+    let children: Vec<_> = names
+        .iter()
+        .map(|name| {
+            lab.certctl([
+                "issue",
+                name,
+                "--webroot",
+                &webroot,
+                "--http-port",
+                &port,
+                "--server",
+                &lab.directory_url(),
+                "--ca-bundle",
+                lab.ca_bundle.to_str().unwrap(),
+                "--agree-tos",
+                "--json",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut created = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_ok(&out);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        if v["account_created"] == true {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1, "exactly one process registers the account");
+    assert_eq!(
+        fs::read_dir(lab.state_dir.join("accounts"))
+            .unwrap()
+            .count(),
+        1
+    );
+    let list = list_json(&lab);
+    assert_eq!(list.as_array().unwrap().len(), 20);
+    for name in &names {
+        lab.assert_chain_verifies(name);
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: the real certctl binary against real pebble and nginx (see tests/common).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod issue;
