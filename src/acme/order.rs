@@ -1,6 +1,6 @@
 //! One ACME order over HTTP-01: new order, publish tokens, self-check, validate, finalize.
 //!
-//! Polling starts after 50 ms and backs off by 1.5× (instant-acme honours Retry-After), so a fast
+//! Polling starts after 20 ms and backs off by 1.5× (instant-acme honours Retry-After), so a fast
 //! CA is never waited on for long and a slow one is not hammered.
 
 use std::time::Duration;
@@ -26,7 +26,7 @@ pub struct OrderPlan<'a> {
 
 fn retry_policy() -> RetryPolicy {
     RetryPolicy::new()
-        .initial_delay(Duration::from_millis(50))
+        .initial_delay(Duration::from_millis(20))
         .backoff(1.5)
         .timeout(Duration::from_secs(120))
 }

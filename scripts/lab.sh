@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Shell side of the lab, shared by demo.sh and bench/: pebble + pebble-challtestsrv on free
+# loopback ports, in a directory, with a lab CA for pebble's HTTPS API. Source it, then:
+#   lab_start_pebble DIR     sets LAB_HTTP (HTTP-01 port), LAB_ACME, LAB_MGMT, LAB_DIRECTORY, LAB_CA
+#   lab_stop                 kills what was started (also run on EXIT)
+# PEBBLE_WFE_NONCEREJECT / PEBBLE_AUTHZREUSE from the caller's environment are passed through.
+
+LAB_PIDS=()
+
+lab_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+lab_wait_port() {
+    for _ in $(seq 1 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing listens on 127.0.0.1:$1" >&2
+    return 1
+}
+
+lab_start_pebble() {
+    local dir="$1" dns cts
+    LAB_HTTP=$(lab_free_port); LAB_ACME=$(lab_free_port); LAB_MGMT=$(lab_free_port)
+    dns=$(lab_free_port); cts=$(lab_free_port)
+    LAB_CA="$dir/lab-ca.pem"
+    LAB_DIRECTORY="https://127.0.0.1:$LAB_ACME/dir"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/lab-ca.key" \
+        -out "$LAB_CA" -days 2 -subj "/CN=certctl lab CA" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/pebble.key" \
+        -out "$dir/pebble.csr" -subj /CN=localhost 2>/dev/null
+    openssl x509 -req -in "$dir/pebble.csr" -CA "$LAB_CA" -CAkey "$dir/lab-ca.key" -CAcreateserial \
+        -out "$dir/pebble.pem" -days 2 -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n') 2>/dev/null
+    cat >"$dir/pebble.json" <<JSON
+{"pebble":{"listenAddress":"127.0.0.1:$LAB_ACME","managementListenAddress":"127.0.0.1:$LAB_MGMT",
+ "certificate":"$dir/pebble.pem","privateKey":"$dir/pebble.key","httpPort":$LAB_HTTP,"tlsPort":$(lab_free_port),
+ "ocspResponderURL":"","externalAccountBindingRequired":false}}
+JSON
+    pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$dns" -http01 "" \
+        -https01 "" -tlsalpn01 "" -management "127.0.0.1:$cts" >"$dir/challtestsrv.log" 2>&1 &
+    LAB_PIDS+=($!)
+    lab_wait_port "$cts"
+    PEBBLE_VA_NOSLEEP=1 pebble -config "$dir/pebble.json" -dnsserver "127.0.0.1:$dns" >"$dir/pebble.log" 2>&1 &
+    LAB_PIDS+=($!)
+    lab_wait_port "$LAB_ACME"
+    lab_wait_port "$LAB_MGMT"
+}
+
+lab_stop() {
+    for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    LAB_PIDS=()
+}
