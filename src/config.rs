@@ -31,6 +31,9 @@ pub enum Responder {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RenewalRecord {
+    /// Format version ([`RECORD_FORMAT`] when written by this certctl).
+    #[serde(default = "record_format")]
+    pub format: u32,
     /// Certificate name (the live/NAME directory).
     pub name: String,
     /// Identifiers on the certificate (A-label names and IP addresses), first is the primary.
@@ -72,21 +75,14 @@ pub enum ConfigError {
     Name(#[from] NameError),
 }
 
-#[derive(Serialize, Deserialize)]
-struct Envelope<T> {
-    format: u32,
-    #[serde(flatten)]
-    record: T,
+fn record_format() -> u32 {
+    RECORD_FORMAT
 }
 
 impl RenewalRecord {
     /// Renders the record as TOML, with a header saying who owns the file.
     pub fn to_toml(&self) -> String {
-        let body = toml::to_string(&Envelope {
-            format: RECORD_FORMAT,
-            record: self,
-        })
-        .expect("a renewal record always serializes");
+        let body = toml::to_string(self).expect("a renewal record always serializes");
         format!("# Managed by certctl: how to renew this certificate unattended.\n{body}")
     }
 
@@ -100,9 +96,9 @@ impl RenewalRecord {
         if version > i64::from(RECORD_FORMAT) {
             return Err(ConfigError::Format(version as u32));
         }
-        let envelope: Envelope<RenewalRecord> = toml::from_str(text)?;
-        envelope.record.identifiers()?;
-        Ok(envelope.record)
+        let record: RenewalRecord = toml::from_str(text)?;
+        record.identifiers()?;
+        Ok(record)
     }
 
     /// The identifiers, parsed again (records store them as text).
@@ -117,6 +113,7 @@ mod tests {
 
     fn sample() -> RenewalRecord {
         RenewalRecord {
+            format: RECORD_FORMAT,
             name: "example.com".into(),
             domains: vec!["example.com".into(), "www.example.com".into()],
             key_type: KeyType::Rsa3072,
@@ -150,8 +147,11 @@ mod tests {
 
     #[test]
     fn refuses_unknown_fields_and_newer_formats() {
-        let text = sample().to_toml().replace("reuse_key", "reuse_kee");
-        assert!(RenewalRecord::from_toml(&text).is_err());
+        let text = sample()
+            .to_toml()
+            .replace("reuse_key = true", "reuse_key = true\nreuse_kee = 1");
+        let err = RenewalRecord::from_toml(&text).unwrap_err();
+        assert!(err.to_string().contains("reuse_kee"), "{err}");
         let newer = sample().to_toml().replace("format = 1", "format = 99");
         assert!(matches!(
             RenewalRecord::from_toml(&newer),

@@ -4,6 +4,7 @@ use crate::acme::AcmeError;
 use crate::config::ConfigError;
 use crate::keys::KeyError;
 use crate::names::NameError;
+use crate::nginx::NginxError;
 use crate::store::StoreError;
 use crate::verify::VerifyError;
 
@@ -25,6 +26,9 @@ pub enum Error {
     /// A certificate failed its checks before going live.
     #[error("the new certificate was not installed: {0}")]
     Verify(#[from] VerifyError),
+    /// nginx integration trouble.
+    #[error(transparent)]
+    Nginx(#[from] NginxError),
     /// A renewal record does not parse.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -47,16 +51,9 @@ impl Error {
             Self::Key(KeyError::UnknownType(_)) => true,
             Self::Store(StoreError::BadName(_)) => true,
             Self::Acme(e) => e.is_usage(),
+            Self::Nginx(e) => e.is_usage(),
             _ => false,
         };
         if usage { 2 } else { 1 }
-    }
-
-    /// Extra advice shown under the error line, if any.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
-            Self::Acme(e) => e.hint(),
-            _ => None,
-        }
     }
 }

@@ -122,6 +122,40 @@ impl PrivateKey {
         Ok(Self { pair, key_type })
     }
 
+    /// Loads a PKCS#8 PEM key of any supported type, telling the type from the key itself.
+    pub fn from_pem_any(pem: &str) -> Result<Self, KeyError> {
+        use rcgen::{PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384};
+        let pair = KeyPair::from_pem(pem)?;
+        let key_type = if pair.algorithm() == &PKCS_ECDSA_P256_SHA256 {
+            KeyType::EcdsaP256
+        } else if pair.algorithm() == &PKCS_ECDSA_P384_SHA384 {
+            KeyType::EcdsaP384
+        } else {
+            // RSA: the size of the modulus, from the SubjectPublicKeyInfo.
+            let spki = pair.subject_public_key_info();
+            let bits = <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<
+                _,
+            >>::from_der(&spki)
+            .ok()
+            .and_then(|(_, info)| match info.parsed() {
+                Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => Some(rsa.key_size()),
+                _ => None,
+            });
+            match bits {
+                Some(2048) => KeyType::Rsa2048,
+                Some(3072) => KeyType::Rsa3072,
+                Some(4096) => KeyType::Rsa4096,
+                other => {
+                    return Err(KeyError::UnknownType(format!(
+                        "the stored key ({} bits)",
+                        other.map_or("unknown".into(), |b| b.to_string())
+                    )));
+                }
+            }
+        };
+        Self::from_pem(pem, key_type)
+    }
+
     /// The key type.
     pub fn key_type(&self) -> KeyType {
         self.key_type
@@ -204,6 +238,16 @@ mod tests {
             "unexpected extensions: {other_extensions:?}"
         );
         csr.verify_signature().unwrap();
+    }
+
+    #[test]
+    fn tells_the_type_of_a_stored_key() {
+        for kt in [KeyType::EcdsaP256, KeyType::EcdsaP384, KeyType::Rsa2048] {
+            let key = PrivateKey::generate(kt).unwrap();
+            let again = PrivateKey::from_pem_any(&key.to_pem()).unwrap();
+            assert_eq!(again.key_type(), kt);
+            assert_eq!(again.public_key_spki(), key.public_key_spki());
+        }
     }
 
     #[test]

@@ -14,9 +14,11 @@ pub mod config;
 pub mod error;
 pub mod keys;
 pub mod names;
+pub mod nginx;
 pub mod ops;
 pub mod progress;
 pub mod store;
+pub mod tls_policy;
 pub mod verify;
 
 pub use error::Error;

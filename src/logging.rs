@@ -11,7 +11,10 @@ pub fn init(verbose: u8, quiet: bool) {
         (false, 2) => "certctl=debug,instant_acme=debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("CERTCTL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = match quiet {
+        true => EnvFilter::new(default),
+        false => EnvFilter::try_from_env("CERTCTL_LOG").unwrap_or_else(|_| EnvFilter::new(default)),
+    };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
         && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()

@@ -14,9 +14,6 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("certctl: error: {}", one_line(&err));
-            if let Some(hint) = err.hint() {
-                eprintln!("certctl: hint: {hint}");
-            }
             ExitCode::from(err.exit_code())
         }
     }

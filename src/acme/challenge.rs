@@ -58,7 +58,8 @@ pub struct Webroot {
 }
 
 impl Webroot {
-    /// A responder for the web root `root`, which must exist.
+    /// A responder for the web root `root`, which must exist. A probe file is written and removed
+    /// at once, so an unwritable webroot is found before the CA is asked for anything.
     pub fn new(root: &Path) -> Result<Self, AcmeError> {
         if !root.is_dir() {
             return Err(AcmeError::Responder(format!(
@@ -66,10 +67,14 @@ impl Webroot {
                 root.display()
             )));
         }
-        Ok(Self {
+        let mut webroot = Self {
             dir: root.join(CHALLENGE_PATH.trim_matches('/')),
             written: Vec::new(),
-        })
+        };
+        let probe = format!("certctl-probe-{}", std::process::id());
+        webroot.publish(&probe, "probe")?;
+        webroot.cleanup();
+        Ok(webroot)
     }
 }
 
@@ -86,7 +91,14 @@ impl Http01Responder for Webroot {
             .create(&self.dir)
             .map_err(|e| fail("create", &self.dir, e))?;
         let path = self.dir.join(token);
-        fs::write(&path, key_authorization).map_err(|e| fail("write", &path, e))?;
+        // create_new: never follow a symlink someone planted under the (web-writable) root.
+        let _ = fs::remove_file(&path);
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, key_authorization.as_bytes()))
+            .map_err(|e| fail("write", &path, e))?;
         // The web server (often another user) must read it, whatever the umask says.
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644))
             .map_err(|e| fail("set permissions on", &path, e))?;
@@ -177,6 +189,8 @@ impl Drop for Standalone {
 async fn serve(listener: TcpListener, tokens: Tokens) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: back off instead of spinning.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let tokens = tokens.clone();
@@ -228,31 +242,57 @@ pub struct PublishedToken {
     pub key_authorization: String,
 }
 
-/// Fetches every token from the local web server on `port`, with the identifier's Host header,
-/// following redirects as the CA would. Stops at the first failure.
+/// Fetches every token from the local web server on `port`, as the CA would: the name resolves
+/// to 127.0.0.1 (so the Host header is the name), redirects are followed, to HTTPS too, without
+/// checking the certificate (the CA does not either). A redirect to another host cannot be
+/// followed locally; it is accepted with a warning. Stops at the first failure.
 pub async fn self_check(port: u16, tokens: &[PublishedToken]) -> Result<(), AcmeError> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::limited(10))
-        .build()
-        .map_err(|e| AcmeError::Responder(format!("cannot start the self-check: {e}")))?;
     for t in tokens {
-        let url = format!("http://127.0.0.1:{port}{CHALLENGE_PATH}{}", t.token);
         let host = t.identifier.host_header();
+        let url = format!("http://{host}:{port}{CHALLENGE_PATH}{}", t.token);
         let fail = |reason: String| AcmeError::SelfCheck {
             identifier: t.identifier.clone(),
             url: url.clone(),
             host: host.clone(),
             reason,
         };
+        let same_host = host.clone();
+        let mut builder = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(5))
+            .danger_accept_invalid_certs(true)
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= 10 {
+                    attempt.error("more than 10 redirects")
+                } else if attempt.url().host_str() == Some(same_host.as_str()) {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }));
+        if let Identifier::Dns(name) = &t.identifier {
+            builder = builder.resolve(name, SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+        }
+        let client = builder
+            .build()
+            .map_err(|e| AcmeError::Responder(format!("cannot start the self-check: {e}")))?;
         let rsp = client
             .get(&url)
-            .header(reqwest::header::HOST, &host)
             .send()
             .await
             .map_err(|e| fail(format!("could not be fetched: {}", super::error_chain(&e))))?;
         let status = rsp.status();
+        if status.is_redirection() {
+            let to = rsp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?");
+            tracing::warn!(
+                "self-check for {host}: redirected to {to}, which cannot be checked locally"
+            );
+            continue;
+        }
         let body = rsp
             .text()
             .await

@@ -18,9 +18,9 @@ use rustls_pki_types::pem::PemObject;
 use super::AcmeError;
 
 /// How long to wait for a TCP connection to the CA.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one request/response may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 type Inner = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
 

@@ -28,7 +28,7 @@ pub enum AcmeError {
         reason: String,
     },
     /// The CA answered with a problem document.
-    #[error("the CA refused {during}: {}", ProblemDisplay(.problem))]
+    #[error("the CA refused {during}: {}{}", ProblemDisplay(.problem), .hint.map(|h| format!(" ({h})")).unwrap_or_default())]
     Refused {
         /// What certctl was asking for ("the new order", "the account"…).
         during: &'static str,
@@ -40,9 +40,12 @@ pub enum AcmeError {
     /// One or more identifiers failed validation.
     #[error("validation failed: {}", failures_display(.failures))]
     ValidationFailed {
-        /// Each identifier whose authorization failed, with the CA's problem.
-        failures: Vec<(String, Option<Problem>)>,
+        /// Each identifier whose authorization failed: its status and the CA's problem.
+        failures: Vec<(String, String, Option<Problem>)>,
     },
+    /// The private key or CSR could not be made.
+    #[error("cannot make the key or CSR: {0}")]
+    Key(String),
     /// The CA offers no HTTP-01 challenge for an identifier.
     #[error("the CA offers no http-01 challenge for {0}; certctl validates over HTTP-01 only")]
     NoHttp01(String),
@@ -106,46 +109,36 @@ impl AcmeError {
         }
     }
 
-    /// A refusal, with a hint where the problem type is a known trap.
+    /// A refusal as the CA worded it.
     pub(crate) fn refused(during: &'static str, problem: Problem) -> Self {
-        let kind = problem.r#type.as_deref().unwrap_or_default();
-        let mentions_ip = problem
-            .subproblems
-            .iter()
-            .any(|s| matches!(s.identifier, Some(instant_acme::Identifier::Ip(_))))
-            || problem
-                .detail
-                .as_deref()
-                .is_some_and(|d| d.contains("IP address"));
-        let hint = if mentions_ip
-            && (kind.ends_with(":rejectedIdentifier")
-                || kind.ends_with(":unsupportedIdentifier")
-                || kind.ends_with(":malformed"))
-        {
-            Some(
-                "this CA does not issue for IP addresses here; Let's Encrypt issues IP address certificates only under its shortlived profile",
-            )
-        } else {
-            None
-        };
         Self::Refused {
             during,
             problem,
-            hint,
+            hint: None,
         }
+    }
+
+    /// Adds the IP-identifier explanation when an order with IP addresses was refused for its
+    /// identifiers (Let's Encrypt issues for IPs only under its shortlived profile).
+    pub(crate) fn with_ip_context(mut self, order_has_ip: bool) -> Self {
+        if let Self::Refused { problem, hint, .. } = &mut self {
+            let kind = problem.r#type.as_deref().unwrap_or_default();
+            if order_has_ip
+                && (kind.ends_with(":rejectedIdentifier")
+                    || kind.ends_with(":unsupportedIdentifier")
+                    || kind.ends_with(":malformed"))
+            {
+                *hint = Some(
+                    "the order contains IP addresses; this CA does not issue for them here, and Let's Encrypt issues IP address certificates only under its shortlived profile",
+                );
+            }
+        }
+        self
     }
 
     /// True when the user must change the invocation (exit code 2), not retry.
     pub fn is_usage(&self) -> bool {
         matches!(self, Self::TermsNotAgreed(_) | Self::CaBundle { .. })
-    }
-
-    /// An extra line of advice for the user, if any.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
-            Self::Refused { hint, .. } => *hint,
-            _ => None,
-        }
     }
 }
 
@@ -173,12 +166,12 @@ impl fmt::Display for ProblemDisplay<'_> {
     }
 }
 
-fn failures_display(failures: &[(String, Option<Problem>)]) -> String {
+fn failures_display(failures: &[(String, String, Option<Problem>)]) -> String {
     failures
         .iter()
-        .map(|(id, problem)| match problem {
+        .map(|(id, status, problem)| match problem {
             Some(p) => format!("{id}: {}", ProblemDisplay(p)),
-            None => format!("{id}: the CA marked the authorization invalid without a reason"),
+            None => format!("{id}: the authorization is {status} and the CA gave no reason"),
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -227,10 +220,24 @@ mod tests {
         let p = problem(
             r#"{"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"Cannot issue for IP address 192.0.2.1 under this profile"}"#,
         );
-        let err = AcmeError::refused("the new order", p);
-        assert!(err.hint().unwrap().contains("shortlived"));
+        let shown = AcmeError::refused("the new order", p.clone())
+            .with_ip_context(true)
+            .to_string();
+        assert!(shown.contains("shortlived"), "{shown}");
+        assert!(!shown.contains('\n'));
+        assert!(
+            !AcmeError::refused("the new order", p)
+                .with_ip_context(false)
+                .to_string()
+                .contains("shortlived")
+        );
         let p = problem(r#"{"type":"urn:ietf:params:acme:error:rateLimited","detail":"too many"}"#);
-        assert!(AcmeError::refused("the new order", p).hint().is_none());
+        assert!(
+            !AcmeError::refused("the new order", p)
+                .with_ip_context(true)
+                .to_string()
+                .contains("shortlived")
+        );
     }
 
     #[test]
@@ -238,6 +245,7 @@ mod tests {
         let err = AcmeError::ValidationFailed {
             failures: vec![(
                 "a.test".into(),
+                "invalid".into(),
                 Some(problem(
                     r#"{"type":"urn:ietf:params:acme:error:connection","detail":"connection refused"}"#,
                 )),

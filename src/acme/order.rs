@@ -53,10 +53,14 @@ where
         })
         .collect();
     progress.step(Step::Order, &format!("{} identifier(s)", acme_ids.len()));
+    let has_ip = plan
+        .identifiers
+        .iter()
+        .any(|id| matches!(id, Identifier::Ip(_)));
     let mut order = account
         .new_order(&NewOrder::new(&acme_ids))
         .await
-        .map_err(|e| AcmeError::from_acme("the new order", url, e))?;
+        .map_err(|e| AcmeError::from_acme("the new order", url, e).with_ip_context(has_ip))?;
 
     // Publish every token first, then self-check, then tell the CA: a failed self-check costs
     // the CA nothing.
@@ -77,7 +81,7 @@ where
             other => {
                 tracing::debug!("authorization for {identifier} is {other:?}");
                 return Err(AcmeError::ValidationFailed {
-                    failures: vec![(identifier, None)],
+                    failures: vec![(identifier, format!("{other:?}").to_lowercase(), None)],
                 });
             }
         }
@@ -129,7 +133,13 @@ where
     if order.state().status == OrderStatus::Invalid || order_problem.is_some() {
         let failures = collect_failures(&mut order, url).await?;
         return Err(match (failures.is_empty(), order_problem) {
-            (true, Some(problem)) => AcmeError::refused("the order", problem),
+            (true, Some(problem)) => {
+                AcmeError::refused("the order", problem).with_ip_context(has_ip)
+            }
+            (true, None) => AcmeError::Protocol(format!(
+                "the order {} is invalid and the CA gave no reason",
+                order.url()
+            )),
             _ => AcmeError::ValidationFailed { failures },
         });
     }
@@ -160,7 +170,7 @@ where
 async fn collect_failures(
     order: &mut instant_acme::Order,
     url: &str,
-) -> Result<Vec<(String, Option<super::Problem>)>, AcmeError> {
+) -> Result<Vec<(String, String, Option<super::Problem>)>, AcmeError> {
     let mut failures = Vec::new();
     let mut authorizations = order.authorizations();
     while let Some(authz) = authorizations.next().await {
@@ -177,7 +187,8 @@ async fn collect_failures(
             .iter()
             .find(|c| c.r#type == ChallengeType::Http01)
             .and_then(|c| c.error.clone());
-        failures.push((state.identifier().to_string(), problem));
+        let status = format!("{:?}", state.status).to_lowercase();
+        failures.push((state.identifier().to_string(), status, problem));
     }
     Ok(failures)
 }

@@ -36,9 +36,9 @@ pub struct IssueArgs {
     /// Port of the standalone server, or of the web server that serves --webroot
     #[arg(long, default_value_t = 80, value_name = "N")]
     http_port: u16,
-    /// Key type: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096
-    #[arg(long, default_value = "ecdsa-p256", value_parser = parse_key_type)]
-    key_type: KeyType,
+    /// Key type: ecdsa-p256 (default), ecdsa-p384, rsa-2048, rsa-3072, rsa-4096
+    #[arg(long, value_parser = parse_key_type)]
+    key_type: Option<KeyType>,
     /// Keep the current private key instead of making a new one
     #[arg(long)]
     reuse_key: bool,
@@ -84,6 +84,19 @@ impl IssueArgs {
             .clone()
             .unwrap_or_else(|| identifiers[0].as_string());
         check_cert_name(&name)?;
+        for (flag, path) in [
+            ("--webroot", &self.webroot),
+            ("--ca-bundle", &self.ca_bundle),
+        ] {
+            if let Some(path) = path
+                && path.to_str().is_none()
+            {
+                return Err(Error::Usage(format!(
+                    "{flag} {} is not valid UTF-8; it has to be stored in the renewal record",
+                    path.display()
+                )));
+            }
+        }
         let responder = match &self.webroot {
             Some(dir) => {
                 if !dir.is_dir() {

@@ -40,7 +40,7 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             [
                 e.name.clone(),
                 e.names.join(","),
-                e.key_type.to_string(),
+                e.key_type.map_or_else(|| "-".into(), |k| k.to_string()),
                 e.not_after_rfc3339.clone().unwrap_or_else(|| "-".into()),
                 e.days_left.map_or_else(|| "-".into(), |d| d.to_string()),
                 e.issuer

@@ -22,8 +22,8 @@ pub struct IssueRequest {
     pub name: String,
     /// Identifiers, first is the primary.
     pub identifiers: Vec<Identifier>,
-    /// Key type for a new key.
-    pub key_type: KeyType,
+    /// Key type; None means the reused key's type, or ECDSA P-256 for a new key.
+    pub key_type: Option<KeyType>,
     /// Keep the live key if there is one.
     pub reuse_key: bool,
     /// ACME directory URL.
@@ -72,14 +72,37 @@ pub async fn issue(
 ) -> Result<IssueOutcome, Error> {
     let _cert_lock = store.lock_cert(&req.name)?;
 
-    // The key is made on a blocking thread while the CA validates (RSA 4096 takes a while).
+    // Everything that can fail locally fails before the CA hears from us: the reused key, the
+    // standalone port, the webroot.
     let reused = match req.reuse_key {
-        true => store.live_privkey(&req.name)?,
+        true => store
+            .live_privkey(&req.name)?
+            .map(|pem| PrivateKey::from_pem_any(&pem))
+            .transpose()?,
         false => None,
     };
-    let key_type = req.key_type;
+    if let (Some(key), Some(asked)) = (&reused, req.key_type)
+        && key.key_type() != asked
+    {
+        return Err(Error::Usage(format!(
+            "--reuse-key keeps the current {} key of {}; drop --key-type {asked} or drop --reuse-key",
+            key.key_type(),
+            req.name
+        )));
+    }
+    let key_type = reused
+        .as_ref()
+        .map(PrivateKey::key_type)
+        .or(req.key_type)
+        .unwrap_or_default();
+    let mut responder: Box<dyn Http01Responder> = match &req.responder {
+        Responder::Webroot { path } => Box::new(Webroot::new(path)?),
+        Responder::Standalone => Box::new(Standalone::start(req.http_port).await?),
+    };
+
+    // The key is made on a blocking thread while the CA validates (RSA 4096 takes a while).
     let key_task = tokio::task::spawn_blocking(move || match reused {
-        Some(pem) => PrivateKey::from_pem(&pem, key_type),
+        Some(key) => Ok(key),
         None => PrivateKey::generate(key_type),
     });
 
@@ -94,10 +117,6 @@ pub async fn issue(
         },
     );
 
-    let mut responder: Box<dyn Http01Responder> = match &req.responder {
-        Responder::Webroot { path } => Box::new(Webroot::new(path)?),
-        Responder::Standalone => Box::new(Standalone::start(req.http_port).await?),
-    };
     let plan = OrderPlan {
         directory_url: &req.directory_url,
         identifiers: &req.identifiers,
@@ -111,11 +130,11 @@ pub async fn issue(
         async || {
             let key = key_task
                 .await
-                .map_err(|e| AcmeError::Protocol(format!("key generation stopped: {e}")))?
-                .map_err(|e| AcmeError::Protocol(e.to_string()))?;
+                .map_err(|e| AcmeError::Key(format!("key generation stopped: {e}")))?
+                .map_err(|e| AcmeError::Key(e.to_string()))?;
             let csr = key
                 .csr_der(&req.identifiers)
-                .map_err(|e| AcmeError::Protocol(e.to_string()))?;
+                .map_err(|e| AcmeError::Key(e.to_string()))?;
             key_slot = Some(key);
             Ok(csr)
         },
@@ -123,7 +142,7 @@ pub async fn issue(
     )
     .await?;
     drop(responder);
-    let key = key_slot.ok_or_else(|| AcmeError::Protocol("no key was generated".into()))?;
+    let key = key_slot.ok_or_else(|| AcmeError::Key("no key was generated".into()))?;
 
     progress.step(Step::Verify, "chain, key, names, validity");
     let cert = verify::check_issued(
@@ -135,7 +154,7 @@ pub async fn issue(
     let files = split_chain(&chain_pem, key.to_pem())?;
 
     progress.step(Step::Install, &req.name);
-    let paths = store.install(&req.name, &files, &record_for(req))?;
+    let paths = store.install(&req.name, &files, &record_for(req, key.key_type()))?;
 
     if let Some(hook) = &req.deploy_hook {
         progress.step(Step::Deploy, hook);
@@ -173,11 +192,12 @@ async fn load_or_create_account(
     Ok((account, true))
 }
 
-fn record_for(req: &IssueRequest) -> RenewalRecord {
+fn record_for(req: &IssueRequest, key_type: KeyType) -> RenewalRecord {
     RenewalRecord {
+        format: crate::config::RECORD_FORMAT,
         name: req.name.clone(),
         domains: req.identifiers.iter().map(Identifier::as_string).collect(),
-        key_type: req.key_type,
+        key_type,
         reuse_key: req.reuse_key,
         server: req.directory_url.clone(),
         ca_bundle: req.ca_bundle.clone(),

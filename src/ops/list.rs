@@ -14,8 +14,8 @@ pub struct ListEntry {
     pub name: String,
     /// Names on the live certificate (or, if none is live, the names asked for).
     pub names: Vec<String>,
-    /// Key type from the renewal record.
-    pub key_type: KeyType,
+    /// Key type from the renewal record (None when the record is damaged).
+    pub key_type: Option<KeyType>,
     /// End of validity, Unix seconds (None when nothing is live or it does not parse).
     pub not_after: Option<i64>,
     /// The same, RFC 3339.
@@ -37,8 +37,24 @@ pub struct ListEntry {
 pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
     let mut entries = Vec::new();
     for name in store.cert_names()? {
-        let Some(record) = store.load_record(&name)? else {
-            continue;
+        let record = match store.load_record(&name) {
+            Ok(Some(record)) => record,
+            Ok(None) => continue,
+            Err(e) => {
+                entries.push(ListEntry {
+                    fullchain: store.live_paths(&name).fullchain.display().to_string(),
+                    name,
+                    names: Vec::new(),
+                    key_type: None,
+                    not_after: None,
+                    not_after_rfc3339: None,
+                    days_left: None,
+                    issuer: None,
+                    serial: None,
+                    problem: Some(e.to_string()),
+                });
+                continue;
+            }
         };
         let fullchain = store.live_paths(&name).fullchain.display().to_string();
         let info = match store.live_fullchain(&name)? {
@@ -51,7 +67,7 @@ pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
             Ok(info) => ListEntry {
                 name,
                 names: info.names,
-                key_type: record.key_type,
+                key_type: Some(record.key_type),
                 not_after: Some(info.not_after),
                 not_after_rfc3339: Some(verify::rfc3339(info.not_after)),
                 days_left: Some((info.not_after - now).div_euclid(86_400)),
@@ -63,7 +79,7 @@ pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
             Err(problem) => ListEntry {
                 name,
                 names: record.domains,
-                key_type: record.key_type,
+                key_type: Some(record.key_type),
                 not_after: None,
                 not_after_rfc3339: None,
                 days_left: None,

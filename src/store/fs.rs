@@ -237,7 +237,8 @@ fn ensure_dir(dir: &Path, mode: u32) -> Result<(), StoreError> {
                 fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
             }
             match DirBuilder::new().mode(mode).create(dir) {
-                Ok(()) => Ok(()),
+                // A new directory entry is durable only once its parent is synced.
+                Ok(()) => sync_dir(dir.parent().unwrap_or(Path::new("."))),
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
                 Err(e) => Err(io("cannot create", dir)(e)),
             }
@@ -295,6 +296,7 @@ mod tests {
 
     fn record(name: &str) -> RenewalRecord {
         RenewalRecord {
+            format: crate::config::RECORD_FORMAT,
             name: name.to_owned(),
             domains: vec![name.to_owned()],
             key_type: KeyType::EcdsaP256,

@@ -207,9 +207,14 @@ http {{
     fastcgi_temp_path {p}/tmp/fastcgi;
     uwsgi_temp_path {p}/tmp/uwsgi;
     scgi_temp_path {p}/tmp/scgi;
+    # Requests without a *.test Host get 404, so tests prove the Host header is right.
+    server {{
+        listen 127.0.0.1:{port} default_server;
+        return 404;
+    }}
     server {{
         listen 127.0.0.1:{port};
-        server_name _;
+        server_name ~^[a-z0-9.-]+\.test$;
         location /.well-known/acme-challenge/ {{
             root {www};
             default_type text/plain;

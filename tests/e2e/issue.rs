@@ -181,6 +181,15 @@ fn reissue_reuses_the_account_and_swaps_live_atomically() {
         fs::read(lab.live("c.test").join("privkey.pem")).unwrap(),
         key_now
     );
+    assert_eq!(list_json(&lab)[0]["key_type"], "ecdsa-p256");
+    // The reused key decides the type; asking for another one is an error before any traffic.
+    let out = lab.issue_standalone(&["c.test"], &["--reuse-key", "--key-type", "rsa-2048"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--reuse-key keeps the current ecdsa-p256 key"),
+        "{}",
+        stderr(&out)
+    );
     let target = fs::read_link(lab.live("c.test")).unwrap();
     assert_eq!(target, std::path::Path::new("../certs/c.test/archive/3"));
     lab.assert_chain_verifies("c.test");
@@ -193,7 +202,17 @@ fn refused_validation_names_the_domain_and_leaves_live_untouched() {
         ..LabOptions::default()
     });
     assert_ok(&lab.issue_standalone(&["d.test"], &[]));
-    let live_before = fs::read(lab.live("d.test").join("fullchain.pem")).unwrap();
+    let snapshot = || {
+        (
+            fs::read(lab.live("d.test").join("fullchain.pem")).unwrap(),
+            fs::read(lab.live("d.test").join("privkey.pem")).unwrap(),
+            fs::read_link(lab.live("d.test")).unwrap(),
+            fs::read_dir(lab.state_dir.join("certs/d.test/archive"))
+                .unwrap()
+                .count(),
+        )
+    };
+    let live_before = snapshot();
 
     // Nothing serves the webroot: with the self-check skipped, the CA itself refuses.
     let empty = lab.dir.path().join("unserved");
@@ -220,10 +239,7 @@ fn refused_validation_names_the_domain_and_leaves_live_untouched() {
         1,
         "{err}"
     );
-    assert_eq!(
-        fs::read(lab.live("d.test").join("fullchain.pem")).unwrap(),
-        live_before
-    );
+    assert_eq!(snapshot(), live_before);
 
     // With the self-check, certctl stops before the CA and says what it fetched.
     let out = lab.issue(
@@ -234,10 +250,7 @@ fn refused_validation_names_the_domain_and_leaves_live_untouched() {
     let err = stderr(&out);
     assert!(err.contains("self-check failed for d.test"), "{err}");
     assert!(err.contains("Host: d.test"), "{err}");
-    assert_eq!(
-        fs::read(lab.live("d.test").join("fullchain.pem")).unwrap(),
-        live_before
-    );
+    assert_eq!(snapshot(), live_before);
     assert!(
         fs::read_dir(empty.join(".well-known/acme-challenge"))
             .unwrap()
@@ -311,6 +324,10 @@ fn bad_input_exits_2_before_any_traffic_and_writes_nothing() {
         (vec![&long_label], "label of 64"),
         (vec![&long_name], "DNS limit is 253"),
         (vec!["f..test"], "empty label"),
+        (vec!["f'.test"], "quote"),
+        (vec!["f}.test"], "brace"),
+        (vec!["f-.test"], "invalid label"),
+        (vec!["f_g.test"], "invalid label"),
         (vec!["f.test", "--key-type", "rsa-1024"], "unknown key type"),
         (
             vec!["f.test", "--email", "not-an-address"],

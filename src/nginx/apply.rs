@@ -1,0 +1,355 @@
+//! Applying a set of nginx file changes safely: ownership checks, backups, `nginx -t`, reload,
+//! and a full restore when anything fails.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::NginxError;
+use super::binary::Nginx;
+use super::render::{Ownership, ownership};
+
+/// One change certctl wants to make.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Write a file certctl owns (refused if someone else wrote or edited it).
+    Owned {
+        /// Where.
+        path: PathBuf,
+        /// The whole new content.
+        content: String,
+    },
+    /// Rewrite a user's file with one added line (the new content was computed from the old).
+    UserFile {
+        /// Where.
+        path: PathBuf,
+        /// The whole new content.
+        content: String,
+    },
+    /// A symlink (sites-enabled → sites-available).
+    Symlink {
+        /// The link.
+        link: PathBuf,
+        /// What it points at.
+        target: PathBuf,
+    },
+}
+
+impl Change {
+    fn path(&self) -> &Path {
+        match self {
+            Self::Owned { path, .. } | Self::UserFile { path, .. } => path,
+            Self::Symlink { link, .. } => link,
+        }
+    }
+}
+
+/// The result of [`apply`].
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Files and links that changed.
+    pub changed: Vec<PathBuf>,
+    /// Where the previous versions were saved.
+    pub backup_dir: Option<PathBuf>,
+    /// nginx was reloaded.
+    pub reloaded: bool,
+}
+
+/// What a path held before, to restore it.
+enum Before {
+    Missing,
+    File(Vec<u8>, u32),
+    Link(PathBuf),
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> NginxError + 'a {
+    move |source| NginxError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn read_before(path: &Path) -> Result<Before, NginxError> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Before::Missing),
+        Err(e) => Err(io("cannot read", path)(e)),
+        Ok(meta) if meta.file_type().is_symlink() => Ok(Before::Link(
+            fs::read_link(path).map_err(io("cannot read", path))?,
+        )),
+        Ok(meta) => Ok(Before::File(
+            fs::read(path).map_err(io("cannot read", path))?,
+            meta.permissions().mode() & 0o7777,
+        )),
+    }
+}
+
+/// Checks every change against what is on disk; returns the changes that differ.
+pub fn pending(changes: &[Change]) -> Result<Vec<Change>, NginxError> {
+    let mut out = Vec::new();
+    for change in changes {
+        let before = read_before(change.path())?;
+        let differs = match (change, &before) {
+            (Change::Owned { path, content }, Before::File(old, _)) => {
+                let old = String::from_utf8_lossy(old);
+                match ownership(&old) {
+                    Ownership::NotOurs => {
+                        return Err(NginxError::NotOurs {
+                            path: path.clone(),
+                            why: "was not written by certctl",
+                        });
+                    }
+                    Ownership::OursEdited => {
+                        return Err(NginxError::NotOurs {
+                            path: path.clone(),
+                            why: "was edited after certctl wrote it",
+                        });
+                    }
+                    Ownership::Ours => old != *content,
+                }
+            }
+            (Change::Owned { path, .. }, Before::Link(_)) => {
+                return Err(NginxError::NotOurs {
+                    path: path.clone(),
+                    why: "is a symlink certctl did not make",
+                });
+            }
+            (Change::UserFile { content, .. }, Before::File(old, _)) => old != content.as_bytes(),
+            (Change::Symlink { target, .. }, Before::Link(old)) => old != target,
+            (Change::UserFile { path, .. }, Before::Link(_)) => {
+                return Err(NginxError::NotOurs {
+                    path: path.clone(),
+                    why: "is a symlink; certctl only edits regular files",
+                });
+            }
+            (Change::Symlink { link, .. }, Before::File(..)) => {
+                return Err(NginxError::NotOurs {
+                    path: link.clone(),
+                    why: "is a file, not the symlink certctl would make",
+                });
+            }
+            (_, Before::Missing) => true,
+        };
+        if differs {
+            out.push(change.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// A unified diff of every change, for `--dry-run`.
+pub fn diff(changes: &[Change]) -> Result<String, NginxError> {
+    let mut out = String::new();
+    for change in pending(changes)? {
+        let path = change.path().display().to_string();
+        let old = match read_before(change.path())? {
+            Before::File(bytes, _) => String::from_utf8_lossy(&bytes).into_owned(),
+            Before::Link(target) => format!("-> {}\n", target.display()),
+            Before::Missing => String::new(),
+        };
+        let new = match &change {
+            Change::Owned { content, .. } | Change::UserFile { content, .. } => content.clone(),
+            Change::Symlink { target, .. } => format!("-> {}\n", target.display()),
+        };
+        let text = similar::TextDiff::from_lines(&old, &new);
+        out.push_str(
+            &text
+                .unified_diff()
+                .header(&format!("a{path}"), &format!("b{path}"))
+                .to_string(),
+        );
+    }
+    Ok(out)
+}
+
+/// Writes the changes, runs `nginx -t`, reloads. On any failure every path is restored to what it
+/// was and nginx keeps running its previous configuration. Previous versions go to `backup_root`.
+pub fn apply(changes: &[Change], nginx: &Nginx, backup_root: &Path) -> Result<Applied, NginxError> {
+    let todo = pending(changes)?;
+    if todo.is_empty() {
+        return Ok(Applied::default());
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let backup_dir = backup_root.join(stamp.to_string());
+    let mut saved: Vec<(PathBuf, Before)> = Vec::new();
+    let result = (|| {
+        for change in &todo {
+            let path = change.path().to_owned();
+            let before = read_before(&path)?;
+            if let Before::File(bytes, _) = &before {
+                backup(&backup_dir, &path, bytes)?;
+            }
+            saved.push((path, before));
+            write_change(change)?;
+        }
+        nginx.test()?;
+        nginx.reload()
+    })();
+    match result {
+        Ok(()) => Ok(Applied {
+            changed: todo.iter().map(|c| c.path().to_owned()).collect(),
+            backup_dir: Some(backup_dir),
+            reloaded: true,
+        }),
+        Err(err) => {
+            for (path, before) in saved.into_iter().rev() {
+                if let Err(e) = restore(&path, before) {
+                    tracing::error!("cannot restore {}: {e}", path.display());
+                }
+            }
+            Err(err)
+        }
+    }
+}
+
+fn backup(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), NginxError> {
+    fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+    let flat = path
+        .display()
+        .to_string()
+        .trim_start_matches('/')
+        .replace('/', "%");
+    let dest = dir.join(flat);
+    fs::write(&dest, bytes).map_err(io("cannot back up to", &dest))
+}
+
+fn write_change(change: &Change) -> Result<(), NginxError> {
+    match change {
+        Change::Owned { path, content } | Change::UserFile { path, content } => {
+            let mode = match fs::metadata(path) {
+                Ok(meta) => meta.permissions().mode() & 0o7777,
+                Err(_) => 0o644,
+            };
+            write_file(path, content.as_bytes(), mode)
+        }
+        Change::Symlink { link, target } => {
+            if let Some(parent) = link.parent() {
+                fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
+            }
+            let tmp = link.with_extension("certctl-tmp");
+            let _ = fs::remove_file(&tmp);
+            std::os::unix::fs::symlink(target, &tmp).map_err(io("cannot create", &tmp))?;
+            fs::rename(&tmp, link).map_err(io("cannot replace", link))
+        }
+    }
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), NginxError> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
+    let tmp = parent.join(format!(
+        ".{}.certctl-tmp",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    fs::write(&tmp, bytes).map_err(io("cannot write", &tmp))?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
+        .map_err(io("cannot set permissions on", &tmp))?;
+    fs::rename(&tmp, path).map_err(io("cannot replace", path))
+}
+
+fn restore(path: &Path, before: Before) -> Result<(), NginxError> {
+    match before {
+        Before::Missing => match fs::remove_file(path) {
+            Err(e) if e.kind() != ErrorKind::NotFound => Err(io("cannot remove", path)(e)),
+            _ => Ok(()),
+        },
+        Before::File(bytes, mode) => write_file(path, &bytes, mode),
+        Before::Link(target) => write_change(&Change::Symlink {
+            link: path.to_owned(),
+            target,
+        }),
+    }
+}
+
+/// Inserts `line` after line `after` (1-based) of `content`, indented like that line. The rest of
+/// the file is left byte for byte as it was.
+pub fn insert_line_after(content: &str, after: usize, line: &str) -> String {
+    let mut out = String::with_capacity(content.len() + line.len() + 8);
+    for (i, l) in content.split_inclusive('\n').enumerate() {
+        out.push_str(l);
+        if i + 1 == after {
+            if !l.ends_with('\n') {
+                out.push('\n');
+            }
+            let indent: String = l.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+            out.push_str(&format!("{indent}{line}\n"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nginx::render::managed;
+
+    #[test]
+    fn inserts_one_line_and_keeps_the_rest() {
+        let text = "server {\n\tlisten 80;\n\tserver_name a.test;  # mine\n}\n";
+        assert_eq!(
+            insert_line_after(text, 3, "include /x.conf;"),
+            "server {\n\tlisten 80;\n\tserver_name a.test;  # mine\n\tinclude /x.conf;\n}\n"
+        );
+    }
+
+    #[test]
+    fn refuses_files_it_did_not_write_and_skips_identical_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = dir.path().join("theirs.conf");
+        fs::write(&theirs, "server {}\n").unwrap();
+        let err = pending(&[Change::Owned {
+            path: theirs.clone(),
+            content: managed("x\n"),
+        }])
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("was not written by certctl"),
+            "{err}"
+        );
+
+        let ours = dir.path().join("ours.conf");
+        fs::write(&ours, managed("x\n")).unwrap();
+        assert!(
+            pending(&[Change::Owned {
+                path: ours.clone(),
+                content: managed("x\n")
+            }])
+            .unwrap()
+            .is_empty()
+        );
+        assert_eq!(
+            pending(&[Change::Owned {
+                path: ours.clone(),
+                content: managed("y\n")
+            }])
+            .unwrap()
+            .len(),
+            1
+        );
+
+        fs::write(&ours, managed("x\n").replace("x\n", "edited\n")).unwrap();
+        let err = pending(&[Change::Owned {
+            path: ours,
+            content: managed("y\n"),
+        }])
+        .unwrap_err();
+        assert!(err.to_string().contains("edited"), "{err}");
+    }
+
+    #[test]
+    fn diff_shows_new_and_changed_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.conf");
+        let text = diff(&[Change::Owned {
+            path: path.clone(),
+            content: managed("listen 443;\n"),
+        }])
+        .unwrap();
+        assert!(text.contains("+listen 443;"), "{text}");
+        assert!(!path.exists(), "a diff writes nothing");
+    }
+}

@@ -1,0 +1,145 @@
+//! The nginx binary: version, `-t`, `-T`, reload. `-p`/`-c` are configurable so tests drive a
+//! private instance the same way production drives the system one.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use super::NginxError;
+
+/// How to run nginx.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nginx {
+    /// The binary (`nginx`).
+    pub bin: PathBuf,
+    /// `-p PREFIX`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<PathBuf>,
+    /// `-c CONF`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conf: Option<PathBuf>,
+    /// A shell command that reloads nginx; default `nginx -s reload` with the same -p/-c.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload_cmd: Option<String>,
+}
+
+/// An nginx version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u32, pub u32, pub u32);
+
+impl Version {
+    /// Parses `nginx version: nginx/1.22.1` (what `nginx -v` prints).
+    pub fn parse(text: &str) -> Option<Self> {
+        let v = text.split("nginx/").nth(1)?.split_whitespace().next()?;
+        let mut parts = v.split('.').map(|p| p.parse::<u32>().ok());
+        Some(Self(
+            parts.next()??,
+            parts.next()??,
+            parts.next().flatten().unwrap_or(0),
+        ))
+    }
+
+    /// nginx 1.25.1 moved HTTP/2 from `listen … http2` to `http2 on;`.
+    pub fn has_http2_directive(self) -> bool {
+        self >= Self(1, 25, 1)
+    }
+}
+
+impl Nginx {
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        if let Some(p) = &self.prefix {
+            cmd.arg("-p").arg(p);
+        }
+        if let Some(c) = &self.conf {
+            cmd.arg("-c").arg(c);
+        }
+        cmd
+    }
+
+    fn run(&self, mut cmd: Command) -> Result<(bool, String, String), NginxError> {
+        let out = cmd.output().map_err(|e| NginxError::Run {
+            bin: self.bin.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok((
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+
+    /// `nginx -v`.
+    pub fn version(&self) -> Result<Version, NginxError> {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("-v");
+        let (_, out, err) = self.run(cmd)?;
+        Version::parse(&format!("{out}{err}")).ok_or_else(|| NginxError::Run {
+            bin: self.bin.clone(),
+            reason: format!("unexpected `nginx -v` output: {}", err.trim()),
+        })
+    }
+
+    /// `nginx -t`: Ok, or the rejection with nginx's own message.
+    pub fn test(&self) -> Result<(), NginxError> {
+        let mut cmd = self.command();
+        cmd.arg("-t");
+        match self.run(cmd)? {
+            (true, _, _) => Ok(()),
+            (false, _, stderr) => Err(NginxError::TestFailed { stderr }),
+        }
+    }
+
+    /// `nginx -T`: the whole configuration nginx loads, every included file inlined.
+    pub fn dump(&self) -> Result<String, NginxError> {
+        let mut cmd = self.command();
+        cmd.arg("-T");
+        match self.run(cmd)? {
+            (true, stdout, _) => Ok(stdout),
+            (false, _, stderr) => Err(NginxError::TestFailed { stderr }),
+        }
+    }
+
+    /// Reloads nginx (the configured command, else `nginx -s reload`).
+    pub fn reload(&self) -> Result<(), NginxError> {
+        let cmd = match &self.reload_cmd {
+            Some(shell) => {
+                let mut c = Command::new("/bin/sh");
+                c.arg("-c").arg(shell);
+                c
+            }
+            None => {
+                let mut c = self.command();
+                c.args(["-s", "reload"]);
+                c
+            }
+        };
+        match self.run(cmd)? {
+            (true, _, _) => Ok(()),
+            (false, out, err) => Err(NginxError::ReloadFailed {
+                stderr: format!("{out}{err}"),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_versions() {
+        assert_eq!(
+            Version::parse("nginx version: nginx/1.22.1\n"),
+            Some(Version(1, 22, 1))
+        );
+        assert_eq!(
+            Version::parse("nginx version: nginx/1.27.3 (Ubuntu)"),
+            Some(Version(1, 27, 3))
+        );
+        assert_eq!(Version::parse("garbage"), None);
+        assert!(!Version(1, 22, 1).has_http2_directive());
+        assert!(Version(1, 25, 1).has_http2_directive());
+    }
+}

@@ -1,0 +1,87 @@
+//! nginx: render certctl's snippets and site files (pure), find what nginx already serves
+//! (`nginx -T`), write files with backups, validate with the real `nginx -t`, reload, roll back.
+
+pub mod apply;
+pub mod binary;
+pub mod dump;
+pub mod render;
+
+use std::path::PathBuf;
+
+/// Errors from the nginx integration.
+#[derive(Debug, thiserror::Error)]
+pub enum NginxError {
+    /// A value or option combination that cannot be written (exit 2).
+    #[error("{0}")]
+    Invalid(String),
+    /// The nginx binary could not be run.
+    #[error("cannot run {bin}: {reason}")]
+    Run {
+        /// The binary.
+        bin: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// `nginx -t` refused the configuration; every file was restored.
+    #[error("nginx -t rejected the configuration, so every file was restored and nginx was not reloaded: {}", one_line(.stderr))]
+    TestFailed {
+        /// nginx's own message.
+        stderr: String,
+    },
+    /// The reload command failed; every file was restored.
+    #[error("reloading nginx failed, so every file was restored: {}", one_line(.stderr))]
+    ReloadFailed {
+        /// The command's output.
+        stderr: String,
+    },
+    /// A file certctl would change was not written by certctl, or was edited since.
+    #[error("{path} {why}; certctl leaves it alone (move it away, or fix it by hand)")]
+    NotOurs {
+        /// The file.
+        path: PathBuf,
+        /// "was not written by certctl" / "was edited after certctl wrote it".
+        why: &'static str,
+    },
+    /// A name is already served over TLS by a server block certctl does not own.
+    #[error(
+        "{name} is already served over TLS by {location}; certctl will not add a second server for it"
+    )]
+    AlreadyServed {
+        /// The name.
+        name: String,
+        /// file:line of the other server block.
+        location: String,
+    },
+    /// File trouble.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What certctl was doing.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl NginxError {
+    /// True for bad input (exit 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Self::Invalid(_))
+    }
+}
+
+/// nginx's stderr on one line: the [emerg]/[warn] lines, joined.
+fn one_line(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains("test failed") && !l.contains("syntax is ok"))
+        .collect();
+    if lines.is_empty() {
+        "(no message)".to_owned()
+    } else {
+        lines.join(" / ")
+    }
+}
