@@ -12,12 +12,13 @@ use certctl::config::Responder;
 use certctl::keys::KeyType;
 use certctl::names;
 use certctl::ops::issue::{self, IssueRequest};
+use certctl::store::CertStore;
 use certctl::store::layout::check_cert_name;
 
 use super::Ctx;
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("responder").required(true).args(["webroot", "standalone"])))]
+#[command(group(clap::ArgGroup::new("responder").required(true).args(["webroot", "standalone", "nginx"])))]
 pub struct IssueArgs {
     /// The primary domain name (or IP address)
     domain: String,
@@ -66,6 +67,11 @@ pub struct IssueArgs {
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
+    /// One shot through nginx: serve challenges from nginx, issue, write the TLS site, reload
+    #[arg(long)]
+    nginx: bool,
+    #[command(flatten)]
+    nginx_options: super::nginx::NginxArgs,
 }
 
 fn parse_key_type(s: &str) -> Result<KeyType, String> {
@@ -97,6 +103,7 @@ impl IssueArgs {
                 )));
             }
         }
+        let nginx = None;
         let responder = match &self.webroot {
             Some(dir) => {
                 if !dir.is_dir() {
@@ -141,12 +148,24 @@ impl IssueArgs {
             http_port: self.http_port,
             self_check: !self.no_self_check,
             deploy_hook: self.deploy_hook.clone(),
+            nginx,
         })
     }
 }
 
 pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let mut req = args.request()?;
+    if args.nginx {
+        let remembered = ctx.store.load_record(&req.name)?.and_then(|r| r.nginx);
+        let site = args.nginx_options.resolve(remembered.as_ref(), &req.name)?;
+        req.responder = Responder::Webroot {
+            path: site.layout.acme_webroot.clone(),
+        };
+        req.nginx = Some(issue::IssueNginx {
+            site,
+            backup_root: certctl::ops::nginx::backup_root(ctx.store.layout().root()),
+        });
+    }
     if !req.agree_tos && issue::needs_account(&ctx.store, &req.directory_url)? {
         req.agree_tos = ctx.stdin_tty && ask_terms(&req.directory_url);
         if !req.agree_tos {
@@ -170,6 +189,9 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             serde_json::to_string_pretty(&outcome).expect("outcome serializes")
         );
     } else if !ctx.quiet {
+        if let Some(n) = &outcome.nginx {
+            super::nginx::print_outcome(n, ctx);
+        }
         let days = (outcome.cert.not_after - now()).div_euclid(86_400);
         println!(
             "Certificate {} issued ({}), valid until {} ({days} days), issuer {}",

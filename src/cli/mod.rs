@@ -3,6 +3,7 @@
 
 mod issue;
 mod list;
+mod nginx;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -48,6 +49,8 @@ pub enum Command {
     Issue(Box<issue::IssueArgs>),
     /// Show the certificates certctl manages
     List(list::ListArgs),
+    /// Write a hardened nginx TLS site (HSTS, redirect) for a certificate, test it, reload
+    Nginx(Box<nginx::NginxCmdArgs>),
 }
 
 /// Runs the parsed command.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Issue(args) => issue::run(*args, &ctx),
         Command::List(args) => list::run(args, &ctx),
+        Command::Nginx(args) => nginx::run(*args, &ctx),
     }
 }
 

@@ -46,7 +46,7 @@ impl Change {
 }
 
 /// The result of [`apply`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct Applied {
     /// Files and links that changed.
     pub changed: Vec<PathBuf>,

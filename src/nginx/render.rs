@@ -318,6 +318,51 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Checks the options of a site before anything is written.
+pub fn check_site(site: &crate::config::NginxSite) -> Result<(), NginxError> {
+    if let Some(hsts) = &site.hsts {
+        hsts.validate()?;
+    }
+    match &site.content {
+        Content::Root(dir) => {
+            if !dir.is_absolute() {
+                return Err(NginxError::Invalid(format!(
+                    "--root {} must be an absolute path",
+                    dir.display()
+                )));
+            }
+            check_value("--root", &dir.display().to_string())?;
+        }
+        Content::ProxyPass(url) => {
+            check_value("--proxy-pass", url)?;
+            if !(url.starts_with("http://")
+                || url.starts_with("https://")
+                || url.starts_with("unix:"))
+            {
+                return Err(NginxError::Invalid(format!(
+                    "--proxy-pass {url:?} must start with http://, https:// or unix:"
+                )));
+            }
+        }
+    }
+    for addr in &site.listen {
+        check_value("--listen", addr)?;
+    }
+    for (what, path) in [
+        ("--nginx-snippets", &site.layout.snippets_dir),
+        ("--nginx-sites", &site.layout.sites_dir),
+        ("--acme-webroot", &site.layout.acme_webroot),
+    ] {
+        check_value(what, &path.display().to_string())?;
+    }
+    if site.https_port == 0 {
+        return Err(NginxError::Invalid(
+            "--https-port must be between 1 and 65535".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses values that would break out of an nginx directive (they are written unquoted).
 pub fn check_value(what: &str, value: &str) -> Result<(), NginxError> {
     if value.is_empty()

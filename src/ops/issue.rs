@@ -42,6 +42,17 @@ pub struct IssueRequest {
     pub self_check: bool,
     /// Run after the new certificate is live.
     pub deploy_hook: Option<String>,
+    /// `--nginx`: serve challenges through nginx, then write the TLS site.
+    pub nginx: Option<IssueNginx>,
+}
+
+/// The nginx part of `issue --nginx`.
+#[derive(Clone, Debug)]
+pub struct IssueNginx {
+    /// The site options.
+    pub site: crate::config::NginxSite,
+    /// Where previous versions of nginx files go.
+    pub backup_root: PathBuf,
 }
 
 /// What `issue` did.
@@ -57,6 +68,9 @@ pub struct IssueOutcome {
     pub key_type: KeyType,
     /// A new ACME account was registered for this run.
     pub account_created: bool,
+    /// What `--nginx` wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nginx: Option<super::nginx::NginxOutcome>,
 }
 
 /// True when no account is stored for this CA yet (so `--agree-tos` will be needed).
@@ -71,6 +85,12 @@ pub async fn issue(
     progress: &dyn Progress,
 ) -> Result<IssueOutcome, Error> {
     let _cert_lock = store.lock_cert(&req.name)?;
+    // A re-issue without --nginx keeps the site certctl manages for this certificate.
+    let remembered_nginx = store
+        .load_record(&req.name)
+        .ok()
+        .flatten()
+        .and_then(|r| r.nginx);
 
     // Everything that can fail locally fails before the CA hears from us: the reused key, the
     // standalone port, the webroot.
@@ -95,6 +115,18 @@ pub async fn issue(
         .map(PrivateKey::key_type)
         .or(req.key_type)
         .unwrap_or_default();
+    if let Some(n) = &req.nginx {
+        progress.step(Step::Challenge, "making nginx serve ACME challenges");
+        super::nginx::prepare_challenges(
+            &n.site,
+            &req.name,
+            &req.identifiers,
+            req.http_port,
+            &n.backup_root,
+        )?;
+        super::nginx::wait_until_challenges_served(&n.site, &req.identifiers, req.http_port)
+            .await?;
+    }
     let mut responder: Box<dyn Http01Responder> = match &req.responder {
         Responder::Webroot { path } => Box::new(Webroot::new(path)?),
         Responder::Standalone => Box::new(Standalone::start(req.http_port).await?),
@@ -154,8 +186,24 @@ pub async fn issue(
     let files = split_chain(&chain_pem, key.to_pem())?;
 
     progress.step(Step::Install, &req.name);
-    let paths = store.install(&req.name, &files, &record_for(req, key.key_type()))?;
+    let mut record = record_for(req, key.key_type());
+    record.nginx = record.nginx.or(remembered_nginx);
+    let paths = store.install(&req.name, &files, &record)?;
 
+    let nginx = match &req.nginx {
+        Some(n) => {
+            progress.step(Step::Deploy, "writing the nginx TLS site, nginx -t, reload");
+            Some(super::nginx::configure_site(
+                store,
+                &req.name,
+                &n.site,
+                req.http_port,
+                false,
+                &n.backup_root,
+            )?)
+        }
+        None => None,
+    };
     if let Some(hook) = &req.deploy_hook {
         progress.step(Step::Deploy, hook);
         run_deploy_hook(hook, req, &paths)?;
@@ -166,6 +214,7 @@ pub async fn issue(
         cert,
         key_type: key.key_type(),
         account_created,
+        nginx,
     })
 }
 
@@ -206,6 +255,7 @@ fn record_for(req: &IssueRequest, key_type: KeyType) -> RenewalRecord {
         self_check: req.self_check,
         deploy_hook: req.deploy_hook.clone(),
         responder: req.responder.clone(),
+        nginx: req.nginx.as_ref().map(|n| n.site.clone()),
     }
 }
 

@@ -2,3 +2,4 @@
 
 pub mod issue;
 pub mod list;
+pub mod nginx;

@@ -206,6 +206,12 @@ impl CertStore for FsStore {
         Ok(self.layout.live_paths(name))
     }
 
+    fn save_record(&self, record: &RenewalRecord) -> Result<(), StoreError> {
+        self.ensure_cert_dirs(&record.name)?;
+        let path = self.layout.cert_dir(&record.name).join("renewal.toml");
+        write_atomic(&path, record.to_toml().as_bytes(), PRIVATE_FILE)
+    }
+
     fn live_paths(&self, name: &str) -> LivePaths {
         self.layout.live_paths(name)
     }
@@ -305,6 +311,7 @@ mod tests {
             ca_bundle: None,
             email: None,
             responder: Responder::Standalone,
+            nginx: None,
             http_port: 80,
             self_check: true,
             deploy_hook: None,

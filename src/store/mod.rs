@@ -81,6 +81,12 @@ pub struct LivePaths {
 /// A held lock; released on drop. Other processes wait for it (they do not fail).
 pub struct StoreLock(#[allow(dead_code)] Box<dyn Send>);
 
+impl std::fmt::Debug for StoreLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreLock")
+    }
+}
+
 /// The store interface. See the module docs.
 pub trait CertStore: Send + Sync {
     /// Takes the lock that serializes account creation for one ACME directory.
@@ -108,6 +114,8 @@ pub trait CertStore: Send + Sync {
         files: &CertFiles,
         record: &RenewalRecord,
     ) -> Result<LivePaths, StoreError>;
+    /// Rewrites the renewal record of an existing certificate (atomically).
+    fn save_record(&self, record: &RenewalRecord) -> Result<(), StoreError>;
     /// The stable paths for a certificate name (whether or not they exist yet).
     fn live_paths(&self, name: &str) -> LivePaths;
 }

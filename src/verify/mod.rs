@@ -74,6 +74,9 @@ pub struct CertInfo {
     /// The leaf's DER SubjectPublicKeyInfo.
     #[serde(skip)]
     pub spki: Vec<u8>,
+    /// OCSP responder URLs from the Authority Information Access extension (Let's Encrypt
+    /// certificates have none since 2025, so nginx must not be told to staple them).
+    pub ocsp_urls: Vec<String>,
 }
 
 /// Splits PEM text into DER certificates, leaf first.
@@ -112,6 +115,7 @@ pub fn cert_info(der: &[u8]) -> Result<CertInfo, VerifyError> {
             .map(str::to_owned)
             .unwrap_or_else(|| cert.issuer().to_string()),
         spki: cert.public_key().raw.to_vec(),
+        ocsp_urls: ocsp_urls(&cert),
     })
 }
 
@@ -191,6 +195,23 @@ fn san_strings(cert: &X509Certificate<'_>) -> Vec<String> {
         .filter_map(|name| match name {
             GeneralName::DNSName(dns) => Some(dns.to_ascii_lowercase()),
             GeneralName::IPAddress(bytes) => ip_from_bytes(bytes).map(|ip| ip.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ocsp_urls(cert: &X509Certificate<'_>) -> Vec<String> {
+    const OCSP: &str = "1.3.6.1.5.5.7.48.1";
+    cert.extensions()
+        .iter()
+        .filter_map(|ext| match ext.parsed_extension() {
+            ParsedExtension::AuthorityInfoAccess(aia) => Some(aia),
+            _ => None,
+        })
+        .flat_map(|aia| aia.accessdescs.iter())
+        .filter(|desc| desc.access_method.to_id_string() == OCSP)
+        .filter_map(|desc| match &desc.access_location {
+            GeneralName::URI(uri) => Some((*uri).to_owned()),
             _ => None,
         })
         .collect()

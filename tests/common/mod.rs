@@ -92,6 +92,9 @@ pub struct LabOptions {
     pub authz_reuse: Option<u8>,
     /// Serve HTTP-01 through a real nginx with a webroot.
     pub nginx: bool,
+    /// A private nginx laid out like Debian's (sites-available, sites-enabled, snippets), empty
+    /// but for a default server, for certctl to manage.
+    pub managed_nginx: bool,
 }
 
 /// See the module docs.
@@ -106,6 +109,10 @@ pub struct Lab {
     pub state_dir: PathBuf,
     /// nginx's document root for the challenge location, when the lab has nginx.
     pub webroot: PathBuf,
+    /// The HTTPS port certctl's nginx sites listen on.
+    pub https_port: u16,
+    /// The private nginx's prefix directory.
+    pub nginx_prefix: PathBuf,
     processes: Vec<Subprocess>,
 }
 
@@ -173,6 +180,8 @@ impl Lab {
         let webroot = root.join("www");
         fs::create_dir(&webroot).unwrap();
         let mut lab = Self {
+            https_port: free_port(),
+            nginx_prefix: root.join("nginx"),
             state_dir: root.join("state"),
             dir,
             http_port,
@@ -185,7 +194,86 @@ impl Lab {
         if options.nginx {
             lab.start_nginx();
         }
+        if options.managed_nginx {
+            lab.start_managed_nginx();
+        }
         lab
+    }
+
+    fn start_managed_nginx(&mut self) {
+        let p = self.nginx_prefix.clone();
+        for sub in [
+            "tmp",
+            "logs",
+            "sites-available",
+            "sites-enabled",
+            "snippets",
+            "acme",
+        ] {
+            fs::create_dir_all(p.join(sub)).unwrap();
+        }
+        let conf = format!(
+            r#"daemon off;
+worker_processes 1;
+pid {p}/nginx.pid;
+error_log {p}/logs/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {p}/logs/access.log;
+    client_body_temp_path {p}/tmp/body;
+    proxy_temp_path {p}/tmp/proxy;
+    fastcgi_temp_path {p}/tmp/fastcgi;
+    uwsgi_temp_path {p}/tmp/uwsgi;
+    scgi_temp_path {p}/tmp/scgi;
+    # Debian's stock http-level line: certctl's server-level snippet must override it.
+    ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;
+    server {{
+        listen 127.0.0.1:{port} default_server;
+        return 404;
+    }}
+    include {p}/sites-enabled/*;
+}}
+"#,
+            p = p.display(),
+            port = self.http_port,
+        );
+        fs::write(p.join("nginx.conf"), conf).unwrap();
+        let mut cmd = Command::new("nginx");
+        cmd.arg("-p")
+            .arg(&p)
+            .arg("-c")
+            .arg(p.join("nginx.conf"))
+            .arg("-e")
+            .arg(p.join("logs/error.log"));
+        let mut nginx = Subprocess::spawn("nginx", cmd, p.join("logs/stderr.log"));
+        nginx.wait_for_port(loopback(self.http_port));
+        self.processes.push(nginx);
+    }
+
+    /// The flags that point certctl at the lab's private nginx.
+    pub fn nginx_flags(&self) -> Vec<String> {
+        let p = &self.nginx_prefix;
+        let path = |sub: &str| p.join(sub).display().to_string();
+        vec![
+            "--nginx-prefix".into(),
+            p.display().to_string(),
+            "--nginx-conf".into(),
+            path("nginx.conf"),
+            "--nginx-sites".into(),
+            path("sites-available"),
+            "--nginx-enabled".into(),
+            path("sites-enabled"),
+            "--nginx-snippets".into(),
+            path("snippets/certctl"),
+            "--acme-webroot".into(),
+            path("acme"),
+            "--https-port".into(),
+            self.https_port.to_string(),
+            "--http-port".into(),
+            self.http_port.to_string(),
+            "--listen".into(),
+            "127.0.0.1".into(),
+        ]
     }
 
     fn start_nginx(&mut self) {
@@ -384,4 +472,123 @@ pub fn assert_ok(out: &Output) {
 /// File mode bits.
 pub fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// An HTTP response, as much as the tests look at.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header_count(&self, name: &str) -> usize {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    }
+}
+
+fn parse_response(raw: &[u8]) -> HttpResponse {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// A plain HTTP/1.1 GET to 127.0.0.1:port with a Host header.
+pub fn http_get(port: u16, host: &str, path: &str) -> std::io::Result<HttpResponse> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(loopback(port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    Ok(parse_response(&raw))
+}
+
+/// An HTTPS GET with rustls: SNI `host`, the chain verified against `root_pem`.
+pub fn https_get(
+    port: u16,
+    host: &str,
+    path: &str,
+    root_pem: &str,
+) -> Result<HttpResponse, String> {
+    use rustls_pki_types::pem::PemObject;
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
+        roots
+            .add(cert.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name =
+        rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+    let sock = TcpStream::connect(loopback(port)).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    write!(
+        tls,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut raw = Vec::new();
+    match tls.read_to_end(&mut raw) {
+        Ok(_) => {}
+        // nginx may close without close_notify after Connection: close.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let version = tls.conn.protocol_version();
+    let mut rsp = parse_response(&raw);
+    rsp.headers
+        .push(("x-test-tls-version".into(), format!("{version:?}")));
+    Ok(rsp)
+}
+
+/// Retries `f` for up to 3 s until it returns Some: nginx reloads asynchronously.
+pub fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "condition not met within 3 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

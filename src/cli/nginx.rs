@@ -1,0 +1,227 @@
+//! `certctl nginx NAME` and the nginx options shared with `issue --nginx`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use certctl::Error;
+use certctl::config::NginxSite;
+use certctl::nginx::binary::Nginx;
+use certctl::nginx::render::{self, Content, Hsts, NginxLayout};
+use certctl::ops::nginx::{self as ops_nginx, NginxOutcome};
+use certctl::store::CertStore;
+use certctl::tls_policy::Profile;
+
+use super::Ctx;
+
+/// nginx options. Unset options come from the certificate's record, then the Debian defaults.
+#[derive(Debug, Args, Default)]
+pub struct NginxArgs {
+    /// TLS profile: intermediate (default) or modern
+    #[arg(long, value_parser = parse_profile)]
+    profile: Option<Profile>,
+    /// HSTS max-age in seconds (default 63072000, two years)
+    #[arg(long, value_name = "SECONDS")]
+    hsts: Option<u64>,
+    /// Send no HSTS header at all
+    #[arg(long, conflicts_with_all = ["hsts", "hsts_subdomains", "hsts_preload"])]
+    no_hsts: bool,
+    /// Add includeSubDomains to HSTS
+    #[arg(long)]
+    hsts_subdomains: bool,
+    /// Add preload to HSTS (needs --hsts-subdomains and at least a year)
+    #[arg(long)]
+    hsts_preload: bool,
+    /// Serve static files from DIR
+    #[arg(long, value_name = "DIR", conflicts_with = "proxy_pass")]
+    root: Option<PathBuf>,
+    /// Proxy everything to URL (with Host, X-Forwarded-Proto and X-Forwarded-For)
+    #[arg(long, value_name = "URL")]
+    proxy_pass: Option<String>,
+    /// HTTPS port (default 443)
+    #[arg(long, value_name = "N")]
+    https_port: Option<u16>,
+    /// Listen on this address only (repeatable; default: all IPv4 and IPv6 addresses)
+    #[arg(long, value_name = "ADDR")]
+    listen: Vec<String>,
+    /// The nginx binary
+    #[arg(long, value_name = "PATH")]
+    nginx_bin: Option<PathBuf>,
+    /// nginx -p PREFIX (for a private instance)
+    #[arg(long, value_name = "DIR")]
+    nginx_prefix: Option<PathBuf>,
+    /// nginx -c CONF
+    #[arg(long, value_name = "FILE")]
+    nginx_conf: Option<PathBuf>,
+    /// Where site files go (default /etc/nginx/sites-available)
+    #[arg(long, value_name = "DIR")]
+    nginx_sites: Option<PathBuf>,
+    /// Where enabling symlinks go (default /etc/nginx/sites-enabled)
+    #[arg(long, value_name = "DIR")]
+    nginx_enabled: Option<PathBuf>,
+    /// Where certctl's snippets go (default /etc/nginx/snippets/certctl)
+    #[arg(long, value_name = "DIR")]
+    nginx_snippets: Option<PathBuf>,
+    /// Web root for ACME challenges (default /var/www/certctl-acme)
+    #[arg(long, value_name = "DIR")]
+    acme_webroot: Option<PathBuf>,
+    /// Shell command that reloads nginx (default: nginx -s reload)
+    #[arg(long, value_name = "CMD")]
+    reload_cmd: Option<String>,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse()
+}
+
+impl NginxArgs {
+    /// Flags over the remembered site over defaults; checked before anything is written.
+    pub fn resolve(&self, remembered: Option<&NginxSite>, name: &str) -> Result<NginxSite, Error> {
+        let content = match (&self.root, &self.proxy_pass, remembered) {
+            (Some(dir), _, _) => {
+                Content::Root(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
+            }
+            (None, Some(url), _) => Content::ProxyPass(url.clone()),
+            (None, None, Some(r)) => r.content.clone(),
+            (None, None, None) => {
+                return Err(Error::Usage(format!(
+                    "say what https://{name} serves: --proxy-pass URL (an app such as Django under gunicorn) or --root DIR"
+                )));
+            }
+        };
+        let hsts = if self.no_hsts {
+            None
+        } else if self.hsts.is_some()
+            || self.hsts_subdomains
+            || self.hsts_preload
+            || remembered.is_none()
+        {
+            Some(Hsts {
+                max_age: self.hsts.unwrap_or(63_072_000),
+                include_subdomains: self.hsts_subdomains,
+                preload: self.hsts_preload,
+            })
+        } else {
+            remembered.and_then(|r| r.hsts)
+        };
+        let old = remembered;
+        let nginx = Nginx {
+            bin: self
+                .nginx_bin
+                .clone()
+                .or_else(|| old.map(|r| r.nginx.bin.clone()))
+                .unwrap_or_else(|| "nginx".into()),
+            prefix: self
+                .nginx_prefix
+                .clone()
+                .or_else(|| old.and_then(|r| r.nginx.prefix.clone())),
+            conf: self
+                .nginx_conf
+                .clone()
+                .or_else(|| old.and_then(|r| r.nginx.conf.clone())),
+            reload_cmd: self
+                .reload_cmd
+                .clone()
+                .or_else(|| old.and_then(|r| r.nginx.reload_cmd.clone())),
+        };
+        let layout = NginxLayout {
+            snippets_dir: self
+                .nginx_snippets
+                .clone()
+                .or_else(|| old.map(|r| r.layout.snippets_dir.clone()))
+                .unwrap_or_else(|| "/etc/nginx/snippets/certctl".into()),
+            sites_dir: self
+                .nginx_sites
+                .clone()
+                .or_else(|| old.map(|r| r.layout.sites_dir.clone()))
+                .unwrap_or_else(|| "/etc/nginx/sites-available".into()),
+            enabled_dir: self
+                .nginx_enabled
+                .clone()
+                .or_else(|| old.and_then(|r| r.layout.enabled_dir.clone()))
+                .or_else(|| Some("/etc/nginx/sites-enabled".into())),
+            acme_webroot: self
+                .acme_webroot
+                .clone()
+                .or_else(|| old.map(|r| r.layout.acme_webroot.clone()))
+                .unwrap_or_else(|| "/var/www/certctl-acme".into()),
+        };
+        let site = NginxSite {
+            nginx,
+            layout,
+            profile: self.profile.or(old.map(|r| r.profile)).unwrap_or_default(),
+            hsts,
+            content,
+            https_port: self.https_port.or(old.map(|r| r.https_port)).unwrap_or(443),
+            listen: if self.listen.is_empty() {
+                old.map(|r| r.listen.clone()).unwrap_or_default()
+            } else {
+                self.listen.clone()
+            },
+        };
+        render::check_site(&site)?;
+        Ok(site)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct NginxCmdArgs {
+    /// The certificate name (see `certctl list`)
+    name: String,
+    /// Port of the HTTP redirect server (default 80)
+    #[arg(long, default_value_t = 80, value_name = "N")]
+    http_port: u16,
+    /// Print the unified diff of every file that would change, and write nothing
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    nginx: NginxArgs,
+}
+
+pub fn run(args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
+    certctl::store::layout::check_cert_name(&args.name)?;
+    let record = ctx.store.load_record(&args.name)?.ok_or_else(|| {
+        Error::Usage(format!(
+            "no certificate named {:?}; run `certctl issue` first",
+            args.name
+        ))
+    })?;
+    let site = args.nginx.resolve(record.nginx.as_ref(), &args.name)?;
+    let outcome = ops_nginx::configure_site(
+        &ctx.store,
+        &args.name,
+        &site,
+        args.http_port,
+        args.dry_run,
+        &ops_nginx::backup_root(ctx.store.layout().root()),
+    )?;
+    print_outcome(&outcome, ctx);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Shows the diff (dry run), what changed, and the notes.
+pub fn print_outcome(outcome: &NginxOutcome, ctx: &Ctx) {
+    if let Some(diff) = &outcome.diff {
+        if diff.is_empty() {
+            println!("nothing to change");
+        } else {
+            print!("{diff}");
+        }
+    } else if !ctx.quiet {
+        if outcome.applied.changed.is_empty() {
+            println!("nginx: nothing to change");
+        } else {
+            for path in &outcome.applied.changed {
+                println!("nginx: wrote {}", path.display());
+            }
+            if let Some(dir) = &outcome.applied.backup_dir {
+                println!("nginx: previous versions in {}", dir.display());
+            }
+            println!("nginx: configuration tested and reloaded");
+        }
+    }
+    for note in &outcome.notes {
+        eprintln!("certctl: note: {note}");
+    }
+}

@@ -1,0 +1,336 @@
+//! `certctl nginx` and the nginx half of `issue --nginx`: decide which files to write from what
+//! nginx really loads (`nginx -T`), write them safely, validate, reload, roll back.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Error;
+use crate::acme::challenge::{self, Http01Responder, PublishedToken, Webroot};
+use crate::config::NginxSite;
+use crate::names::Identifier;
+use crate::nginx::NginxError;
+use crate::nginx::apply::{self, Applied, Change};
+use crate::nginx::dump::{self, ServerBlock};
+use crate::nginx::render::{self, CertPaths, SiteSpec};
+use crate::store::CertStore;
+use crate::verify;
+
+/// What a run did (or, with `dry_run`, would do).
+#[derive(Debug, Default, serde::Serialize)]
+pub struct NginxOutcome {
+    /// The unified diff, for `--dry-run`.
+    pub diff: Option<String>,
+    /// What was written.
+    pub applied: Applied,
+    /// Things the user should know (a port-80 server certctl does not own, …).
+    pub notes: Vec<String>,
+}
+
+/// How the names are served now, from `nginx -T`.
+struct Served {
+    /// Port-80 servers for a name that certctl does not own.
+    foreign_http: Vec<(String, ServerBlock)>,
+}
+
+fn inspect(
+    site: &NginxSite,
+    name: &str,
+    hosts: &[String],
+    http_port: u16,
+) -> Result<Served, Error> {
+    // nginx -T names a site by the path it was included through (sites-enabled/…).
+    let ours = [
+        Some(site.layout.site_file(name)),
+        site.layout.enabled_link(name),
+    ];
+    let blocks = dump::server_blocks(&site.nginx.dump()?);
+    let mut foreign_http = Vec::new();
+    for block in blocks
+        .iter()
+        .filter(|b| !ours.contains(&Some(b.file.clone())))
+    {
+        for host in hosts.iter().filter(|h| block.serves(h)) {
+            if block.listens_on(site.https_port) == Some(true) {
+                return Err(NginxError::AlreadyServed {
+                    name: host.clone(),
+                    location: block.location(),
+                }
+                .into());
+            }
+            if block.listens_on(http_port).is_some()
+                && !foreign_http
+                    .iter()
+                    .any(|(_, b): &(String, ServerBlock)| b == block)
+            {
+                foreign_http.push((host.clone(), block.clone()));
+            }
+        }
+    }
+    Ok(Served { foreign_http })
+}
+
+/// The include line added to a user's port-80 server so it serves challenges.
+fn include_changes(site: &NginxSite, served: &Served) -> Result<Vec<Change>, Error> {
+    let snippet = site.layout.acme_snippet();
+    let mut changes: Vec<Change> = Vec::new();
+    for (_, block) in &served.foreign_http {
+        if block.serves_challenges(&snippet) {
+            continue;
+        }
+        let path = block.file.clone();
+        let current = match changes.iter().find_map(|c| match c {
+            Change::UserFile { path: p, content } if *p == path => Some(content.clone()),
+            _ => None,
+        }) {
+            Some(text) => text,
+            None => std::fs::read_to_string(&path).map_err(|source| NginxError::Io {
+                action: "cannot read",
+                path: path.clone(),
+                source,
+            })?,
+        };
+        let after = block.server_name_line.unwrap_or(block.line);
+        let line = format!(
+            "include {};  # added by certctl: ACME HTTP-01 challenges",
+            snippet.display()
+        );
+        let updated = apply::insert_line_after(&current, after, &line);
+        changes.retain(|c| !matches!(c, Change::UserFile { path: p, .. } if *p == path));
+        changes.push(Change::UserFile {
+            path,
+            content: updated,
+        });
+    }
+    Ok(changes)
+}
+
+fn spec_for(
+    site: &NginxSite,
+    name: &str,
+    hosts: Vec<String>,
+    http_port: u16,
+    certs: Vec<CertPaths>,
+    stapling: bool,
+    redirect: bool,
+) -> Result<SiteSpec, Error> {
+    let version = site.nginx.version()?;
+    Ok(SiteSpec {
+        name: name.to_owned(),
+        server_names: hosts,
+        certs,
+        profile: site.profile,
+        hsts: site.hsts,
+        content: site.content.clone(),
+        https_port: site.https_port,
+        http_port,
+        listen: site.listen.clone(),
+        redirect,
+        stapling,
+        http2_directive: version.has_http2_directive(),
+    })
+}
+
+fn site_changes(site: &NginxSite, name: &str, content: String) -> Vec<Change> {
+    let file = site.layout.site_file(name);
+    let mut changes = vec![Change::Owned {
+        path: file.clone(),
+        content,
+    }];
+    if let Some(link) = site.layout.enabled_link(name) {
+        changes.push(Change::Symlink { link, target: file });
+    }
+    changes
+}
+
+/// Before the first certificate: make sure nginx serves ACME challenges for every name on the
+/// HTTP port (the shared snippet, plus either certctl's port-80 site or one include line in the
+/// user's port-80 server), reload if anything changed, and check through nginx that a probe
+/// token is served.
+pub fn prepare_challenges(
+    site: &NginxSite,
+    name: &str,
+    identifiers: &[Identifier],
+    http_port: u16,
+    backup_root: &std::path::Path,
+) -> Result<NginxOutcome, Error> {
+    std::fs::create_dir_all(&site.layout.acme_webroot).map_err(|source| NginxError::Io {
+        action: "cannot create",
+        path: site.layout.acme_webroot.clone(),
+        source,
+    })?;
+    let hosts: Vec<String> = identifiers.iter().map(Identifier::as_string).collect();
+    let served = inspect(site, name, &hosts, http_port)?;
+    let mut changes = vec![Change::Owned {
+        path: site.layout.acme_snippet(),
+        content: render::acme_snippet(&site.layout.acme_webroot),
+    }];
+    changes.extend(include_changes(site, &served)?);
+    let uncovered: Vec<String> = hosts
+        .iter()
+        .filter(|h| !served.foreign_http.iter().any(|(host, _)| host == *h))
+        .cloned()
+        .collect();
+    let site_file = site.layout.site_file(name);
+    let ours_exists = match std::fs::read_to_string(&site_file) {
+        Ok(text) => match render::ownership(&text) {
+            render::Ownership::Ours => true,
+            render::Ownership::OursEdited => {
+                return Err(NginxError::NotOurs {
+                    path: site_file,
+                    why: "was edited after certctl wrote it",
+                }
+                .into());
+            }
+            render::Ownership::NotOurs => {
+                return Err(NginxError::NotOurs {
+                    path: site_file,
+                    why: "was not written by certctl",
+                }
+                .into());
+            }
+        },
+        Err(_) => false,
+    };
+    if !uncovered.is_empty() && !ours_exists {
+        let spec = spec_for(site, name, uncovered, http_port, Vec::new(), false, true)?;
+        changes.extend(site_changes(
+            site,
+            name,
+            render::http_only_site(&spec, &site.layout),
+        ));
+    }
+    let applied = apply::apply(&changes, &site.nginx, backup_root)?;
+    Ok(NginxOutcome {
+        diff: None,
+        applied,
+        notes: Vec::new(),
+    })
+}
+
+/// Waits (briefly) until nginx serves a probe token for every identifier: `nginx -s reload`
+/// returns before the new workers answer.
+pub async fn wait_until_challenges_served(
+    site: &NginxSite,
+    identifiers: &[Identifier],
+    http_port: u16,
+) -> Result<(), Error> {
+    let mut probe = Webroot::new(&site.layout.acme_webroot)?;
+    let token = format!("certctl-ready-{}", std::process::id());
+    probe.publish(&token, "ready")?;
+    let tokens: Vec<PublishedToken> = identifiers
+        .iter()
+        .map(|id| PublishedToken {
+            identifier: id.clone(),
+            token: token.clone(),
+            key_authorization: "ready".into(),
+        })
+        .collect();
+    // Old workers keep accepting for a moment after a reload: ask for several answers in a row.
+    let mut last = None;
+    let mut in_a_row = 0;
+    for _ in 0..60 {
+        match challenge::self_check(http_port, &tokens).await {
+            Ok(()) => {
+                in_a_row += 1;
+                if in_a_row == 3 {
+                    return Ok(());
+                }
+            }
+            Err(e) => {
+                in_a_row = 0;
+                last = Some(e);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(last.map_or_else(
+        || Error::Usage("nginx never served the probe token".into()),
+        Into::into,
+    ))
+}
+
+/// Writes the full TLS site for a certificate that is live, with the options in `site`.
+pub fn configure_site(
+    store: &dyn CertStore,
+    name: &str,
+    site: &NginxSite,
+    http_port: u16,
+    dry_run: bool,
+    backup_root: &std::path::Path,
+) -> Result<NginxOutcome, Error> {
+    let record = store.load_record(name)?.ok_or_else(|| {
+        Error::Usage(format!(
+            "no certificate named {name:?}; run `certctl issue` first"
+        ))
+    })?;
+    let pem = store
+        .live_fullchain(name)?
+        .ok_or_else(|| Error::Usage(format!("certificate {name:?} has no live version yet")))?;
+    let info = verify::cert_info(&verify::parse_pem_chain(&pem)?[0])?;
+    let hosts = record.domains.clone();
+    let served = inspect(site, name, &hosts, http_port)?;
+    let live = store.live_paths(name);
+    let certs = vec![CertPaths {
+        fullchain: live.fullchain,
+        privkey: live.privkey,
+        chain: live.chain,
+    }];
+    for cert in &certs {
+        for path in [&cert.fullchain, &cert.privkey] {
+            render::check_value("the certificate path", &path.display().to_string())?;
+        }
+    }
+    let mut notes = Vec::new();
+    let redirect = served.foreign_http.is_empty();
+    if !redirect {
+        for (host, block) in &served.foreign_http {
+            notes.push(format!(
+                "port {http_port} for {host} is served by {}, which certctl does not manage: it gets the ACME challenge include but no redirect; add `return 301 https://$host$request_uri;` there yourself",
+                block.location()
+            ));
+        }
+    }
+    let spec = spec_for(
+        site,
+        name,
+        hosts,
+        http_port,
+        certs,
+        !info.ocsp_urls.is_empty(),
+        redirect,
+    )?;
+    let mut changes = vec![
+        Change::Owned {
+            path: site.layout.tls_snippet(site.profile),
+            content: render::tls_snippet(site.profile),
+        },
+        Change::Owned {
+            path: site.layout.acme_snippet(),
+            content: render::acme_snippet(&site.layout.acme_webroot),
+        },
+    ];
+    changes.extend(include_changes(site, &served)?);
+    changes.extend(site_changes(site, name, render::site(&spec, &site.layout)));
+    if dry_run {
+        return Ok(NginxOutcome {
+            diff: Some(apply::diff(&changes)?),
+            applied: Applied::default(),
+            notes,
+        });
+    }
+    let applied = apply::apply(&changes, &site.nginx, backup_root)?;
+    let mut record = record;
+    record.nginx = Some(site.clone());
+    store.save_record(&record)?;
+    Ok(NginxOutcome {
+        diff: None,
+        applied,
+        notes,
+    })
+}
+
+/// Where previous versions of nginx files are kept: inside the state directory, never where
+/// nginx could load them.
+pub fn backup_root(state_dir: &std::path::Path) -> PathBuf {
+    state_dir.join("nginx-backups")
+}

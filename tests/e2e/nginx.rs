@@ -1,0 +1,242 @@
+//! `issue --nginx` and `certctl nginx` against a private nginx and pebble.
+
+use std::fs;
+
+use crate::common::{Lab, LabOptions, assert_ok, eventually, http_get, https_get, stderr};
+
+fn lab() -> Lab {
+    Lab::with(LabOptions {
+        managed_nginx: true,
+        ..LabOptions::default()
+    })
+}
+
+fn site_root(lab: &Lab) -> String {
+    let dir = lab.dir.path().join("site");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("index.html"), "hello from site.test\n").unwrap();
+    dir.display().to_string()
+}
+
+fn issue_nginx(lab: &Lab, extra: &[&str]) -> std::process::Output {
+    let flags = lab.nginx_flags();
+    let mut args: Vec<&str> = vec!["--nginx"];
+    args.extend(flags.iter().map(String::as_str));
+    args.extend_from_slice(extra);
+    lab.issue(&["site.test", "www.site.test"], &args)
+}
+
+fn nginx_cmd(lab: &Lab, extra: &[&str]) -> std::process::Output {
+    let flags = lab.nginx_flags();
+    let mut args: Vec<&str> = vec!["nginx", "site.test"];
+    args.extend(flags.iter().map(String::as_str));
+    args.extend_from_slice(extra);
+    lab.certctl(&args).output().unwrap()
+}
+
+#[test]
+fn issue_nginx_takes_a_name_to_https_with_hsts_and_redirect() {
+    let lab = lab();
+    let root = site_root(&lab);
+    let out = issue_nginx(&lab, &["--root", &root]);
+    assert_ok(&out);
+    let (pebble_root, _) = lab.pebble_roots();
+
+    // HTTPS: the chain verifies to pebble's root, the page is served, HSTS is on every response.
+    let page = eventually(|| https_get(lab.https_port, "www.site.test", "/", &pebble_root).ok());
+    assert_eq!(page.status, 200, "{page:?}");
+    assert_eq!(page.body, "hello from site.test\n");
+    assert_eq!(
+        page.header("strict-transport-security"),
+        Some("max-age=63072000")
+    );
+    assert_eq!(page.header_count("strict-transport-security"), 1);
+    let missing = https_get(lab.https_port, "site.test", "/nope", &pebble_root).unwrap();
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.header("strict-transport-security"),
+        Some("max-age=63072000"),
+        "HSTS on errors too"
+    );
+
+    // Port 80: 301 to the same host and path over https, no HSTS; challenges still served.
+    let redirect = http_get(lab.http_port, "site.test", "/some/path?q=1").unwrap();
+    assert_eq!(redirect.status, 301);
+    assert_eq!(
+        redirect.header("location"),
+        Some(format!("https://site.test:{}/some/path?q=1", lab.https_port).as_str())
+    );
+    assert_eq!(redirect.header("strict-transport-security"), None);
+    let acme = lab.nginx_prefix.join("acme/.well-known/acme-challenge");
+    fs::create_dir_all(&acme).unwrap();
+    fs::write(acme.join("tok"), "tok.thumb").unwrap();
+    let challenge = http_get(
+        lab.http_port,
+        "www.site.test",
+        "/.well-known/acme-challenge/tok",
+    )
+    .unwrap();
+    assert_eq!(
+        (challenge.status, challenge.body.as_str()),
+        (200, "tok.thumb")
+    );
+
+    // Every file certctl wrote says so; the site file passed the real nginx -t.
+    let site_file = lab
+        .nginx_prefix
+        .join("sites-available/certctl-site.test.conf");
+    let text = fs::read_to_string(&site_file).unwrap();
+    assert!(text.starts_with("# certctl-managed sha256="), "{text}");
+    assert!(text.contains("# Managed by certctl"));
+    assert!(
+        !text.contains("ssl_stapling"),
+        "pebble certificates name no OCSP responder"
+    );
+
+    // Re-running is idempotent: everything is remembered and nothing changes.
+    let again = nginx_cmd(&lab, &[]);
+    assert_ok(&again);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing to change"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert_ok(&issue_nginx(&lab, &[]));
+    assert_eq!(
+        eventually(|| https_get(lab.https_port, "site.test", "/", &pebble_root).ok()).status,
+        200
+    );
+}
+
+#[test]
+fn dry_run_prints_a_diff_and_writes_nothing_then_modern_profile_serves_tls13_only() {
+    let lab = lab();
+    let root = site_root(&lab);
+    assert_ok(&issue_nginx(&lab, &["--root", &root]));
+    let site_file = lab
+        .nginx_prefix
+        .join("sites-available/certctl-site.test.conf");
+    let before = fs::read_to_string(&site_file).unwrap();
+
+    let out = nginx_cmd(
+        &lab,
+        &[
+            "--profile",
+            "modern",
+            "--hsts",
+            "31536000",
+            "--hsts-subdomains",
+            "--dry-run",
+        ],
+    );
+    assert_ok(&out);
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        diff.contains("-    include") && diff.contains("tls-modern.conf"),
+        "{diff}"
+    );
+    assert!(diff.contains("+    add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;"), "{diff}");
+    assert_eq!(
+        fs::read_to_string(&site_file).unwrap(),
+        before,
+        "--dry-run writes nothing"
+    );
+    assert!(
+        !lab.nginx_prefix
+            .join("snippets/certctl/tls-modern.conf")
+            .exists()
+    );
+
+    assert_ok(&nginx_cmd(
+        &lab,
+        &[
+            "--profile",
+            "modern",
+            "--hsts",
+            "31536000",
+            "--hsts-subdomains",
+        ],
+    ));
+    let (pebble_root, _) = lab.pebble_roots();
+    let page = eventually(|| {
+        https_get(lab.https_port, "site.test", "/", &pebble_root)
+            .ok()
+            .filter(|p| {
+                p.header("strict-transport-security") == Some("max-age=31536000; includeSubDomains")
+            })
+    });
+    assert_eq!(page.header("x-test-tls-version"), Some("Some(TLSv1_3)"));
+}
+
+#[test]
+fn a_failing_nginx_test_restores_every_file_and_keeps_serving() {
+    let lab = lab();
+    let root = site_root(&lab);
+    assert_ok(&issue_nginx(&lab, &["--root", &root]));
+    let site_file = lab
+        .nginx_prefix
+        .join("sites-available/certctl-site.test.conf");
+    let before = fs::read_to_string(&site_file).unwrap();
+
+    // Someone else's broken file makes nginx -t fail.
+    fs::write(
+        lab.nginx_prefix.join("sites-enabled/broken.conf"),
+        "server { bogus_directive on; }\n",
+    )
+    .unwrap();
+    let out = nginx_cmd(&lab, &["--hsts", "600"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("nginx -t rejected") && err.contains("bogus_directive"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        fs::read_to_string(&site_file).unwrap(),
+        before,
+        "site file restored"
+    );
+    let (pebble_root, _) = lab.pebble_roots();
+    let page = https_get(lab.https_port, "site.test", "/", &pebble_root).unwrap();
+    assert_eq!(
+        page.header("strict-transport-security"),
+        Some("max-age=63072000"),
+        "old config still served"
+    );
+    fs::remove_file(lab.nginx_prefix.join("sites-enabled/broken.conf")).unwrap();
+}
+
+#[test]
+fn never_overwrites_a_file_it_did_not_write_and_refuses_metacharacters() {
+    let lab = lab();
+    let root = site_root(&lab);
+    let site_file = lab
+        .nginx_prefix
+        .join("sites-available/certctl-site.test.conf");
+    fs::write(&site_file, "# my own file\n").unwrap();
+    let out = issue_nginx(&lab, &["--root", &root]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("was not written by certctl"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read_to_string(&site_file).unwrap(), "# my own file\n");
+    assert!(!lab.live("site.test").exists(), "nothing issued");
+
+    for bad in [
+        vec!["--proxy-pass", "http://127.0.0.1:8000; return 200"],
+        vec!["--root", &root, "--listen", "127.0.0.1;"],
+        vec!["--root", &root, "--hsts-preload"],
+    ] {
+        let out = issue_nginx(&lab, &bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+    }
+    assert_eq!(
+        fs::read_dir(lab.nginx_prefix.join("sites-enabled"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
