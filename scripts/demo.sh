@@ -12,63 +12,32 @@ CERTCTL="$PWD/target/release/certctl"
 . scripts/lab.sh
 LAB="$(mktemp -d /tmp/certctl-demo.XXXXXX)"
 chmod 755 "$LAB"
-cleanup() {
-    [ -f "$LAB/nginx/nginx.pid" ] && kill "$(cat "$LAB/nginx/nginx.pid")" 2>/dev/null || true
-    lab_stop
-}
-trap cleanup EXIT
+trap lab_stop EXIT
 lab_start_pebble "$LAB"
 HTTP=$LAB_HTTP; HTTPS=$(lab_free_port)
 echo "== lab in $LAB (http :$HTTP, https :$HTTPS, pebble $LAB_DIRECTORY)"
 cd "$LAB"
 
-# A plain-HTTP site whose challenge location serves a webroot.
-mkdir -p nginx/tmp www
-nginx_conf() {
-    cat <<NGINX
-pid $LAB/nginx/nginx.pid;
-error_log $LAB/nginx/error.log;
-events { worker_connections 64; }
-http {
-    access_log $LAB/nginx/access.log;
-    client_body_temp_path $LAB/nginx/tmp/body; proxy_temp_path $LAB/nginx/tmp/proxy;
-    fastcgi_temp_path $LAB/nginx/tmp/fastcgi; uwsgi_temp_path $LAB/nginx/tmp/uwsgi; scgi_temp_path $LAB/nginx/tmp/scgi;
-    server {
-        listen 127.0.0.1:$HTTP;
-        server_name demo.test;
-        location /.well-known/acme-challenge/ { root $LAB/www; default_type text/plain; }
-        location / { return 301 https://\$host\$request_uri; }
-    }
-$1
-}
-NGINX
-}
-nginx_conf "" >nginx/nginx.conf
-nginx -p "$LAB/nginx" -c "$LAB/nginx/nginx.conf" -e "$LAB/nginx/error.log"
-lab_wait_port "$HTTP"
+# A private nginx laid out like Debian's: sites-available, sites-enabled, snippets.
+lab_start_nginx "$LAB" "$HTTP"
+mkdir -p "$LAB/site"
+echo "<h1>hello from demo.test over TLS</h1>" >"$LAB/site/index.html"
 
-echo "== certctl issue demo.test -d www.demo.test --webroot (through nginx)"
+echo "== certctl issue demo.test -d www.demo.test --nginx --root site/ (challenge via nginx, cert, TLS site, reload)"
 export CERTCTL_STATE_DIR="$LAB/state"
-time "$CERTCTL" issue demo.test -d www.demo.test --webroot "$LAB/www" --http-port "$HTTP" \
-    --server "$LAB_DIRECTORY" --ca-bundle "$LAB_CA" --email ops@demo.test --agree-tos
+time "$CERTCTL" issue demo.test -d www.demo.test --nginx --root "$LAB/site" \
+    --server "$LAB_DIRECTORY" --ca-bundle "$LAB_CA" --email ops@demo.test --agree-tos \
+    $LAB_NGINX_FLAGS --http-port "$HTTP" --https-port "$HTTPS" --listen 127.0.0.1
 
 echo "== certctl list"
 "$CERTCTL" list
 
-echo "== nginx serves live/demo.test over TLS"
-nginx_conf "    server {
-        listen 127.0.0.1:$HTTPS ssl;
-        server_name demo.test;
-        ssl_certificate $LAB/state/live/demo.test/fullchain.pem;
-        ssl_certificate_key $LAB/state/live/demo.test/privkey.pem;
-        ssl_protocols TLSv1.2 TLSv1.3;
-        location / { return 200 \"hello over TLS\\n\"; }
-    }" >nginx/nginx.conf
-nginx -t -q -p "$LAB/nginx" -c "$LAB/nginx/nginx.conf" -e "$LAB/nginx/error.log"
-nginx -s reload -p "$LAB/nginx" -c "$LAB/nginx/nginx.conf" -e "$LAB/nginx/error.log"
-sleep 0.5
+echo "== what nginx serves now"
 curl -sS --noproxy '*' --cacert "$LAB_CA" "https://127.0.0.1:$LAB_MGMT/roots/0" >pebble-root.pem
-curl -sS --noproxy '*' --cacert pebble-root.pem --resolve "demo.test:$HTTPS:127.0.0.1" "https://demo.test:$HTTPS/"
+sleep 0.3
+curl -sS --noproxy '*' -D - -o /dev/null --cacert pebble-root.pem --resolve "demo.test:$HTTPS:127.0.0.1" \
+    "https://demo.test:$HTTPS/" | grep -iE '^(HTTP|strict-transport)'
+curl -sS --noproxy '*' -D - -o /dev/null -H "Host: demo.test" "http://127.0.0.1:$HTTP/any/path" | grep -iE '^(HTTP|location)'
 echo | openssl s_client -connect "127.0.0.1:$HTTPS" -servername demo.test -CAfile pebble-root.pem 2>/dev/null \
-    | grep -E '^(subject|issuer)=|Verify return code'
+    | grep -E '^(subject|issuer)=|Verify return code|Protocol  :'
 echo "== (the SSL Labs style grade comes with 'certctl audit', issue 5)"

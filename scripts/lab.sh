@@ -47,7 +47,34 @@ JSON
     lab_wait_port "$LAB_MGMT"
 }
 
+# A private nginx laid out like Debian's (sites-available, sites-enabled, snippets) in DIR/nginx,
+# with only a default server on 127.0.0.1:PORT. Sets LAB_NGINX (its prefix) and LAB_NGINX_FLAGS
+# (the certctl flags that point at it; add --http-port/--https-port/--listen yourself).
+lab_start_nginx() {
+    local dir="$1" port="$2"
+    LAB_NGINX="$dir/nginx"
+    mkdir -p "$LAB_NGINX/tmp" "$LAB_NGINX/sites-available" "$LAB_NGINX/sites-enabled" "$LAB_NGINX/snippets" "$LAB_NGINX/acme"
+    cat >"$LAB_NGINX/nginx.conf" <<NGINX
+pid $LAB_NGINX/nginx.pid;
+error_log $LAB_NGINX/error.log;
+events { worker_connections 64; }
+http {
+    access_log $LAB_NGINX/access.log;
+    client_body_temp_path $LAB_NGINX/tmp/body; proxy_temp_path $LAB_NGINX/tmp/proxy;
+    fastcgi_temp_path $LAB_NGINX/tmp/fastcgi; uwsgi_temp_path $LAB_NGINX/tmp/uwsgi; scgi_temp_path $LAB_NGINX/tmp/scgi;
+    server { listen 127.0.0.1:$port default_server; return 404; }
+    include $LAB_NGINX/sites-enabled/*;
+}
+NGINX
+    nginx -p "$LAB_NGINX" -c "$LAB_NGINX/nginx.conf" -e "$LAB_NGINX/error.log"
+    lab_wait_port "$port"
+    LAB_NGINX_FLAGS="--nginx-prefix $LAB_NGINX --nginx-conf $LAB_NGINX/nginx.conf --nginx-sites $LAB_NGINX/sites-available --nginx-enabled $LAB_NGINX/sites-enabled --nginx-snippets $LAB_NGINX/snippets/certctl --acme-webroot $LAB_NGINX/acme"
+}
+
 lab_stop() {
+    if [ -n "${LAB_NGINX:-}" ] && [ -f "$LAB_NGINX/nginx.pid" ]; then
+        kill "$(cat "$LAB_NGINX/nginx.pid")" 2>/dev/null || true
+    fi
     for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     LAB_PIDS=()

@@ -26,6 +26,9 @@ pub enum Error {
     /// A certificate failed its checks before going live.
     #[error("the new certificate was not installed: {0}")]
     Verify(#[from] VerifyError),
+    /// dhparam trouble.
+    #[error(transparent)]
+    Dh(#[from] crate::dhparam::DhError),
     /// nginx integration trouble.
     #[error(transparent)]
     Nginx(#[from] NginxError),
@@ -52,6 +55,7 @@ impl Error {
             Self::Store(StoreError::BadName(_)) => true,
             Self::Acme(e) => e.is_usage(),
             Self::Nginx(e) => e.is_usage(),
+            Self::Dh(crate::dhparam::DhError::Invalid(_)) => true,
             _ => false,
         };
         if usage { 2 } else { 1 }

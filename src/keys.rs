@@ -173,6 +173,18 @@ impl PrivateKey {
 
     /// Builds the DER CSR for `identifiers`: SANs only, empty subject, no EKU, no Must-Staple.
     pub fn csr_der(&self, identifiers: &[Identifier]) -> Result<Vec<u8>, KeyError> {
+        Ok(self.csr(identifiers)?.der().to_vec())
+    }
+
+    /// The same CSR as PEM, for a commercial CA's web form.
+    pub fn csr_pem(&self, identifiers: &[Identifier]) -> Result<String, KeyError> {
+        Ok(self.csr(identifiers)?.pem()?)
+    }
+
+    fn csr(
+        &self,
+        identifiers: &[Identifier],
+    ) -> Result<rcgen::CertificateSigningRequest, KeyError> {
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
         params.subject_alt_names = identifiers
@@ -182,7 +194,7 @@ impl PrivateKey {
                 Identifier::Ip(ip) => Ok(SanType::IpAddress(*ip)),
             })
             .collect::<Result<_, rcgen::Error>>()?;
-        Ok(params.serialize_request(&self.pair)?.der().to_vec())
+        Ok(params.serialize_request(&self.pair)?)
     }
 }
 

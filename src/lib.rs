@@ -11,6 +11,7 @@
 
 pub mod acme;
 pub mod config;
+pub mod dhparam;
 pub mod error;
 pub mod keys;
 pub mod names;

@@ -1,6 +1,8 @@
 //! Command-line parsing (clap derive) and dispatch. One file per subcommand; no logic here
 //! beyond turning arguments into library requests and results into text.
 
+mod csr;
+mod dhparam;
 mod issue;
 mod list;
 mod nginx;
@@ -49,6 +51,10 @@ pub enum Command {
     Issue(Box<issue::IssueArgs>),
     /// Show the certificates certctl manages
     List(list::ListArgs),
+    /// Make a key and a CSR for another CA (SANs only, no Common Name)
+    Csr(csr::CsrArgs),
+    /// Write Diffie-Hellman parameters (RFC 7919, instant; or --generate)
+    Dhparam(dhparam::DhparamArgs),
     /// Write a hardened nginx TLS site (HSTS, redirect) for a certificate, test it, reload
     Nginx(Box<nginx::NginxCmdArgs>),
 }
@@ -60,6 +66,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Issue(args) => issue::run(*args, &ctx),
         Command::List(args) => list::run(args, &ctx),
         Command::Nginx(args) => nginx::run(*args, &ctx),
+        Command::Dhparam(args) => dhparam::run(args, &ctx),
+        Command::Csr(args) => csr::run(args, &ctx),
     }
 }
 

@@ -215,7 +215,7 @@ pub fn print_outcome(outcome: &NginxOutcome, ctx: &Ctx) {
             for path in &outcome.applied.changed {
                 println!("nginx: wrote {}", path.display());
             }
-            if let Some(dir) = &outcome.applied.backup_dir {
+            if let Some(dir) = outcome.applied.backup_dir.as_ref().filter(|d| d.exists()) {
                 println!("nginx: previous versions in {}", dir.display());
             }
             println!("nginx: configuration tested and reloaded");

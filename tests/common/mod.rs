@@ -213,19 +213,7 @@ impl Lab {
             fs::create_dir_all(p.join(sub)).unwrap();
         }
         let conf = format!(
-            r#"daemon off;
-worker_processes 1;
-pid {p}/nginx.pid;
-error_log {p}/logs/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log {p}/logs/access.log;
-    client_body_temp_path {p}/tmp/body;
-    proxy_temp_path {p}/tmp/proxy;
-    fastcgi_temp_path {p}/tmp/fastcgi;
-    uwsgi_temp_path {p}/tmp/uwsgi;
-    scgi_temp_path {p}/tmp/scgi;
-    # Debian's stock http-level line: certctl's server-level snippet must override it.
+            r#"{preamble}    # Debian's stock http-level line: certctl's server-level snippet must override it.
     ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;
     server {{
         listen 127.0.0.1:{port} default_server;
@@ -234,6 +222,7 @@ http {{
     include {p}/sites-enabled/*;
 }}
 "#,
+            preamble = nginx_preamble(&p),
             p = p.display(),
             port = self.http_port,
         );
@@ -283,19 +272,7 @@ http {{
             fs::create_dir_all(prefix.join(sub)).unwrap();
         }
         let conf = format!(
-            r#"daemon off;
-worker_processes 1;
-pid {p}/nginx.pid;
-error_log {p}/logs/error.log;
-events {{ worker_connections 64; }}
-http {{
-    access_log {p}/logs/access.log;
-    client_body_temp_path {p}/tmp/body;
-    proxy_temp_path {p}/tmp/proxy;
-    fastcgi_temp_path {p}/tmp/fastcgi;
-    uwsgi_temp_path {p}/tmp/uwsgi;
-    scgi_temp_path {p}/tmp/scgi;
-    # Requests without a *.test Host get 404, so tests prove the Host header is right.
+            r#"{preamble}    # Requests without a *.test Host get 404, so tests prove the Host header is right.
     server {{
         listen 127.0.0.1:{port} default_server;
         return 404;
@@ -312,7 +289,7 @@ http {{
     }}
 }}
 "#,
-            p = prefix.display(),
+            preamble = nginx_preamble(&prefix),
             port = self.http_port,
             www = self.webroot.display()
         );
@@ -429,6 +406,26 @@ http {{
     pub fn live(&self, name: &str) -> PathBuf {
         self.state_dir.join("live").join(name)
     }
+}
+
+/// The top of every lab nginx.conf: everything nginx writes stays inside the prefix.
+fn nginx_preamble(prefix: &Path) -> String {
+    format!(
+        r#"daemon off;
+worker_processes 1;
+pid {p}/nginx.pid;
+error_log {p}/logs/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {p}/logs/access.log;
+    client_body_temp_path {p}/tmp/body;
+    proxy_temp_path {p}/tmp/proxy;
+    fastcgi_temp_path {p}/tmp/fastcgi;
+    uwsgi_temp_path {p}/tmp/uwsgi;
+    scgi_temp_path {p}/tmp/scgi;
+"#,
+        p = prefix.display()
+    )
 }
 
 /// A lab CA and a certificate for pebble's HTTPS API (127.0.0.1, localhost) signed by it: webpki

@@ -5,3 +5,4 @@ mod common;
 
 mod issue;
 mod nginx;
+mod tools;

@@ -240,3 +240,59 @@ fn never_overwrites_a_file_it_did_not_write_and_refuses_metacharacters() {
         0
     );
 }
+
+#[test]
+fn a_users_plain_http_server_gets_one_include_line_and_keeps_working() {
+    let lab = lab();
+    let root = site_root(&lab);
+    let user_file = lab.nginx_prefix.join("sites-enabled/legacy");
+    let original = format!(
+        "server {{\n    listen 127.0.0.1:{};\n    server_name legacy.test;\n    location / {{ return 200 \"plain http app\\n\"; }}\n}}\n",
+        lab.http_port
+    );
+    fs::write(&user_file, &original).unwrap();
+    let p = lab.nginx_prefix.display().to_string();
+    let reload = std::process::Command::new("nginx")
+        .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", "reload"])
+        .output()
+        .unwrap();
+    assert!(reload.status.success());
+    eventually(|| {
+        http_get(lab.http_port, "legacy.test", "/")
+            .ok()
+            .filter(|r| r.status == 200)
+    });
+
+    let flags = lab.nginx_flags();
+    let mut args: Vec<&str> = vec!["--nginx", "--root", &root];
+    args.extend(flags.iter().map(String::as_str));
+    let out = lab.issue(&["legacy.test"], &args);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("certctl does not manage"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Exactly one line was added to the user's file; everything else is byte for byte the same.
+    let now = fs::read_to_string(&user_file).unwrap();
+    let added: Vec<&str> = now
+        .lines()
+        .filter(|l| !original.lines().any(|o| o == *l))
+        .collect();
+    assert_eq!(added.len(), 1, "{now}");
+    assert!(
+        added[0].trim_start().starts_with("include ") && added[0].contains("acme-challenge.conf"),
+        "{now}"
+    );
+    assert_eq!(now.replace(&format!("{}\n", added[0]), ""), original);
+
+    // The plain-HTTP app is untouched; HTTPS now works.
+    assert_eq!(
+        http_get(lab.http_port, "legacy.test", "/").unwrap().body,
+        "plain http app\n"
+    );
+    let (pebble_root, _) = lab.pebble_roots();
+    let page = eventually(|| https_get(lab.https_port, "legacy.test", "/", &pebble_root).ok());
+    assert_eq!(page.status, 200);
+}
