@@ -198,7 +198,7 @@ fn a_failing_nginx_test_restores_every_file_and_keeps_serving() {
         "site file restored"
     );
     let (pebble_root, _) = lab.pebble_roots();
-    let page = https_get(lab.https_port, "site.test", "/", &pebble_root).unwrap();
+    let page = eventually(|| https_get(lab.https_port, "site.test", "/", &pebble_root).ok());
     assert_eq!(
         page.header("strict-transport-security"),
         Some("max-age=63072000"),
