@@ -25,6 +25,8 @@ pub enum Responder {
     },
     /// certctl's own HTTP server on `http_port` for the duration of the order.
     Standalone,
+    /// Brought by the user (`certctl install-cert`): certctl cannot renew it.
+    Manual,
 }
 
 /// See the module docs.

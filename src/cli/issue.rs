@@ -192,7 +192,7 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         if let Some(n) = &outcome.nginx {
             super::nginx::print_outcome(n, ctx);
         }
-        let days = (outcome.cert.not_after - now()).div_euclid(86_400);
+        let days = (outcome.cert.not_after - certctl::ops::unix_now()).div_euclid(86_400);
         println!(
             "Certificate {} issued ({}), valid until {} ({days} days), issuer {}",
             outcome.name,
@@ -222,11 +222,4 @@ async fn interrupted() {
         _ = tokio::signal::ctrl_c() => {}
         _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }

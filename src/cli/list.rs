@@ -16,10 +16,7 @@ pub struct ListArgs {
 }
 
 pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default();
+    let now = certctl::ops::unix_now();
     let entries = certctl::ops::list::list(&ctx.store, now)?;
     if args.json {
         println!(

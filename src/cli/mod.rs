@@ -3,6 +3,7 @@
 
 mod csr;
 mod dhparam;
+mod install;
 mod issue;
 mod list;
 mod nginx;
@@ -53,6 +54,8 @@ pub enum Command {
     List(list::ListArgs),
     /// Make a key and a CSR for another CA (SANs only, no Common Name)
     Csr(csr::CsrArgs),
+    /// Bring your own certificate and key into the store (checked like an issued one)
+    InstallCert(install::InstallArgs),
     /// Write Diffie-Hellman parameters (RFC 7919, instant; or --generate)
     Dhparam(dhparam::DhparamArgs),
     /// Write a hardened nginx TLS site (HSTS, redirect) for a certificate, test it, reload
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Nginx(args) => nginx::run(*args, &ctx),
         Command::Dhparam(args) => dhparam::run(args, &ctx),
         Command::Csr(args) => csr::run(args, &ctx),
+        Command::InstallCert(args) => install::run(args, &ctx),
     }
 }
 

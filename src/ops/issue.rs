@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::Error;
 use crate::acme::challenge::{Http01Responder, Standalone, Webroot};
@@ -130,6 +129,11 @@ pub async fn issue(
     let mut responder: Box<dyn Http01Responder> = match &req.responder {
         Responder::Webroot { path } => Box::new(Webroot::new(path)?),
         Responder::Standalone => Box::new(Standalone::start(req.http_port).await?),
+        Responder::Manual => {
+            return Err(Error::Usage(
+                "a manual certificate cannot be issued over ACME".into(),
+            ));
+        }
     };
 
     // The key is made on a blocking thread while the CA validates (RSA 4096 takes a while).
@@ -181,7 +185,7 @@ pub async fn issue(
         chain_pem.as_bytes(),
         &key.public_key_spki(),
         &req.identifiers,
-        unix_now(),
+        super::unix_now(),
     )?;
     let files = split_chain(&chain_pem, key.to_pem())?;
 
@@ -260,7 +264,7 @@ fn record_for(req: &IssueRequest, key_type: KeyType) -> RenewalRecord {
 }
 
 /// Splits the CA's PEM chain into leaf, intermediates and full chain.
-fn split_chain(chain_pem: &str, privkey: String) -> Result<CertFiles, Error> {
+pub(crate) fn split_chain(chain_pem: &str, privkey: String) -> Result<CertFiles, Error> {
     const END: &str = "-----END CERTIFICATE-----";
     let blocks: Vec<String> = chain_pem
         .split_inclusive(END)
@@ -295,13 +299,6 @@ fn run_deploy_hook(hook: &str, req: &IssueRequest, paths: &LivePaths) -> Result<
     } else {
         Err(Error::Hook(format!("{hook:?} exited with {status}")))
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -94,3 +94,107 @@ fn csr_has_the_names_as_sans_only_and_a_private_key() {
         stderr(&again)
     );
 }
+
+/// A CA and a leaf for `names`, valid from `not_before` to `not_after` (Unix seconds).
+fn byo_pki(dir: &std::path::Path, names: &[&str], not_after_days: i64) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::default();
+    ca.distinguished_name.push(DnType::CommonName, "BYO CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, &ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    leaf.not_before = now - time::Duration::days(2);
+    leaf.not_after = now + time::Duration::days(not_after_days);
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+}
+
+#[test]
+fn install_cert_brings_a_checked_certificate_into_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let s = state.to_str().unwrap();
+    byo_pki(dir.path(), &["byo.test", "www.byo.test"], 90);
+    // A SEC1 ("EC PRIVATE KEY") key, as many CAs' tools write it.
+    let sec1 = dir.path().join("sec1.pem");
+    let conv = Command::new("openssl")
+        .args(["ec", "-in"])
+        .arg(dir.path().join("key.pem"))
+        .arg("-out")
+        .arg(&sec1)
+        .output()
+        .unwrap();
+    assert!(conv.status.success());
+    let p = |f: &str| dir.path().join(f).display().to_string();
+
+    let out = certctl(&[
+        "--state-dir",
+        s,
+        "install-cert",
+        "byo.test",
+        "--cert",
+        &p("cert.pem"),
+        "--chain",
+        &p("ca.pem"),
+        "--key",
+        &p("sec1.pem"),
+    ]);
+    assert_ok(&out);
+    assert_eq!(mode(&state.join("live/byo.test/privkey.pem")), 0o600);
+    let list = certctl(&["--state-dir", s, "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(v[0]["issuer"], "BYO CA");
+    assert_eq!(
+        v[0]["names"],
+        serde_json::json!(["byo.test", "www.byo.test"])
+    );
+    let record = std::fs::read_to_string(state.join("certs/byo.test/renewal.toml")).unwrap();
+    assert!(record.contains("kind = \"manual\""), "{record}");
+
+    // A key that does not belong to the certificate, or an expired certificate: exit 2, nothing changes.
+    let before = std::fs::read(state.join("live/byo.test/fullchain.pem")).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    byo_pki(other.path(), &["byo.test"], 90);
+    let out = certctl(&[
+        "--state-dir",
+        s,
+        "install-cert",
+        "byo.test",
+        "--cert",
+        &p("cert.pem"),
+        "--key",
+        other.path().join("key.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("does not match the private key"),
+        "{}",
+        stderr(&out)
+    );
+    let expired = tempfile::tempdir().unwrap();
+    byo_pki(expired.path(), &["byo.test"], -1);
+    let e = |f: &str| expired.path().join(f).display().to_string();
+    let out = certctl(&[
+        "--state-dir",
+        s,
+        "install-cert",
+        "byo.test",
+        "--cert",
+        &e("cert.pem"),
+        "--key",
+        &e("key.pem"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("not valid now"), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read(state.join("live/byo.test/fullchain.pem")).unwrap(),
+        before
+    );
+}
