@@ -5,15 +5,13 @@
 #   bash bench/nginx.sh [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ -z "${CERTCTL_BENCH_NETNS:-}" ] && unshare -n true 2>/dev/null; then
-    exec env CERTCTL_BENCH_NETNS=1 unshare -n bash -c 'ip link set lo up && exec bash bench/nginx.sh "$@"' _ "$@"
-fi
+. scripts/lab.sh
+lab_enter_netns bench/nginx.sh "$@"
 RUNS="${1:-15}"
 command -v hyperfine >/dev/null || { echo "apt-get install -y hyperfine" >&2; exit 1; }
 cargo build --release --locked -q
 CERTCTL="$PWD/target/release/certctl"
 OUT="$PWD/bench/results"; mkdir -p "$OUT"
-. scripts/lab.sh
 export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
 W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"; chmod 755 "$W"
 trap 'lab_stop; rm -rf "$W"' EXIT

@@ -20,6 +20,14 @@ fn serial(lab: &Lab, name: &str) -> String {
     cert.raw_serial_as_string()
 }
 
+/// The one stored account's credentials.
+fn the_account(lab: &Lab) -> Vec<u8> {
+    let mut dirs = fs::read_dir(lab.state_dir.join("accounts")).unwrap();
+    let dir = dirs.next().unwrap().unwrap().path();
+    assert!(dirs.next().is_none(), "exactly one account directory");
+    fs::read(dir.join("account.json")).unwrap()
+}
+
 fn list_json(lab: &Lab) -> serde_json::Value {
     let out = lab.certctl(["list", "--json"]).output().unwrap();
     assert_ok(&out);
@@ -123,17 +131,7 @@ fn reissue_reuses_the_account_and_swaps_live_atomically() {
         ..LabOptions::default()
     });
     assert_ok(&lab.issue_standalone(&["c.test"], &["--json"]));
-    let account_dir = lab.state_dir.join("accounts");
-    let account_before = fs::read(
-        fs::read_dir(&account_dir)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path()
-            .join("account.json"),
-    )
-    .unwrap();
+    let account_before = the_account(&lab);
     let key_before = fs::read(lab.live("c.test").join("privkey.pem")).unwrap();
     let serial_before = serial(&lab, "c.test");
 
@@ -162,16 +160,7 @@ fn reissue_reuses_the_account_and_swaps_live_atomically() {
         fs::read(lab.live("c.test").join("privkey.pem")).unwrap(),
         key_before
     );
-    let account_after = fs::read(
-        fs::read_dir(&account_dir)
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path()
-            .join("account.json"),
-    )
-    .unwrap();
+    let account_after = the_account(&lab);
     assert_eq!(account_before, account_after);
 
     // --reuse-key keeps the key, and live/ is a symlink to the newest archive version.
