@@ -88,14 +88,4 @@ lab_stop() {
     for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     LAB_PIDS=()
-
-# Re-runs the calling script (once) inside a private network namespace that has only loopback, so
-# no tool it starts, certctl's peers included, can reach another address. No-op where unshare fails.
-lab_enter_netns() {
-    local script="$1"
-    shift
-    if [ -z "${CERTCTL_LAB_NETNS:-}" ] && unshare -n true 2>/dev/null; then
-        exec env CERTCTL_LAB_NETNS=1 unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$script" "$@"
-    fi
-}
 }
