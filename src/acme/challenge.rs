@@ -247,6 +247,30 @@ pub struct PublishedToken {
 /// checking the certificate (the CA does not either). A redirect to another host cannot be
 /// followed locally; it is accepted with a warning. Stops at the first failure.
 pub async fn self_check(port: u16, tokens: &[PublishedToken]) -> Result<(), AcmeError> {
+    // One client for every token: each name resolves to 127.0.0.1, and a redirect is followed
+    // only while it stays on the host the request started with.
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let first_host = attempt.previous().first().and_then(|u| u.host_str());
+            if attempt.previous().len() >= 10 {
+                attempt.error("more than 10 redirects")
+            } else if attempt.url().host_str() == first_host {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }));
+    for t in tokens {
+        if let Identifier::Dns(name) = &t.identifier {
+            builder = builder.resolve(name, SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+        }
+    }
+    let client = builder
+        .build()
+        .map_err(|e| AcmeError::Responder(format!("cannot start the self-check: {e}")))?;
     for t in tokens {
         let host = t.identifier.host_header();
         let url = format!("http://{host}:{port}{CHALLENGE_PATH}{}", t.token);
@@ -256,26 +280,6 @@ pub async fn self_check(port: u16, tokens: &[PublishedToken]) -> Result<(), Acme
             host: host.clone(),
             reason,
         };
-        let same_host = host.clone();
-        let mut builder = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(5))
-            .danger_accept_invalid_certs(true)
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= 10 {
-                    attempt.error("more than 10 redirects")
-                } else if attempt.url().host_str() == Some(same_host.as_str()) {
-                    attempt.follow()
-                } else {
-                    attempt.stop()
-                }
-            }));
-        if let Identifier::Dns(name) = &t.identifier {
-            builder = builder.resolve(name, SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-        }
-        let client = builder
-            .build()
-            .map_err(|e| AcmeError::Responder(format!("cannot start the self-check: {e}")))?;
         let rsp = client
             .get(&url)
             .send()

@@ -85,6 +85,29 @@ fn read_before(path: &Path) -> Result<Before, NginxError> {
     }
 }
 
+/// Refuses a file someone else wrote, or edited after certctl wrote it.
+fn check_ours(path: &Path, content: &str) -> Result<(), NginxError> {
+    let why = match ownership(content) {
+        Ownership::Ours => return Ok(()),
+        Ownership::OursEdited => "was edited after certctl wrote it",
+        Ownership::NotOurs => "was not written by certctl",
+    };
+    Err(NginxError::NotOurs {
+        path: path.to_owned(),
+        why,
+    })
+}
+
+/// Whether certctl's own file exists at `path`: Ok(false) when there is none, an error when a
+/// file is there that certctl did not write or that was edited since.
+pub fn owned_file_exists(path: &Path) -> Result<bool, NginxError> {
+    match fs::read_to_string(path) {
+        Ok(text) => check_ours(path, &text).map(|()| true),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(io("cannot read", path)(e)),
+    }
+}
+
 /// Checks every change against what is on disk; returns the changes that differ.
 pub fn pending(changes: &[Change]) -> Result<Vec<Change>, NginxError> {
     let mut out = Vec::new();
@@ -93,21 +116,8 @@ pub fn pending(changes: &[Change]) -> Result<Vec<Change>, NginxError> {
         let differs = match (change, &before) {
             (Change::Owned { path, content }, Before::File(old, _)) => {
                 let old = String::from_utf8_lossy(old);
-                match ownership(&old) {
-                    Ownership::NotOurs => {
-                        return Err(NginxError::NotOurs {
-                            path: path.clone(),
-                            why: "was not written by certctl",
-                        });
-                    }
-                    Ownership::OursEdited => {
-                        return Err(NginxError::NotOurs {
-                            path: path.clone(),
-                            why: "was edited after certctl wrote it",
-                        });
-                    }
-                    Ownership::Ours => old != *content,
-                }
+                check_ours(path, &old)?;
+                old != *content
             }
             (Change::Owned { path, .. }, Before::Link(_)) => {
                 return Err(NginxError::NotOurs {

@@ -28,8 +28,15 @@ pub struct NginxOutcome {
 
 /// How the names are served now, from `nginx -T`.
 struct Served {
-    /// Port-80 servers for a name that certctl does not own.
-    foreign_http: Vec<(String, ServerBlock)>,
+    /// Port-80 servers certctl does not own that answer for at least one of the names (each once).
+    foreign_http: Vec<ServerBlock>,
+}
+
+impl Served {
+    /// Whether a foreign port-80 server answers for `host`.
+    fn covers(&self, host: &str) -> bool {
+        self.foreign_http.iter().any(|b| b.serves(host))
+    }
 }
 
 fn inspect(
@@ -43,65 +50,63 @@ fn inspect(
         Some(site.layout.site_file(name)),
         site.layout.enabled_link(name),
     ];
-    let blocks = dump::server_blocks(&site.nginx.dump()?);
     let mut foreign_http = Vec::new();
-    for block in blocks
-        .iter()
-        .filter(|b| !ours.contains(&Some(b.file.clone())))
-    {
-        for host in hosts.iter().filter(|h| block.serves(h)) {
-            if block.listens_on(site.https_port) == Some(true) {
-                return Err(NginxError::AlreadyServed {
-                    name: host.clone(),
-                    location: block.location(),
-                }
-                .into());
+    for block in dump::server_blocks(&site.nginx.dump()?) {
+        if ours.contains(&Some(block.file.clone())) {
+            continue;
+        }
+        let Some(host) = hosts.iter().find(|h| block.serves(h)) else {
+            continue;
+        };
+        if block.listens_on(site.https_port) == Some(true) {
+            return Err(NginxError::AlreadyServed {
+                name: host.clone(),
+                location: block.location(),
             }
-            if block.listens_on(http_port).is_some()
-                && !foreign_http
-                    .iter()
-                    .any(|(_, b): &(String, ServerBlock)| b == block)
-            {
-                foreign_http.push((host.clone(), block.clone()));
-            }
+            .into());
+        }
+        if block.listens_on(http_port).is_some() {
+            foreign_http.push(block);
         }
     }
     Ok(Served { foreign_http })
 }
 
-/// The include line added to a user's port-80 server so it serves challenges.
+/// One include line in each user port-80 server that does not serve challenges yet. Lines going
+/// into the same file are inserted together, from the bottom up, so each lands where nginx said.
 fn include_changes(site: &NginxSite, served: &Served) -> Result<Vec<Change>, Error> {
     let snippet = site.layout.acme_snippet();
-    let mut changes: Vec<Change> = Vec::new();
-    for (_, block) in &served.foreign_http {
-        if block.serves_challenges(&snippet) {
-            continue;
+    let line = format!(
+        "include {};  # added by certctl: ACME HTTP-01 challenges",
+        snippet.display()
+    );
+    let mut by_file: Vec<(PathBuf, Vec<usize>)> = Vec::new();
+    for block in served
+        .foreign_http
+        .iter()
+        .filter(|b| !b.serves_challenges(&snippet))
+    {
+        let after = block.server_name_line.unwrap_or(block.line);
+        match by_file.iter_mut().find(|(file, _)| *file == block.file) {
+            Some((_, lines)) => lines.push(after),
+            None => by_file.push((block.file.clone(), vec![after])),
         }
-        let path = block.file.clone();
-        let current = match changes.iter().find_map(|c| match c {
-            Change::UserFile { path: p, content } if *p == path => Some(content.clone()),
-            _ => None,
-        }) {
-            Some(text) => text,
-            None => std::fs::read_to_string(&path).map_err(|source| NginxError::Io {
+    }
+    by_file
+        .into_iter()
+        .map(|(path, mut lines)| {
+            let mut content = std::fs::read_to_string(&path).map_err(|source| NginxError::Io {
                 action: "cannot read",
                 path: path.clone(),
                 source,
-            })?,
-        };
-        let after = block.server_name_line.unwrap_or(block.line);
-        let line = format!(
-            "include {};  # added by certctl: ACME HTTP-01 challenges",
-            snippet.display()
-        );
-        let updated = apply::insert_line_after(&current, after, &line);
-        changes.retain(|c| !matches!(c, Change::UserFile { path: p, .. } if *p == path));
-        changes.push(Change::UserFile {
-            path,
-            content: updated,
-        });
-    }
-    Ok(changes)
+            })?;
+            lines.sort_unstable_by(|a, b| b.cmp(a));
+            for after in lines {
+                content = apply::insert_line_after(&content, after, &line);
+            }
+            Ok(Change::UserFile { path, content })
+        })
+        .collect()
 }
 
 fn spec_for(
@@ -167,30 +172,11 @@ pub fn prepare_challenges(
     changes.extend(include_changes(site, &served)?);
     let uncovered: Vec<String> = hosts
         .iter()
-        .filter(|h| !served.foreign_http.iter().any(|(host, _)| host == *h))
+        .filter(|h| !served.covers(h))
         .cloned()
         .collect();
     let site_file = site.layout.site_file(name);
-    let ours_exists = match std::fs::read_to_string(&site_file) {
-        Ok(text) => match render::ownership(&text) {
-            render::Ownership::Ours => true,
-            render::Ownership::OursEdited => {
-                return Err(NginxError::NotOurs {
-                    path: site_file,
-                    why: "was edited after certctl wrote it",
-                }
-                .into());
-            }
-            render::Ownership::NotOurs => {
-                return Err(NginxError::NotOurs {
-                    path: site_file,
-                    why: "was not written by certctl",
-                }
-                .into());
-            }
-        },
-        Err(_) => false,
-    };
+    let ours_exists = apply::owned_file_exists(&site_file)?;
     if !uncovered.is_empty() && !ours_exists {
         let spec = spec_for(site, name, uncovered, http_port, Vec::new(), false, true)?;
         changes.extend(site_changes(
@@ -283,7 +269,8 @@ pub fn configure_site(
     let mut notes = Vec::new();
     let redirect = served.foreign_http.is_empty();
     if !redirect {
-        for (host, block) in &served.foreign_http {
+        for block in &served.foreign_http {
+            let host = block.names.join(" ");
             notes.push(format!(
                 "port {http_port} for {host} is served by {}, which certctl does not manage: it gets the ACME challenge include but no redirect; add `return 301 https://$host$request_uri;` there yourself",
                 block.location()

@@ -34,6 +34,21 @@ fn nginx_cmd(lab: &Lab, extra: &[&str]) -> std::process::Output {
     lab.certctl(&args).output().unwrap()
 }
 
+/// Reloads the lab's nginx after a test wrote a user file, and waits until `host` answers 200.
+fn reload_until_served(lab: &Lab, host: &str) {
+    let p = lab.nginx_prefix.display().to_string();
+    let reload = std::process::Command::new("nginx")
+        .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", "reload"])
+        .output()
+        .unwrap();
+    assert!(reload.status.success());
+    eventually(|| {
+        http_get(lab.http_port, host, "/")
+            .ok()
+            .filter(|r| r.status == 200)
+    });
+}
+
 #[test]
 fn issue_nginx_takes_a_name_to_https_with_hsts_and_redirect() {
     let lab = lab();
@@ -251,18 +266,7 @@ fn a_users_plain_http_server_gets_one_include_line_and_keeps_working() {
         lab.http_port
     );
     fs::write(&user_file, &original).unwrap();
-    let p = lab.nginx_prefix.display().to_string();
-    let reload = std::process::Command::new("nginx")
-        .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", "reload"])
-        .output()
-        .unwrap();
-    assert!(reload.status.success());
-    eventually(|| {
-        http_get(lab.http_port, "legacy.test", "/")
-            .ok()
-            .filter(|r| r.status == 200)
-    });
-
+    reload_until_served(&lab, "legacy.test");
     let flags = lab.nginx_flags();
     let mut args: Vec<&str> = vec!["--nginx", "--root", &root];
     args.extend(flags.iter().map(String::as_str));
@@ -295,4 +299,53 @@ fn a_users_plain_http_server_gets_one_include_line_and_keeps_working() {
     let (pebble_root, _) = lab.pebble_roots();
     let page = eventually(|| https_get(lab.https_port, "legacy.test", "/", &pebble_root).ok());
     assert_eq!(page.status, 200);
+}
+
+#[test]
+fn two_user_servers_in_one_file_each_get_their_include_in_place() {
+    let lab = lab();
+    let root = site_root(&lab);
+    let user_file = lab.nginx_prefix.join("sites-enabled/two");
+    let block = |name: &str| {
+        format!(
+            "server {{\n    listen 127.0.0.1:{};\n    server_name {name};\n    location / {{ return 200 \"{name}\\n\"; }}\n}}\n",
+            lab.http_port
+        )
+    };
+    fs::write(
+        &user_file,
+        format!("{}{}", block("one.test"), block("two.test")),
+    )
+    .unwrap();
+    reload_until_served(&lab, "two.test");
+    let flags = lab.nginx_flags();
+    let mut args: Vec<&str> = vec!["--nginx", "--root", &root];
+    args.extend(flags.iter().map(String::as_str));
+    assert_ok(&lab.issue(&["one.test", "two.test"], &args));
+
+    // Each server got exactly one include, right under its own server_name.
+    let now = fs::read_to_string(&user_file).unwrap();
+    let lines: Vec<&str> = now.lines().collect();
+    for name in ["one.test", "two.test"] {
+        let at = lines
+            .iter()
+            .position(|l| l.trim() == format!("server_name {name};"))
+            .unwrap();
+        assert!(
+            lines[at + 1].trim_start().starts_with("include ")
+                && lines[at + 1].contains("acme-challenge.conf"),
+            "{now}"
+        );
+    }
+    assert_eq!(now.matches("acme-challenge.conf").count(), 2, "{now}");
+    // No certctl port-80 server competes with them: both apps still answer on port 80.
+    assert_eq!(
+        http_get(lab.http_port, "two.test", "/").unwrap().body,
+        "two.test\n"
+    );
+    let (pebble_root, _) = lab.pebble_roots();
+    assert_eq!(
+        eventually(|| https_get(lab.https_port, "two.test", "/", &pebble_root).ok()).status,
+        200
+    );
 }

@@ -11,23 +11,29 @@ fn certctl(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs openssl; returns whether it succeeded and everything it printed.
+fn openssl(args: &[&str], file: &std::path::Path) -> (bool, String) {
+    let out = Command::new("openssl")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 #[test]
 fn dhparam_writes_the_rfc7919_group_that_openssl_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let out_file = dir.path().join("dhparam.pem");
     let out = certctl(&["dhparam", "--out", out_file.to_str().unwrap()]);
     assert_ok(&out);
-    let check = Command::new("openssl")
-        .args(["dhparam", "-check", "-noout", "-text", "-in"])
-        .arg(&out_file)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
-    assert!(check.status.success(), "{text}");
+    let (ok, text) = openssl(&["dhparam", "-check", "-noout", "-text", "-in"], &out_file);
+    assert!(ok, "{text}");
     assert!(
         text.contains("(2048 bit)") && text.contains("ffdhe2048"),
         "{text}"
@@ -67,17 +73,8 @@ fn csr_has_the_names_as_sans_only_and_a_private_key() {
         d,
     ]));
     let csr = dir.path().join("shop.test.csr");
-    let text = Command::new("openssl")
-        .args(["req", "-noout", "-text", "-verify", "-in"])
-        .arg(&csr)
-        .output()
-        .unwrap();
-    let shown = format!(
-        "{}{}",
-        String::from_utf8_lossy(&text.stdout),
-        String::from_utf8_lossy(&text.stderr)
-    );
-    assert!(text.status.success(), "{shown}");
+    let (ok, shown) = openssl(&["req", "-noout", "-text", "-verify", "-in"], &csr);
+    assert!(ok, "{shown}");
     assert!(
         shown.contains("DNS:shop.test, DNS:www.shop.test"),
         "{shown}"
