@@ -42,6 +42,9 @@ pub struct RenewalRecord {
     pub domains: Vec<String>,
     /// Key type for new keys.
     pub key_type: KeyType,
+    /// `--dual`: an RSA 2048 set is issued alongside the (ECDSA) primary, as a pair.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dual: bool,
     /// Keep the current private key on renewal.
     pub reuse_key: bool,
     /// ACME directory URL.
@@ -144,6 +147,7 @@ mod tests {
             name: "example.com".into(),
             domains: vec!["example.com".into(), "www.example.com".into()],
             key_type: KeyType::Rsa3072,
+            dual: false,
             reuse_key: true,
             server: "https://127.0.0.1:14000/dir".into(),
             ca_bundle: Some("/etc/ca.pem".into()),

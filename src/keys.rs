@@ -52,6 +52,11 @@ impl KeyType {
             Self::Rsa4096 => "rsa-4096",
         }
     }
+
+    /// True for the RSA types.
+    pub fn is_rsa(self) -> bool {
+        matches!(self, Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096)
+    }
 }
 
 impl fmt::Display for KeyType {

@@ -43,6 +43,9 @@ pub struct IssueArgs {
     /// Keep the current private key instead of making a new one
     #[arg(long)]
     reuse_key: bool,
+    /// Two keys for one name: ECDSA P-256 plus RSA 2048, issued, renewed and served as a pair
+    #[arg(long)]
+    dual: bool,
     /// ACME directory URL (default: Let's Encrypt production)
     #[arg(long, value_name = "URL", conflicts_with = "staging")]
     server: Option<String>,
@@ -140,6 +143,7 @@ impl IssueArgs {
             identifiers,
             key_type: self.key_type,
             reuse_key: self.reuse_key,
+            dual: self.dual,
             directory_url,
             ca_bundle,
             email: self.email.clone(),
@@ -155,16 +159,17 @@ impl IssueArgs {
 
 pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let mut req = args.request()?;
+    let remembered = ctx.store.load_record(&req.name)?.and_then(|r| r.nginx);
+    let backup_root = certctl::ops::nginx::backup_root(ctx.store.layout().root());
     if args.nginx {
-        let remembered = ctx.store.load_record(&req.name)?.and_then(|r| r.nginx);
         let site = args.nginx_options.resolve(remembered.as_ref(), &req.name)?;
         req.responder = Responder::Webroot {
             path: site.layout.acme_webroot.clone(),
         };
-        req.nginx = Some(issue::IssueNginx {
-            site,
-            backup_root: certctl::ops::nginx::backup_root(ctx.store.layout().root()),
-        });
+        req.nginx = Some(issue::IssueNginx { site, backup_root });
+    } else if let Some(site) = remembered {
+        // The site certctl wrote for this certificate keeps being served, with the new one.
+        req.nginx = Some(issue::IssueNginx { site, backup_root });
     }
     if !req.agree_tos && issue::needs_account(&ctx.store, &req.directory_url)? {
         req.agree_tos = ctx.stdin_tty && ask_terms(&req.directory_url);
@@ -203,6 +208,10 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         println!("  names:     {}", outcome.cert.names.join(", "));
         println!("  fullchain: {}", outcome.paths.fullchain.display());
         println!("  privkey:   {}", outcome.paths.privkey.display());
+        if let Some(rsa) = &outcome.rsa {
+            println!("  rsa-2048:  {}", rsa.paths.fullchain.display());
+            println!("             {}", rsa.paths.privkey.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

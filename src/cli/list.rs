@@ -37,7 +37,11 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             [
                 e.name.clone(),
                 e.names.join(","),
-                e.key_type.map_or_else(|| "-".into(), |k| k.to_string()),
+                match (e.key_type, e.dual) {
+                    (None, _) => "-".into(),
+                    (Some(k), false) => k.to_string(),
+                    (Some(k), true) => format!("{k}+rsa-2048"),
+                },
                 e.not_after_rfc3339.clone().unwrap_or_else(|| "-".into()),
                 e.days_left.map_or_else(|| "-".into(), |d| d.to_string()),
                 e.issuer

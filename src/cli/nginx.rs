@@ -195,6 +195,7 @@ pub fn run(args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         args.http_port,
         args.dry_run,
         &ops_nginx::backup_root(ctx.store.layout().root()),
+        certctl::nginx::apply::Reload::IfChanged,
     )?;
     print_outcome(&outcome, ctx);
     Ok(ExitCode::SUCCESS)
@@ -209,7 +210,9 @@ pub fn print_outcome(outcome: &NginxOutcome, ctx: &Ctx) {
             print!("{diff}");
         }
     } else if !ctx.quiet {
-        if outcome.applied.changed.is_empty() {
+        if outcome.applied.changed.is_empty() && outcome.applied.reloaded {
+            println!("nginx: configuration unchanged; tested and reloaded for the new certificate");
+        } else if outcome.applied.changed.is_empty() {
             println!("nginx: nothing to change");
         } else {
             for path in &outcome.applied.changed {

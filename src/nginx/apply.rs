@@ -173,12 +173,33 @@ pub fn diff(changes: &[Change]) -> Result<String, NginxError> {
     Ok(out)
 }
 
+/// When [`apply`] reloads nginx.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reload {
+    /// Only when a file changed.
+    IfChanged,
+    /// Even when no file changed: a new certificate went live behind unchanged paths.
+    Always,
+}
+
 /// Writes the changes, runs `nginx -t`, reloads. On any failure every path is restored to what it
 /// was and nginx keeps running its previous configuration. Previous versions go to `backup_root`.
-pub fn apply(changes: &[Change], nginx: &Nginx, backup_root: &Path) -> Result<Applied, NginxError> {
+pub fn apply(
+    changes: &[Change],
+    nginx: &Nginx,
+    backup_root: &Path,
+    reload: Reload,
+) -> Result<Applied, NginxError> {
     let todo = pending(changes)?;
     if todo.is_empty() {
-        return Ok(Applied::default());
+        if reload == Reload::Always {
+            nginx.test()?;
+            nginx.reload()?;
+        }
+        return Ok(Applied {
+            reloaded: reload == Reload::Always,
+            ..Applied::default()
+        });
     }
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

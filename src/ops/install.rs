@@ -85,6 +85,7 @@ pub fn install_cert(
         name: req.name.clone(),
         domains: identifiers.iter().map(|i| i.as_string()).collect(),
         key_type: key.key_type(),
+        dual: false,
         reuse_key: true,
         server: String::new(),
         ca_bundle: None,

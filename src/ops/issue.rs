@@ -10,8 +10,9 @@ use crate::acme::{AcmeError, account};
 use crate::config::{RenewalRecord, Responder};
 use crate::keys::{KeyType, PrivateKey};
 use crate::names::Identifier;
+use crate::nginx::apply::Reload;
 use crate::progress::{Progress, Step};
-use crate::store::{CertFiles, CertStore, LivePaths};
+use crate::store::{CertFiles, CertStore, KeySlot, LivePaths};
 use crate::verify::{self, CertInfo};
 
 /// Everything `issue` needs, resolved and validated by the CLI.
@@ -25,6 +26,9 @@ pub struct IssueRequest {
     pub key_type: Option<KeyType>,
     /// Keep the live key if there is one.
     pub reuse_key: bool,
+    /// Issue an RSA 2048 set alongside the ECDSA primary (sticky: a re-issue of a dual
+    /// certificate stays dual, since its nginx site serves both).
+    pub dual: bool,
     /// ACME directory URL.
     pub directory_url: String,
     /// Extra roots for the CA's API.
@@ -41,7 +45,8 @@ pub struct IssueRequest {
     pub self_check: bool,
     /// Run after the new certificate is live.
     pub deploy_hook: Option<String>,
-    /// `--nginx`: serve challenges through nginx, then write the TLS site.
+    /// `--nginx`: serve challenges through nginx, then write the TLS site and reload. Set too when
+    /// the renewal record remembers a site, so a re-issue keeps it serving the new certificate.
     pub nginx: Option<IssueNginx>,
 }
 
@@ -65,11 +70,23 @@ pub struct IssueOutcome {
     pub cert: CertInfo,
     /// Key type used.
     pub key_type: KeyType,
+    /// The RSA set of a dual certificate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rsa: Option<RsaOutcome>,
     /// A new ACME account was registered for this run.
     pub account_created: bool,
     /// What `--nginx` wrote.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nginx: Option<super::nginx::NginxOutcome>,
+}
+
+/// The RSA half of a dual certificate.
+#[derive(Debug, serde::Serialize)]
+pub struct RsaOutcome {
+    /// The stable paths of the RSA set.
+    pub paths: LivePaths,
+    /// Facts about the RSA certificate.
+    pub cert: CertInfo,
 }
 
 /// True when no account is stored for this CA yet (so `--agree-tos` will be needed).
@@ -84,22 +101,18 @@ pub async fn issue(
     progress: &dyn Progress,
 ) -> Result<IssueOutcome, Error> {
     let _cert_lock = store.lock_cert(&req.name)?;
-    // A re-issue without --nginx keeps the site certctl manages for this certificate.
-    let remembered_nginx = store
-        .load_record(&req.name)
-        .ok()
-        .flatten()
-        .and_then(|r| r.nginx);
+    // A dual certificate stays dual: its nginx site serves both sets.
+    let remembered = store.load_record(&req.name).ok().flatten();
+    let dual = req.dual || remembered.as_ref().is_some_and(|r| r.dual);
 
     // Everything that can fail locally fails before the CA hears from us: the reused key, the
     // standalone port, the webroot.
-    let reused = match req.reuse_key {
-        true => store
-            .live_privkey(&req.name)?
-            .map(|pem| PrivateKey::from_pem_any(&pem))
-            .transpose()?,
-        false => None,
-    };
+    let reused = reused_key(store, req, KeySlot::Primary)?;
+    let key_type = reused
+        .as_ref()
+        .map(PrivateKey::key_type)
+        .or(req.key_type)
+        .unwrap_or_default();
     if let (Some(key), Some(asked)) = (&reused, req.key_type)
         && key.key_type() != asked
     {
@@ -109,11 +122,15 @@ pub async fn issue(
             req.name
         )));
     }
-    let key_type = reused
-        .as_ref()
-        .map(PrivateKey::key_type)
-        .or(req.key_type)
-        .unwrap_or_default();
+    if dual && key_type.is_rsa() {
+        return Err(Error::Usage(format!(
+            "--dual pairs an ECDSA key with an RSA 2048 key; --key-type {key_type} cannot be the ECDSA half"
+        )));
+    }
+    let reused_rsa = match dual {
+        true => reused_key(store, req, KeySlot::Rsa)?,
+        false => None,
+    };
     if let Some(n) = &req.nginx {
         progress.step(Step::Challenge, "making nginx serve ACME challenges");
         super::nginx::prepare_challenges(
@@ -136,11 +153,9 @@ pub async fn issue(
         }
     };
 
-    // The key is made on a blocking thread while the CA validates (RSA 4096 takes a while).
-    let key_task = tokio::task::spawn_blocking(move || match reused {
-        Some(key) => Ok(key),
-        None => PrivateKey::generate(key_type),
-    });
+    // Keys are made on blocking threads while the CA validates (RSA 4096 takes a while).
+    let key_task = spawn_key(reused, key_type);
+    let rsa_key_task = dual.then(|| spawn_key(reused_rsa, KeyType::Rsa2048));
 
     progress.step(Step::Account, &req.directory_url);
     let (account, account_created) = load_or_create_account(store, req).await?;
@@ -158,11 +173,100 @@ pub async fn issue(
         identifiers: &req.identifiers,
         self_check_port: req.self_check.then_some(req.http_port),
     };
+    let (mut files, cert, key) =
+        obtain_set(&account, &plan, responder.as_mut(), key_task, req, progress).await?;
+    // The RSA order follows on the same account: the CA usually reuses the authorizations the
+    // first order just validated, so it costs little.
+    let mut rsa_cert = None;
+    if let Some(task) = rsa_key_task {
+        progress.step(Step::Order, "the RSA 2048 half of --dual");
+        let (rsa_files, info, _) =
+            obtain_set(&account, &plan, responder.as_mut(), task, req, progress).await?;
+        files.rsa = Some(Box::new(rsa_files));
+        rsa_cert = Some(info);
+    }
+    drop(responder);
+
+    progress.step(Step::Install, &req.name);
+    let mut record = record_for(req, key.key_type());
+    record.dual = dual;
+    let paths = store.install(&req.name, &files, &record)?;
+    let rsa = rsa_cert.map(|cert| RsaOutcome {
+        paths: store.live_paths(&req.name, KeySlot::Rsa),
+        cert,
+    });
+
+    // The new certificate sits behind the same paths, so nginx is reloaded even when the site
+    // file does not change.
+    let nginx = match &req.nginx {
+        Some(n) => {
+            progress.step(Step::Deploy, "writing the nginx TLS site, nginx -t, reload");
+            Some(super::nginx::configure_site(
+                store,
+                &req.name,
+                &n.site,
+                req.http_port,
+                false,
+                &n.backup_root,
+                Reload::Always,
+            )?)
+        }
+        None => None,
+    };
+    if let Some(hook) = &req.deploy_hook {
+        progress.step(Step::Deploy, hook);
+        run_deploy_hook(hook, req, &paths, rsa.as_ref().map(|r| &r.paths))?;
+    }
+    Ok(IssueOutcome {
+        name: req.name.clone(),
+        paths,
+        cert,
+        key_type: key.key_type(),
+        rsa,
+        account_created,
+        nginx,
+    })
+}
+
+/// The live key of one set when `--reuse-key` asks for it.
+fn reused_key(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+    slot: KeySlot,
+) -> Result<Option<PrivateKey>, Error> {
+    if !req.reuse_key {
+        return Ok(None);
+    }
+    Ok(store
+        .live_privkey(&req.name, slot)?
+        .map(|pem| PrivateKey::from_pem_any(&pem))
+        .transpose()?)
+}
+
+type KeyTask = tokio::task::JoinHandle<Result<PrivateKey, crate::keys::KeyError>>;
+
+fn spawn_key(reused: Option<PrivateKey>, key_type: KeyType) -> KeyTask {
+    tokio::task::spawn_blocking(move || match reused {
+        Some(key) => Ok(key),
+        None => PrivateKey::generate(key_type),
+    })
+}
+
+/// One order for one key: finalized with the key's CSR, then verified (chain, key, names,
+/// validity) before anything is written.
+async fn obtain_set(
+    account: &instant_acme::Account,
+    plan: &OrderPlan<'_>,
+    responder: &mut dyn Http01Responder,
+    key_task: KeyTask,
+    req: &IssueRequest,
+    progress: &dyn Progress,
+) -> Result<(CertFiles, CertInfo, PrivateKey), Error> {
     let mut key_slot = None;
     let chain_pem = order::obtain(
-        &account,
-        &plan,
-        responder.as_mut(),
+        account,
+        plan,
+        responder,
         async || {
             let key = key_task
                 .await
@@ -177,7 +281,6 @@ pub async fn issue(
         progress,
     )
     .await?;
-    drop(responder);
     let key = key_slot.ok_or_else(|| AcmeError::Key("no key was generated".into()))?;
 
     progress.step(Step::Verify, "chain, key, names, validity");
@@ -188,38 +291,7 @@ pub async fn issue(
         super::unix_now(),
     )?;
     let files = split_chain(&chain_pem, key.to_pem())?;
-
-    progress.step(Step::Install, &req.name);
-    let mut record = record_for(req, key.key_type());
-    record.nginx = record.nginx.or(remembered_nginx);
-    let paths = store.install(&req.name, &files, &record)?;
-
-    let nginx = match &req.nginx {
-        Some(n) => {
-            progress.step(Step::Deploy, "writing the nginx TLS site, nginx -t, reload");
-            Some(super::nginx::configure_site(
-                store,
-                &req.name,
-                &n.site,
-                req.http_port,
-                false,
-                &n.backup_root,
-            )?)
-        }
-        None => None,
-    };
-    if let Some(hook) = &req.deploy_hook {
-        progress.step(Step::Deploy, hook);
-        run_deploy_hook(hook, req, &paths)?;
-    }
-    Ok(IssueOutcome {
-        name: req.name.clone(),
-        paths,
-        cert,
-        key_type: key.key_type(),
-        account_created,
-        nginx,
-    })
+    Ok((files, cert, key))
 }
 
 async fn load_or_create_account(
@@ -251,6 +323,7 @@ fn record_for(req: &IssueRequest, key_type: KeyType) -> RenewalRecord {
         name: req.name.clone(),
         domains: req.identifiers.iter().map(Identifier::as_string).collect(),
         key_type,
+        dual: req.dual,
         reuse_key: req.reuse_key,
         server: req.directory_url.clone(),
         ca_bundle: req.ca_bundle.clone(),
@@ -278,12 +351,24 @@ pub(crate) fn split_chain(chain_pem: &str, privkey: String) -> Result<CertFiles,
         chain: rest.concat(),
         fullchain: blocks.concat(),
         privkey,
+        rsa: None,
     })
 }
 
-fn run_deploy_hook(hook: &str, req: &IssueRequest, paths: &LivePaths) -> Result<(), Error> {
+fn run_deploy_hook(
+    hook: &str,
+    req: &IssueRequest,
+    paths: &LivePaths,
+    rsa: Option<&LivePaths>,
+) -> Result<(), Error> {
     let domains: Vec<String> = req.identifiers.iter().map(Identifier::as_string).collect();
-    let status = Command::new("/bin/sh")
+    let mut command = Command::new("/bin/sh");
+    if let Some(rsa) = rsa {
+        command
+            .env("CERTCTL_RSA_FULLCHAIN", &rsa.fullchain)
+            .env("CERTCTL_RSA_PRIVKEY", &rsa.privkey);
+    }
+    let status = command
         .arg("-c")
         .arg(hook)
         .env("CERTCTL_NAME", &req.name)

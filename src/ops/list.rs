@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::Error;
 use crate::keys::KeyType;
-use crate::store::CertStore;
+use crate::store::{CertStore, KeySlot};
 use crate::verify;
 
 /// One row of `certctl list`.
@@ -16,6 +16,8 @@ pub struct ListEntry {
     pub names: Vec<String>,
     /// Key type from the renewal record (None when the record is damaged).
     pub key_type: Option<KeyType>,
+    /// An RSA 2048 set is kept alongside (`--dual`).
+    pub dual: bool,
     /// End of validity, Unix seconds (None when nothing is live or it does not parse).
     pub not_after: Option<i64>,
     /// The same, RFC 3339.
@@ -42,10 +44,15 @@ pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
             Ok(None) => continue,
             Err(e) => {
                 entries.push(ListEntry {
-                    fullchain: store.live_paths(&name).fullchain.display().to_string(),
+                    fullchain: store
+                        .live_paths(&name, KeySlot::Primary)
+                        .fullchain
+                        .display()
+                        .to_string(),
                     name,
                     names: Vec::new(),
                     key_type: None,
+                    dual: false,
                     not_after: None,
                     not_after_rfc3339: None,
                     days_left: None,
@@ -56,7 +63,11 @@ pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
                 continue;
             }
         };
-        let fullchain = store.live_paths(&name).fullchain.display().to_string();
+        let fullchain = store
+            .live_paths(&name, KeySlot::Primary)
+            .fullchain
+            .display()
+            .to_string();
         let info = match store.live_fullchain(&name)? {
             None => Err("no live certificate".to_owned()),
             Some(pem) => verify::parse_pem_chain(&pem)
@@ -68,6 +79,7 @@ pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
                 name,
                 names: info.names,
                 key_type: Some(record.key_type),
+                dual: record.dual,
                 not_after: Some(info.not_after),
                 not_after_rfc3339: Some(verify::rfc3339(info.not_after)),
                 days_left: Some((info.not_after - now).div_euclid(86_400)),
@@ -80,6 +92,7 @@ pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
                 name,
                 names: record.domains,
                 key_type: Some(record.key_type),
+                dual: record.dual,
                 not_after: None,
                 not_after_rfc3339: None,
                 days_left: None,

@@ -9,10 +9,10 @@ use crate::acme::challenge::{self, Http01Responder, PublishedToken, Webroot};
 use crate::config::NginxSite;
 use crate::names::Identifier;
 use crate::nginx::NginxError;
-use crate::nginx::apply::{self, Applied, Change};
+use crate::nginx::apply::{self, Applied, Change, Reload};
 use crate::nginx::dump::{self, ServerBlock};
 use crate::nginx::render::{self, CertPaths, SiteSpec};
-use crate::store::CertStore;
+use crate::store::{CertStore, KeySlot};
 use crate::verify;
 
 /// What a run did (or, with `dry_run`, would do).
@@ -185,7 +185,7 @@ pub fn prepare_challenges(
             render::http_only_site(&spec, &site.layout),
         ));
     }
-    let applied = apply::apply(&changes, &site.nginx, backup_root)?;
+    let applied = apply::apply(&changes, &site.nginx, backup_root, Reload::IfChanged)?;
     Ok(NginxOutcome {
         diff: None,
         applied,
@@ -243,6 +243,7 @@ pub fn configure_site(
     http_port: u16,
     dry_run: bool,
     backup_root: &std::path::Path,
+    reload: Reload,
 ) -> Result<NginxOutcome, Error> {
     let record = store.load_record(name)?.ok_or_else(|| {
         Error::Usage(format!(
@@ -255,12 +256,21 @@ pub fn configure_site(
     let info = verify::cert_info(&verify::parse_pem_chain(&pem)?[0])?;
     let hosts = record.domains.clone();
     let served = inspect(site, name, &hosts, http_port)?;
-    let live = store.live_paths(name);
-    let certs = vec![CertPaths {
-        fullchain: live.fullchain,
-        privkey: live.privkey,
-        chain: live.chain,
-    }];
+    let slots: &[KeySlot] = match record.dual {
+        true => &[KeySlot::Primary, KeySlot::Rsa],
+        false => &[KeySlot::Primary],
+    };
+    let certs: Vec<CertPaths> = slots
+        .iter()
+        .map(|&slot| {
+            let live = store.live_paths(name, slot);
+            CertPaths {
+                fullchain: live.fullchain,
+                privkey: live.privkey,
+                chain: live.chain,
+            }
+        })
+        .collect();
     for cert in &certs {
         for path in [&cert.fullchain, &cert.privkey] {
             render::check_value("the certificate path", &path.display().to_string())?;
@@ -305,7 +315,7 @@ pub fn configure_site(
             notes,
         });
     }
-    let applied = apply::apply(&changes, &site.nginx, backup_root)?;
+    let applied = apply::apply(&changes, &site.nginx, backup_root, reload)?;
     let mut record = record;
     record.nginx = Some(site.clone());
     store.save_record(&record)?;

@@ -11,7 +11,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::layout::{Layout, check_cert_name};
-use super::{CertFiles, CertStore, LivePaths, StoreError, StoreLock};
+use super::{CertFiles, CertStore, KeySlot, LivePaths, StoreError, StoreLock};
 use crate::config::RenewalRecord;
 
 const PRIVATE_DIR: u32 = 0o700;
@@ -139,15 +139,15 @@ impl CertStore for FsStore {
         Ok(names)
     }
 
-    fn live_privkey(&self, name: &str) -> Result<Option<String>, StoreError> {
+    fn live_privkey(&self, name: &str, slot: KeySlot) -> Result<Option<String>, StoreError> {
         check_cert_name(name)?;
-        let path = self.layout.live_paths(name).privkey;
+        let path = self.layout.live_paths(name, slot).privkey;
         Ok(Self::read_optional(&path)?.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     fn live_fullchain(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
         check_cert_name(name)?;
-        Self::read_optional(&self.layout.live_paths(name).fullchain)
+        Self::read_optional(&self.layout.live_paths(name, KeySlot::Primary).fullchain)
     }
 
     fn install(
@@ -173,18 +173,10 @@ impl CertStore for FsStore {
             .mode(PRIVATE_DIR)
             .create(&tmp)
             .map_err(io("cannot create", &tmp))?;
-        write_new(
-            &tmp.join("privkey.pem"),
-            files.privkey.as_bytes(),
-            PRIVATE_FILE,
-        )?;
-        write_new(&tmp.join("cert.pem"), files.cert.as_bytes(), PUBLIC_FILE)?;
-        write_new(&tmp.join("chain.pem"), files.chain.as_bytes(), PUBLIC_FILE)?;
-        write_new(
-            &tmp.join("fullchain.pem"),
-            files.fullchain.as_bytes(),
-            PUBLIC_FILE,
-        )?;
+        write_set(&tmp, KeySlot::Primary, files)?;
+        if let Some(rsa) = &files.rsa {
+            write_set(&tmp, KeySlot::Rsa, rsa)?;
+        }
         sync_dir(&tmp)?;
         let final_dir = archive.join(version.to_string());
         fs::rename(&tmp, &final_dir).map_err(io("cannot rename into", &final_dir))?;
@@ -203,7 +195,7 @@ impl CertStore for FsStore {
             .map_err(io("cannot create", &tmp_link))?;
         fs::rename(&tmp_link, &link).map_err(io("cannot replace", &link))?;
         sync_dir(&live_dir)?;
-        Ok(self.layout.live_paths(name))
+        Ok(self.layout.live_paths(name, KeySlot::Primary))
     }
 
     fn save_record(&self, record: &RenewalRecord) -> Result<(), StoreError> {
@@ -212,9 +204,18 @@ impl CertStore for FsStore {
         write_atomic(&path, record.to_toml().as_bytes(), PRIVATE_FILE)
     }
 
-    fn live_paths(&self, name: &str) -> LivePaths {
-        self.layout.live_paths(name)
+    fn live_paths(&self, name: &str, slot: KeySlot) -> LivePaths {
+        self.layout.live_paths(name, slot)
     }
+}
+
+/// Writes the four files of one key set into a new version directory.
+fn write_set(dir: &Path, slot: KeySlot, files: &CertFiles) -> Result<(), StoreError> {
+    let file = |stem| dir.join(slot.file_name(stem));
+    write_new(&file("privkey"), files.privkey.as_bytes(), PRIVATE_FILE)?;
+    write_new(&file("cert"), files.cert.as_bytes(), PUBLIC_FILE)?;
+    write_new(&file("chain"), files.chain.as_bytes(), PUBLIC_FILE)?;
+    write_new(&file("fullchain"), files.fullchain.as_bytes(), PUBLIC_FILE)
 }
 
 /// Maps an io::Error to a [`StoreError`] naming the action and path.
@@ -306,6 +307,7 @@ mod tests {
             name: name.to_owned(),
             domains: vec![name.to_owned()],
             key_type: KeyType::EcdsaP256,
+            dual: false,
             reuse_key: false,
             server: "https://127.0.0.1:14000/dir".to_owned(),
             ca_bundle: None,
@@ -324,6 +326,7 @@ mod tests {
             chain: format!("chain {tag}"),
             fullchain: format!("fullchain {tag}"),
             privkey: format!("key {tag}"),
+            rsa: None,
         }
     }
 
@@ -355,6 +358,46 @@ mod tests {
         assert_eq!(fs::read_to_string(old).unwrap(), "fullchain one");
         assert_eq!(store.cert_names().unwrap(), vec!["a.test"]);
         assert_eq!(store.load_record("a.test").unwrap(), Some(record("a.test")));
+    }
+
+    #[test]
+    fn dual_sets_are_swapped_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path().join("state"));
+        let dual = |tag: &str| CertFiles {
+            rsa: Some(Box::new(files(&format!("{tag} rsa")))),
+            ..files(tag)
+        };
+        store
+            .install("a.test", &dual("one"), &record("a.test"))
+            .unwrap();
+        let rsa = store.live_paths("a.test", KeySlot::Rsa);
+        assert_eq!(
+            fs::read_to_string(&rsa.fullchain).unwrap(),
+            "fullchain one rsa"
+        );
+        assert_eq!(mode(&rsa.privkey), 0o600);
+        store
+            .install("a.test", &dual("two"), &record("a.test"))
+            .unwrap();
+        let primary = store.live_paths("a.test", KeySlot::Primary);
+        assert_eq!(
+            fs::read_to_string(&primary.fullchain).unwrap(),
+            "fullchain two"
+        );
+        assert_eq!(fs::read_to_string(&rsa.privkey).unwrap(), "key two rsa");
+        assert_eq!(
+            store
+                .live_privkey("a.test", KeySlot::Rsa)
+                .unwrap()
+                .as_deref(),
+            Some("key two rsa")
+        );
+        // Back to a single set: the RSA files go with the swap.
+        store
+            .install("a.test", &files("three"), &record("a.test"))
+            .unwrap();
+        assert!(!rsa.fullchain.exists());
     }
 
     #[test]

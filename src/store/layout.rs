@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{LivePaths, StoreError};
+use super::{KeySlot, LivePaths, StoreError};
 
 /// The state directory's layout.
 #[derive(Clone, Debug)]
@@ -72,14 +72,14 @@ impl Layout {
             .join(version.to_string())
     }
 
-    /// The stable file paths under live/<name>/.
-    pub fn live_paths(&self, name: &str) -> LivePaths {
+    /// The stable file paths of one key set under live/<name>/.
+    pub fn live_paths(&self, name: &str, slot: KeySlot) -> LivePaths {
         let dir = self.live_link(name);
         LivePaths {
-            cert: dir.join("cert.pem"),
-            chain: dir.join("chain.pem"),
-            fullchain: dir.join("fullchain.pem"),
-            privkey: dir.join("privkey.pem"),
+            cert: dir.join(slot.file_name("cert")),
+            chain: dir.join(slot.file_name("chain")),
+            fullchain: dir.join(slot.file_name("fullchain")),
+            privkey: dir.join(slot.file_name("privkey")),
         }
     }
 }
@@ -149,7 +149,7 @@ mod tests {
         );
         let l = Layout::new("/s");
         assert_eq!(
-            l.live_paths("a.test").fullchain,
+            l.live_paths("a.test", KeySlot::Primary).fullchain,
             PathBuf::from("/s/live/a.test/fullchain.pem")
         );
     }

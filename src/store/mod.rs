@@ -55,6 +55,29 @@ pub struct CertFiles {
     pub fullchain: String,
     /// The private key (PKCS#8 PEM). Written 0600.
     pub privkey: String,
+    /// `--dual`: the RSA set issued alongside, for the same names. It lives in the same version
+    /// directory, so the one live swap replaces both sets together.
+    pub rsa: Option<Box<CertFiles>>,
+}
+
+/// Which key set of a certificate: every certificate has a primary set; `--dual` adds an RSA set
+/// whose files carry an `-rsa` suffix (fullchain-rsa.pem, privkey-rsa.pem, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySlot {
+    /// cert.pem, chain.pem, fullchain.pem, privkey.pem.
+    Primary,
+    /// cert-rsa.pem, chain-rsa.pem, fullchain-rsa.pem, privkey-rsa.pem.
+    Rsa,
+}
+
+impl KeySlot {
+    /// The file name of `stem` ("cert", "privkey", …) in this slot.
+    pub fn file_name(self, stem: &str) -> String {
+        match self {
+            KeySlot::Primary => format!("{stem}.pem"),
+            KeySlot::Rsa => format!("{stem}-rsa.pem"),
+        }
+    }
 }
 
 impl std::fmt::Debug for CertFiles {
@@ -102,8 +125,8 @@ pub trait CertStore: Send + Sync {
     fn load_record(&self, name: &str) -> Result<Option<RenewalRecord>, StoreError>;
     /// The names of every certificate with a renewal record.
     fn cert_names(&self) -> Result<Vec<String>, StoreError>;
-    /// The live private key PEM (for `--reuse-key`), if there is a live version.
-    fn live_privkey(&self, name: &str) -> Result<Option<String>, StoreError>;
+    /// The live private key PEM of one key set (for `--reuse-key`), if there is one.
+    fn live_privkey(&self, name: &str, slot: KeySlot) -> Result<Option<String>, StoreError>;
     /// The live fullchain PEM, if there is a live version.
     fn live_fullchain(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes a new version, saves the record, then atomically points live/NAME at the new
@@ -116,6 +139,6 @@ pub trait CertStore: Send + Sync {
     ) -> Result<LivePaths, StoreError>;
     /// Rewrites the renewal record of an existing certificate (atomically).
     fn save_record(&self, record: &RenewalRecord) -> Result<(), StoreError>;
-    /// The stable paths for a certificate name (whether or not they exist yet).
-    fn live_paths(&self, name: &str) -> LivePaths;
+    /// The stable paths of one key set of a certificate (whether or not they exist yet).
+    fn live_paths(&self, name: &str, slot: KeySlot) -> LivePaths;
 }
