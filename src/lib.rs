@@ -18,6 +18,7 @@ pub mod names;
 pub mod nginx;
 pub mod ops;
 pub mod progress;
+pub mod renewal;
 pub mod store;
 pub mod tls_policy;
 pub mod verify;

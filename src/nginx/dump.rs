@@ -20,6 +20,9 @@ pub struct ServerBlock {
     pub names: Vec<String>,
     /// (port, ssl) per listen directive; no listen means port 80.
     pub listens: Vec<(u16, bool)>,
+    /// Where a client on this machine reaches each TLS listen: the address it names, or the
+    /// loopback address for a wildcard or a host name (`[::]` → `[::1]`).
+    pub tls_targets: Vec<std::net::SocketAddr>,
     /// Paths of the files it includes directly.
     pub includes: Vec<String>,
     /// It has a location for /.well-known/acme-challenge/.
@@ -212,6 +215,7 @@ fn parse_server(tokens: &[Token], pos: &mut usize, file: &Path, line: usize) -> 
         server_name_line: None,
         names: Vec::new(),
         listens: Vec::new(),
+        tls_targets: Vec::new(),
         includes: Vec::new(),
         has_acme_location: false,
     };
@@ -235,6 +239,10 @@ fn parse_server(tokens: &[Token], pos: &mut usize, file: &Path, line: usize) -> 
                             if let Some(port) = listen_port(&words[1].0) {
                                 let ssl = words[2..].iter().any(|w| w.0 == "ssl");
                                 block.listens.push((port, ssl));
+                                if ssl {
+                                    let ip = listen_ip(&words[1].0);
+                                    block.tls_targets.push(std::net::SocketAddr::new(ip, port));
+                                }
                             }
                         }
                         Some("include") if words.len() > 1 => {
@@ -290,6 +298,20 @@ fn listen_port(addr: &str) -> Option<u16> {
     }
 }
 
+/// The address to connect to for a listen address (see [`ServerBlock::tls_targets`]).
+fn listen_ip(addr: &str) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let host = match addr.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(h, _)| h),
+        None => addr.rsplit_once(':').map_or(addr, |(h, _)| h),
+    };
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) if v6.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        Ok(ip) if !ip.is_unspecified() => ip,
+        _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +337,21 @@ server {\n\
 server { server_name *.wild.example; location ^~ /.well-known/acme-challenge/ { root /x; } }\n";
 
     #[test]
+    fn tls_targets_are_reachable_addresses() {
+        for (listen, want) in [
+            ("443", "127.0.0.1"),
+            ("*:443", "127.0.0.1"),
+            ("0.0.0.0:443", "127.0.0.1"),
+            ("[::]:443", "::1"),
+            ("127.0.0.2:443", "127.0.0.2"),
+            ("[::1]:443", "::1"),
+            ("localhost:443", "127.0.0.1"),
+        ] {
+            assert_eq!(listen_ip(listen).to_string(), want, "{listen}");
+        }
+    }
+
+    #[test]
     fn finds_server_blocks_with_files_and_lines() {
         let blocks = server_blocks(DUMP);
         assert_eq!(blocks.len(), 3);
@@ -332,6 +369,7 @@ server { server_name *.wild.example; location ^~ /.well-known/acme-challenge/ { 
 
         let tls = &blocks[1];
         assert_eq!(tls.listens, [(8443, true)]);
+        assert_eq!(tls.tls_targets, ["127.0.0.1:8443".parse().unwrap()]);
         assert_eq!(tls.names, ["tls.example.com"]);
         assert!(
             tls.serves_challenges(Path::new("/etc/nginx/snippets/certctl/acme-challenge.conf"))

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use super::layout::{Layout, check_cert_name};
 use super::{CertFiles, CertStore, KeySlot, LivePaths, StoreError, StoreLock};
 use crate::config::RenewalRecord;
+use crate::renewal::state::RenewalState;
 
 const PRIVATE_DIR: u32 = 0o700;
 const PUBLIC_DIR: u32 = 0o755;
@@ -102,6 +103,17 @@ impl CertStore for FsStore {
         lock_file(&self.layout.cert_dir(name).join(".lock"))
     }
 
+    fn try_lock_cert(&self, name: &str) -> Result<Option<StoreLock>, StoreError> {
+        self.ensure_cert_dirs(name)?;
+        let path = self.layout.cert_dir(name).join(".lock");
+        let file = open_lock(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(StoreLock(Box::new(file)))),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(io("cannot lock", &path)(e)),
+        }
+    }
+
     fn load_record(&self, name: &str) -> Result<Option<RenewalRecord>, StoreError> {
         check_cert_name(name)?;
         let path = self.layout.cert_dir(name).join("renewal.toml");
@@ -187,14 +199,8 @@ impl CertStore for FsStore {
         let record_path = self.layout.cert_dir(name).join("renewal.toml");
         write_atomic(&record_path, record.to_toml().as_bytes(), PRIVATE_FILE)?;
 
-        // 3. The swap: a fresh symlink renamed over live/NAME.
-        let live_dir = self.layout.live_dir();
-        let tmp_link = live_dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let _ = fs::remove_file(&tmp_link);
-        std::os::unix::fs::symlink(Layout::live_target(name, version), &tmp_link)
-            .map_err(io("cannot create", &tmp_link))?;
-        fs::rename(&tmp_link, &link).map_err(io("cannot replace", &link))?;
-        sync_dir(&live_dir)?;
+        // 3. The swap.
+        self.point_live(name, version)?;
         Ok(self.layout.live_paths(name, KeySlot::Primary))
     }
 
@@ -206,6 +212,62 @@ impl CertStore for FsStore {
 
     fn live_paths(&self, name: &str, slot: KeySlot) -> LivePaths {
         self.layout.live_paths(name, slot)
+    }
+
+    fn load_state(&self, name: &str) -> Result<RenewalState, StoreError> {
+        check_cert_name(name)?;
+        let path = self.layout.cert_dir(name).join("state.json");
+        match Self::read_optional(&path)? {
+            None => Ok(RenewalState::default()),
+            Some(bytes) => RenewalState::from_json(&bytes)
+                .map_err(|reason| StoreError::Corrupt { path, reason }),
+        }
+    }
+
+    fn save_state(&self, name: &str, state: &RenewalState) -> Result<(), StoreError> {
+        self.ensure_cert_dirs(name)?;
+        let path = self.layout.cert_dir(name).join("state.json");
+        write_atomic(&path, state.to_json().as_bytes(), PRIVATE_FILE)
+    }
+
+    fn live_version(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        check_cert_name(name)?;
+        let link = self.layout.live_link(name);
+        match fs::read_link(&link) {
+            Ok(target) => Ok(target
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.parse().ok())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("cannot read", &link)(e)),
+        }
+    }
+
+    fn restore_version(&self, name: &str, version: u64) -> Result<(), StoreError> {
+        check_cert_name(name)?;
+        let dir = self.layout.archive_dir(name).join(version.to_string());
+        if !dir.is_dir() {
+            return Err(StoreError::Corrupt {
+                path: dir,
+                reason: "the version to restore is missing".into(),
+            });
+        }
+        self.point_live(name, version)
+    }
+}
+
+impl FsStore {
+    /// Points live/NAME at archive/VERSION: a fresh symlink renamed over the old one, so readers
+    /// see the old set or the new set, never a mix.
+    fn point_live(&self, name: &str, version: u64) -> Result<(), StoreError> {
+        let link = self.layout.live_link(name);
+        let live_dir = self.layout.live_dir();
+        let tmp_link = live_dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let _ = fs::remove_file(&tmp_link);
+        std::os::unix::fs::symlink(Layout::live_target(name, version), &tmp_link)
+            .map_err(io("cannot create", &tmp_link))?;
+        fs::rename(&tmp_link, &link).map_err(io("cannot replace", &link))?;
+        sync_dir(&live_dir)
     }
 }
 
@@ -283,16 +345,20 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 fn lock_file(path: &Path) -> Result<StoreLock, StoreError> {
-    let file = OpenOptions::new()
+    let file = open_lock(path)?;
+    file.lock().map_err(io("cannot lock", path))?;
+    Ok(StoreLock(Box::new(file)))
+}
+
+fn open_lock(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
         .mode(PRIVATE_FILE)
         .open(path)
-        .map_err(io("cannot open lock", path))?;
-    file.lock().map_err(io("cannot lock", path))?;
-    Ok(StoreLock(Box::new(file)))
+        .map_err(io("cannot open lock", path))
 }
 
 #[cfg(test)]
@@ -398,6 +464,35 @@ mod tests {
             .install("a.test", &files("three"), &record("a.test"))
             .unwrap();
         assert!(!rsa.fullchain.exists());
+    }
+
+    #[test]
+    fn restores_an_earlier_version_and_keeps_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path().join("state"));
+        assert_eq!(store.live_version("a.test").unwrap(), None);
+        store
+            .install("a.test", &files("one"), &record("a.test"))
+            .unwrap();
+        let paths = store
+            .install("a.test", &files("two"), &record("a.test"))
+            .unwrap();
+        assert_eq!(store.live_version("a.test").unwrap(), Some(2));
+        store.restore_version("a.test", 1).unwrap();
+        assert_eq!(fs::read_to_string(&paths.cert).unwrap(), "cert one");
+        assert!(store.restore_version("a.test", 7).is_err());
+        assert_eq!(store.load_state("a.test").unwrap(), RenewalState::default());
+        let mut state = RenewalState::default();
+        state.succeeded(42);
+        store.save_state("a.test", &state).unwrap();
+        assert_eq!(store.load_state("a.test").unwrap(), state);
+        let file = store.layout().cert_dir("a.test").join("state.json");
+        assert_eq!(mode(&file), 0o600);
+        fs::write(&file, "{").unwrap();
+        assert!(matches!(
+            store.load_state("a.test"),
+            Err(StoreError::Corrupt { .. })
+        ));
     }
 
     #[test]

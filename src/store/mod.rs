@@ -12,6 +12,7 @@ use std::path::PathBuf;
 pub use fs::FsStore;
 
 use crate::config::RenewalRecord;
+use crate::renewal::state::RenewalState;
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +122,8 @@ pub trait CertStore: Send + Sync {
 
     /// Takes the lock for one certificate name (issue and renew hold it for the whole run).
     fn lock_cert(&self, name: &str) -> Result<StoreLock, StoreError>;
+    /// The same lock, without waiting: None when another process holds it.
+    fn try_lock_cert(&self, name: &str) -> Result<Option<StoreLock>, StoreError>;
     /// The renewal record of a certificate, if it exists.
     fn load_record(&self, name: &str) -> Result<Option<RenewalRecord>, StoreError>;
     /// The names of every certificate with a renewal record.
@@ -139,6 +142,14 @@ pub trait CertStore: Send + Sync {
     ) -> Result<LivePaths, StoreError>;
     /// Rewrites the renewal record of an existing certificate (atomically).
     fn save_record(&self, record: &RenewalRecord) -> Result<(), StoreError>;
+    /// What renewal remembers about a certificate (default when never written).
+    fn load_state(&self, name: &str) -> Result<RenewalState, StoreError>;
+    /// Saves the renewal state (atomically). Call with the cert lock held.
+    fn save_state(&self, name: &str, state: &RenewalState) -> Result<(), StoreError>;
+    /// The version number live/NAME points at, if any.
+    fn live_version(&self, name: &str) -> Result<Option<u64>, StoreError>;
+    /// Points live/NAME back at an earlier version (after a deploy that did not take).
+    fn restore_version(&self, name: &str, version: u64) -> Result<(), StoreError>;
     /// The stable paths of one key set of a certificate (whether or not they exist yet).
     fn live_paths(&self, name: &str, slot: KeySlot) -> LivePaths;
 }

@@ -48,6 +48,12 @@ pub enum VerifyError {
         /// Names on the certificate.
         found: Vec<String>,
     },
+    /// No path from the leaf to a trusted root.
+    #[error("the chain does not lead to a trusted root ({0})")]
+    Untrusted(String),
+    /// The certificate does not cover the name a client asked for.
+    #[error("the certificate is not valid for {0}")]
+    WrongName(String),
     /// Outside its validity period.
     #[error("the certificate is not valid now (valid from {not_before} to {not_after})")]
     NotValidNow {
@@ -149,6 +155,73 @@ pub fn check_issued(
     Ok(info)
 }
 
+/// Checks that a chain (leaf first, intermediates in any order) leads to one of `roots`, for TLS
+/// server use, at `now_unix`, and when `name` is given, that the leaf covers it. Paths are built
+/// by rustls-webpki, so cross-signed roots and long chains work and no intermediate is pinned.
+pub fn check_trusted(
+    chain: &[CertificateDer<'_>],
+    roots: &[CertificateDer<'_>],
+    name: Option<&str>,
+    now_unix: i64,
+) -> Result<(), VerifyError> {
+    let (leaf, intermediates) = chain.split_first().ok_or(VerifyError::Empty)?;
+    let anchors: Vec<_> = roots
+        .iter()
+        .filter_map(|root| webpki::anchor_from_trusted_cert(root).ok())
+        .collect();
+    let end_entity = webpki::EndEntityCert::try_from(leaf).map_err(|e| VerifyError::Parse {
+        index: 0,
+        reason: format!("{e:?}"),
+    })?;
+    let now = rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        u64::try_from(now_unix).unwrap_or_default(),
+    ));
+    end_entity
+        .verify_for_usage(
+            rustls::crypto::aws_lc_rs::default_provider()
+                .signature_verification_algorithms
+                .all,
+            &anchors,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map_err(|e| match e {
+            webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. } => {
+                let info = cert_info(leaf).ok();
+                VerifyError::NotValidNow {
+                    not_before: info
+                        .as_ref()
+                        .map_or_else(String::new, |i| rfc3339(i.not_before)),
+                    not_after: info
+                        .as_ref()
+                        .map_or_else(String::new, |i| rfc3339(i.not_after)),
+                }
+            }
+            other => VerifyError::Untrusted(webpki_reason(&other)),
+        })?;
+    if let Some(name) = name {
+        let server_name = rustls_pki_types::ServerName::try_from(name)
+            .map_err(|_| VerifyError::WrongName(name.to_owned()))?;
+        end_entity
+            .verify_is_valid_for_subject_name(&server_name)
+            .map_err(|_| VerifyError::WrongName(name.to_owned()))?;
+    }
+    Ok(())
+}
+
+fn webpki_reason(e: &webpki::Error) -> String {
+    match e {
+        webpki::Error::UnknownIssuer => {
+            "issuer unknown: an intermediate is missing or the root is not trusted".into()
+        }
+        webpki::Error::InvalidSignatureForPublicKey => "a signature does not verify".into(),
+        other => format!("{other:?}"),
+    }
+}
+
 /// Each certificate must name the next as issuer and carry a signature the next one's key verifies.
 fn check_links(chain: &[CertificateDer<'_>]) -> Result<(), VerifyError> {
     let parsed = chain
@@ -244,6 +317,7 @@ mod tests {
 
     /// A tiny CA: root → intermediate → leaf, all made with rcgen.
     struct TestPki {
+        root_pem: String,
         chain_pem: String,
         leaf_key: PrivateKey,
         now: i64,
@@ -256,6 +330,7 @@ mod tests {
             .distinguished_name
             .push(DnType::CommonName, "Test Root");
         root_params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let root_pem = root_params.self_signed(&root_key).unwrap().pem();
         let root_issuer = Issuer::new(root_params.clone(), &root_key);
 
         let int_key = KeyPair::generate().unwrap();
@@ -275,6 +350,7 @@ mod tests {
         let now = leaf_params.not_before.unix_timestamp() + 60;
         let leaf = leaf_params.signed_by(&leaf_pair, &int_issuer).unwrap();
         TestPki {
+            root_pem,
             chain_pem: format!("{}{}", leaf.pem(), int_cert.pem()),
             leaf_key,
             now,
@@ -300,6 +376,37 @@ mod tests {
         .unwrap();
         assert_eq!(info.names, vec!["a.test", "b.test"]);
         assert_eq!(info.issuer, "Test Intermediate");
+    }
+
+    #[test]
+    fn trusts_a_chain_only_up_to_a_given_root() {
+        let p = pki(&["a.test", "www.a.test"]);
+        let chain = parse_pem_chain(p.chain_pem.as_bytes()).unwrap();
+        let root = parse_pem_chain(p.root_pem.as_bytes()).unwrap();
+        assert_eq!(
+            check_trusted(&chain, &root, Some("www.a.test"), p.now),
+            Ok(())
+        );
+        assert_eq!(check_trusted(&chain, &root, None, p.now), Ok(()));
+        assert_eq!(
+            check_trusted(&chain, &root, Some("b.test"), p.now),
+            Err(VerifyError::WrongName("b.test".into()))
+        );
+        // Another CA's root, or a missing intermediate: no path.
+        let other = pki(&["a.test"]);
+        let other_root = parse_pem_chain(other.root_pem.as_bytes()).unwrap();
+        assert!(matches!(
+            check_trusted(&chain, &other_root, None, p.now),
+            Err(VerifyError::Untrusted(_))
+        ));
+        assert!(matches!(
+            check_trusted(&chain[..1], &root, None, p.now),
+            Err(VerifyError::Untrusted(_))
+        ));
+        assert!(matches!(
+            check_trusted(&chain, &root, None, 0),
+            Err(VerifyError::NotValidNow { .. })
+        ));
     }
 
     #[test]

@@ -1,0 +1,157 @@
+//! What renewal remembers between runs, per certificate (`certs/NAME/state.json`): the last
+//! attempt and its result, the failure count that drives the backoff, the ARI window and the
+//! time chosen in it, and whether the certificate was revoked. Machine-written; pure data.
+
+use serde::{Deserialize, Serialize};
+
+use super::schedule::{FailureKind, Window};
+
+/// See the module docs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RenewalState {
+    /// The last renewal attempt, Unix seconds.
+    pub last_attempt: Option<i64>,
+    /// The last attempt that put a new certificate live.
+    pub last_success: Option<i64>,
+    /// The last attempt's result.
+    pub last_result: Option<LastResult>,
+    /// Why the last attempt failed (one line).
+    pub last_error: Option<String>,
+    /// How that failure is expected to behave.
+    pub failure_kind: Option<FailureKind>,
+    /// Consecutive failures (0 after a success).
+    pub failures: u32,
+    /// No retry before this time (backoff), Unix seconds.
+    pub next_retry: Option<i64>,
+    /// What the CA said about renewal timing.
+    pub ari: Option<AriState>,
+    /// Set by `certctl revoke`: the certificate is no longer renewed.
+    pub revoked: Option<Revoked>,
+}
+
+/// Outcome of the last attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LastResult {
+    /// A new certificate went live.
+    Renewed,
+    /// It failed; the live certificate was kept.
+    Failed,
+}
+
+/// ACME Renewal Information for the live certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AriState {
+    /// The ARI certificate identifier (`base64url(AKI).base64url(serial)`) this applies to.
+    pub cert_id: String,
+    /// The CA's directory offers renewalInfo.
+    pub offered: bool,
+    /// When it was last asked, Unix seconds.
+    pub checked_at: i64,
+    /// When to ask again (the CA's Retry-After, at most 12 hours away).
+    pub next_check: i64,
+    /// The suggested window, when offered.
+    pub window: Option<Window>,
+    /// The time chosen inside the window (kept while the window stays the same).
+    pub chosen: Option<i64>,
+    /// The CA's explanation, when the window moved for a reason.
+    pub explanation_url: Option<String>,
+}
+
+/// A revocation done through certctl.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revoked {
+    /// When, Unix seconds.
+    pub at: i64,
+    /// Serial of the revoked certificate.
+    pub serial: String,
+    /// The RFC 5280 reason given.
+    pub reason: String,
+}
+
+impl RenewalState {
+    /// Parses state.json.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    /// Renders state.json.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("state serializes") + "\n"
+    }
+
+    /// The ARI time for the certificate with identifier `cert_id`, when the CA gave a window for it.
+    pub fn ari_time(&self, cert_id: &str) -> Option<i64> {
+        self.ari
+            .as_ref()
+            .filter(|a| a.cert_id == cert_id)
+            .and_then(|a| a.chosen)
+    }
+
+    /// Records a success: the failure count and backoff reset.
+    pub fn succeeded(&mut self, at: i64) {
+        self.last_attempt = Some(at);
+        self.last_success = Some(at);
+        self.last_result = Some(LastResult::Renewed);
+        self.last_error = None;
+        self.failure_kind = None;
+        self.failures = 0;
+        self.next_retry = None;
+        self.ari = None;
+    }
+
+    /// Records a failure and sets the next retry time.
+    pub fn failed(&mut self, at: i64, error: String, kind: FailureKind, retry_after: Option<i64>) {
+        self.last_attempt = Some(at);
+        self.last_result = Some(LastResult::Failed);
+        self.last_error = Some(error);
+        self.failure_kind = Some(kind);
+        self.failures = self.failures.saturating_add(1);
+        self.next_retry = Some(super::schedule::next_retry(
+            self.failures,
+            at,
+            kind,
+            retry_after,
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_back_off_and_a_success_resets() {
+        let mut s = RenewalState::default();
+        s.failed(1000, "boom".into(), FailureKind::Transient, None);
+        assert_eq!((s.failures, s.next_retry), (1, Some(1060)));
+        s.failed(1100, "boom".into(), FailureKind::Transient, None);
+        assert_eq!((s.failures, s.next_retry), (2, Some(1700)));
+        let round = RenewalState::from_json(s.to_json().as_bytes()).unwrap();
+        assert_eq!(round, s);
+        s.succeeded(2000);
+        assert_eq!((s.failures, s.next_retry, s.last_error), (0, None, None));
+        assert_eq!(s.last_result, Some(LastResult::Renewed));
+    }
+
+    #[test]
+    fn ari_time_applies_only_to_its_certificate() {
+        let s = RenewalState {
+            ari: Some(AriState {
+                cert_id: "aki.serial".into(),
+                offered: true,
+                checked_at: 0,
+                next_check: 10,
+                window: Some(Window { start: 5, end: 9 }),
+                chosen: Some(7),
+                explanation_url: None,
+            }),
+            ..RenewalState::default()
+        };
+        assert_eq!(s.ari_time("aki.serial"), Some(7));
+        assert_eq!(s.ari_time("aki.other"), None);
+        assert!(RenewalState::from_json(b"{}").is_ok());
+        assert!(RenewalState::from_json(b"{").is_err());
+    }
+}
