@@ -5,6 +5,7 @@
 //! CA problem documents are kept whole and shown verbatim.
 
 pub mod account;
+pub mod ari;
 pub mod challenge;
 pub mod directory;
 mod http;

@@ -22,6 +22,9 @@ pub struct OrderPlan<'a> {
     pub identifiers: &'a [Identifier],
     /// `Some(port)`: fetch each token from 127.0.0.1:port before telling the CA.
     pub self_check_port: Option<u16>,
+    /// The ARI identifier of the certificate this order replaces (RFC 9773 `replaces`), sent
+    /// only to a CA that offers ARI.
+    pub replaces: Option<&'a str>,
 }
 
 fn retry_policy() -> RetryPolicy {
@@ -57,10 +60,36 @@ where
         .identifiers
         .iter()
         .any(|id| matches!(id, Identifier::Ip(_)));
-    let mut order = account
-        .new_order(&NewOrder::new(&acme_ids))
-        .await
-        .map_err(|e| AcmeError::from_acme("the new order", url, e).with_ip_context(has_ip))?;
+    let replaces = plan.replaces.and_then(|id| id.split_once('.'));
+    let new_order = |with_replaces: bool| {
+        let order = NewOrder::new(&acme_ids);
+        match replaces.filter(|_| with_replaces) {
+            Some((aki, serial)) => order.replaces(instant_acme::CertificateIdentifier {
+                authority_key_identifier: aki.into(),
+                serial: serial.into(),
+            }),
+            None => order,
+        }
+    };
+    let first = account.new_order(&new_order(true)).await;
+    let first = match first {
+        // The certificate was already replaced (by another run, say): order without `replaces`.
+        Err(instant_acme::Error::Api(problem))
+            if replaces.is_some()
+                && problem
+                    .r#type
+                    .as_deref()
+                    .is_some_and(|t| t.ends_with(":alreadyReplaced")) =>
+        {
+            tracing::info!(
+                "the CA says the certificate was already replaced; ordering without `replaces`"
+            );
+            account.new_order(&new_order(false)).await
+        }
+        other => other,
+    };
+    let mut order =
+        first.map_err(|e| AcmeError::from_acme("the new order", url, e).with_ip_context(has_ip))?;
 
     // Publish every token first, then self-check, then tell the CA: a failed self-check costs
     // the CA nothing.

@@ -184,7 +184,7 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let outcome = ctx.block_on(async {
         tokio::select! {
             result = issue::issue(&ctx.store, &req, &progress) => result,
-            _ = interrupted() => Err(Error::Interrupted),
+            _ = super::interrupted() => Err(Error::Interrupted),
         }
     })??;
 
@@ -222,13 +222,4 @@ fn ask_terms(directory_url: &str) -> bool {
     let mut answer = String::new();
     let _ = std::io::stdin().lock().read_line(&mut answer);
     matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
-}
-
-/// Resolves on Ctrl-C or SIGTERM, so the workflow is dropped and responders clean up.
-async fn interrupted() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-    }
 }

@@ -7,6 +7,7 @@ mod install;
 mod issue;
 mod list;
 mod nginx;
+mod renew;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -58,6 +59,8 @@ pub enum Command {
     InstallCert(install::InstallArgs),
     /// Write Diffie-Hellman parameters (RFC 7919, instant; or --generate)
     Dhparam(dhparam::DhparamArgs),
+    /// Renew every certificate that is due (as the timer runs it), verify, deploy, check
+    Renew(Box<renew::RenewArgs>),
     /// Write a hardened nginx TLS site (HSTS, redirect) for a certificate, test it, reload
     Nginx(Box<nginx::NginxCmdArgs>),
 }
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Issue(args) => issue::run(*args, &ctx),
         Command::List(args) => list::run(args, &ctx),
         Command::Nginx(args) => nginx::run(*args, &ctx),
+        Command::Renew(args) => renew::run(*args, &ctx),
         Command::Dhparam(args) => dhparam::run(args, &ctx),
         Command::Csr(args) => csr::run(args, &ctx),
         Command::InstallCert(args) => install::run(args, &ctx),
@@ -122,6 +126,15 @@ impl Progress for StepPrinter {
         if self.enabled {
             eprintln!("  {step:<10} {detail}");
         }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so the workflow is dropped and responders clean up.
+pub async fn interrupted() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
     }
 }
 

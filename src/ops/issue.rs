@@ -12,6 +12,8 @@ use crate::keys::{KeyType, PrivateKey};
 use crate::names::Identifier;
 use crate::nginx::apply::Reload;
 use crate::progress::{Progress, Step};
+use crate::renewal::schedule::Window;
+use crate::renewal::state::AriState;
 use crate::store::{CertFiles, CertStore, KeySlot, LivePaths};
 use crate::verify::{self, CertInfo};
 
@@ -48,6 +50,33 @@ pub struct IssueRequest {
     /// `--nginx`: serve challenges through nginx, then write the TLS site and reload. Set too when
     /// the renewal record remembers a site, so a re-issue keeps it serving the new certificate.
     pub nginx: Option<IssueNginx>,
+}
+
+impl IssueRequest {
+    /// A request that renews a certificate exactly as its record says.
+    pub fn from_record(record: &RenewalRecord, backup_root: PathBuf) -> Result<Self, Error> {
+        let identifiers =
+            crate::names::parse_identifiers(record.domains.iter().map(String::as_str))?;
+        Ok(Self {
+            name: record.name.clone(),
+            identifiers,
+            key_type: Some(record.key_type),
+            reuse_key: record.reuse_key,
+            dual: record.dual,
+            directory_url: record.server.clone(),
+            ca_bundle: record.ca_bundle.clone(),
+            email: record.email.clone(),
+            agree_tos: false,
+            responder: record.responder.clone(),
+            http_port: record.http_port,
+            self_check: record.self_check,
+            deploy_hook: record.deploy_hook.clone(),
+            nginx: record
+                .nginx
+                .clone()
+                .map(|site| IssueNginx { site, backup_root }),
+        })
+    }
 }
 
 /// The nginx part of `issue --nginx`.
@@ -94,13 +123,52 @@ pub fn needs_account(store: &dyn CertStore, directory_url: &str) -> Result<bool,
     Ok(store.load_account(directory_url)?.is_none())
 }
 
-/// Runs the issue workflow. See the crate docs for the steps.
+/// How far a run goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Install, configure and reload nginx, run the deploy hook: `certctl issue`.
+    Deploy,
+    /// Install only; the caller reloads nginx and runs hooks once for many certificates (renew).
+    Install,
+    /// Obtain and verify, write nothing: `renew --dry-run`.
+    DryRun,
+}
+
+/// What a run needs beyond the request: the stage and the certificate it replaces.
+#[derive(Clone, Copy, Debug)]
+pub struct IssueRun<'a> {
+    /// How far to go.
+    pub stage: Stage,
+    /// ARI identifier of the certificate being replaced (RFC 9773), when the CA offers ARI.
+    pub replaces: Option<&'a str>,
+    /// Also require the new chain to lead to a trusted root (the system's, plus the CA bundle)
+    /// before it goes live. Skipped for Let's Encrypt's staging CA, whose roots are untrusted by
+    /// design.
+    pub trusted: bool,
+}
+
+/// Runs the issue workflow under the certificate's lock. See the crate docs for the steps.
 pub async fn issue(
     store: &dyn CertStore,
     req: &IssueRequest,
     progress: &dyn Progress,
 ) -> Result<IssueOutcome, Error> {
     let _cert_lock = store.lock_cert(&req.name)?;
+    let run = IssueRun {
+        stage: Stage::Deploy,
+        replaces: None,
+        trusted: false,
+    };
+    issue_locked(store, req, run, progress).await
+}
+
+/// The workflow, for a caller that holds the certificate's lock.
+pub async fn issue_locked(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+    run: IssueRun<'_>,
+    progress: &dyn Progress,
+) -> Result<IssueOutcome, Error> {
     // A dual certificate stays dual: its nginx site serves both sets.
     let remembered = store.load_record(&req.name).ok().flatten();
     let dual = req.dual || remembered.as_ref().is_some_and(|r| r.dual);
@@ -131,7 +199,9 @@ pub async fn issue(
         true => reused_key(store, req, KeySlot::Rsa)?,
         false => None,
     };
-    if let Some(n) = &req.nginx {
+    // `issue --nginx` sets nginx up; a renewal leaves nginx files alone (the site already serves
+    // challenges, and the self-check proves it).
+    if let Some(n) = req.nginx.as_ref().filter(|_| run.stage == Stage::Deploy) {
         progress.step(Step::Challenge, "making nginx serve ACME challenges");
         super::nginx::prepare_challenges(
             &n.site,
@@ -172,6 +242,7 @@ pub async fn issue(
         directory_url: &req.directory_url,
         identifiers: &req.identifiers,
         self_check_port: req.self_check.then_some(req.http_port),
+        replaces: run.replaces,
     };
     let (mut files, cert, key) =
         obtain_set(&account, &plan, responder.as_mut(), key_task, req, progress).await?;
@@ -186,7 +257,28 @@ pub async fn issue(
         rsa_cert = Some(info);
     }
     drop(responder);
+    if run.trusted && req.directory_url != crate::acme::directory::LETS_ENCRYPT_STAGING {
+        progress.step(Step::Verify, "chain leads to a trusted root");
+        let roots = super::renew::trusted_roots(req.ca_bundle.as_deref());
+        let now = super::unix_now();
+        for set in std::iter::once(&files).chain(files.rsa.as_deref()) {
+            let chain = verify::parse_pem_chain(set.fullchain.as_bytes())?;
+            verify::check_trusted(&chain, &roots, None, now)?;
+        }
+    }
 
+    if run.stage == Stage::DryRun {
+        progress.step(Step::Install, "dry run: nothing written");
+        return Ok(IssueOutcome {
+            name: req.name.clone(),
+            paths: store.live_paths(&req.name, KeySlot::Primary),
+            cert,
+            key_type: key.key_type(),
+            rsa: None,
+            account_created,
+            nginx: None,
+        });
+    }
     progress.step(Step::Install, &req.name);
     let mut record = record_for(req, key.key_type());
     record.dual = dual;
@@ -195,6 +287,27 @@ pub async fn issue(
         paths: store.live_paths(&req.name, KeySlot::Rsa),
         cert,
     });
+    let mut state = store.load_state(&req.name).unwrap_or_default();
+    let now = super::unix_now();
+    state.succeeded(now);
+    if let Some(leaf) = verify::parse_pem_chain(files.cert.as_bytes())
+        .ok()
+        .and_then(|c| c.into_iter().next())
+    {
+        state.ari = ari_state(&account, &req.directory_url, &leaf, now).await;
+    }
+    store.save_state(&req.name, &state)?;
+    if run.stage == Stage::Install {
+        return Ok(IssueOutcome {
+            name: req.name.clone(),
+            paths,
+            cert,
+            key_type: key.key_type(),
+            rsa,
+            account_created,
+            nginx: None,
+        });
+    }
 
     // The new certificate sits behind the same paths, so nginx is reloaded even when the site
     // file does not change.
@@ -227,6 +340,52 @@ pub async fn issue(
         nginx,
     })
 }
+
+/// What the CA says about renewing a certificate (None when it cannot be asked now).
+pub(crate) async fn ari_state(
+    account: &instant_acme::Account,
+    directory_url: &str,
+    leaf: &rustls_pki_types::CertificateDer<'_>,
+    now: i64,
+) -> Option<AriState> {
+    let cert_id = crate::acme::ari::cert_id(leaf).ok()?;
+    match crate::acme::ari::suggestion(account, directory_url, leaf).await {
+        Ok(Some(s)) => {
+            let window = Window {
+                start: s.start,
+                end: s.end,
+            };
+            // Ask again when the CA says, but at least every 12 hours.
+            let wait = (s.retry_after.as_secs() as i64).clamp(60, ARI_RECHECK);
+            Some(AriState {
+                cert_id,
+                offered: true,
+                checked_at: now,
+                next_check: now + wait,
+                window: Some(window),
+                chosen: Some(window.pick(super::random_unit())),
+                explanation_url: s.explanation_url,
+            })
+        }
+        // A CA without ARI is asked again weekly whether it has started to offer it.
+        Ok(None) => Some(AriState {
+            cert_id,
+            offered: false,
+            checked_at: now,
+            next_check: now + 7 * 86_400,
+            window: None,
+            chosen: None,
+            explanation_url: None,
+        }),
+        Err(e) => {
+            tracing::warn!("cannot fetch renewal information: {e}");
+            None
+        }
+    }
+}
+
+/// ARI is re-checked at least this often (seconds).
+pub const ARI_RECHECK: i64 = 12 * 3600;
 
 /// The live key of one set when `--reuse-key` asks for it.
 fn reused_key(

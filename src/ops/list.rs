@@ -1,9 +1,15 @@
-//! `certctl list`: what the store holds, with facts read from each live certificate.
+//! `certctl list`: what the store holds, with facts read from each live certificate and what
+//! renewal will do next. Also the Prometheus textfile that `renew --metrics-file` writes.
+
+use std::fmt::Write;
 
 use serde::Serialize;
 
 use crate::Error;
+use crate::config::Responder;
 use crate::keys::KeyType;
+use crate::renewal::schedule::{self, Inputs, Reason, Window};
+use crate::renewal::state::{LastResult, RenewalState};
 use crate::store::{CertStore, KeySlot};
 use crate::verify;
 
@@ -18,6 +24,8 @@ pub struct ListEntry {
     pub key_type: Option<KeyType>,
     /// An RSA 2048 set is kept alongside (`--dual`).
     pub dual: bool,
+    /// Start of validity, Unix seconds.
+    pub not_before: Option<i64>,
     /// End of validity, Unix seconds (None when nothing is live or it does not parse).
     pub not_after: Option<i64>,
     /// The same, RFC 3339.
@@ -30,79 +38,259 @@ pub struct ListEntry {
     pub serial: Option<String>,
     /// Path of the live full chain.
     pub fullchain: String,
+    /// What renewal will do (None for certificates certctl does not renew).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<RenewalView>,
+    /// Why certctl does not renew it (installed by hand, revoked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_renewed: Option<String>,
     /// Why the live certificate could not be read, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+}
+
+/// When a certificate renews next and how the last attempt went.
+#[derive(Clone, Debug, Serialize)]
+pub struct RenewalView {
+    /// The next renewal time, Unix seconds (already past when due).
+    pub next_renewal: i64,
+    /// The same, RFC 3339.
+    pub next_renewal_rfc3339: String,
+    /// What chose it (`ari`, `lifetime`, `backstop`).
+    pub reason: Reason,
+    /// Renewal happens by then at the latest, whatever ARI says.
+    pub backstop: i64,
+    /// The CA's ARI window, when it offers one.
+    pub ari_window: Option<Window>,
+    /// Whether the CA offers ARI (None: not asked yet).
+    pub ari_offered: Option<bool>,
+    /// The last attempt, Unix seconds.
+    pub last_attempt: Option<i64>,
+    /// Its result.
+    pub last_result: Option<LastResult>,
+    /// Why it failed.
+    pub last_error: Option<String>,
+    /// Consecutive failures.
+    pub failures: u32,
+    /// No retry before then (backoff).
+    pub next_retry: Option<i64>,
 }
 
 /// Every certificate in the store, sorted by name. `now` is Unix seconds.
 pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
     let mut entries = Vec::new();
     for name in store.cert_names()? {
-        let record = match store.load_record(&name) {
-            Ok(Some(record)) => record,
-            Ok(None) => continue,
-            Err(e) => {
-                entries.push(ListEntry {
-                    fullchain: store
-                        .live_paths(&name, KeySlot::Primary)
-                        .fullchain
-                        .display()
-                        .to_string(),
-                    name,
-                    names: Vec::new(),
-                    key_type: None,
-                    dual: false,
-                    not_after: None,
-                    not_after_rfc3339: None,
-                    days_left: None,
-                    issuer: None,
-                    serial: None,
-                    problem: Some(e.to_string()),
-                });
-                continue;
-            }
-        };
         let fullchain = store
             .live_paths(&name, KeySlot::Primary)
             .fullchain
             .display()
             .to_string();
-        let info = match store.live_fullchain(&name)? {
-            None => Err("no live certificate".to_owned()),
-            Some(pem) => verify::parse_pem_chain(&pem)
-                .and_then(|chain| verify::cert_info(&chain[0]))
-                .map_err(|e| e.to_string()),
+        let mut entry = ListEntry {
+            name: name.clone(),
+            names: Vec::new(),
+            key_type: None,
+            dual: false,
+            not_before: None,
+            not_after: None,
+            not_after_rfc3339: None,
+            days_left: None,
+            issuer: None,
+            serial: None,
+            fullchain,
+            renewal: None,
+            not_renewed: None,
+            problem: None,
         };
-        let entry = match info {
-            Ok(info) => ListEntry {
-                name,
-                names: info.names,
-                key_type: Some(record.key_type),
-                dual: record.dual,
-                not_after: Some(info.not_after),
-                not_after_rfc3339: Some(verify::rfc3339(info.not_after)),
-                days_left: Some((info.not_after - now).div_euclid(86_400)),
-                issuer: Some(info.issuer),
-                serial: Some(info.serial),
-                fullchain,
-                problem: None,
-            },
-            Err(problem) => ListEntry {
-                name,
-                names: record.domains,
-                key_type: Some(record.key_type),
-                dual: record.dual,
-                not_after: None,
-                not_after_rfc3339: None,
-                days_left: None,
-                issuer: None,
-                serial: None,
-                fullchain,
-                problem: Some(problem),
-            },
+        let record = match store.load_record(&name) {
+            Ok(Some(record)) => record,
+            Ok(None) => continue,
+            Err(e) => {
+                entry.problem = Some(e.to_string());
+                entries.push(entry);
+                continue;
+            }
         };
+        entry.key_type = Some(record.key_type);
+        entry.dual = record.dual;
+        entry.names = record.domains.clone();
+        let state = store.load_state(&name).unwrap_or_default();
+        let live = store.live_fullchain(&name)?;
+        let leaf = live.as_deref().map(|pem| {
+            verify::parse_pem_chain(pem).and_then(|chain| {
+                let info = verify::cert_info(&chain[0])?;
+                let id = crate::acme::ari::cert_id(&chain[0]).unwrap_or_default();
+                Ok((info, id))
+            })
+        });
+        let (info, cert_id) = match leaf {
+            None => {
+                entry.problem = Some("no live certificate".into());
+                entries.push(entry);
+                continue;
+            }
+            Some(Err(e)) => {
+                entry.problem = Some(e.to_string());
+                entries.push(entry);
+                continue;
+            }
+            Some(Ok(found)) => found,
+        };
+        entry.names = info.names.clone();
+        entry.not_before = Some(info.not_before);
+        entry.not_after = Some(info.not_after);
+        entry.not_after_rfc3339 = Some(verify::rfc3339(info.not_after));
+        entry.days_left = Some((info.not_after - now).div_euclid(86_400));
+        entry.issuer = Some(info.issuer.clone());
+        entry.serial = Some(info.serial.clone());
+        if record.responder == Responder::Manual {
+            entry.not_renewed = Some("installed by hand (install-cert)".into());
+        } else if let Some(revoked) = &state.revoked {
+            entry.not_renewed = Some(format!("revoked ({})", revoked.reason));
+        } else {
+            entry.renewal = Some(view(&state, &info, &cert_id, now));
+        }
         entries.push(entry);
     }
     Ok(entries)
+}
+
+fn view(state: &RenewalState, info: &verify::CertInfo, cert_id: &str, now: i64) -> RenewalView {
+    let plan = schedule::plan(
+        &Inputs {
+            not_before: info.not_before,
+            not_after: info.not_after,
+            ari_time: state.ari_time(cert_id),
+            ..Inputs::default()
+        },
+        now,
+    );
+    let ari = state.ari.as_ref().filter(|a| a.cert_id == cert_id);
+    RenewalView {
+        next_renewal: plan.at,
+        next_renewal_rfc3339: verify::rfc3339(plan.at),
+        reason: plan.reason,
+        backstop: plan.backstop,
+        ari_window: ari.and_then(|a| a.window),
+        ari_offered: ari.map(|a| a.offered),
+        last_attempt: state.last_attempt,
+        last_result: state.last_result,
+        last_error: state.last_error.clone(),
+        failures: state.failures,
+        next_retry: state.next_retry,
+    }
+}
+
+/// The Prometheus textfile-collector text for every certificate (node_exporter's
+/// `--collector.textfile.directory`).
+pub fn metrics(store: &dyn CertStore, now: i64) -> Result<String, Error> {
+    Ok(render_metrics(&list(store, now)?, now))
+}
+
+/// Pure rendering of [`metrics`].
+pub fn render_metrics(entries: &[ListEntry], now: i64) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, help: &str, rows: Vec<(String, String)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (labels, value) in rows {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    };
+    let label = |e: &ListEntry| format!("name=\"{}\"", e.name.replace(['\\', '"', '\n'], "_"));
+    family(
+        "certctl_certificate_expiry_timestamp_seconds",
+        "End of validity of the live certificate.",
+        entries
+            .iter()
+            .filter_map(|e| Some((label(e), e.not_after?.to_string())))
+            .collect(),
+    );
+    family(
+        "certctl_certificate_next_renewal_timestamp_seconds",
+        "When certctl renews the certificate next (past: due).",
+        entries
+            .iter()
+            .filter_map(|e| {
+                let r = e.renewal.as_ref()?;
+                let reason = serde_json::to_value(r.reason).ok()?;
+                Some((
+                    format!("{},reason={reason}", label(e)),
+                    r.next_renewal.to_string(),
+                ))
+            })
+            .collect(),
+    );
+    family(
+        "certctl_renewal_last_success",
+        "1 when the last renewal attempt succeeded, 0 when it failed (absent before any attempt).",
+        entries
+            .iter()
+            .filter_map(|e| {
+                let result = e.renewal.as_ref()?.last_result?;
+                Some((
+                    label(e),
+                    u8::from(result == LastResult::Renewed).to_string(),
+                ))
+            })
+            .collect(),
+    );
+    family(
+        "certctl_renewal_consecutive_failures",
+        "Failed renewal attempts since the last success.",
+        entries
+            .iter()
+            .filter_map(|e| Some((label(e), e.renewal.as_ref()?.failures.to_string())))
+            .collect(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP certctl_renew_run_timestamp_seconds When certctl renew last ran.\n# TYPE certctl_renew_run_timestamp_seconds gauge\ncertctl_renew_run_timestamp_seconds {now}"
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_have_one_series_per_certificate() {
+        let entry = ListEntry {
+            name: "a.test".into(),
+            names: vec!["a.test".into()],
+            key_type: Some(KeyType::EcdsaP256),
+            dual: false,
+            not_before: Some(100),
+            not_after: Some(1000),
+            not_after_rfc3339: None,
+            days_left: Some(0),
+            issuer: None,
+            serial: None,
+            fullchain: String::new(),
+            renewal: Some(RenewalView {
+                next_renewal: 700,
+                next_renewal_rfc3339: String::new(),
+                reason: Reason::Lifetime,
+                backstop: 900,
+                ari_window: None,
+                ari_offered: None,
+                last_attempt: Some(50),
+                last_result: Some(LastResult::Failed),
+                last_error: Some("boom".into()),
+                failures: 2,
+                next_retry: Some(650),
+            }),
+            not_renewed: None,
+            problem: None,
+        };
+        let text = render_metrics(&[entry], 42);
+        for line in [
+            "certctl_certificate_expiry_timestamp_seconds{name=\"a.test\"} 1000",
+            "certctl_certificate_next_renewal_timestamp_seconds{name=\"a.test\",reason=\"lifetime\"} 700",
+            "certctl_renewal_last_success{name=\"a.test\"} 0",
+            "certctl_renewal_consecutive_failures{name=\"a.test\"} 2",
+            "certctl_renew_run_timestamp_seconds 42",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");
+        }
+    }
 }

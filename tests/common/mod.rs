@@ -65,7 +65,17 @@ impl Subprocess {
 }
 
 impl Drop for Subprocess {
+    /// SIGTERM first, so nginx's master stops its workers (SIGKILL would orphan them, still
+    /// listening); SIGKILL after two seconds.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -95,6 +105,9 @@ pub struct LabOptions {
     /// A private nginx laid out like Debian's (sites-available, sites-enabled, snippets), empty
     /// but for a default server, for certctl to manage.
     pub managed_nginx: bool,
+    /// pebble's certificateValidityPeriod in seconds (None: pebble's default, years). Anything
+    /// under a day is due for renewal at once.
+    pub validity_secs: Option<u64>,
 }
 
 /// See the module docs.
@@ -104,7 +117,8 @@ pub struct Lab {
     pub http_port: u16,
     pub acme_port: u16,
     pub mgmt_port: u16,
-    /// The lab CA that signed pebble's HTTPS certificate (for --ca-bundle).
+    /// The lab CA that signed pebble's HTTPS certificate, followed by pebble's issuing root
+    /// (for --ca-bundle: the CA's API and the trust check of renewed chains).
     pub ca_bundle: PathBuf,
     pub state_dir: PathBuf,
     /// nginx's document root for the challenge location, when the lab has nginx.
@@ -148,6 +162,10 @@ impl Lab {
             "ocspResponderURL": "",
             "externalAccountBindingRequired": false,
         }});
+        let mut config = config;
+        if let Some(secs) = options.validity_secs {
+            config["pebble"]["certificateValidityPeriod"] = secs.into();
+        }
         fs::write(root.join("pebble.json"), config.to_string()).unwrap();
 
         let mut processes = Vec::new();
@@ -191,6 +209,10 @@ impl Lab {
             webroot,
             processes,
         };
+        let (pebble_root, _) = lab.pebble_roots();
+        let mut bundle = fs::read_to_string(&lab.ca_bundle).unwrap();
+        bundle.push_str(&pebble_root);
+        fs::write(&lab.ca_bundle, bundle).unwrap();
         if options.nginx {
             lab.start_nginx();
         }
@@ -237,6 +259,58 @@ impl Lab {
         let mut nginx = Subprocess::spawn("nginx", cmd, p.join("logs/stderr.log"));
         nginx.wait_for_port(loopback(self.http_port));
         self.processes.push(nginx);
+    }
+
+    /// Stops pebble (and so the CA): a later run that contacts it fails.
+    pub fn stop_pebble(&mut self) {
+        self.processes.retain(|p| p.name != "pebble");
+    }
+
+    /// Stops the lab's nginx (`nginx -s stop`), so HTTP-01 validation through it fails.
+    pub fn stop_nginx(&mut self) {
+        let p = self.nginx_prefix.display().to_string();
+        let _ = Command::new("nginx")
+            .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", "stop"])
+            .output();
+        // Wait for the master to stop its workers: killing it first would orphan them, still
+        // serving.
+        for process in self.processes.iter_mut().filter(|p| p.name == "nginx") {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while matches!(process.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.processes.retain(|p| p.name != "nginx");
+    }
+
+    /// The leaf certificate (PEM) that the lab's nginx presents for `host` on the HTTPS port,
+    /// verified against pebble's root; `sigalgs` limits what the client offers (TLS 1.2).
+    pub fn served_leaf(&self, host: &str, sigalgs: Option<&str>) -> String {
+        let (root, _) = self.pebble_roots();
+        let root_path = self.dir.path().join("pebble-root.pem");
+        fs::write(&root_path, root).unwrap();
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_client", "-connect"])
+            .arg(format!("127.0.0.1:{}", self.https_port))
+            .args(["-servername", host, "-verify_return_error", "-CAfile"])
+            .arg(&root_path)
+            .stdin(Stdio::null());
+        if let Some(sigalgs) = sigalgs {
+            cmd.args(["-tls1_2", "-sigalgs", sigalgs]);
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() && text.contains("Verify return code: 0 (ok)"),
+            "{text}{}",
+            stderr(&out)
+        );
+        const END: &str = "-----END CERTIFICATE-----";
+        let begin = text
+            .find("-----BEGIN CERTIFICATE-----")
+            .expect("a certificate");
+        let end = text.find(END).expect("a certificate");
+        text[begin..end + END.len()].to_owned()
     }
 
     /// The flags that point certctl at the lab's private nginx.

@@ -5,4 +5,5 @@ mod common;
 
 mod issue;
 mod nginx;
+mod renew;
 mod tools;

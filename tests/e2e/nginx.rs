@@ -350,35 +350,6 @@ fn two_user_servers_in_one_file_each_get_their_include_in_place() {
     );
 }
 
-/// The leaf certificate (PEM) that nginx presents to a TLS 1.2 client offering only `sigalgs`.
-fn served_leaf(lab: &Lab, sigalgs: &str) -> String {
-    let (root, _) = lab.pebble_roots();
-    let root_path = lab.dir.path().join("pebble-root.pem");
-    fs::write(&root_path, root).unwrap();
-    let out = std::process::Command::new("openssl")
-        .args(["s_client", "-connect"])
-        .arg(format!("127.0.0.1:{}", lab.https_port))
-        .args(["-servername", "site.test", "-tls1_2", "-sigalgs", sigalgs])
-        .args(["-verify_return_error", "-CAfile"])
-        .arg(&root_path)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success() && text.contains("Verify return code: 0 (ok)"),
-        "{text}{}",
-        stderr(&out)
-    );
-    let begin = text
-        .find("-----BEGIN CERTIFICATE-----")
-        .expect("a certificate");
-    let end = text
-        .find("-----END CERTIFICATE-----")
-        .expect("a certificate");
-    text[begin..end + "-----END CERTIFICATE-----".len()].to_owned()
-}
-
 #[test]
 fn dual_serves_ecdsa_and_rsa_and_reissues_them_as_a_pair() {
     let lab = lab();
@@ -402,8 +373,11 @@ fn dual_serves_ecdsa_and_rsa_and_reissues_them_as_a_pair() {
     // A client that only speaks ECDSA gets the ECDSA leaf, an RSA-only client the RSA leaf.
     let (ecdsa, rsa) = (pem("cert.pem"), pem("cert-rsa.pem"));
     assert_ne!(ecdsa, rsa);
-    assert_eq!(served_leaf(&lab, "ECDSA+SHA256"), ecdsa);
-    assert_eq!(served_leaf(&lab, "RSA-PSS+SHA256:RSA+SHA256"), rsa);
+    assert_eq!(lab.served_leaf("site.test", Some("ECDSA+SHA256")), ecdsa);
+    assert_eq!(
+        lab.served_leaf("site.test", Some("RSA-PSS+SHA256:RSA+SHA256")),
+        rsa
+    );
 
     // A re-issue without --dual keeps the pair, replaces both in one swap and reloads nginx.
     assert_ok(&issue_nginx(&lab, &[]));
@@ -411,7 +385,9 @@ fn dual_serves_ecdsa_and_rsa_and_reissues_them_as_a_pair() {
     assert!(ecdsa2 != ecdsa && rsa2 != rsa, "both halves renewed");
     let target = fs::read_link(&live).unwrap();
     assert!(target.ends_with("archive/2"), "{}", target.display());
-    eventually(|| (served_leaf(&lab, "RSA-PSS+SHA256:RSA+SHA256") == rsa2).then_some(()));
+    eventually(|| {
+        (lab.served_leaf("site.test", Some("RSA-PSS+SHA256:RSA+SHA256")) == rsa2).then_some(())
+    });
 
     // --dual needs an ECDSA primary.
     let out = lab.issue(&["site.test"], &["--dual", "--key-type", "rsa-3072"]);

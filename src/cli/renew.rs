@@ -1,0 +1,196 @@
+//! `certctl renew`: what the timer runs. Quiet when nothing happens; failures on stderr, exit 1.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::Ctx;
+use certctl::Error;
+use certctl::ops::renew::{self, CertReport, Outcome, RenewOptions};
+use certctl::store::CertStore;
+
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// Only these certificates (default: every certificate in the state directory)
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
+    /// Renew even when not due
+    #[arg(long)]
+    force: bool,
+    /// Renew when fewer than N days remain, instead of the schedule
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    days: Option<u32>,
+    /// Full orders against Let's Encrypt staging (or --server); nothing goes live
+    #[arg(long)]
+    dry_run: bool,
+    /// The CA for --dry-run
+    #[arg(long, value_name = "URL", requires = "dry_run")]
+    server: Option<String>,
+    /// Run after each successful deploy (after the certificate's own hook)
+    #[arg(long, value_name = "CMD")]
+    deploy_hook: Option<String>,
+    /// Run once per failed certificate, with a JSON description of the failure on stdin
+    #[arg(long, value_name = "CMD")]
+    on_failure_hook: Option<String>,
+    /// Write a Prometheus textfile-collector file with every certificate's expiry, next renewal and last result
+    #[arg(long, value_name = "PATH")]
+    metrics_file: Option<PathBuf>,
+    /// How many certificates renew at once
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// How long to wait for a certificate another certctl run is working on
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    lock_wait: u64,
+    /// Machine-readable report on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: RenewArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
+    for name in &args.names {
+        certctl::store::layout::check_cert_name(name)?;
+        if ctx.store.load_record(name)?.is_none() {
+            return Err(Error::Usage(format!(
+                "no certificate named {name:?}; `certctl list` shows them"
+            )));
+        }
+    }
+    if let Some(url) = &args.server {
+        certctl::acme::directory::directory_url(Some(url), false).map_err(Error::Usage)?;
+    }
+    let opts = RenewOptions {
+        names: args.names.clone(),
+        force: args.force,
+        days: args.days,
+        dry_run: args.dry_run,
+        server: args.server.clone(),
+        deploy_hook: args.deploy_hook.clone(),
+        concurrency: usize::from(args.concurrency),
+        lock_wait: Duration::from_secs(args.lock_wait),
+        backup_root: certctl::ops::nginx::backup_root(ctx.store.layout().root()),
+        served_wait: Duration::from_secs(10),
+    };
+    let report = ctx.block_on(async {
+        tokio::select! {
+            result = renew::renew(&ctx.store, &opts) => result,
+            _ = super::interrupted() => Err(Error::Interrupted),
+        }
+    })??;
+
+    if let Some(path) = &args.metrics_file {
+        let text = certctl::ops::list::metrics(&ctx.store, certctl::ops::unix_now())?;
+        write_metrics(path, &text)?;
+    }
+    if let Some(hook) = &args.on_failure_hook {
+        for failed in report.failures() {
+            run_failure_hook(hook, failed);
+        }
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
+    } else {
+        print_report(&report.certs, ctx);
+    }
+    let failed: Vec<&CertReport> = report.failures().collect();
+    if failed.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for cert in &failed {
+        if let Outcome::Failed { error, .. } = &cert.outcome {
+            eprintln!("certctl: renewal of {} failed: {error}", cert.name);
+        }
+    }
+    eprintln!(
+        "certctl: error: {} of {} certificate(s) failed to renew: {}",
+        failed.len(),
+        report.certs.len(),
+        failed
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(ExitCode::from(1))
+}
+
+fn print_report(certs: &[CertReport], ctx: &Ctx) {
+    if ctx.quiet {
+        return;
+    }
+    let when = |t: i64| certctl::verify::rfc3339(t);
+    for cert in certs {
+        match &cert.outcome {
+            Outcome::NotDue => {
+                // Nothing to say unless asked: the timer runs twice a day.
+                if ctx.verbose > 0
+                    && let Some(plan) = &cert.plan
+                {
+                    println!(
+                        "not due   {}: renews {} ({})",
+                        cert.name,
+                        when(plan.at),
+                        plan.reason
+                    );
+                }
+            }
+            Outcome::BackingOff { until, last_error } => println!(
+                "waiting   {}: due, retrying after {} (last failure: {last_error})",
+                cert.name,
+                when(*until)
+            ),
+            Outcome::Skipped { why } => println!("skipped   {}: {why}", cert.name),
+            Outcome::Renewed { serial } => println!(
+                "renewed   {}: serial {serial}, valid until {}",
+                cert.name,
+                cert.not_after.map(when).unwrap_or_default()
+            ),
+            Outcome::DryRun { serial } => {
+                println!(
+                    "dry run   {}: obtained and verified serial {serial}, not installed",
+                    cert.name
+                )
+            }
+            Outcome::Failed { .. } => {}
+        }
+    }
+}
+
+/// Written to a temporary file and renamed, so the collector never reads half a file.
+fn write_metrics(path: &std::path::Path, text: &str) -> Result<(), Error> {
+    let tmp = path.with_extension("prom.certctl-tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot write --metrics-file {}: {e}",
+                path.display()
+            ))
+        })
+}
+
+fn run_failure_hook(hook: &str, failed: &CertReport) {
+    let json = serde_json::to_string(failed).expect("report serializes");
+    let child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(hook)
+        .env("CERTCTL_NAME", &failed.name)
+        .stdin(Stdio::piped())
+        .spawn();
+    let result = child.and_then(|mut child| {
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(json.as_bytes());
+        }
+        child.wait()
+    });
+    match result {
+        Ok(status) if status.success() => {}
+        Ok(status) => eprintln!("certctl: warning: the on-failure hook exited with {status}"),
+        Err(e) => eprintln!("certctl: warning: cannot run the on-failure hook: {e}"),
+    }
+}

@@ -1,0 +1,708 @@
+//! `certctl renew`: every certificate that is due, from its renewal record alone.
+//!
+//! Per certificate, under its lock: read the live certificate, refresh ARI when it is stale,
+//! decide (see `renewal::schedule`), and when due run the issue workflow up to the install,
+//! with the new chain checked against trusted roots before the swap. Due certificates run
+//! concurrently (bounded); one failure does not stop the others. Then, once per run: `nginx -t`
+//! and one reload per nginx instance, a TLS handshake to every name on every address nginx
+//! listens on for it (the new serial must be served, with a chain that verifies; otherwise the
+//! previous live set comes back), and the deploy hooks.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rustls_pki_types::CertificateDer;
+use serde::Serialize;
+
+use super::issue::{self, IssueRequest, IssueRun, Stage};
+use crate::Error;
+use crate::acme::AcmeError;
+use crate::acme::directory::LETS_ENCRYPT_STAGING;
+use crate::config::{NginxSite, RenewalRecord, Responder};
+use crate::progress::{Progress, Step};
+use crate::renewal::schedule::{self, FailureKind, Inputs, Plan};
+use crate::store::{CertStore, KeySlot, StoreLock};
+use crate::verify::{self, CertInfo};
+
+/// What `renew` was asked to do.
+#[derive(Clone, Debug)]
+pub struct RenewOptions {
+    /// Only these certificates (empty: all).
+    pub names: Vec<String>,
+    /// Renew even when not due.
+    pub force: bool,
+    /// Renew when fewer than this many days remain (instead of the schedule).
+    pub days: Option<u32>,
+    /// Full orders against `server` (default: Let's Encrypt staging); nothing goes live.
+    pub dry_run: bool,
+    /// The CA for `--dry-run`.
+    pub server: Option<String>,
+    /// Run after every successful deploy, after the certificate's own hook.
+    pub deploy_hook: Option<String>,
+    /// How many certificates renew at once.
+    pub concurrency: usize,
+    /// How long to wait for a certificate another certctl is working on.
+    pub lock_wait: Duration,
+    /// Where previous versions of nginx files go.
+    pub backup_root: PathBuf,
+    /// How long the post-deploy check waits for nginx to serve the new certificate.
+    pub served_wait: Duration,
+}
+
+/// The result for one certificate.
+#[derive(Clone, Debug, Serialize)]
+pub struct CertReport {
+    /// Certificate name.
+    pub name: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Expiry of the certificate live after the run, Unix seconds.
+    pub not_after: Option<i64>,
+    /// When it renews (after this run).
+    pub plan: Option<Plan>,
+}
+
+/// What happened to one certificate.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Not due yet.
+    NotDue,
+    /// Due, but the backoff after the last failure has not passed.
+    BackingOff {
+        /// No retry before then.
+        until: i64,
+        /// The failure that set it.
+        last_error: String,
+    },
+    /// Not renewed by certctl: installed by hand, revoked, or no record.
+    Skipped {
+        /// Why.
+        why: String,
+    },
+    /// A new certificate is live and served.
+    Renewed {
+        /// Its serial.
+        serial: String,
+    },
+    /// `--dry-run`: obtained and verified, not installed.
+    DryRun {
+        /// Its serial.
+        serial: String,
+    },
+    /// Failed; the previous certificate is live.
+    Failed {
+        /// Why, one line.
+        error: String,
+        /// How it is expected to behave when retried.
+        kind: FailureKind,
+        /// No retry before then.
+        next_retry: Option<i64>,
+    },
+}
+
+/// Everything `renew` did.
+#[derive(Debug, Serialize)]
+pub struct RenewReport {
+    /// One entry per certificate, sorted by name.
+    pub certs: Vec<CertReport>,
+}
+
+impl RenewReport {
+    /// The certificates that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &CertReport> {
+        self.certs
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Failed { .. }))
+    }
+}
+
+/// A certificate renewed in this run, waiting for the deploy phase. Its lock was released after
+/// the install (holding it while another certificate's lock is awaited could deadlock two runs);
+/// a rollback takes it again.
+struct Pending {
+    record: RenewalRecord,
+    previous: Option<u64>,
+    serial: String,
+}
+
+/// Runs renew. See the module docs.
+pub async fn renew(store: &dyn CertStore, opts: &RenewOptions) -> Result<RenewReport, Error> {
+    let names = match opts.names.is_empty() {
+        true => store.cert_names()?,
+        false => opts.names.clone(),
+    };
+    // The live versions as this run found them: one that changes before its lock is ours was
+    // renewed by a concurrent run, and is not renewed twice.
+    let found: Vec<(String, Option<u64>)> = names
+        .into_iter()
+        .map(|name| {
+            let version = store.live_version(&name).ok().flatten();
+            (name, version)
+        })
+        .collect();
+    let accounts = Accounts::default();
+    let mut results: Vec<(CertReport, Option<Pending>)> = futures_util::stream::iter(found)
+        .map(|(name, version)| renew_one(store, opts, &accounts, name, version))
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
+    results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    if !opts.dry_run {
+        deploy(store, opts, &mut results).await;
+    }
+    Ok(RenewReport {
+        certs: results.into_iter().map(|(report, _)| report).collect(),
+    })
+}
+
+/// One certificate up to the install.
+async fn renew_one(
+    store: &dyn CertStore,
+    opts: &RenewOptions,
+    accounts: &Accounts,
+    name: String,
+    found_version: Option<u64>,
+) -> (CertReport, Option<Pending>) {
+    let mut report = CertReport {
+        name: name.clone(),
+        outcome: Outcome::NotDue,
+        not_after: None,
+        plan: None,
+    };
+    match renew_one_inner(store, opts, accounts, &mut report, found_version).await {
+        Ok(pending) => (report, pending),
+        Err(e) => {
+            report.outcome = Outcome::Failed {
+                error: e.to_string(),
+                kind: failure_kind(&e),
+                next_retry: None,
+            };
+            (report, None)
+        }
+    }
+}
+
+async fn renew_one_inner(
+    store: &dyn CertStore,
+    opts: &RenewOptions,
+    accounts: &Accounts,
+    report: &mut CertReport,
+    found_version: Option<u64>,
+) -> Result<Option<Pending>, Error> {
+    let name = report.name.clone();
+    let _lock = lock_within(store, &name, opts.lock_wait).await?;
+    let record = store
+        .load_record(&name)?
+        .ok_or_else(|| Error::Usage(format!("no certificate named {name:?}")))?;
+    let mut state = store.load_state(&name)?;
+    if record.responder == Responder::Manual {
+        report.outcome = Outcome::Skipped {
+            why: "installed by hand (install-cert); certctl cannot renew it".into(),
+        };
+        report.not_after = live_leaf(store, &name).map(|(info, _)| info.not_after);
+        return Ok(None);
+    }
+    if let Some(revoked) = &state.revoked {
+        report.outcome = Outcome::Skipped {
+            why: format!("revoked ({}); issue a new certificate", revoked.reason),
+        };
+        return Ok(None);
+    }
+
+    let now = super::unix_now();
+    let live = live_leaf(store, &name);
+    if !opts.dry_run && store.live_version(&name)? != found_version {
+        tracing::info!("{name}: renewed by a concurrent certctl run moments ago");
+        report.not_after = live.as_ref().map(|(info, _)| info.not_after);
+        return Ok(None);
+    }
+    if let Some((info, leaf)) = &live {
+        report.not_after = Some(info.not_after);
+        let cert_id = crate::acme::ari::cert_id(leaf).unwrap_or_default();
+        let stale = state
+            .ari
+            .as_ref()
+            .is_none_or(|a| a.cert_id != cert_id || a.next_check <= now);
+        if stale
+            && !opts.dry_run
+            && let Some(account) = accounts.get(store, &record).await
+            && let Some(ari) = issue::ari_state(&account, &record.server, leaf, now).await
+        {
+            state.ari = Some(ari);
+            store.save_state(&name, &state)?;
+        }
+    }
+    let plan = live.as_ref().map(|(info, leaf)| {
+        let cert_id = crate::acme::ari::cert_id(leaf).unwrap_or_default();
+        schedule::plan(
+            &Inputs {
+                not_before: info.not_before,
+                not_after: info.not_after,
+                ari_time: state.ari_time(&cert_id),
+                days: opts.days,
+                force: opts.force || opts.dry_run,
+            },
+            now,
+        )
+    });
+    report.plan = plan;
+    if plan.is_some_and(|p| !p.is_due(now)) {
+        return Ok(None);
+    }
+    if !opts.force
+        && !opts.dry_run
+        && let (Some(until), Some(err)) = (state.next_retry, &state.last_error)
+        && until > now
+    {
+        report.outcome = Outcome::BackingOff {
+            until,
+            last_error: err.clone(),
+        };
+        return Ok(None);
+    }
+
+    // Due: the issue workflow, from the record alone.
+    let mut req = IssueRequest::from_record(&record, opts.backup_root.clone())?;
+    let replaces = state
+        .ari
+        .as_ref()
+        .filter(|a| a.offered)
+        .map(|a| a.cert_id.clone());
+    let stage = match opts.dry_run {
+        true => {
+            req.directory_url = opts
+                .server
+                .clone()
+                .unwrap_or_else(|| LETS_ENCRYPT_STAGING.to_owned());
+            // The user agreed to the CA's terms when issuing; a dry-run account follows suit.
+            req.agree_tos = true;
+            req.deploy_hook = None;
+            Stage::DryRun
+        }
+        false => Stage::Install,
+    };
+    let run = IssueRun {
+        stage,
+        replaces: replaces.as_deref().filter(|_| stage == Stage::Install),
+        trusted: !opts.dry_run,
+    };
+    let previous = store.live_version(&name)?;
+    let progress = Named(&name);
+    match issue::issue_locked(store, &req, run, &progress).await {
+        Ok(outcome) if stage == Stage::DryRun => {
+            report.outcome = Outcome::DryRun {
+                serial: outcome.cert.serial,
+            };
+            Ok(None)
+        }
+        Ok(outcome) => {
+            report.not_after = Some(outcome.cert.not_after);
+            report.plan = Some(schedule::plan(
+                &Inputs {
+                    not_before: outcome.cert.not_before,
+                    not_after: outcome.cert.not_after,
+                    ..Inputs::default()
+                },
+                now,
+            ));
+            report.outcome = Outcome::Renewed {
+                serial: outcome.cert.serial.clone(),
+            };
+            Ok(Some(Pending {
+                record,
+                previous,
+                serial: outcome.cert.serial,
+            }))
+        }
+        Err(e) if stage == Stage::DryRun => Err(e),
+        Err(e) => {
+            let kind = failure_kind(&e);
+            let mut state = store.load_state(&name).unwrap_or(state);
+            state.failed(now, e.to_string(), kind, None);
+            store.save_state(&name, &state)?;
+            report.outcome = Outcome::Failed {
+                error: e.to_string(),
+                kind,
+                next_retry: state.next_retry,
+            };
+            Ok(None)
+        }
+    }
+}
+
+/// nginx test + one reload per nginx instance, the served-certificate check, the hooks.
+async fn deploy(
+    store: &dyn CertStore,
+    opts: &RenewOptions,
+    results: &mut [(CertReport, Option<Pending>)],
+) {
+    let mut sites: Vec<NginxSite> = Vec::new();
+    for (_, pending) in results.iter() {
+        if let Some(site) = pending.as_ref().and_then(|p| p.record.nginx.as_ref())
+            && !sites.iter().any(|s| s.nginx == site.nginx)
+        {
+            sites.push(site.clone());
+        }
+    }
+    let roots = trusted_roots(None);
+    for site in &sites {
+        let uses_it = |p: &Option<Pending>| {
+            p.as_ref()
+                .and_then(|p| p.record.nginx.as_ref())
+                .is_some_and(|s| s.nginx == site.nginx)
+        };
+        let reloaded = site.nginx.test().and_then(|()| site.nginx.reload());
+        if let Err(e) = reloaded {
+            for (report, pending) in results.iter_mut().filter(|(_, p)| uses_it(p)) {
+                let msg = format!(
+                    "nginx did not take the new certificate ({e}); the previous certificate is live again"
+                );
+                roll_back(store, report, pending.take(), msg);
+            }
+            continue;
+        }
+        // What nginx serves now, per name and address.
+        let blocks = site
+            .nginx
+            .dump()
+            .map(|text| crate::nginx::dump::server_blocks(&text))
+            .unwrap_or_default();
+        let mut restored = false;
+        for (report, pending) in results.iter_mut().filter(|(_, p)| uses_it(p)) {
+            let Some(p) = pending.as_ref() else { continue };
+            let mut roots = roots.clone();
+            roots.extend(bundle_roots(p.record.ca_bundle.as_deref()));
+            if let Err(problem) = check_served(&p.record, &p.serial, &blocks, &roots, opts).await {
+                restored = true;
+                roll_back(store, report, pending.take(), problem);
+            }
+        }
+        if restored && let Err(e) = site.nginx.reload() {
+            tracing::error!("reload after restoring the previous certificates failed: {e}");
+        }
+    }
+    for (report, pending) in results.iter_mut() {
+        let Some(p) = pending.take() else { continue };
+        let hooks = [p.record.deploy_hook.as_deref(), opts.deploy_hook.as_deref()];
+        for hook in hooks.into_iter().flatten() {
+            if let Err(e) = run_hook(store, hook, &p.record) {
+                report.outcome = Outcome::Failed {
+                    error: format!("renewed and live, but {e}"),
+                    kind: FailureKind::NeedsAttention,
+                    next_retry: None,
+                };
+                let mut state = store.load_state(&report.name).unwrap_or_default();
+                state.last_error = Some(e.to_string());
+                let _ = store.save_state(&report.name, &state);
+            }
+        }
+    }
+}
+
+/// Puts the previous live set back after a deploy that did not take, and records the failure.
+fn roll_back(
+    store: &dyn CertStore,
+    report: &mut CertReport,
+    pending: Option<Pending>,
+    problem: String,
+) {
+    let Some(p) = pending else { return };
+    let _lock = store.lock_cert(&report.name);
+    let restored = match p.previous {
+        Some(version) => store.restore_version(&report.name, version),
+        None => Ok(()),
+    };
+    let error = match restored {
+        Ok(()) => problem,
+        Err(e) => format!("{problem}; restoring the previous certificate failed too: {e}"),
+    };
+    let now = super::unix_now();
+    let mut state = store.load_state(&report.name).unwrap_or_default();
+    state.failed(now, error.clone(), FailureKind::NeedsAttention, None);
+    let _ = store.save_state(&report.name, &state);
+    report.not_after = live_leaf(store, &report.name).map(|(info, _)| info.not_after);
+    report.outcome = Outcome::Failed {
+        error,
+        kind: FailureKind::NeedsAttention,
+        next_retry: state.next_retry,
+    };
+}
+
+/// A TLS handshake to every name on every address nginx listens on for it must present the new
+/// serial, with a chain that verifies for that name.
+async fn check_served(
+    record: &RenewalRecord,
+    serial: &str,
+    blocks: &[crate::nginx::dump::ServerBlock],
+    roots: &[CertificateDer<'static>],
+    opts: &RenewOptions,
+) -> Result<(), String> {
+    for host in &record.domains {
+        let mut targets: Vec<std::net::SocketAddr> = blocks
+            .iter()
+            .filter(|b| b.serves(host))
+            .flat_map(|b| b.tls_targets.iter().copied())
+            .collect();
+        targets.sort();
+        targets.dedup();
+        if targets.is_empty() {
+            return Err(format!(
+                "nginx has no TLS server for {host} after the reload"
+            ));
+        }
+        for addr in targets {
+            // A reload is graceful: old workers may answer for a moment.
+            let deadline = tokio::time::Instant::now() + opts.served_wait;
+            loop {
+                let host_owned = host.clone();
+                let got = tokio::task::spawn_blocking(move || {
+                    super::served::served_chain(addr, &host_owned, Duration::from_secs(5))
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
+                let verdict = got.and_then(|chain| {
+                    let leaf = chain.first().ok_or("no certificate presented")?;
+                    let info = verify::cert_info(leaf).map_err(|e| e.to_string())?;
+                    if info.serial != serial {
+                        return Err(format!(
+                            "serves serial {}, not the new {serial}",
+                            info.serial
+                        ));
+                    }
+                    verify::check_trusted(&chain, roots, Some(host), super::unix_now())
+                        .map_err(|e| e.to_string())
+                });
+                match verdict {
+                    Ok(()) => break,
+                    Err(e) if tokio::time::Instant::now() >= deadline => {
+                        return Err(format!(
+                            "after the reload, nginx at {addr} for {host}: {e}; the previous certificate is live again"
+                        ));
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The system's trusted roots (plus those in `bundle`).
+pub fn trusted_roots(bundle: Option<&std::path::Path>) -> Vec<CertificateDer<'static>> {
+    let mut roots = rustls_native_certs::load_native_certs().certs;
+    roots.extend(bundle_roots(bundle));
+    roots
+}
+
+fn bundle_roots(bundle: Option<&std::path::Path>) -> Vec<CertificateDer<'static>> {
+    bundle
+        .and_then(|path| std::fs::read(path).ok())
+        .and_then(|pem| verify::parse_pem_chain(&pem).ok())
+        .unwrap_or_default()
+}
+
+/// The live leaf, parsed, if there is one.
+fn live_leaf(store: &dyn CertStore, name: &str) -> Option<(CertInfo, CertificateDer<'static>)> {
+    let pem = store.live_fullchain(name).ok()??;
+    let leaf = verify::parse_pem_chain(&pem).ok()?.into_iter().next()?;
+    let info = verify::cert_info(&leaf).ok()?;
+    Some((info, leaf))
+}
+
+/// Waits up to `wait` for another certctl working on the same certificate.
+async fn lock_within(
+    store: &dyn CertStore,
+    name: &str,
+    wait: Duration,
+) -> Result<StoreLock, Error> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(lock) = store.try_lock_cert(name)? {
+            return Ok(lock);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Busy(format!(
+                "another certctl has been working on {name} for over {} s; try again later",
+                wait.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// One account per CA for the whole run (restoring one fetches the directory).
+#[derive(Default)]
+struct Accounts(tokio::sync::Mutex<HashMap<String, Option<instant_acme::Account>>>);
+
+impl Accounts {
+    async fn get(
+        &self,
+        store: &dyn CertStore,
+        record: &RenewalRecord,
+    ) -> Option<instant_acme::Account> {
+        let mut cache = self.0.lock().await;
+        if let Some(found) = cache.get(&record.server) {
+            return found.clone();
+        }
+        let account = match store.load_account(&record.server) {
+            Ok(Some(json)) => {
+                crate::acme::account::restore(&record.server, record.ca_bundle.as_deref(), &json)
+                    .await
+                    .inspect_err(|e| tracing::warn!("renewal information unavailable: {e}"))
+                    .ok()
+            }
+            _ => None,
+        };
+        cache.insert(record.server.clone(), account.clone());
+        account
+    }
+}
+
+/// Progress of one certificate among many: logged, not drawn.
+struct Named<'a>(&'a str);
+
+impl Progress for Named<'_> {
+    fn step(&self, step: Step, detail: &str) {
+        tracing::info!("{}: {step}: {detail}", self.0);
+    }
+}
+
+/// Runs a deploy hook with the certificate's name and paths in the environment.
+fn run_hook(store: &dyn CertStore, hook: &str, record: &RenewalRecord) -> Result<(), Error> {
+    let paths = store.live_paths(&record.name, KeySlot::Primary);
+    let mut command = Command::new("/bin/sh");
+    if record.dual {
+        let rsa = store.live_paths(&record.name, KeySlot::Rsa);
+        command
+            .env("CERTCTL_RSA_FULLCHAIN", rsa.fullchain)
+            .env("CERTCTL_RSA_PRIVKEY", rsa.privkey);
+    }
+    let status = command
+        .arg("-c")
+        .arg(hook)
+        .env("CERTCTL_NAME", &record.name)
+        .env("CERTCTL_DOMAINS", record.domains.join(" "))
+        .env("CERTCTL_CERT", &paths.cert)
+        .env("CERTCTL_CHAIN", &paths.chain)
+        .env("CERTCTL_FULLCHAIN", &paths.fullchain)
+        .env("CERTCTL_PRIVKEY", &paths.privkey)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| Error::Hook(format!("cannot run /bin/sh: {e}")))?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(Error::Hook(format!("{hook:?} exited with {status}"))),
+    }
+}
+
+/// Tells failures that will fix themselves from those a human must look at.
+pub fn failure_kind(err: &Error) -> FailureKind {
+    const NEEDS_ATTENTION: [&str; 8] = [
+        ":unauthorized",
+        ":dns",
+        ":caa",
+        ":rejectedIdentifier",
+        ":unsupportedIdentifier",
+        ":badCSR",
+        ":accountDoesNotExist",
+        ":userActionRequired",
+    ];
+    let attention = |kind: Option<&str>| {
+        kind.is_some_and(|k| NEEDS_ATTENTION.iter().any(|suffix| k.ends_with(suffix)))
+    };
+    match err {
+        Error::Acme(AcmeError::Refused { problem, .. }) => {
+            let kind = problem.r#type.as_deref();
+            if kind.is_some_and(|k| k.ends_with(":rateLimited")) {
+                FailureKind::RateLimited
+            } else if attention(kind) {
+                FailureKind::NeedsAttention
+            } else {
+                FailureKind::Transient
+            }
+        }
+        Error::Acme(AcmeError::ValidationFailed { failures }) => {
+            let all_permanent = failures
+                .iter()
+                .all(|(_, _, p)| attention(p.as_ref().and_then(|p| p.r#type.as_deref())));
+            match all_permanent {
+                true => FailureKind::NeedsAttention,
+                false => FailureKind::Transient,
+            }
+        }
+        Error::Acme(
+            AcmeError::Unreachable { .. }
+            | AcmeError::Timeout(_)
+            | AcmeError::SelfCheck { .. }
+            | AcmeError::Protocol(_),
+        )
+        | Error::Store(_)
+        | Error::Busy(_)
+        | Error::Interrupted => FailureKind::Transient,
+        _ => FailureKind::NeedsAttention,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(kind: &str) -> Error {
+        let problem =
+            serde_json::from_str(&format!(r#"{{"type":"{kind}","detail":"x"}}"#)).unwrap();
+        Error::Acme(AcmeError::refused("the new order", problem))
+    }
+
+    #[test]
+    fn tells_permanent_failures_from_transient_ones() {
+        let ns = "urn:ietf:params:acme:error";
+        assert_eq!(
+            failure_kind(&refused(&format!("{ns}:rateLimited"))),
+            FailureKind::RateLimited
+        );
+        assert_eq!(
+            failure_kind(&refused(&format!("{ns}:unauthorized"))),
+            FailureKind::NeedsAttention
+        );
+        assert_eq!(
+            failure_kind(&refused(&format!("{ns}:serverInternal"))),
+            FailureKind::Transient
+        );
+        assert_eq!(
+            failure_kind(&refused(&format!("{ns}:badNonce"))),
+            FailureKind::Transient
+        );
+        let validation = |kind: &str| {
+            Error::Acme(AcmeError::ValidationFailed {
+                failures: vec![(
+                    "a.test".into(),
+                    "invalid".into(),
+                    serde_json::from_str(&format!(r#"{{"type":"{ns}:{kind}"}}"#)).ok(),
+                )],
+            })
+        };
+        assert_eq!(
+            failure_kind(&validation("dns")),
+            FailureKind::NeedsAttention
+        );
+        assert_eq!(
+            failure_kind(&validation("connection")),
+            FailureKind::Transient
+        );
+        let unreachable = Error::Acme(AcmeError::Unreachable {
+            url: "u".into(),
+            reason: "refused".into(),
+        });
+        assert_eq!(failure_kind(&unreachable), FailureKind::Transient);
+        assert_eq!(
+            failure_kind(&Error::Verify(verify::VerifyError::KeyMismatch)),
+            FailureKind::NeedsAttention
+        );
+    }
+}

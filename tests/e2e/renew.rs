@@ -1,0 +1,274 @@
+//! `certctl renew` against pebble issuing short-lived certificates (due at once) and a private
+//! nginx.
+
+use std::fs;
+use std::time::Instant;
+
+use crate::common::{Lab, LabOptions, assert_ok, eventually, stderr};
+
+/// Certificates valid for ten minutes: under a day, so due for renewal at once. pebble never
+/// reuses an authorization, so every renewal is validated again.
+fn short_lived(managed_nginx: bool, nginx: bool) -> Lab {
+    Lab::with(LabOptions {
+        managed_nginx,
+        nginx,
+        validity_secs: Some(600),
+        authz_reuse: Some(0),
+        ..LabOptions::default()
+    })
+}
+
+fn renew(lab: &Lab, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["renew"];
+    args.extend_from_slice(extra);
+    lab.certctl(&args).output().unwrap()
+}
+
+fn list_json(lab: &Lab) -> serde_json::Value {
+    let out = lab.certctl(["list", "--json"]).output().unwrap();
+    assert_ok(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `issue NAME --webroot <lab webroot served by nginx on the lab's HTTP port>` plus `extra`.
+fn issue_webroot(lab: &Lab, name: &str, extra: &[&str]) {
+    let webroot = lab.webroot.display().to_string();
+    let port = lab.http_port.to_string();
+    let mut args = vec!["--webroot", &webroot, "--http-port", &port];
+    args.extend_from_slice(extra);
+    assert_ok(&lab.issue(&[name], &args));
+}
+
+fn live_cert(lab: &Lab, name: &str) -> String {
+    fs::read_to_string(lab.live(name).join("cert.pem")).unwrap()
+}
+
+#[test]
+fn renew_replaces_due_certificates_reloads_nginx_once_and_runs_the_hook() {
+    let lab = short_lived(true, false);
+    let site = lab.dir.path().join("site");
+    fs::create_dir_all(&site).unwrap();
+    let hook_log = lab.dir.path().join("hook.log");
+    let hook = format!(
+        "echo \"$CERTCTL_NAME|$CERTCTL_DOMAINS|$CERTCTL_FULLCHAIN|$CERTCTL_PRIVKEY\" >> {}",
+        hook_log.display()
+    );
+    let flags = lab.nginx_flags();
+    let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
+    args.extend(flags.iter().map(String::as_str));
+    args.extend(["--deploy-hook", &hook]);
+    assert_ok(&lab.issue(&["site.test", "www.site.test"], &args));
+    let before = live_cert(&lab, "site.test");
+    assert_eq!(lab.served_leaf("site.test", None).trim(), before.trim());
+    fs::remove_file(&hook_log).unwrap();
+
+    // Nothing on the command line but `renew`: the record has it all.
+    let out = renew(&lab, &[]);
+    assert_ok(&out);
+    let after = live_cert(&lab, "site.test");
+    assert_ne!(after, before, "a new certificate is live");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("renewed   site.test"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // nginx serves it (the reload happened, and the post-deploy check saw it).
+    assert_eq!(lab.served_leaf("www.site.test", None).trim(), after.trim());
+    let hook_runs = fs::read_to_string(&hook_log).unwrap();
+    let live = lab.live("site.test");
+    assert_eq!(
+        hook_runs,
+        format!(
+            "site.test|site.test www.site.test|{}|{}\n",
+            live.join("fullchain.pem").display(),
+            live.join("privkey.pem").display()
+        ),
+        "the hook ran once, with the name and paths"
+    );
+    let entry = &list_json(&lab)[0];
+    assert_eq!(entry["renewal"]["last_result"], "renewed");
+    assert_eq!(entry["renewal"]["failures"], 0);
+    assert!(entry["renewal"]["next_renewal"].as_i64().is_some());
+    lab.assert_chain_verifies("site.test");
+}
+
+#[test]
+fn a_failed_renewal_leaves_live_alone_records_it_and_backs_off() {
+    let mut lab = short_lived(false, true);
+    issue_webroot(&lab, "a.test", &["--no-self-check"]);
+    let live = lab.live("a.test");
+    let files: Vec<Vec<u8>> = ["cert.pem", "fullchain.pem", "privkey.pem"]
+        .iter()
+        .map(|f| fs::read(live.join(f)).unwrap())
+        .collect();
+    let target = fs::read_link(&live).unwrap();
+
+    // The web server is gone: the CA cannot validate.
+    lab.stop_nginx();
+    let metrics = lab.dir.path().join("certctl.prom");
+    let failure_log = lab.dir.path().join("failure.json");
+    let on_failure = format!("cat > {}", failure_log.display());
+    let out = renew(
+        &lab,
+        &[
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+            "--on-failure-hook",
+            &on_failure,
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        stderr(&out),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("renewal of a.test failed") && err.contains("1 of 1 certificate(s) failed"),
+        "{err}"
+    );
+    assert_eq!(fs::read_link(&live).unwrap(), target, "live/ not swapped");
+    for (file, bytes) in ["cert.pem", "fullchain.pem", "privkey.pem"]
+        .iter()
+        .zip(&files)
+    {
+        assert_eq!(
+            &fs::read(live.join(file)).unwrap(),
+            bytes,
+            "{file} unchanged"
+        );
+    }
+    let entry = &list_json(&lab)[0];
+    assert_eq!(entry["renewal"]["last_result"], "failed", "{entry}");
+    assert_eq!(entry["renewal"]["failures"], 1);
+    assert!(
+        entry["renewal"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("a.test")
+    );
+    assert!(entry["renewal"]["next_retry"].as_i64().is_some());
+    let failure: serde_json::Value =
+        serde_json::from_slice(&fs::read(&failure_log).unwrap()).unwrap();
+    assert_eq!(
+        (failure["name"].as_str(), failure["result"].as_str()),
+        (Some("a.test"), Some("failed"))
+    );
+    let prom = fs::read_to_string(&metrics).unwrap();
+    assert!(
+        prom.contains("certctl_renewal_last_success{name=\"a.test\"} 0"),
+        "{prom}"
+    );
+    assert!(prom.contains("certctl_certificate_expiry_timestamp_seconds{name=\"a.test\"}"));
+
+    // The next run inside the backoff does not hammer the CA.
+    let out = renew(&lab, &[]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("waiting   a.test"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(list_json(&lab)[0]["renewal"]["failures"], 1);
+}
+
+#[test]
+fn nginx_serving_a_copy_is_caught_and_the_previous_set_restored() {
+    let lab = short_lived(true, false);
+    let site = lab.dir.path().join("site");
+    fs::create_dir_all(&site).unwrap();
+    let flags = lab.nginx_flags();
+    let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
+    args.extend(flags.iter().map(String::as_str));
+    assert_ok(&lab.issue(&["site.test"], &args));
+
+    // Someone pointed the site at copies of the files instead of the live paths.
+    let copies = lab.dir.path().join("copies");
+    fs::create_dir_all(&copies).unwrap();
+    let live = lab.live("site.test");
+    for f in ["fullchain.pem", "privkey.pem"] {
+        fs::copy(live.join(f), copies.join(f)).unwrap();
+    }
+    let site_file = lab
+        .nginx_prefix
+        .join("sites-available/certctl-site.test.conf");
+    let text = fs::read_to_string(&site_file)
+        .unwrap()
+        .replace(&live.display().to_string(), &copies.display().to_string());
+    fs::write(&site_file, text).unwrap();
+    let target = fs::read_link(&live).unwrap();
+
+    let out = renew(&lab, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("not the new") && err.contains("previous certificate is live again"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_link(&live).unwrap(),
+        target,
+        "previous live set restored"
+    );
+    assert_eq!(list_json(&lab)[0]["renewal"]["last_result"], "failed");
+}
+
+#[test]
+fn nothing_due_contacts_no_ca_and_two_concurrent_runs_renew_once() {
+    // Long-lived certificates: nothing is due, and with pebble gone the run still succeeds fast.
+    let mut lab = Lab::start();
+    assert_ok(&lab.issue_standalone(&["calm.test"], &[]));
+    lab.stop_pebble();
+    let started = Instant::now();
+    let out = renew(&lab, &[]);
+    assert_ok(&out);
+    assert_eq!(stderr(&out), "", "no CA contacted, nothing to say");
+    assert!(out.stdout.is_empty());
+    eprintln!("nothing-due renew took {:?}", started.elapsed());
+    let entry = &list_json(&lab)[0];
+    assert_eq!(entry["renewal"]["reason"], "lifetime");
+    assert_eq!(
+        entry["renewal"]["ari_offered"], false,
+        "pebble 2.4 offers no ARI"
+    );
+
+    // Two runs at once over two due certificates: each certificate renewed exactly once.
+    let lab = short_lived(false, true);
+    for name in ["one.test", "two.test"] {
+        issue_webroot(&lab, name, &[]);
+    }
+    let runs: Vec<_> = (0..2)
+        .map(|_| lab.certctl(["renew"]).spawn().unwrap())
+        .collect();
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        assert_ok(&out);
+    }
+    for name in ["one.test", "two.test"] {
+        let versions = fs::read_dir(lab.state_dir.join("certs").join(name).join("archive"))
+            .unwrap()
+            .count();
+        assert_eq!(versions, 2, "{name}: issued once, renewed once");
+        lab.assert_chain_verifies(name);
+    }
+}
+
+#[test]
+fn dry_run_orders_for_real_and_installs_nothing() {
+    let lab = short_lived(false, true);
+    issue_webroot(&lab, "dry.test", &[]);
+    let target = fs::read_link(lab.live("dry.test")).unwrap();
+    let out = renew(&lab, &["--dry-run", "--server", &lab.directory_url()]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("dry run   dry.test"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(fs::read_link(lab.live("dry.test")).unwrap(), target);
+    let out = renew(&lab, &["nope.test"]);
+    assert_eq!(out.status.code(), Some(2));
+    eventually(|| Some(()));
+}
