@@ -8,6 +8,7 @@ mod issue;
 mod list;
 mod nginx;
 mod renew;
+mod schedule;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -61,6 +62,8 @@ pub enum Command {
     Dhparam(dhparam::DhparamArgs),
     /// Renew every certificate that is due (as the timer runs it), verify, deploy, check
     Renew(Box<renew::RenewArgs>),
+    /// Install, show or remove the systemd timer that runs `certctl renew`
+    Schedule(schedule::ScheduleArgs),
     /// Write a hardened nginx TLS site (HSTS, redirect) for a certificate, test it, reload
     Nginx(Box<nginx::NginxCmdArgs>),
 }
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::List(args) => list::run(args, &ctx),
         Command::Nginx(args) => nginx::run(*args, &ctx),
         Command::Renew(args) => renew::run(*args, &ctx),
+        Command::Schedule(args) => schedule::run(args, &ctx),
         Command::Dhparam(args) => dhparam::run(args, &ctx),
         Command::Csr(args) => csr::run(args, &ctx),
         Command::InstallCert(args) => install::run(args, &ctx),

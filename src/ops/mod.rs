@@ -6,6 +6,7 @@ pub mod issue;
 pub mod list;
 pub mod nginx;
 pub mod renew;
+pub mod schedule;
 pub mod served;
 
 /// The current time in Unix seconds: the one place workflows read the clock (pure modules take

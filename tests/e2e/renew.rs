@@ -272,3 +272,67 @@ fn dry_run_orders_for_real_and_installs_nothing() {
     assert_eq!(out.status.code(), Some(2));
     eventually(|| Some(()));
 }
+
+#[test]
+fn schedule_install_writes_units_that_systemd_accepts_and_uninstall_removes_them() {
+    let lab = Lab::start();
+    let root = lab.dir.path().join("root");
+    let root_arg = root.to_str().unwrap();
+    let out = lab
+        .certctl(["schedule", "install", "--root", root_arg])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let units = root.join("etc/systemd/system");
+    let service = units.join("certctl-renew.service");
+    let timer = units.join("certctl-renew.timer");
+    let text = fs::read_to_string(&service).unwrap();
+    assert!(
+        text.contains(&format!(
+            "ExecStart={} --quiet --state-dir {} renew",
+            fs::canonicalize(env!("CARGO_BIN_EXE_certctl"))
+                .unwrap()
+                .display(),
+            lab.state_dir.display()
+        )),
+        "{text}"
+    );
+    // The real systemd checks both units (syntax, directives, the binary exists).
+    let verify = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&service)
+        .arg(&timer)
+        .output()
+        .expect("systemd-analyze (apt-get install -y systemd)");
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        stderr(&verify)
+    );
+    let status = lab
+        .certctl(["schedule", "status", "--root", root_arg])
+        .output()
+        .unwrap();
+    assert_ok(&status);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("installed at"));
+
+    // A unit certctl did not write is left alone.
+    fs::write(&timer, "[Timer]\nOnCalendar=daily\n").unwrap();
+    let out = lab
+        .certctl(["schedule", "install", "--root", root_arg])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    fs::remove_file(&timer).unwrap();
+    assert_ok(
+        &lab.certctl(["schedule", "install", "--root", root_arg])
+            .output()
+            .unwrap(),
+    );
+    assert_ok(
+        &lab.certctl(["schedule", "uninstall", "--root", root_arg])
+            .output()
+            .unwrap(),
+    );
+    assert!(!service.exists() && !timer.exists());
+}

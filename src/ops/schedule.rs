@@ -1,0 +1,217 @@
+//! `certctl schedule`: the systemd timer that runs `certctl renew`.
+//!
+//! The unit templates live in systemd/ and are compiled in; `install` fills in the binary and the
+//! state directory, writes them under `ROOT/etc/systemd/system/` and, on the live system (root
+//! `/`) with systemctl present, reloads systemd and enables the timer.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::Error;
+
+/// The service and the timer, as shipped.
+const UNITS: [(&str, &str); 2] = [
+    (
+        "certctl-renew.service",
+        include_str!("../../systemd/certctl-renew.service"),
+    ),
+    (
+        "certctl-renew.timer",
+        include_str!("../../systemd/certctl-renew.timer"),
+    ),
+];
+
+const TIMER: &str = "certctl-renew.timer";
+const MARK: &str = "# certctl-managed";
+
+/// The unit files with the binary and state directory filled in.
+pub fn render_units(binary: &Path, state_dir: &Path) -> Result<Vec<(&'static str, String)>, Error> {
+    for (what, path) in [("binary", binary), ("state directory", state_dir)] {
+        let text = path.to_str().unwrap_or_default();
+        // systemd splits ExecStart on whitespace and expands % and $; refuse what it would mangle.
+        if !path.is_absolute()
+            || text.is_empty()
+            || text
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "%$\\\"'".contains(c))
+        {
+            return Err(Error::Usage(format!(
+                "the {what} path {} cannot be written into a systemd unit (it must be absolute, without spaces, quotes, % or $)",
+                path.display()
+            )));
+        }
+    }
+    Ok(UNITS
+        .iter()
+        .map(|(name, text)| {
+            let text = text
+                .replace("@CERTCTL@", &binary.display().to_string())
+                .replace("@STATE_DIR@", &state_dir.display().to_string());
+            (*name, text)
+        })
+        .collect())
+}
+
+/// Where units go under `root`.
+pub fn unit_dir(root: &Path) -> PathBuf {
+    root.join("etc/systemd/system")
+}
+
+/// What `install` did.
+#[derive(Debug, serde::Serialize)]
+pub struct Installed {
+    /// The unit files written.
+    pub files: Vec<PathBuf>,
+    /// The timer was enabled and started with systemctl.
+    pub enabled: bool,
+}
+
+fn systemctl_usable(root: &Path) -> bool {
+    root == Path::new("/")
+        && Path::new("/run/systemd/system").is_dir()
+        && Command::new("systemctl")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+}
+
+fn systemctl(args: &[&str]) -> Result<String, Error> {
+    let out = Command::new("systemctl")
+        .args(args)
+        .output()
+        .map_err(|e| Error::Usage(format!("cannot run systemctl: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Usage(format!(
+            "systemctl {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Writes the units (replacing only files certctl wrote) and enables the timer when it can.
+pub fn install(root: &Path, binary: &Path, state_dir: &Path) -> Result<Installed, Error> {
+    let units = render_units(binary, state_dir)?;
+    let dir = unit_dir(root);
+    for (name, _) in &units {
+        let path = dir.join(name);
+        if let Ok(existing) = std::fs::read_to_string(&path)
+            && !existing.starts_with(MARK)
+        {
+            return Err(Error::Usage(format!(
+                "{} exists and was not written by certctl; move it away first",
+                path.display()
+            )));
+        }
+    }
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    let mut files = Vec::new();
+    for (name, text) in &units {
+        let path = dir.join(name);
+        let tmp = dir.join(format!(".{name}.certctl-tmp"));
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+        files.push(path);
+    }
+    let enabled = systemctl_usable(root);
+    if enabled {
+        systemctl(&["daemon-reload"])?;
+        systemctl(&["enable", "--now", TIMER])?;
+    }
+    Ok(Installed { files, enabled })
+}
+
+/// Disables the timer (when it can) and removes the unit files certctl wrote.
+pub fn uninstall(root: &Path) -> Result<Vec<PathBuf>, Error> {
+    if systemctl_usable(root) {
+        let _ = systemctl(&["disable", "--now", TIMER]);
+    }
+    let dir = unit_dir(root);
+    let mut removed = Vec::new();
+    for (name, _) in UNITS {
+        let path = dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(text) if text.starts_with(MARK) => {
+                std::fs::remove_file(&path)
+                    .map_err(|e| Error::Usage(format!("cannot remove {}: {e}", path.display())))?;
+                removed.push(path);
+            }
+            Ok(_) => {
+                return Err(Error::Usage(format!(
+                    "{} was not written by certctl; left alone",
+                    path.display()
+                )));
+            }
+            Err(_) => {}
+        }
+    }
+    if systemctl_usable(root) {
+        let _ = systemctl(&["daemon-reload"]);
+    }
+    Ok(removed)
+}
+
+/// One line on the timer: installed or not, and its next run when systemd knows it.
+pub fn status(root: &Path) -> Result<String, Error> {
+    let timer = unit_dir(root).join(TIMER);
+    if !timer.exists() {
+        return Ok(format!(
+            "not installed ({} is missing); run `certctl schedule install`",
+            timer.display()
+        ));
+    }
+    if !systemctl_usable(root) {
+        return Ok(format!(
+            "installed at {}; systemd is not running here, so no next run is known",
+            timer.display()
+        ));
+    }
+    let show = systemctl(&[
+        "show",
+        TIMER,
+        "--property=ActiveState,UnitFileState,NextElapseUSecRealtime,LastTriggerUSec",
+    ])?;
+    let value = |key: &str| {
+        show.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .filter(|v| !v.is_empty())
+            .unwrap_or("n/a")
+            .to_owned()
+    };
+    Ok(format!(
+        "{TIMER}: {} ({}), next run {}, last run {}",
+        value("ActiveState"),
+        value("UnitFileState"),
+        value("NextElapseUSecRealtime"),
+        value("LastTriggerUSec")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_get_the_binary_and_state_dir() {
+        let units = render_units(
+            Path::new("/usr/local/bin/certctl"),
+            Path::new("/srv/certctl"),
+        )
+        .unwrap();
+        let service = &units[0].1;
+        assert!(
+            service.contains(
+                "ExecStart=/usr/local/bin/certctl --quiet --state-dir /srv/certctl renew"
+            )
+        );
+        assert!(service.contains("ReadWritePaths=/srv/certctl "));
+        assert!(!service.contains('@'), "{service}");
+        assert!(units[1].1.contains("Persistent=true"));
+        assert!(render_units(Path::new("/opt/my certctl"), Path::new("/x")).is_err());
+        assert!(render_units(Path::new("certctl"), Path::new("/x")).is_err());
+        assert!(render_units(Path::new("/bin/certctl"), Path::new("/var/%h")).is_err());
+    }
+}
