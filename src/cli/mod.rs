@@ -2,6 +2,7 @@
 //! beyond turning arguments into library requests and results into text.
 
 mod csr;
+mod daemon;
 mod dhparam;
 mod install;
 mod issue;
@@ -62,6 +63,8 @@ pub enum Command {
     Dhparam(dhparam::DhparamArgs),
     /// Renew every certificate that is due (as the timer runs it), verify, deploy, check
     Renew(Box<renew::RenewArgs>),
+    /// Run renew on a cron schedule in the foreground (containers without systemd)
+    Daemon(Box<daemon::DaemonArgs>),
     /// Install, show or remove the systemd timer that runs `certctl renew`
     Schedule(schedule::ScheduleArgs),
     /// Write a hardened nginx TLS site (HSTS, redirect) for a certificate, test it, reload
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Nginx(args) => nginx::run(*args, &ctx),
         Command::Renew(args) => renew::run(*args, &ctx),
         Command::Schedule(args) => schedule::run(args, &ctx),
+        Command::Daemon(args) => daemon::run(*args, &ctx),
         Command::Dhparam(args) => dhparam::run(args, &ctx),
         Command::Csr(args) => csr::run(args, &ctx),
         Command::InstallCert(args) => install::run(args, &ctx),

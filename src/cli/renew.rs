@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::Ctx;
 use certctl::Error;
-use certctl::ops::renew::{self, CertReport, Outcome, RenewOptions};
+use certctl::ops::renew::{self, CertReport, Outcome, RenewOptions, RenewReport};
 use certctl::store::CertStore;
 
 #[derive(Debug, Args)]
@@ -29,6 +29,16 @@ pub struct RenewArgs {
     /// The CA for --dry-run
     #[arg(long, value_name = "URL", requires = "dry_run")]
     server: Option<String>,
+    /// Machine-readable report on stdout
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    flags: RenewFlags,
+}
+
+/// What `renew` and `daemon` share.
+#[derive(Debug, Args)]
+pub struct RenewFlags {
     /// Run after each successful deploy (after the certificate's own hook)
     #[arg(long, value_name = "CMD")]
     deploy_hook: Option<String>,
@@ -44,9 +54,38 @@ pub struct RenewArgs {
     /// How long to wait for a certificate another certctl run is working on
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     lock_wait: u64,
-    /// Machine-readable report on stdout
-    #[arg(long)]
-    json: bool,
+}
+
+impl RenewFlags {
+    /// Renew options for every certificate, on the schedule.
+    pub fn options(&self, ctx: &Ctx, days: Option<u32>) -> RenewOptions {
+        RenewOptions {
+            names: Vec::new(),
+            force: false,
+            days,
+            dry_run: false,
+            server: None,
+            deploy_hook: self.deploy_hook.clone(),
+            concurrency: usize::from(self.concurrency),
+            lock_wait: Duration::from_secs(self.lock_wait),
+            backup_root: certctl::ops::nginx::backup_root(ctx.store.layout().root()),
+            served_wait: Duration::from_secs(10),
+        }
+    }
+
+    /// The metrics file and the failure hook, after every run.
+    pub fn after_run(&self, report: &RenewReport, ctx: &Ctx) -> Result<(), Error> {
+        if let Some(path) = &self.metrics_file {
+            let text = certctl::ops::list::metrics(&ctx.store, certctl::ops::unix_now())?;
+            write_metrics(path, &text)?;
+        }
+        if let Some(hook) = &self.on_failure_hook {
+            for failed in report.failures() {
+                run_failure_hook(hook, failed);
+            }
+        }
+        Ok(())
+    }
 }
 
 pub fn run(args: RenewArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
@@ -64,14 +103,9 @@ pub fn run(args: RenewArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let opts = RenewOptions {
         names: args.names.clone(),
         force: args.force,
-        days: args.days,
         dry_run: args.dry_run,
         server: args.server.clone(),
-        deploy_hook: args.deploy_hook.clone(),
-        concurrency: usize::from(args.concurrency),
-        lock_wait: Duration::from_secs(args.lock_wait),
-        backup_root: certctl::ops::nginx::backup_root(ctx.store.layout().root()),
-        served_wait: Duration::from_secs(10),
+        ..args.flags.options(ctx, args.days)
     };
     let report = ctx.block_on(async {
         tokio::select! {
@@ -80,15 +114,7 @@ pub fn run(args: RenewArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         }
     })??;
 
-    if let Some(path) = &args.metrics_file {
-        let text = certctl::ops::list::metrics(&ctx.store, certctl::ops::unix_now())?;
-        write_metrics(path, &text)?;
-    }
-    if let Some(hook) = &args.on_failure_hook {
-        for failed in report.failures() {
-            run_failure_hook(hook, failed);
-        }
-    }
+    args.flags.after_run(&report, ctx)?;
     if args.json {
         println!(
             "{}",

@@ -1,6 +1,7 @@
 //! Workflows that cross modules (acme → verify → store). Only this module sequences domains.
 
 pub mod csr;
+pub mod daemon;
 pub mod install;
 pub mod issue;
 pub mod list;

@@ -208,7 +208,10 @@ mod tests {
             )
         );
         assert!(service.contains("ReadWritePaths=/srv/certctl "));
-        assert!(!service.contains('@'), "{service}");
+        assert!(
+            !service.contains("@CERTCTL@") && !service.contains("@STATE_DIR@"),
+            "{service}"
+        );
         assert!(units[1].1.contains("Persistent=true"));
         assert!(render_units(Path::new("/opt/my certctl"), Path::new("/x")).is_err());
         assert!(render_units(Path::new("certctl"), Path::new("/x")).is_err());

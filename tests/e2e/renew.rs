@@ -336,3 +336,50 @@ fn schedule_install_writes_units_that_systemd_accepts_and_uninstall_removes_them
     );
     assert!(!service.exists() && !timer.exists());
 }
+
+#[test]
+fn daemon_renews_on_its_cron_schedule_and_stops_cleanly_on_sigterm() {
+    let lab = short_lived(false, true);
+    issue_webroot(&lab, "cron.test", &[]);
+    let archive = lab.state_dir.join("certs/cron.test/archive");
+    let mut daemon = lab
+        .certctl(["daemon", "--cron", "*/1 * * * * *"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every second: the short-lived certificate is renewed at least once.
+    eventually(|| (fs::read_dir(&archive).unwrap().count() >= 2).then_some(()));
+    let pid = daemon.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .arg(&pid)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = daemon.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the daemon did not stop on SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut log = String::new();
+    std::io::Read::read_to_string(daemon.stderr.as_mut().unwrap(), &mut log).unwrap();
+    assert!(status.success(), "{status}: {log}");
+    assert!(log.contains("run done: 1 renewed, 0 failed"), "{log}");
+    assert!(log.trim_end().ends_with("stopped"), "{log}");
+    // Whatever the moment of the signal, live/ points at a complete version.
+    lab.assert_chain_verifies("cron.test");
+
+    let out = lab
+        .certctl(["daemon", "--cron", "every tuesday"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--cron"), "{}", stderr(&out));
+}
