@@ -9,7 +9,9 @@ mod issue;
 mod list;
 mod nginx;
 mod renew;
+mod revoke;
 mod schedule;
+mod verify;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -65,6 +67,10 @@ pub enum Command {
     Renew(Box<renew::RenewArgs>),
     /// Run renew on a cron schedule in the foreground (containers without systemd)
     Daemon(Box<daemon::DaemonArgs>),
+    /// Revoke a certificate at its CA; certctl stops renewing it
+    Revoke(revoke::RevokeArgs),
+    /// Check a certificate, its chain and key (exit 0 ok, 1 warning, 2 critical)
+    Verify(verify::VerifyArgs),
     /// Install, show or remove the systemd timer that runs `certctl renew`
     Schedule(schedule::ScheduleArgs),
     /// Write a hardened nginx TLS site (HSTS, redirect) for a certificate, test it, reload
@@ -81,6 +87,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Renew(args) => renew::run(*args, &ctx),
         Command::Schedule(args) => schedule::run(args, &ctx),
         Command::Daemon(args) => daemon::run(*args, &ctx),
+        Command::Verify(args) => verify::run(args, &ctx),
+        Command::Revoke(args) => revoke::run(args, &ctx),
         Command::Dhparam(args) => dhparam::run(args, &ctx),
         Command::Csr(args) => csr::run(args, &ctx),
         Command::InstallCert(args) => install::run(args, &ctx),

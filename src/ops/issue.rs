@@ -175,6 +175,15 @@ pub async fn issue_locked(
 
     // Everything that can fail locally fails before the CA hears from us: the reused key, the
     // standalone port, the webroot.
+    if req.reuse_key
+        && let Some(revoked) = store.load_state(&req.name).ok().and_then(|s| s.revoked)
+        && revoked.reason == "keyCompromise"
+    {
+        return Err(Error::Usage(format!(
+            "{} was revoked for keyCompromise; its key must not be reused: drop --reuse-key",
+            req.name
+        )));
+    }
     let reused = reused_key(store, req, KeySlot::Primary)?;
     let key_type = reused
         .as_ref()

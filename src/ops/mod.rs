@@ -7,8 +7,10 @@ pub mod issue;
 pub mod list;
 pub mod nginx;
 pub mod renew;
+pub mod revoke;
 pub mod schedule;
 pub mod served;
+pub mod verify;
 
 /// The current time in Unix seconds: the one place workflows read the clock (pure modules take
 /// the time as an argument).

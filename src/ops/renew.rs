@@ -500,6 +500,11 @@ pub fn trusted_roots(bundle: Option<&std::path::Path>) -> Vec<CertificateDer<'st
     roots
 }
 
+/// The roots in a PEM bundle file (none when it cannot be read).
+pub fn trusted_roots_from(bundle: Option<&std::path::Path>) -> Vec<CertificateDer<'static>> {
+    bundle_roots(bundle)
+}
+
 fn bundle_roots(bundle: Option<&std::path::Path>) -> Vec<CertificateDer<'static>> {
     bundle
         .and_then(|path| std::fs::read(path).ok())

@@ -99,6 +99,7 @@ impl RenewalState {
         self.failures = 0;
         self.next_retry = None;
         self.ari = None;
+        self.revoked = None;
     }
 
     /// Records a failure and sets the next retry time.

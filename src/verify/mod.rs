@@ -15,6 +15,8 @@ use x509_parser::prelude::*;
 
 use crate::names::Identifier;
 
+pub mod report;
+
 /// Why a chain was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum VerifyError {
@@ -223,7 +225,7 @@ fn webpki_reason(e: &webpki::Error) -> String {
 }
 
 /// Each certificate must name the next as issuer and carry a signature the next one's key verifies.
-fn check_links(chain: &[CertificateDer<'_>]) -> Result<(), VerifyError> {
+pub(crate) fn check_links(chain: &[CertificateDer<'_>]) -> Result<(), VerifyError> {
     let parsed = chain
         .iter()
         .enumerate()
@@ -407,6 +409,78 @@ mod tests {
             check_trusted(&chain, &root, None, 0),
             Err(VerifyError::NotValidNow { .. })
         ));
+    }
+
+    #[test]
+    fn report_grades_like_a_monitoring_check() {
+        use report::{Inputs, Status, report, worst};
+        let p = pki(&["a.test"]);
+        let root = parse_pem_chain(p.root_pem.as_bytes()).unwrap();
+        let spki = p.leaf_key.public_key_spki();
+        let names = vec!["a.test".to_owned()];
+        let base = Inputs {
+            chain_pem: p.chain_pem.as_bytes(),
+            key_spki: Some(&spki),
+            roots: &root,
+            names: Some(&names),
+            hostname: Some("a.test"),
+            now: p.now,
+            warn_days: 30,
+        };
+        let (findings, info) = report(&base);
+        assert_eq!(worst(&findings), Status::Ok, "{findings:?}");
+        assert_eq!(findings.len(), 6);
+        let not_after = info.unwrap().not_after;
+
+        let status_of = |inputs: &Inputs<'_>, check: &str| {
+            let (findings, _) = report(inputs);
+            findings.iter().find(|f| f.check == check).map(|f| f.status)
+        };
+        let soon = Inputs {
+            now: not_after - 5 * 86_400,
+            ..base
+        };
+        assert_eq!(status_of(&soon, "validity"), Some(Status::Warning));
+        let expired = Inputs {
+            now: not_after + 1,
+            ..base
+        };
+        assert_eq!(status_of(&expired, "validity"), Some(Status::Critical));
+        let other = PrivateKey::generate(KeyType::EcdsaP256)
+            .unwrap()
+            .public_key_spki();
+        let wrong_key = Inputs {
+            key_spki: Some(&other),
+            ..base
+        };
+        assert_eq!(status_of(&wrong_key, "key"), Some(Status::Critical));
+        let wrong_host = Inputs {
+            hostname: Some("b.test"),
+            ..base
+        };
+        assert_eq!(status_of(&wrong_host, "hostname"), Some(Status::Critical));
+        let untrusted = Inputs { roots: &[], ..base };
+        assert_eq!(status_of(&untrusted, "trust"), Some(Status::Critical));
+
+        // A bundle with the intermediate first: out of order, and said so.
+        let blocks: Vec<&str> = p
+            .chain_pem
+            .split_inclusive("-----END CERTIFICATE-----\n")
+            .collect();
+        let swapped = format!("{}{}", blocks[1], blocks[0]);
+        let misordered = Inputs {
+            chain_pem: swapped.as_bytes(),
+            ..base
+        };
+        let (findings, _) = report(&misordered);
+        let order = findings.iter().find(|f| f.check == "order").unwrap();
+        assert_eq!(order.status, Status::Critical);
+        assert!(order.detail.contains("out of order"), "{}", order.detail);
+        let garbage = Inputs {
+            chain_pem: b"nope",
+            ..base
+        };
+        assert_eq!(status_of(&garbage, "parse"), Some(Status::Critical));
     }
 
     #[test]

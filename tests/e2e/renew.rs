@@ -383,3 +383,110 @@ fn daemon_renews_on_its_cron_schedule_and_stops_cleanly_on_sigterm() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--cron"), "{}", stderr(&out));
 }
+
+#[test]
+fn verify_reports_for_monitoring_and_revoke_stops_renewal() {
+    let lab = Lab::start();
+    assert_ok(&lab.issue_standalone(&["mon.test"], &[]));
+    let bundle = lab.ca_bundle.to_str().unwrap();
+    let verify = |args: &[&str]| {
+        let mut all = vec!["verify"];
+        all.extend_from_slice(args);
+        lab.certctl(&all).output().unwrap()
+    };
+    // The record's bundle holds pebble's root: a managed certificate verifies as it is.
+    let out = verify(&["mon.test"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&verify(&["mon.test", "--json"]).stdout).unwrap();
+    assert_eq!(json["status"], "ok");
+    // Expiring within the warning window (pebble's certificates last years; ask for more).
+    let out = verify(&["mon.test", "--warn-days", "4000"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("WARNING  validity"));
+    // Files: wrong key, missing intermediate (no root reachable), wrong host: critical.
+    let live = lab.live("mon.test");
+    let other = lab.dir.path().join("other.key");
+    let key = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(key.status.success());
+    let cert = live.join("cert.pem");
+    let files = |extra: &[&str]| {
+        let mut args = vec!["--cert", cert.to_str().unwrap(), "--ca-bundle", bundle];
+        args.extend_from_slice(extra);
+        verify(&args)
+    };
+    let chain = live.join("chain.pem");
+    let key_ok = live.join("privkey.pem");
+    let out = files(&[
+        "--chain",
+        chain.to_str().unwrap(),
+        "--key",
+        key_ok.to_str().unwrap(),
+        "--host",
+        "mon.test",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = files(&[
+        "--chain",
+        chain.to_str().unwrap(),
+        "--key",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CRITICAL key"));
+    let out = files(&[]);
+    assert_eq!(out.status.code(), Some(2), "missing intermediate");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CRITICAL trust"));
+    let out = files(&["--chain", chain.to_str().unwrap(), "--host", "evil.test"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // Revoke: the CA accepts, certctl stops renewing it, and a compromised key is not reused.
+    let bad = lab
+        .certctl(["revoke", "mon.test", "--reason", "stolen"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let out = lab
+        .certctl(["revoke", "mon.test", "--reason", "keyCompromise"])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(list_json(&lab)[0]["not_renewed"], "revoked (keyCompromise)");
+    let out = renew(&lab, &["--force"]);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("skipped   mon.test: revoked"));
+    let again = lab.certctl(["revoke", "mon.test"]).output().unwrap();
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "already revoked: the CA says so"
+    );
+    let reuse = lab.issue_standalone(&["mon.test"], &["--reuse-key"]);
+    assert_eq!(reuse.status.code(), Some(2), "{}", stderr(&reuse));
+    assert_ok(&lab.issue_standalone(&["mon.test"], &[]));
+    assert!(
+        list_json(&lab)[0]["renewal"].is_object(),
+        "a new certificate renews again"
+    );
+}

@@ -1,0 +1,89 @@
+//! `certctl verify`: exit 0 ok, 1 warning (expiring soon), 2 critical (expired, untrusted, broken
+//! chain, wrong key or names). For monitoring systems.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::Ctx;
+use certctl::Error;
+use certctl::ops::verify::{self, Target, VerifyRequest};
+use certctl::verify::report::Status;
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A certificate certctl manages (or use --cert)
+    #[arg(
+        value_name = "NAME",
+        required_unless_present = "cert",
+        conflicts_with = "cert"
+    )]
+    name: Option<String>,
+    /// Certificate file (PEM; may include the chain)
+    #[arg(long, value_name = "PEM")]
+    cert: Option<PathBuf>,
+    /// Intermediates file (PEM)
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    chain: Option<PathBuf>,
+    /// Private key file (PEM), checked against the certificate
+    #[arg(long, value_name = "PEM", requires = "cert")]
+    key: Option<PathBuf>,
+    /// Also trust these roots
+    #[arg(long, value_name = "PEM")]
+    ca_bundle: Option<PathBuf>,
+    /// The certificate must be valid for this host name
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
+    /// Warn (exit 1) when fewer than N days remain
+    #[arg(long, default_value_t = 21, value_name = "N")]
+    warn_days: u32,
+    /// Machine-readable report
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
+    let target = match (args.name, args.cert) {
+        (Some(name), _) => {
+            certctl::store::layout::check_cert_name(&name)?;
+            Target::Name(name)
+        }
+        (None, Some(cert)) => Target::Files {
+            cert,
+            chain: args.chain,
+            key: args.key,
+        },
+        (None, None) => return Err(Error::Usage("give a certificate NAME or --cert".into())),
+    };
+    if let Some(bundle) = &args.ca_bundle {
+        certctl::acme::account::check_ca_bundle(bundle)?;
+    }
+    let req = VerifyRequest {
+        target,
+        ca_bundle: args.ca_bundle,
+        hostname: args.host,
+        warn_days: args.warn_days,
+    };
+    let outcome = verify::verify(&ctx.store, &req, certctl::ops::unix_now())?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome).expect("outcome serializes")
+        );
+    } else if !ctx.quiet || outcome.status != Status::Ok {
+        for f in &outcome.findings {
+            let mark = match f.status {
+                Status::Ok => "ok      ",
+                Status::Warning => "WARNING ",
+                Status::Critical => "CRITICAL",
+            };
+            println!("{mark} {:<13} {}", f.check, f.detail);
+        }
+    }
+    Ok(ExitCode::from(match outcome.status {
+        Status::Ok => 0,
+        Status::Warning => 1,
+        Status::Critical => 2,
+    }))
+}

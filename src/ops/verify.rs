@@ -1,0 +1,138 @@
+//! `certctl verify`: check a managed certificate (or any certificate files) the way a monitoring
+//! system wants: chain order and links, trust, key match, names, validity.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::Error;
+use crate::keys::PrivateKey;
+use crate::store::{CertStore, KeySlot};
+use crate::verify::CertInfo;
+use crate::verify::report::{self, Finding, Inputs, Status};
+
+/// What to verify.
+#[derive(Debug)]
+pub enum Target {
+    /// A certificate in the store (live files, record names).
+    Name(String),
+    /// Files: the certificate (maybe with its chain), a separate chain, the key.
+    Files {
+        /// Certificate PEM (leaf first).
+        cert: PathBuf,
+        /// Intermediates PEM.
+        chain: Option<PathBuf>,
+        /// Private key PEM (any format OpenSSL reads).
+        key: Option<PathBuf>,
+    },
+}
+
+/// The request.
+#[derive(Debug)]
+pub struct VerifyRequest {
+    /// What.
+    pub target: Target,
+    /// Extra trusted roots (besides the system store and, for a name, its record's bundle).
+    pub ca_bundle: Option<PathBuf>,
+    /// A host name the certificate must cover.
+    pub hostname: Option<String>,
+    /// Warn when fewer than this many days remain.
+    pub warn_days: u32,
+}
+
+/// The report.
+#[derive(Debug, Serialize)]
+pub struct VerifyOutcome {
+    /// The worst finding.
+    pub status: Status,
+    /// Every finding.
+    pub findings: Vec<Finding>,
+    /// The certificate, when it parsed.
+    pub cert: Option<CertInfo>,
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))
+}
+
+/// The public key of a PEM private key in any format OpenSSL reads.
+fn key_spki(pem: &[u8], path: &Path) -> Result<Vec<u8>, Error> {
+    let pkcs8 = openssl::pkey::PKey::private_key_from_pem(pem)
+        .and_then(|k| k.private_key_to_pem_pkcs8())
+        .map_err(|_| Error::Usage(format!("{} is not a PEM private key", path.display())))?;
+    let key = PrivateKey::from_pem_any(&String::from_utf8_lossy(&pkcs8))?;
+    Ok(key.public_key_spki())
+}
+
+/// Runs the checks. Unreadable input is an error (exit 2); what is wrong with readable input is
+/// a finding.
+pub fn verify(
+    store: &dyn CertStore,
+    req: &VerifyRequest,
+    now: i64,
+) -> Result<VerifyOutcome, Error> {
+    let mut roots = super::renew::trusted_roots(req.ca_bundle.as_deref());
+    let hostname = req.hostname.as_deref();
+    let (findings, cert) = match &req.target {
+        Target::Files { cert, chain, key } => {
+            let mut pem = read(cert)?;
+            if let Some(chain) = chain {
+                pem.push(b'\n');
+                pem.extend(read(chain)?);
+            }
+            let spki = key.as_deref().map(|k| key_spki(&read(k)?, k)).transpose()?;
+            report::report(&Inputs {
+                chain_pem: &pem,
+                key_spki: spki.as_deref(),
+                roots: &roots,
+                names: None,
+                hostname,
+                now,
+                warn_days: req.warn_days,
+            })
+        }
+        Target::Name(name) => {
+            let record = store.load_record(name)?.ok_or_else(|| {
+                Error::Usage(format!(
+                    "no certificate named {name:?}; `certctl list` shows them"
+                ))
+            })?;
+            roots.extend(super::renew::trusted_roots_from(
+                record.ca_bundle.as_deref(),
+            ));
+            let slots: &[KeySlot] = match record.dual {
+                true => &[KeySlot::Primary, KeySlot::Rsa],
+                false => &[KeySlot::Primary],
+            };
+            let mut all = Vec::new();
+            let mut first = None;
+            for &slot in slots {
+                let paths = store.live_paths(name, slot);
+                let pem = read(&paths.fullchain)?;
+                let spki = key_spki(&read(&paths.privkey)?, &paths.privkey)?;
+                let (mut findings, info) = report::report(&Inputs {
+                    chain_pem: &pem,
+                    key_spki: Some(&spki),
+                    roots: &roots,
+                    names: Some(&record.domains),
+                    hostname,
+                    now,
+                    warn_days: req.warn_days,
+                });
+                if slot == KeySlot::Rsa {
+                    for f in &mut findings {
+                        f.check = format!("rsa {}", f.check);
+                    }
+                }
+                all.extend(findings);
+                first = first.or(info);
+            }
+            (all, first)
+        }
+    };
+    Ok(VerifyOutcome {
+        status: report::worst(&findings),
+        findings,
+        cert,
+    })
+}
