@@ -71,7 +71,7 @@ where
             None => order,
         }
     };
-    let first = account.new_order(&new_order(true)).await;
+    let first = retry_bad_nonce(async || account.new_order(&new_order(true)).await).await;
     let first = match first {
         // The certificate was already replaced (by another run, say): order without `replaces`.
         Err(instant_acme::Error::Api(problem))
@@ -84,7 +84,7 @@ where
             tracing::info!(
                 "the CA says the certificate was already replaced; ordering without `replaces`"
             );
-            account.new_order(&new_order(false)).await
+            retry_bad_nonce(async || account.new_order(&new_order(false)).await).await
         }
         other => other,
     };
@@ -143,8 +143,7 @@ where
             continue;
         }
         if let Some(mut challenge) = authz.challenge(ChallengeType::Http01) {
-            challenge
-                .set_ready()
+            retry_bad_nonce(async || challenge.set_ready().await)
                 .await
                 .map_err(|e| AcmeError::from_acme("the challenge", url, e))?;
         }
@@ -176,12 +175,10 @@ where
 
     progress.step(Step::Finalize, "sending the CSR");
     let csr = csr().await?;
-    order
-        .finalize_csr(&csr)
+    retry_bad_nonce(async || order.finalize_csr(&csr).await)
         .await
         .map_err(|e| AcmeError::from_acme("the CSR", url, e))?;
-    let chain = match order
-        .certificate()
+    let chain = match retry_bad_nonce(async || order.certificate().await)
         .await
         .map_err(|e| AcmeError::from_acme("the certificate", url, e))?
     {
@@ -193,6 +190,30 @@ where
     };
     progress.step(Step::Finalize, "certificate downloaded");
     Ok(chain)
+}
+
+/// instant-acme retries a rejected nonce twice; a CA that rejects more in a row (pebble's test
+/// mode rejects 5% of good nonces, and Let's Encrypt may too under load) gets three more tries
+/// for the requests that are safe to repeat: a badNonce means the request was not processed.
+async fn retry_bad_nonce<T>(
+    mut request: impl AsyncFnMut() -> Result<T, instant_acme::Error>,
+) -> Result<T, instant_acme::Error> {
+    let mut tries = 0;
+    loop {
+        match request().await {
+            Err(instant_acme::Error::Api(problem))
+                if tries < 3
+                    && problem
+                        .r#type
+                        .as_deref()
+                        .is_some_and(|t| t.ends_with(":badNonce")) =>
+            {
+                tries += 1;
+                tracing::debug!("the CA rejected a nonce again; retrying");
+            }
+            other => return other,
+        }
+    }
 }
 
 /// After an order went invalid: which identifiers failed, with the CA's reason for each.

@@ -652,14 +652,15 @@ pub fn https_get(
     Ok(rsp)
 }
 
-/// Retries `f` for up to 3 s until it returns Some: nginx reloads asynchronously.
+/// Retries `f` for up to 15 s until it returns Some: nginx reloads asynchronously, and a loaded
+/// CI machine can be slow about it.
 pub fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < deadline, "condition not met within 3 s");
+        assert!(Instant::now() < deadline, "condition not met within 15 s");
         std::thread::sleep(Duration::from_millis(50));
     }
 }

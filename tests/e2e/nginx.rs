@@ -41,7 +41,11 @@ fn reload_until_served(lab: &Lab, host: &str) {
         .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", "reload"])
         .output()
         .unwrap();
-    assert!(reload.status.success());
+    assert!(
+        reload.status.success(),
+        "nginx -s reload: {}",
+        stderr(&reload)
+    );
     eventually(|| {
         http_get(lab.http_port, host, "/")
             .ok()
