@@ -36,27 +36,34 @@ impl Subprocess {
 
     /// Polls `addr` with growing sleeps until it accepts, or panics with the process log.
     fn wait_for_port(&mut self, addr: SocketAddr) {
+        if let Err(e) = self.try_wait_for_port(addr) {
+            panic!("{e}");
+        }
+    }
+
+    /// Like [`Subprocess::wait_for_port`], with the failure as a message.
+    fn try_wait_for_port(&mut self, addr: SocketAddr) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut pause = Duration::from_millis(5);
         loop {
             if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return;
+                return Ok(());
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
+                return Err(format!(
                     "{} exited ({status}) before listening on {addr}; log {}:\n{}",
                     self.name,
                     self.log.display(),
                     fs::read_to_string(&self.log).unwrap_or_default()
-                );
+                ));
             }
             if Instant::now() > deadline {
-                panic!(
+                return Err(format!(
                     "{} did not listen on {addr} within 20 s; log {}:\n{}",
                     self.name,
                     self.log.display(),
                     fs::read_to_string(&self.log).unwrap_or_default()
-                );
+                ));
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(200));
@@ -145,55 +152,17 @@ impl Lab {
         let ca_bundle = root.join("lab-ca.pem");
         write_pebble_tls(&root, &ca_bundle);
 
-        let (http_port, acme_port, mgmt_port, dns_port, cts_port) = (
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-            free_port(),
-        );
-        let config = serde_json::json!({"pebble": {
-            "listenAddress": format!("127.0.0.1:{acme_port}"),
-            "managementListenAddress": format!("127.0.0.1:{mgmt_port}"),
-            "certificate": root.join("pebble-cert.pem"),
-            "privateKey": root.join("pebble-key.pem"),
-            "httpPort": http_port,
-            "tlsPort": free_port(),
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": false,
-        }});
-        let mut config = config;
-        if let Some(secs) = options.validity_secs {
-            config["pebble"]["certificateValidityPeriod"] = secs.into();
-        }
-        fs::write(root.join("pebble.json"), config.to_string()).unwrap();
-
-        let mut processes = Vec::new();
-        let mut cts = Command::new("pebble-challtestsrv");
-        cts.args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
-            .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
-            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
-            .args(["-management", &format!("127.0.0.1:{cts_port}")]);
-        let mut cts = Subprocess::spawn("pebble-challtestsrv", cts, root.join("challtestsrv.log"));
-        cts.wait_for_port(loopback(cts_port));
-        processes.push(cts);
-
-        let mut pebble = Command::new("pebble");
-        pebble
-            .arg("-config")
-            .arg(root.join("pebble.json"))
-            .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
-            .env("PEBBLE_VA_NOSLEEP", "1");
-        if let Some(p) = options.nonce_reject {
-            pebble.env("PEBBLE_WFE_NONCEREJECT", p.to_string());
-        }
-        if let Some(p) = options.authz_reuse {
-            pebble.env("PEBBLE_AUTHZREUSE", p.to_string());
-        }
-        let mut pebble = Subprocess::spawn("pebble", pebble, root.join("pebble.log"));
-        pebble.wait_for_port(loopback(acme_port));
-        pebble.wait_for_port(loopback(mgmt_port));
-        processes.push(pebble);
+        // Ports come from the kernel and are released before pebble binds them, so a parallel
+        // test can take one in between: start again on other ports when that happens.
+        let mut attempt = 0;
+        let (http_port, acme_port, mgmt_port, processes) = loop {
+            attempt += 1;
+            match start_ca(&root, &options) {
+                Ok(started) => break started,
+                Err(e) if attempt < 4 => eprintln!("lab: {e}\nlab: retrying on other ports"),
+                Err(e) => panic!("{e}"),
+            }
+        };
 
         let webroot = root.join("www");
         fs::create_dir(&webroot).unwrap();
@@ -480,6 +449,56 @@ impl Lab {
     pub fn live(&self, name: &str) -> PathBuf {
         self.state_dir.join("live").join(name)
     }
+}
+
+/// challtestsrv and pebble on fresh ports: (http, acme, management ports, the processes).
+fn start_ca(root: &Path, options: &LabOptions) -> Result<(u16, u16, u16, Vec<Subprocess>), String> {
+    let (http_port, acme_port, mgmt_port, dns_port, cts_port) = (
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+        free_port(),
+    );
+    let mut config = serde_json::json!({"pebble": {
+        "listenAddress": format!("127.0.0.1:{acme_port}"),
+        "managementListenAddress": format!("127.0.0.1:{mgmt_port}"),
+        "certificate": root.join("pebble-cert.pem"),
+        "privateKey": root.join("pebble-key.pem"),
+        "httpPort": http_port,
+        "tlsPort": free_port(),
+        "ocspResponderURL": "",
+        "externalAccountBindingRequired": false,
+    }});
+    if let Some(secs) = options.validity_secs {
+        config["pebble"]["certificateValidityPeriod"] = secs.into();
+    }
+    fs::write(root.join("pebble.json"), config.to_string()).unwrap();
+
+    let mut cts = Command::new("pebble-challtestsrv");
+    cts.args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+        .args(["-dns01", &format!("127.0.0.1:{dns_port}")])
+        .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+        .args(["-management", &format!("127.0.0.1:{cts_port}")]);
+    let mut cts = Subprocess::spawn("pebble-challtestsrv", cts, root.join("challtestsrv.log"));
+    cts.try_wait_for_port(loopback(cts_port))?;
+
+    let mut pebble = Command::new("pebble");
+    pebble
+        .arg("-config")
+        .arg(root.join("pebble.json"))
+        .args(["-dnsserver", &format!("127.0.0.1:{dns_port}")])
+        .env("PEBBLE_VA_NOSLEEP", "1");
+    if let Some(p) = options.nonce_reject {
+        pebble.env("PEBBLE_WFE_NONCEREJECT", p.to_string());
+    }
+    if let Some(p) = options.authz_reuse {
+        pebble.env("PEBBLE_AUTHZREUSE", p.to_string());
+    }
+    let mut pebble = Subprocess::spawn("pebble", pebble, root.join("pebble.log"));
+    pebble.try_wait_for_port(loopback(acme_port))?;
+    pebble.try_wait_for_port(loopback(mgmt_port))?;
+    Ok((http_port, acme_port, mgmt_port, vec![cts, pebble]))
 }
 
 /// The top of every lab nginx.conf: everything nginx writes stays inside the prefix.
