@@ -135,17 +135,23 @@ pub struct Standalone {
 impl Standalone {
     /// Binds `port` on all addresses (IPv6 and IPv4) and starts serving.
     pub async fn start(port: u16) -> Result<Self, AcmeError> {
-        let listener = match TcpListener::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))).await
-        {
-            Ok(l) => l,
-            Err(_) => TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))
-                .await
-                .map_err(|e| {
-                    AcmeError::Responder(format!(
-                        "cannot listen on port {port} for the standalone responder: {e} (is a web server using it? then use --webroot)"
-                    ))
-                })?,
-        };
+        // The previous certificate's responder (renew runs them in turn) may still be letting go
+        // of the port: its aborted task drops the listener the next time the runtime runs it.
+        let mut waited = 0;
+        let listener = loop {
+            match bind_any(port).await {
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && waited < 50 => {
+                    waited += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => break other,
+            }
+        }
+        .map_err(|e| {
+            AcmeError::Responder(format!(
+                "cannot listen on port {port} for the standalone responder: {e} (is a web server using it? then use --webroot)"
+            ))
+        })?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
         let tokens: Tokens = Arc::default();
         let server = tokio::spawn(serve(listener, tokens.clone()));
@@ -177,6 +183,15 @@ impl Http01Responder for Standalone {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+    }
+}
+
+/// Binds `port` on IPv6 and IPv4 (dual stack), or IPv4 only where IPv6 is off.
+async fn bind_any(port: u16) -> std::io::Result<TcpListener> {
+    match TcpListener::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(e),
+        Err(_) => TcpListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))).await,
     }
 }
 

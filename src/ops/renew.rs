@@ -145,9 +145,9 @@ pub async fn renew(store: &dyn CertStore, opts: &RenewOptions) -> Result<RenewRe
             (name, version)
         })
         .collect();
-    let accounts = Accounts::default();
+    let shared = Shared::default();
     let mut results: Vec<(CertReport, Option<Pending>)> = futures_util::stream::iter(found)
-        .map(|(name, version)| renew_one(store, opts, &accounts, name, version))
+        .map(|(name, version)| renew_one(store, opts, &shared, name, version))
         .buffer_unordered(opts.concurrency.max(1))
         .collect()
         .await;
@@ -164,7 +164,7 @@ pub async fn renew(store: &dyn CertStore, opts: &RenewOptions) -> Result<RenewRe
 async fn renew_one(
     store: &dyn CertStore,
     opts: &RenewOptions,
-    accounts: &Accounts,
+    shared: &Shared,
     name: String,
     found_version: Option<u64>,
 ) -> (CertReport, Option<Pending>) {
@@ -174,7 +174,7 @@ async fn renew_one(
         not_after: None,
         plan: None,
     };
-    match renew_one_inner(store, opts, accounts, &mut report, found_version).await {
+    match renew_one_inner(store, opts, shared, &mut report, found_version).await {
         Ok(pending) => (report, pending),
         Err(e) => {
             report.outcome = Outcome::Failed {
@@ -190,7 +190,7 @@ async fn renew_one(
 async fn renew_one_inner(
     store: &dyn CertStore,
     opts: &RenewOptions,
-    accounts: &Accounts,
+    shared: &Shared,
     report: &mut CertReport,
     found_version: Option<u64>,
 ) -> Result<Option<Pending>, Error> {
@@ -230,7 +230,7 @@ async fn renew_one_inner(
             .is_none_or(|a| a.cert_id != cert_id || a.next_check <= now);
         if stale
             && !opts.dry_run
-            && let Some(account) = accounts.get(store, &record).await
+            && let Some(account) = shared.account(store, &record).await
             && let Some(ari) = issue::ari_state(&account, &record.server, leaf, now).await
         {
             state.ari = Some(ari);
@@ -293,6 +293,11 @@ async fn renew_one_inner(
     };
     let previous = store.live_version(&name)?;
     let progress = Named(&name);
+    // Standalone responders bind the HTTP port: those certificates take turns.
+    let _port = match req.responder {
+        Responder::Standalone => Some(shared.standalone.lock().await),
+        _ => None,
+    };
     match issue::issue_locked(store, &req, run, &progress).await {
         Ok(outcome) if stage == Stage::DryRun => {
             report.outcome = Outcome::DryRun {
@@ -541,17 +546,21 @@ async fn lock_within(
     }
 }
 
-/// One account per CA for the whole run (restoring one fetches the directory).
+/// What the concurrent renewals of one run share: one account per CA (restoring one fetches the
+/// directory), and the turn of the standalone responders.
 #[derive(Default)]
-struct Accounts(tokio::sync::Mutex<HashMap<String, Option<instant_acme::Account>>>);
+struct Shared {
+    cache: tokio::sync::Mutex<HashMap<String, Option<instant_acme::Account>>>,
+    standalone: tokio::sync::Mutex<()>,
+}
 
-impl Accounts {
-    async fn get(
+impl Shared {
+    async fn account(
         &self,
         store: &dyn CertStore,
         record: &RenewalRecord,
     ) -> Option<instant_acme::Account> {
-        let mut cache = self.0.lock().await;
+        let mut cache = self.cache.lock().await;
         if let Some(found) = cache.get(&record.server) {
             return found.clone();
         }

@@ -515,3 +515,15 @@ fn verify_reports_for_monitoring_and_revoke_stops_renewal() {
         "a new certificate renews again"
     );
 }
+
+#[test]
+fn standalone_certificates_take_turns_on_the_http_port() {
+    let lab = short_lived(false, false);
+    for name in ["s1.test", "s2.test", "s3.test"] {
+        assert_ok(&lab.issue_standalone(&[name], &[]));
+    }
+    let out = renew(&lab, &["--concurrency", "3"]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text.matches("renewed   ").count(), 3, "{text}");
+}
