@@ -3,7 +3,8 @@
 # loopback ports, in a directory, with a lab CA for pebble's HTTPS API. Source it, then:
 #   lab_start_pebble DIR     sets LAB_HTTP (HTTP-01 port), LAB_ACME, LAB_MGMT, LAB_DIRECTORY, LAB_CA
 #   lab_stop                 kills what was started (also run on EXIT)
-# PEBBLE_WFE_NONCEREJECT / PEBBLE_AUTHZREUSE from the caller's environment are passed through.
+# PEBBLE_WFE_NONCEREJECT / PEBBLE_AUTHZREUSE from the caller's environment are passed through;
+# LAB_VALIDITY (seconds) sets pebble's certificate validity period.
 
 LAB_PIDS=()
 
@@ -36,6 +37,8 @@ lab_start_pebble() {
     dns=$(lab_free_port); cts=$(lab_free_port)
     LAB_CA="$dir/lab-ca.pem"
     LAB_DIRECTORY="https://127.0.0.1:$LAB_ACME/dir"
+    local validity=""
+    [ -z "${LAB_VALIDITY:-}" ] || validity=",\"certificateValidityPeriod\":$LAB_VALIDITY"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/lab-ca.key" \
         -out "$LAB_CA" -days 2 -subj "/CN=certctl lab CA" 2>/dev/null
     openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/pebble.key" \
@@ -45,7 +48,7 @@ lab_start_pebble() {
     cat >"$dir/pebble.json" <<JSON
 {"pebble":{"listenAddress":"127.0.0.1:$LAB_ACME","managementListenAddress":"127.0.0.1:$LAB_MGMT",
  "certificate":"$dir/pebble.pem","privateKey":"$dir/pebble.key","httpPort":$LAB_HTTP,"tlsPort":$(lab_free_port),
- "ocspResponderURL":"","externalAccountBindingRequired":false}}
+ "ocspResponderURL":"","externalAccountBindingRequired":false$validity}}
 JSON
     pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$dns" -http01 "" \
         -https01 "" -tlsalpn01 "" -management "127.0.0.1:$cts" >"$dir/challtestsrv.log" 2>&1 &
@@ -55,6 +58,8 @@ JSON
     LAB_PIDS+=($!)
     lab_wait_port "$LAB_ACME"
     lab_wait_port "$LAB_MGMT"
+    # The bundle also carries pebble's issuing root, so renewed chains pass the trust check.
+    curl -sS --fail --noproxy '*' --cacert "$LAB_CA" "https://127.0.0.1:$LAB_MGMT/roots/0" >>"$LAB_CA"
 }
 
 # A private nginx laid out like Debian's (sites-available, sites-enabled, snippets) in DIR/nginx,

@@ -45,6 +45,9 @@ pub struct RenewalRecord {
     /// `--dual`: an RSA 2048 set is issued alongside the (ECDSA) primary, as a pair.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dual: bool,
+    /// The ACME profile asked for (`--profile`), remembered for renewals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     /// Keep the current private key on renewal.
     pub reuse_key: bool,
     /// ACME directory URL.
@@ -148,6 +151,7 @@ mod tests {
             domains: vec!["example.com".into(), "www.example.com".into()],
             key_type: KeyType::Rsa3072,
             dual: false,
+            profile: None,
             reuse_key: true,
             server: "https://127.0.0.1:14000/dir".into(),
             ca_bundle: Some("/etc/ca.pem".into()),

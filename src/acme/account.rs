@@ -49,6 +49,29 @@ pub async fn create(
     Ok((account, json))
 }
 
+/// Checks a requested ACME profile against what the CA's directory offers (`offered`).
+pub fn check_profile(profile: &str, offered: &[String], directory_url: &str) -> Result<(), String> {
+    if offered.iter().any(|p| p == profile) {
+        return Ok(());
+    }
+    Err(match offered.is_empty() {
+        true => format!(
+            "--profile {profile}: the CA at {directory_url} offers no profiles; drop --profile"
+        ),
+        false => format!(
+            "--profile {profile}: the CA at {directory_url} offers {}",
+            offered.join(", ")
+        ),
+    })
+}
+
+/// The profile names a CA's directory offers.
+pub fn offered_profiles(account: &Account) -> Vec<String> {
+    let mut names: Vec<String> = account.profiles().map(|p| p.name.to_owned()).collect();
+    names.sort();
+    names
+}
+
 /// Checks an account contact address before anything is sent (RFC 8555 wants a mailto: URL).
 pub fn check_email(email: &str) -> Result<(), String> {
     let valid = email.split_once('@').is_some_and(|(local, domain)| {
@@ -75,6 +98,23 @@ pub fn check_ca_bundle(path: &Path) -> Result<(), AcmeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn profiles_must_be_offered() {
+        let offered = [
+            "classic".to_owned(),
+            "shortlived".to_owned(),
+            "tlsserver".to_owned(),
+        ];
+        assert!(check_profile("shortlived", &offered, "u").is_ok());
+        let err = check_profile("short", &offered, "u").unwrap_err();
+        assert!(
+            err.contains("offers classic, shortlived, tlsserver"),
+            "{err}"
+        );
+        let err = check_profile("classic", &[], "u").unwrap_err();
+        assert!(err.contains("offers no profiles"), "{err}");
+    }
 
     #[test]
     fn checks_email_addresses() {

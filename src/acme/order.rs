@@ -25,6 +25,8 @@ pub struct OrderPlan<'a> {
     /// The ARI identifier of the certificate this order replaces (RFC 9773 `replaces`), sent
     /// only to a CA that offers ARI.
     pub replaces: Option<&'a str>,
+    /// The ACME profile (checked against the directory's offer beforehand).
+    pub profile: Option<&'a str>,
 }
 
 fn retry_policy() -> RetryPolicy {
@@ -62,7 +64,10 @@ where
         .any(|id| matches!(id, Identifier::Ip(_)));
     let replaces = plan.replaces.and_then(|id| id.split_once('.'));
     let new_order = |with_replaces: bool| {
-        let order = NewOrder::new(&acme_ids);
+        let mut order = NewOrder::new(&acme_ids);
+        if let Some(profile) = plan.profile {
+            order = order.profile(profile);
+        }
         match replaces.filter(|_| with_replaces) {
             Some((aki, serial)) => order.replaces(instant_acme::CertificateIdentifier {
                 authority_key_identifier: aki.into(),

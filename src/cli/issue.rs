@@ -43,6 +43,13 @@ pub struct IssueArgs {
     /// Keep the current private key instead of making a new one
     #[arg(long)]
     reuse_key: bool,
+    /// ACME profile, when the CA offers them (Let's Encrypt: classic, tlsserver, shortlived);
+    /// remembered for renewals
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// With --nginx: the TLS profile, intermediate (default) or modern
+    #[arg(long, value_parser = super::nginx::parse_profile, requires = "nginx")]
+    tls_profile: Option<certctl::tls_policy::Profile>,
     /// Two keys for one name: ECDSA P-256 plus RSA 2048, issued, renewed and served as a pair
     #[arg(long)]
     dual: bool,
@@ -144,6 +151,7 @@ impl IssueArgs {
             key_type: self.key_type,
             reuse_key: self.reuse_key,
             dual: self.dual,
+            profile: self.profile.clone(),
             directory_url,
             ca_bundle,
             email: self.email.clone(),
@@ -162,7 +170,9 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let remembered = ctx.store.load_record(&req.name)?.and_then(|r| r.nginx);
     let backup_root = certctl::ops::nginx::backup_root(ctx.store.layout().root());
     if args.nginx {
-        let site = args.nginx_options.resolve(remembered.as_ref(), &req.name)?;
+        let mut options = args.nginx_options;
+        options.profile = args.tls_profile;
+        let site = options.resolve(remembered.as_ref(), &req.name)?;
         req.responder = Responder::Webroot {
             path: site.layout.acme_webroot.clone(),
         };

@@ -18,9 +18,10 @@ use super::Ctx;
 /// nginx options. Unset options come from the certificate's record, then the Debian defaults.
 #[derive(Debug, Args, Default)]
 pub struct NginxArgs {
-    /// TLS profile: intermediate (default) or modern
-    #[arg(long, value_parser = parse_profile)]
-    profile: Option<Profile>,
+    /// The TLS profile: each command names its own flag (`nginx --profile`, `issue --tls-profile`;
+    /// `issue --profile` is the ACME profile).
+    #[arg(skip)]
+    pub profile: Option<Profile>,
     /// HSTS max-age in seconds (default 63072000, two years)
     #[arg(long, value_name = "SECONDS")]
     hsts: Option<u64>,
@@ -71,7 +72,7 @@ pub struct NginxArgs {
     reload_cmd: Option<String>,
 }
 
-fn parse_profile(s: &str) -> Result<Profile, String> {
+pub fn parse_profile(s: &str) -> Result<Profile, String> {
     s.parse()
 }
 
@@ -175,11 +176,15 @@ pub struct NginxCmdArgs {
     /// Print the unified diff of every file that would change, and write nothing
     #[arg(long)]
     dry_run: bool,
+    /// TLS profile: intermediate (default) or modern
+    #[arg(long, value_parser = parse_profile)]
+    profile: Option<Profile>,
     #[command(flatten)]
     nginx: NginxArgs,
 }
 
-pub fn run(args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
+pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
+    args.nginx.profile = args.profile;
     certctl::store::layout::check_cert_name(&args.name)?;
     let record = ctx.store.load_record(&args.name)?.ok_or_else(|| {
         Error::Usage(format!(

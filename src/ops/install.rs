@@ -86,6 +86,7 @@ pub fn install_cert(
         domains: identifiers.iter().map(|i| i.as_string()).collect(),
         key_type: key.key_type(),
         dual: false,
+        profile: None,
         reuse_key: true,
         server: String::new(),
         ca_bundle: None,

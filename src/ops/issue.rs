@@ -28,6 +28,8 @@ pub struct IssueRequest {
     pub key_type: Option<KeyType>,
     /// Keep the live key if there is one.
     pub reuse_key: bool,
+    /// The ACME profile (`--profile`), when the CA offers profiles.
+    pub profile: Option<String>,
     /// Issue an RSA 2048 set alongside the ECDSA primary (sticky: a re-issue of a dual
     /// certificate stays dual, since its nginx site serves both).
     pub dual: bool,
@@ -63,6 +65,7 @@ impl IssueRequest {
             key_type: Some(record.key_type),
             reuse_key: record.reuse_key,
             dual: record.dual,
+            profile: record.profile.clone(),
             directory_url: record.server.clone(),
             ca_bundle: record.ca_bundle.clone(),
             email: record.email.clone(),
@@ -247,11 +250,16 @@ pub async fn issue_locked(
         },
     );
 
+    if let Some(profile) = &req.profile {
+        let offered = account::offered_profiles(&account);
+        account::check_profile(profile, &offered, &req.directory_url).map_err(Error::Usage)?;
+    }
     let plan = OrderPlan {
         directory_url: &req.directory_url,
         identifiers: &req.identifiers,
         self_check_port: req.self_check.then_some(req.http_port),
         replaces: run.replaces,
+        profile: req.profile.as_deref(),
     };
     let (mut files, cert, key) =
         obtain_set(&account, &plan, responder.as_mut(), key_task, req, progress).await?;
@@ -492,6 +500,7 @@ fn record_for(req: &IssueRequest, key_type: KeyType) -> RenewalRecord {
         domains: req.identifiers.iter().map(Identifier::as_string).collect(),
         key_type,
         dual: req.dual,
+        profile: req.profile.clone(),
         reuse_key: req.reuse_key,
         server: req.directory_url.clone(),
         ca_bundle: req.ca_bundle.clone(),

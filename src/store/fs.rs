@@ -374,6 +374,7 @@ mod tests {
             domains: vec![name.to_owned()],
             key_type: KeyType::EcdsaP256,
             dual: false,
+            profile: None,
             reuse_key: false,
             server: "https://127.0.0.1:14000/dir".to_owned(),
             ca_bundle: None,

@@ -487,3 +487,16 @@ fn concurrent_issues_share_one_account_and_all_succeed() {
         lab.assert_chain_verifies(name);
     }
 }
+
+#[test]
+fn a_profile_the_ca_does_not_offer_is_refused_before_any_order() {
+    let lab = Lab::start();
+    let out = lab.issue_standalone(&["prof.test"], &["--profile", "shortlived"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--profile shortlived") && err.contains("offers no profiles"),
+        "{err}"
+    );
+    assert!(!lab.live("prof.test").exists());
+}
