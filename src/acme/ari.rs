@@ -48,3 +48,35 @@ pub async fn suggestion(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, SerialNumber};
+
+    #[test]
+    fn cert_id_is_the_rfc_9773_identifier() {
+        // RFC 9773 section 4.1: AKI 69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4
+        // and serial 0x0087654321 give "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE".
+        let aki = vec![
+            0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3, 0x7B, 0x84, 0x7B, 0xA0,
+            0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4,
+        ];
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::default();
+        ca.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.key_identifier_method = KeyIdMethod::PreSpecified(aki);
+        let issuer = Issuer::new(ca, &ca_key);
+        let mut leaf = CertificateParams::new(vec!["a.test".to_owned()]).unwrap();
+        leaf.serial_number = Some(SerialNumber::from_slice(&[0x00, 0x87, 0x65, 0x43, 0x21]));
+        leaf.use_authority_key_identifier_extension = true;
+        let cert = leaf
+            .signed_by(&KeyPair::generate().unwrap(), &issuer)
+            .unwrap();
+        let der = CertificateDer::from(cert.der().to_vec());
+        assert_eq!(
+            cert_id(&der).unwrap(),
+            "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
+        );
+    }
+}

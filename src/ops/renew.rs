@@ -328,7 +328,7 @@ async fn renew_one_inner(
         Err(e) => {
             let kind = failure_kind(&e);
             let mut state = store.load_state(&name).unwrap_or(state);
-            state.failed(now, e.to_string(), kind, None);
+            state.failed(now, e.to_string(), kind, retry_after(&e));
             store.save_state(&name, &state)?;
             report.outcome = Outcome::Failed {
                 error: e.to_string(),
@@ -615,6 +615,21 @@ fn run_hook(store: &dyn CertStore, hook: &str, record: &RenewalRecord) -> Result
     }
 }
 
+/// When a rate-limited CA says to come back. Let's Encrypt words it in the problem detail
+/// ("… retry after 2025-01-01 12:00:00 UTC: see …"); instant-acme does not pass the Retry-After
+/// header on, so the detail is what there is.
+pub fn retry_after(err: &Error) -> Option<i64> {
+    let Error::Acme(AcmeError::Refused { problem, .. }) = err else {
+        return None;
+    };
+    let detail = problem.detail.as_deref()?;
+    let (_, rest) = detail.split_once("retry after ")?;
+    let stamp = rest.get(..19)?;
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let at = time::PrimitiveDateTime::parse(stamp, format).ok()?;
+    Some(at.assume_utc().unix_timestamp())
+}
+
 /// Tells failures that will fix themselves from those a human must look at.
 pub fn failure_kind(err: &Error) -> FailureKind {
     const NEEDS_ATTENTION: [&str; 8] = [
@@ -671,6 +686,20 @@ mod tests {
         let problem =
             serde_json::from_str(&format!(r#"{{"type":"{kind}","detail":"x"}}"#)).unwrap();
         Error::Acme(AcmeError::refused("the new order", problem))
+    }
+
+    #[test]
+    fn reads_the_retry_time_from_a_rate_limit_problem() {
+        let problem = serde_json::from_str(
+            r#"{"type":"urn:ietf:params:acme:error:rateLimited","detail":"too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2025-01-01 12:30:00 UTC: see https://letsencrypt.org/docs/rate-limits/"}"#,
+        )
+        .unwrap();
+        let err = Error::Acme(AcmeError::refused("the new order", problem));
+        assert_eq!(retry_after(&err), Some(1_735_734_600));
+        assert_eq!(
+            retry_after(&refused("urn:ietf:params:acme:error:rateLimited")),
+            None
+        );
     }
 
     #[test]
