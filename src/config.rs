@@ -48,6 +48,9 @@ pub struct RenewalRecord {
     /// The ACME profile asked for (`--profile`), remembered for renewals.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// `--preferred-chain`: the issuer (Common Name) the served chain should lead to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_chain: Option<String>,
     /// Keep the current private key on renewal.
     pub reuse_key: bool,
     /// ACME directory URL.
@@ -152,6 +155,7 @@ mod tests {
             key_type: KeyType::Rsa3072,
             dual: false,
             profile: None,
+            preferred_chain: None,
             reuse_key: true,
             server: "https://127.0.0.1:14000/dir".into(),
             ca_bundle: Some("/etc/ca.pem".into()),

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod ari;
+pub mod chains;
 pub mod challenge;
 pub mod directory;
 mod http;

@@ -36,7 +36,7 @@ fn retry_policy() -> RetryPolicy {
         .timeout(Duration::from_secs(120))
 }
 
-/// Runs the order and returns the PEM chain. `csr` is called once the order is ready, so key
+/// Runs the order and returns the PEM chain and the certificate URL (for alternate chains). `csr` is called once the order is ready, so key
 /// generation can overlap with validation.
 pub async fn obtain<F>(
     account: &Account,
@@ -44,7 +44,7 @@ pub async fn obtain<F>(
     responder: &mut dyn Http01Responder,
     csr: F,
     progress: &dyn Progress,
-) -> Result<String, AcmeError>
+) -> Result<(String, Option<String>), AcmeError>
 where
     F: AsyncFnOnce() -> Result<Vec<u8>, AcmeError>,
 {
@@ -194,7 +194,7 @@ where
             .map_err(|e| AcmeError::from_acme("the certificate", url, e))?,
     };
     progress.step(Step::Finalize, "certificate downloaded");
-    Ok(chain)
+    Ok((chain, order.state().certificate.clone()))
 }
 
 /// instant-acme retries a rejected nonce twice; a CA that rejects more in a row (pebble's test

@@ -47,6 +47,9 @@ pub struct IssueArgs {
     /// remembered for renewals
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
+    /// Pick the CA's alternate chain that leads to this issuer (Common Name), when it offers one
+    #[arg(long, value_name = "ISSUER_CN")]
+    preferred_chain: Option<String>,
     /// With --nginx: the TLS profile, intermediate (default) or modern
     #[arg(long, value_parser = super::nginx::parse_profile, requires = "nginx")]
     tls_profile: Option<certctl::tls_policy::Profile>,
@@ -152,6 +155,7 @@ impl IssueArgs {
             reuse_key: self.reuse_key,
             dual: self.dual,
             profile: self.profile.clone(),
+            preferred_chain: self.preferred_chain.clone(),
             directory_url,
             ca_bundle,
             email: self.email.clone(),

@@ -87,6 +87,7 @@ pub fn install_cert(
         key_type: key.key_type(),
         dual: false,
         profile: None,
+        preferred_chain: None,
         reuse_key: true,
         server: String::new(),
         ca_bundle: None,

@@ -30,6 +30,8 @@ pub struct IssueRequest {
     pub reuse_key: bool,
     /// The ACME profile (`--profile`), when the CA offers profiles.
     pub profile: Option<String>,
+    /// `--preferred-chain`: pick the CA's alternate chain that leads to this issuer CN.
+    pub preferred_chain: Option<String>,
     /// Issue an RSA 2048 set alongside the ECDSA primary (sticky: a re-issue of a dual
     /// certificate stays dual, since its nginx site serves both).
     pub dual: bool,
@@ -66,6 +68,7 @@ impl IssueRequest {
             reuse_key: record.reuse_key,
             dual: record.dual,
             profile: record.profile.clone(),
+            preferred_chain: record.preferred_chain.clone(),
             directory_url: record.server.clone(),
             ca_bundle: record.ca_bundle.clone(),
             email: record.email.clone(),
@@ -261,15 +264,32 @@ pub async fn issue_locked(
         replaces: run.replaces,
         profile: req.profile.as_deref(),
     };
-    let (mut files, cert, key) =
-        obtain_set(&account, &plan, responder.as_mut(), key_task, req, progress).await?;
+    let chooser = ChainChooser::new(store, req, &account);
+    let (mut files, cert, key) = obtain_set(
+        &account,
+        &plan,
+        responder.as_mut(),
+        key_task,
+        req,
+        &chooser,
+        progress,
+    )
+    .await?;
     // The RSA order follows on the same account: the CA usually reuses the authorizations the
     // first order just validated, so it costs little.
     let mut rsa_cert = None;
     if let Some(task) = rsa_key_task {
         progress.step(Step::Order, "the RSA 2048 half of --dual");
-        let (rsa_files, info, _) =
-            obtain_set(&account, &plan, responder.as_mut(), task, req, progress).await?;
+        let (rsa_files, info, _) = obtain_set(
+            &account,
+            &plan,
+            responder.as_mut(),
+            task,
+            req,
+            &chooser,
+            progress,
+        )
+        .await?;
         files.rsa = Some(Box::new(rsa_files));
         rsa_cert = Some(info);
     }
@@ -358,6 +378,74 @@ pub async fn issue_locked(
     })
 }
 
+/// `--preferred-chain`: swaps the default chain for the CA's alternate that leads to the preferred
+/// issuer. When none does, the default chain is kept (with a warning): a certificate is better
+/// than none.
+struct ChainChooser<'a> {
+    preferred: Option<&'a str>,
+    directory_url: &'a str,
+    ca_bundle: Option<&'a std::path::Path>,
+    credentials: Option<Vec<u8>>,
+    account_url: &'a str,
+}
+
+impl<'a> ChainChooser<'a> {
+    fn new(
+        store: &dyn CertStore,
+        req: &'a IssueRequest,
+        account: &'a instant_acme::Account,
+    ) -> Self {
+        Self {
+            preferred: req.preferred_chain.as_deref(),
+            directory_url: &req.directory_url,
+            ca_bundle: req.ca_bundle.as_deref(),
+            credentials: store.load_account(&req.directory_url).ok().flatten(),
+            account_url: account.id(),
+        }
+    }
+
+    async fn choose(
+        &self,
+        default: String,
+        cert_url: Option<&str>,
+        progress: &dyn Progress,
+    ) -> Result<String, Error> {
+        let Some(preferred) = self.preferred else {
+            return Ok(default);
+        };
+        if verify::chain_leads_to(default.as_bytes(), preferred) {
+            return Ok(default);
+        }
+        let (Some(url), Some(credentials)) = (cert_url, &self.credentials) else {
+            return Ok(default);
+        };
+        progress.step(
+            Step::Finalize,
+            &format!("looking for a chain to {preferred}"),
+        );
+        let mut fetcher = crate::acme::chains::ChainFetcher::new(
+            self.directory_url,
+            self.ca_bundle,
+            credentials,
+            self.account_url,
+        )
+        .await?;
+        let chains = fetcher.all_chains(url).await?;
+        match chains
+            .into_iter()
+            .find(|c| verify::chain_leads_to(c.as_bytes(), preferred))
+        {
+            Some(chain) => Ok(chain),
+            None => {
+                tracing::warn!(
+                    "the CA offers no chain to {preferred:?}; keeping its default chain"
+                );
+                Ok(default)
+            }
+        }
+    }
+}
+
 /// What the CA says about renewing a certificate (None when it cannot be asked now).
 pub(crate) async fn ari_state(
     account: &instant_acme::Account,
@@ -436,10 +524,11 @@ async fn obtain_set(
     responder: &mut dyn Http01Responder,
     key_task: KeyTask,
     req: &IssueRequest,
+    chooser: &ChainChooser<'_>,
     progress: &dyn Progress,
 ) -> Result<(CertFiles, CertInfo, PrivateKey), Error> {
     let mut key_slot = None;
-    let chain_pem = order::obtain(
+    let (chain_pem, cert_url) = order::obtain(
         account,
         plan,
         responder,
@@ -458,6 +547,9 @@ async fn obtain_set(
     )
     .await?;
     let key = key_slot.ok_or_else(|| AcmeError::Key("no key was generated".into()))?;
+    let chain_pem = chooser
+        .choose(chain_pem, cert_url.as_deref(), progress)
+        .await?;
 
     progress.step(Step::Verify, "chain, key, names, validity");
     let cert = verify::check_issued(
@@ -501,6 +593,7 @@ fn record_for(req: &IssueRequest, key_type: KeyType) -> RenewalRecord {
         key_type,
         dual: req.dual,
         profile: req.profile.clone(),
+        preferred_chain: req.preferred_chain.clone(),
         reuse_key: req.reuse_key,
         server: req.directory_url.clone(),
         ca_bundle: req.ca_bundle.clone(),

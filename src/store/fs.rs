@@ -375,6 +375,7 @@ mod tests {
             key_type: KeyType::EcdsaP256,
             dual: false,
             profile: None,
+            preferred_chain: None,
             reuse_key: false,
             server: "https://127.0.0.1:14000/dir".to_owned(),
             ca_bundle: None,

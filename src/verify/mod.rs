@@ -157,6 +157,31 @@ pub fn check_issued(
     Ok(info)
 }
 
+/// True when a chain (PEM, leaf first) leads to the issuer named `common_name`: the topmost
+/// certificate is issued by it, or one of the certificates is it. What `--preferred-chain` matches.
+pub fn chain_leads_to(chain_pem: &[u8], common_name: &str) -> bool {
+    let Ok(chain) = parse_pem_chain(chain_pem) else {
+        return false;
+    };
+    let cn = |name: &X509Name<'_>| {
+        name.iter_common_name()
+            .next()
+            .and_then(|c| c.as_str().ok())
+            .map(str::to_owned)
+    };
+    let parsed: Vec<X509Certificate<'_>> = chain
+        .iter()
+        .filter_map(|der| X509Certificate::from_der(der).ok().map(|(_, c)| c))
+        .collect();
+    parsed
+        .iter()
+        .skip(1)
+        .any(|c| cn(c.subject()).as_deref() == Some(common_name))
+        || parsed
+            .last()
+            .is_some_and(|top| cn(top.issuer()).as_deref() == Some(common_name))
+}
+
 /// Checks that a chain (leaf first, intermediates in any order) leads to one of `roots`, for TLS
 /// server use, at `now_unix`, and when `name` is given, that the leaf covers it. Paths are built
 /// by rustls-webpki, so cross-signed roots and long chains work and no intermediate is pinned.
@@ -481,6 +506,15 @@ mod tests {
             ..base
         };
         assert_eq!(status_of(&garbage, "parse"), Some(Status::Critical));
+    }
+
+    #[test]
+    fn knows_which_issuer_a_chain_leads_to() {
+        let p = pki(&["a.test"]);
+        assert!(chain_leads_to(p.chain_pem.as_bytes(), "Test Root"));
+        assert!(chain_leads_to(p.chain_pem.as_bytes(), "Test Intermediate"));
+        assert!(!chain_leads_to(p.chain_pem.as_bytes(), "Other Root"));
+        assert!(!chain_leads_to(b"garbage", "Test Root"));
     }
 
     #[test]

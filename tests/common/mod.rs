@@ -112,6 +112,8 @@ pub struct LabOptions {
     /// A private nginx laid out like Debian's (sites-available, sites-enabled, snippets), empty
     /// but for a default server, for certctl to manage.
     pub managed_nginx: bool,
+    /// PEBBLE_ALTERNATE_ROOTS: extra roots, each with its own chain offered as an alternate.
+    pub alternate_roots: Option<u8>,
     /// pebble's certificateValidityPeriod in seconds (None: pebble's default, years). Anything
     /// under a day is due for renewal at once.
     pub validity_secs: Option<u64>,
@@ -178,9 +180,10 @@ impl Lab {
             webroot,
             processes,
         };
-        let (pebble_root, _) = lab.pebble_roots();
         let mut bundle = fs::read_to_string(&lab.ca_bundle).unwrap();
-        bundle.push_str(&pebble_root);
+        for i in 0..=options.alternate_roots.unwrap_or(0) {
+            bundle.push_str(&lab.pebble_root(i));
+        }
         fs::write(&lab.ca_bundle, bundle).unwrap();
         if options.nginx {
             lab.start_nginx();
@@ -403,6 +406,18 @@ impl Lab {
         self.issue(names, &all)
     }
 
+    /// pebble's root number `i` (PEM; 0 is the default chain's, 1… the alternates').
+    pub fn pebble_root(&self, i: u8) -> String {
+        let out = Command::new("curl")
+            .args(["-sS", "--fail", "--noproxy", "*", "--cacert"])
+            .arg(&self.ca_bundle)
+            .arg(format!("https://127.0.0.1:{}/roots/{i}", self.mgmt_port))
+            .output()
+            .expect("run curl (apt-get install -y curl)");
+        assert!(out.status.success(), "curl /roots/{i}: {}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     /// pebble's current root and intermediates (PEM), from the management interface.
     pub fn pebble_roots(&self) -> (String, String) {
         let fetch = |path: &str| {
@@ -494,6 +509,9 @@ fn start_ca(root: &Path, options: &LabOptions) -> Result<(u16, u16, u16, Vec<Sub
     }
     if let Some(p) = options.authz_reuse {
         pebble.env("PEBBLE_AUTHZREUSE", p.to_string());
+    }
+    if let Some(n) = options.alternate_roots {
+        pebble.env("PEBBLE_ALTERNATE_ROOTS", n.to_string());
     }
     let mut pebble = Subprocess::spawn("pebble", pebble, root.join("pebble.log"));
     pebble.try_wait_for_port(loopback(acme_port))?;

@@ -4,6 +4,8 @@ use std::fs;
 use std::io::ErrorKind;
 use std::net::TcpListener;
 
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use x509_parser::prelude::*;
 
 use crate::common::{Lab, LabOptions, assert_ok, free_port, mode, stderr};
@@ -499,4 +501,70 @@ fn a_profile_the_ca_does_not_offer_is_refused_before_any_order() {
         "{err}"
     );
     assert!(!lab.live("prof.test").exists());
+}
+
+/// The Common Name of the first certificate in a PEM text.
+fn subject_cn(pem: &str) -> String {
+    let der = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+    let (_, cert) = X509Certificate::from_der(&der).unwrap();
+    cert.subject()
+        .iter_common_name()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn preferred_chain_picks_the_alternate_that_leads_to_the_named_root() {
+    let lab = Lab::with(LabOptions {
+        alternate_roots: Some(1),
+        ..LabOptions::default()
+    });
+    let (default_root, alternate_root) = (
+        subject_cn(&lab.pebble_root(0)),
+        subject_cn(&lab.pebble_root(1)),
+    );
+    assert_ne!(default_root, alternate_root);
+    let leads_to = |name: &str, root: &str| {
+        let chain = fs::read_to_string(lab.live(name).join("chain.pem")).unwrap();
+        let last = chain
+            .split_inclusive("-----END CERTIFICATE-----")
+            .filter(|b| b.contains("BEGIN"))
+            .last()
+            .unwrap()
+            .to_owned();
+        let der = CertificateDer::from_pem_slice(last.trim().as_bytes()).unwrap();
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        cert.issuer()
+            .iter_common_name()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            == root
+    };
+    assert_ok(&lab.issue_standalone(&["plain.test"], &[]));
+    assert!(leads_to("plain.test", &default_root));
+    assert_ok(&lab.issue_standalone(&["alt.test"], &["--preferred-chain", &alternate_root]));
+    assert!(
+        leads_to("alt.test", &alternate_root),
+        "the alternate chain was installed"
+    );
+    // Remembered: a renewal keeps asking for it.
+    let record = fs::read_to_string(lab.state_dir.join("certs/alt.test/renewal.toml")).unwrap();
+    assert!(
+        record.contains(&format!("preferred_chain = \"{alternate_root}\"")),
+        "{record}"
+    );
+    // An issuer no chain leads to: the default chain, with a warning.
+    let out = lab.issue_standalone(&["nope.test"], &["--preferred-chain", "No Such Root"]);
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains("keeping its default chain"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(leads_to("nope.test", &default_root));
 }
