@@ -94,7 +94,9 @@ impl ChainFetcher {
             let (parts, bytes) = send(&self.http, request, &self.directory_url).await?;
             self.nonce = header(&parts, "replay-nonce").next();
             if parts.status.is_success() {
+                // One header may carry several links, comma-separated (RFC 8288).
                 let links = header(&parts, "link")
+                    .flat_map(|h| split_links(&h))
                     .filter_map(|l| alternate(&l))
                     .collect();
                 return Ok((links, bytes));
@@ -161,6 +163,30 @@ fn header<'a>(parts: &'a http::response::Parts, name: &str) -> impl Iterator<Ite
         .filter_map(|v| v.to_str().ok().map(str::to_owned))
 }
 
+/// Splits a Link header value into its links: at commas outside `<…>`.
+fn split_links(value: &str) -> Vec<String> {
+    let mut links = Vec::new();
+    let (mut current, mut in_url) = (String::new(), false);
+    for c in value.chars() {
+        match c {
+            '<' => in_url = true,
+            '>' => in_url = false,
+            ',' if !in_url => {
+                links.push(std::mem::take(&mut current));
+                continue;
+            }
+            _ => {}
+        }
+        current.push(c);
+    }
+    links.push(current);
+    links
+        .into_iter()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
 /// The URL of a `Link: <url>;rel="alternate"` header value, if it is one.
 fn alternate(link: &str) -> Option<String> {
     let (target, params) = link.split_once(';')?;
@@ -190,5 +216,10 @@ mod tests {
         );
         assert_eq!(alternate("<https://ca.test/dir>;rel=\"index\""), None);
         assert_eq!(alternate("garbage"), None);
+        let both = split_links(
+            "<https://ca.test/a,b>;rel=\"alternate\", <https://ca.test/dir>;rel=\"index\"",
+        );
+        assert_eq!(both.len(), 2);
+        assert_eq!(alternate(&both[0]).as_deref(), Some("https://ca.test/a,b"));
     }
 }

@@ -75,14 +75,14 @@ impl RenewFlags {
 
     /// The metrics file and the failure hook, after every run.
     pub fn after_run(&self, report: &RenewReport, ctx: &Ctx) -> Result<(), Error> {
-        if let Some(path) = &self.metrics_file {
-            let text = certctl::ops::list::metrics(&ctx.store, certctl::ops::unix_now())?;
-            write_metrics(path, &text)?;
-        }
         if let Some(hook) = &self.on_failure_hook {
             for failed in report.failures() {
                 run_failure_hook(hook, failed);
             }
+        }
+        if let Some(path) = &self.metrics_file {
+            let text = certctl::ops::list::metrics(&ctx.store, certctl::ops::unix_now())?;
+            write_metrics(path, &text)?;
         }
         Ok(())
     }
@@ -114,7 +114,6 @@ pub fn run(args: RenewArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         }
     })??;
 
-    args.flags.after_run(&report, ctx)?;
     if args.json {
         println!(
             "{}",
@@ -122,6 +121,11 @@ pub fn run(args: RenewArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         );
     } else {
         print_report(&report.certs, ctx);
+    }
+    // The report first, the alerts next; a metrics file that cannot be written is a warning,
+    // never a reason to hide the renewal results.
+    if let Err(e) = args.flags.after_run(&report, ctx) {
+        eprintln!("certctl: warning: {e}");
     }
     let failed: Vec<&CertReport> = report.failures().collect();
     if failed.is_empty() {

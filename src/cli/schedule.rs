@@ -43,7 +43,8 @@ pub fn run(args: ScheduleArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 })?;
             let state = std::path::absolute(ctx.store.layout().root())
                 .map_err(|e| Error::Usage(format!("bad --state-dir: {e}")))?;
-            let installed = schedule::install(&a.root, &binary, &state)?;
+            let writable = schedule::writable_paths(&ctx.store);
+            let installed = schedule::install(&a.root, &binary, &state, &writable)?;
             if !ctx.quiet {
                 for file in &installed.files {
                     println!("wrote {}", file.display());

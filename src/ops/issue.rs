@@ -324,6 +324,8 @@ pub async fn issue_locked(
         paths: store.live_paths(&req.name, KeySlot::Rsa),
         cert,
     });
+    // From here on the new certificate is live: what follows may warn, never fail the run as if
+    // nothing had changed.
     let mut state = store.load_state(&req.name).unwrap_or_default();
     let now = super::unix_now();
     state.succeeded(now);
@@ -331,9 +333,11 @@ pub async fn issue_locked(
         .ok()
         .and_then(|c| c.into_iter().next())
     {
-        state.ari = ari_state(&account, &req.directory_url, &leaf, now).await;
+        state.ari = ari_state(&account, &req.directory_url, &leaf, None, now).await;
     }
-    store.save_state(&req.name, &state)?;
+    if let Err(e) = store.save_state(&req.name, &state) {
+        tracing::warn!("{}: cannot record the renewal state: {e}", req.name);
+    }
     if run.stage == Stage::Install {
         return Ok(IssueOutcome {
             name: req.name.clone(),
@@ -366,6 +370,10 @@ pub async fn issue_locked(
     if let Some(hook) = &req.deploy_hook {
         progress.step(Step::Deploy, hook);
         run_deploy_hook(hook, req, &paths, rsa.as_ref().map(|r| &r.paths))?;
+    }
+    state.deployed_version = store.live_version(&req.name).ok().flatten();
+    if let Err(e) = store.save_state(&req.name, &state) {
+        tracing::warn!("{}: cannot record the deploy: {e}", req.name);
     }
     Ok(IssueOutcome {
         name: req.name.clone(),
@@ -423,14 +431,16 @@ impl<'a> ChainChooser<'a> {
             Step::Finalize,
             &format!("looking for a chain to {preferred}"),
         );
-        let mut fetcher = crate::acme::chains::ChainFetcher::new(
-            self.directory_url,
-            self.ca_bundle,
-            credentials,
-            self.account_url,
-        )
-        .await?;
-        let chains = fetcher.all_chains(url).await?;
+        // The certificate is issued: a failure to fetch alternates must not throw it away.
+        let chains = match self.alternates(credentials, url).await {
+            Ok(chains) => chains,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot fetch the alternate chains ({e}); keeping the default chain"
+                );
+                return Ok(default);
+            }
+        };
         match chains
             .into_iter()
             .find(|c| verify::chain_leads_to(c.as_bytes(), preferred))
@@ -446,11 +456,25 @@ impl<'a> ChainChooser<'a> {
     }
 }
 
+impl ChainChooser<'_> {
+    async fn alternates(&self, credentials: &[u8], url: &str) -> Result<Vec<String>, AcmeError> {
+        let mut fetcher = crate::acme::chains::ChainFetcher::new(
+            self.directory_url,
+            self.ca_bundle,
+            credentials,
+            self.account_url,
+        )
+        .await?;
+        fetcher.all_chains(url).await
+    }
+}
+
 /// What the CA says about renewing a certificate (None when it cannot be asked now).
 pub(crate) async fn ari_state(
     account: &instant_acme::Account,
     directory_url: &str,
     leaf: &rustls_pki_types::CertificateDer<'_>,
+    previous: Option<&AriState>,
     now: i64,
 ) -> Option<AriState> {
     let cert_id = crate::acme::ari::cert_id(leaf).ok()?;
@@ -462,13 +486,19 @@ pub(crate) async fn ari_state(
             };
             // Ask again when the CA says, but at least every 12 hours.
             let wait = (s.retry_after.as_secs() as i64).clamp(60, ARI_RECHECK);
+            // The time once chosen stays while the window does: drawing again at every check
+            // would drift renewals towards the window's start.
+            let chosen = previous
+                .filter(|p| p.cert_id == cert_id && p.window == Some(window))
+                .and_then(|p| p.chosen)
+                .unwrap_or_else(|| window.pick(super::random_unit()));
             Some(AriState {
                 cert_id,
                 offered: true,
                 checked_at: now,
                 next_check: now + wait,
                 window: Some(window),
-                chosen: Some(window.pick(super::random_unit())),
+                chosen: Some(chosen),
                 explanation_url: s.explanation_url,
             })
         }

@@ -126,7 +126,10 @@ impl RenewReport {
 /// a rollback takes it again.
 struct Pending {
     record: RenewalRecord,
+    /// The version that was live and deployed before (what a rollback restores).
     previous: Option<u64>,
+    /// The version this run put live.
+    installed: u64,
     serial: String,
 }
 
@@ -213,6 +216,26 @@ async fn renew_one_inner(
         };
         return Ok(None);
     }
+    // A version installed but never deployed (a run stopped between the swap and the reload):
+    // deploy it now, with the same checks and rollback as a fresh renewal.
+    let live_version = store.live_version(&name)?;
+    if !opts.dry_run
+        && let (Some(deployed), Some(installed)) = (state.deployed_version, live_version)
+        && deployed != installed
+        && let Some((info, _)) = live_leaf(store, &name)
+    {
+        tracing::info!("{name}: version {installed} is live but was never deployed; deploying it");
+        report.not_after = Some(info.not_after);
+        report.outcome = Outcome::Renewed {
+            serial: info.serial.clone(),
+        };
+        return Ok(Some(Pending {
+            record,
+            previous: Some(deployed),
+            installed,
+            serial: info.serial,
+        }));
+    }
 
     let now = super::unix_now();
     let live = live_leaf(store, &name);
@@ -231,7 +254,8 @@ async fn renew_one_inner(
         if stale
             && !opts.dry_run
             && let Some(account) = shared.account(store, &record).await
-            && let Some(ari) = issue::ari_state(&account, &record.server, leaf, now).await
+            && let Some(ari) =
+                issue::ari_state(&account, &record.server, leaf, state.ari.as_ref(), now).await
         {
             state.ari = Some(ari);
             store.save_state(&name, &state)?;
@@ -318,9 +342,11 @@ async fn renew_one_inner(
             report.outcome = Outcome::Renewed {
                 serial: outcome.cert.serial.clone(),
             };
+            let installed = store.live_version(&name)?.unwrap_or_default();
             Ok(Some(Pending {
                 record,
-                previous,
+                previous: state.deployed_version.or(previous),
+                installed,
                 serial: outcome.cert.serial,
             }))
         }
@@ -364,10 +390,8 @@ async fn deploy(
         let reloaded = site.nginx.test().and_then(|()| site.nginx.reload());
         if let Err(e) = reloaded {
             for (report, pending) in results.iter_mut().filter(|(_, p)| uses_it(p)) {
-                let msg = format!(
-                    "nginx did not take the new certificate ({e}); the previous certificate is live again"
-                );
-                roll_back(store, report, pending.take(), msg);
+                let problem = format!("nginx did not take the new certificate ({e})");
+                roll_back(store, opts, report, pending.take(), problem).await;
             }
             continue;
         }
@@ -377,23 +401,37 @@ async fn deploy(
             .dump()
             .map(|text| crate::nginx::dump::server_blocks(&text))
             .unwrap_or_default();
-        let mut restored = false;
-        for (report, pending) in results.iter_mut().filter(|(_, p)| uses_it(p)) {
-            let Some(p) = pending.as_ref() else { continue };
+        let mut failed = Vec::new();
+        for (i, (_, pending)) in results.iter().enumerate() {
+            let Some(p) = pending.as_ref().filter(|_| uses_it(pending)) else {
+                continue;
+            };
             let mut roots = roots.clone();
             roots.extend(bundle_roots(p.record.ca_bundle.as_deref()));
             if let Err(problem) = check_served(&p.record, &p.serial, &blocks, &roots, opts).await {
-                restored = true;
-                roll_back(store, report, pending.take(), problem);
+                failed.push((i, problem));
             }
         }
-        if restored && let Err(e) = site.nginx.reload() {
-            tracing::error!("reload after restoring the previous certificates failed: {e}");
+        if failed.is_empty() {
+            continue;
+        }
+        for (i, problem) in &failed {
+            let (report, pending) = &mut results[*i];
+            roll_back(store, opts, report, pending.take(), problem.clone()).await;
+        }
+        // nginx must load the restored files too; if it cannot, say so on each.
+        if let Err(e) = site.nginx.reload() {
+            for (i, _) in &failed {
+                if let Outcome::Failed { error, .. } = &mut results[*i].0.outcome {
+                    error.push_str(&format!("; reloading nginx after the restore failed: {e}"));
+                }
+            }
         }
     }
     for (report, pending) in results.iter_mut() {
         let Some(p) = pending.take() else { continue };
         let hooks = [p.record.deploy_hook.as_deref(), opts.deploy_hook.as_deref()];
+        let mut hook_error = None;
         for hook in hooks.into_iter().flatten() {
             if let Err(e) = run_hook(store, hook, &p.record) {
                 report.outcome = Outcome::Failed {
@@ -401,35 +439,55 @@ async fn deploy(
                     kind: FailureKind::NeedsAttention,
                     next_retry: None,
                 };
-                let mut state = store.load_state(&report.name).unwrap_or_default();
-                state.last_error = Some(e.to_string());
-                let _ = store.save_state(&report.name, &state);
+                hook_error = Some(e.to_string());
             }
+        }
+        // Deployed: a later run does not deploy this version again.
+        let mut state = store.load_state(&report.name).unwrap_or_default();
+        state.deployed_version = Some(p.installed);
+        if hook_error.is_some() {
+            state.last_error = hook_error;
+        }
+        if let Err(e) = store.save_state(&report.name, &state) {
+            tracing::warn!("{}: cannot record the deploy: {e}", report.name);
         }
     }
 }
 
 /// Puts the previous live set back after a deploy that did not take, and records the failure.
-fn roll_back(
+/// Only the version this run installed is replaced: one a concurrent run or a human installed
+/// since is left alone.
+async fn roll_back(
     store: &dyn CertStore,
+    opts: &RenewOptions,
     report: &mut CertReport,
     pending: Option<Pending>,
     problem: String,
 ) {
     let Some(p) = pending else { return };
-    let _lock = store.lock_cert(&report.name);
-    let restored = match p.previous {
-        Some(version) => store.restore_version(&report.name, version),
-        None => Ok(()),
+    let lock = lock_within(store, &report.name, opts.lock_wait).await;
+    let outcome = match (&lock, p.previous) {
+        (Err(e), _) => format!("the new certificate stays live: {e}"),
+        (Ok(_), None) => {
+            "there is no earlier certificate to go back to; the new one stays live".into()
+        }
+        (Ok(_), Some(previous)) => match store.live_version(&report.name) {
+            Ok(Some(live)) if live != p.installed => {
+                "a newer certificate was installed meanwhile and is left live".into()
+            }
+            _ => match store.restore_version(&report.name, previous) {
+                Ok(()) => "the previous certificate is live again".into(),
+                Err(e) => format!("restoring the previous certificate failed: {e}"),
+            },
+        },
     };
-    let error = match restored {
-        Ok(()) => problem,
-        Err(e) => format!("{problem}; restoring the previous certificate failed too: {e}"),
-    };
+    let error = format!("{problem}; {outcome}");
     let now = super::unix_now();
     let mut state = store.load_state(&report.name).unwrap_or_default();
     state.failed(now, error.clone(), FailureKind::NeedsAttention, None);
-    let _ = store.save_state(&report.name, &state);
+    if let Err(e) = store.save_state(&report.name, &state) {
+        tracing::warn!("{}: cannot record the failure: {e}", report.name);
+    }
     report.not_after = live_leaf(store, &report.name).map(|(info, _)| info.not_after);
     report.outcome = Outcome::Failed {
         error,
@@ -480,15 +538,17 @@ async fn check_served(
                             info.serial
                         ));
                     }
+                    // Let's Encrypt staging's roots are untrusted by design: the serial is the check.
+                    if record.server == LETS_ENCRYPT_STAGING {
+                        return Ok(());
+                    }
                     verify::check_trusted(&chain, roots, Some(host), super::unix_now())
                         .map_err(|e| e.to_string())
                 });
                 match verdict {
                     Ok(()) => break,
                     Err(e) if tokio::time::Instant::now() >= deadline => {
-                        return Err(format!(
-                            "after the reload, nginx at {addr} for {host}: {e}; the previous certificate is live again"
-                        ));
+                        return Err(format!("after the reload, nginx at {addr} for {host}: {e}"));
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
                 }
@@ -669,6 +729,7 @@ pub fn failure_kind(err: &Error) -> FailureKind {
             AcmeError::Unreachable { .. }
             | AcmeError::Timeout(_)
             | AcmeError::SelfCheck { .. }
+            | AcmeError::Responder(_)
             | AcmeError::Protocol(_),
         )
         | Error::Store(_)

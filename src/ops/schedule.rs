@@ -24,32 +24,74 @@ const UNITS: [(&str, &str); 2] = [
 const TIMER: &str = "certctl-renew.timer";
 const MARK: &str = "# certctl-managed";
 
-/// The unit files with the binary and state directory filled in.
-pub fn render_units(binary: &Path, state_dir: &Path) -> Result<Vec<(&'static str, String)>, Error> {
+/// True for a path systemd takes as it is in ExecStart and ReadWritePaths (it splits on
+/// whitespace and expands % and $).
+fn unit_safe(path: &Path) -> bool {
+    let text = path.to_str().unwrap_or_default();
+    path.is_absolute()
+        && !text.is_empty()
+        && !text
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "%$\\\"'".contains(c))
+}
+
+/// The unit files with the binary, the state directory and the extra writable paths (webroots
+/// and nginx directories from the renewal records) filled in.
+pub fn render_units(
+    binary: &Path,
+    state_dir: &Path,
+    writable: &[PathBuf],
+) -> Result<Vec<(&'static str, String)>, Error> {
     for (what, path) in [("binary", binary), ("state directory", state_dir)] {
-        let text = path.to_str().unwrap_or_default();
-        // systemd splits ExecStart on whitespace and expands % and $; refuse what it would mangle.
-        if !path.is_absolute()
-            || text.is_empty()
-            || text
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || "%$\\\"'".contains(c))
-        {
+        if !unit_safe(path) {
             return Err(Error::Usage(format!(
                 "the {what} path {} cannot be written into a systemd unit (it must be absolute, without spaces, quotes, % or $)",
                 path.display()
             )));
         }
     }
+    let extra: Vec<String> = writable
+        .iter()
+        .filter(|p| unit_safe(p) && !p.starts_with(state_dir))
+        .map(|p| format!("-{}", p.display()))
+        .collect();
+    let extra = match extra.is_empty() {
+        true => "# (none)".to_owned(),
+        false => format!("ReadWritePaths={}", extra.join(" ")),
+    };
     Ok(UNITS
         .iter()
         .map(|(name, text)| {
             let text = text
                 .replace("@CERTCTL@", &binary.display().to_string())
-                .replace("@STATE_DIR@", &state_dir.display().to_string());
+                .replace("@STATE_DIR@", &state_dir.display().to_string())
+                .replace("@EXTRA_RW@", &extra);
             (*name, text)
         })
         .collect())
+}
+
+/// The directories renewals write to, from every renewal record: webroots, and the nginx
+/// directories and ACME webroot of managed sites.
+pub fn writable_paths(store: &dyn crate::store::CertStore) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for name in store.cert_names().unwrap_or_default() {
+        let Ok(Some(record)) = store.load_record(&name) else {
+            continue;
+        };
+        if let crate::config::Responder::Webroot { path } = &record.responder {
+            paths.push(path.clone());
+        }
+        if let Some(site) = &record.nginx {
+            paths.push(site.layout.sites_dir.clone());
+            paths.push(site.layout.snippets_dir.clone());
+            paths.push(site.layout.acme_webroot.clone());
+            paths.extend(site.layout.enabled_dir.clone());
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    paths
 }
 
 /// Where units go under `root`.
@@ -91,8 +133,13 @@ fn systemctl(args: &[&str]) -> Result<String, Error> {
 }
 
 /// Writes the units (replacing only files certctl wrote) and enables the timer when it can.
-pub fn install(root: &Path, binary: &Path, state_dir: &Path) -> Result<Installed, Error> {
-    let units = render_units(binary, state_dir)?;
+pub fn install(
+    root: &Path,
+    binary: &Path,
+    state_dir: &Path,
+    writable: &[PathBuf],
+) -> Result<Installed, Error> {
+    let units = render_units(binary, state_dir, writable)?;
     let dir = unit_dir(root);
     for (name, _) in &units {
         let path = dir.join(name);
@@ -196,9 +243,15 @@ mod tests {
 
     #[test]
     fn units_get_the_binary_and_state_dir() {
+        let writable = [
+            PathBuf::from("/srv/www/acme"),
+            PathBuf::from("/srv/certctl/inside"),
+            PathBuf::from("/bad path"),
+        ];
         let units = render_units(
             Path::new("/usr/local/bin/certctl"),
             Path::new("/srv/certctl"),
+            &writable,
         )
         .unwrap();
         let service = &units[0].1;
@@ -207,14 +260,21 @@ mod tests {
                 "ExecStart=/usr/local/bin/certctl --quiet --state-dir /srv/certctl renew"
             )
         );
-        assert!(service.contains("ReadWritePaths=/srv/certctl "));
+        assert!(service.contains("ReadWritePaths=/srv/certctl -/etc/nginx "));
+        // Record paths are writable too, optional ("-"), minus what is inside the state dir or
+        // would not survive systemd's parsing.
+        assert!(
+            service.contains("\nReadWritePaths=-/srv/www/acme\n"),
+            "{service}"
+        );
+        assert!(!service.contains("@EXTRA_RW@") && !service.contains("bad path"));
         assert!(
             !service.contains("@CERTCTL@") && !service.contains("@STATE_DIR@"),
             "{service}"
         );
         assert!(units[1].1.contains("Persistent=true"));
-        assert!(render_units(Path::new("/opt/my certctl"), Path::new("/x")).is_err());
-        assert!(render_units(Path::new("certctl"), Path::new("/x")).is_err());
-        assert!(render_units(Path::new("/bin/certctl"), Path::new("/var/%h")).is_err());
+        assert!(render_units(Path::new("/opt/my certctl"), Path::new("/x"), &[]).is_err());
+        assert!(render_units(Path::new("certctl"), Path::new("/x"), &[]).is_err());
+        assert!(render_units(Path::new("/bin/certctl"), Path::new("/var/%h"), &[]).is_err());
     }
 }

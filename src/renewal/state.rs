@@ -28,6 +28,9 @@ pub struct RenewalState {
     pub ari: Option<AriState>,
     /// Set by `certctl revoke`: the certificate is no longer renewed.
     pub revoked: Option<Revoked>,
+    /// The archive version that was last deployed (nginx reloaded and checked, hooks run). A live
+    /// version that differs was installed by a run that stopped before deploying it.
+    pub deployed_version: Option<u64>,
 }
 
 /// Outcome of the last attempt.

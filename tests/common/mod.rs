@@ -88,12 +88,22 @@ impl Drop for Subprocess {
     }
 }
 
-/// A free TCP port on 127.0.0.1 (from the kernel, so parallel test processes do not collide).
+/// A free TCP port on 127.0.0.1, from the kernel, and never one this test process handed out
+/// before: the port is released before pebble or nginx binds it, and the kernel may offer it
+/// again to a parallel test in between.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind 127.0.0.1:0")
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("bind 127.0.0.1:0");
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 fn loopback(port: u16) -> SocketAddr {

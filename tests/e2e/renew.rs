@@ -527,3 +527,47 @@ fn standalone_certificates_take_turns_on_the_http_port() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(text.matches("renewed   ").count(), 3, "{text}");
 }
+
+#[test]
+fn a_version_installed_but_never_deployed_is_deployed_by_the_next_run() {
+    // Long-lived certificates: nothing is due, so only the undeployed version gives work.
+    let lab = Lab::with(LabOptions {
+        managed_nginx: true,
+        ..LabOptions::default()
+    });
+    let site = lab.dir.path().join("site");
+    fs::create_dir_all(&site).unwrap();
+    let flags = lab.nginx_flags();
+    let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
+    args.extend(flags.iter().map(String::as_str));
+    assert_ok(&lab.issue(&["site.test"], &args));
+    let state_file = lab.state_dir.join("certs/site.test/state.json");
+    let state: serde_json::Value = serde_json::from_slice(&fs::read(&state_file).unwrap()).unwrap();
+    assert_eq!(state["deployed_version"], 1);
+
+    // A run stopped between the live swap and the reload: version 2 is live, never deployed.
+    let archive = lab.state_dir.join("certs/site.test/archive");
+    let copy = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(archive.join("1"))
+        .arg(archive.join("2"))
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let live = lab.live("site.test");
+    fs::remove_file(&live).unwrap();
+    std::os::unix::fs::symlink("../certs/site.test/archive/2", &live).unwrap();
+
+    let out = renew(&lab, &[]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("renewed   site.test"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let state: serde_json::Value = serde_json::from_slice(&fs::read(&state_file).unwrap()).unwrap();
+    assert_eq!(state["deployed_version"], 2, "deployed now");
+    let again = renew(&lab, &[]);
+    assert_ok(&again);
+    assert!(again.stdout.is_empty(), "nothing left to do");
+}
