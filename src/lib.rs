@@ -10,6 +10,7 @@
 //! [`store::layout`]. Side effects live in [`acme`], [`store`] and [`ops`].
 
 pub mod acme;
+pub mod audit;
 pub mod config;
 pub mod dhparam;
 pub mod error;

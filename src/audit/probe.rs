@@ -1,0 +1,119 @@
+//! The socket side of the audit: one connection per question, with a deadline on everything
+//! and bounded reads (see [`wire::MAX_FLIGHT`]).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::wire::{self, Answer, HelloSpec, Version, WireError};
+
+/// Cipher suites offered when only the protocol is in question: every family a server of the
+/// last twenty years might pick (ECDHE/DHE/RSA with AES-GCM, ChaCha20, AES-CBC, 3DES, RC4).
+pub const BROAD_SUITES: [u16; 28] = [
+    0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0x009E, 0x009F, 0xC009, 0xC013, 0xC00A, 0xC014,
+    0xC023, 0xC027, 0xC024, 0xC028, 0x0033, 0x0039, 0x009C, 0x009D, 0x002F, 0x0035, 0x003C, 0x003D,
+    0x000A, 0xC012, 0x0005, 0x0004,
+];
+/// The TLS 1.3 suites (RFC 8446 and RFC 9150's CCM ones).
+pub const TLS13_SUITES: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
+
+/// Why a question got no TLS answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// Could not connect.
+    #[error("cannot connect to {0}: {1}")]
+    Connect(SocketAddr, std::io::Error),
+    /// No complete answer before the deadline.
+    #[error("no answer within {0} ms")]
+    Timeout(u128),
+    /// The server closed (or reset) the connection without a TLS answer.
+    #[error("the server closed the connection without answering")]
+    Closed,
+    /// The answer was not TLS, or broken.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+/// Sends one ClientHello and reads the answer.
+pub async fn ask(
+    addr: SocketAddr,
+    hello: &[u8],
+    need_certificates: bool,
+    deadline: Duration,
+) -> Result<Answer, ProbeError> {
+    let work = async {
+        let mut sock = TcpStream::connect(addr)
+            .await
+            .map_err(|e| ProbeError::Connect(addr, e))?;
+        sock.write_all(hello)
+            .await
+            .map_err(|_| ProbeError::Closed)?;
+        let mut buf = Vec::with_capacity(8192);
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = sock.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                // A closed connection ends the flight: what arrived may still be an answer.
+                return match wire::parse_answer(&buf, false) {
+                    Ok(answer) => Ok(answer),
+                    Err(WireError::Incomplete) => Err(ProbeError::Closed),
+                    Err(e) => Err(e.into()),
+                };
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            match wire::parse_answer(&buf, need_certificates) {
+                Err(WireError::Incomplete) => continue,
+                other => return other.map_err(Into::into),
+            }
+        }
+    };
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or(Err(ProbeError::Timeout(deadline.as_millis())))
+}
+
+/// Whether the server speaks `version`: it answers a ClientHello for that version with a
+/// ServerHello of that version. An alert, a close or a lower version all mean no.
+pub async fn speaks(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    version: Version,
+    deadline: Duration,
+) -> Result<bool, ProbeError> {
+    let suites: Vec<u16> = match version {
+        Version::Tls13 => TLS13_SUITES.to_vec(),
+        _ => BROAD_SUITES.to_vec(),
+    };
+    let spec = HelloSpec {
+        version,
+        suites: &suites,
+        sni,
+        groups: &wire::GROUPS,
+        random: fresh_random(),
+        alpn: &[],
+    };
+    match ask(addr, &wire::client_hello(&spec), false, deadline).await {
+        Ok(Answer::Hello(h)) => Ok(h.version == version),
+        Ok(Answer::Alert { .. }) | Err(ProbeError::Closed) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Every protocol version the server speaks, asked concurrently.
+pub async fn protocols(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    deadline: Duration,
+) -> Vec<(Version, Result<bool, ProbeError>)> {
+    let asks = Version::ALL.map(|v| async move { (v, speaks(addr, sni, v, deadline).await) });
+    futures_util::future::join_all(asks).await
+}
+
+fn fresh_random() -> [u8; 32] {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut random = [0u8; 32];
+    let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut random);
+    random
+}

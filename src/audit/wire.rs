@@ -1,0 +1,628 @@
+//! Sans-IO TLS wire format for the audit: build ClientHellos for any protocol version and cipher
+//! list, and parse what a server answers (ServerHello, HelloRetryRequest, alerts, the Certificate
+//! message of TLS 1.2 and older). No sockets: bytes in, bytes out, so every branch is unit-tested
+//! on byte vectors and old protocols are probed even though rustls and Debian's OpenSSL refuse to
+//! speak them. Reads are bounded: a server that sends more than [`MAX_FLIGHT`] is an error.
+
+/// Record content types (RFC 8446 section 5.1).
+const HANDSHAKE: u8 = 22;
+const ALERT: u8 = 21;
+/// Handshake message types.
+const CLIENT_HELLO: u8 = 1;
+const SERVER_HELLO: u8 = 2;
+const CERTIFICATE: u8 = 11;
+const SERVER_HELLO_DONE: u8 = 14;
+/// The most the parser buffers from one server flight.
+pub const MAX_FLIGHT: usize = 256 * 1024;
+/// SHA-256("HelloRetryRequest"): a ServerHello with this random is a HelloRetryRequest.
+const HRR_RANDOM: [u8; 32] = [
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
+];
+
+/// A protocol version, by its wire value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Version {
+    /// SSL 3.0 (0x0300).
+    Ssl3,
+    /// TLS 1.0 (0x0301).
+    Tls10,
+    /// TLS 1.1 (0x0302).
+    Tls11,
+    /// TLS 1.2 (0x0303).
+    Tls12,
+    /// TLS 1.3 (0x0304).
+    Tls13,
+}
+
+impl Version {
+    /// Every version the ClientHello builder speaks, oldest first.
+    pub const ALL: [Version; 5] = [
+        Version::Ssl3,
+        Version::Tls10,
+        Version::Tls11,
+        Version::Tls12,
+        Version::Tls13,
+    ];
+
+    /// The wire value.
+    pub fn wire(self) -> u16 {
+        match self {
+            Self::Ssl3 => 0x0300,
+            Self::Tls10 => 0x0301,
+            Self::Tls11 => 0x0302,
+            Self::Tls12 => 0x0303,
+            Self::Tls13 => 0x0304,
+        }
+    }
+
+    /// The version with this wire value.
+    pub fn from_wire(value: u16) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.wire() == value)
+    }
+
+    /// How reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ssl3 => "SSL 3.0",
+            Self::Tls10 => "TLS 1.0",
+            Self::Tls11 => "TLS 1.1",
+            Self::Tls12 => "TLS 1.2",
+            Self::Tls13 => "TLS 1.3",
+        }
+    }
+}
+
+/// Named groups offered (RFC 8446 section 4.2.7, RFC 7919): x25519, the NIST curves, ffdhe.
+pub const GROUPS: [u16; 9] = [
+    0x001D, 0x0017, 0x0018, 0x0019, 0x001E, 0x0100, 0x0101, 0x0102, 0x0103,
+];
+
+/// Signature schemes offered (RFC 8446 section 4.2.3), old ones included so old servers answer.
+const SIGNATURE_SCHEMES: [u16; 17] = [
+    0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0807, 0x0808, 0x0809, 0x080A, 0x080B, 0x0401,
+    0x0501, 0x0601, 0x0203, 0x0201, 0x0202,
+];
+
+/// What goes into one ClientHello.
+#[derive(Clone, Debug)]
+pub struct HelloSpec<'a> {
+    /// The highest version offered (TLS 1.3 is offered through supported_versions).
+    pub version: Version,
+    /// Cipher suites, in preference order.
+    pub suites: &'a [u16],
+    /// Server Name Indication (omitted for IP addresses, as RFC 6066 requires).
+    pub sni: Option<&'a str>,
+    /// Named groups for supported_groups (and the TLS 1.3 key share, x25519 or the first).
+    pub groups: &'a [u16],
+    /// The client random (and TLS 1.3 key share): callers pass fresh random bytes.
+    pub random: [u8; 32],
+    /// ALPN protocols to offer ("h2", "http/1.1"), none when empty.
+    pub alpn: &'a [&'a str],
+}
+
+/// The ClientHello record for `spec`.
+pub fn client_hello(spec: &HelloSpec<'_>) -> Vec<u8> {
+    let tls13 = spec.version == Version::Tls13;
+    let mut body = Vec::new();
+    // legacy_version: TLS 1.3 hellos say TLS 1.2 and list 1.3 in supported_versions.
+    let legacy = if tls13 { Version::Tls12 } else { spec.version };
+    body.extend_from_slice(&legacy.wire().to_be_bytes());
+    body.extend_from_slice(&spec.random);
+    // A session id makes TLS 1.3 middlebox-compatibility mode; older versions send none.
+    if tls13 {
+        body.push(32);
+        body.extend_from_slice(&spec.random);
+    } else {
+        body.push(0);
+    }
+    let mut suites = Vec::new();
+    for s in spec.suites {
+        suites.extend_from_slice(&s.to_be_bytes());
+    }
+    push_u16_prefixed(&mut body, &suites);
+    body.extend_from_slice(&[1, 0]); // compression: null only
+
+    if spec.version != Version::Ssl3 {
+        let mut ext = Vec::new();
+        if let Some(name) = spec.sni.filter(|n| n.parse::<std::net::IpAddr>().is_err()) {
+            let mut list = vec![0u8]; // host_name
+            push_u16_prefixed(&mut list, name.as_bytes());
+            let mut data = Vec::new();
+            push_u16_prefixed(&mut data, &list);
+            push_extension(&mut ext, 0x0000, &data);
+        }
+        let mut groups = Vec::new();
+        for g in spec.groups {
+            groups.extend_from_slice(&g.to_be_bytes());
+        }
+        let mut data = Vec::new();
+        push_u16_prefixed(&mut data, &groups);
+        push_extension(&mut ext, 0x000A, &data); // supported_groups
+        push_extension(&mut ext, 0x000B, &[1, 0]); // ec_point_formats: uncompressed
+        if spec.version >= Version::Tls12 {
+            let mut schemes = Vec::new();
+            for s in SIGNATURE_SCHEMES {
+                schemes.extend_from_slice(&s.to_be_bytes());
+            }
+            let mut data = Vec::new();
+            push_u16_prefixed(&mut data, &schemes);
+            push_extension(&mut ext, 0x000D, &data); // signature_algorithms
+        }
+        if !spec.alpn.is_empty() {
+            let mut list = Vec::new();
+            for p in spec.alpn {
+                list.push(p.len() as u8);
+                list.extend_from_slice(p.as_bytes());
+            }
+            let mut data = Vec::new();
+            push_u16_prefixed(&mut data, &list);
+            push_extension(&mut ext, 0x0010, &data);
+        }
+        push_extension(&mut ext, 0xFF01, &[0]); // renegotiation_info, empty
+        if tls13 {
+            push_extension(&mut ext, 0x002B, &[2, 0x03, 0x04]); // supported_versions: 1.3
+            push_extension(&mut ext, 0x002D, &[1, 1]); // psk_key_exchange_modes: psk_dhe_ke
+            // One key share; any 32 bytes are an X25519 public key. Other groups get a
+            // HelloRetryRequest, which is an answer too.
+            let group = if spec.groups.contains(&0x001D) {
+                Some(0x001Du16)
+            } else {
+                None
+            };
+            let mut shares = Vec::new();
+            if let Some(group) = group {
+                shares.extend_from_slice(&group.to_be_bytes());
+                push_u16_prefixed(&mut shares, &spec.random);
+            }
+            let mut data = Vec::new();
+            push_u16_prefixed(&mut data, &shares);
+            push_extension(&mut ext, 0x0033, &data);
+        }
+        push_u16_prefixed(&mut body, &ext);
+    }
+
+    let mut handshake = vec![CLIENT_HELLO];
+    handshake.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    handshake.extend_from_slice(&body);
+    // The record version: TLS 1.0 for everything but SSL 3.0, as clients do for compatibility.
+    let record_version = if spec.version == Version::Ssl3 {
+        0x0300u16
+    } else {
+        0x0301
+    };
+    let mut record = vec![HANDSHAKE];
+    record.extend_from_slice(&record_version.to_be_bytes());
+    push_u16_prefixed(&mut record, &handshake);
+    record
+}
+
+fn push_u16_prefixed(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    out.extend_from_slice(data);
+}
+
+fn push_extension(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
+    out.extend_from_slice(&kind.to_be_bytes());
+    push_u16_prefixed(out, data);
+}
+
+/// What the server said to one ClientHello.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// A ServerHello (or a HelloRetryRequest, which names a suite just the same).
+    Hello(ServerHello),
+    /// A fatal or warning alert instead of a ServerHello.
+    Alert {
+        /// 1 warning, 2 fatal.
+        level: u8,
+        /// The alert description (40 handshake_failure, 70 protocol_version, …).
+        description: u8,
+    },
+}
+
+/// The parts of a ServerHello the audit uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerHello {
+    /// The negotiated version (supported_versions for TLS 1.3).
+    pub version: Version,
+    /// The chosen cipher suite.
+    pub suite: u16,
+    /// The chosen compression method (non-zero: CRIME).
+    pub compression: u8,
+    /// A HelloRetryRequest (TLS 1.3, the key share did not suit the server).
+    pub retry_request: bool,
+    /// The server sent renegotiation_info (RFC 5746 secure renegotiation).
+    pub secure_renegotiation: bool,
+    /// The ALPN protocol chosen.
+    pub alpn: Option<String>,
+    /// The key share group (TLS 1.3) chosen.
+    pub group: Option<u16>,
+    /// The certificate chain, DER, when the server sent it in the clear (TLS 1.2 and older).
+    pub certificates: Vec<Vec<u8>>,
+    /// ServerHelloDone seen (the whole TLS 1.2 flight is in).
+    pub flight_done: bool,
+}
+
+/// Why a server's bytes could not be read as TLS.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// More bytes are needed to finish the message.
+    #[error("incomplete")]
+    Incomplete,
+    /// Not a TLS record at all (`looks_like` says what it resembles).
+    #[error("the server did not answer in TLS ({0})")]
+    NotTls(String),
+    /// A TLS record or message that breaks the format.
+    #[error("malformed TLS from the server: {0}")]
+    Malformed(String),
+    /// The server sent more than the audit buffers.
+    #[error("the server sent more than {MAX_FLIGHT} bytes in one flight")]
+    TooLarge,
+}
+
+/// Reads the server's answer from the bytes received so far. [`WireError::Incomplete`] means
+/// read more; everything else is final. For TLS 1.2 and older, the answer is complete once
+/// ServerHelloDone arrives or `need_certificates` is false (then the ServerHello is enough).
+pub fn parse_answer(bytes: &[u8], need_certificates: bool) -> Result<Answer, WireError> {
+    if bytes.len() > MAX_FLIGHT {
+        return Err(WireError::TooLarge);
+    }
+    let mut handshake = Vec::new();
+    let mut pos = 0;
+    let mut hello: Option<ServerHello> = None;
+    loop {
+        if bytes.len() < pos + 5 {
+            return finish(hello, need_certificates);
+        }
+        let (kind, major, len) = (
+            bytes[pos],
+            bytes[pos + 1],
+            u16::from_be_bytes([bytes[pos + 3], bytes[pos + 4]]) as usize,
+        );
+        if pos == 0 && !matches!(kind, HANDSHAKE | ALERT | 20 | 23) {
+            return Err(WireError::NotTls(describe(bytes)));
+        }
+        if major != 3 {
+            return Err(WireError::NotTls(describe(bytes)));
+        }
+        if len > 16_384 + 2048 {
+            return Err(WireError::Malformed(format!("a record of {len} bytes")));
+        }
+        if bytes.len() < pos + 5 + len {
+            return finish(hello, need_certificates);
+        }
+        let fragment = &bytes[pos + 5..pos + 5 + len];
+        pos += 5 + len;
+        match kind {
+            ALERT if hello.is_none() => {
+                if fragment.len() < 2 {
+                    return Err(WireError::Malformed("a short alert".into()));
+                }
+                return Ok(Answer::Alert {
+                    level: fragment[0],
+                    description: fragment[1],
+                });
+            }
+            ALERT => return finish(hello, false),
+            HANDSHAKE => {
+                handshake.extend_from_slice(fragment);
+                read_messages(&mut handshake, &mut hello)?;
+                if let Some(h) = &hello
+                    && (h.flight_done
+                        || !need_certificates
+                        || h.version == Version::Tls13
+                        || h.retry_request)
+                {
+                    return Ok(Answer::Hello(h.clone()));
+                }
+            }
+            // ChangeCipherSpec or encrypted data: the plaintext part of the flight is over.
+            _ => return finish(hello, false),
+        }
+    }
+}
+
+fn finish(hello: Option<ServerHello>, need_more: bool) -> Result<Answer, WireError> {
+    match hello {
+        Some(h) if !need_more => Ok(Answer::Hello(h)),
+        _ => Err(WireError::Incomplete),
+    }
+}
+
+/// Consumes complete handshake messages from the front of `buf`.
+fn read_messages(buf: &mut Vec<u8>, hello: &mut Option<ServerHello>) -> Result<(), WireError> {
+    loop {
+        if buf.len() < 4 {
+            return Ok(());
+        }
+        let len = u32::from_be_bytes([0, buf[1], buf[2], buf[3]]) as usize;
+        if len > MAX_FLIGHT {
+            return Err(WireError::TooLarge);
+        }
+        if buf.len() < 4 + len {
+            return Ok(());
+        }
+        let body: Vec<u8> = buf[4..4 + len].to_vec();
+        let kind = buf[0];
+        buf.drain(..4 + len);
+        match (kind, hello.as_mut()) {
+            (SERVER_HELLO, None) => *hello = Some(parse_server_hello(&body)?),
+            (CERTIFICATE, Some(h)) if h.version != Version::Tls13 => {
+                h.certificates = parse_certificate_list(&body)?;
+            }
+            (SERVER_HELLO_DONE, Some(h)) => h.flight_done = true,
+            (_, None) => {
+                return Err(WireError::Malformed(format!(
+                    "handshake message {kind} before the ServerHello"
+                )));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A cursor over a byte slice with bounds-checked reads.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        if self.0.len() < n {
+            return Err(WireError::Malformed(
+                "a message shorter than its lengths".into(),
+            ));
+        }
+        let (head, tail) = self.0.split_at(n);
+        self.0 = tail;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, WireError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, WireError> {
+        let b = self.take(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u24(&mut self) -> Result<usize, WireError> {
+        let b = self.take(3)?;
+        Ok(u32::from_be_bytes([0, b[0], b[1], b[2]]) as usize)
+    }
+}
+
+fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
+    let mut r = Reader(body);
+    let legacy = r.u16()?;
+    let random = r.take(32)?;
+    let session_len = r.u8()? as usize;
+    r.take(session_len)?;
+    let suite = r.u16()?;
+    let compression = r.u8()?;
+    let mut hello = ServerHello {
+        version: Version::from_wire(legacy)
+            .ok_or_else(|| WireError::Malformed(format!("ServerHello version {legacy:#06x}")))?,
+        suite,
+        compression,
+        retry_request: random == HRR_RANDOM,
+        secure_renegotiation: false,
+        alpn: None,
+        group: None,
+        certificates: Vec::new(),
+        flight_done: false,
+    };
+    if r.0.is_empty() {
+        return Ok(hello);
+    }
+    let ext_len = r.u16()? as usize;
+    let mut ext = Reader(r.take(ext_len)?);
+    while !ext.0.is_empty() {
+        let kind = ext.u16()?;
+        let len = ext.u16()? as usize;
+        let data = ext.take(len)?;
+        let mut d = Reader(data);
+        match kind {
+            0xFF01 => hello.secure_renegotiation = true,
+            0x002B => {
+                let v = d.u16()?;
+                hello.version = Version::from_wire(v)
+                    .ok_or_else(|| WireError::Malformed(format!("supported_versions {v:#06x}")))?;
+            }
+            0x0010 => {
+                let _list = d.u16()?;
+                let n = d.u8()? as usize;
+                hello.alpn = Some(String::from_utf8_lossy(d.take(n)?).into_owned());
+            }
+            0x0033 => hello.group = Some(d.u16()?),
+            _ => {}
+        }
+    }
+    Ok(hello)
+}
+
+fn parse_certificate_list(body: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
+    let mut r = Reader(body);
+    let total = r.u24()?;
+    let mut list = Reader(r.take(total)?);
+    let mut certs = Vec::new();
+    while !list.0.is_empty() {
+        let len = list.u24()?;
+        certs.push(list.take(len)?.to_vec());
+    }
+    Ok(certs)
+}
+
+/// What non-TLS bytes look like, for the finding.
+fn describe(bytes: &[u8]) -> String {
+    if bytes.starts_with(b"HTTP/") {
+        "a plain-HTTP server answered on the TLS port".into()
+    } else if bytes.starts_with(b"SSH-") {
+        "an SSH server answered".into()
+    } else if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+        "an SSL 2.0 style record".into()
+    } else {
+        format!("it starts with {:02x?}", &bytes[..bytes.len().min(8)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(version: Version) -> HelloSpec<'static> {
+        HelloSpec {
+            version,
+            suites: &[0x1301, 0xC02F],
+            sni: Some("a.test"),
+            groups: &GROUPS,
+            random: [7; 32],
+            alpn: &["h2"],
+        }
+    }
+
+    /// A ServerHello handshake message.
+    fn server_hello(version: u16, suite: u16, extensions: &[u8], random: [u8; 32]) -> Vec<u8> {
+        let mut body = version.to_be_bytes().to_vec();
+        body.extend_from_slice(&random);
+        body.push(0);
+        body.extend_from_slice(&suite.to_be_bytes());
+        body.push(0);
+        body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+        body.extend_from_slice(extensions);
+        let mut msg = vec![SERVER_HELLO];
+        msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    fn record(kind: u8, payload: &[u8]) -> Vec<u8> {
+        let mut r = vec![kind, 3, 3];
+        r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+        r.extend_from_slice(payload);
+        r
+    }
+
+    #[test]
+    fn client_hellos_have_consistent_lengths_and_the_right_versions() {
+        for version in Version::ALL {
+            let hello = client_hello(&spec(version));
+            assert_eq!(hello[0], HANDSHAKE);
+            let record_len = u16::from_be_bytes([hello[3], hello[4]]) as usize;
+            assert_eq!(record_len, hello.len() - 5, "{version:?}");
+            assert_eq!(hello[5], CLIENT_HELLO);
+            let msg_len = u32::from_be_bytes([0, hello[6], hello[7], hello[8]]) as usize;
+            assert_eq!(msg_len, hello.len() - 9);
+            let legacy = u16::from_be_bytes([hello[9], hello[10]]);
+            let expected = if version == Version::Tls13 {
+                0x0303
+            } else {
+                version.wire()
+            };
+            assert_eq!(legacy, expected);
+        }
+        let tls13 = client_hello(&spec(Version::Tls13));
+        // supported_versions lists exactly 1.3.
+        assert!(
+            tls13
+                .windows(7)
+                .any(|w| w == [0x00, 0x2B, 0x00, 0x03, 0x02, 0x03, 0x04])
+        );
+        // SNI carries the name; an IP address is never sent as SNI.
+        assert!(tls13.windows(6).any(|w| w == b"a.test"));
+        let ip = HelloSpec {
+            sni: Some("127.0.0.1"),
+            ..spec(Version::Tls12)
+        };
+        assert!(!client_hello(&ip).windows(9).any(|w| w == b"127.0.0.1"));
+        // SSL 3.0 hellos carry no extensions at all.
+        let ssl3 = client_hello(&spec(Version::Ssl3));
+        assert_eq!(&ssl3[1..3], &[3, 0]);
+        assert!(!ssl3.windows(6).any(|w| w == b"a.test"));
+    }
+
+    #[test]
+    fn parses_a_tls12_flight_split_across_records() {
+        let mut hello = server_hello(0x0303, 0xC02F, &[0xFF, 0x01, 0x00, 0x01, 0x00], [1; 32]);
+        // Certificate with two certificates, then ServerHelloDone.
+        let certs = [vec![0xAA; 5], vec![0xBB; 3]];
+        let mut list = Vec::new();
+        for c in &certs {
+            list.extend_from_slice(&(c.len() as u32).to_be_bytes()[1..]);
+            list.extend_from_slice(c);
+        }
+        let mut body = (list.len() as u32).to_be_bytes()[1..].to_vec();
+        body.extend_from_slice(&list);
+        hello.push(CERTIFICATE);
+        hello.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hello.extend_from_slice(&body);
+        hello.extend_from_slice(&[SERVER_HELLO_DONE, 0, 0, 0]);
+        let (a, b) = hello.split_at(20);
+        let mut bytes = record(HANDSHAKE, a);
+        // Only the first part: more is needed.
+        assert_eq!(parse_answer(&bytes, true), Err(WireError::Incomplete));
+        bytes.extend_from_slice(&record(HANDSHAKE, b));
+        let Answer::Hello(h) = parse_answer(&bytes, true).unwrap() else {
+            panic!("a hello")
+        };
+        assert_eq!(
+            (h.version, h.suite, h.compression),
+            (Version::Tls12, 0xC02F, 0)
+        );
+        assert!(h.secure_renegotiation && h.flight_done);
+        assert_eq!(h.certificates, certs);
+        // Without certificates wanted, the ServerHello alone is the answer.
+        let first = record(
+            HANDSHAKE,
+            &hello[..server_hello(0x0303, 0xC02F, &[0xFF, 0x01, 0x00, 0x01, 0x00], [1; 32]).len()],
+        );
+        assert!(matches!(parse_answer(&first, false), Ok(Answer::Hello(_))));
+    }
+
+    #[test]
+    fn reads_tls13_versions_retry_requests_and_alerts() {
+        let ext = [
+            0x00, 0x2B, 0x00, 0x02, 0x03, 0x04, 0x00, 0x33, 0x00, 0x02, 0x00, 0x17,
+        ];
+        let bytes = record(HANDSHAKE, &server_hello(0x0303, 0x1302, &ext, HRR_RANDOM));
+        let Answer::Hello(h) = parse_answer(&bytes, true).unwrap() else {
+            panic!("a hello")
+        };
+        assert_eq!(
+            (h.version, h.suite, h.group),
+            (Version::Tls13, 0x1302, Some(0x0017))
+        );
+        assert!(h.retry_request);
+        assert_eq!(
+            parse_answer(&record(ALERT, &[2, 70]), true),
+            Ok(Answer::Alert {
+                level: 2,
+                description: 70
+            })
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_error_never_a_panic() {
+        assert!(matches!(
+            parse_answer(b"HTTP/1.1 400 Bad Request\r\n\r\n", true),
+            Err(WireError::NotTls(m)) if m.contains("plain-HTTP")
+        ));
+        assert_eq!(parse_answer(b"", true), Err(WireError::Incomplete));
+        assert!(parse_answer(&record(HANDSHAKE, &[SERVER_HELLO, 0, 0, 3, 3, 3, 0]), true).is_err());
+        assert!(parse_answer(&record(HANDSHAKE, &[CERTIFICATE, 0, 0, 0]), true).is_err());
+        assert!(parse_answer(&[22, 3, 3, 0xFF, 0xFF], true).is_err());
+        assert_eq!(
+            parse_answer(&vec![22; MAX_FLIGHT + 1], true),
+            Err(WireError::TooLarge)
+        );
+        // Every prefix and every single-byte corruption of a valid flight parses or errs.
+        let good = record(
+            HANDSHAKE,
+            &server_hello(0x0303, 0xC02F, &[0xFF, 0x01, 0x00, 0x01, 0x00], [1; 32]),
+        );
+        for n in 0..good.len() {
+            let _ = parse_answer(&good[..n], true);
+            let mut bad = good.clone();
+            bad[n] ^= 0xFF;
+            let _ = parse_answer(&bad, true);
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The audit's hand-built handshakes against a real nginx (library level until `certctl audit`
+//! lands).
+
+use std::fs;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use certctl::audit::probe::{self, ProbeError};
+use certctl::audit::wire::{self, Answer, HelloSpec, Version, WireError};
+
+use crate::common::{Lab, LabOptions, assert_ok};
+
+fn run<T>(fut: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(fut)
+}
+
+#[test]
+fn probes_find_the_protocols_nginx_speaks_and_its_chain() {
+    let lab = Lab::with(LabOptions {
+        managed_nginx: true,
+        ..LabOptions::default()
+    });
+    let site = lab.dir.path().join("site");
+    fs::create_dir_all(&site).unwrap();
+    let flags = lab.nginx_flags();
+    let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
+    args.extend(flags.iter().map(String::as_str));
+    assert_ok(&lab.issue(&["site.test"], &args));
+
+    let addr = SocketAddr::from(([127, 0, 0, 1], lab.https_port));
+    let deadline = Duration::from_secs(5);
+    // Mozilla intermediate: TLS 1.2 and 1.3 only, although Debian's http-level line in the lab's
+    // nginx.conf enables TLS 1.0 and 1.1 (certctl's server-level snippet overrides it).
+    let found = crate::common::eventually(|| {
+        let found = run(probe::protocols(addr, Some("site.test"), deadline));
+        let spoken: Vec<Version> = found
+            .iter()
+            .filter(|(_, r)| matches!(r, Ok(true)))
+            .map(|(v, _)| *v)
+            .collect();
+        (spoken == [Version::Tls12, Version::Tls13]).then_some(found)
+    });
+    assert!(found.iter().all(|(_, r)| r.is_ok()), "{found:?}");
+
+    // TLS 1.2 sends the chain in the clear: the leaf is the live certificate.
+    let suites = probe::BROAD_SUITES;
+    let spec = HelloSpec {
+        version: Version::Tls12,
+        suites: &suites,
+        sni: Some("site.test"),
+        groups: &wire::GROUPS,
+        random: [9; 32],
+        alpn: &["h2", "http/1.1"],
+    };
+    let answer = run(probe::ask(addr, &wire::client_hello(&spec), true, deadline)).unwrap();
+    let Answer::Hello(hello) = answer else {
+        panic!("{answer:?}")
+    };
+    assert!(hello.secure_renegotiation, "RFC 5746 renegotiation_info");
+    assert_eq!(hello.alpn.as_deref(), Some("h2"));
+    assert_eq!(hello.compression, 0);
+    let live = fs::read(lab.live("site.test").join("cert.pem")).unwrap();
+    let live = certctl::verify::parse_pem_chain(&live).unwrap();
+    assert_eq!(
+        hello.certificates.first().map(Vec::as_slice),
+        Some(live[0].as_ref())
+    );
+
+    // A plain-HTTP port is a clear finding, not a hang.
+    let http = SocketAddr::from(([127, 0, 0, 1], lab.http_port));
+    let err = run(probe::ask(http, &wire::client_hello(&spec), true, deadline)).unwrap_err();
+    assert!(
+        matches!(err, ProbeError::Wire(WireError::NotTls(ref m)) if m.contains("plain-HTTP")),
+        "{err}"
+    );
+    // Nothing listening: a connect error.
+    let closed = SocketAddr::from(([127, 0, 0, 1], crate::common::free_port()));
+    assert!(matches!(
+        run(probe::ask(
+            closed,
+            &wire::client_hello(&spec),
+            true,
+            deadline
+        )),
+        Err(ProbeError::Connect(..))
+    ));
+}
