@@ -3,4 +3,5 @@
 //! ([`probe`]), with protocol detection for SSL 3.0 through TLS 1.3.
 
 pub mod probe;
+pub mod suites;
 pub mod wire;

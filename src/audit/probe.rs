@@ -117,3 +117,74 @@ fn fresh_random() -> [u8; 32] {
     let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut random);
     random
 }
+
+/// The suites a server accepts for one version, and whose order decides.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Accepted {
+    /// The version asked.
+    pub version: Version,
+    /// Accepted suites, in the order the server picked them (its preference, when it has one).
+    pub suites: Vec<u16>,
+    /// The server's order decides (it picked its favourite from a reversed offer).
+    pub server_order: Option<bool>,
+    /// Connections this took.
+    pub connections: usize,
+}
+
+/// Every known suite the server accepts with `version`: offer all, note the pick, remove it,
+/// repeat until the server declines (one connection per accepted suite, plus one). Then one
+/// more with the first two reversed tells whether the server or the client order decides.
+pub async fn accepted_suites(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    version: Version,
+    deadline: Duration,
+) -> Result<Accepted, ProbeError> {
+    let mut remaining: Vec<u16> = super::suites::all()
+        .iter()
+        .filter(|s| s.tls13 == (version == Version::Tls13))
+        .map(|s| s.id)
+        .collect();
+    let mut accepted = Vec::new();
+    let mut connections = 0;
+    let pick = async |offer: &[u16]| -> Result<Option<u16>, ProbeError> {
+        let spec = HelloSpec {
+            version,
+            suites: offer,
+            sni,
+            groups: &wire::GROUPS,
+            random: fresh_random(),
+            alpn: &[],
+        };
+        match ask(addr, &wire::client_hello(&spec), false, deadline).await {
+            Ok(Answer::Hello(h)) if h.version == version && offer.contains(&h.suite) => {
+                Ok(Some(h.suite))
+            }
+            Ok(_) | Err(ProbeError::Closed) => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    while !remaining.is_empty() {
+        connections += 1;
+        match pick(&remaining).await? {
+            Some(suite) => {
+                accepted.push(suite);
+                remaining.retain(|&s| s != suite);
+            }
+            None => break,
+        }
+    }
+    let server_order = match accepted.as_slice() {
+        [first, second, ..] => {
+            connections += 1;
+            pick(&[*second, *first]).await?.map(|s| s == *first)
+        }
+        _ => None,
+    };
+    Ok(Accepted {
+        version,
+        suites: accepted,
+        server_order,
+        connections,
+    })
+}

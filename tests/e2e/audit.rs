@@ -70,6 +70,42 @@ fn probes_find_the_protocols_nginx_speaks_and_its_chain() {
         Some(live[0].as_ref())
     );
 
+    // Cipher suites, found by remove-and-repeat: with an ECDSA certificate, the ECDSA half of
+    // Mozilla's intermediate list; the client's order decides (ssl_prefer_server_ciphers off).
+    let tls12 = run(probe::accepted_suites(
+        addr,
+        Some("site.test"),
+        Version::Tls12,
+        deadline,
+    ))
+    .unwrap();
+    let mut got = tls12.suites.clone();
+    got.sort_unstable();
+    assert_eq!(got, [0xC02B, 0xC02C, 0xCCA9], "{tls12:?}");
+    assert_eq!(tls12.server_order, Some(false));
+    assert_eq!(
+        tls12.connections, 5,
+        "one per suite, one refusal, one order check"
+    );
+    let tls13 = run(probe::accepted_suites(
+        addr,
+        Some("site.test"),
+        Version::Tls13,
+        deadline,
+    ))
+    .unwrap();
+    let mut got = tls13.suites.clone();
+    got.sort_unstable();
+    assert_eq!(got, [0x1301, 0x1302, 0x1303], "{tls13:?}");
+    let tls10 = run(probe::accepted_suites(
+        addr,
+        Some("site.test"),
+        Version::Tls10,
+        deadline,
+    ))
+    .unwrap();
+    assert!(tls10.suites.is_empty());
+
     // A plain-HTTP port is a clear finding, not a hang.
     let http = SocketAddr::from(([127, 0, 0, 1], lab.http_port));
     let err = run(probe::ask(http, &wire::client_hello(&spec), true, deadline)).unwrap_err();
