@@ -1,0 +1,487 @@
+//! The grade, after the SSL Labs rating guide (2009r): a score from protocol support (30 %),
+//! key exchange (30 %) and cipher strength (40 %); then the caps, lowest wins; then A+ or A-;
+//! T (untrusted) and M (name mismatch) override everything. Pure: findings in, grade out, with
+//! every cap and warning named so the report can say why.
+//!
+//! Simplification until client simulation lands: the forward-secrecy, AEAD, RC4 and 3DES caps
+//! look at what the server accepts at all, not at what reference browsers would negotiate.
+
+use serde::Serialize;
+
+use super::suites;
+use super::wire::Version;
+
+/// A letter, worst first, so the lowest cap is the minimum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Letter {
+    /// Failing.
+    F,
+    /// 20..35.
+    E,
+    /// 35..50.
+    D,
+    /// 50..65.
+    C,
+    /// 65..80.
+    B,
+    /// A with warnings.
+    #[serde(rename = "A-")]
+    AMinus,
+    /// 80 and up.
+    A,
+    /// A, no warnings, long HSTS.
+    #[serde(rename = "A+")]
+    APlus,
+}
+
+impl Letter {
+    /// How reports write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::F => "F",
+            Self::E => "E",
+            Self::D => "D",
+            Self::C => "C",
+            Self::B => "B",
+            Self::AMinus => "A-",
+            Self::A => "A",
+            Self::APlus => "A+",
+        }
+    }
+
+    fn from_score(score: u32) -> Self {
+        match score {
+            80.. => Self::A,
+            65.. => Self::B,
+            50.. => Self::C,
+            35.. => Self::D,
+            20.. => Self::E,
+            _ => Self::F,
+        }
+    }
+}
+
+/// The server key's algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum KeyKind {
+    /// RSA (and DSA: same scale).
+    Rsa,
+    /// Elliptic curve.
+    Ec,
+}
+
+/// What the probes found, as the grade needs it.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    /// Protocols the server speaks (SSL 3.0 and up).
+    pub protocols: Vec<Version>,
+    /// SSL 2.0 is spoken.
+    pub sslv2: bool,
+    /// Accepted suites per version.
+    pub suites: Vec<(Version, u16)>,
+    /// The certificate key.
+    pub key: Option<(KeyKind, u32)>,
+    /// The smallest DH group a DHE suite used, in bits.
+    pub dh_bits: Option<u32>,
+    /// The chain leads to a trusted root, is valid now, and no certificate below the root is
+    /// signed with SHA-1.
+    pub trusted: bool,
+    /// Why it is not trusted, for the report.
+    pub untrusted_because: Option<String>,
+    /// The certificate covers the host name.
+    pub name_matches: bool,
+    /// The server sent an incomplete chain (an intermediate missing) that could still be built.
+    pub chain_incomplete: bool,
+    /// An MD5-signed certificate.
+    pub md5: bool,
+    /// TLS compression accepted (CRIME).
+    pub compression: bool,
+    /// RFC 5746 secure renegotiation.
+    pub secure_renegotiation: bool,
+    /// The HSTS max-age sent on HTTPS (None: no header).
+    pub hsts_max_age: Option<u64>,
+}
+
+/// A cap or warning and its reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Cap {
+    /// The best grade possible with it.
+    pub cap: Letter,
+    /// Why, one line.
+    pub why: String,
+}
+
+/// The result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Grade {
+    /// A+, A, A-, B, C, D, E, F, T or M.
+    pub grade: String,
+    /// The grade if trust issues were ignored (as SSL Labs reports it).
+    pub grade_trust_ignored: String,
+    /// The combined score, 0..100.
+    pub score: u32,
+    /// Protocol support score.
+    pub protocol_score: u32,
+    /// Key exchange score.
+    pub key_exchange_score: u32,
+    /// Cipher strength score.
+    pub cipher_score: u32,
+    /// Every cap that applied, worst first.
+    pub caps: Vec<Cap>,
+    /// Every warning (each keeps an A at A-).
+    pub warnings: Vec<String>,
+}
+
+/// Six months: the HSTS max-age A+ needs.
+pub const HSTS_A_PLUS: u64 = 15_552_000;
+
+fn protocol_points(v: Version) -> u32 {
+    match v {
+        Version::Ssl3 => 80,
+        Version::Tls10 => 90,
+        Version::Tls11 => 95,
+        Version::Tls12 | Version::Tls13 => 100,
+    }
+}
+
+fn key_points(kind: KeyKind, bits: u32) -> u32 {
+    let thresholds: [(u32, u32); 4] = match kind {
+        KeyKind::Rsa => [(512, 20), (1024, 40), (2048, 80), (4096, 90)],
+        KeyKind::Ec => [(110, 20), (123, 40), (163, 80), (225, 90)],
+    };
+    thresholds
+        .iter()
+        .find(|(limit, _)| bits < *limit)
+        .map_or(100, |(_, points)| *points)
+}
+
+fn cipher_points(bits: u16) -> u32 {
+    match bits {
+        0 => 0,
+        1..=127 => 20,
+        128..=255 => 80,
+        _ => 100,
+    }
+}
+
+/// Grades the findings. See the module docs.
+pub fn grade(inputs: &Inputs) -> Grade {
+    let mut caps: Vec<Cap> = Vec::new();
+    let mut cap = |letter: Letter, why: &str| {
+        caps.push(Cap {
+            cap: letter,
+            why: why.to_owned(),
+        })
+    };
+    let accepted: Vec<(Version, &suites::Suite)> = inputs
+        .suites
+        .iter()
+        .filter_map(|(v, id)| suites::by_id(*id).map(|s| (*v, s)))
+        .collect();
+    let any = |f: &dyn Fn(&suites::Suite) -> bool| accepted.iter().any(|(_, s)| f(s));
+    let modern = |v: Version| v >= Version::Tls11;
+
+    // Scores.
+    let mut protocols: Vec<u32> = inputs
+        .protocols
+        .iter()
+        .map(|v| protocol_points(*v))
+        .collect();
+    if inputs.sslv2 {
+        protocols.push(0);
+    }
+    let protocol_score = match (protocols.iter().max(), protocols.iter().min()) {
+        (Some(best), Some(worst)) => (best + worst) / 2,
+        _ => 0,
+    };
+    let mut key_exchange_score = inputs.key.map_or(0, |(k, b)| key_points(k, b));
+    if let Some(dh) = inputs.dh_bits {
+        key_exchange_score = key_exchange_score.min(key_points(KeyKind::Rsa, dh));
+    }
+    if any(&|s| s.export) {
+        key_exchange_score = key_exchange_score.min(40);
+    }
+    if any(&|s| s.anonymous) {
+        key_exchange_score = 0;
+    }
+    let bits: Vec<u16> = accepted.iter().map(|(_, s)| s.bits).collect();
+    let cipher_score = match (bits.iter().max(), bits.iter().min()) {
+        (Some(best), Some(worst)) => (cipher_points(*best) + cipher_points(*worst)) / 2,
+        _ => 0,
+    };
+    let parts = [protocol_score, key_exchange_score, cipher_score];
+    let score = match parts.contains(&0) {
+        true => 0,
+        false => (30 * protocol_score + 30 * key_exchange_score + 40 * cipher_score + 50) / 100,
+    };
+
+    // F.
+    if inputs.sslv2 {
+        cap(Letter::F, "SSL 2.0 is supported");
+    }
+    if inputs.protocols.iter().max() == Some(&Version::Ssl3) {
+        cap(Letter::F, "SSL 3.0 is the best protocol offered");
+    }
+    if any(&|s| s.export) {
+        cap(
+            Letter::F,
+            "export cipher suites are accepted (FREAK, LOGJAM)",
+        );
+    }
+    if any(&|s| s.anonymous) {
+        cap(
+            Letter::F,
+            "anonymous key exchange is accepted (no authentication)",
+        );
+    }
+    if any(&|s| s.bits < 112) {
+        cap(
+            Letter::F,
+            "cipher suites weaker than 112 bits are accepted (NULL, DES, 40/56-bit)",
+        );
+    }
+    if inputs.key.is_some_and(|(k, b)| key_points(k, b) <= 40) {
+        cap(Letter::F, "the certificate key is weaker than RSA 1024");
+    }
+    if inputs.md5 {
+        cap(Letter::F, "the certificate is signed with MD5");
+    }
+    // C.
+    if !inputs.protocols.iter().any(|v| *v >= Version::Tls12) {
+        cap(Letter::C, "neither TLS 1.2 nor TLS 1.3 is supported");
+    }
+    if accepted.iter().any(|(v, s)| s.rc4 && modern(*v)) {
+        cap(Letter::C, "RC4 is accepted with TLS 1.1 or newer");
+    }
+    if accepted.iter().any(|(v, s)| s.block64 && modern(*v)) {
+        cap(
+            Letter::C,
+            "64-bit block ciphers (3DES) are accepted with TLS 1.1 or newer (SWEET32)",
+        );
+    }
+    if inputs.compression {
+        cap(Letter::C, "TLS compression is enabled (CRIME)");
+    }
+    if accepted.iter().any(|(v, s)| *v == Version::Ssl3 && s.cbc) {
+        cap(Letter::C, "SSL 3.0 with CBC suites (POODLE)");
+    }
+    // B.
+    if inputs.protocols.contains(&Version::Ssl3) {
+        cap(Letter::B, "SSL 3.0 is supported");
+    }
+    if inputs
+        .protocols
+        .iter()
+        .any(|v| matches!(v, Version::Tls10 | Version::Tls11))
+    {
+        cap(Letter::B, "TLS 1.0 or TLS 1.1 is supported");
+    }
+    if !accepted.is_empty() && !any(&|s| s.forward_secrecy) {
+        cap(Letter::B, "no forward secrecy");
+    }
+    if !accepted.is_empty() && !any(&|s| s.aead) {
+        cap(Letter::B, "no authenticated encryption (AEAD) suites");
+    }
+    if inputs.key.is_some_and(|(k, b)| key_points(k, b) < 90) {
+        cap(Letter::B, "the certificate key is weaker than RSA 2048");
+    }
+    if inputs.dh_bits.is_some_and(|b| b < 2048) {
+        cap(
+            Letter::B,
+            "weak Diffie-Hellman parameters (under 2048 bits, LOGJAM)",
+        );
+    }
+    if any(&|s| s.rc4) {
+        cap(Letter::B, "RC4 is accepted");
+    }
+    if inputs.chain_incomplete {
+        cap(Letter::B, "the certificate chain is incomplete");
+    }
+    caps.sort_by_key(|c| c.cap);
+
+    let mut warnings = Vec::new();
+    if !inputs.protocols.contains(&Version::Tls13) {
+        warnings.push("TLS 1.3 is not supported".to_owned());
+    }
+    if inputs.hsts_max_age == Some(0) {
+        warnings.push("HSTS is disabled (max-age=0)".to_owned());
+    }
+    if !inputs.secure_renegotiation && !inputs.protocols.iter().all(|v| *v == Version::Tls13) {
+        warnings.push("no secure renegotiation (RFC 5746)".to_owned());
+    }
+
+    let mut letter = Letter::from_score(score);
+    if let Some(worst) = caps.first() {
+        letter = letter.min(worst.cap);
+    }
+    if letter == Letter::A {
+        letter = match (warnings.is_empty(), inputs.hsts_max_age) {
+            (false, _) => Letter::AMinus,
+            (true, Some(age)) if age >= HSTS_A_PLUS => Letter::APlus,
+            _ => Letter::A,
+        };
+    }
+    let trust_ignored = letter.as_str().to_owned();
+    let grade = if !inputs.trusted {
+        "T".to_owned()
+    } else if !inputs.name_matches {
+        "M".to_owned()
+    } else {
+        trust_ignored.clone()
+    };
+    Grade {
+        grade,
+        grade_trust_ignored: trust_ignored,
+        score,
+        protocol_score,
+        key_exchange_score,
+        cipher_score,
+        caps,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Version::*;
+
+    /// Mozilla intermediate with an ECDSA P-256 key and two years of HSTS.
+    fn intermediate() -> Inputs {
+        Inputs {
+            protocols: vec![Tls12, Tls13],
+            suites: vec![
+                (Tls12, 0xC02B),
+                (Tls12, 0xC02C),
+                (Tls12, 0xCCA9),
+                (Tls13, 0x1301),
+                (Tls13, 0x1302),
+                (Tls13, 0x1303),
+            ],
+            key: Some((KeyKind::Ec, 256)),
+            trusted: true,
+            name_matches: true,
+            secure_renegotiation: true,
+            hsts_max_age: Some(63_072_000),
+            ..Inputs::default()
+        }
+    }
+
+    fn with(f: impl FnOnce(&mut Inputs)) -> Grade {
+        let mut inputs = intermediate();
+        f(&mut inputs);
+        grade(&inputs)
+    }
+
+    #[test]
+    fn the_rating_guide_table() {
+        // (what changes, grade, a cap or warning that must be named)
+        let table: Vec<(&str, Grade, &str)> = vec![
+            ("mozilla intermediate + HSTS", with(|_| {}), ""),
+            ("no HSTS", with(|i| i.hsts_max_age = None), ""),
+            ("short HSTS", with(|i| i.hsts_max_age = Some(86_400)), ""),
+            (
+                "HSTS disabled",
+                with(|i| i.hsts_max_age = Some(0)),
+                "HSTS is disabled",
+            ),
+            (
+                "no TLS 1.3",
+                with(|i| {
+                    i.protocols = vec![Tls12];
+                    i.suites.retain(|(v, _)| *v == Tls12);
+                }),
+                "TLS 1.3 is not supported",
+            ),
+            (
+                "TLS 1.0 on",
+                with(|i| {
+                    i.protocols.insert(0, Tls10);
+                    i.suites.push((Tls10, 0xC009));
+                }),
+                "TLS 1.0 or TLS 1.1",
+            ),
+            (
+                "3DES with TLS 1.2",
+                with(|i| i.suites.push((Tls12, 0x000A))),
+                "SWEET32",
+            ),
+            (
+                "RSA key exchange only",
+                with(|i| {
+                    i.protocols = vec![Tls12];
+                    i.suites = vec![(Tls12, 0x009C), (Tls12, 0x009D)];
+                }),
+                "no forward secrecy",
+            ),
+            (
+                "CBC only",
+                with(|i| {
+                    i.protocols = vec![Tls12];
+                    i.suites = vec![(Tls12, 0xC009), (Tls12, 0xC00A)];
+                }),
+                "AEAD",
+            ),
+            (
+                "1024-bit DH",
+                with(|i| {
+                    i.suites.push((Tls12, 0x009E));
+                    i.dh_bits = Some(1024);
+                }),
+                "LOGJAM",
+            ),
+            (
+                "export suite",
+                with(|i| i.suites.push((Tls12, 0x0003))),
+                "export",
+            ),
+            ("SSL 2.0", with(|i| i.sslv2 = true), "SSL 2.0"),
+            (
+                "RSA 1024 key",
+                with(|i| i.key = Some((KeyKind::Rsa, 1024))),
+                "weaker than RSA 2048",
+            ),
+            ("self-signed", with(|i| i.trusted = false), ""),
+            ("wrong name", with(|i| i.name_matches = false), ""),
+            (
+                "incomplete chain",
+                with(|i| i.chain_incomplete = true),
+                "incomplete",
+            ),
+            ("compression", with(|i| i.compression = true), "CRIME"),
+        ];
+        let expected = [
+            "A+", "A", "A", "A-", "A-", "B", "C", "B", "B", "B", "F", "F", "B", "T", "M", "B", "C",
+        ];
+        for ((what, got, reason), want) in table.iter().zip(expected) {
+            assert_eq!(got.grade, want, "{what}: {got:?}");
+            if !reason.is_empty() {
+                let named = got.caps.iter().any(|c| c.why.contains(reason))
+                    || got.warnings.iter().any(|w| w.contains(reason));
+                assert!(named, "{what}: {reason:?} not named in {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn scores_follow_the_guide() {
+        let g = with(|_| {});
+        // Protocols 100, key exchange (P-256) 100, ciphers (128..256) (80+100)/2 = 90.
+        assert_eq!(
+            (g.protocol_score, g.key_exchange_score, g.cipher_score),
+            (100, 100, 90)
+        );
+        assert_eq!(g.score, 96);
+        let rsa = with(|i| i.key = Some((KeyKind::Rsa, 2048)));
+        assert_eq!(rsa.key_exchange_score, 90);
+        assert_eq!(rsa.score, 93, "the guide's own example: 30 + 27 + 36");
+        // A zero in any category makes the whole score zero.
+        let null = with(|i| i.suites = vec![(Tls12, 0x0002)]);
+        assert_eq!(
+            (null.cipher_score, null.score, null.grade.as_str()),
+            (0, 0, "F")
+        );
+        let t = with(|i| i.trusted = false);
+        assert_eq!(t.grade_trust_ignored, "A+");
+    }
+}
