@@ -40,4 +40,9 @@ curl -sS --noproxy '*' -D - -o /dev/null --cacert pebble-root.pem --resolve "dem
 curl -sS --noproxy '*' -D - -o /dev/null -H "Host: demo.test" "http://127.0.0.1:$HTTP/any/path" | grep -iE '^(HTTP|location)'
 echo | openssl s_client -connect "127.0.0.1:$HTTPS" -servername demo.test -CAfile pebble-root.pem 2>/dev/null \
     | grep -E '^(subject|issuer)=|Verify return code|Protocol  :'
-echo "== (the SSL Labs style grade comes with 'certctl audit', issue 5)"
+echo "== certctl audit 127.0.0.1:$HTTPS --sni demo.test (SSL Labs style grade)"
+"$CERTCTL" audit "127.0.0.1:$HTTPS" --sni demo.test --ca-bundle "$LAB_CA" --http-port "$HTTP"
+
+echo "== certctl renew (nothing due: no CA contacted) and certctl verify"
+"$CERTCTL" renew -v
+"$CERTCTL" verify demo.test

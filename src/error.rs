@@ -41,6 +41,9 @@ pub enum Error {
     /// The deploy hook failed (the certificate is installed).
     #[error("the deploy hook failed: {0}")]
     Hook(String),
+    /// The audited server could not be assessed.
+    #[error("cannot audit {0}")]
+    Audit(String),
     /// Another certctl holds the certificate's lock for too long.
     #[error("{0}")]
     Busy(String),

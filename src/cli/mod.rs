@@ -1,6 +1,7 @@
 //! Command-line parsing (clap derive) and dispatch. One file per subcommand; no logic here
 //! beyond turning arguments into library requests and results into text.
 
+mod audit;
 mod csr;
 mod daemon;
 mod dhparam;
@@ -67,6 +68,8 @@ pub enum Command {
     Renew(Box<renew::RenewArgs>),
     /// Run renew on a cron schedule in the foreground (containers without systemd)
     Daemon(Box<daemon::DaemonArgs>),
+    /// Grade a live server the way SSL Labs does (protocols, suites, certificate, HSTS, redirect)
+    Audit(audit::AuditArgs),
     /// Revoke a certificate at its CA; certctl stops renewing it
     Revoke(revoke::RevokeArgs),
     /// Check a certificate, its chain and key (exit 0 ok, 1 warning, 2 critical)
@@ -89,6 +92,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Daemon(args) => daemon::run(*args, &ctx),
         Command::Verify(args) => verify::run(args, &ctx),
         Command::Revoke(args) => revoke::run(args, &ctx),
+        Command::Audit(args) => audit::run(args, &ctx),
         Command::Dhparam(args) => dhparam::run(args, &ctx),
         Command::Csr(args) => csr::run(args, &ctx),
         Command::InstallCert(args) => install::run(args, &ctx),

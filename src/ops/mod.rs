@@ -1,5 +1,6 @@
 //! Workflows that cross modules (acme → verify → store). Only this module sequences domains.
 
+pub mod audit;
 pub mod csr;
 pub mod daemon;
 pub mod install;

@@ -125,3 +125,109 @@ fn probes_find_the_protocols_nginx_speaks_and_its_chain() {
         Err(ProbeError::Connect(..))
     ));
 }
+
+#[test]
+fn certctl_audit_grades_the_site_issue_nginx_made_a_plus() {
+    let lab = Lab::with(LabOptions {
+        managed_nginx: true,
+        ..LabOptions::default()
+    });
+    let site = lab.dir.path().join("site");
+    fs::create_dir_all(&site).unwrap();
+    let flags = lab.nginx_flags();
+    let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
+    args.extend(flags.iter().map(String::as_str));
+    assert_ok(&lab.issue(&["site.test"], &args));
+
+    let target = format!("127.0.0.1:{}", lab.https_port);
+    let http_port = lab.http_port.to_string();
+    let audit = |extra: &[&str]| {
+        let mut all = vec![
+            "audit",
+            &target,
+            "--sni",
+            "site.test",
+            "--ca-bundle",
+            lab.ca_bundle.to_str().unwrap(),
+            "--http-port",
+            &http_port,
+        ];
+        all.extend_from_slice(extra);
+        lab.certctl(&all).output().unwrap()
+    };
+    let out = crate::common::eventually(|| {
+        let out = audit(&["--json"]);
+        out.status.success().then_some(out)
+    });
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["grade"], "A+", "{report:#}");
+    assert_eq!(report["rating"]["caps"].as_array().unwrap().len(), 0);
+    assert_eq!(report["certificate"]["trusted"], true);
+    assert_eq!(report["hsts_max_age"], 63_072_000);
+    assert!(
+        report["http_redirect"]["Ok"]
+            .as_str()
+            .unwrap()
+            .starts_with("301"),
+        "{report:#}"
+    );
+    assert!(report["connections"].as_u64().unwrap() < 40);
+    assert_ok(&audit(&["--min-grade", "A+"]));
+
+    // Without HSTS the best is A, and --min-grade says so with exit 1.
+    let flags = lab.nginx_flags();
+    let mut args: Vec<&str> = vec!["nginx", "site.test", "--no-hsts"];
+    args.extend(flags.iter().map(String::as_str));
+    assert_ok(&lab.certctl(&args).output().unwrap());
+    let out = crate::common::eventually(|| {
+        let out = audit(&["--min-grade", "A+"]);
+        (out.status.code() == Some(1)).then_some(out)
+    });
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("A  "), "{text}");
+    assert!(crate::common::stderr(&out).contains("worse than --min-grade A+"));
+
+    // Without the CA bundle pebble's root is unknown: T, and the grade with trust ignored stays A.
+    let out = lab
+        .certctl([
+            "audit",
+            &target,
+            "--sni",
+            "site.test",
+            "--json",
+            "--http-port",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            report["grade"].as_str(),
+            report["rating"]["grade_trust_ignored"].as_str()
+        ),
+        (Some("T"), Some("A"))
+    );
+
+    // A plain-HTTP port is not a TLS server: a clear error, exit 1, no hang.
+    let out = lab
+        .certctl([
+            "audit",
+            &format!("127.0.0.1:{}", lab.http_port),
+            "--http-port",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        crate::common::stderr(&out)
+    );
+    assert!(
+        crate::common::stderr(&out).contains("plain-HTTP"),
+        "{}",
+        crate::common::stderr(&out)
+    );
+}

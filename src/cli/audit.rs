@@ -1,0 +1,249 @@
+//! `certctl audit HOST[:PORT]`: the grade first, then what caps it, then the details.
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::Ctx;
+use certctl::Error;
+use certctl::ops::audit::{self, AuditReport, AuditRequest};
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// HOST, HOST:PORT, IP:PORT or [IPv6]:PORT (port 443 by default)
+    target: String,
+    /// The name to send as SNI and check the certificate against (default: HOST)
+    #[arg(long, value_name = "NAME")]
+    sni: Option<String>,
+    /// Also trust these roots
+    #[arg(long, value_name = "PEM")]
+    ca_bundle: Option<PathBuf>,
+    /// Port whose plain HTTP must redirect to https (0 skips the check)
+    #[arg(long, default_value_t = 80, value_name = "N")]
+    http_port: u16,
+    /// Exit 1 when the grade is worse than this (A+, A, A-, B, C, D, E, F)
+    #[arg(long, value_name = "GRADE", value_parser = parse_grade)]
+    min_grade: Option<String>,
+    /// Seconds per connection
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    timeout: u64,
+    /// Machine-readable report (top-level "grade")
+    #[arg(long)]
+    json: bool,
+}
+
+const ORDER: [&str; 10] = ["M", "T", "F", "E", "D", "C", "B", "A-", "A", "A+"];
+
+fn parse_grade(s: &str) -> Result<String, String> {
+    ORDER
+        .iter()
+        .find(|g| g.eq_ignore_ascii_case(s))
+        .map(|g| (*g).to_owned())
+        .ok_or_else(|| format!("{s:?} is not a grade (A+, A, A-, B, C, D, E, F)"))
+}
+
+fn rank(grade: &str) -> usize {
+    ORDER.iter().position(|g| *g == grade).unwrap_or(0)
+}
+
+/// HOST[:PORT] → (host, port).
+fn split_target(target: &str) -> Result<(String, u16), Error> {
+    let bad = |why: &str| Error::Usage(format!("audit target {target:?}: {why}"));
+    if let Some(rest) = target.strip_prefix('[') {
+        let (ip, tail) = rest.split_once(']').ok_or_else(|| bad("unclosed ["))?;
+        let port = match tail.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| bad("bad port"))?,
+            None if tail.is_empty() => 443,
+            None => return Err(bad("expected [IPv6]:PORT")),
+        };
+        return Ok((ip.to_owned(), port));
+    }
+    if target.parse::<IpAddr>().is_ok() {
+        return Ok((target.to_owned(), 443));
+    }
+    match target.rsplit_once(':') {
+        Some((host, port)) => Ok((host.to_owned(), port.parse().map_err(|_| bad("bad port"))?)),
+        None => Ok((target.to_owned(), 443)),
+    }
+}
+
+pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
+    let (host, port) = split_target(&args.target)?;
+    if port == 0 {
+        return Err(Error::Usage(
+            "the audit port must be between 1 and 65535".into(),
+        ));
+    }
+    let extra_roots = match &args.ca_bundle {
+        Some(path) => {
+            certctl::acme::account::check_ca_bundle(path)?;
+            certctl::ops::renew::trusted_roots_from(Some(path))
+        }
+        None => Vec::new(),
+    };
+    let sni = match (&args.sni, host.parse::<IpAddr>()) {
+        (Some(name), _) => Some(certctl::names::parse_identifier(name).map(|i| i.as_string())?),
+        (None, Ok(_)) => None,
+        (None, Err(_)) => Some(certctl::names::parse_identifier(&host).map(|i| i.as_string())?),
+    };
+    let report = ctx.block_on(async {
+        let addr: SocketAddr = match host.parse::<IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port),
+            Err(_) => tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| Error::Usage(format!("cannot resolve {host}")))?,
+        };
+        audit::audit(&AuditRequest {
+            addr,
+            host: sni,
+            extra_roots,
+            http_port: (args.http_port != 0).then_some(args.http_port),
+            timeout: Duration::from_secs(args.timeout.max(1)),
+        })
+        .await
+    })??;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
+    } else if !ctx.quiet {
+        print_report(&report);
+    }
+    match &args.min_grade {
+        Some(min) if rank(&report.grade) < rank(min) => {
+            eprintln!(
+                "certctl: grade {} is worse than --min-grade {min}",
+                report.grade
+            );
+            Ok(ExitCode::from(1))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn print_report(r: &AuditReport) {
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let paint = |text: &str| match (colour, text.chars().next()) {
+        (true, Some('A')) => format!("\x1b[1;32m{text}\x1b[0m"),
+        (true, Some('B' | 'C')) => format!("\x1b[1;33m{text}\x1b[0m"),
+        (true, _) => format!("\x1b[1;31m{text}\x1b[0m"),
+        (false, _) => text.to_owned(),
+    };
+    let g = &r.rating;
+    println!(
+        "{}  {}  (score {}: protocol {}, key exchange {}, cipher {}; trust ignored: {})",
+        paint(&r.grade),
+        r.target,
+        g.score,
+        g.protocol_score,
+        g.key_exchange_score,
+        g.cipher_score,
+        g.grade_trust_ignored
+    );
+    if let Some(cert) = r
+        .certificate
+        .as_ref()
+        .filter(|c| !c.trusted || !c.name_matches)
+    {
+        if let Some(problem) = &cert.problem {
+            println!("  T  certificate not trusted: {problem}");
+        }
+        if !cert.name_matches {
+            println!(
+                "  M  certificate names {} do not cover the host",
+                cert.names.join(", ")
+            );
+        }
+    }
+    for cap in &g.caps {
+        println!("  {:<2} {}", cap.cap.as_str(), cap.why);
+    }
+    for warning in &g.warnings {
+        println!("  !  {warning}");
+    }
+    println!();
+    for p in r.protocols.iter().filter(|p| p.supported) {
+        let order = match p.server_order {
+            Some(true) => ", server order",
+            Some(false) => ", client order",
+            None => "",
+        };
+        println!("{}{order}", p.protocol);
+        for s in &p.suites {
+            let mut notes = Vec::new();
+            if !s.forward_secrecy {
+                notes.push("no FS");
+            }
+            if !s.aead {
+                notes.push("no AEAD");
+            }
+            println!(
+                "  {} {} ({} bits{}{})",
+                s.id,
+                s.name,
+                s.bits,
+                if notes.is_empty() { "" } else { ", " },
+                notes.join(", ")
+            );
+        }
+    }
+    let off: Vec<&str> = r
+        .protocols
+        .iter()
+        .filter(|p| !p.supported)
+        .map(|p| p.protocol)
+        .collect();
+    println!("not offered: {}", off.join(", "));
+    if let Some(c) = &r.certificate {
+        println!(
+            "certificate: {} ({}), issuer {}, until {}, {} certificate(s) sent",
+            c.names.join(", "),
+            c.key,
+            c.issuer,
+            c.not_after,
+            c.chain_length
+        );
+    }
+    println!("HSTS: {}", r.hsts_header.as_deref().unwrap_or("none"));
+    match &r.http_redirect {
+        Some(Ok(to)) => println!("HTTP: redirects ({to})"),
+        Some(Err(e)) => println!("HTTP: {e}"),
+        None => {}
+    }
+    println!(
+        "secure renegotiation: {}, ALPN h2: {}; {} connections in {} ms",
+        if r.secure_renegotiation { "yes" } else { "no" },
+        if r.h2 { "yes" } else { "no" },
+        r.connections,
+        r.elapsed_ms
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_and_grades_parse() {
+        assert_eq!(
+            split_target("example.com").unwrap(),
+            ("example.com".into(), 443)
+        );
+        assert_eq!(
+            split_target("127.0.0.1:8443").unwrap(),
+            ("127.0.0.1".into(), 8443)
+        );
+        assert_eq!(split_target("[::1]:8443").unwrap(), ("::1".into(), 8443));
+        assert_eq!(split_target("::1").unwrap(), ("::1".into(), 443));
+        assert!(split_target("host:x").is_err());
+        assert!(rank("A+") > rank("A") && rank("A") > rank("A-") && rank("F") > rank("T"));
+        assert!(parse_grade("a+").is_ok() && parse_grade("Z").is_err());
+    }
+}
