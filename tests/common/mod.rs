@@ -408,6 +408,17 @@ impl Lab {
         self.certctl(args).output().expect("run certctl")
     }
 
+    /// `issue NAME --nginx --root <lab site dir>` on the lab's managed nginx, plus `extra`.
+    pub fn issue_site(&self, name: &str, extra: &[&str]) -> Output {
+        let site = self.dir.path().join("site");
+        fs::create_dir_all(&site).unwrap();
+        let flags = self.nginx_flags();
+        let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
+        args.extend(flags.iter().map(String::as_str));
+        args.extend_from_slice(extra);
+        self.issue(&[name], &args)
+    }
+
     /// Like [`Lab::issue`] with the standalone responder on the lab's HTTP port.
     pub fn issue_standalone(&self, names: &[&str], extra: &[&str]) -> Output {
         let port = self.http_port.to_string();

@@ -24,12 +24,7 @@ fn probes_find_the_protocols_nginx_speaks_and_its_chain() {
         managed_nginx: true,
         ..LabOptions::default()
     });
-    let site = lab.dir.path().join("site");
-    fs::create_dir_all(&site).unwrap();
-    let flags = lab.nginx_flags();
-    let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
-    args.extend(flags.iter().map(String::as_str));
-    assert_ok(&lab.issue(&["site.test"], &args));
+    assert_ok(&lab.issue_site("site.test", &[]));
 
     let addr = SocketAddr::from(([127, 0, 0, 1], lab.https_port));
     let deadline = Duration::from_secs(5);
@@ -132,12 +127,7 @@ fn certctl_audit_grades_the_site_issue_nginx_made_a_plus() {
         managed_nginx: true,
         ..LabOptions::default()
     });
-    let site = lab.dir.path().join("site");
-    fs::create_dir_all(&site).unwrap();
-    let flags = lab.nginx_flags();
-    let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
-    args.extend(flags.iter().map(String::as_str));
-    assert_ok(&lab.issue(&["site.test"], &args));
+    assert_ok(&lab.issue_site("site.test", &[]));
 
     let target = format!("127.0.0.1:{}", lab.https_port);
     let http_port = lab.http_port.to_string();

@@ -202,12 +202,7 @@ fn a_failed_renewal_leaves_live_alone_records_it_and_backs_off() {
 #[test]
 fn nginx_serving_a_copy_is_caught_and_the_previous_set_restored() {
     let lab = short_lived(true, false);
-    let site = lab.dir.path().join("site");
-    fs::create_dir_all(&site).unwrap();
-    let flags = lab.nginx_flags();
-    let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
-    args.extend(flags.iter().map(String::as_str));
-    assert_ok(&lab.issue(&["site.test"], &args));
+    assert_ok(&lab.issue_site("site.test", &[]));
 
     // Someone pointed the site at copies of the files instead of the live paths.
     let copies = lab.dir.path().join("copies");
@@ -535,12 +530,7 @@ fn a_version_installed_but_never_deployed_is_deployed_by_the_next_run() {
         managed_nginx: true,
         ..LabOptions::default()
     });
-    let site = lab.dir.path().join("site");
-    fs::create_dir_all(&site).unwrap();
-    let flags = lab.nginx_flags();
-    let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
-    args.extend(flags.iter().map(String::as_str));
-    assert_ok(&lab.issue(&["site.test"], &args));
+    assert_ok(&lab.issue_site("site.test", &[]));
     let state_file = lab.state_dir.join("certs/site.test/state.json");
     let state: serde_json::Value = serde_json::from_slice(&fs::read(&state_file).unwrap()).unwrap();
     assert_eq!(state["deployed_version"], 1);
