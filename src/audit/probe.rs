@@ -86,15 +86,7 @@ pub async fn speaks(
         Version::Tls13 => TLS13_SUITES.to_vec(),
         _ => BROAD_SUITES.to_vec(),
     };
-    let spec = HelloSpec {
-        version,
-        suites: &suites,
-        sni,
-        groups: &wire::GROUPS,
-        random: fresh_random(),
-        alpn: &[],
-    };
-    match ask(addr, &wire::client_hello(&spec), false, deadline).await {
+    match ask(addr, &plain_hello(version, &suites, sni), false, deadline).await {
         Ok(Answer::Hello(h)) => Ok(h.version == version),
         Ok(Answer::Alert { .. }) | Err(ProbeError::Closed) => Ok(false),
         Err(e) => Err(e),
@@ -109,6 +101,18 @@ pub async fn protocols(
 ) -> Vec<(Version, Result<bool, ProbeError>)> {
     let asks = Version::ALL.map(|v| async move { (v, speaks(addr, sni, v, deadline).await) });
     futures_util::future::join_all(asks).await
+}
+
+/// A ClientHello for `version` offering `suites`, every group, no ALPN, a fresh random.
+fn plain_hello(version: Version, suites: &[u16], sni: Option<&str>) -> Vec<u8> {
+    wire::client_hello(&HelloSpec {
+        version,
+        suites,
+        sni,
+        groups: &wire::GROUPS,
+        random: fresh_random(),
+        alpn: &[],
+    })
 }
 
 fn fresh_random() -> [u8; 32] {
@@ -148,15 +152,7 @@ pub async fn accepted_suites(
     let mut accepted = Vec::new();
     let mut connections = 0;
     let pick = async |offer: &[u16]| -> Result<Option<u16>, ProbeError> {
-        let spec = HelloSpec {
-            version,
-            suites: offer,
-            sni,
-            groups: &wire::GROUPS,
-            random: fresh_random(),
-            alpn: &[],
-        };
-        match ask(addr, &wire::client_hello(&spec), false, deadline).await {
+        match ask(addr, &plain_hello(version, offer, sni), false, deadline).await {
             Ok(Answer::Hello(h)) if h.version == version && offer.contains(&h.suite) => {
                 Ok(Some(h.suite))
             }
