@@ -112,6 +112,7 @@ fn plain_hello(version: Version, suites: &[u16], sni: Option<&str>) -> Vec<u8> {
         groups: &wire::GROUPS,
         random: fresh_random(),
         alpn: &[],
+        compression: false,
     })
 }
 

@@ -11,6 +11,7 @@ const ALERT: u8 = 21;
 const CLIENT_HELLO: u8 = 1;
 const SERVER_HELLO: u8 = 2;
 const CERTIFICATE: u8 = 11;
+const SERVER_KEY_EXCHANGE: u8 = 12;
 const SERVER_HELLO_DONE: u8 = 14;
 /// The most the parser buffers from one server flight.
 pub const MAX_FLIGHT: usize = 256 * 1024;
@@ -99,6 +100,8 @@ pub struct HelloSpec<'a> {
     pub random: [u8; 32],
     /// ALPN protocols to offer ("h2", "http/1.1"), none when empty.
     pub alpn: &'a [&'a str],
+    /// Offer DEFLATE compression too (a server that picks it is open to CRIME).
+    pub compression: bool,
 }
 
 /// The ClientHello record for `spec`.
@@ -121,7 +124,10 @@ pub fn client_hello(spec: &HelloSpec<'_>) -> Vec<u8> {
         suites.extend_from_slice(&s.to_be_bytes());
     }
     push_u16_prefixed(&mut body, &suites);
-    body.extend_from_slice(&[1, 0]); // compression: null only
+    match spec.compression {
+        true => body.extend_from_slice(&[2, 1, 0]), // DEFLATE, null
+        false => body.extend_from_slice(&[1, 0]),   // null only
+    }
 
     if spec.version != Version::Ssl3 {
         let mut ext = Vec::new();
@@ -242,6 +248,10 @@ pub struct ServerHello {
     pub certificates: Vec<Vec<u8>>,
     /// ServerHelloDone seen (the whole TLS 1.2 flight is in).
     pub flight_done: bool,
+    /// From the ServerKeyExchange of a DHE suite: the size of the prime, in bits.
+    pub dh_bits: Option<u32>,
+    /// From the ServerKeyExchange of an ECDHE suite: the named group.
+    pub ecdhe_group: Option<u16>,
 }
 
 /// Why a server's bytes could not be read as TLS.
@@ -351,6 +361,9 @@ fn read_messages(buf: &mut Vec<u8>, hello: &mut Option<ServerHello>) -> Result<(
             (CERTIFICATE, Some(h)) if h.version != Version::Tls13 => {
                 h.certificates = parse_certificate_list(&body)?;
             }
+            (SERVER_KEY_EXCHANGE, Some(h)) if h.version != Version::Tls13 => {
+                read_key_exchange(&body, h)?;
+            }
             (SERVER_HELLO_DONE, Some(h)) => h.flight_done = true,
             (_, None) => {
                 return Err(WireError::Malformed(format!(
@@ -408,6 +421,8 @@ fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
         group: None,
         certificates: Vec::new(),
         flight_done: false,
+        dh_bits: None,
+        ecdhe_group: None,
     };
     if r.0.is_empty() {
         return Ok(hello);
@@ -436,6 +451,29 @@ fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
         }
     }
     Ok(hello)
+}
+
+/// The key exchange parameters of a ServerKeyExchange: the DH prime's size, or the ECDHE group.
+/// Which one is told by the suite (RFC 5246 section 7.4.3, RFC 8422 section 5.4).
+fn read_key_exchange(body: &[u8], hello: &mut ServerHello) -> Result<(), WireError> {
+    let Some(suite) = super::suites::by_id(hello.suite) else {
+        return Ok(());
+    };
+    let mut r = Reader(body);
+    if suite.name.contains("_ECDHE_") {
+        if r.u8()? == 3 {
+            hello.ecdhe_group = Some(r.u16()?); // named_curve
+        }
+    } else if suite.name.contains("_DHE_") || suite.name.contains("_DH_anon_") {
+        let len = r.u16()? as usize;
+        let p = r.take(len)?;
+        let leading = p.iter().take_while(|b| **b == 0).count();
+        let significant = &p[leading..];
+        hello.dh_bits = significant
+            .first()
+            .map(|first| (significant.len() as u32) * 8 - first.leading_zeros());
+    }
+    Ok(())
 }
 
 fn parse_certificate_list(body: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
@@ -475,6 +513,7 @@ mod tests {
             groups: &GROUPS,
             random: [7; 32],
             alpn: &["h2"],
+            compression: false,
         }
     }
 
@@ -574,6 +613,38 @@ mod tests {
             &hello[..server_hello(0x0303, 0xC02F, &[0xFF, 0x01, 0x00, 0x01, 0x00], [1; 32]).len()],
         );
         assert!(matches!(parse_answer(&first, false), Ok(Answer::Hello(_))));
+    }
+
+    #[test]
+    fn reads_the_dh_prime_size_and_the_ecdhe_group() {
+        // DHE: a 1024-bit prime (128 bytes, top bit set), then g and Ys (not needed).
+        let mut ske = vec![SERVER_KEY_EXCHANGE];
+        let mut params = vec![0x00, 0x80, 0xFF];
+        params.extend_from_slice(&[0x11; 127]);
+        params.extend_from_slice(&[0x00, 0x01, 0x02, 0x00, 0x01, 0x05]);
+        ske.extend_from_slice(&(params.len() as u32).to_be_bytes()[1..]);
+        ske.extend_from_slice(&params);
+        let mut flight = server_hello(0x0303, 0x009E, &[], [1; 32]);
+        flight.extend_from_slice(&ske);
+        flight.extend_from_slice(&[SERVER_HELLO_DONE, 0, 0, 0]);
+        let Answer::Hello(h) = parse_answer(&record(HANDSHAKE, &flight), true).unwrap() else {
+            panic!("a hello")
+        };
+        assert_eq!((h.dh_bits, h.ecdhe_group), (Some(1024), None));
+        // ECDHE: named_curve secp384r1.
+        let mut flight = server_hello(0x0303, 0xC02F, &[], [1; 32]);
+        flight.extend_from_slice(&[SERVER_KEY_EXCHANGE, 0, 0, 4, 3, 0x00, 0x18, 0]);
+        flight.extend_from_slice(&[SERVER_HELLO_DONE, 0, 0, 0]);
+        let Answer::Hello(h) = parse_answer(&record(HANDSHAKE, &flight), true).unwrap() else {
+            panic!("a hello")
+        };
+        assert_eq!((h.dh_bits, h.ecdhe_group), (None, Some(0x0018)));
+        // Offering DEFLATE puts method 1 before null.
+        let hello = client_hello(&HelloSpec {
+            compression: true,
+            ..spec(Version::Tls12)
+        });
+        assert!(hello.windows(3).any(|w| w == [2, 1, 0]));
     }
 
     #[test]

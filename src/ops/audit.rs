@@ -100,6 +100,10 @@ pub struct AuditReport {
     pub http_redirect: Option<Result<String, String>>,
     /// RFC 5746 secure renegotiation.
     pub secure_renegotiation: bool,
+    /// The DH prime of the DHE suites, in bits (None: no DHE suite).
+    pub dh_bits: Option<u32>,
+    /// TLS compression accepted (CRIME).
+    pub compression: bool,
     /// ALPN h2 offered.
     pub h2: bool,
     /// Connections made.
@@ -125,6 +129,8 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
             groups: &wire::GROUPS,
             random: [0x5A; 32],
             alpn: &["h2", "http/1.1"],
+            // A server that picks DEFLATE is open to CRIME.
+            compression: true,
         };
         probe::ask(addr, &wire::client_hello(&spec), true, timeout).await
     };
@@ -191,19 +197,25 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
         .filter(|(_, r)| r.as_ref().is_ok_and(|a| !a.suites.is_empty()))
         .map(|(v, _)| *v)
         .collect();
-    let (secure_renegotiation, h2, wire_chain) = match hello {
+    let (secure_renegotiation, h2, compression, wire_chain) = match hello {
         Ok(Answer::Hello(h)) => (
             h.secure_renegotiation,
             h.alpn.as_deref() == Some("h2"),
+            h.compression != 0,
             h.certificates,
         ),
         // A TLS 1.3-only server: renegotiation does not exist there.
         _ => (
             supported.iter().all(|v| *v == Version::Tls13),
             false,
+            false,
             Vec::new(),
         ),
     };
+    let dh_bits = dh_size(addr, sni, &accepted, timeout).await;
+    if dh_bits.is_some() {
+        connections += 1;
+    }
     let chain: Vec<CertificateDer<'static>> = match chain {
         Ok(Ok(chain)) if !chain.is_empty() => chain,
         _ => wire_chain.into_iter().map(CertificateDer::from).collect(),
@@ -218,13 +230,13 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
         sslv2: false,
         suites: grade_suites,
         key: chain.first().and_then(|leaf| key_of(leaf)),
-        dh_bits: None,
+        dh_bits,
         trusted: certificate.as_ref().is_some_and(|c| c.trusted),
         untrusted_because: certificate.as_ref().and_then(|c| c.problem.clone()),
         name_matches: certificate.as_ref().is_some_and(|c| c.name_matches),
         chain_incomplete: false,
         md5: false,
-        compression: false,
+        compression,
         secure_renegotiation,
         hsts_max_age,
     };
@@ -242,10 +254,46 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
         hsts_header,
         http_redirect: redirect,
         secure_renegotiation,
+        dh_bits,
+        compression,
         h2,
         connections,
         elapsed_ms: started.elapsed().as_millis(),
     })
+}
+
+/// The DH group size, when DHE suites are accepted: one handshake offering only those, read up
+/// to the ServerKeyExchange.
+async fn dh_size(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    accepted: &[(Version, Result<Accepted, probe::ProbeError>)],
+    timeout: Duration,
+) -> Option<u32> {
+    let (version, dhe) = accepted.iter().rev().find_map(|(v, r)| {
+        let dhe: Vec<u16> = r
+            .as_ref()
+            .ok()?
+            .suites
+            .iter()
+            .copied()
+            .filter(|id| suites::by_id(*id).is_some_and(|s| s.dhe))
+            .collect();
+        (!dhe.is_empty()).then_some((*v, dhe))
+    })?;
+    let spec = HelloSpec {
+        version,
+        suites: &dhe,
+        sni,
+        groups: &wire::GROUPS,
+        random: [0x3C; 32],
+        alpn: &[],
+        compression: false,
+    };
+    match probe::ask(addr, &wire::client_hello(&spec), true, timeout).await {
+        Ok(Answer::Hello(h)) => h.dh_bits,
+        _ => None,
+    }
 }
 
 fn cert_report(

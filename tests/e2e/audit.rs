@@ -50,6 +50,7 @@ fn probes_find_the_protocols_nginx_speaks_and_its_chain() {
         groups: &wire::GROUPS,
         random: [9; 32],
         alpn: &["h2", "http/1.1"],
+        compression: false,
     };
     let answer = run(probe::ask(addr, &wire::client_hello(&spec), true, deadline)).unwrap();
     let Answer::Hello(hello) = answer else {
@@ -220,4 +221,80 @@ fn certctl_audit_grades_the_site_issue_nginx_made_a_plus() {
         "{}",
         crate::common::stderr(&out)
     );
+}
+
+#[test]
+fn a_1024_bit_dh_group_caps_the_grade_at_b() {
+    let lab = Lab::with(LabOptions {
+        managed_nginx: true,
+        ..LabOptions::default()
+    });
+    assert_ok(&lab.issue_site("site.test", &["--key-type", "rsa-2048"]));
+    let dh = lab.dir.path().join("dh1024.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["dhparam", "-out"])
+        .arg(&dh)
+        .arg("1024")
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    // A server of the user's own, TLS 1.2 with DHE only, on another port.
+    let port = crate::common::free_port();
+    let live = lab.live("site.test");
+    fs::write(
+        lab.nginx_prefix.join("sites-enabled/weak-dh.conf"),
+        format!(
+            "server {{\n    listen 127.0.0.1:{port} ssl;\n    server_name site.test;\n    ssl_certificate {live}/fullchain.pem;\n    ssl_certificate_key {live}/privkey.pem;\n    ssl_protocols TLSv1.2;\n    ssl_ciphers DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=1;\n    ssl_dhparam {dh};\n    return 200 \"weak\";\n}}\n",
+            live = live.display(),
+            dh = dh.display()
+        ),
+    )
+    .unwrap();
+    let p = lab.nginx_prefix.display().to_string();
+    let reload = std::process::Command::new("nginx")
+        .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", "reload"])
+        .output()
+        .unwrap();
+    assert!(
+        reload.status.success(),
+        "{}",
+        crate::common::stderr(&reload)
+    );
+
+    let target = format!("127.0.0.1:{port}");
+    let bundle = lab.ca_bundle.to_str().unwrap();
+    let report: serde_json::Value = crate::common::eventually(|| {
+        let out = lab
+            .certctl([
+                "audit",
+                &target,
+                "--sni",
+                "site.test",
+                "--ca-bundle",
+                bundle,
+                "--http-port",
+                "0",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+    });
+    assert_eq!(report["dh_bits"], 1024, "{report:#}");
+    assert_eq!(report["grade"], "B", "{report:#}");
+    let caps = report["rating"]["caps"].to_string();
+    assert!(caps.contains("LOGJAM"), "{caps}");
+    let tls12 = &report["protocols"][3];
+    assert_eq!(tls12["protocol"], "TLS 1.2");
+    assert_eq!(
+        tls12["suites"][0]["name"],
+        "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"
+    );
+    assert_eq!(
+        report["protocols"][4]["supported"], false,
+        "no TLS 1.3 here"
+    );
+    assert_eq!(report["compression"], false);
 }
