@@ -671,6 +671,21 @@ mod tests {
     }
 
     #[test]
+    fn fuzz_corpus_seeds_parse_without_panic() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_answer");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            for n in 0..=bytes.len() {
+                let _ = parse_answer(&bytes[..n], true);
+                let _ = parse_answer(&bytes[..n], false);
+            }
+            seen += 1;
+        }
+        assert!(seen >= 8, "the corpus is in {}", dir.display());
+    }
+
+    #[test]
     fn garbage_is_an_error_never_a_panic() {
         assert!(matches!(
             parse_answer(b"HTTP/1.1 400 Bad Request\r\n\r\n", true),
