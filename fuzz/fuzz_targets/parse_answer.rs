@@ -7,4 +7,5 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let _ = certctl::audit::wire::parse_answer(data, true);
     let _ = certctl::audit::wire::parse_answer(data, false);
+    let _ = certctl::audit::wire::parse_sslv2_answer(data);
 });

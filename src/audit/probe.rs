@@ -74,6 +74,42 @@ pub async fn ask(
         .unwrap_or(Err(ProbeError::Timeout(deadline.as_millis())))
 }
 
+/// Whether the server speaks SSL 2.0 (DROWN): it answers an SSL 2.0 CLIENT-HELLO with a
+/// SERVER-HELLO, with or without cipher kinds.
+pub async fn speaks_sslv2(addr: SocketAddr, deadline: Duration) -> Result<bool, ProbeError> {
+    let mut challenge = [0u8; 16];
+    challenge.copy_from_slice(&fresh_random()[..16]);
+    let hello = wire::sslv2_client_hello(challenge);
+    let work = async {
+        let mut sock = TcpStream::connect(addr)
+            .await
+            .map_err(|e| ProbeError::Connect(addr, e))?;
+        if sock.write_all(&hello).await.is_err() {
+            return Ok(false);
+        }
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = sock.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return Ok(false);
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.len() > wire::MAX_FLIGHT {
+                return Err(WireError::TooLarge.into());
+            }
+            match wire::parse_sslv2_answer(&buf) {
+                Err(WireError::Incomplete) => continue,
+                Ok(found) => return Ok(found.is_some()),
+                Err(_) => return Ok(false),
+            }
+        }
+    };
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or(Err(ProbeError::Timeout(deadline.as_millis())))
+}
+
 /// Whether the server speaks `version`: it answers a ClientHello for that version with a
 /// ServerHello of that version. An alert, a close or a lower version all mean no.
 pub async fn speaks(

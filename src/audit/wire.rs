@@ -271,6 +271,62 @@ pub enum WireError {
     TooLarge,
 }
 
+/// An SSL 2.0 CLIENT-HELLO offering every SSL 2.0 cipher kind (the format predates TLS records:
+/// a two-byte length with the top bit set, then the message).
+pub fn sslv2_client_hello(challenge: [u8; 16]) -> Vec<u8> {
+    const KINDS: [[u8; 3]; 7] = [
+        [0x01, 0x00, 0x80],
+        [0x02, 0x00, 0x80],
+        [0x03, 0x00, 0x80],
+        [0x04, 0x00, 0x80],
+        [0x05, 0x00, 0x80],
+        [0x06, 0x00, 0x40],
+        [0x07, 0x00, 0xC0],
+    ];
+    let mut msg = vec![1, 0x00, 0x02]; // CLIENT-HELLO, version 2
+    msg.extend_from_slice(&((KINDS.len() * 3) as u16).to_be_bytes());
+    msg.extend_from_slice(&0u16.to_be_bytes()); // no session id
+    msg.extend_from_slice(&(challenge.len() as u16).to_be_bytes());
+    for kind in KINDS {
+        msg.extend_from_slice(&kind);
+    }
+    msg.extend_from_slice(&challenge);
+    let mut record = (0x8000u16 | msg.len() as u16).to_be_bytes().to_vec();
+    record.extend_from_slice(&msg);
+    record
+}
+
+/// Reads an answer to [`sslv2_client_hello`]: `Some(n)` for an SSL 2.0 SERVER-HELLO offering
+/// `n` cipher kinds (0 still means SSL 2.0 is on), `None` for anything else (a TLS alert, a
+/// close). [`WireError::Incomplete`] means read more.
+pub fn parse_sslv2_answer(bytes: &[u8]) -> Result<Option<usize>, WireError> {
+    let Some(&first) = bytes.first() else {
+        return Err(WireError::Incomplete);
+    };
+    if first & 0x80 == 0 {
+        return Ok(None); // a TLS record (an alert, usually): not SSL 2.0
+    }
+    if bytes.len() < 2 {
+        return Err(WireError::Incomplete);
+    }
+    let len = (u16::from_be_bytes([first & 0x7F, bytes[1]])) as usize;
+    if bytes.len() < 2 + len {
+        return Err(WireError::Incomplete);
+    }
+    let mut r = Reader(&bytes[2..2 + len]);
+    if r.u8()? != 4 {
+        return Ok(None); // not SERVER-HELLO
+    }
+    let _session_id_hit = r.u8()?;
+    let _certificate_type = r.u8()?;
+    if r.u16()? != 0x0002 {
+        return Ok(None);
+    }
+    let _certificate_len = r.u16()?;
+    let cipher_specs_len = r.u16()? as usize;
+    Ok(Some(cipher_specs_len / 3))
+}
+
 /// Reads the server's answer from the bytes received so far. [`WireError::Incomplete`] means
 /// read more; everything else is final. For TLS 1.2 and older, the answer is complete once
 /// ServerHelloDone arrives or `need_certificates` is false (then the ServerHello is enough).
@@ -671,6 +727,27 @@ mod tests {
     }
 
     #[test]
+    fn speaks_and_reads_ssl2() {
+        let hello = sslv2_client_hello([3; 16]);
+        assert_eq!(hello[0] & 0x80, 0x80);
+        assert_eq!(
+            ((hello[0] & 0x7F) as usize) << 8 | hello[1] as usize,
+            hello.len() - 2
+        );
+        assert_eq!(&hello[2..5], &[1, 0, 2]);
+        // SERVER-HELLO: hit 0, cert type 1, version 2, cert len 2, specs len 6, conn id len 16.
+        let mut msg = vec![4, 0, 1, 0, 2, 0, 2, 0, 6, 0, 16, 0xAA, 0xBB];
+        msg.extend_from_slice(&[0x01, 0x00, 0x80, 0x07, 0x00, 0xC0]);
+        msg.extend_from_slice(&[9; 16]);
+        let mut answer = (0x8000u16 | msg.len() as u16).to_be_bytes().to_vec();
+        answer.extend_from_slice(&msg);
+        assert_eq!(parse_sslv2_answer(&answer), Ok(Some(2)));
+        assert_eq!(parse_sslv2_answer(&answer[..5]), Err(WireError::Incomplete));
+        assert_eq!(parse_sslv2_answer(&[21, 3, 1, 0, 2, 2, 40]), Ok(None));
+        assert!(parse_sslv2_answer(&[0x80, 0x02, 4, 0]).is_err());
+    }
+
+    #[test]
     fn fuzz_corpus_seeds_parse_without_panic() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/parse_answer");
         let mut seen = 0;
@@ -679,6 +756,7 @@ mod tests {
             for n in 0..=bytes.len() {
                 let _ = parse_answer(&bytes[..n], true);
                 let _ = parse_answer(&bytes[..n], false);
+                let _ = parse_sslv2_answer(&bytes[..n]);
             }
             seen += 1;
         }

@@ -98,6 +98,8 @@ pub struct AuditReport {
     pub hsts_header: Option<String>,
     /// Plain HTTP redirects to HTTPS on the same host.
     pub http_redirect: Option<Result<String, String>>,
+    /// SSL 2.0 is spoken (DROWN).
+    pub sslv2: bool,
     /// RFC 5746 secure renegotiation.
     pub secure_renegotiation: bool,
     /// The DH prime of the DHE suites, in bits (None: no DHE suite).
@@ -140,12 +142,13 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
     let chain = tokio::task::spawn_blocking(move || {
         super::served::served_chain(addr, &host_for_chain, timeout)
     });
-    let (accepted, hello, chain, hsts, redirect) = tokio::join!(
+    let (accepted, hello, chain, hsts, redirect, sslv2) = tokio::join!(
         futures_util::future::join_all(versions),
         hello,
         chain,
         hsts(addr, sni, timeout),
         redirect(req, timeout),
+        probe::speaks_sslv2(addr, timeout),
     );
 
     // Nothing answered TLS at all: say why, as an error rather than an F.
@@ -160,7 +163,7 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
         return Err(Error::Audit(format!("{}: {why}", req.addr)));
     }
 
-    let mut connections = 4;
+    let mut connections = 5;
     let mut protocols = Vec::new();
     let mut grade_suites = Vec::new();
     for (version, result) in &accepted {
@@ -227,7 +230,7 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
 
     let inputs = grade::Inputs {
         protocols: supported,
-        sslv2: false,
+        sslv2: matches!(sslv2, Ok(true)),
         suites: grade_suites,
         key: chain.first().and_then(|leaf| key_of(leaf)),
         dh_bits,
@@ -253,6 +256,7 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
         hsts_max_age,
         hsts_header,
         http_redirect: redirect,
+        sslv2: matches!(sslv2, Ok(true)),
         secure_renegotiation,
         dh_bits,
         compression,
