@@ -217,13 +217,23 @@ fn print_report(r: &AuditReport) {
         Some(Err(e)) => println!("HTTP: {e}"),
         None => {}
     }
+    let yes_no = |b: Option<bool>| match b {
+        Some(true) => "yes",
+        Some(false) => "no",
+        None => "n/a",
+    };
     println!(
-        "secure renegotiation: {}, ALPN h2: {}; {} connections in {} ms",
-        if r.secure_renegotiation { "yes" } else { "no" },
-        if r.h2 { "yes" } else { "no" },
-        r.connections,
-        r.elapsed_ms
+        "secure renegotiation: {}, compression: {}, fallback SCSV: {}, resumption: {}, ALPN h2: {}",
+        yes_no(Some(r.secure_renegotiation)),
+        yes_no(Some(r.compression)),
+        yes_no(r.fallback_scsv),
+        yes_no(r.resumption),
+        yes_no(Some(r.h2)),
     );
+    if let Some(bits) = r.dh_bits {
+        println!("DHE group: {bits} bits");
+    }
+    println!("{} connections in {} ms", r.connections, r.elapsed_ms);
 }
 
 #[cfg(test)]

@@ -106,6 +106,10 @@ pub struct AuditReport {
     pub dh_bits: Option<u32>,
     /// TLS compression accepted (CRIME).
     pub compression: bool,
+    /// TLS_FALLBACK_SCSV honoured (a downgraded hello is refused); None when only one version.
+    pub fallback_scsv: Option<bool>,
+    /// A second connection resumes the first one's session (IDs or tickets).
+    pub resumption: Option<bool>,
     /// ALPN h2 offered.
     pub h2: bool,
     /// Connections made.
@@ -219,6 +223,17 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
     if dh_bits.is_some() {
         connections += 1;
     }
+    let fallback_scsv = fallback_scsv(addr, sni, &supported, timeout).await;
+    connections += usize::from(fallback_scsv.is_some());
+    let resume_host = sni
+        .map(str::to_owned)
+        .unwrap_or_else(|| addr.ip().to_string());
+    let resumption =
+        tokio::task::spawn_blocking(move || super::served::resumes(addr, &resume_host, timeout))
+            .await
+            .ok()
+            .and_then(Result::ok);
+    connections += 2;
     let chain: Vec<CertificateDer<'static>> = match chain {
         Ok(Ok(chain)) if !chain.is_empty() => chain,
         _ => wire_chain.into_iter().map(CertificateDer::from).collect(),
@@ -260,10 +275,44 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
         secure_renegotiation,
         dh_bits,
         compression,
+        fallback_scsv,
+        resumption,
         h2,
         connections,
         elapsed_ms: started.elapsed().as_millis(),
     })
+}
+
+/// TLS_FALLBACK_SCSV (RFC 7507): a hello for a lower version carrying the SCSV must be refused
+/// with inappropriate_fallback by a server that speaks a higher one.
+async fn fallback_scsv(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    supported: &[Version],
+    timeout: Duration,
+) -> Option<bool> {
+    let lower = supported.iter().rev().nth(1).copied()?;
+    let mut offer: Vec<u16> = match lower {
+        Version::Tls13 => return None,
+        _ => probe::BROAD_SUITES.to_vec(),
+    };
+    offer.push(0x5600);
+    let spec = HelloSpec {
+        version: lower,
+        suites: &offer,
+        sni,
+        groups: &wire::GROUPS,
+        random: [0x2D; 32],
+        alpn: &[],
+        compression: false,
+    };
+    match probe::ask(addr, &wire::client_hello(&spec), false, timeout).await {
+        Ok(Answer::Alert {
+            description: 86, ..
+        }) => Some(true),
+        Ok(Answer::Hello(_)) => Some(false),
+        _ => None,
+    }
 }
 
 /// The DH group size, when DHE suites are accepted: one handshake offering only those, read up

@@ -45,6 +45,46 @@ pub fn served_chain(
     Ok(chain)
 }
 
+/// Whether the server resumes sessions: two full connections sharing one client session cache,
+/// the first reading a response (TLS 1.3 tickets arrive after the handshake). Blocking.
+pub fn resumes(addr: SocketAddr, sni: &str, timeout: Duration) -> Result<bool, String> {
+    use std::io::{Read, Write};
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(KeepAnyChain(provider)))
+            .with_no_client_auth(),
+    );
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let name = ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
+        let mut conn =
+            rustls::ClientConnection::new(config.clone(), name).map_err(|e| e.to_string())?;
+        let mut sock = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
+        sock.set_read_timeout(Some(timeout))
+            .and_then(|()| sock.set_write_timeout(Some(timeout)))
+            .map_err(|e| e.to_string())?;
+        let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+        let request = format!("HEAD / HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n");
+        tls.write_all(request.as_bytes())
+            .map_err(|e| e.to_string())?;
+        let mut sink = [0u8; 4096];
+        let mut total = 0;
+        // Read until the server closes (or a bound): the tickets come with the response.
+        while total < 64 * 1024 {
+            match tls.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+        kinds.push(conn.handshake_kind());
+    }
+    Ok(kinds.get(1) == Some(&Some(rustls::HandshakeKind::Resumed)))
+}
+
 #[derive(Debug)]
 struct KeepAnyChain(Arc<CryptoProvider>);
 

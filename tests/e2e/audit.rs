@@ -163,6 +163,13 @@ fn certctl_audit_grades_the_site_issue_nginx_made_a_plus() {
         "{report:#}"
     );
     assert!(report["connections"].as_u64().unwrap() < 40);
+    assert_eq!(report["sslv2"], false);
+    assert_eq!(report["compression"], false);
+    assert_eq!(
+        report["fallback_scsv"], true,
+        "a TLS 1.2 hello with the SCSV is refused"
+    );
+    assert_eq!(report["resumption"], true, "nginx's shared session cache");
     assert_ok(&audit(&["--min-grade", "A+"]));
 
     // Without HSTS the best is A, and --min-grade says so with exit 1.
