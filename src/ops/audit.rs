@@ -77,6 +77,8 @@ pub struct CertReport {
     pub problem: Option<String>,
     /// Covers the host name.
     pub name_matches: bool,
+    /// An intermediate is missing from what the server sends (found in --ca-bundle).
+    pub incomplete: bool,
 }
 
 /// The whole report.
@@ -238,9 +240,16 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
         Ok(Ok(chain)) if !chain.is_empty() => chain,
         _ => wire_chain.into_iter().map(CertificateDer::from).collect(),
     };
+    // --ca-bundle: self-signed certificates are roots; the others are intermediates certctl knows,
+    // which tell an incomplete chain (B) from an untrusted one (T).
+    let (extra_roots, known): (Vec<_>, Vec<_>) = req
+        .extra_roots
+        .iter()
+        .cloned()
+        .partition(|der| self_signed(der));
     let mut roots = super::renew::trusted_roots(None);
-    roots.extend(req.extra_roots.iter().cloned());
-    let certificate = (!chain.is_empty()).then(|| cert_report(&chain, &roots, sni));
+    roots.extend(extra_roots);
+    let certificate = (!chain.is_empty()).then(|| cert_report(&chain, &roots, &known, sni));
     let (hsts_header, hsts_max_age) = hsts.unwrap_or((None, None));
 
     let inputs = grade::Inputs {
@@ -252,7 +261,7 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
         trusted: certificate.as_ref().is_some_and(|c| c.trusted),
         untrusted_because: certificate.as_ref().and_then(|c| c.problem.clone()),
         name_matches: certificate.as_ref().is_some_and(|c| c.name_matches),
-        chain_incomplete: false,
+        chain_incomplete: certificate.as_ref().is_some_and(|c| c.incomplete),
         md5: false,
         compression,
         secure_renegotiation,
@@ -352,11 +361,23 @@ async fn dh_size(
 fn cert_report(
     chain: &[CertificateDer<'static>],
     roots: &[CertificateDer<'static>],
+    known: &[CertificateDer<'static>],
     host: Option<&str>,
 ) -> CertReport {
     let info = verify::cert_info(&chain[0]).ok();
     let now = super::unix_now();
-    let trust = verify::check_trusted(chain, roots, None, now);
+    let mut trust = verify::check_trusted(chain, roots, None, now);
+    // A chain that only verifies with an intermediate the server did not send (one certctl knows
+    // from --ca-bundle) is incomplete: clients without that intermediate fail.
+    let mut incomplete = false;
+    if matches!(trust, Err(VerifyError::Untrusted(_))) && !known.is_empty() {
+        let mut completed = chain.to_vec();
+        completed.extend(known.iter().cloned());
+        if verify::check_trusted(&completed, roots, None, now).is_ok() {
+            trust = Ok(());
+            incomplete = true;
+        }
+    }
     let sha1 = chain
         .iter()
         .take(chain.len().saturating_sub(1).max(1))
@@ -393,6 +414,7 @@ fn cert_report(
         trusted: problem.is_none(),
         problem,
         name_matches,
+        incomplete,
     }
 }
 
@@ -405,6 +427,10 @@ fn trust_name_ok(chain: &[CertificateDer<'static>], host: &str) -> bool {
         return false;
     };
     leaf.verify_is_valid_for_subject_name(&name).is_ok()
+}
+
+fn self_signed(der: &[u8]) -> bool {
+    X509Certificate::from_der(der).is_ok_and(|(_, c)| c.subject() == c.issuer())
 }
 
 fn signed_with_sha1(der: &[u8]) -> bool {

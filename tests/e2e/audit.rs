@@ -305,3 +305,293 @@ fn a_1024_bit_dh_group_caps_the_grade_at_b() {
     );
     assert_eq!(report["compression"], false);
 }
+
+/// One nginx server of the battery and the grade it must get.
+struct Case<'a> {
+    name: &'a str,
+    /// Certificate file stem (with chain, or `-leaf-only`).
+    cert: &'a str,
+    /// Key file stem.
+    key: &'a str,
+    /// ssl_protocols / ssl_ciphers lines.
+    tls: String,
+    hsts: bool,
+    /// The --ca-bundle for the audit.
+    bundle: &'a std::path::Path,
+    grade: &'a str,
+    /// A cap that must be named ("" for none).
+    reason: &'a str,
+}
+
+/// A test CA (root → intermediate) and the leaves the battery serves.
+struct Pki {
+    root: String,
+    intermediate: String,
+    /// (name, cert PEM, key PEM)
+    leaves: Vec<(&'static str, String, String)>,
+}
+
+fn battery_pki() -> Pki {
+    use certctl::keys::{KeyType, PrivateKey};
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca = |cn: &str| {
+        let mut p = CertificateParams::default();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p
+    };
+    let root_key = KeyPair::generate().unwrap();
+    let root_params = ca("Battery Root");
+    let root = root_params.self_signed(&root_key).unwrap();
+    let root_issuer = Issuer::new(root_params, &root_key);
+    let int_key = KeyPair::generate().unwrap();
+    let int_params = ca("Battery Intermediate");
+    let intermediate = int_params.signed_by(&int_key, &root_issuer).unwrap();
+    let int_issuer = Issuer::new(int_params, &int_key);
+
+    let leaf = |name: &str, key_type: KeyType, expired: bool, self_signed: bool| {
+        let key = PrivateKey::generate(key_type).unwrap();
+        let pair = KeyPair::from_pem(&key.to_pem()).unwrap();
+        let mut p = CertificateParams::new(vec![name.to_owned()]).unwrap();
+        if expired {
+            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let cert = match self_signed {
+            true => p.self_signed(&pair).unwrap(),
+            false => p.signed_by(&pair, &int_issuer).unwrap(),
+        };
+        (cert.pem(), key.to_pem())
+    };
+    let mut leaves = Vec::new();
+    for (label, name, kt, expired, selfs) in [
+        ("ecdsa", "bat.test", KeyType::EcdsaP256, false, false),
+        ("rsa", "bat.test", KeyType::Rsa2048, false, false),
+        ("expired", "bat.test", KeyType::EcdsaP256, true, false),
+        ("self-signed", "bat.test", KeyType::EcdsaP256, false, true),
+        ("other-name", "other.test", KeyType::EcdsaP256, false, false),
+    ] {
+        let (cert, key) = leaf(name, kt, expired, selfs);
+        leaves.push((label, cert, key));
+    }
+    Pki {
+        root: root.pem(),
+        intermediate: intermediate.pem(),
+        leaves,
+    }
+}
+
+#[test]
+fn the_battery_grades_each_configuration_as_the_rating_guide_says() {
+    let lab = Lab::with(LabOptions {
+        managed_nginx: true,
+        ..LabOptions::default()
+    });
+    let pki = battery_pki();
+    let dir = lab.dir.path().join("battery");
+    fs::create_dir_all(&dir).unwrap();
+    for (label, cert, key) in &pki.leaves {
+        let chain = match *label {
+            "self-signed" => cert.clone(),
+            _ => format!("{cert}{}", pki.intermediate),
+        };
+        fs::write(dir.join(format!("{label}.pem")), chain).unwrap();
+        fs::write(dir.join(format!("{label}-leaf-only.pem")), cert).unwrap();
+        fs::write(dir.join(format!("{label}.key")), key).unwrap();
+    }
+    let root_only = dir.join("root.pem");
+    fs::write(&root_only, &pki.root).unwrap();
+    let root_and_intermediate = dir.join("root-and-intermediate.pem");
+    fs::write(
+        &root_and_intermediate,
+        format!("{}{}", pki.root, pki.intermediate),
+    )
+    .unwrap();
+
+    let modern = "ssl_protocols TLSv1.3;";
+    let intermediate = "ssl_protocols TLSv1.2 TLSv1.3; ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;";
+    let hsts = r#"add_header Strict-Transport-Security "max-age=63072000" always;"#;
+    let case = |name, cert, key, tls: &str, hsts, bundle, grade, reason| Case {
+        name,
+        cert,
+        key,
+        tls: tls.to_owned(),
+        hsts,
+        bundle,
+        grade,
+        reason,
+    };
+    let cases: Vec<Case<'_>> = vec![
+        case(
+            "modern", "ecdsa", "ecdsa", modern, true, &root_only, "A+", "",
+        ),
+        case(
+            "intermediate",
+            "ecdsa",
+            "ecdsa",
+            intermediate,
+            true,
+            &root_only,
+            "A+",
+            "",
+        ),
+        case(
+            "no hsts",
+            "ecdsa",
+            "ecdsa",
+            intermediate,
+            false,
+            &root_only,
+            "A",
+            "",
+        ),
+        case(
+            "rsa key",
+            "rsa",
+            "rsa",
+            intermediate,
+            true,
+            &root_only,
+            "A+",
+            "",
+        ),
+        case(
+            "tls 1.0 on",
+            "ecdsa",
+            "ecdsa",
+            "ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3; ssl_ciphers ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES128-GCM-SHA256:@SECLEVEL=0;",
+            true,
+            &root_only,
+            "B",
+            "TLS 1.0 or TLS 1.1",
+        ),
+        case(
+            "rsa kex only",
+            "rsa",
+            "rsa",
+            "ssl_protocols TLSv1.2; ssl_ciphers AES128-GCM-SHA256:AES256-GCM-SHA384;",
+            true,
+            &root_only,
+            "B",
+            "no forward secrecy",
+        ),
+        case(
+            "expired",
+            "expired",
+            "expired",
+            intermediate,
+            true,
+            &root_only,
+            "T",
+            "",
+        ),
+        case(
+            "self-signed",
+            "self-signed",
+            "self-signed",
+            intermediate,
+            true,
+            &root_only,
+            "T",
+            "",
+        ),
+        case(
+            "wrong name",
+            "other-name",
+            "other-name",
+            intermediate,
+            true,
+            &root_only,
+            "M",
+            "",
+        ),
+        case(
+            "no intermediate, unknown",
+            "ecdsa-leaf-only",
+            "ecdsa",
+            intermediate,
+            true,
+            &root_only,
+            "T",
+            "",
+        ),
+        case(
+            "no intermediate, known",
+            "ecdsa-leaf-only",
+            "ecdsa",
+            intermediate,
+            true,
+            &root_and_intermediate,
+            "B",
+            "incomplete",
+        ),
+    ];
+    let mut conf = String::new();
+    let mut ports = Vec::new();
+    for Case {
+        name: case,
+        cert,
+        key,
+        tls,
+        hsts: with_hsts,
+        ..
+    } in &cases
+    {
+        let port = crate::common::free_port();
+        ports.push(port);
+        conf.push_str(&format!(
+            "# {case}\nserver {{\n    listen 127.0.0.1:{port} ssl;\n    server_name bat.test;\n    ssl_certificate {d}/{cert}.pem;\n    ssl_certificate_key {d}/{key}.key;\n    {tls}\n    {h}\n    return 200 \"ok\";\n}}\n",
+            d = dir.display(),
+            h = if *with_hsts { hsts } else { "" },
+        ));
+    }
+    fs::write(lab.nginx_prefix.join("sites-enabled/battery.conf"), conf).unwrap();
+    let p = lab.nginx_prefix.display().to_string();
+    let reload = std::process::Command::new("nginx")
+        .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", "reload"])
+        .output()
+        .unwrap();
+    assert!(
+        reload.status.success(),
+        "{}",
+        crate::common::stderr(&reload)
+    );
+
+    for (
+        Case {
+            name: case,
+            bundle,
+            grade: want,
+            reason,
+            ..
+        },
+        port,
+    ) in cases.iter().zip(&ports)
+    {
+        let target = format!("127.0.0.1:{port}");
+        let report: serde_json::Value = crate::common::eventually(|| {
+            let out = lab
+                .certctl([
+                    "audit",
+                    &target,
+                    "--sni",
+                    "bat.test",
+                    "--http-port",
+                    "0",
+                    "--json",
+                    "--ca-bundle",
+                ])
+                .arg(bundle)
+                .output()
+                .unwrap();
+            out.status
+                .success()
+                .then(|| serde_json::from_slice(&out.stdout).unwrap())
+        });
+        assert_eq!(report["grade"], *want, "{case}: {report:#}");
+        if !reason.is_empty() {
+            let named = report["rating"]["caps"].to_string();
+            assert!(named.contains(reason), "{case}: {reason:?} not in {named}");
+        }
+    }
+}
