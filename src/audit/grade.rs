@@ -100,6 +100,8 @@ pub struct Inputs {
     pub secure_renegotiation: bool,
     /// The HSTS max-age sent on HTTPS (None: no header).
     pub hsts_max_age: Option<u64>,
+    /// Heartbleed (CVE-2014-0160).
+    pub heartbleed: bool,
 }
 
 /// A cap or warning and its reason.
@@ -242,6 +244,9 @@ pub fn grade(inputs: &Inputs) -> Grade {
     }
     if inputs.key.is_some_and(|(k, b)| key_points(k, b) <= 40) {
         cap(Letter::F, "the certificate key is weaker than RSA 1024");
+    }
+    if inputs.heartbleed {
+        cap(Letter::F, "vulnerable to Heartbleed (CVE-2014-0160)");
     }
     if inputs.md5 {
         cap(Letter::F, "the certificate is signed with MD5");
@@ -449,9 +454,11 @@ mod tests {
                 "incomplete",
             ),
             ("compression", with(|i| i.compression = true), "CRIME"),
+            ("heartbleed", with(|i| i.heartbleed = true), "Heartbleed"),
         ];
         let expected = [
             "A+", "A", "A", "A-", "A-", "B", "C", "B", "B", "B", "F", "F", "B", "T", "M", "B", "C",
+            "F",
         ];
         for ((what, got, reason), want) in table.iter().zip(expected) {
             assert_eq!(got.grade, want, "{what}: {got:?}");

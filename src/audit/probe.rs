@@ -74,6 +74,64 @@ pub async fn ask(
         .unwrap_or(Err(ProbeError::Timeout(deadline.as_millis())))
 }
 
+/// Heartbleed (CVE-2014-0160): `Ok(None)` when the server does not do heartbeats at all (the
+/// usual case), else whether it answers a lying heartbeat request. Reads the ServerHello flight,
+/// sends the request, and reads one record header: never the leaked bytes.
+pub async fn heartbleed(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    version: Version,
+    deadline: Duration,
+) -> Result<Option<bool>, ProbeError> {
+    let work = async {
+        let mut sock = TcpStream::connect(addr)
+            .await
+            .map_err(|e| ProbeError::Connect(addr, e))?;
+        let hello = plain_hello(version, &BROAD_SUITES, sni);
+        sock.write_all(&hello)
+            .await
+            .map_err(|_| ProbeError::Closed)?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 8192];
+        let answer = loop {
+            let n = sock.read(&mut chunk).await.unwrap_or(0);
+            if n == 0 {
+                return Ok(None);
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            match wire::parse_answer(&buf, true) {
+                Err(WireError::Incomplete) => continue,
+                other => break other?,
+            }
+        };
+        let Answer::Hello(h) = answer else {
+            return Ok(None);
+        };
+        if !h.heartbeat {
+            return Ok(None);
+        }
+        sock.write_all(&wire::heartbleed_request(h.version))
+            .await
+            .map_err(|_| ProbeError::Closed)?;
+        let mut head = Vec::new();
+        loop {
+            let n = sock.read(&mut chunk[..5]).await.unwrap_or(0);
+            if n == 0 {
+                return Ok(Some(false));
+            }
+            head.extend_from_slice(&chunk[..n]);
+            if let Some(vulnerable) = wire::heartbleed_answer(&head) {
+                return Ok(Some(vulnerable));
+            }
+        }
+    };
+    // A patched server may just stay silent: after the deadline, not vulnerable.
+    match tokio::time::timeout(deadline, work).await {
+        Ok(result) => result,
+        Err(_) => Ok(Some(false)),
+    }
+}
+
 /// Whether the server speaks SSL 2.0 (DROWN): it answers an SSL 2.0 CLIENT-HELLO with a
 /// SERVER-HELLO, with or without cipher kinds.
 pub async fn speaks_sslv2(addr: SocketAddr, deadline: Duration) -> Result<bool, ProbeError> {

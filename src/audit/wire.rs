@@ -166,6 +166,9 @@ pub fn client_hello(spec: &HelloSpec<'_>) -> Vec<u8> {
             push_extension(&mut ext, 0x0010, &data);
         }
         push_extension(&mut ext, 0xFF01, &[0]); // renegotiation_info, empty
+        if spec.version != Version::Tls13 {
+            push_extension(&mut ext, 0x000F, &[1]); // heartbeat: peer_allowed_to_send
+        }
         if tls13 {
             push_extension(&mut ext, 0x002B, &[2, 0x03, 0x04]); // supported_versions: 1.3
             push_extension(&mut ext, 0x002D, &[1, 1]); // psk_key_exchange_modes: psk_dhe_ke
@@ -240,6 +243,8 @@ pub struct ServerHello {
     pub retry_request: bool,
     /// The server sent renegotiation_info (RFC 5746 secure renegotiation).
     pub secure_renegotiation: bool,
+    /// The server accepts heartbeats (RFC 6520): where Heartbleed lived.
+    pub heartbeat: bool,
     /// The ALPN protocol chosen.
     pub alpn: Option<String>,
     /// The key share group (TLS 1.3) chosen.
@@ -325,6 +330,27 @@ pub fn parse_sslv2_answer(bytes: &[u8]) -> Result<Option<usize>, WireError> {
     let _certificate_len = r.u16()?;
     let cipher_specs_len = r.u16()? as usize;
     Ok(Some(cipher_specs_len / 3))
+}
+
+/// A HeartbeatRequest record that claims a 16 KiB payload and carries none (CVE-2014-0160): a
+/// patched server drops it or alerts; a vulnerable one answers with a heartbeat response, that is
+/// leaked memory. Sent in the clear after the server's first flight, as the original probes did.
+pub fn heartbleed_request(version: Version) -> Vec<u8> {
+    let mut record = vec![24];
+    record.extend_from_slice(&version.wire().to_be_bytes());
+    record.extend_from_slice(&3u16.to_be_bytes());
+    record.extend_from_slice(&[1, 0x40, 0x00]); // request, payload_length 16384, no payload
+    record
+}
+
+/// Reads the first record after a heartbeat probe: `Some(true)` when it is a heartbeat
+/// response (vulnerable), `Some(false)` for an alert or anything else, `None` for more bytes.
+/// Only the 5-byte record header is needed: the leaked bytes themselves are never read.
+pub fn heartbleed_answer(bytes: &[u8]) -> Option<bool> {
+    if bytes.len() < 5 {
+        return None;
+    }
+    Some(bytes[0] == 24)
 }
 
 /// Reads the server's answer from the bytes received so far. [`WireError::Incomplete`] means
@@ -473,6 +499,7 @@ fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
         compression,
         retry_request: random == HRR_RANDOM,
         secure_renegotiation: false,
+        heartbeat: false,
         alpn: None,
         group: None,
         certificates: Vec::new(),
@@ -492,6 +519,7 @@ fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
         let mut d = Reader(data);
         match kind {
             0xFF01 => hello.secure_renegotiation = true,
+            0x000F => hello.heartbeat = true,
             0x002B => {
                 let v = d.u16()?;
                 hello.version = Version::from_wire(v)
@@ -724,6 +752,29 @@ mod tests {
                 description: 70
             })
         );
+    }
+
+    #[test]
+    fn heartbeat_probe_bytes() {
+        assert_eq!(
+            heartbleed_request(Version::Tls12),
+            [24, 3, 3, 0, 3, 1, 0x40, 0]
+        );
+        assert_eq!(heartbleed_answer(&[24, 3, 3]), None);
+        assert_eq!(heartbleed_answer(&[24, 3, 3, 0x40, 0x03]), Some(true));
+        assert_eq!(heartbleed_answer(&[21, 3, 3, 0, 2, 2, 10]), Some(false));
+        let tls12 = client_hello(&spec(Version::Tls12));
+        assert!(
+            tls12
+                .windows(5)
+                .any(|w| w == [0x00, 0x0F, 0x00, 0x01, 0x01])
+        );
+        let ext = [0x00, 0x0F, 0x00, 0x01, 0x01];
+        let bytes = record(HANDSHAKE, &server_hello(0x0303, 0xC02F, &ext, [1; 32]));
+        let Answer::Hello(h) = parse_answer(&bytes, false).unwrap() else {
+            panic!("a hello")
+        };
+        assert!(h.heartbeat);
     }
 
     #[test]

@@ -102,6 +102,8 @@ pub struct AuditReport {
     pub http_redirect: Option<Result<String, String>>,
     /// SSL 2.0 is spoken (DROWN).
     pub sslv2: bool,
+    /// Heartbleed: None when the server does no heartbeats at all.
+    pub heartbleed: Option<bool>,
     /// RFC 5746 secure renegotiation.
     pub secure_renegotiation: bool,
     /// The DH prime of the DHE suites, in bits (None: no DHE suite).
@@ -148,13 +150,14 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
     let chain = tokio::task::spawn_blocking(move || {
         super::served::served_chain(addr, &host_for_chain, timeout)
     });
-    let (accepted, hello, chain, hsts, redirect, sslv2) = tokio::join!(
+    let (accepted, hello, chain, hsts, redirect, sslv2, heartbleed) = tokio::join!(
         futures_util::future::join_all(versions),
         hello,
         chain,
         hsts(addr, sni, timeout),
         redirect(req, timeout),
         probe::speaks_sslv2(addr, timeout),
+        probe::heartbleed(addr, sni, Version::Tls12, timeout),
     );
 
     // Nothing answered TLS at all: say why, as an error rather than an F.
@@ -169,7 +172,7 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
         return Err(Error::Audit(format!("{}: {why}", req.addr)));
     }
 
-    let mut connections = 5;
+    let mut connections = 6;
     let mut protocols = Vec::new();
     let mut grade_suites = Vec::new();
     for (version, result) in &accepted {
@@ -266,6 +269,7 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
         compression,
         secure_renegotiation,
         hsts_max_age,
+        heartbleed: matches!(heartbleed, Ok(Some(true))),
     };
     let rating = grade::grade(&inputs);
     Ok(AuditReport {
@@ -281,6 +285,7 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
         hsts_header,
         http_redirect: redirect,
         sslv2: matches!(sslv2, Ok(true)),
+        heartbleed: heartbleed.ok().flatten(),
         secure_renegotiation,
         dh_bits,
         compression,

@@ -595,3 +595,75 @@ fn the_battery_grades_each_configuration_as_the_rating_guide_says() {
         }
     }
 }
+
+/// A fake TLS server for the one failure a real nginx here cannot show: Debian's OpenSSL 3 has no
+/// heartbeat support, let alone Heartbleed. It answers any ClientHello with a ServerHello (echoing
+/// the heartbeat extension when `heartbeat`) and ServerHelloDone, then, when `leaks`, answers the
+/// heartbeat request with a heartbeat response. A mock, on purpose.
+fn fake_heartbeat_server(heartbeat: bool, leaks: bool) -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let Ok((mut sock, _)) = listener.accept() else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        let _ = sock.read(&mut buf);
+        let ext: &[u8] = if heartbeat {
+            &[0x00, 0x0F, 0x00, 0x01, 0x01]
+        } else {
+            &[]
+        };
+        let mut body = vec![0x03, 0x03];
+        body.extend_from_slice(&[1; 32]);
+        body.extend_from_slice(&[0, 0xC0, 0x2F, 0]);
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(ext);
+        let mut flight = vec![2];
+        flight.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        flight.extend_from_slice(&body);
+        flight.extend_from_slice(&[14, 0, 0, 0]);
+        let mut record = vec![22, 3, 3];
+        record.extend_from_slice(&(flight.len() as u16).to_be_bytes());
+        record.extend_from_slice(&flight);
+        let _ = sock.write_all(&record);
+        let _ = sock.read(&mut buf);
+        if leaks {
+            let mut leak = vec![24, 3, 3, 0x40, 0x03, 2, 0x40, 0x00];
+            leak.extend_from_slice(&[0xAB; 64]);
+            let _ = sock.write_all(&leak);
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    addr
+}
+
+#[test]
+fn heartbleed_is_found_by_reading_one_record_header() {
+    let deadline = Duration::from_millis(800);
+    let probe_at = |addr| {
+        run(probe::heartbleed(
+            addr,
+            Some("hb.test"),
+            Version::Tls12,
+            deadline,
+        ))
+        .unwrap()
+    };
+    assert_eq!(
+        probe_at(fake_heartbeat_server(true, true)),
+        Some(true),
+        "vulnerable"
+    );
+    assert_eq!(
+        probe_at(fake_heartbeat_server(true, false)),
+        Some(false),
+        "heartbeats, patched"
+    );
+    assert_eq!(
+        probe_at(fake_heartbeat_server(false, false)),
+        None,
+        "no heartbeats at all"
+    );
+}
