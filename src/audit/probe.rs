@@ -19,6 +19,24 @@ pub const BROAD_SUITES: [u16; 28] = [
 /// The TLS 1.3 suites (RFC 8446 and RFC 9150's CCM ones).
 pub const TLS13_SUITES: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
 
+tokio::task_local! {
+    /// The connection budget of the audit running in this task (see [`with_concurrency`]).
+    static PERMITS: std::sync::Arc<tokio::sync::Semaphore>;
+}
+
+/// Runs `work` with at most `n` probe connections open at once, so a real server is not
+/// hammered. Without it, probes are not limited.
+pub async fn with_concurrency<F: std::future::Future>(n: usize, work: F) -> F::Output {
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+    PERMITS.scope(permits, work).await
+}
+
+/// A slot in the budget, held for one connection.
+async fn permit() -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let permits = PERMITS.try_with(std::sync::Arc::clone).ok()?;
+    permits.acquire_owned().await.ok()
+}
+
 /// Why a question got no TLS answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -44,6 +62,7 @@ pub async fn ask(
     deadline: Duration,
 ) -> Result<Answer, ProbeError> {
     let work = async {
+        let _permit = permit().await;
         let mut sock = TcpStream::connect(addr)
             .await
             .map_err(|e| ProbeError::Connect(addr, e))?;
@@ -84,6 +103,7 @@ pub async fn heartbleed(
     deadline: Duration,
 ) -> Result<Option<bool>, ProbeError> {
     let work = async {
+        let _permit = permit().await;
         let mut sock = TcpStream::connect(addr)
             .await
             .map_err(|e| ProbeError::Connect(addr, e))?;
@@ -139,6 +159,7 @@ pub async fn speaks_sslv2(addr: SocketAddr, deadline: Duration) -> Result<bool, 
     challenge.copy_from_slice(&fresh_random()[..16]);
     let hello = wire::sslv2_client_hello(challenge);
     let work = async {
+        let _permit = permit().await;
         let mut sock = TcpStream::connect(addr)
             .await
             .map_err(|e| ProbeError::Connect(addr, e))?;

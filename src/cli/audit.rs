@@ -31,6 +31,9 @@ pub struct AuditArgs {
     /// Seconds per connection
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     timeout: u64,
+    /// At most this many connections to the server at once
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
     /// Machine-readable report (top-level "grade")
     #[arg(long)]
     json: bool,
@@ -105,6 +108,7 @@ pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             extra_roots,
             http_port: (args.http_port != 0).then_some(args.http_port),
             timeout: Duration::from_secs(args.timeout.max(1)),
+            concurrency: usize::from(args.concurrency),
         })
         .await
     })??;

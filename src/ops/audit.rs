@@ -28,6 +28,8 @@ pub struct AuditRequest {
     pub http_port: Option<u16>,
     /// Deadline per connection.
     pub timeout: Duration,
+    /// At most this many probe connections at once.
+    pub concurrency: usize,
 }
 
 /// One protocol version's findings.
@@ -122,8 +124,12 @@ pub struct AuditReport {
     pub elapsed_ms: u128,
 }
 
-/// Runs the audit.
+/// Runs the audit, at most `req.concurrency` probe connections at a time.
 pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
+    probe::with_concurrency(req.concurrency, run(req)).await
+}
+
+async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
     let started = Instant::now();
     let sni = req.host.as_deref();
     let (addr, timeout) = (req.addr, req.timeout);
