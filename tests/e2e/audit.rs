@@ -591,11 +591,39 @@ fn the_battery_grades_each_configuration_as_the_rating_guide_says() {
                 .then(|| serde_json::from_slice(&out.stdout).unwrap())
         });
         assert_eq!(report["grade"], *want, "{case}: {report:#}");
+        assert!(
+            report["http_redirect"].is_null(),
+            "--http-port 0 skips the check"
+        );
         if !reason.is_empty() {
             let named = report["rating"]["caps"].to_string();
             assert!(named.contains(reason), "{case}: {reason:?} not in {named}");
         }
     }
+
+    // Port 80 without a redirect (the lab's default server answers 404): a finding.
+    let target = format!("127.0.0.1:{}", ports[0]);
+    let http_port = lab.http_port.to_string();
+    let out = lab
+        .certctl([
+            "audit",
+            &target,
+            "--sni",
+            "bat.test",
+            "--json",
+            "--http-port",
+            &http_port,
+            "--ca-bundle",
+        ])
+        .arg(&root_only)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let redirect = report["http_redirect"]["Err"].as_str().unwrap_or_default();
+    assert!(
+        redirect.contains("404") && redirect.contains("without a redirect"),
+        "{report:#}"
+    );
 }
 
 /// A fake TLS server for the one failure a real nginx here cannot show: Debian's OpenSSL 3 has no
