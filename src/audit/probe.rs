@@ -93,6 +93,54 @@ pub async fn ask(
         .unwrap_or(Err(ProbeError::Timeout(deadline.as_millis())))
 }
 
+/// The named groups the server accepts, asked one at a time, concurrently. With TLS 1.3 the
+/// hello lists only that group (a key share for x25519, none otherwise: a server that takes the
+/// group answers with a HelloRetryRequest naming it); with TLS 1.2 the hello offers ECDHE suites
+/// only and the group comes back in the ServerKeyExchange.
+pub async fn groups(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    version: Version,
+    deadline: Duration,
+) -> Vec<u16> {
+    let ecdhe: Vec<u16> = BROAD_SUITES
+        .iter()
+        .copied()
+        .filter(|id| super::suites::by_id(*id).is_some_and(|s| s.name.contains("_ECDHE_")))
+        .collect();
+    let asks = wire::GROUPS.iter().map(|&group| {
+        let ecdhe = &ecdhe;
+        async move {
+            let tls13 = version == Version::Tls13;
+            if !tls13 && group >= 0x0100 {
+                return None; // ffdhe groups do not apply to ECDHE
+            }
+            let suites: &[u16] = if tls13 { &TLS13_SUITES } else { ecdhe };
+            let spec = HelloSpec {
+                version,
+                suites,
+                sni,
+                groups: &[group],
+                random: fresh_random(),
+                alpn: &[],
+                compression: false,
+            };
+            match ask(addr, &wire::client_hello(&spec), !tls13, deadline).await {
+                Ok(Answer::Hello(h)) if tls13 && h.version == Version::Tls13 => {
+                    (h.group == Some(group)).then_some(group)
+                }
+                Ok(Answer::Hello(h)) => (h.ecdhe_group == Some(group)).then_some(group),
+                _ => None,
+            }
+        }
+    });
+    futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// Heartbleed (CVE-2014-0160): `Ok(None)` when the server does not do heartbeats at all (the
 /// usual case), else whether it answers a lying heartbeat request. Reads the ServerHello flight,
 /// sends the request, and reads one record header: never the leaked bytes.

@@ -79,6 +79,22 @@ pub const GROUPS: [u16; 9] = [
     0x001D, 0x0017, 0x0018, 0x0019, 0x001E, 0x0100, 0x0101, 0x0102, 0x0103,
 ];
 
+/// The name of a named group (RFC 8446, RFC 7919).
+pub fn group_name(group: u16) -> String {
+    match group {
+        0x0017 => "secp256r1".into(),
+        0x0018 => "secp384r1".into(),
+        0x0019 => "secp521r1".into(),
+        0x001D => "x25519".into(),
+        0x001E => "x448".into(),
+        0x0100 => "ffdhe2048".into(),
+        0x0101 => "ffdhe3072".into(),
+        0x0102 => "ffdhe4096".into(),
+        0x0103 => "ffdhe6144".into(),
+        other => format!("{other:#06x}"),
+    }
+}
+
 /// Signature schemes offered (RFC 8446 section 4.2.3), old ones included so old servers answer.
 const SIGNATURE_SCHEMES: [u16; 17] = [
     0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0807, 0x0808, 0x0809, 0x080A, 0x080B, 0x0401,

@@ -234,6 +234,9 @@ fn print_report(r: &AuditReport) {
         yes_no(r.resumption),
         yes_no(Some(r.h2)),
     );
+    if !r.groups.is_empty() {
+        println!("key exchange groups: {}", r.groups.join(", "));
+    }
     if let Some(bits) = r.dh_bits {
         println!("DHE group: {bits} bits");
     }

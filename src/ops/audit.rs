@@ -112,6 +112,8 @@ pub struct AuditReport {
     pub dh_bits: Option<u32>,
     /// TLS compression accepted (CRIME).
     pub compression: bool,
+    /// Named groups accepted for key exchange (TLS 1.3, else TLS 1.2 ECDHE).
+    pub groups: Vec<String>,
     /// TLS_FALLBACK_SCSV honoured (a downgraded hello is refused); None when only one version.
     pub fallback_scsv: Option<bool>,
     /// A second connection resumes the first one's session (IDs or tickets).
@@ -234,6 +236,18 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
     if dh_bits.is_some() {
         connections += 1;
     }
+    let group_version = [Version::Tls13, Version::Tls12]
+        .into_iter()
+        .find(|v| supported.contains(v));
+    let groups = match group_version {
+        Some(v) => probe::groups(addr, sni, v, timeout).await,
+        None => Vec::new(),
+    };
+    connections += match group_version {
+        Some(Version::Tls13) => wire::GROUPS.len(),
+        Some(_) => 5,
+        None => 0,
+    };
     let fallback_scsv = fallback_scsv(addr, sni, &supported, timeout).await;
     connections += usize::from(fallback_scsv.is_some());
     let resume_host = sni
@@ -295,6 +309,7 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
         secure_renegotiation,
         dh_bits,
         compression,
+        groups: groups.iter().map(|g| wire::group_name(*g)).collect(),
         fallback_scsv,
         resumption,
         h2,

@@ -170,6 +170,11 @@ fn certctl_audit_grades_the_site_issue_nginx_made_a_plus() {
         "a TLS 1.2 hello with the SCSV is refused"
     );
     assert_eq!(report["resumption"], true, "nginx's shared session cache");
+    // ssl_ecdh_curve X25519:prime256v1:secp384r1, asked one group at a time.
+    assert_eq!(
+        report["groups"],
+        serde_json::json!(["x25519", "secp256r1", "secp384r1"])
+    );
     assert_ok(&audit(&["--min-grade", "A+"]));
     // One connection at a time gives the same answer.
     assert_ok(&audit(&["--min-grade", "A+", "--concurrency", "1"]));
