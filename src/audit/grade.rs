@@ -3,8 +3,9 @@
 //! T (untrusted) and M (name mismatch) override everything. Pure: findings in, grade out, with
 //! every cap and warning named so the report can say why.
 //!
-//! Simplification until client simulation lands: the forward-secrecy, AEAD, RC4 and 3DES caps
-//! look at what the server accepts at all, not at what reference browsers would negotiate.
+//! Simplification until client simulation lands: the forward-secrecy, AEAD and RC4 caps look at
+//! what the server accepts at all, not at what reference browsers would negotiate; the 3DES cap
+//! spares a server that orders its suites and keeps 3DES last.
 
 use serde::Serialize;
 
@@ -102,6 +103,8 @@ pub struct Inputs {
     pub hsts_max_age: Option<u64>,
     /// Heartbleed (CVE-2014-0160).
     pub heartbleed: bool,
+    /// Versions whose suite order the server decides (`suites` is then in its order).
+    pub server_ordered: Vec<Version>,
 }
 
 /// A cap or warning and its reason.
@@ -258,7 +261,22 @@ pub fn grade(inputs: &Inputs) -> Grade {
     if accepted.iter().any(|(v, s)| s.rc4 && modern(*v)) {
         cap(Letter::C, "RC4 is accepted with TLS 1.1 or newer");
     }
-    if accepted.iter().any(|(v, s)| s.block64 && modern(*v)) {
+    // SWEET32: a server that orders its suites and keeps 3DES last only hands it to clients that
+    // can do nothing better, and SSL Labs does not cap it.
+    let last_resort = |v: Version| {
+        inputs.server_ordered.contains(&v) && {
+            let order: Vec<bool> = accepted
+                .iter()
+                .filter(|(ver, _)| *ver == v)
+                .map(|(_, s)| s.block64)
+                .collect();
+            order.windows(2).all(|w| !(w[0] && !w[1]))
+        }
+    };
+    if accepted
+        .iter()
+        .any(|(v, s)| s.block64 && modern(*v) && !last_resort(*v))
+    {
         cap(
             Letter::C,
             "64-bit block ciphers (3DES) are accepted with TLS 1.1 or newer (SWEET32)",
@@ -455,10 +473,26 @@ mod tests {
             ),
             ("compression", with(|i| i.compression = true), "CRIME"),
             ("heartbleed", with(|i| i.heartbleed = true), "Heartbleed"),
+            (
+                "3DES last, server order",
+                with(|i| {
+                    i.suites.push((Tls12, 0x000A));
+                    i.server_ordered = vec![Tls12, Tls13];
+                }),
+                "",
+            ),
+            (
+                "3DES first, server order",
+                with(|i| {
+                    i.suites.insert(0, (Tls12, 0x000A));
+                    i.server_ordered = vec![Tls12, Tls13];
+                }),
+                "SWEET32",
+            ),
         ];
         let expected = [
             "A+", "A", "A", "A-", "A-", "B", "C", "B", "B", "B", "F", "F", "B", "T", "M", "B", "C",
-            "F",
+            "F", "A+", "C",
         ];
         for ((what, got, reason), want) in table.iter().zip(expected) {
             assert_eq!(got.grade, want, "{what}: {got:?}");

@@ -290,6 +290,11 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
         secure_renegotiation,
         hsts_max_age,
         heartbleed: matches!(heartbleed, Ok(Some(true))),
+        server_ordered: accepted
+            .iter()
+            .filter(|(_, r)| r.as_ref().is_ok_and(|a| a.server_order == Some(true)))
+            .map(|(v, _)| *v)
+            .collect(),
     };
     let rating = grade::grade(&inputs);
     Ok(AuditReport {
