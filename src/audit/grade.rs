@@ -270,7 +270,8 @@ pub fn grade(inputs: &Inputs) -> Grade {
                 .filter(|(ver, _)| *ver == v)
                 .map(|(_, s)| s.block64)
                 .collect();
-            order.windows(2).all(|w| !(w[0] && !w[1]))
+            // Once a 64-bit suite appears, only 64-bit suites follow.
+            order.windows(2).all(|w| !w[0] || w[1])
         }
     };
     if accepted
