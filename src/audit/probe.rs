@@ -54,6 +54,46 @@ pub enum ProbeError {
     Wire(#[from] WireError),
 }
 
+/// Connects under the audit's connection budget and sends `hello`. The permit lives as long as
+/// the connection.
+async fn open(
+    addr: SocketAddr,
+    hello: &[u8],
+) -> Result<(Option<tokio::sync::OwnedSemaphorePermit>, TcpStream), ProbeError> {
+    let permit = permit().await;
+    let mut sock = TcpStream::connect(addr)
+        .await
+        .map_err(|e| ProbeError::Connect(addr, e))?;
+    sock.write_all(hello)
+        .await
+        .map_err(|_| ProbeError::Closed)?;
+    Ok((permit, sock))
+}
+
+/// Reads until `parse` has an answer (`Incomplete` means read on), at most
+/// [`wire::MAX_FLIGHT`] bytes. When the server closes, `parse` gets one last look with
+/// `closed = true`; still incomplete then is [`ProbeError::Closed`].
+async fn read_until<T>(
+    sock: &mut TcpStream,
+    mut parse: impl FnMut(&[u8], bool) -> Result<T, WireError>,
+) -> Result<T, ProbeError> {
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = sock.read(&mut chunk).await.unwrap_or(0);
+        let closed = n == 0;
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > wire::MAX_FLIGHT {
+            return Err(WireError::TooLarge.into());
+        }
+        match parse(&buf, closed) {
+            Err(WireError::Incomplete) if closed => return Err(ProbeError::Closed),
+            Err(WireError::Incomplete) => continue,
+            other => return other.map_err(Into::into),
+        }
+    }
+}
+
 /// Sends one ClientHello and reads the answer.
 pub async fn ask(
     addr: SocketAddr,
@@ -62,31 +102,12 @@ pub async fn ask(
     deadline: Duration,
 ) -> Result<Answer, ProbeError> {
     let work = async {
-        let _permit = permit().await;
-        let mut sock = TcpStream::connect(addr)
-            .await
-            .map_err(|e| ProbeError::Connect(addr, e))?;
-        sock.write_all(hello)
-            .await
-            .map_err(|_| ProbeError::Closed)?;
-        let mut buf = Vec::with_capacity(8192);
-        let mut chunk = [0u8; 8192];
-        loop {
-            let n = sock.read(&mut chunk).await.unwrap_or(0);
-            if n == 0 {
-                // A closed connection ends the flight: what arrived may still be an answer.
-                return match wire::parse_answer(&buf, false) {
-                    Ok(answer) => Ok(answer),
-                    Err(WireError::Incomplete) => Err(ProbeError::Closed),
-                    Err(e) => Err(e.into()),
-                };
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            match wire::parse_answer(&buf, need_certificates) {
-                Err(WireError::Incomplete) => continue,
-                other => return other.map_err(Into::into),
-            }
-        }
+        let (_permit, mut sock) = open(addr, hello).await?;
+        // A closed connection ends the flight: what arrived may still be an answer.
+        read_until(&mut sock, |buf, closed| {
+            wire::parse_answer(buf, need_certificates && !closed)
+        })
+        .await
     };
     tokio::time::timeout(deadline, work)
         .await
@@ -151,29 +172,16 @@ pub async fn heartbleed(
     deadline: Duration,
 ) -> Result<Option<bool>, ProbeError> {
     let work = async {
-        let _permit = permit().await;
-        let mut sock = TcpStream::connect(addr)
-            .await
-            .map_err(|e| ProbeError::Connect(addr, e))?;
         let hello = plain_hello(version, &BROAD_SUITES, sni);
-        sock.write_all(&hello)
-            .await
-            .map_err(|_| ProbeError::Closed)?;
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 8192];
-        let answer = loop {
-            let n = sock.read(&mut chunk).await.unwrap_or(0);
-            if n == 0 {
-                return Ok(None);
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            match wire::parse_answer(&buf, true) {
-                Err(WireError::Incomplete) => continue,
-                other => break other?,
-            }
-        };
-        let Answer::Hello(h) = answer else {
-            return Ok(None);
+        let (_permit, mut sock) = open(addr, &hello).await?;
+        let flight = read_until(&mut sock, |buf, closed| match closed {
+            true => Err(WireError::Incomplete),
+            false => wire::parse_answer(buf, true),
+        });
+        let h = match flight.await {
+            Ok(Answer::Hello(h)) => h,
+            Ok(Answer::Alert { .. }) | Err(ProbeError::Closed) => return Ok(None),
+            Err(e) => return Err(e),
         };
         if !h.heartbeat {
             return Ok(None);
@@ -181,9 +189,11 @@ pub async fn heartbleed(
         sock.write_all(&wire::heartbleed_request(h.version))
             .await
             .map_err(|_| ProbeError::Closed)?;
+        // Five bytes at a time at most: the record header says enough, the leak stays unread.
         let mut head = Vec::new();
+        let mut chunk = [0u8; 5];
         loop {
-            let n = sock.read(&mut chunk[..5]).await.unwrap_or(0);
+            let n = sock.read(&mut chunk).await.unwrap_or(0);
             if n == 0 {
                 return Ok(Some(false));
             }
@@ -207,29 +217,19 @@ pub async fn speaks_sslv2(addr: SocketAddr, deadline: Duration) -> Result<bool, 
     challenge.copy_from_slice(&fresh_random()[..16]);
     let hello = wire::sslv2_client_hello(challenge);
     let work = async {
-        let _permit = permit().await;
-        let mut sock = TcpStream::connect(addr)
-            .await
-            .map_err(|e| ProbeError::Connect(addr, e))?;
-        if sock.write_all(&hello).await.is_err() {
-            return Ok(false);
-        }
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = sock.read(&mut chunk).await.unwrap_or(0);
-            if n == 0 {
-                return Ok(false);
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if buf.len() > wire::MAX_FLIGHT {
-                return Err(WireError::TooLarge.into());
-            }
-            match wire::parse_sslv2_answer(&buf) {
-                Err(WireError::Incomplete) => continue,
-                Ok(found) => return Ok(found.is_some()),
-                Err(_) => return Ok(false),
-            }
+        let (_permit, mut sock) = match open(addr, &hello).await {
+            Err(ProbeError::Closed) => return Ok(false),
+            other => other?,
+        };
+        let answer = read_until(&mut sock, |buf, closed| match closed {
+            true => Err(WireError::Incomplete),
+            false => wire::parse_sslv2_answer(buf),
+        });
+        match answer.await {
+            Ok(found) => Ok(found.is_some()),
+            Err(ProbeError::Wire(WireError::TooLarge)) => Err(WireError::TooLarge.into()),
+            Err(ProbeError::Closed | ProbeError::Wire(_)) => Ok(false),
+            Err(e) => Err(e),
         }
     };
     tokio::time::timeout(deadline, work)
@@ -267,7 +267,7 @@ pub async fn protocols(
 }
 
 /// A ClientHello for `version` offering `suites`, every group, no ALPN, a fresh random.
-fn plain_hello(version: Version, suites: &[u16], sni: Option<&str>) -> Vec<u8> {
+pub fn plain_hello(version: Version, suites: &[u16], sni: Option<&str>) -> Vec<u8> {
     wire::client_hello(&HelloSpec {
         version,
         suites,

@@ -84,7 +84,7 @@ pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let extra_roots = match &args.ca_bundle {
         Some(path) => {
             certctl::acme::account::check_ca_bundle(path)?;
-            certctl::ops::renew::trusted_roots_from(Some(path))
+            certctl::ops::renew::bundle_roots(Some(path))
         }
         None => Vec::new(),
     };

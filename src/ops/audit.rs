@@ -337,16 +337,8 @@ async fn fallback_scsv(
         _ => probe::BROAD_SUITES.to_vec(),
     };
     offer.push(0x5600);
-    let spec = HelloSpec {
-        version: lower,
-        suites: &offer,
-        sni,
-        groups: &wire::GROUPS,
-        random: [0x2D; 32],
-        alpn: &[],
-        compression: false,
-    };
-    match probe::ask(addr, &wire::client_hello(&spec), false, timeout).await {
+    let hello = probe::plain_hello(lower, &offer, sni);
+    match probe::ask(addr, &hello, false, timeout).await {
         Ok(Answer::Alert {
             description: 86, ..
         }) => Some(true),
@@ -374,16 +366,8 @@ async fn dh_size(
             .collect();
         (!dhe.is_empty()).then_some((*v, dhe))
     })?;
-    let spec = HelloSpec {
-        version,
-        suites: &dhe,
-        sni,
-        groups: &wire::GROUPS,
-        random: [0x3C; 32],
-        alpn: &[],
-        compression: false,
-    };
-    match probe::ask(addr, &wire::client_hello(&spec), true, timeout).await {
+    let hello = probe::plain_hello(version, &dhe, sni);
+    match probe::ask(addr, &hello, true, timeout).await {
         Ok(Answer::Hello(h)) => h.dh_bits,
         _ => None,
     }

@@ -29,34 +29,21 @@ mod tests {
     use crate::renewal::schedule::Reason;
 
     fn entry(next_renewal: i64, next_retry: Option<i64>) -> ListEntry {
-        ListEntry {
-            name: "a.test".into(),
-            names: vec![],
-            key_type: None,
-            dual: false,
-            not_before: None,
-            not_after: None,
-            not_after_rfc3339: None,
-            days_left: None,
-            issuer: None,
-            serial: None,
-            fullchain: String::new(),
-            not_renewed: None,
-            problem: None,
-            renewal: Some(RenewalView {
-                next_renewal,
-                next_renewal_rfc3339: String::new(),
-                reason: Reason::Ari,
-                backstop: next_renewal + 100,
-                ari_window: None,
-                ari_offered: Some(true),
-                last_attempt: None,
-                last_result: None,
-                last_error: None,
-                failures: 0,
-                next_retry,
-            }),
-        }
+        let mut entry = ListEntry::unread("a.test".into(), String::new());
+        entry.renewal = Some(RenewalView {
+            next_renewal,
+            next_renewal_rfc3339: String::new(),
+            reason: Reason::Ari,
+            backstop: next_renewal + 100,
+            ari_window: None,
+            ari_offered: Some(true),
+            last_attempt: None,
+            last_result: None,
+            last_error: None,
+            failures: 0,
+            next_retry,
+        });
+        entry
     }
 
     #[test]

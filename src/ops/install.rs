@@ -37,6 +37,15 @@ fn read(path: &PathBuf) -> Result<String, Error> {
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))
 }
 
+/// Any PEM private key OpenSSL reads (PKCS#8, PKCS#1, SEC1), normalized to PKCS#8 and loaded.
+/// None when it is not a PEM private key at all.
+pub(crate) fn load_any_key(pem: &[u8]) -> Option<Result<PrivateKey, crate::keys::KeyError>> {
+    let pkcs8 = openssl::pkey::PKey::private_key_from_pem(pem)
+        .and_then(|k| k.private_key_to_pem_pkcs8())
+        .ok()?;
+    Some(PrivateKey::from_pem_any(&String::from_utf8_lossy(&pkcs8)))
+}
+
 /// Checks and installs; every problem with the files is bad input (exit 2) and nothing is written.
 pub fn install_cert(
     store: &dyn CertStore,
@@ -55,10 +64,8 @@ pub fn install_cert(
     }
     // Normalize any PEM private key to PKCS#8 with OpenSSL, then load it the usual way.
     let key_pem = read(&req.key)?;
-    let pkcs8 = openssl::pkey::PKey::private_key_from_pem(key_pem.as_bytes())
-        .and_then(|k| k.private_key_to_pem_pkcs8())
-        .map_err(|_| bad(&req.key, &"is not a PEM private key"))?;
-    let key = PrivateKey::from_pem_any(&String::from_utf8_lossy(&pkcs8))
+    let key = load_any_key(key_pem.as_bytes())
+        .ok_or_else(|| bad(&req.key, &"is not a PEM private key"))?
         .map_err(|e| bad(&req.key, &e))?;
 
     let chain = verify::parse_pem_chain(chain_pem.as_bytes()).map_err(|e| bad(&req.cert, &e))?;

@@ -369,7 +369,10 @@ pub async fn issue_locked(
     };
     if let Some(hook) = &req.deploy_hook {
         progress.step(Step::Deploy, hook);
-        run_deploy_hook(hook, req, &paths, rsa.as_ref().map(|r| &r.paths))?;
+        let domains: Vec<String> = req.identifiers.iter().map(Identifier::as_string).collect();
+        let rsa_paths = rsa.as_ref().map(|r| &r.paths);
+        let command = deploy_hook_command(hook, &req.name, &domains, &paths, rsa_paths);
+        run_hook_command(command, hook)?;
     }
     state.deployed_version = store.live_version(&req.name).ok().flatten();
     if let Err(e) = store.save_state(&req.name, &state) {
@@ -655,34 +658,41 @@ pub(crate) fn split_chain(chain_pem: &str, privkey: String) -> Result<CertFiles,
     })
 }
 
-fn run_deploy_hook(
+/// The deploy hook as a `/bin/sh -c` command with the certificate's name and paths in
+/// `CERTCTL_*` variables (the RSA pair's too, for `--dual`). Issue and renew both run it.
+pub(crate) fn deploy_hook_command(
     hook: &str,
-    req: &IssueRequest,
+    name: &str,
+    domains: &[String],
     paths: &LivePaths,
     rsa: Option<&LivePaths>,
-) -> Result<(), Error> {
-    let domains: Vec<String> = req.identifiers.iter().map(Identifier::as_string).collect();
+) -> Command {
     let mut command = Command::new("/bin/sh");
     if let Some(rsa) = rsa {
         command
             .env("CERTCTL_RSA_FULLCHAIN", &rsa.fullchain)
             .env("CERTCTL_RSA_PRIVKEY", &rsa.privkey);
     }
-    let status = command
+    command
         .arg("-c")
         .arg(hook)
-        .env("CERTCTL_NAME", &req.name)
+        .env("CERTCTL_NAME", name)
         .env("CERTCTL_DOMAINS", domains.join(" "))
         .env("CERTCTL_CERT", &paths.cert)
         .env("CERTCTL_CHAIN", &paths.chain)
         .env("CERTCTL_FULLCHAIN", &paths.fullchain)
-        .env("CERTCTL_PRIVKEY", &paths.privkey)
+        .env("CERTCTL_PRIVKEY", &paths.privkey);
+    command
+}
+
+/// Runs a hook command; a failure names the hook and its exit status.
+pub(crate) fn run_hook_command(mut command: Command, hook: &str) -> Result<(), Error> {
+    let status = command
         .status()
         .map_err(|e| Error::Hook(format!("cannot run /bin/sh: {e}")))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Error::Hook(format!("{hook:?} exited with {status}")))
+    match status.success() {
+        true => Ok(()),
+        false => Err(Error::Hook(format!("{hook:?} exited with {status}"))),
     }
 }
 

@@ -49,6 +49,28 @@ pub struct ListEntry {
     pub problem: Option<String>,
 }
 
+impl ListEntry {
+    /// An entry that knows only its name and path, before the record and certificate are read.
+    pub(crate) fn unread(name: String, fullchain: String) -> Self {
+        Self {
+            name,
+            names: Vec::new(),
+            key_type: None,
+            dual: false,
+            not_before: None,
+            not_after: None,
+            not_after_rfc3339: None,
+            days_left: None,
+            issuer: None,
+            serial: None,
+            fullchain,
+            renewal: None,
+            not_renewed: None,
+            problem: None,
+        }
+    }
+}
+
 /// When a certificate renews next and how the last attempt went.
 #[derive(Clone, Debug, Serialize)]
 pub struct RenewalView {
@@ -85,22 +107,7 @@ pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
             .fullchain
             .display()
             .to_string();
-        let mut entry = ListEntry {
-            name: name.clone(),
-            names: Vec::new(),
-            key_type: None,
-            dual: false,
-            not_before: None,
-            not_after: None,
-            not_after_rfc3339: None,
-            days_left: None,
-            issuer: None,
-            serial: None,
-            fullchain,
-            renewal: None,
-            not_renewed: None,
-            problem: None,
-        };
+        let mut entry = ListEntry::unread(name.clone(), fullchain);
         let record = match store.load_record(&name) {
             Ok(Some(record)) => record,
             Ok(None) => continue,
@@ -254,34 +261,25 @@ mod tests {
 
     #[test]
     fn metrics_have_one_series_per_certificate() {
-        let entry = ListEntry {
-            name: "a.test".into(),
-            names: vec!["a.test".into()],
-            key_type: Some(KeyType::EcdsaP256),
-            dual: false,
-            not_before: Some(100),
-            not_after: Some(1000),
-            not_after_rfc3339: None,
-            days_left: Some(0),
-            issuer: None,
-            serial: None,
-            fullchain: String::new(),
-            renewal: Some(RenewalView {
-                next_renewal: 700,
-                next_renewal_rfc3339: String::new(),
-                reason: Reason::Lifetime,
-                backstop: 900,
-                ari_window: None,
-                ari_offered: None,
-                last_attempt: Some(50),
-                last_result: Some(LastResult::Failed),
-                last_error: Some("boom".into()),
-                failures: 2,
-                next_retry: Some(650),
-            }),
-            not_renewed: None,
-            problem: None,
-        };
+        let mut entry = ListEntry::unread("a.test".into(), String::new());
+        entry.names = vec!["a.test".into()];
+        entry.key_type = Some(KeyType::EcdsaP256);
+        entry.not_before = Some(100);
+        entry.not_after = Some(1000);
+        entry.days_left = Some(0);
+        entry.renewal = Some(RenewalView {
+            next_renewal: 700,
+            next_renewal_rfc3339: String::new(),
+            reason: Reason::Lifetime,
+            backstop: 900,
+            ari_window: None,
+            ari_offered: None,
+            last_attempt: Some(50),
+            last_result: Some(LastResult::Failed),
+            last_error: Some("boom".into()),
+            failures: 2,
+            next_retry: Some(650),
+        });
         let text = render_metrics(&[entry], 42);
         for line in [
             "certctl_certificate_expiry_timestamp_seconds{name=\"a.test\"} 1000",

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -565,12 +565,8 @@ pub fn trusted_roots(bundle: Option<&std::path::Path>) -> Vec<CertificateDer<'st
     roots
 }
 
-/// The roots in a PEM bundle file (none when it cannot be read).
-pub fn trusted_roots_from(bundle: Option<&std::path::Path>) -> Vec<CertificateDer<'static>> {
-    bundle_roots(bundle)
-}
-
-fn bundle_roots(bundle: Option<&std::path::Path>) -> Vec<CertificateDer<'static>> {
+/// The certificates in a PEM bundle file (none when it cannot be read).
+pub fn bundle_roots(bundle: Option<&std::path::Path>) -> Vec<CertificateDer<'static>> {
     bundle
         .and_then(|path| std::fs::read(path).ok())
         .and_then(|pem| verify::parse_pem_chain(&pem).ok())
@@ -647,32 +643,16 @@ impl Progress for Named<'_> {
     }
 }
 
-/// Runs a deploy hook with the certificate's name and paths in the environment.
+/// Runs a deploy hook for a renewed certificate, stdin closed (renewals run unattended).
 fn run_hook(store: &dyn CertStore, hook: &str, record: &RenewalRecord) -> Result<(), Error> {
     let paths = store.live_paths(&record.name, KeySlot::Primary);
-    let mut command = Command::new("/bin/sh");
-    if record.dual {
-        let rsa = store.live_paths(&record.name, KeySlot::Rsa);
-        command
-            .env("CERTCTL_RSA_FULLCHAIN", rsa.fullchain)
-            .env("CERTCTL_RSA_PRIVKEY", rsa.privkey);
-    }
-    let status = command
-        .arg("-c")
-        .arg(hook)
-        .env("CERTCTL_NAME", &record.name)
-        .env("CERTCTL_DOMAINS", record.domains.join(" "))
-        .env("CERTCTL_CERT", &paths.cert)
-        .env("CERTCTL_CHAIN", &paths.chain)
-        .env("CERTCTL_FULLCHAIN", &paths.fullchain)
-        .env("CERTCTL_PRIVKEY", &paths.privkey)
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| Error::Hook(format!("cannot run /bin/sh: {e}")))?;
-    match status.success() {
-        true => Ok(()),
-        false => Err(Error::Hook(format!("{hook:?} exited with {status}"))),
-    }
+    let rsa = record
+        .dual
+        .then(|| store.live_paths(&record.name, KeySlot::Rsa));
+    let mut command =
+        issue::deploy_hook_command(hook, &record.name, &record.domains, &paths, rsa.as_ref());
+    command.stdin(Stdio::null());
+    issue::run_hook_command(command, hook)
 }
 
 /// When a rate-limited CA says to come back. Let's Encrypt words it in the problem detail

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::Error;
-use crate::keys::PrivateKey;
 use crate::store::{CertStore, KeySlot};
 use crate::verify::CertInfo;
 use crate::verify::report::{self, Finding, Inputs, Status};
@@ -57,10 +56,8 @@ fn read(path: &Path) -> Result<Vec<u8>, Error> {
 
 /// The public key of a PEM private key in any format OpenSSL reads.
 fn key_spki(pem: &[u8], path: &Path) -> Result<Vec<u8>, Error> {
-    let pkcs8 = openssl::pkey::PKey::private_key_from_pem(pem)
-        .and_then(|k| k.private_key_to_pem_pkcs8())
-        .map_err(|_| Error::Usage(format!("{} is not a PEM private key", path.display())))?;
-    let key = PrivateKey::from_pem_any(&String::from_utf8_lossy(&pkcs8))?;
+    let key = super::install::load_any_key(pem)
+        .ok_or_else(|| Error::Usage(format!("{} is not a PEM private key", path.display())))??;
     Ok(key.public_key_spki())
 }
 
@@ -97,9 +94,7 @@ pub fn verify(
                     "no certificate named {name:?}; `certctl list` shows them"
                 ))
             })?;
-            roots.extend(super::renew::trusted_roots_from(
-                record.ca_bundle.as_deref(),
-            ));
+            roots.extend(super::renew::bundle_roots(record.ca_bundle.as_deref()));
             let slots: &[KeySlot] = match record.dual {
                 true => &[KeySlot::Primary, KeySlot::Rsa],
                 false => &[KeySlot::Primary],
