@@ -248,12 +248,28 @@ impl Lab {
         self.processes.retain(|p| p.name != "pebble");
     }
 
+    /// `nginx -s SIGNAL` for the lab's nginx.
+    pub fn nginx_signal(&self, signal: &str) -> Output {
+        let p = self.nginx_prefix.display().to_string();
+        Command::new("nginx")
+            .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", signal])
+            .output()
+            .expect("run nginx")
+    }
+
+    /// Reloads the lab's nginx after a test wrote a server of its own.
+    pub fn reload_nginx(&self) {
+        let reload = self.nginx_signal("reload");
+        assert!(
+            reload.status.success(),
+            "nginx -s reload: {}",
+            stderr(&reload)
+        );
+    }
+
     /// Stops the lab's nginx (`nginx -s stop`), so HTTP-01 validation through it fails.
     pub fn stop_nginx(&mut self) {
-        let p = self.nginx_prefix.display().to_string();
-        let _ = Command::new("nginx")
-            .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", "stop"])
-            .output();
+        let _ = self.nginx_signal("stop");
         // Wait for the master to stop its workers: killing it first would orphan them, still
         // serving.
         for process in self.processes.iter_mut().filter(|p| p.name == "nginx") {

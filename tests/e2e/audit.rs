@@ -264,16 +264,7 @@ fn a_1024_bit_dh_group_caps_the_grade_at_b() {
         ),
     )
     .unwrap();
-    let p = lab.nginx_prefix.display().to_string();
-    let reload = std::process::Command::new("nginx")
-        .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", "reload"])
-        .output()
-        .unwrap();
-    assert!(
-        reload.status.success(),
-        "{}",
-        crate::common::stderr(&reload)
-    );
+    lab.reload_nginx();
 
     let target = format!("127.0.0.1:{port}");
     let bundle = lab.ca_bundle.to_str().unwrap();
@@ -553,16 +544,7 @@ fn the_battery_grades_each_configuration_as_the_rating_guide_says() {
         ));
     }
     fs::write(lab.nginx_prefix.join("sites-enabled/battery.conf"), conf).unwrap();
-    let p = lab.nginx_prefix.display().to_string();
-    let reload = std::process::Command::new("nginx")
-        .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", "reload"])
-        .output()
-        .unwrap();
-    assert!(
-        reload.status.success(),
-        "{}",
-        crate::common::stderr(&reload)
-    );
+    lab.reload_nginx();
 
     for (
         Case {

@@ -36,16 +36,7 @@ fn nginx_cmd(lab: &Lab, extra: &[&str]) -> std::process::Output {
 
 /// Reloads the lab's nginx after a test wrote a user file, and waits until `host` answers 200.
 fn reload_until_served(lab: &Lab, host: &str) {
-    let p = lab.nginx_prefix.display().to_string();
-    let reload = std::process::Command::new("nginx")
-        .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", "reload"])
-        .output()
-        .unwrap();
-    assert!(
-        reload.status.success(),
-        "nginx -s reload: {}",
-        stderr(&reload)
-    );
+    lab.reload_nginx();
     eventually(|| {
         http_get(lab.http_port, host, "/")
             .ok()
