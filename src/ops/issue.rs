@@ -338,55 +338,45 @@ pub async fn issue_locked(
     if let Err(e) = store.save_state(&req.name, &state) {
         tracing::warn!("{}: cannot record the renewal state: {e}", req.name);
     }
-    if run.stage == Stage::Install {
-        return Ok(IssueOutcome {
-            name: req.name.clone(),
-            paths,
-            cert,
-            key_type: key.key_type(),
-            rsa,
-            account_created,
-            nginx: None,
-        });
-    }
-
-    // The new certificate sits behind the same paths, so nginx is reloaded even when the site
-    // file does not change.
-    let nginx = match &req.nginx {
-        Some(n) => {
-            progress.step(Step::Deploy, "writing the nginx TLS site, nginx -t, reload");
-            Some(super::nginx::configure_site(
-                store,
-                &req.name,
-                &n.site,
-                req.http_port,
-                false,
-                &n.backup_root,
-                Reload::Always,
-            )?)
-        }
-        None => None,
-    };
-    if let Some(hook) = &req.deploy_hook {
-        progress.step(Step::Deploy, hook);
-        let domains: Vec<String> = req.identifiers.iter().map(Identifier::as_string).collect();
-        let rsa_paths = rsa.as_ref().map(|r| &r.paths);
-        let command = deploy_hook_command(hook, &req.name, &domains, &paths, rsa_paths);
-        run_hook_command(command, hook)?;
-    }
-    state.deployed_version = store.live_version(&req.name).ok().flatten();
-    if let Err(e) = store.save_state(&req.name, &state) {
-        tracing::warn!("{}: cannot record the deploy: {e}", req.name);
-    }
-    Ok(IssueOutcome {
+    let mut outcome = IssueOutcome {
         name: req.name.clone(),
         paths,
         cert,
         key_type: key.key_type(),
         rsa,
         account_created,
-        nginx,
-    })
+        nginx: None,
+    };
+    if run.stage == Stage::Install {
+        return Ok(outcome);
+    }
+
+    // The new certificate sits behind the same paths, so nginx is reloaded even when the site
+    // file does not change.
+    if let Some(n) = &req.nginx {
+        progress.step(Step::Deploy, "writing the nginx TLS site, nginx -t, reload");
+        outcome.nginx = Some(super::nginx::configure_site(
+            store,
+            &req.name,
+            &n.site,
+            req.http_port,
+            false,
+            &n.backup_root,
+            Reload::Always,
+        )?);
+    }
+    if let Some(hook) = &req.deploy_hook {
+        progress.step(Step::Deploy, hook);
+        let domains: Vec<String> = req.identifiers.iter().map(Identifier::as_string).collect();
+        let rsa_paths = outcome.rsa.as_ref().map(|r| &r.paths);
+        let command = deploy_hook_command(hook, &req.name, &domains, &outcome.paths, rsa_paths);
+        run_hook_command(command, hook)?;
+    }
+    state.deployed_version = store.live_version(&req.name).ok().flatten();
+    if let Err(e) = store.save_state(&req.name, &state) {
+        tracing::warn!("{}: cannot record the deploy: {e}", req.name);
+    }
+    Ok(outcome)
 }
 
 /// `--preferred-chain`: swaps the default chain for the CA's alternate that leads to the preferred

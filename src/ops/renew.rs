@@ -244,9 +244,13 @@ async fn renew_one_inner(
         report.not_after = live.as_ref().map(|(info, _)| info.not_after);
         return Ok(None);
     }
+    // The ARI identifier of the live certificate: what its stored renewal window belongs to.
+    let cert_id = live
+        .as_ref()
+        .map(|(_, leaf)| crate::acme::ari::cert_id(leaf).unwrap_or_default())
+        .unwrap_or_default();
     if let Some((info, leaf)) = &live {
         report.not_after = Some(info.not_after);
-        let cert_id = crate::acme::ari::cert_id(leaf).unwrap_or_default();
         let stale = state
             .ari
             .as_ref()
@@ -261,8 +265,7 @@ async fn renew_one_inner(
             store.save_state(&name, &state)?;
         }
     }
-    let plan = live.as_ref().map(|(info, leaf)| {
-        let cert_id = crate::acme::ari::cert_id(leaf).unwrap_or_default();
+    let plan = live.as_ref().map(|(info, _)| {
         schedule::plan(
             &Inputs {
                 not_before: info.not_before,
