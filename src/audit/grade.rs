@@ -3,14 +3,14 @@
 //! T (untrusted) and M (name mismatch) override everything. Pure: findings in, grade out, with
 //! every cap and warning named so the report can say why.
 //!
-//! Simplification until client simulation lands: the forward-secrecy, AEAD and RC4 caps look at
-//! what the server accepts at all, not at what reference browsers would negotiate; the 3DES cap
-//! spares a server that orders its suites and keeps 3DES last.
+//! Forward secrecy and RC4 with modern protocols are judged on what the reference clients
+//! negotiate ([`super::clients`]), as SSL Labs does; the AEAD cap on what the server accepts at
+//! all; the 3DES cap spares a server that orders its suites and keeps 3DES last.
 
 use serde::Serialize;
 
-use super::suites;
 use super::wire::Version;
+use super::{clients, suites};
 
 /// A letter, worst first, so the lowest cap is the minimum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -258,8 +258,13 @@ pub fn grade(inputs: &Inputs) -> Grade {
     if !inputs.protocols.iter().any(|v| *v >= Version::Tls12) {
         cap(Letter::C, "neither TLS 1.2 nor TLS 1.3 is supported");
     }
-    if accepted.iter().any(|(v, s)| s.rc4 && modern(*v)) {
-        cap(Letter::C, "RC4 is accepted with TLS 1.1 or newer");
+    let handshakes = clients::simulate(&inputs.suites, &inputs.server_ordered);
+    let negotiated: Vec<(bool, Version, &suites::Suite)> = handshakes
+        .iter()
+        .filter_map(|h| h.suite().map(|(v, s)| (h.modern, v, s)))
+        .collect();
+    if negotiated.iter().any(|(_, v, s)| s.rc4 && modern(*v)) {
+        cap(Letter::C, "RC4 is negotiated with TLS 1.1 or newer");
     }
     // SWEET32: a server that orders its suites and keeps 3DES last only hands it to clients that
     // can do nothing better, and SSL Labs does not cap it.
@@ -300,8 +305,11 @@ pub fn grade(inputs: &Inputs) -> Grade {
     {
         cap(Letter::B, "TLS 1.0 or TLS 1.1 is supported");
     }
-    if !accepted.is_empty() && !any(&|s| s.forward_secrecy) {
-        cap(Letter::B, "no forward secrecy");
+    let modern_without_fs = negotiated
+        .iter()
+        .any(|(modern_client, _, s)| *modern_client && !s.forward_secrecy);
+    if !accepted.is_empty() && (!any(&|s| s.forward_secrecy) || modern_without_fs) {
+        cap(Letter::B, "no forward secrecy with modern clients");
     }
     if !accepted.is_empty() && !any(&|s| s.aead) {
         cap(Letter::B, "no authenticated encryption (AEAD) suites");
@@ -439,6 +447,40 @@ mod tests {
                 "no forward secrecy",
             ),
             (
+                "RSA key exchange preferred by the server",
+                with(|i| {
+                    i.suites.insert(0, (Tls12, 0x009C));
+                    i.server_ordered = vec![Tls12, Tls13];
+                }),
+                "no forward secrecy with modern clients",
+            ),
+            (
+                "RSA key exchange kept last for old clients",
+                with(|i| {
+                    i.suites.push((Tls12, 0x002F));
+                    i.server_ordered = vec![Tls12, Tls13];
+                }),
+                "",
+            ),
+            (
+                "RC4 preferred with TLS 1.2",
+                with(|i| {
+                    i.protocols = vec![Tls12];
+                    i.suites = vec![(Tls12, 0x0005), (Tls12, 0xC02B)];
+                    i.server_ordered = vec![Tls12];
+                }),
+                "RC4 is negotiated",
+            ),
+            (
+                "RC4 last with TLS 1.2",
+                with(|i| {
+                    i.protocols = vec![Tls12];
+                    i.suites = vec![(Tls12, 0xC02B), (Tls12, 0x0005)];
+                    i.server_ordered = vec![Tls12];
+                }),
+                "RC4 is accepted",
+            ),
+            (
                 "CBC only",
                 with(|i| {
                     i.protocols = vec![Tls12];
@@ -492,8 +534,8 @@ mod tests {
             ),
         ];
         let expected = [
-            "A+", "A", "A", "A-", "A-", "B", "C", "B", "B", "B", "F", "F", "B", "T", "M", "B", "C",
-            "F", "A+", "C",
+            "A+", "A", "A", "A-", "A-", "B", "C", "B", "B", "A+", "C", "B", "B", "B", "F", "F",
+            "B", "T", "M", "B", "C", "F", "A+", "C",
         ];
         for ((what, got, reason), want) in table.iter().zip(expected) {
             assert_eq!(got.grade, want, "{what}: {got:?}");

@@ -1,7 +1,8 @@
-//! `certctl audit` (in progress): SSL Labs style grading of a live server. So far: the sans-IO
-//! wire format ([`wire`]) and the socket side that asks a server one ClientHello at a time
-//! ([`probe`]), with protocol detection for SSL 3.0 through TLS 1.3.
+//! `certctl audit`: SSL Labs style grading of a live server. The sans-IO wire format ([`wire`]),
+//! the suite table ([`suites`]), the socket side that asks a server one ClientHello at a time
+//! ([`probe`]), client simulation ([`clients`]) and the grade ([`grade`]); `ops::audit` runs them.
 
+pub mod clients;
 pub mod grade;
 pub mod probe;
 pub mod suites;

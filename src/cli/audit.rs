@@ -240,6 +240,23 @@ fn print_report(r: &AuditReport) {
     if let Some(bits) = r.dh_bits {
         println!("DHE group: {bits} bits");
     }
+    println!("clients (simulated):");
+    for h in &r.clients {
+        match h.suite() {
+            Some((version, suite)) => println!(
+                "  {:<24} {} {}{}",
+                h.client,
+                version.name(),
+                suite.name,
+                if suite.forward_secrecy {
+                    ""
+                } else {
+                    " (no FS)"
+                }
+            ),
+            None => println!("  {:<24} fails: nothing in common", h.client),
+        }
+    }
     println!("{} connections in {} ms", r.connections, r.elapsed_ms);
 }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use x509_parser::prelude::*;
 
 use crate::Error;
+use crate::audit::clients;
 use crate::audit::grade::{self, Grade, KeyKind};
 use crate::audit::probe::{self, Accepted};
 use crate::audit::suites;
@@ -120,6 +121,8 @@ pub struct AuditReport {
     pub resumption: Option<bool>,
     /// ALPN h2 offered.
     pub h2: bool,
+    /// What each reference client would negotiate.
+    pub clients: Vec<clients::Handshake>,
     /// Connections made.
     pub connections: usize,
     /// How long it took, ms.
@@ -297,6 +300,7 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
             .collect(),
     };
     let rating = grade::grade(&inputs);
+    let clients = clients::simulate(&inputs.suites, &inputs.server_ordered);
     Ok(AuditReport {
         grade: rating.grade.clone(),
         rating,
@@ -318,6 +322,7 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
         fallback_scsv,
         resumption,
         h2,
+        clients,
         connections,
         elapsed_ms: started.elapsed().as_millis(),
     })

@@ -5,6 +5,7 @@ mod common;
 
 mod audit;
 mod issue;
+mod legacy;
 mod nginx;
 mod renew;
 mod tools;

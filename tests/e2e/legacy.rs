@@ -1,0 +1,345 @@
+//! What a real nginx here cannot show: Debian's OpenSSL 3 serves no SSL 3.0, RC4 or 3DES at all.
+//! A hand-built legacy server (a mock, on purpose) answers ClientHellos the way an old OpenSSL did,
+//! from a list of protocols and suites, and the whole `audit` runs against it: the findings and
+//! the caps must come out of the wire exchange, as they would against a real old server.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+use certctl::ops::audit::{AuditReport, AuditRequest, audit};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+const RC4_128_SHA: u16 = 0x0005;
+const DES_CBC3_SHA: u16 = 0x000A;
+const AES128_SHA: u16 = 0x002F;
+const ECDHE_RSA_AES128_GCM_SHA256: u16 = 0xC02F;
+const ECDHE_RSA_DES_CBC3_SHA: u16 = 0xC012;
+
+/// What the fake server speaks.
+#[derive(Clone)]
+struct Legacy {
+    versions: Vec<u16>,
+    /// In the server's preference order.
+    suites: Vec<u16>,
+    server_order: bool,
+    /// DER, leaf first.
+    chain: Vec<Vec<u8>>,
+}
+
+/// The parts of a ClientHello the fake server looks at.
+struct Hello {
+    version: u16,
+    suites: Vec<u16>,
+    renegotiation_info: bool,
+}
+
+fn read_hello(sock: &mut TcpStream) -> Option<Hello> {
+    let mut header = [0u8; 5];
+    sock.read_exact(&mut header).ok()?;
+    if header[0] != 22 {
+        return None; // SSL 2.0 or not TLS: an old server without SSL 2.0 hangs up.
+    }
+    let mut body = vec![0u8; u16::from_be_bytes([header[3], header[4]]) as usize];
+    sock.read_exact(&mut body).ok()?;
+    let mut at = 4; // handshake type and length
+    let version = u16::from_be_bytes([body[at], body[at + 1]]);
+    at += 2 + 32;
+    at += 1 + body[at] as usize; // session id
+    let suites_len = u16::from_be_bytes([body[at], body[at + 1]]) as usize;
+    let suites: Vec<u16> = body[at + 2..at + 2 + suites_len]
+        .chunks(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    at += 2 + suites_len;
+    at += 1 + body[at] as usize; // compression methods
+    let mut renegotiation_info = suites.contains(&0x00FF);
+    if at + 2 <= body.len() {
+        let mut ext = at + 2;
+        while ext + 4 <= body.len() {
+            let kind = u16::from_be_bytes([body[ext], body[ext + 1]]);
+            let len = u16::from_be_bytes([body[ext + 2], body[ext + 3]]) as usize;
+            renegotiation_info |= kind == 0xFF01;
+            ext += 4 + len;
+        }
+    }
+    Some(Hello {
+        version,
+        suites,
+        renegotiation_info,
+    })
+}
+
+fn record(kind: u8, version: u16, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![kind];
+    out.extend_from_slice(&version.to_be_bytes());
+    out.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![kind];
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    out.extend_from_slice(body);
+    out
+}
+
+fn answer(server: &Legacy, hello: &Hello) -> Vec<u8> {
+    let alert = |version: u16, why: u8| record(21, version, &[2, why]);
+    let Some(&version) = server
+        .versions
+        .iter()
+        .filter(|&&v| v <= hello.version)
+        .max()
+    else {
+        return alert(0x0301, 70); // protocol_version
+    };
+    let chosen = match server.server_order {
+        true => server.suites.iter().find(|s| hello.suites.contains(s)),
+        false => hello.suites.iter().find(|s| server.suites.contains(s)),
+    };
+    let Some(&suite) = chosen else {
+        return alert(version, 40); // handshake_failure
+    };
+    let mut body = version.to_be_bytes().to_vec();
+    body.extend_from_slice(&[7; 32]);
+    body.push(0); // no session id
+    body.extend_from_slice(&suite.to_be_bytes());
+    body.push(0); // no compression
+    if hello.renegotiation_info && version > 0x0300 {
+        body.extend_from_slice(&[0x00, 0x05, 0xFF, 0x01, 0x00, 0x01, 0x00]);
+    }
+    let mut list = Vec::new();
+    for der in &server.chain {
+        list.extend_from_slice(&(der.len() as u32).to_be_bytes()[1..]);
+        list.extend_from_slice(der);
+    }
+    let mut certificate = (list.len() as u32).to_be_bytes()[1..].to_vec();
+    certificate.extend_from_slice(&list);
+    let mut flight = handshake(2, &body);
+    flight.extend(handshake(11, &certificate));
+    flight.extend(handshake(14, &[]));
+    record(22, version, &flight)
+}
+
+fn legacy_server(server: Legacy) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for sock in listener.incoming() {
+            let Ok(mut sock) = sock else { return };
+            let server = server.clone();
+            std::thread::spawn(move || {
+                let _ = sock.set_read_timeout(Some(Duration::from_secs(2)));
+                if let Some(hello) = read_hello(&mut sock) {
+                    let _ = sock.write_all(&answer(&server, &hello));
+                    // Wait for the client to give up (it sends no key exchange).
+                    let _ = sock.read(&mut [0u8; 512]);
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A leaf for `legacy.test` under a root the audit is told to trust, so only protocols and
+/// suites decide the grade.
+fn pki() -> (Vec<Vec<u8>>, Vec<CertificateDer<'static>>) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let root_key = KeyPair::generate().unwrap();
+    let mut root_params = CertificateParams::default();
+    root_params
+        .distinguished_name
+        .push(DnType::CommonName, "Legacy Root");
+    root_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let root = root_params.self_signed(&root_key).unwrap();
+    let issuer = Issuer::new(root_params, &root_key);
+    let leaf_key = certctl::keys::PrivateKey::generate(certctl::keys::KeyType::Rsa2048).unwrap();
+    let leaf_pair = KeyPair::from_pem(&leaf_key.to_pem()).unwrap();
+    let leaf = CertificateParams::new(vec!["legacy.test".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_pair, &issuer)
+        .unwrap();
+    let roots = CertificateDer::pem_slice_iter(root.pem().as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    (vec![leaf.der().to_vec()], roots)
+}
+
+fn audit_legacy(versions: &[u16], suites: &[u16], server_order: bool) -> AuditReport {
+    let (chain, roots) = pki();
+    let addr = legacy_server(Legacy {
+        versions: versions.to_vec(),
+        suites: suites.to_vec(),
+        server_order,
+        chain,
+    });
+    let req = AuditRequest {
+        addr,
+        host: Some("legacy.test".into()),
+        extra_roots: roots,
+        http_port: None,
+        timeout: Duration::from_secs(3),
+        concurrency: 8,
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(audit(&req))
+        .unwrap()
+}
+
+fn spoken(report: &AuditReport) -> Vec<&str> {
+    report
+        .protocols
+        .iter()
+        .filter(|p| p.supported)
+        .map(|p| p.protocol)
+        .collect()
+}
+
+fn suites_of<'r>(report: &'r AuditReport, protocol: &str) -> Vec<&'r str> {
+    let p = report.protocols.iter().find(|p| p.protocol == protocol);
+    p.map(|p| p.suites.iter().map(|s| s.name.as_str()).collect())
+        .unwrap_or_default()
+}
+
+fn caps(report: &AuditReport) -> Vec<String> {
+    report
+        .rating
+        .caps
+        .iter()
+        .map(|c| format!("{:?}: {}", c.cap, c.why))
+        .collect()
+}
+
+#[test]
+fn an_ssl3_and_rc4_server_is_found_on_the_wire_and_capped() {
+    let report = audit_legacy(
+        &[0x0300, 0x0301],
+        &[RC4_128_SHA, DES_CBC3_SHA, AES128_SHA],
+        true,
+    );
+    assert_eq!(spoken(&report), ["SSL 3.0", "TLS 1.0"], "{report:#?}");
+    assert_eq!(
+        suites_of(&report, "SSL 3.0"),
+        [
+            "TLS_RSA_WITH_RC4_128_SHA",
+            "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+            "TLS_RSA_WITH_AES_128_CBC_SHA"
+        ]
+    );
+    assert_eq!(report.protocols[1].server_order, Some(true));
+    let certificate = report
+        .certificate
+        .as_ref()
+        .expect("chain read off the wire");
+    assert_eq!(certificate.names, ["legacy.test"]);
+    assert!(
+        !certificate.incomplete && certificate.name_matches,
+        "{certificate:?}"
+    );
+    let caps = caps(&report);
+    for why in [
+        "SSL 3.0 with CBC suites (POODLE)",
+        "neither TLS 1.2 nor TLS 1.3",
+        "RC4 is accepted",
+        "no forward secrecy",
+        "no authenticated encryption",
+    ] {
+        assert!(caps.iter().any(|c| c.contains(why)), "{why}: {caps:#?}");
+    }
+    assert_eq!(report.grade, "C", "{caps:#?}");
+    let ie8 = report.clients.iter().find(|h| h.client.starts_with("IE 8"));
+    let ie8 = ie8.map(|h| (h.protocol, h.suite));
+    assert_eq!(
+        ie8,
+        Some((Some("TLS 1.0"), Some("TLS_RSA_WITH_RC4_128_SHA"))),
+        "the server's order hands IE 8 its RC4"
+    );
+    assert!(!report.sslv2 && report.heartbleed.is_none());
+    assert_eq!(
+        report.fallback_scsv,
+        Some(false),
+        "the fake ignores the SCSV"
+    );
+}
+
+#[test]
+fn a_3des_suite_caps_at_c_unless_the_server_keeps_it_last() {
+    let tls12 = [0x0301, 0x0302, 0x0303];
+    let suites = |first_3des: bool| match first_3des {
+        true => vec![ECDHE_RSA_DES_CBC3_SHA, ECDHE_RSA_AES128_GCM_SHA256],
+        false => vec![ECDHE_RSA_AES128_GCM_SHA256, ECDHE_RSA_DES_CBC3_SHA],
+    };
+    let sweet32 = "64-bit block ciphers (3DES)";
+
+    let first = audit_legacy(&tls12, &suites(true), true);
+    assert_eq!(spoken(&first), ["TLS 1.0", "TLS 1.1", "TLS 1.2"]);
+    assert_eq!(
+        suites_of(&first, "TLS 1.2"),
+        [
+            "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+        ]
+    );
+    assert!(
+        caps(&first).iter().any(|c| c.contains(sweet32)),
+        "{first:#?}"
+    );
+    assert_eq!(first.grade, "C");
+
+    let last = audit_legacy(&tls12, &suites(false), true);
+    assert!(
+        !caps(&last).iter().any(|c| c.contains(sweet32)),
+        "{last:#?}"
+    );
+    assert_eq!(
+        last.grade,
+        "B",
+        "TLS 1.0/1.1 still cap at B: {:#?}",
+        caps(&last)
+    );
+
+    // Client order: any client that prefers 3DES gets it, so the exemption does not apply.
+    let client = audit_legacy(&tls12, &suites(false), false);
+    assert_eq!(client.protocols[3].server_order, Some(false));
+    assert!(caps(&client).iter().any(|c| c.contains(sweet32)));
+}
+
+#[test]
+fn protocol_versions_follow_the_servers_own_range() {
+    let report = audit_legacy(&[0x0302], &[AES128_SHA], true);
+    assert_eq!(spoken(&report), ["TLS 1.1"]);
+    assert!(
+        caps(&report)
+            .iter()
+            .any(|c| c.contains("TLS 1.0 or TLS 1.1"))
+    );
+}
+
+#[test]
+fn rsa_key_exchange_kept_last_for_old_clients_costs_no_grade() {
+    let tls12 = [0x0303];
+    // ECDHE first in the server's order: every modern client gets forward secrecy.
+    let kept_last = audit_legacy(&tls12, &[ECDHE_RSA_AES128_GCM_SHA256, AES128_SHA], true);
+    let fs_cap = "no forward secrecy";
+    assert!(
+        !caps(&kept_last).iter().any(|c| c.contains(fs_cap)),
+        "{kept_last:#?}"
+    );
+    assert_eq!(kept_last.grade, "A-", "TLS 1.3 missing is a warning only");
+    // The same suites in client order: still fine, browsers prefer ECDHE.
+    let client_order = audit_legacy(&tls12, &[ECDHE_RSA_AES128_GCM_SHA256, AES128_SHA], false);
+    assert_eq!(client_order.grade, "A-");
+    // RSA key exchange first: modern clients lose forward secrecy.
+    let preferred = audit_legacy(&tls12, &[AES128_SHA, ECDHE_RSA_AES128_GCM_SHA256], true);
+    assert!(
+        caps(&preferred).iter().any(|c| c.contains(fs_cap)),
+        "{preferred:#?}"
+    );
+    assert_eq!(preferred.grade, "B");
+}
