@@ -13,6 +13,7 @@ pub mod acme;
 pub mod audit;
 pub mod config;
 pub mod dhparam;
+pub mod django;
 pub mod error;
 pub mod keys;
 pub mod names;
