@@ -47,6 +47,9 @@ pub enum Error {
     /// Another certctl holds the certificate's lock for too long.
     #[error("{0}")]
     Busy(String),
+    /// A Django project that cannot be checked.
+    #[error(transparent)]
+    Django(#[from] crate::ops::django::DjangoError),
     /// Stopped by Ctrl-C / SIGTERM.
     #[error("interrupted; the live certificate was not changed")]
     Interrupted,
@@ -62,6 +65,7 @@ impl Error {
             Self::Acme(e) => e.is_usage(),
             Self::Nginx(e) => e.is_usage(),
             Self::Dh(crate::dhparam::DhError::Invalid(_)) => true,
+            Self::Django(_) => true,
             _ => false,
         };
         if usage { 2 } else { 1 }

@@ -5,6 +5,7 @@ mod audit;
 mod csr;
 mod daemon;
 mod dhparam;
+mod django;
 mod install;
 mod issue;
 mod list;
@@ -78,6 +79,8 @@ pub enum Command {
     Schedule(schedule::ScheduleArgs),
     /// Write a hardened nginx TLS site (HSTS, redirect) for a certificate, test it, reload
     Nginx(Box<nginx::NginxCmdArgs>),
+    /// Check a Django project's HTTPS settings; make a SECRET_KEY
+    Django(django::DjangoArgs),
 }
 
 /// Runs the parsed command.
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Dhparam(args) => dhparam::run(args, &ctx),
         Command::Csr(args) => csr::run(args, &ctx),
         Command::InstallCert(args) => install::run(args, &ctx),
+        Command::Django(args) => django::run(args, &ctx),
     }
 }
 

@@ -2,4 +2,5 @@
 //! modules ([`settings`] evaluates them, [`checks`] applies Django's deploy checks and certctl's
 //! own) and live from the running site ([`live`]).
 
+pub mod checks;
 pub mod settings;

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod csr;
 pub mod daemon;
+pub mod django;
 pub mod install;
 pub mod issue;
 pub mod list;

@@ -1,0 +1,760 @@
+//! The checks: every security check of Django's `manage.py check --deploy` (Django 5.2's
+//! `django/core/checks/security/`), with the same IDs and conditions evaluated in the same
+//! order, plus certctl's own for a site behind an nginx TLS proxy. A condition that reads an
+//! unknown value gives a finding of severity `unknown` that says why, never a guess. Pure.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::settings::{Settings, Value};
+
+/// How bad.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Broken or dangerous.
+    Error,
+    /// Django's warnings and certctl's.
+    Warning,
+    /// Worth knowing.
+    Info,
+    /// The check could not be decided statically.
+    Unknown,
+}
+
+/// One finding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// `security.W004` (Django's own) or `certctl.D001`.
+    pub id: &'static str,
+    /// How bad.
+    pub severity: Severity,
+    /// The setting it is about.
+    pub setting: &'static str,
+    /// The file and line that set the value (None: Django's default is in effect).
+    pub file: Option<PathBuf>,
+    /// The line in `file`.
+    pub line: Option<usize>,
+    /// What is wrong, one line.
+    pub message: String,
+    /// How to fix it, one line.
+    pub fix: String,
+}
+
+/// What the checks know besides the settings.
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// Files tracked by git (to tell a committed secret).
+    pub tracked: Vec<PathBuf>,
+    /// Where the admin is mounted at the default `admin/` URL (file, line).
+    pub default_admin: Option<(PathBuf, usize)>,
+}
+
+const SECURITY_MW: &str = "django.middleware.security.SecurityMiddleware";
+const XFRAME_MW: &str = "django.middleware.clickjacking.XFrameOptionsMiddleware";
+const CSRF_MW: &str = "django.middleware.csrf.CsrfViewMiddleware";
+const SESSION_MW: &str = "django.contrib.sessions.middleware.SessionMiddleware";
+const SESSION_APP: &str = "django.contrib.sessions";
+const REFERRER_POLICY_VALUES: &[&str] = &[
+    "no-referrer",
+    "no-referrer-when-downgrade",
+    "origin",
+    "origin-when-cross-origin",
+    "same-origin",
+    "strict-origin",
+    "strict-origin-when-cross-origin",
+    "unsafe-url",
+];
+const COOP_VALUES: &[&str] = &["same-origin", "same-origin-allow-popups", "unsafe-none"];
+/// Six months: what SSL Labs' A+ (and `certctl audit`) wants.
+const HSTS_A_PLUS: i64 = 15_552_000;
+
+/// Django's defaults (django/conf/global_settings.py) for the settings the checks read.
+fn default(name: &str) -> Value {
+    let s = |v: &str| Value::Str(v.to_owned());
+    match name {
+        "DEBUG"
+        | "SECURE_SSL_REDIRECT"
+        | "SECURE_HSTS_INCLUDE_SUBDOMAINS"
+        | "SECURE_HSTS_PRELOAD"
+        | "SESSION_COOKIE_SECURE"
+        | "CSRF_COOKIE_SECURE"
+        | "CSRF_USE_SESSIONS" => Value::Bool(false),
+        "SECURE_CONTENT_TYPE_NOSNIFF" | "SESSION_COOKIE_HTTPONLY" => Value::Bool(true),
+        "SECURE_HSTS_SECONDS" => Value::Int(0),
+        "X_FRAME_OPTIONS" => s("DENY"),
+        "SECURE_REFERRER_POLICY" | "SECURE_CROSS_ORIGIN_OPENER_POLICY" => s("same-origin"),
+        "SESSION_COOKIE_SAMESITE" | "CSRF_COOKIE_SAMESITE" => s("Lax"),
+        "SECRET_KEY" => s(""),
+        "SECURE_PROXY_SSL_HEADER" => Value::None,
+        _ => Value::List(Vec::new()),
+    }
+}
+
+/// A decided condition, or why it cannot be.
+type Decided<T> = Result<T, String>;
+
+struct Reader<'s> {
+    settings: &'s Settings,
+}
+
+impl Reader<'_> {
+    fn value(&self, name: &str) -> Decided<Value> {
+        let value = self
+            .settings
+            .get(name)
+            .map_or_else(|| default(name), |s| s.value.clone());
+        match value {
+            Value::Unknown(why) => Err(format!("{name} is unknown: {why}")),
+            v => Ok(v),
+        }
+    }
+
+    fn truthy(&self, name: &str) -> Decided<bool> {
+        Ok(self.value(name)?.truthy().unwrap_or(false))
+    }
+
+    /// Python `settings.NAME is True`.
+    fn is_true(&self, name: &str) -> Decided<bool> {
+        Ok(self.value(name)? == Value::Bool(true))
+    }
+
+    fn contains(&self, name: &str, item: &str) -> Decided<bool> {
+        self.value(name)?
+            .contains(&Value::Str(item.to_owned()))
+            .ok_or_else(|| format!("{name} has an unknown entry"))
+    }
+
+    fn location(&self, name: &str) -> (Option<PathBuf>, Option<usize>) {
+        match self.settings.get(name) {
+            Some(s) => (Some(s.origin.file.clone()), Some(s.origin.line)),
+            None => (None, None),
+        }
+    }
+}
+
+/// Runs every check.
+pub fn check(settings: &Settings, context: &Context) -> Vec<Finding> {
+    let r = Reader { settings };
+    let mut out = Vec::new();
+    let mut emit = |id: &'static str,
+                    severity: Severity,
+                    setting: &'static str,
+                    decided: Decided<bool>,
+                    message: &str,
+                    fix: &str| {
+        let (file, line) = r.location(setting);
+        let (severity, message) = match decided {
+            Ok(false) => return,
+            Ok(true) => (severity, message.to_owned()),
+            Err(why) => (
+                Severity::Unknown,
+                format!("cannot tell whether {message}: {why}"),
+            ),
+        };
+        out.push(Finding {
+            id,
+            severity,
+            setting,
+            file,
+            line,
+            message,
+            fix: fix.to_owned(),
+        });
+    };
+    let w = Severity::Warning;
+    let mw = |name: &str| r.contains("MIDDLEWARE", name);
+    let security = mw(SECURITY_MW);
+    let xframe = mw(XFRAME_MW);
+    let csrf = mw(CSRF_MW);
+
+    emit(
+        "security.W001",
+        w,
+        "MIDDLEWARE",
+        security.clone().map(|b| !b),
+        "SecurityMiddleware is not in MIDDLEWARE, so HSTS, the SSL redirect and nosniff are off",
+        "add 'django.middleware.security.SecurityMiddleware' near the top of MIDDLEWARE",
+    );
+    emit(
+        "security.W002",
+        w,
+        "MIDDLEWARE",
+        xframe.clone().map(|b| !b),
+        "XFrameOptionsMiddleware is not in MIDDLEWARE (no clickjacking protection)",
+        "add 'django.middleware.clickjacking.XFrameOptionsMiddleware' to MIDDLEWARE",
+    );
+    emit(
+        "security.W003",
+        w,
+        "MIDDLEWARE",
+        csrf.clone().map(|b| !b),
+        "CsrfViewMiddleware is not in MIDDLEWARE (no CSRF protection)",
+        "add 'django.middleware.csrf.CsrfViewMiddleware' to MIDDLEWARE",
+    );
+    // Each of these passes when SecurityMiddleware is absent, as in Django.
+    let with_security = |rest: &dyn Fn() -> Decided<bool>| -> Decided<bool> {
+        match security.clone()? {
+            false => Ok(false),
+            true => rest(),
+        }
+    };
+    emit(
+        "security.W004",
+        w,
+        "SECURE_HSTS_SECONDS",
+        with_security(&|| Ok(!r.truthy("SECURE_HSTS_SECONDS")?)),
+        "SECURE_HSTS_SECONDS is not set, so browsers are not told to insist on HTTPS",
+        "SECURE_HSTS_SECONDS = 31536000 (once HTTPS works for every subdomain you include)",
+    );
+    let with_hsts =
+        |name: &str| with_security(&|| Ok(r.truthy("SECURE_HSTS_SECONDS")? && !r.is_true(name)?));
+    emit(
+        "security.W005",
+        w,
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        with_hsts("SECURE_HSTS_INCLUDE_SUBDOMAINS"),
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS is not True",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS = True (every subdomain must serve HTTPS)",
+    );
+    emit(
+        "security.W006",
+        w,
+        "SECURE_CONTENT_TYPE_NOSNIFF",
+        with_security(&|| Ok(!r.is_true("SECURE_CONTENT_TYPE_NOSNIFF")?)),
+        "SECURE_CONTENT_TYPE_NOSNIFF is not True",
+        "SECURE_CONTENT_TYPE_NOSNIFF = True",
+    );
+    emit(
+        "security.W008",
+        w,
+        "SECURE_SSL_REDIRECT",
+        with_security(&|| Ok(!r.is_true("SECURE_SSL_REDIRECT")?)),
+        "SECURE_SSL_REDIRECT is not True, so plain-HTTP requests are served as they are",
+        "SECURE_SSL_REDIRECT = True (with SECURE_PROXY_SSL_HEADER behind nginx), or redirect in nginx",
+    );
+    emit(
+        "security.W009",
+        w,
+        "SECRET_KEY",
+        r.value("SECRET_KEY").map(|v| !strong_secret(&v)),
+        "SECRET_KEY is shorter than 50 characters, has fewer than 5 distinct ones, or starts with 'django-insecure-'",
+        "generate one with `certctl django secret-key --env-file .env` and read it from the environment",
+    );
+    match r.value("SECRET_KEY_FALLBACKS") {
+        Ok(Value::List(keys)) => {
+            for key in keys.iter().filter(|k| !strong_secret(k)) {
+                let _ = key;
+                emit(
+                    "security.W025",
+                    w,
+                    "SECRET_KEY_FALLBACKS",
+                    Ok(true),
+                    "an entry of SECRET_KEY_FALLBACKS is a weak key",
+                    "remove weak keys from SECRET_KEY_FALLBACKS",
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(why) => emit(
+            "security.W025",
+            w,
+            "SECRET_KEY_FALLBACKS",
+            Err(why),
+            "SECRET_KEY_FALLBACKS holds a weak key",
+            "",
+        ),
+    }
+    session_cookie_checks(&r, &mut emit);
+    emit(
+        "security.W016",
+        w,
+        "CSRF_COOKIE_SECURE",
+        (|| {
+            Ok(!r.truthy("CSRF_USE_SESSIONS")?
+                && csrf.clone()?
+                && !r.is_true("CSRF_COOKIE_SECURE")?)
+        })(),
+        "CSRF_COOKIE_SECURE is not True, so the CSRF cookie also travels over plain HTTP",
+        "CSRF_COOKIE_SECURE = True",
+    );
+    emit(
+        "security.W018",
+        w,
+        "DEBUG",
+        r.truthy("DEBUG"),
+        "DEBUG is on: error pages show settings and code to anyone",
+        "DEBUG = False in production",
+    );
+    emit(
+        "security.W019",
+        w,
+        "X_FRAME_OPTIONS",
+        (|| Ok(xframe.clone()? && r.value("X_FRAME_OPTIONS")? != Value::Str("DENY".into())))(),
+        "X_FRAME_OPTIONS is not 'DENY'",
+        "X_FRAME_OPTIONS = 'DENY' (unless the site must be framed by itself)",
+    );
+    emit(
+        "security.W020",
+        w,
+        "ALLOWED_HOSTS",
+        r.truthy("ALLOWED_HOSTS").map(|b| !b),
+        "ALLOWED_HOSTS is empty",
+        "ALLOWED_HOSTS = ['example.com'] (the names nginx serves)",
+    );
+    emit(
+        "security.W021",
+        w,
+        "SECURE_HSTS_PRELOAD",
+        with_hsts("SECURE_HSTS_PRELOAD"),
+        "SECURE_HSTS_PRELOAD is not True",
+        "SECURE_HSTS_PRELOAD = True, then submit the domain at hstspreload.org",
+    );
+    let referrer = with_security(&|| Ok(r.value("SECURE_REFERRER_POLICY")? == Value::None));
+    emit(
+        "security.W022",
+        w,
+        "SECURE_REFERRER_POLICY",
+        referrer,
+        "SECURE_REFERRER_POLICY is None, so full URLs leak to other sites",
+        "SECURE_REFERRER_POLICY = 'same-origin'",
+    );
+    emit(
+        "security.E023",
+        Severity::Error,
+        "SECURE_REFERRER_POLICY",
+        with_security(&|| {
+            let values: Vec<String> = match r.value("SECURE_REFERRER_POLICY")? {
+                Value::None => return Ok(false),
+                Value::Str(s) => s.split(',').map(|v| v.trim().to_owned()).collect(),
+                Value::List(items) => items
+                    .iter()
+                    .map(|v| v.as_str().unwrap_or("\u{0}").to_owned())
+                    .collect(),
+                other => vec![other.display()],
+            };
+            Ok(!values
+                .iter()
+                .all(|v| REFERRER_POLICY_VALUES.contains(&v.as_str())))
+        }),
+        "SECURE_REFERRER_POLICY has a value browsers do not know",
+        "use one of: same-origin, strict-origin-when-cross-origin, no-referrer, …",
+    );
+    emit(
+        "security.E024",
+        Severity::Error,
+        "SECURE_CROSS_ORIGIN_OPENER_POLICY",
+        with_security(&|| {
+            Ok(match r.value("SECURE_CROSS_ORIGIN_OPENER_POLICY")? {
+                Value::None => false,
+                Value::Str(s) => !COOP_VALUES.contains(&s.as_str()),
+                _ => true,
+            })
+        }),
+        "SECURE_CROSS_ORIGIN_OPENER_POLICY has an invalid value",
+        "SECURE_CROSS_ORIGIN_OPENER_POLICY = 'same-origin'",
+    );
+
+    // certctl's own, for a site behind an nginx TLS proxy.
+    let proxy_header = r.value("SECURE_PROXY_SSL_HEADER");
+    let expected_header = Value::List(vec![
+        Value::Str("HTTP_X_FORWARDED_PROTO".into()),
+        Value::Str("https".into()),
+    ]);
+    emit(
+        "certctl.D001",
+        w,
+        "SECURE_PROXY_SSL_HEADER",
+        (|| Ok(r.is_true("SECURE_SSL_REDIRECT")? && proxy_header.clone()? == Value::None))(),
+        "SECURE_SSL_REDIRECT is on but SECURE_PROXY_SSL_HEADER is not set: behind nginx every request looks like http and is redirected forever",
+        "SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https'), with `proxy_set_header X-Forwarded-Proto $scheme;` in nginx",
+    );
+    emit(
+        "certctl.D002",
+        w,
+        "SECURE_PROXY_SSL_HEADER",
+        proxy_header.map(|v| v != Value::None && v != expected_header),
+        "SECURE_PROXY_SSL_HEADER is not ('HTTP_X_FORWARDED_PROTO', 'https'), the header nginx sets",
+        "SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https')",
+    );
+    emit(
+        "certctl.D003",
+        w,
+        "CSRF_TRUSTED_ORIGINS",
+        r.value("CSRF_TRUSTED_ORIGINS").map(|v| match v {
+            Value::List(items) => items
+                .iter()
+                .any(|o| !o.as_str().is_some_and(|s| s.starts_with("https://"))),
+            _ => false,
+        }),
+        "CSRF_TRUSTED_ORIGINS has an entry without the https:// scheme",
+        "write each origin as https://example.com",
+    );
+    for (id, setting) in [
+        ("certctl.D004", "SESSION_COOKIE_SAMESITE"),
+        ("certctl.D005", "CSRF_COOKIE_SAMESITE"),
+    ] {
+        let value = r.value(setting);
+        let invalid = value.clone().map(|v| {
+            !matches!(&v, Value::Bool(false))
+                && !matches!(v.as_str(), Some("Lax" | "Strict" | "None"))
+        });
+        let cross_site =
+            value.map(|v| matches!(v, Value::Bool(false)) || v.as_str() == Some("None"));
+        emit(
+            id,
+            Severity::Error,
+            setting,
+            invalid,
+            &format!("{setting} is not 'Lax', 'Strict', 'None' or False"),
+            &format!("{setting} = 'Lax'"),
+        );
+        emit(
+            id,
+            w,
+            setting,
+            cross_site,
+            &format!("{setting} lets browsers send the cookie on cross-site requests"),
+            &format!("{setting} = 'Lax' (or 'Strict')"),
+        );
+    }
+    emit(
+        "certctl.D006",
+        w,
+        "ALLOWED_HOSTS",
+        r.contains("ALLOWED_HOSTS", "*"),
+        "ALLOWED_HOSTS contains '*', so any Host header is accepted (host header poisoning)",
+        "list the names nginx serves",
+    );
+    let committed = settings.get("SECRET_KEY").filter(|s| {
+        s.origin.literal
+            && s.value.as_str().is_some_and(|k| !k.is_empty())
+            && context.tracked.iter().any(|t| t == &s.origin.file)
+    });
+    emit(
+        "certctl.D007",
+        Severity::Error,
+        "SECRET_KEY",
+        Ok(committed.is_some()),
+        "SECRET_KEY is a literal in a file committed to git: anyone with the repository can forge sessions",
+        "rotate it: `certctl django secret-key --env-file .env`, and read DJANGO_SECRET_KEY from the environment",
+    );
+    emit(
+        "certctl.D008",
+        w,
+        "SECURE_HSTS_SECONDS",
+        with_security(&|| match r.value("SECURE_HSTS_SECONDS")? {
+            Value::Int(s) => Ok(s > 0 && s < HSTS_A_PLUS),
+            _ => Ok(false),
+        }),
+        "SECURE_HSTS_SECONDS is shorter than six months, which costs the A+",
+        "SECURE_HSTS_SECONDS = 31536000",
+    );
+    if let Some((file, line)) = &context.default_admin {
+        out.push(Finding {
+            id: "certctl.D009",
+            severity: Severity::Info,
+            setting: "ROOT_URLCONF",
+            file: Some(file.clone()),
+            line: Some(*line),
+            message: "the admin is at the default URL admin/, the first place scanners try".into(),
+            fix: "mount admin.site.urls under a less obvious path".into(),
+        });
+    }
+    out.sort_by_key(|f| f.severity);
+    out
+}
+
+fn session_cookie_checks(
+    r: &Reader<'_>,
+    emit: &mut impl FnMut(&'static str, Severity, &'static str, Decided<bool>, &str, &str),
+) {
+    for (setting, ids, what) in [
+        (
+            "SESSION_COOKIE_SECURE",
+            ["security.W010", "security.W011", "security.W012"],
+            "the session cookie also travels over plain HTTP",
+        ),
+        (
+            "SESSION_COOKIE_HTTPONLY",
+            ["security.W013", "security.W014", "security.W015"],
+            "scripts can read the session cookie",
+        ),
+    ] {
+        let decided = (|| -> Decided<Option<&'static str>> {
+            if r.is_true(setting)? {
+                return Ok(None);
+            }
+            let app = r.contains("INSTALLED_APPS", SESSION_APP)?;
+            let mw = r.contains("MIDDLEWARE", SESSION_MW)?;
+            Ok(match (app, mw) {
+                (true, true) => Some(ids[2]),
+                (true, false) => Some(ids[0]),
+                (false, true) => Some(ids[1]),
+                (false, false) => None,
+            })
+        })();
+        let fix = format!("{setting} = True");
+        let message = format!("{setting} is not True: {what}");
+        match decided {
+            Ok(None) => {}
+            Ok(Some(id)) => emit(id, Severity::Warning, setting, Ok(true), &message, &fix),
+            Err(why) => emit(ids[2], Severity::Warning, setting, Err(why), &message, &fix),
+        }
+    }
+}
+
+/// Django's `_check_secret_key`: at least 50 characters, 5 distinct ones, and not
+/// `django-insecure-…`. A non-string (or empty) key fails, as Django's check does.
+pub fn strong_secret(key: &Value) -> bool {
+    let Some(key) = key.as_str() else {
+        return false;
+    };
+    let mut distinct: Vec<char> = key.chars().collect();
+    let length = distinct.len();
+    distinct.sort_unstable();
+    distinct.dedup();
+    distinct.len() >= 5 && length >= 50 && !key.starts_with("django-insecure-")
+}
+
+/// The IDs of Django's own checks among the findings (what `manage.py check --deploy` prints).
+pub fn django_ids(findings: &[Finding]) -> Vec<&'static str> {
+    let mut ids: Vec<&str> = findings
+        .iter()
+        .filter(|f| f.id.starts_with("security.") && f.severity != Severity::Unknown)
+        .map(|f| f.id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Where `admin.site.urls` is mounted at `admin/` in a urls.py text (from the parsed module).
+pub fn default_admin_line(path: &Path, text: &str) -> Option<usize> {
+    use rustpython_parser::ast::{Expr, Ranged, Stmt};
+    let body = super::settings::parse(path, text).ok()?;
+    let mut found = None;
+    let mut visit = |e: &Expr| {
+        if let Expr::Call(call) = e
+            && let [first, second, ..] = call.args.as_slice()
+            && let Expr::Constant(c) = first
+            && c.value
+                .as_str()
+                .is_some_and(|s| s == "admin/" || s == "^admin/")
+            && matches!(second, Expr::Attribute(a) if a.attr.as_str() == "urls")
+        {
+            found.get_or_insert(super::settings::line_of(text, call.start().to_usize()));
+        }
+    };
+    for stmt in &body {
+        if let Stmt::Assign(a) = stmt
+            && let Expr::List(list) = &*a.value
+        {
+            list.elts.iter().for_each(&mut visit);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::settings::{Origin, Setting};
+    use super::*;
+
+    fn settings(pairs: &[(&str, Value)]) -> Settings {
+        let values: BTreeMap<String, Setting> = pairs
+            .iter()
+            .map(|(k, v)| {
+                let origin = Origin {
+                    file: PathBuf::from("/p/settings.py"),
+                    line: 1,
+                    literal: true,
+                    env_var: None,
+                };
+                (
+                    k.to_string(),
+                    Setting {
+                        value: v.clone(),
+                        origin,
+                    },
+                )
+            })
+            .collect();
+        Settings {
+            values,
+            files: vec![PathBuf::from("/p/settings.py")],
+        }
+    }
+
+    fn strs(items: &[&str]) -> Value {
+        Value::List(items.iter().map(|s| Value::Str(s.to_string())).collect())
+    }
+
+    fn secure() -> Vec<(&'static str, Value)> {
+        vec![
+            ("DEBUG", Value::Bool(false)),
+            ("SECRET_KEY", Value::Str("x".repeat(40) + "abcdefghijk")),
+            ("ALLOWED_HOSTS", strs(&["site.test"])),
+            (
+                "MIDDLEWARE",
+                strs(&[SECURITY_MW, SESSION_MW, CSRF_MW, XFRAME_MW]),
+            ),
+            ("INSTALLED_APPS", strs(&[SESSION_APP])),
+            ("SECURE_SSL_REDIRECT", Value::Bool(true)),
+            (
+                "SECURE_PROXY_SSL_HEADER",
+                strs(&["HTTP_X_FORWARDED_PROTO", "https"]),
+            ),
+            ("SECURE_HSTS_SECONDS", Value::Int(31_536_000)),
+            ("SECURE_HSTS_INCLUDE_SUBDOMAINS", Value::Bool(true)),
+            ("SECURE_HSTS_PRELOAD", Value::Bool(true)),
+            ("SESSION_COOKIE_SECURE", Value::Bool(true)),
+            ("CSRF_COOKIE_SECURE", Value::Bool(true)),
+        ]
+    }
+
+    fn ids_with(change: &[(&'static str, Value)]) -> Vec<&'static str> {
+        let mut pairs = secure();
+        for (k, v) in change {
+            pairs.retain(|(name, _)| name != k);
+            pairs.push((k, v.clone()));
+        }
+        let findings = check(&settings(&pairs), &Context::default());
+        let mut ids: Vec<&str> = findings.iter().map(|f| f.id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    #[test]
+    fn a_secure_project_passes_every_check() {
+        assert!(ids_with(&[]).is_empty(), "{:?}", ids_with(&[]));
+    }
+
+    #[test]
+    fn each_condition_gives_its_id() {
+        type Change = Vec<(&'static str, Value)>;
+        let table: Vec<(Change, &[&str])> = vec![
+            (vec![("DEBUG", Value::Bool(true))], &["security.W018"]),
+            (vec![("ALLOWED_HOSTS", strs(&[]))], &["security.W020"]),
+            (vec![("ALLOWED_HOSTS", strs(&["*"]))], &["certctl.D006"]),
+            (
+                vec![(
+                    "SECRET_KEY",
+                    Value::Str("django-insecure-".to_owned() + &"k".repeat(50)),
+                )],
+                &["security.W009"],
+            ),
+            (
+                vec![("MIDDLEWARE", strs(&[SESSION_MW, CSRF_MW, XFRAME_MW]))],
+                &["security.W001"],
+            ),
+            (
+                vec![("SECURE_HSTS_SECONDS", Value::Int(0))],
+                &["security.W004"],
+            ),
+            (
+                vec![("SECURE_HSTS_SECONDS", Value::Int(3600))],
+                &["certctl.D008"],
+            ),
+            (
+                vec![("SECURE_HSTS_INCLUDE_SUBDOMAINS", Value::Int(1))],
+                &["security.W005"],
+            ),
+            (
+                vec![("SESSION_COOKIE_SECURE", Value::Bool(false))],
+                &["security.W012"],
+            ),
+            (
+                vec![
+                    ("SESSION_COOKIE_HTTPONLY", Value::Bool(false)),
+                    ("INSTALLED_APPS", strs(&[])),
+                ],
+                &["security.W014"],
+            ),
+            (
+                vec![("CSRF_COOKIE_SECURE", Value::Bool(false))],
+                &["security.W016"],
+            ),
+            (
+                vec![("X_FRAME_OPTIONS", Value::Str("SAMEORIGIN".into()))],
+                &["security.W019"],
+            ),
+            (
+                vec![("SECURE_REFERRER_POLICY", Value::None)],
+                &["security.W022"],
+            ),
+            (
+                vec![(
+                    "SECURE_REFERRER_POLICY",
+                    Value::Str("same-origin, bogus".into()),
+                )],
+                &["security.E023"],
+            ),
+            (
+                vec![("SECURE_PROXY_SSL_HEADER", Value::None)],
+                &["certctl.D001"],
+            ),
+            (
+                vec![("CSRF_TRUSTED_ORIGINS", strs(&["http://site.test"]))],
+                &["certctl.D003"],
+            ),
+            (
+                vec![("SESSION_COOKIE_SAMESITE", Value::Str("None".into()))],
+                &["certctl.D004"],
+            ),
+            (
+                vec![("SECRET_KEY_FALLBACKS", strs(&["short"]))],
+                &["security.W025"],
+            ),
+        ];
+        for (change, want) in table {
+            assert_eq!(ids_with(&change), want, "{change:?}");
+        }
+        // Without SecurityMiddleware, its settings are not checked, as in Django.
+        let no_mw = ids_with(&[
+            ("MIDDLEWARE", strs(&[SESSION_MW, CSRF_MW, XFRAME_MW])),
+            ("SECURE_HSTS_SECONDS", Value::Int(0)),
+            ("SECURE_SSL_REDIRECT", Value::Bool(false)),
+        ]);
+        assert_eq!(no_mw, ["security.W001"]);
+    }
+
+    #[test]
+    fn an_unknown_value_is_reported_not_guessed() {
+        let findings = check(
+            &settings(&[
+                (
+                    "DEBUG",
+                    Value::Unknown("the environment variable X is not set".into()),
+                ),
+                ("MIDDLEWARE", strs(&[])),
+            ]),
+            &Context::default(),
+        );
+        let debug = findings.iter().find(|f| f.setting == "DEBUG").unwrap();
+        assert_eq!(debug.severity, Severity::Unknown);
+        assert!(debug.message.contains("X is not set"), "{debug:?}");
+        assert!(!django_ids(&findings).contains(&"security.W018"));
+    }
+
+    #[test]
+    fn a_committed_literal_secret_and_the_default_admin_url() {
+        let pairs = secure();
+        let s = settings(&pairs);
+        let context = Context {
+            tracked: vec![PathBuf::from("/p/settings.py")],
+            default_admin: None,
+        };
+        let ids: Vec<&str> = check(&s, &context).iter().map(|f| f.id).collect();
+        assert_eq!(ids, ["certctl.D007"]);
+
+        let urls = "from django.contrib import admin\nfrom django.urls import path\n\nurlpatterns = [\n    path('admin/', admin.site.urls),\n]\n";
+        assert_eq!(default_admin_line(Path::new("urls.py"), urls), Some(5));
+        let hidden = urls.replace("'admin/'", "'staff-7f3a/'");
+        assert_eq!(default_admin_line(Path::new("urls.py"), &hidden), None);
+    }
+}
