@@ -10,6 +10,8 @@ lab_deps() {
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)
+    python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+    command -v git >/dev/null 2>&1 || missing+=(git)
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
@@ -21,4 +23,18 @@ lab_deps() {
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     fi
     command -v cargo >/dev/null 2>&1 || { echo "cargo not found: install Rust (rustup) first" >&2; exit 1; }
+}
+
+# A virtualenv with the Django, django-environ and gunicorn versions the Django tests pin
+# (tests/fixtures/django/requirements.txt), made again when that file changes.
+django_venv() {
+    local venv="$PWD/target/django-venv" req="$PWD/tests/fixtures/django/requirements.txt"
+    if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/requirements.txt"; then
+        echo "installing Django into $venv" >&2
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+        cp "$req" "$venv/requirements.txt"
+    fi
+    export CERTCTL_DJANGO_PYTHON="$venv/bin/python"
 }

@@ -530,18 +530,29 @@ pub fn django_ids(findings: &[Finding]) -> Vec<&'static str> {
     ids
 }
 
-/// Where `admin.site.urls` is mounted at `admin/` in a urls.py text (from the parsed module).
-pub fn default_admin_line(path: &Path, text: &str) -> Option<usize> {
+/// Where `admin.site.urls` is mounted at `admin/` in a urls.py text: `path("admin/", …)`, or
+/// `path(settings.ADMIN_URL, …)` with that setting `admin/` (the cookiecutter-django layout).
+pub fn default_admin_line(path: &Path, text: &str, settings: &Settings) -> Option<usize> {
     use rustpython_parser::ast::{Expr, Ranged, Stmt};
     let body = super::settings::parse(path, text).ok()?;
+    let url = |e: &Expr| -> Option<String> {
+        match e {
+            Expr::Constant(c) => c.value.as_str().cloned(),
+            Expr::Attribute(a) if matches!(&*a.value, Expr::Name(n) if n.id.as_str() == "settings") => {
+                settings
+                    .get(a.attr.as_str())?
+                    .value
+                    .as_str()
+                    .map(str::to_owned)
+            }
+            _ => None,
+        }
+    };
     let mut found = None;
     let mut visit = |e: &Expr| {
         if let Expr::Call(call) = e
             && let [first, second, ..] = call.args.as_slice()
-            && let Expr::Constant(c) = first
-            && c.value
-                .as_str()
-                .is_some_and(|s| s == "admin/" || s == "^admin/")
+            && url(first).is_some_and(|u| u == "admin/" || u == "^admin/")
             && matches!(second, Expr::Attribute(a) if a.attr.as_str() == "urls")
         {
             found.get_or_insert(super::settings::line_of(text, call.start().to_usize()));
@@ -753,8 +764,14 @@ mod tests {
         assert_eq!(ids, ["certctl.D007"]);
 
         let urls = "from django.contrib import admin\nfrom django.urls import path\n\nurlpatterns = [\n    path('admin/', admin.site.urls),\n]\n";
-        assert_eq!(default_admin_line(Path::new("urls.py"), urls), Some(5));
+        assert_eq!(default_admin_line(Path::new("urls.py"), urls, &s), Some(5));
         let hidden = urls.replace("'admin/'", "'staff-7f3a/'");
-        assert_eq!(default_admin_line(Path::new("urls.py"), &hidden), None);
+        assert_eq!(default_admin_line(Path::new("urls.py"), &hidden, &s), None);
+        let from_setting = urls.replace("'admin/'", "settings.ADMIN_URL");
+        let admin_url = settings(&[("ADMIN_URL", Value::Str("admin/".into()))]);
+        assert_eq!(
+            default_admin_line(Path::new("urls.py"), &from_setting, &admin_url),
+            Some(5)
+        );
     }
 }

@@ -215,7 +215,7 @@ pub fn check(req: &CheckRequest) -> Result<StaticReport, DjangoError> {
         .and_then(|m| module_file(&root, m))
         .and_then(|urls| {
             let text = std::fs::read_to_string(&urls).ok()?;
-            checks::default_admin_line(&urls, &text).map(|line| (urls, line))
+            checks::default_admin_line(&urls, &text, &settings).map(|line| (urls, line))
         });
     let context = Context {
         tracked: git_tracked(&root),

@@ -4,6 +4,7 @@
 mod common;
 
 mod audit;
+mod django;
 mod issue;
 mod legacy;
 mod nginx;

@@ -1,0 +1,440 @@
+//! `certctl django check` against real Django: the fixture projects under tests/fixtures/django
+//! are checked by certctl and by Django's own `manage.py check --deploy` (from the virtualenv
+//! scripts/lab-deps.sh makes), and the security IDs must be the same.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::common::{assert_ok, mode, stderr};
+
+const KEY: &str = "Zq3vN8mR2tW6yB1cE5gH9jK4lP7sU0xA3dF6hJ9kL2nQ5rT8vY1zC4eG7iM0oS3u";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/django")
+}
+
+/// The virtualenv's python (scripts/test.sh sets CERTCTL_DJANGO_PYTHON).
+pub fn django_python() -> PathBuf {
+    let python = std::env::var_os("CERTCTL_DJANGO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/django-venv/bin/python")
+        });
+    assert!(
+        python.exists(),
+        "{} missing: run `. scripts/lab-deps.sh && django_venv` (scripts/test.sh does)",
+        python.display()
+    );
+    python
+}
+
+/// A command with no DJANGO_* or CERTCTL_* variables from the caller's environment.
+fn clean(mut cmd: Command) -> Command {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("DJANGO_") || key.starts_with("CERTCTL_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("NO_COLOR", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn certctl(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = clean(Command::new(env!("CARGO_BIN_EXE_certctl")));
+    cmd.args(args).envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+fn env_file(path: &Path) -> Vec<(String, String)> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The security IDs `manage.py check --deploy` prints.
+fn django_ids(project: &Path, module: &str, env: &[(String, String)]) -> BTreeSet<String> {
+    let mut cmd = clean(Command::new(django_python()));
+    cmd.current_dir(project)
+        .args(["manage.py", "check", "--deploy"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("DJANGO_SETTINGS_MODULE", module);
+    let out = cmd.output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("System check identified"),
+        "manage.py check --deploy did not run for {module}: {text}"
+    );
+    text.split(['(', ')'])
+        .filter(|part| part.starts_with("security."))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn certctl_report(
+    project: &Path,
+    module: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> serde_json::Value {
+    let project = project.to_str().unwrap();
+    let mut args = vec![
+        "django",
+        "check",
+        "--json",
+        "--project",
+        project,
+        "--settings",
+        module,
+    ];
+    args.extend_from_slice(extra);
+    let out = certctl(&args, env);
+    assert_ok(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn ids(report: &serde_json::Value, prefix: &str) -> BTreeSet<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] != "unknown")
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .filter(|id| id.starts_with(prefix))
+        .collect()
+}
+
+fn unknowns(report: &serde_json::Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "unknown")
+        .map(|f| f["message"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn certctl_finds_the_same_security_ids_as_manage_py_check_deploy() {
+    let root = fixtures();
+    let split = root.join("split");
+    let cookiecutter = root.join("cookiecutter");
+    let envs = cookiecutter.join(".envs/.production");
+    // (project, module, env file, extra env, certctl's own IDs expected)
+    let mut cases: Vec<(
+        PathBuf,
+        String,
+        Option<PathBuf>,
+        Vec<(&str, &str)>,
+        Vec<&str>,
+    )> = vec![
+        (
+            root.join("plain"),
+            "plain.settings".into(),
+            None,
+            vec![],
+            vec!["certctl.D009"],
+        ),
+        (
+            cookiecutter.clone(),
+            "config.settings.local".into(),
+            None,
+            vec![],
+            vec!["certctl.D009"],
+        ),
+        (
+            cookiecutter.clone(),
+            "config.settings.production".into(),
+            Some(envs.join(".django")),
+            vec![],
+            vec!["certctl.D008"],
+        ),
+        (
+            cookiecutter.clone(),
+            "config.settings.production".into(),
+            Some(envs.join(".django-weak")),
+            vec![],
+            vec!["certctl.D008", "certctl.D009"],
+        ),
+    ];
+    for (module, own) in [
+        ("secure", vec![]),
+        ("debug_on", vec![]),
+        ("weak_key", vec![]),
+        ("no_security_mw", vec![]),
+        ("insecure_cookies", vec!["certctl.D004"]),
+        ("no_redirect", vec![]),
+        ("redirect_loop", vec!["certctl.D001"]),
+        ("hsts_off", vec![]),
+        ("hsts_short", vec!["certctl.D008"]),
+        ("hosts_star", vec!["certctl.D003", "certctl.D006"]),
+        ("hosts_empty", vec![]),
+    ] {
+        cases.push((
+            split.clone(),
+            format!("shop.settings.{module}"),
+            None,
+            vec![("DJANGO_SECRET_KEY", KEY)],
+            own,
+        ));
+    }
+    // Django is slow to start: run its side for every case at once.
+    let django: Vec<_> = cases
+        .iter()
+        .map(|(project, module, file, extra, _)| {
+            let mut env: Vec<(String, String)> = file.as_deref().map(env_file).unwrap_or_default();
+            env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            let (project, module) = (project.clone(), module.clone());
+            std::thread::spawn(move || django_ids(&project, &module, &env))
+        })
+        .collect();
+    let mut secure_seen = false;
+    for ((project, module, file, extra, own), django) in cases.iter().zip(django) {
+        let want = django.join().unwrap();
+        let file_arg = file.as_ref().map(|f| f.to_str().unwrap().to_owned());
+        let extra_args: Vec<&str> = match &file_arg {
+            Some(f) => vec!["--env-file", f],
+            None => vec![],
+        };
+        let report = certctl_report(project, module, &extra_args, extra);
+        assert_eq!(ids(&report, "security."), want, "{module} ({file:?})");
+        let own: BTreeSet<String> = own.iter().map(|s| s.to_string()).collect();
+        let mut got_own = ids(&report, "certctl.");
+        got_own.remove("certctl.D007"); // depends on git; tested on its own below
+        assert_eq!(got_own, own, "{module}: certctl's own findings");
+        assert!(
+            unknowns(&report).is_empty(),
+            "{module}: {:?}",
+            unknowns(&report)
+        );
+        secure_seen |= want.is_empty() && module.ends_with("secure");
+    }
+    assert!(secure_seen, "the secure fixture passes both");
+}
+
+#[test]
+fn values_that_cannot_be_known_are_reported_with_their_source() {
+    let report = certctl_report(&fixtures().join("split"), "shop.settings.secure", &[], &[]);
+    let unknown = unknowns(&report);
+    assert!(
+        unknown
+            .iter()
+            .any(|m| m.contains("SECRET_KEY") && m.contains("DJANGO_SECRET_KEY is not set")),
+        "{unknown:?}"
+    );
+    assert!(
+        !ids(&report, "security.").contains("security.W009"),
+        "not guessed"
+    );
+    // Django itself cannot even start without it.
+    let mut cmd = clean(Command::new(django_python()));
+    let out = cmd
+        .current_dir(fixtures().join("split"))
+        .args(["manage.py", "check", "--deploy"])
+        .env("DJANGO_SETTINGS_MODULE", "shop.settings.secure")
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && stderr(&out).contains("DJANGO_SECRET_KEY"));
+}
+
+/// Copies a fixture project into a fresh directory.
+fn copy_project(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(fixtures().join(name).join("."))
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+}
+
+#[test]
+fn a_literal_secret_key_is_flagged_once_git_tracks_the_file() {
+    let dir = copy_project("plain");
+    let committed = |dir: &Path| {
+        let report = certctl_report(dir, "plain.settings", &[], &[]);
+        ids(&report, "certctl.").contains("certctl.D007")
+    };
+    git(dir.path(), &["init", "-q"]);
+    assert!(!committed(dir.path()), "not tracked yet");
+    git(dir.path(), &["add", "."]);
+    assert!(committed(dir.path()), "tracked");
+    let text = String::from_utf8(
+        certctl(
+            &["django", "check", "--project", dir.path().to_str().unwrap()],
+            &[],
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert!(
+        text.contains("plain/settings.py:6"),
+        "the file and line: {text}"
+    );
+}
+
+#[test]
+fn strict_mode_and_bad_input() {
+    let split = fixtures().join("split");
+    let split = split.to_str().unwrap();
+    let key = [("DJANGO_SECRET_KEY", KEY)];
+    let strict = |module: &str| {
+        certctl(
+            &[
+                "django",
+                "check",
+                "--strict",
+                "--project",
+                split,
+                "--settings",
+                module,
+            ],
+            &key,
+        )
+        .status
+        .code()
+    };
+    assert_eq!(strict("shop.settings.secure"), Some(0));
+    assert_eq!(strict("shop.settings.debug_on"), Some(1));
+
+    // manage.py names the settings module when --settings is not given.
+    let out = certctl(&["django", "check", "--project", split], &key);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("shop.settings.secure"));
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = certctl(
+        &[
+            "django",
+            "check",
+            "--project",
+            empty.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no Django project found"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out).lines().count(), 1);
+
+    let broken = copy_project("plain");
+    let settings = broken.path().join("plain/settings.py");
+    let text = fs::read_to_string(&settings).unwrap();
+    fs::write(&settings, text.replace("DEBUG = True", "DEBUG = (True")).unwrap();
+    let out = certctl(
+        &[
+            "django",
+            "check",
+            "--project",
+            broken.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("settings.py:") && err.contains("syntax error"),
+        "{err}"
+    );
+
+    let out = certctl(
+        &[
+            "django",
+            "check",
+            "--project",
+            split,
+            "--env-file",
+            "/nonexistent/.env",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/nonexistent/.env"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = certctl(
+        &[
+            "django",
+            "check",
+            "--project",
+            split,
+            "--settings",
+            "shop.nope",
+        ],
+        &key,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("shop.nope"));
+}
+
+#[test]
+fn secret_key_passes_djangos_own_check_and_lands_in_a_private_env_file() {
+    let out = certctl(&["django", "secret-key"], &[]);
+    assert_ok(&out);
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let other = String::from_utf8(certctl(&["django", "secret-key"], &[]).stdout).unwrap();
+    assert_ne!(key, other.trim(), "random");
+    let check = Command::new(django_python())
+        .args([
+            "-c",
+            "import sys; from django.core.checks.security.base import _check_secret_key as c; sys.exit(0 if c(sys.argv[1]) else 1)",
+            &key,
+        ])
+        .status()
+        .unwrap();
+    assert!(check.success(), "Django rejects {key:?}");
+
+    // Inside a git work tree, only a git-ignored file is written.
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    let env = dir.path().join(".env");
+    let env_arg = env.to_str().unwrap();
+    fs::write(&env, "DEBUG=off\nDJANGO_SECRET_KEY=old\nOTHER=1\n").unwrap();
+    let out = certctl(&["django", "secret-key", "--env-file", env_arg], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("git"), "{}", stderr(&out));
+    assert!(
+        fs::read_to_string(&env).unwrap().contains("=old"),
+        "untouched"
+    );
+
+    fs::write(dir.path().join(".gitignore"), ".env\n").unwrap();
+    let out = certctl(&["django", "secret-key", "--env-file", env_arg], &[]);
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).is_empty(),
+        "the key is not printed"
+    );
+    let text = fs::read_to_string(&env).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0], "DEBUG=off");
+    assert!(lines[1].starts_with("DJANGO_SECRET_KEY='") && !text.contains("=old"));
+    assert_eq!(mode(&env) & 0o777, 0o600);
+}
