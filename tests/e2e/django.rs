@@ -130,13 +130,14 @@ fn certctl_finds_the_same_security_ids_as_manage_py_check_deploy() {
     let cookiecutter = root.join("cookiecutter");
     let envs = cookiecutter.join(".envs/.production");
     // (project, module, env file, extra env, certctl's own IDs expected)
-    let mut cases: Vec<(
+    type Case = (
         PathBuf,
         String,
         Option<PathBuf>,
-        Vec<(&str, &str)>,
-        Vec<&str>,
-    )> = vec![
+        Vec<(&'static str, &'static str)>,
+        Vec<&'static str>,
+    );
+    let mut cases: Vec<Case> = vec![
         (
             root.join("plain"),
             "plain.settings".into(),
