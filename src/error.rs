@@ -65,7 +65,7 @@ impl Error {
             Self::Acme(e) => e.is_usage(),
             Self::Nginx(e) => e.is_usage(),
             Self::Dh(crate::dhparam::DhError::Invalid(_)) => true,
-            Self::Django(_) => true,
+            Self::Django(e) => e.is_usage(),
             _ => false,
         };
         if usage { 2 } else { 1 }

@@ -36,6 +36,21 @@ struct CheckArgs {
     /// Environment the site runs with (KEY=value lines; wins over the process environment)
     #[arg(long, value_name = "FILE")]
     env_file: Option<PathBuf>,
+    /// Also check the running site: http→https redirect, HSTS, cookies, mixed content
+    #[arg(long, value_name = "https://HOST[:PORT]/")]
+    url: Option<String>,
+    /// The page whose cookies are checked (default: /admin/login/)
+    #[arg(long, value_name = "PATH", requires = "url")]
+    path: Option<String>,
+    /// The plain-HTTP port that must redirect to https
+    #[arg(long, default_value_t = 80, value_name = "N", requires = "url")]
+    http_port: u16,
+    /// Connect to this address instead of resolving the URL's host (like curl --resolve)
+    #[arg(long, value_name = "IP", requires = "url")]
+    connect: Option<std::net::IpAddr>,
+    /// Seconds per request
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    timeout: u64,
     /// Exit 1 when there is any finding other than info
     #[arg(long)]
     strict: bool,
@@ -58,46 +73,144 @@ pub fn run(args: DjangoArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     }
 }
 
+/// Static findings and live findings, in one JSON object.
+#[derive(serde::Serialize)]
+struct Report {
+    #[serde(flatten)]
+    project: Option<django::StaticReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<django::LiveReport>,
+}
+
 fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
-    let start = match args.project {
-        Some(dir) => dir,
+    let start = match &args.project {
+        Some(dir) => dir.clone(),
         None => std::env::current_dir()
             .map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?,
     };
-    let report = django::check(&CheckRequest {
+    let request = CheckRequest {
         start,
-        settings_module: args.settings,
-        env_file: args.env_file,
+        settings_module: args.settings.clone(),
+        env_file: args.env_file.clone(),
         process_env: std::env::vars().collect(),
-    })?;
+    };
+    // With --url and no project here, only the live site is checked.
+    let project = match django::check(&request) {
+        Err(django::DjangoError::NoProject(_)) if args.url.is_some() && args.project.is_none() => {
+            None
+        }
+        other => Some(other?),
+    };
+    let live = match &args.url {
+        Some(url) => {
+            let session_cookie = project
+                .as_ref()
+                .and_then(|p| p.settings.get("SESSION_COOKIE_NAME"))
+                .and_then(|s| s.value.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "sessionid".into());
+            let req = django::LiveRequest {
+                url: url.clone(),
+                path: args.path.clone(),
+                http_port: args.http_port,
+                connect: args.connect,
+                timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+                session_cookie,
+            };
+            Some(ctx.block_on(django::check_live(&req))??)
+        }
+        None => None,
+    };
+    let report = Report { project, live };
     if args.json {
         let json = serde_json::to_string_pretty(&report)
             .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
         println!("{json}");
     } else if !ctx.quiet {
-        print_findings(&report.project, &report.settings_module, &report.findings);
+        if let Some(p) = &report.project {
+            print_findings(&p.project, &p.settings_module, &p.findings);
+        }
+        if let Some(l) = &report.live {
+            print_live(l);
+        }
     }
-    let counted = report.findings.iter().any(|f| f.severity != Severity::Info);
-    Ok(match args.strict && counted {
+    let project_counts = report
+        .project
+        .iter()
+        .flat_map(|p| &p.findings)
+        .any(|f| f.severity != Severity::Info);
+    let live_counts = report
+        .live
+        .iter()
+        .flat_map(|l| &l.findings)
+        .any(|f| f.severity != Severity::Info);
+    Ok(match args.strict && (project_counts || live_counts) {
         true => ExitCode::from(1),
         false => ExitCode::SUCCESS,
     })
 }
 
-fn print_findings(project: &Path, module: &str, findings: &[Finding]) {
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let paint = |severity: Severity| {
-        let (code, word) = match severity {
-            Severity::Error => ("1;31", "error"),
-            Severity::Warning => ("1;33", "warning"),
-            Severity::Info => ("1;34", "info"),
-            Severity::Unknown => ("1;35", "unknown"),
-        };
-        match colour {
-            true => format!("\x1b[{code}m{word:<7}\x1b[0m"),
-            false => format!("{word:<7}"),
-        }
+fn severity_word(severity: Severity, colour: bool) -> String {
+    let (code, word) = match severity {
+        Severity::Error => ("1;31", "error"),
+        Severity::Warning => ("1;33", "warning"),
+        Severity::Info => ("1;34", "info"),
+        Severity::Unknown => ("1;35", "unknown"),
     };
+    match colour {
+        true => format!("\x1b[{code}m{word:<7}\x1b[0m"),
+        false => format!("{word:<7}"),
+    }
+}
+
+fn use_colour() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+fn print_live(l: &django::LiveReport) {
+    let colour = use_colour();
+    println!("{} (live)", l.url);
+    let chain = |hops: &[certctl::django::live::Hop]| {
+        hops.iter()
+            .map(|h| format!("{} {}", h.url, h.status))
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    };
+    println!("  http:  {}", chain(&l.http_chain));
+    println!("  https: {}", chain(&l.https_chain));
+    println!(
+        "  HSTS:  {}",
+        if l.hsts.is_empty() {
+            "none".to_owned()
+        } else {
+            l.hsts.join(" | ")
+        }
+    );
+    for c in &l.cookies {
+        println!(
+            "  cookie {}: Secure {}, HttpOnly {}, SameSite {}",
+            c.name,
+            if c.secure { "yes" } else { "no" },
+            if c.http_only { "yes" } else { "no" },
+            c.same_site.as_deref().unwrap_or("(none)")
+        );
+    }
+    if l.findings.is_empty() {
+        println!("no live findings");
+    }
+    for f in &l.findings {
+        println!(
+            "{} {:<13} {}",
+            severity_word(f.severity, colour),
+            f.id,
+            f.message
+        );
+        println!("{:22}fix: {}", "", f.fix);
+    }
+}
+
+fn print_findings(project: &Path, module: &str, findings: &[Finding]) {
+    let colour = use_colour();
+    let paint = |severity: Severity| severity_word(severity, colour);
     println!("{} (settings {module})", project.display());
     if findings.is_empty() {
         println!("no findings");

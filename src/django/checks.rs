@@ -67,8 +67,6 @@ const REFERRER_POLICY_VALUES: &[&str] = &[
     "unsafe-url",
 ];
 const COOP_VALUES: &[&str] = &["same-origin", "same-origin-allow-popups", "unsafe-none"];
-/// Six months: what SSL Labs' A+ (and `certctl audit`) wants.
-const HSTS_A_PLUS: i64 = 15_552_000;
 
 /// Django's defaults (django/conf/global_settings.py) for the settings the checks read.
 fn default(name: &str) -> Value {
@@ -445,7 +443,7 @@ pub fn check(settings: &Settings, context: &Context) -> Vec<Finding> {
         w,
         "SECURE_HSTS_SECONDS",
         with_security(&|| match r.value("SECURE_HSTS_SECONDS")? {
-            Value::Int(s) => Ok(s > 0 && s < HSTS_A_PLUS),
+            Value::Int(s) => Ok(s > 0 && s < crate::audit::grade::HSTS_A_PLUS as i64),
             _ => Ok(false),
         }),
         "SECURE_HSTS_SECONDS is shorter than six months, which costs the A+",

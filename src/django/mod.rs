@@ -3,4 +3,5 @@
 //! own) and live from the running site ([`live`]).
 
 pub mod checks;
+pub mod live;
 pub mod settings;

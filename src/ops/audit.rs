@@ -500,14 +500,9 @@ async fn hsts(
         .get("strict-transport-security")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let max_age = header.as_deref().and_then(|h| {
-        h.split(';').find_map(|part| {
-            let (k, v) = part.trim().split_once('=')?;
-            k.trim()
-                .eq_ignore_ascii_case("max-age")
-                .then(|| v.trim().trim_matches('"').parse().ok())?
-        })
-    });
+    let max_age = header
+        .as_deref()
+        .and_then(|h| crate::hsts::parse_hsts(h).max_age);
     Ok((header, max_age))
 }
 

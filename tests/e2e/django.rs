@@ -439,3 +439,180 @@ fn secret_key_passes_djangos_own_check_and_lands_in_a_private_env_file() {
     assert!(lines[1].starts_with("DJANGO_SECRET_KEY='") && !text.contains("=old"));
     assert_eq!(mode(&env) & 0o777, 0o600);
 }
+
+/// gunicorn serving the split fixture with a settings module; killed on drop.
+struct Gunicorn {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Gunicorn {
+    fn start(module: &str) -> Self {
+        let dir = copy_project("split");
+        let port = crate::common::free_port();
+        let mut cmd = clean(Command::new(django_python()));
+        let child = cmd
+            .current_dir(dir.path())
+            .args(["-m", "gunicorn", "--workers", "1", "--bind"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("shop.wsgi")
+            .env("DJANGO_SETTINGS_MODULE", module)
+            .env("DJANGO_SECRET_KEY", KEY)
+            .env("DJANGO_ALLOWED_HOSTS", "live.test")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gunicorn");
+        crate::common::eventually(|| std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+        Gunicorn {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Gunicorn {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn live_check(https_port: u16, http_port: u16, module: &str) -> serde_json::Value {
+    let split = fixtures().join("split");
+    let url = format!("https://live.test:{https_port}/");
+    let http = http_port.to_string();
+    let out = certctl(
+        &[
+            "django",
+            "check",
+            "--json",
+            "--project",
+            split.to_str().unwrap(),
+            "--settings",
+            module,
+            "--url",
+            &url,
+            "--connect",
+            "127.0.0.1",
+            "--http-port",
+            &http,
+            "--path",
+            "/visit/",
+        ],
+        &[("DJANGO_SECRET_KEY", KEY)],
+    );
+    assert_ok(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn live_ids(report: &serde_json::Value) -> BTreeSet<String> {
+    report["live"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn live_check_of_django_under_gunicorn_behind_nginx_tls() {
+    let lab = crate::common::Lab::with(crate::common::LabOptions {
+        managed_nginx: true,
+        ..Default::default()
+    });
+
+    // Secure: certctl's own nginx site (redirect, HSTS, X-Forwarded-Proto) in front of the
+    // secure settings.
+    let secure = Gunicorn::start("shop.settings.secure");
+    let upstream = format!("http://127.0.0.1:{}", secure.port);
+    let mut args = vec!["--nginx", "--proxy-pass", &upstream];
+    let flags = lab.nginx_flags();
+    args.extend(flags.iter().map(String::as_str));
+    assert_ok(&lab.issue(&["live.test"], &args));
+    let report = crate::common::eventually(|| {
+        let r = live_check(lab.https_port, lab.http_port, "shop.settings.secure");
+        (r["live"]["https_chain"][0]["status"] == 200).then_some(r)
+    });
+    let live = &report["live"];
+    assert!(live_ids(&report).is_empty(), "{live:#}");
+    assert_eq!(live["http_chain"][0]["status"], 301);
+    let to = live["http_chain"][0]["location"].as_str().unwrap();
+    assert_eq!(to, format!("https://live.test:{}/", lab.https_port));
+    let cookies: Vec<&str> = live["cookies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        cookies.contains(&"sessionid") && cookies.contains(&"csrftoken"),
+        "{cookies:?}"
+    );
+    assert!(
+        live["cookies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["secure"] == true)
+    );
+    assert_eq!(
+        live["hsts"].as_array().unwrap().len(),
+        1,
+        "nginx owns HSTS: one header"
+    );
+
+    // Insecure: a hand-written nginx that proxies plain HTTP too and sends no X-Forwarded-Proto,
+    // in front of settings with insecure cookies and an http:// script.
+    let insecure = Gunicorn::start("shop.settings.live_insecure");
+    let (https, http) = (crate::common::free_port(), crate::common::free_port());
+    let live_dir = lab.live("live.test");
+    fs::write(
+        lab.nginx_prefix.join("sites-enabled/insecure.conf"),
+        format!(
+            "server {{ listen 127.0.0.1:{http}; server_name live.test; location / {{ proxy_pass http://127.0.0.1:{up}; proxy_set_header Host $host; }} }}\n\
+             server {{ listen 127.0.0.1:{https} ssl; server_name live.test; ssl_certificate {d}/fullchain.pem; ssl_certificate_key {d}/privkey.pem;\n\
+             location / {{ proxy_pass http://127.0.0.1:{up}; proxy_set_header Host $host; }} }}\n",
+            up = insecure.port,
+            d = live_dir.display(),
+        ),
+    )
+    .unwrap();
+    lab.reload_nginx();
+    let report = crate::common::eventually(|| {
+        let r = live_check(https, http, "shop.settings.live_insecure");
+        (r["live"]["https_chain"][0]["status"] == 200).then_some(r)
+    });
+    let ids = live_ids(&report);
+    for id in [
+        "live.L001",
+        "live.L010",
+        "live.L020",
+        "live.L021",
+        "live.L022",
+        "live.L030",
+    ] {
+        assert!(ids.contains(id), "{id} missing: {:#}", report["live"]);
+    }
+    let mixed: Vec<&str> = report["live"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "live.L030")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        mixed
+            .iter()
+            .any(|m| m.contains("http://cdn.shop.test/app.js")),
+        "{mixed:?}"
+    );
+    // The static side agrees: the same project's settings give Django's cookie warnings.
+    assert!(ids_of_static(&report).contains("security.W012"));
+}
+
+fn ids_of_static(report: &serde_json::Value) -> BTreeSet<String> {
+    ids(report, "security.")
+}
