@@ -135,6 +135,8 @@ pub struct Grade {
     pub caps: Vec<Cap>,
     /// Every warning (each keeps an A at A-).
     pub warnings: Vec<String>,
+    /// Named weaknesses that follow from the findings (POODLE, BEAST, SWEET32, …).
+    pub weaknesses: Vec<&'static str>,
 }
 
 /// Six months: the HSTS max-age A+ needs.
@@ -370,7 +372,43 @@ pub fn grade(inputs: &Inputs) -> Grade {
         cipher_score,
         caps,
         warnings,
+        weaknesses: weaknesses(inputs),
     }
+}
+
+/// The well-known attacks the findings expose the server to, by name.
+pub fn weaknesses(inputs: &Inputs) -> Vec<&'static str> {
+    let accepted: Vec<(Version, &suites::Suite)> = inputs
+        .suites
+        .iter()
+        .filter_map(|(v, id)| suites::by_id(*id).map(|s| (*v, s)))
+        .collect();
+    let any = |f: &dyn Fn(Version, &suites::Suite) -> bool| accepted.iter().any(|(v, s)| f(*v, s));
+    let mut out = Vec::new();
+    let mut name = |yes: bool, what: &'static str| {
+        if yes {
+            out.push(what);
+        }
+    };
+    name(inputs.sslv2, "DROWN (SSL 2.0 is spoken)");
+    name(
+        any(&|v, s| v == Version::Ssl3 && s.cbc),
+        "POODLE (SSL 3.0 with CBC suites)",
+    );
+    name(
+        any(&|v, s| v == Version::Tls10 && s.cbc),
+        "BEAST (TLS 1.0 with CBC suites; modern clients mitigate it)",
+    );
+    name(any(&|_, s| s.block64), "SWEET32 (64-bit block ciphers)");
+    name(any(&|_, s| s.export && !s.dhe), "FREAK (export RSA suites)");
+    name(
+        any(&|_, s| s.export && s.dhe) || inputs.dh_bits.is_some_and(|b| b <= 1024),
+        "LOGJAM (Diffie-Hellman of 1024 bits or fewer)",
+    );
+    name(any(&|_, s| s.rc4), "RC4 biases");
+    name(inputs.compression, "CRIME (TLS compression)");
+    name(inputs.heartbleed, "Heartbleed (CVE-2014-0160)");
+    out
 }
 
 #[cfg(test)]
@@ -545,6 +583,27 @@ mod tests {
                 assert!(named, "{what}: {reason:?} not named in {got:?}");
             }
         }
+    }
+
+    #[test]
+    fn weaknesses_are_named_from_the_findings() {
+        assert!(with(|_| {}).weaknesses.is_empty());
+        let old = with(|i| {
+            i.protocols = vec![Ssl3, Tls10, Tls12];
+            i.suites = vec![
+                (Ssl3, 0x002F),
+                (Tls10, 0x002F),
+                (Tls12, 0x000A),
+                (Tls12, 0x0005),
+            ];
+            i.dh_bits = Some(1024);
+        });
+        let names: Vec<&str> = old
+            .weaknesses
+            .iter()
+            .map(|w| w.split(' ').next().unwrap())
+            .collect();
+        assert_eq!(names, ["POODLE", "BEAST", "SWEET32", "LOGJAM", "RC4"]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ const SERVER_HELLO: u8 = 2;
 const CERTIFICATE: u8 = 11;
 const SERVER_KEY_EXCHANGE: u8 = 12;
 const SERVER_HELLO_DONE: u8 = 14;
+const CERTIFICATE_STATUS: u8 = 22;
 /// The most the parser buffers from one server flight.
 pub const MAX_FLIGHT: usize = 256 * 1024;
 /// SHA-256("HelloRetryRequest"): a ServerHello with this random is a HelloRetryRequest.
@@ -182,6 +183,7 @@ pub fn client_hello(spec: &HelloSpec<'_>) -> Vec<u8> {
             push_extension(&mut ext, 0x0010, &data);
         }
         push_extension(&mut ext, 0xFF01, &[0]); // renegotiation_info, empty
+        push_extension(&mut ext, 0x0005, &[1, 0, 0, 0, 0]); // status_request: OCSP, no ids
         if spec.version != Version::Tls13 {
             push_extension(&mut ext, 0x000F, &[1]); // heartbeat: peer_allowed_to_send
         }
@@ -269,6 +271,10 @@ pub struct ServerHello {
     pub certificates: Vec<Vec<u8>>,
     /// ServerHelloDone seen (the whole TLS 1.2 flight is in).
     pub flight_done: bool,
+    /// The server will staple an OCSP response (status_request echoed, TLS 1.2 and older).
+    pub status_request: bool,
+    /// A CertificateStatus message with an OCSP response came in the flight.
+    pub ocsp_stapled: bool,
     /// From the ServerKeyExchange of a DHE suite: the size of the prime, in bits.
     pub dh_bits: Option<u32>,
     /// From the ServerKeyExchange of an ECDHE suite: the named group.
@@ -463,6 +469,8 @@ fn read_messages(buf: &mut Vec<u8>, hello: &mut Option<ServerHello>) -> Result<(
                 read_key_exchange(&body, h)?;
             }
             (SERVER_HELLO_DONE, Some(h)) => h.flight_done = true,
+            // status_type ocsp(1), then a non-empty OCSPResponse (RFC 6066 section 8).
+            (CERTIFICATE_STATUS, Some(h)) => h.ocsp_stapled = body.len() > 4 && body[0] == 1,
             (_, None) => {
                 return Err(WireError::Malformed(format!(
                     "handshake message {kind} before the ServerHello"
@@ -520,6 +528,8 @@ fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
         group: None,
         certificates: Vec::new(),
         flight_done: false,
+        status_request: false,
+        ocsp_stapled: false,
         dh_bits: None,
         ecdhe_group: None,
     };
@@ -536,6 +546,7 @@ fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
         match kind {
             0xFF01 => hello.secure_renegotiation = true,
             0x000F => hello.heartbeat = true,
+            0x0005 => hello.status_request = true,
             0x002B => {
                 let v = d.u16()?;
                 hello.version = Version::from_wire(v)

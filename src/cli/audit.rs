@@ -172,6 +172,9 @@ fn print_report(r: &AuditReport) {
     for warning in &g.warnings {
         println!("  !  {warning}");
     }
+    if !g.weaknesses.is_empty() {
+        println!("  weaknesses: {}", g.weaknesses.join("; "));
+    }
     println!();
     for p in r.protocols.iter().filter(|p| p.supported) {
         let order = match p.server_order {
@@ -227,12 +230,13 @@ fn print_report(r: &AuditReport) {
         None => "n/a",
     };
     println!(
-        "secure renegotiation: {}, compression: {}, fallback SCSV: {}, resumption: {}, ALPN h2: {}",
+        "secure renegotiation: {}, compression: {}, fallback SCSV: {}, resumption: {}, ALPN h2: {}, OCSP stapling: {}",
         yes_no(Some(r.secure_renegotiation)),
         yes_no(Some(r.compression)),
         yes_no(r.fallback_scsv),
         yes_no(r.resumption),
         yes_no(Some(r.h2)),
+        yes_no(r.ocsp_stapling),
     );
     if !r.groups.is_empty() {
         println!("key exchange groups: {}", r.groups.join(", "));

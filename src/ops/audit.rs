@@ -121,6 +121,8 @@ pub struct AuditReport {
     pub resumption: Option<bool>,
     /// ALPN h2 offered.
     pub h2: bool,
+    /// An OCSP response is stapled to the TLS 1.2 handshake (None: no TLS 1.2 to ask over).
+    pub ocsp_stapling: Option<bool>,
     /// What each reference client would negotiate.
     pub clients: Vec<clients::Handshake>,
     /// Connections made.
@@ -220,6 +222,10 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
         .filter(|(_, r)| r.as_ref().is_ok_and(|a| !a.suites.is_empty()))
         .map(|(v, _)| *v)
         .collect();
+    let ocsp_stapling = match &hello {
+        Ok(Answer::Hello(h)) if h.version <= Version::Tls12 => Some(h.ocsp_stapled),
+        _ => None,
+    };
     let (secure_renegotiation, h2, compression, wire_chain) = match hello {
         Ok(Answer::Hello(h)) => (
             h.secure_renegotiation,
@@ -322,6 +328,7 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
         fallback_scsv,
         resumption,
         h2,
+        ocsp_stapling,
         clients,
         connections,
         elapsed_ms: started.elapsed().as_millis(),

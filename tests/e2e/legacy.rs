@@ -26,6 +26,8 @@ struct Legacy {
     server_order: bool,
     /// DER, leaf first.
     chain: Vec<Vec<u8>>,
+    /// Staple an (opaque, fake) OCSP response when asked.
+    staple: bool,
 }
 
 /// The parts of a ClientHello the fake server looks at.
@@ -33,6 +35,7 @@ struct Hello {
     version: u16,
     suites: Vec<u16>,
     renegotiation_info: bool,
+    status_request: bool,
 }
 
 fn read_hello(sock: &mut TcpStream) -> Option<Hello> {
@@ -55,12 +58,14 @@ fn read_hello(sock: &mut TcpStream) -> Option<Hello> {
     at += 2 + suites_len;
     at += 1 + body[at] as usize; // compression methods
     let mut renegotiation_info = suites.contains(&0x00FF);
+    let mut status_request = false;
     if at + 2 <= body.len() {
         let mut ext = at + 2;
         while ext + 4 <= body.len() {
             let kind = u16::from_be_bytes([body[ext], body[ext + 1]]);
             let len = u16::from_be_bytes([body[ext + 2], body[ext + 3]]) as usize;
             renegotiation_info |= kind == 0xFF01;
+            status_request |= kind == 0x0005;
             ext += 4 + len;
         }
     }
@@ -68,6 +73,7 @@ fn read_hello(sock: &mut TcpStream) -> Option<Hello> {
         version,
         suites,
         renegotiation_info,
+        status_request,
     })
 }
 
@@ -108,8 +114,17 @@ fn answer(server: &Legacy, hello: &Hello) -> Vec<u8> {
     body.push(0); // no session id
     body.extend_from_slice(&suite.to_be_bytes());
     body.push(0); // no compression
+    let staple = server.staple && hello.status_request && version > 0x0300;
+    let mut extensions = Vec::new();
     if hello.renegotiation_info && version > 0x0300 {
-        body.extend_from_slice(&[0x00, 0x05, 0xFF, 0x01, 0x00, 0x01, 0x00]);
+        extensions.extend_from_slice(&[0xFF, 0x01, 0x00, 0x01, 0x00]);
+    }
+    if staple {
+        extensions.extend_from_slice(&[0x00, 0x05, 0x00, 0x00]);
+    }
+    if !extensions.is_empty() {
+        body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+        body.extend_from_slice(&extensions);
     }
     let mut list = Vec::new();
     for der in &server.chain {
@@ -120,6 +135,14 @@ fn answer(server: &Legacy, hello: &Hello) -> Vec<u8> {
     certificate.extend_from_slice(&list);
     let mut flight = handshake(2, &body);
     flight.extend(handshake(11, &certificate));
+    if staple {
+        // CertificateStatus: ocsp(1) and a response (its content is not checked).
+        let response = [0x30, 0x03, 0x0A, 0x01, 0x00];
+        let mut status = vec![1];
+        status.extend_from_slice(&(response.len() as u32).to_be_bytes()[1..]);
+        status.extend_from_slice(&response);
+        flight.extend(handshake(22, &status));
+    }
     flight.extend(handshake(14, &[]));
     record(22, version, &flight)
 }
@@ -169,12 +192,22 @@ fn pki() -> (Vec<Vec<u8>>, Vec<CertificateDer<'static>>) {
 }
 
 fn audit_legacy(versions: &[u16], suites: &[u16], server_order: bool) -> AuditReport {
+    audit_legacy_with(versions, suites, server_order, false)
+}
+
+fn audit_legacy_with(
+    versions: &[u16],
+    suites: &[u16],
+    server_order: bool,
+    staple: bool,
+) -> AuditReport {
     let (chain, roots) = pki();
     let addr = legacy_server(Legacy {
         versions: versions.to_vec(),
         suites: suites.to_vec(),
         server_order,
         chain,
+        staple,
     });
     let req = AuditRequest {
         addr,
@@ -218,9 +251,10 @@ fn caps(report: &AuditReport) -> Vec<String> {
 
 #[test]
 fn an_ssl3_and_rc4_server_is_found_on_the_wire_and_capped() {
-    let report = audit_legacy(
+    let report = audit_legacy_with(
         &[0x0300, 0x0301],
         &[RC4_128_SHA, DES_CBC3_SHA, AES128_SHA],
+        true,
         true,
     );
     assert_eq!(spoken(&report), ["SSL 3.0", "TLS 1.0"], "{report:#?}");
@@ -332,6 +366,8 @@ fn rsa_key_exchange_kept_last_for_old_clients_costs_no_grade() {
         "{kept_last:#?}"
     );
     assert_eq!(kept_last.grade, "A-", "TLS 1.3 missing is a warning only");
+    assert_eq!(kept_last.ocsp_stapling, Some(false), "no stapling");
+    assert!(kept_last.rating.weaknesses.is_empty());
     // The same suites in client order: still fine, browsers prefer ECDHE.
     let client_order = audit_legacy(&tls12, &[ECDHE_RSA_AES128_GCM_SHA256, AES128_SHA], false);
     assert_eq!(client_order.grade, "A-");
