@@ -129,19 +129,29 @@ pub const CLIENTS: &[Client] = &[
 ];
 
 /// What one client would negotiate.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Handshake {
     /// The client.
     pub client: &'static str,
     /// A current client.
     pub modern: bool,
     /// None: no protocol or suite in common, the handshake fails.
-    #[serde(skip)]
     pub negotiated: Option<(Version, u16)>,
-    /// The protocol's name ("TLS 1.3"), for reports.
-    pub protocol: Option<&'static str>,
-    /// The suite's IANA name, for reports.
-    pub suite: Option<&'static str>,
+}
+
+/// Reports show names: `{"client", "modern", "protocol": "TLS 1.3", "suite": "TLS_AES_…"}`,
+/// both null when the handshake fails.
+impl Serialize for Handshake {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let suite = self.suite();
+        let mut out = serializer.serialize_struct("Handshake", 4)?;
+        out.serialize_field("client", self.client)?;
+        out.serialize_field("modern", &self.modern)?;
+        out.serialize_field("protocol", &suite.map(|(v, _)| v.name()))?;
+        out.serialize_field("suite", &suite.map(|(_, s)| s.name))?;
+        out.end()
+    }
 }
 
 impl Handshake {
@@ -163,10 +173,6 @@ pub fn simulate(accepted: &[(Version, u16)], server_ordered: &[Version]) -> Vec<
                 client: client.name,
                 modern: client.modern,
                 negotiated,
-                protocol: negotiated.map(|(v, _)| v.name()),
-                suite: negotiated
-                    .and_then(|(_, id)| suites::by_id(id))
-                    .map(|s| s.name),
             }
         })
         .collect()
@@ -237,6 +243,16 @@ mod tests {
             of(&client, "Chrome").negotiated,
             Some((Version::Tls13, 0x1301))
         );
+    }
+
+    #[test]
+    fn reports_name_the_protocol_and_suite() {
+        let h = simulate(&at(Version::Tls13, &[0x1301]), &[]);
+        let json = serde_json::to_value(of(&h, "Chrome")).unwrap();
+        assert_eq!(json["protocol"], "TLS 1.3");
+        assert_eq!(json["suite"], "TLS_AES_128_GCM_SHA256");
+        let failed = serde_json::to_value(of(&h, "IE 8")).unwrap();
+        assert!(failed["protocol"].is_null() && failed["suite"].is_null());
     }
 
     #[test]

@@ -173,6 +173,14 @@ fn cipher_points(bits: u16) -> u32 {
 
 /// Grades the findings. See the module docs.
 pub fn grade(inputs: &Inputs) -> Grade {
+    grade_with(
+        inputs,
+        &clients::simulate(&inputs.suites, &inputs.server_ordered),
+    )
+}
+
+/// [`grade`] with the client simulation already run (the audit report shows it too).
+pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Grade {
     let mut caps: Vec<Cap> = Vec::new();
     let mut cap = |letter: Letter, why: &str| {
         caps.push(Cap {
@@ -260,7 +268,6 @@ pub fn grade(inputs: &Inputs) -> Grade {
     if !inputs.protocols.iter().any(|v| *v >= Version::Tls12) {
         cap(Letter::C, "neither TLS 1.2 nor TLS 1.3 is supported");
     }
-    let handshakes = clients::simulate(&inputs.suites, &inputs.server_ordered);
     let negotiated: Vec<(bool, Version, &suites::Suite)> = handshakes
         .iter()
         .filter_map(|h| h.suite().map(|(v, s)| (h.modern, v, s)))
@@ -372,17 +379,12 @@ pub fn grade(inputs: &Inputs) -> Grade {
         cipher_score,
         caps,
         warnings,
-        weaknesses: weaknesses(inputs),
+        weaknesses: weaknesses(inputs, &accepted),
     }
 }
 
 /// The well-known attacks the findings expose the server to, by name.
-pub fn weaknesses(inputs: &Inputs) -> Vec<&'static str> {
-    let accepted: Vec<(Version, &suites::Suite)> = inputs
-        .suites
-        .iter()
-        .filter_map(|(v, id)| suites::by_id(*id).map(|s| (*v, s)))
-        .collect();
+fn weaknesses(inputs: &Inputs, accepted: &[(Version, &suites::Suite)]) -> Vec<&'static str> {
     let any = |f: &dyn Fn(Version, &suites::Suite) -> bool| accepted.iter().any(|(v, s)| f(*v, s));
     let mut out = Vec::new();
     let mut name = |yes: bool, what: &'static str| {

@@ -242,14 +242,14 @@ pub fn check(settings: &Settings, context: &Context) -> Vec<Finding> {
     );
     match r.value("SECRET_KEY_FALLBACKS") {
         Ok(Value::List(keys)) => {
-            for key in keys.iter().filter(|k| !strong_secret(k)) {
-                let _ = key;
+            // One warning per weak entry, as Django gives.
+            for (index, _) in keys.iter().enumerate().filter(|(_, k)| !strong_secret(k)) {
                 emit(
                     "security.W025",
                     w,
                     "SECRET_KEY_FALLBACKS",
                     Ok(true),
-                    "an entry of SECRET_KEY_FALLBACKS is a weak key",
+                    &format!("SECRET_KEY_FALLBACKS[{index}] is a weak key"),
                     "remove weak keys from SECRET_KEY_FALLBACKS",
                 );
             }
@@ -261,7 +261,7 @@ pub fn check(settings: &Settings, context: &Context) -> Vec<Finding> {
             "SECRET_KEY_FALLBACKS",
             Err(why),
             "SECRET_KEY_FALLBACKS holds a weak key",
-            "",
+            "remove weak keys from SECRET_KEY_FALLBACKS",
         ),
     }
     session_cookie_checks(&r, &mut emit);

@@ -434,12 +434,8 @@ impl Evaluator<'_> {
                 self.block(f, &t.orelse)?;
                 self.block(f, &t.finalbody)?;
             }
-            Stmt::Expr(e) => {
-                // Calls for their effect: MIDDLEWARE.append(...), env.read_env(...).
-                if let Expr::Call(call) = &*e.value {
-                    self.effect_call(f, call, stmt);
-                }
-            }
+            // Calls for their effect: MIDDLEWARE.append(...), env.read_env(...).
+            Stmt::Expr(e) => self.effect_call(f, &e.value, stmt),
             _ => {}
         }
         Ok(())
@@ -601,46 +597,44 @@ impl Evaluator<'_> {
             .find(|p| matches!(self.loader.load(p), Ok(Some(_))))
     }
 
-    fn effect_call(&mut self, f: &mut Frame<'_>, call: &ast::ExprCall, at: &Stmt) {
-        let Expr::Attribute(attr) = &*call.func else {
-            let _ = self.expr(f, &Expr::Call(call.clone()));
+    /// An expression statement: a list method changes the list it is called on; anything else
+    /// is evaluated for what it does (`read_env`).
+    fn effect_call(&mut self, f: &mut Frame<'_>, e: &Expr, at: &Stmt) {
+        if let Expr::Call(call) = e
+            && let Expr::Attribute(attr) = &*call.func
+            && let Expr::Name(n) = &*attr.value
+            && let Value::List(mut items) = f.lookup(n.id.as_str()).value
+        {
+            let method = attr.attr.as_str();
+            let args: Vec<Value> = call.args.iter().map(|a| self.expr(f, a).value).collect();
+            let changed = match (method, args.as_slice()) {
+                ("append", [v]) => {
+                    items.push(v.clone());
+                    true
+                }
+                ("insert", [Value::Int(i), v]) => {
+                    let at = usize::try_from(*i).unwrap_or(0).min(items.len());
+                    items.insert(at, v.clone());
+                    true
+                }
+                ("extend", [Value::List(more)]) => {
+                    items.extend(more.iter().cloned());
+                    true
+                }
+                ("remove", [v]) => {
+                    items.retain(|x| x != v);
+                    true
+                }
+                _ => false,
+            };
+            let value = match changed {
+                true => Value::List(items),
+                false => Value::Unknown(format!("changed by `.{method}(…)`")),
+            };
+            f.set(n.id.as_str(), Traced::computed(value), at);
             return;
-        };
-        let method = attr.attr.as_str();
-        if let Expr::Name(n) = &*attr.value {
-            let receiver = f.lookup(n.id.as_str());
-            if let Value::List(items) = &receiver.value {
-                let args: Vec<Value> = call.args.iter().map(|a| self.expr(f, a).value).collect();
-                let mut items = items.clone();
-                let changed = match (method, args.as_slice()) {
-                    ("append", [v]) => {
-                        items.push(v.clone());
-                        true
-                    }
-                    ("insert", [Value::Int(i), v]) => {
-                        let at = usize::try_from(*i).unwrap_or(0).min(items.len());
-                        items.insert(at, v.clone());
-                        true
-                    }
-                    ("extend", [Value::List(more)]) => {
-                        items.extend(more.iter().cloned());
-                        true
-                    }
-                    ("remove", [v]) => {
-                        items.retain(|x| x != v);
-                        true
-                    }
-                    _ => false,
-                };
-                let value = match changed {
-                    true => Value::List(items),
-                    false => Value::Unknown(format!("changed by `.{method}(…)`")),
-                };
-                f.set(n.id.as_str(), Traced::computed(value), at);
-                return;
-            }
         }
-        let _ = self.expr(f, &Expr::Call(call.clone()));
+        let _ = self.expr(f, e);
     }
 
     fn expr(&mut self, f: &mut Frame<'_>, e: &Expr) -> Traced {

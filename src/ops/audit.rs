@@ -305,8 +305,8 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
             .map(|(v, _)| *v)
             .collect(),
     };
-    let rating = grade::grade(&inputs);
     let clients = clients::simulate(&inputs.suites, &inputs.server_ordered);
+    let rating = grade::grade_with(&inputs, &clients);
     Ok(AuditReport {
         grade: rating.grade.clone(),
         rating,

@@ -33,6 +33,14 @@ pub enum DjangoError {
     /// `secret-key --env-file` refused or failed.
     #[error("{0}")]
     SecretFile(String),
+    /// `--url` is not a usable https:// URL.
+    #[error("--url {url}: {why}")]
+    BadUrl {
+        /// As given.
+        url: String,
+        /// Why.
+        why: String,
+    },
     /// The live site could not be fetched.
     #[error("cannot check the live site: {0}")]
     Live(String),
@@ -149,35 +157,27 @@ fn module_file(root: &Path, module: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Files git tracks under `root` (empty when it is not a work tree or git is missing).
+/// `git -C dir ARGS`: its stdout when it succeeds (None: not a repository, a failed check, or
+/// no git at all).
+fn git(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
+}
+
+/// Files git tracks under `root` (empty when it is not a work tree or git is missing). Without
+/// --full-name the paths are relative to `root`.
 fn git_tracked(root: &Path) -> Vec<PathBuf> {
-    let Ok(out) = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["ls-files", "-z", "--full-name"])
-        .stderr(std::process::Stdio::null())
-        .output()
-    else {
-        return Vec::new();
-    };
-    let Ok(top) = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["rev-parse", "--show-toplevel"])
-        .stderr(std::process::Stdio::null())
-        .output()
-    else {
-        return Vec::new();
-    };
-    if !out.status.success() || !top.status.success() {
-        return Vec::new();
-    }
-    let top = PathBuf::from(String::from_utf8_lossy(&top.stdout).trim());
-    let top = top.canonicalize().unwrap_or(top);
-    out.stdout
+    let listed = git(root, &["ls-files", "-z"]).unwrap_or_default();
+    listed
         .split(|b| *b == 0)
         .filter(|p| !p.is_empty())
-        .map(|p| top.join(String::from_utf8_lossy(p).as_ref()))
+        .map(|p| root.join(String::from_utf8_lossy(p).as_ref()))
         .collect()
 }
 
@@ -271,21 +271,11 @@ pub fn write_secret_env(path: &Path, key: &str) -> Result<(), DjangoError> {
     if !dir.is_dir() {
         return Err(fail("its directory does not exist".into()));
     }
-    let in_work_tree = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&dir)
-        .args(["rev-parse", "--is-inside-work-tree"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .is_ok_and(|o| o.status.success() && o.stdout.starts_with(b"true"));
+    let in_work_tree = git(&dir, &["rev-parse", "--is-inside-work-tree"])
+        .is_some_and(|out| out.starts_with(b"true"));
     if in_work_tree {
-        let ignored = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&dir)
-            .args(["check-ignore", "-q", "--no-index"])
-            .arg(path.file_name().unwrap_or_default())
-            .status()
-            .is_ok_and(|s| s.success());
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let ignored = git(&dir, &["check-ignore", "-q", "--no-index", &name]).is_some();
         if !ignored {
             return Err(fail(
                 "is inside a git work tree and not git-ignored; add it to .gitignore first".into(),
@@ -376,6 +366,7 @@ pub struct LiveReport {
 use crate::django::live;
 
 /// A response at the end of a redirect chain, with every Set-Cookie seen on the way.
+#[derive(Clone)]
 struct Fetched {
     chain: Vec<live::Hop>,
     hsts: Vec<String>,
@@ -394,11 +385,10 @@ async fn follow(client: &reqwest::Client, start: reqwest::Url) -> Result<Fetched
         body: String::new(),
     };
     loop {
-        let rsp = client
-            .get(url.clone())
-            .send()
-            .await
-            .map_err(|e| DjangoError::Live(format!("{url}: {}", error_chain(&e))))?;
+        let rsp =
+            client.get(url.clone()).send().await.map_err(|e| {
+                DjangoError::Live(format!("{url}: {}", crate::acme::error_chain(&e)))
+            })?;
         let values = |name: &str| -> Vec<String> {
             rsp.headers()
                 .get_all(name)
@@ -437,23 +427,13 @@ async fn follow(client: &reqwest::Client, start: reqwest::Url) -> Result<Fetched
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let more = s.to_string();
-        if !text.contains(&more) {
-            text = format!("{text}: {more}");
-        }
-        source = s.source();
-    }
-    text
-}
-
 /// The live check: redirects, HSTS, cookies, mixed content. Certificate trust is not judged here
 /// (that is `certctl audit`'s job), so a lab certificate works.
 pub async fn check_live(req: &LiveRequest) -> Result<LiveReport, DjangoError> {
-    let bad = |why: &str| DjangoError::NoSettings(format!("--url {}: {why}", req.url));
+    let bad = |why: &str| DjangoError::BadUrl {
+        url: req.url.clone(),
+        why: why.to_owned(),
+    };
     let url = reqwest::Url::parse(&req.url).map_err(|e| bad(&e.to_string()))?;
     if url.scheme() != "https" {
         return Err(bad("must be an https:// URL"));
@@ -499,13 +479,7 @@ pub async fn check_live(req: &LiveRequest) -> Result<LiveReport, DjangoError> {
             message: "no admin login page here; cookies were read from the URL itself".into(),
             fix: "pass --path with a page that sets the session and CSRF cookies".into(),
         });
-        cookie_page = Fetched {
-            chain: https.chain.clone(),
-            hsts: https.hsts.clone(),
-            set_cookie: https.set_cookie.clone(),
-            status: https.status,
-            body: https.body.clone(),
-        };
+        cookie_page = https.clone();
         page_url = url.to_string();
     }
 

@@ -288,7 +288,9 @@ fn an_ssl3_and_rc4_server_is_found_on_the_wire_and_capped() {
     }
     assert_eq!(report.grade, "C", "{caps:#?}");
     let ie8 = report.clients.iter().find(|h| h.client.starts_with("IE 8"));
-    let ie8 = ie8.map(|h| (h.protocol, h.suite));
+    let ie8 = ie8
+        .and_then(|h| h.suite())
+        .map(|(v, s)| (Some(v.name()), Some(s.name)));
     assert_eq!(
         ie8,
         Some((Some("TLS 1.0"), Some("TLS_RSA_WITH_RC4_128_SHA"))),
