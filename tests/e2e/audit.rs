@@ -618,6 +618,7 @@ fn the_battery_grades_each_configuration_as_the_rating_guide_says() {
 /// the heartbeat extension when `heartbeat`) and ServerHelloDone, then, when `leaks`, answers the
 /// heartbeat request with a heartbeat response. A mock, on purpose.
 fn fake_heartbeat_server(heartbeat: bool, leaks: bool) -> SocketAddr {
+    use crate::legacy::{handshake, record};
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -637,13 +638,9 @@ fn fake_heartbeat_server(heartbeat: bool, leaks: bool) -> SocketAddr {
         body.extend_from_slice(&[0, 0xC0, 0x2F, 0]);
         body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
         body.extend_from_slice(ext);
-        let mut flight = vec![2];
-        flight.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        flight.extend_from_slice(&body);
-        flight.extend_from_slice(&[14, 0, 0, 0]);
-        let mut record = vec![22, 3, 3];
-        record.extend_from_slice(&(flight.len() as u16).to_be_bytes());
-        record.extend_from_slice(&flight);
+        let mut flight = handshake(2, &body);
+        flight.extend(handshake(14, &[]));
+        let record = record(22, 0x0303, &flight);
         let _ = sock.write_all(&record);
         let _ = sock.read(&mut buf);
         if leaks {

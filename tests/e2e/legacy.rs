@@ -77,7 +77,8 @@ fn read_hello(sock: &mut TcpStream) -> Option<Hello> {
     })
 }
 
-fn record(kind: u8, version: u16, body: &[u8]) -> Vec<u8> {
+/// A TLS record.
+pub fn record(kind: u8, version: u16, body: &[u8]) -> Vec<u8> {
     let mut out = vec![kind];
     out.extend_from_slice(&version.to_be_bytes());
     out.extend_from_slice(&(body.len() as u16).to_be_bytes());
@@ -85,7 +86,8 @@ fn record(kind: u8, version: u16, body: &[u8]) -> Vec<u8> {
     out
 }
 
-fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
+/// A handshake message.
+pub fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
     let mut out = vec![kind];
     out.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
     out.extend_from_slice(body);
