@@ -15,6 +15,7 @@ pub mod config;
 pub mod dhparam;
 pub mod django;
 pub mod error;
+pub mod finding;
 pub mod hsts;
 pub mod keys;
 pub mod names;
