@@ -59,15 +59,12 @@ pub fn prime_bits(pem: &str) -> Result<i32, DhError> {
     Ok(dh.prime_p().num_bits())
 }
 
-/// Writes `pem` to `path` (0644, temporary file then rename).
+/// Writes `pem` to `path` (0644, atomically: see [`crate::fsio`]).
 pub fn write(path: &Path, pem: &str) -> Result<(), DhError> {
-    let io = |source| DhError::Io {
+    crate::fsio::write_atomic(path, pem.as_bytes(), 0o644).map_err(|e| DhError::Io {
         path: path.to_owned(),
-        source,
-    };
-    let tmp = path.with_extension("certctl-tmp");
-    std::fs::write(&tmp, pem).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+        source: e.source,
+    })
 }
 
 #[cfg(test)]

@@ -47,6 +47,9 @@ pub enum Error {
     /// Another certctl holds the certificate's lock for too long.
     #[error("{0}")]
     Busy(String),
+    /// A `--ca-bundle` that cannot be used.
+    #[error(transparent)]
+    Bundle(#[from] crate::trust::BundleError),
     /// A Django project that cannot be checked.
     #[error(transparent)]
     Django(#[from] crate::ops::django::DjangoError),
@@ -59,7 +62,7 @@ impl Error {
     /// 2 for bad input or usage, 1 for operational failures.
     pub fn exit_code(&self) -> u8 {
         let usage = match self {
-            Self::Name(_) | Self::Usage(_) => true,
+            Self::Name(_) | Self::Usage(_) | Self::Bundle(_) => true,
             Self::Key(KeyError::UnknownType(_)) => true,
             Self::Store(StoreError::BadName(_)) => true,
             Self::Acme(e) => e.is_usage(),

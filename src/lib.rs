@@ -16,6 +16,7 @@ pub mod dhparam;
 pub mod django;
 pub mod error;
 pub mod finding;
+pub mod fsio;
 pub mod hsts;
 pub mod keys;
 pub mod names;
@@ -25,6 +26,7 @@ pub mod progress;
 pub mod renewal;
 pub mod store;
 pub mod tls_policy;
+pub mod trust;
 pub mod verify;
 
 pub use error::Error;

@@ -90,11 +90,6 @@ pub fn check_email(email: &str) -> Result<(), String> {
     }
 }
 
-/// Checks that `--ca-bundle` is a readable PEM file with at least one certificate.
-pub fn check_ca_bundle(path: &Path) -> Result<(), AcmeError> {
-    super::http::load_bundle(path).map(drop)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,8 +12,6 @@ use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 
 use super::AcmeError;
 
@@ -32,15 +30,13 @@ impl AcmeHttp {
     pub(crate) fn new(ca_bundle: Option<&Path>) -> Result<Self, AcmeError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let extra = match ca_bundle {
-            Some(path) => load_bundle(path)?,
+            Some(path) => crate::trust::load_bundle(path)?,
             None => Vec::new(),
         };
         let verifier =
             rustls_platform_verifier::Verifier::new_with_extra_roots(extra, provider.clone())
-                .map_err(|e| AcmeError::CaBundle {
-                    path: ca_bundle
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
+                .map_err(|e| crate::trust::BundleError {
+                    path: ca_bundle.map(Path::to_owned).unwrap_or_default(),
                     reason: e.to_string(),
                 })?;
         let tls = rustls::ClientConfig::builder_with_provider(provider)
@@ -81,19 +77,4 @@ impl HttpClient for AcmeHttp {
             }
         })
     }
-}
-
-pub(crate) fn load_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, AcmeError> {
-    let bad = |reason: String| AcmeError::CaBundle {
-        path: path.display().to_string(),
-        reason,
-    };
-    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(bad("no PEM certificate in it".to_owned()));
-    }
-    Ok(certs)
 }

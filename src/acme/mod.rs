@@ -78,13 +78,8 @@ pub enum AcmeError {
     )]
     TermsNotAgreed(Option<String>),
     /// The `--ca-bundle` file is unusable.
-    #[error("cannot use the CA bundle {path}: {reason}")]
-    CaBundle {
-        /// The file.
-        path: String,
-        /// Why.
-        reason: String,
-    },
+    #[error(transparent)]
+    CaBundle(#[from] crate::trust::BundleError),
     /// A stored account does not parse.
     #[error("the stored account for {0} is damaged; move it away to create a new one")]
     BadAccount(String),
@@ -140,7 +135,7 @@ impl AcmeError {
 
     /// True when the user must change the invocation (exit code 2), not retry.
     pub fn is_usage(&self) -> bool {
-        matches!(self, Self::TermsNotAgreed(_) | Self::CaBundle { .. })
+        matches!(self, Self::TermsNotAgreed(_) | Self::CaBundle(_))
     }
 }
 

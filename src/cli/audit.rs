@@ -82,10 +82,7 @@ pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         ));
     }
     let extra_roots = match &args.ca_bundle {
-        Some(path) => {
-            certctl::acme::account::check_ca_bundle(path)?;
-            certctl::ops::renew::bundle_roots(Some(path))
-        }
+        Some(path) => certctl::trust::load_bundle(path)?,
         None => Vec::new(),
     };
     let sni = match (&args.sni, host.parse::<IpAddr>()) {

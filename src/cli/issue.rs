@@ -143,7 +143,7 @@ impl IssueArgs {
         }
         let ca_bundle = match &self.ca_bundle {
             Some(path) => {
-                account::check_ca_bundle(path)?;
+                certctl::trust::load_bundle(path)?;
                 Some(std::path::absolute(path).unwrap_or_else(|_| path.clone()))
             }
             None => None,

@@ -193,15 +193,13 @@ fn print_report(certs: &[CertReport], ctx: &Ctx) {
 
 /// Written to a temporary file and renamed, so the collector never reads half a file.
 fn write_metrics(path: &std::path::Path, text: &str) -> Result<(), Error> {
-    let tmp = path.with_extension("prom.certctl-tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            Error::Usage(format!(
-                "cannot write --metrics-file {}: {e}",
-                path.display()
-            ))
-        })
+    certctl::fsio::write_atomic(path, text.as_bytes(), 0o644).map_err(|e| {
+        Error::Usage(format!(
+            "cannot write --metrics-file {}: {}",
+            path.display(),
+            e.source
+        ))
+    })
 }
 
 fn run_failure_hook(hook: &str, failed: &CertReport) {

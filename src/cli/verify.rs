@@ -57,7 +57,7 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         (None, None) => return Err(Error::Usage("give a certificate NAME or --cert".into())),
     };
     if let Some(bundle) = &args.ca_bundle {
-        certctl::acme::account::check_ca_bundle(bundle)?;
+        certctl::trust::load_bundle(bundle)?;
     }
     let req = VerifyRequest {
         target,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::NginxError;
 use super::binary::Nginx;
 use super::render::{Ownership, ownership};
+use crate::fsio;
 
 /// One change certctl wants to make.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,11 +65,7 @@ enum Before {
 }
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> NginxError + 'a {
-    move |source| NginxError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
+    move |source| crate::fsio::io(action, path)(source).into()
 }
 
 fn read_before(path: &Path) -> Result<Before, NginxError> {
@@ -211,8 +208,8 @@ pub fn apply(
         for change in &todo {
             let path = change.path().to_owned();
             let before = read_before(&path)?;
-            if let Before::File(bytes, _) = &before {
-                backup(&backup_dir, &path, bytes)?;
+            if let Before::File(bytes, mode) = &before {
+                backup(&backup_dir, &path, bytes, *mode)?;
             }
             saved.push((path, before));
             write_change(change)?;
@@ -237,7 +234,8 @@ pub fn apply(
     }
 }
 
-fn backup(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), NginxError> {
+/// Keeps a copy of `path` (with its mode, so a private file stays private) under `dir`.
+fn backup(dir: &Path, path: &Path, bytes: &[u8], mode: u32) -> Result<(), NginxError> {
     fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
     let flat = path
         .display()
@@ -245,7 +243,7 @@ fn backup(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), NginxError> {
         .trim_start_matches('/')
         .replace('/', "%");
     let dest = dir.join(flat);
-    fs::write(&dest, bytes).map_err(io("cannot back up to", &dest))
+    Ok(fsio::write_atomic(&dest, bytes, mode)?)
 }
 
 fn write_change(change: &Change) -> Result<(), NginxError> {
@@ -261,10 +259,7 @@ fn write_change(change: &Change) -> Result<(), NginxError> {
             if let Some(parent) = link.parent() {
                 fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
             }
-            let tmp = link.with_extension("certctl-tmp");
-            let _ = fs::remove_file(&tmp);
-            std::os::unix::fs::symlink(target, &tmp).map_err(io("cannot create", &tmp))?;
-            fs::rename(&tmp, link).map_err(io("cannot replace", link))
+            Ok(fsio::swap_symlink(link, target)?)
         }
     }
 }
@@ -272,14 +267,7 @@ fn write_change(change: &Change) -> Result<(), NginxError> {
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), NginxError> {
     let parent = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
-    let tmp = parent.join(format!(
-        ".{}.certctl-tmp",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    fs::write(&tmp, bytes).map_err(io("cannot write", &tmp))?;
-    fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
-        .map_err(io("cannot set permissions on", &tmp))?;
-    fs::rename(&tmp, path).map_err(io("cannot replace", path))
+    Ok(fsio::write_atomic(path, bytes, mode)?)
 }
 
 fn restore(path: &Path, before: Before) -> Result<(), NginxError> {

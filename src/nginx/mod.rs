@@ -53,16 +53,8 @@ pub enum NginxError {
         location: String,
     },
     /// File trouble.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What certctl was doing.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::fsio::IoError),
 }
 
 impl NginxError {

@@ -279,7 +279,7 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
         .iter()
         .cloned()
         .partition(|der| self_signed(der));
-    let mut roots = super::renew::trusted_roots(None);
+    let mut roots = crate::trust::system_roots();
     roots.extend(extra_roots);
     let certificate = (!chain.is_empty()).then(|| cert_report(&chain, &roots, &known, sni));
     let (hsts_header, hsts_max_age) = hsts.unwrap_or((None, None));

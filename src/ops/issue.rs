@@ -296,7 +296,7 @@ pub async fn issue_locked(
     drop(responder);
     if run.trusted && req.directory_url != crate::acme::directory::LETS_ENCRYPT_STAGING {
         progress.step(Step::Verify, "chain leads to a trusted root");
-        let roots = super::renew::trusted_roots(req.ca_bundle.as_deref());
+        let roots = crate::trust::trusted_roots(req.ca_bundle.as_deref())?;
         let now = super::unix_now();
         for set in std::iter::once(&files).chain(files.rsa.as_deref()) {
             let chain = verify::parse_pem_chain(set.fullchain.as_bytes())?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::Error;
 use crate::acme::challenge::{self, Http01Responder, PublishedToken, Webroot};
 use crate::config::NginxSite;
+use crate::fsio;
 use crate::names::Identifier;
 use crate::nginx::NginxError;
 use crate::nginx::apply::{self, Applied, Change, Reload};
@@ -95,11 +96,8 @@ fn include_changes(site: &NginxSite, served: &Served) -> Result<Vec<Change>, Err
     by_file
         .into_iter()
         .map(|(path, mut lines)| {
-            let mut content = std::fs::read_to_string(&path).map_err(|source| NginxError::Io {
-                action: "cannot read",
-                path: path.clone(),
-                source,
-            })?;
+            let mut content = std::fs::read_to_string(&path)
+                .map_err(|e| NginxError::from(fsio::io("cannot read", &path)(e)))?;
             lines.sort_unstable_by(|a, b| b.cmp(a));
             for after in lines {
                 content = apply::insert_line_after(&content, after, &line);
@@ -158,11 +156,8 @@ pub fn prepare_challenges(
     http_port: u16,
     backup_root: &std::path::Path,
 ) -> Result<NginxOutcome, Error> {
-    std::fs::create_dir_all(&site.layout.acme_webroot).map_err(|source| NginxError::Io {
-        action: "cannot create",
-        path: site.layout.acme_webroot.clone(),
-        source,
-    })?;
+    std::fs::create_dir_all(&site.layout.acme_webroot)
+        .map_err(|e| NginxError::from(fsio::io("cannot create", &site.layout.acme_webroot)(e)))?;
     let hosts: Vec<String> = identifiers.iter().map(Identifier::as_string).collect();
     let served = inspect(site, name, &hosts, http_port)?;
     let mut changes = vec![Change::Owned {

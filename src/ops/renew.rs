@@ -25,6 +25,7 @@ use crate::config::{NginxSite, RenewalRecord, Responder};
 use crate::progress::{Progress, Step};
 use crate::renewal::schedule::{self, FailureKind, Inputs, Plan};
 use crate::store::{CertStore, KeySlot, StoreLock};
+use crate::trust;
 use crate::verify::{self, CertInfo};
 
 /// What `renew` was asked to do.
@@ -383,7 +384,7 @@ async fn deploy(
             sites.push(site.clone());
         }
     }
-    let roots = trusted_roots(None);
+    let roots = trust::system_roots();
     for site in &sites {
         let uses_it = |p: &Option<Pending>| {
             p.as_ref()
@@ -410,7 +411,12 @@ async fn deploy(
                 continue;
             };
             let mut roots = roots.clone();
-            roots.extend(bundle_roots(p.record.ca_bundle.as_deref()));
+            if let Some(bundle) = &p.record.ca_bundle {
+                match trust::load_bundle(bundle) {
+                    Ok(extra) => roots.extend(extra),
+                    Err(e) => tracing::warn!("{}: {e}", p.record.name),
+                }
+            }
             if let Err(problem) = check_served(&p.record, &p.serial, &blocks, &roots, opts).await {
                 failed.push((i, problem));
             }
@@ -559,21 +565,6 @@ async fn check_served(
         }
     }
     Ok(())
-}
-
-/// The system's trusted roots (plus those in `bundle`).
-pub fn trusted_roots(bundle: Option<&std::path::Path>) -> Vec<CertificateDer<'static>> {
-    let mut roots = rustls_native_certs::load_native_certs().certs;
-    roots.extend(bundle_roots(bundle));
-    roots
-}
-
-/// The certificates in a PEM bundle file (none when it cannot be read).
-pub fn bundle_roots(bundle: Option<&std::path::Path>) -> Vec<CertificateDer<'static>> {
-    bundle
-        .and_then(|path| std::fs::read(path).ok())
-        .and_then(|pem| verify::parse_pem_chain(&pem).ok())
-        .unwrap_or_default()
 }
 
 /// The live leaf, parsed, if there is one.

@@ -157,10 +157,8 @@ pub fn install(
     let mut files = Vec::new();
     for (name, text) in &units {
         let path = dir.join(name);
-        let tmp = dir.join(format!(".{name}.certctl-tmp"));
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+        crate::fsio::write_atomic(&path, text.as_bytes(), 0o644)
+            .map_err(|e| Error::Usage(format!("cannot write {}: {}", path.display(), e.source)))?;
         files.push(path);
     }
     let enabled = systemctl_usable(root);

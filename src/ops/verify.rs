@@ -68,7 +68,7 @@ pub fn verify(
     req: &VerifyRequest,
     now: i64,
 ) -> Result<VerifyOutcome, Error> {
-    let mut roots = super::renew::trusted_roots(req.ca_bundle.as_deref());
+    let mut roots = crate::trust::trusted_roots(req.ca_bundle.as_deref())?;
     let hostname = req.hostname.as_deref();
     let (findings, cert) = match &req.target {
         Target::Files { cert, chain, key } => {
@@ -94,7 +94,9 @@ pub fn verify(
                     "no certificate named {name:?}; `certctl list` shows them"
                 ))
             })?;
-            roots.extend(super::renew::bundle_roots(record.ca_bundle.as_deref()));
+            if let Some(bundle) = &record.ca_bundle {
+                roots.extend(crate::trust::load_bundle(bundle)?);
+            }
             let slots: &[KeySlot] = match record.dual {
                 true => &[KeySlot::Primary, KeySlot::Rsa],
                 false => &[KeySlot::Primary],

@@ -6,13 +6,14 @@
 //! never a mix. Locks are `flock`s on files next to what they protect; waiters block.
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::layout::{Layout, check_cert_name};
 use super::{CertFiles, CertStore, KeySlot, LivePaths, StoreError, StoreLock};
 use crate::config::RenewalRecord;
+use crate::fsio;
 use crate::renewal::state::RenewalState;
 
 const PRIVATE_DIR: u32 = 0o700;
@@ -261,13 +262,10 @@ impl FsStore {
     /// see the old set or the new set, never a mix.
     fn point_live(&self, name: &str, version: u64) -> Result<(), StoreError> {
         let link = self.layout.live_link(name);
-        let live_dir = self.layout.live_dir();
-        let tmp_link = live_dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let _ = fs::remove_file(&tmp_link);
-        std::os::unix::fs::symlink(Layout::live_target(name, version), &tmp_link)
-            .map_err(io("cannot create", &tmp_link))?;
-        fs::rename(&tmp_link, &link).map_err(io("cannot replace", &link))?;
-        sync_dir(&live_dir)
+        Ok(fsio::swap_symlink(
+            &link,
+            &Layout::live_target(name, version),
+        )?)
     }
 }
 
@@ -282,11 +280,7 @@ fn write_set(dir: &Path, slot: KeySlot, files: &CertFiles) -> Result<(), StoreEr
 
 /// Maps an io::Error to a [`StoreError`] naming the action and path.
 fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
-        action,
-        path: path.to_owned(),
-        source,
-    }
+    move |source| fsio::io(action, path)(source).into()
 }
 
 /// Creates `dir` (and missing parents) if needed; a directory certctl creates gets `mode`, and a
@@ -315,33 +309,16 @@ fn ensure_dir(dir: &Path, mode: u32) -> Result<(), StoreError> {
     }
 }
 
-/// Writes a new file with `mode` (never widened by umask), fsynced.
 fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(io("cannot create", path))?;
-    file.write_all(bytes).map_err(io("cannot write", path))?;
-    file.sync_all().map_err(io("cannot sync", path))
+    Ok(fsio::write_new(path, bytes, mode)?)
 }
 
-/// Replaces `path` atomically: temporary file, fsync, rename, fsync of the directory.
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    write_new(&tmp, bytes, mode)?;
-    fs::rename(&tmp, path).map_err(io("cannot replace", path))?;
-    sync_dir(dir)
+    Ok(fsio::write_atomic(path, bytes, mode)?)
 }
 
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("cannot sync", dir))
+    Ok(fsio::sync_dir(dir)?)
 }
 
 fn lock_file(path: &Path) -> Result<StoreLock, StoreError> {

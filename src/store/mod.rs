@@ -18,16 +18,8 @@ use crate::renewal::state::RenewalState;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A filesystem operation failed.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What certctl was doing ("cannot create", "cannot write", …).
-        action: &'static str,
-        /// The path concerned.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::fsio::IoError),
     /// A certificate name that cannot be a directory name.
     #[error(
         "invalid certificate name {0:?}: use letters, digits, dots, hyphens, underscores and colons, not starting with a dot"

@@ -1,0 +1,151 @@
+//! The one way certctl writes a file or swaps a symlink, whoever the writer is (store, nginx files
+//! and their backups, systemd units, metrics, dhparam, env files): a reader sees the old content
+//! or the new, never half a file, and the new content survives a power cut once the call returns.
+//!
+//! A file is written to a temporary name in the same directory, created with its final mode (so
+//! a private key is never readable by others, not even for a moment), fsynced, renamed over the
+//! target, and the directory is fsynced so the rename itself is durable.
+
+use std::fs::{self, File, OpenOptions, Permissions};
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A filesystem operation that failed, with what certctl was doing and on which path.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} {path}: {source}")]
+pub struct IoError {
+    /// What certctl was doing ("cannot create", "cannot replace", …).
+    pub action: &'static str,
+    /// The path concerned.
+    pub path: PathBuf,
+    /// The OS error.
+    pub source: std::io::Error,
+}
+
+/// Maps an `io::Error` to an [`IoError`] naming the action and path.
+pub fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> IoError + 'a {
+    move |source| IoError {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Creates a new file with exactly `mode` holding `bytes`, fsynced. The mode is set at creation
+/// (never wider for a moment) and then made exact whatever the umask took away, since a web
+/// server or nginx running as another user may need the file readable. Fails if the path
+/// exists, so it never follows a planted symlink.
+pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IoError> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(io("cannot create", path))?;
+    file.set_permissions(Permissions::from_mode(mode))
+        .map_err(io("cannot set permissions on", path))?;
+    file.write_all(bytes).map_err(io("cannot write", path))?;
+    file.sync_all().map_err(io("cannot sync", path))
+}
+
+/// Replaces (or creates) `path` with `bytes` at `mode`: temporary file created with that mode,
+/// fsync, rename, fsync of the directory. The directory must exist.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), IoError> {
+    let dir = parent(path);
+    let tmp = temp_name(path);
+    let _ = fs::remove_file(&tmp);
+    // Errors name the file being replaced, not the temporary name the user never chose.
+    let written = write_new(&tmp, bytes, mode)
+        .map_err(|e| io("cannot write", path)(e.source))
+        .and_then(|()| fs::rename(&tmp, path).map_err(io("cannot replace", path)));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
+    sync_dir(dir)
+}
+
+/// Points the symlink `link` at `target` in one rename, so readers see the old target or the new,
+/// never a missing link; then fsyncs the directory.
+pub fn swap_symlink(link: &Path, target: &Path) -> Result<(), IoError> {
+    let tmp = temp_name(link);
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp).map_err(io("cannot create", &tmp))?;
+    if let Err(e) = fs::rename(&tmp, link) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io("cannot replace", link)(e));
+    }
+    sync_dir(parent(link))
+}
+
+/// Makes a directory's entries (a new file, a rename) durable.
+pub fn sync_dir(dir: &Path) -> Result<(), IoError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("cannot sync", dir))
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// A hidden name beside `path`, unique per process and call, so two writers never share one.
+fn temp_name(path: &Path) -> PathBuf {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    parent(path).join(format!(".{name}.certctl-{}-{n}", std::process::id()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn replaces_with_the_mode_given_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("privkey.pem");
+        fs::write(&path, "old").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomic(&path, b"new", 0o600).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing-dir").join("f");
+        let err = write_atomic(&path, b"x", 0o644).unwrap_err();
+        assert_eq!(err.action, "cannot write");
+        assert_eq!(err.path, path);
+    }
+
+    #[test]
+    fn write_new_refuses_an_existing_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, "planted").unwrap();
+        assert!(write_new(&path, b"x", 0o600).is_err());
+        assert_eq!(fs::read_to_string(&path).unwrap(), "planted");
+    }
+
+    #[test]
+    fn swaps_a_symlink_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("live");
+        swap_symlink(&link, Path::new("a")).unwrap();
+        swap_symlink(&link, Path::new("b")).unwrap();
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("b"));
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}
