@@ -40,7 +40,7 @@ pub enum Error {
     Usage(String),
     /// The deploy hook failed (the certificate is installed).
     #[error("the deploy hook failed: {0}")]
-    Hook(String),
+    Hook(#[from] crate::hooks::HookError),
     /// The audited server could not be assessed.
     #[error("cannot audit {0}")]
     Audit(String),

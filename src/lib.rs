@@ -17,6 +17,7 @@ pub mod django;
 pub mod error;
 pub mod finding;
 pub mod fsio;
+pub mod hooks;
 pub mod hsts;
 pub mod keys;
 pub mod names;

@@ -1,8 +1,7 @@
 //! `certctl renew`: what the timer runs. Quiet when nothing happens; failures on stderr, exit 1.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
@@ -204,21 +203,14 @@ fn write_metrics(path: &std::path::Path, text: &str) -> Result<(), Error> {
 
 fn run_failure_hook(hook: &str, failed: &CertReport) {
     let json = serde_json::to_string(failed).expect("report serializes");
-    let child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(hook)
-        .env("CERTCTL_NAME", &failed.name)
-        .stdin(Stdio::piped())
-        .spawn();
-    let result = child.and_then(|mut child| {
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(json.as_bytes());
+    let env = [("CERTCTL_NAME", failed.name.clone().into())];
+    match certctl::hooks::run(hook, &env, certctl::hooks::Stdin::Bytes(json.as_bytes())) {
+        Ok(()) => {}
+        Err(certctl::hooks::HookError::Failed { status, .. }) => {
+            eprintln!("certctl: warning: the on-failure hook exited with {status}")
         }
-        child.wait()
-    });
-    match result {
-        Ok(status) if status.success() => {}
-        Ok(status) => eprintln!("certctl: warning: the on-failure hook exited with {status}"),
-        Err(e) => eprintln!("certctl: warning: cannot run the on-failure hook: {e}"),
+        Err(certctl::hooks::HookError::Spawn(e)) => {
+            eprintln!("certctl: warning: cannot run the on-failure hook: {e}")
+        }
     }
 }

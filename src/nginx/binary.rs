@@ -104,11 +104,7 @@ impl Nginx {
     /// Reloads nginx (the configured command, else `nginx -s reload`).
     pub fn reload(&self) -> Result<(), NginxError> {
         let cmd = match &self.reload_cmd {
-            Some(shell) => {
-                let mut c = Command::new("/bin/sh");
-                c.arg("-c").arg(shell);
-                c
-            }
+            Some(shell) => crate::hooks::shell(shell),
             None => {
                 let mut c = self.command();
                 c.args(["-s", "reload"]);

@@ -1,13 +1,13 @@
 //! `certctl issue`: the whole workflow from names to a verified certificate under live/.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use crate::Error;
 use crate::acme::challenge::{Http01Responder, Standalone, Webroot};
 use crate::acme::order::{self, OrderPlan};
 use crate::acme::{AcmeError, account};
 use crate::config::{RenewalRecord, Responder};
+use crate::hooks;
 use crate::keys::{KeyType, PrivateKey};
 use crate::names::Identifier;
 use crate::nginx::apply::Reload;
@@ -369,8 +369,8 @@ pub async fn issue_locked(
         progress.step(Step::Deploy, hook);
         let domains: Vec<String> = req.identifiers.iter().map(Identifier::as_string).collect();
         let rsa_paths = outcome.rsa.as_ref().map(|r| &r.paths);
-        let command = deploy_hook_command(hook, &req.name, &domains, &outcome.paths, rsa_paths);
-        run_hook_command(command, hook)?;
+        let env = hooks::deploy_env(&req.name, &domains, &outcome.paths, rsa_paths);
+        hooks::run(hook, &env, hooks::Stdin::Inherit)?;
     }
     state.deployed_version = store.live_version(&req.name).ok().flatten();
     if let Err(e) = store.save_state(&req.name, &state) {
@@ -646,44 +646,6 @@ pub(crate) fn split_chain(chain_pem: &str, privkey: String) -> Result<CertFiles,
         privkey,
         rsa: None,
     })
-}
-
-/// The deploy hook as a `/bin/sh -c` command with the certificate's name and paths in
-/// `CERTCTL_*` variables (the RSA pair's too, for `--dual`). Issue and renew both run it.
-pub(crate) fn deploy_hook_command(
-    hook: &str,
-    name: &str,
-    domains: &[String],
-    paths: &LivePaths,
-    rsa: Option<&LivePaths>,
-) -> Command {
-    let mut command = Command::new("/bin/sh");
-    if let Some(rsa) = rsa {
-        command
-            .env("CERTCTL_RSA_FULLCHAIN", &rsa.fullchain)
-            .env("CERTCTL_RSA_PRIVKEY", &rsa.privkey);
-    }
-    command
-        .arg("-c")
-        .arg(hook)
-        .env("CERTCTL_NAME", name)
-        .env("CERTCTL_DOMAINS", domains.join(" "))
-        .env("CERTCTL_CERT", &paths.cert)
-        .env("CERTCTL_CHAIN", &paths.chain)
-        .env("CERTCTL_FULLCHAIN", &paths.fullchain)
-        .env("CERTCTL_PRIVKEY", &paths.privkey);
-    command
-}
-
-/// Runs a hook command; a failure names the hook and its exit status.
-pub(crate) fn run_hook_command(mut command: Command, hook: &str) -> Result<(), Error> {
-    let status = command
-        .status()
-        .map_err(|e| Error::Hook(format!("cannot run /bin/sh: {e}")))?;
-    match status.success() {
-        true => Ok(()),
-        false => Err(Error::Hook(format!("{hook:?} exited with {status}"))),
-    }
 }
 
 #[cfg(test)]

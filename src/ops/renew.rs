@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -643,10 +642,8 @@ fn run_hook(store: &dyn CertStore, hook: &str, record: &RenewalRecord) -> Result
     let rsa = record
         .dual
         .then(|| store.live_paths(&record.name, KeySlot::Rsa));
-    let mut command =
-        issue::deploy_hook_command(hook, &record.name, &record.domains, &paths, rsa.as_ref());
-    command.stdin(Stdio::null());
-    issue::run_hook_command(command, hook)
+    let env = crate::hooks::deploy_env(&record.name, &record.domains, &paths, rsa.as_ref());
+    Ok(crate::hooks::run(hook, &env, crate::hooks::Stdin::Null)?)
 }
 
 /// When a rate-limited CA says to come back. Let's Encrypt words it in the problem detail
