@@ -47,6 +47,9 @@ pub enum Error {
     /// Another certctl holds the certificate's lock for too long.
     #[error("{0}")]
     Busy(String),
+    /// The systemd timer could not be installed or read.
+    #[error(transparent)]
+    Scheduler(#[from] crate::scheduler::SchedulerError),
     /// A `--ca-bundle` that cannot be used.
     #[error(transparent)]
     Bundle(#[from] crate::trust::BundleError),
@@ -69,6 +72,7 @@ impl Error {
             Self::Nginx(e) => e.is_usage(),
             Self::Dh(crate::dhparam::DhError::Invalid(_)) => true,
             Self::Django(e) => e.is_usage(),
+            Self::Scheduler(e) => e.is_usage(),
             _ => false,
         };
         if usage { 2 } else { 1 }

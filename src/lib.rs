@@ -25,6 +25,7 @@ pub mod nginx;
 pub mod ops;
 pub mod progress;
 pub mod renewal;
+pub mod scheduler;
 pub mod store;
 pub mod tls_policy;
 pub mod trust;

@@ -10,7 +10,8 @@ use clap::Args;
 use super::Ctx;
 use super::renew::RenewFlags;
 use certctl::Error;
-use certctl::ops::{daemon, list, renew, unix_now};
+use certctl::ops::{list, renew, unix_now};
+use certctl::scheduler::cron::{Upcoming, next_wake};
 use certctl::verify::rfc3339;
 
 #[derive(Debug, Args)]
@@ -45,7 +46,15 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             let now = unix_now();
             let entries = list::list(&ctx.store, now).unwrap_or_default();
             let cron_next = schedule.upcoming(chrono::Utc).next().map(|t| t.timestamp());
-            let wake = daemon::next_wake(now, cron_next, &entries);
+            let upcoming: Vec<Upcoming> = entries
+                .iter()
+                .filter_map(|e| e.renewal.as_ref())
+                .map(|r| Upcoming {
+                    renewal: r.next_renewal,
+                    retry: r.next_retry,
+                })
+                .collect();
+            let wake = next_wake(now, cron_next, &upcoming);
             say(&format!("next run {}", rfc3339(wake)));
             let sleep = Duration::from_secs(u64::try_from(wake - now).unwrap_or(1));
             tokio::select! {

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::Ctx;
 use certctl::Error;
-use certctl::ops::schedule;
+use certctl::scheduler::systemd as schedule;
 
 #[derive(Debug, Args)]
 pub struct ScheduleArgs {

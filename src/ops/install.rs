@@ -79,7 +79,7 @@ pub fn install_cert(
         now,
     )
     .map_err(|e| bad(&req.cert, &e))?;
-    let files = super::issue::split_chain(&chain_pem, key.to_pem())?;
+    let files = crate::store::CertFiles::from_chain(&chain_pem, key.to_pem())?;
 
     let _lock = store.lock_cert(&req.name)?;
     let remembered_nginx = store

@@ -12,8 +12,7 @@ use crate::keys::{KeyType, PrivateKey};
 use crate::names::Identifier;
 use crate::nginx::apply::Reload;
 use crate::progress::{Progress, Step};
-use crate::renewal::schedule::Window;
-use crate::renewal::state::AriState;
+use crate::renewal::state::RenewalState;
 use crate::store::{CertFiles, CertStore, KeySlot, LivePaths};
 use crate::verify::{self, CertInfo};
 
@@ -168,19 +167,57 @@ pub async fn issue(
     issue_locked(store, req, run, progress).await
 }
 
-/// The workflow, for a caller that holds the certificate's lock.
+/// The workflow, for a caller that holds the certificate's lock: four named stages, each
+/// handing the next what it settled. A failure before [`install`] leaves the live certificate
+/// untouched.
 pub async fn issue_locked(
     store: &dyn CertStore,
     req: &IssueRequest,
     run: IssueRun<'_>,
     progress: &dyn Progress,
 ) -> Result<IssueOutcome, Error> {
+    let prepared = preflight(store, req, run, progress).await?;
+    let obtained = obtain(store, req, run, prepared, progress).await?;
+    if run.stage == Stage::DryRun {
+        progress.step(Step::Install, "dry run: nothing written");
+        return Ok(IssueOutcome {
+            name: req.name.clone(),
+            paths: store.live_paths(&req.name, KeySlot::Primary),
+            cert: obtained.cert,
+            key_type: obtained.key_type,
+            rsa: None,
+            account_created: obtained.account_created,
+            nginx: None,
+        });
+    }
+    let (mut outcome, mut state) = install(store, req, obtained, progress).await?;
+    if run.stage == Stage::Install {
+        return Ok(outcome);
+    }
+    deploy(store, req, &mut outcome, &mut state, progress)?;
+    Ok(outcome)
+}
+
+/// What [`preflight`] settled: the keys being made and a responder ready for challenges.
+struct Prepared {
+    dual: bool,
+    responder: Box<dyn Http01Responder>,
+    key_task: KeyTask,
+    rsa_key_task: Option<KeyTask>,
+}
+
+/// Everything that can fail locally fails before the CA hears from us: a revoked key to reuse,
+/// contradicting flags, the standalone port, the webroot, nginx serving challenges. Key
+/// generation starts here, on blocking threads, while the CA validates (RSA 4096 takes a while).
+async fn preflight(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+    run: IssueRun<'_>,
+    progress: &dyn Progress,
+) -> Result<Prepared, Error> {
     // A dual certificate stays dual: its nginx site serves both sets.
     let remembered = store.load_record(&req.name).ok().flatten();
     let dual = req.dual || remembered.as_ref().is_some_and(|r| r.dual);
-
-    // Everything that can fail locally fails before the CA hears from us: the reused key, the
-    // standalone port, the webroot.
     if req.reuse_key
         && let Some(revoked) = store.load_state(&req.name).ok().and_then(|s| s.revoked)
         && revoked.reason == "keyCompromise"
@@ -228,7 +265,7 @@ pub async fn issue_locked(
         super::nginx::wait_until_challenges_served(&n.site, &req.identifiers, req.http_port)
             .await?;
     }
-    let mut responder: Box<dyn Http01Responder> = match &req.responder {
+    let responder: Box<dyn Http01Responder> = match &req.responder {
         Responder::Webroot { path } => Box::new(Webroot::new(path)?),
         Responder::Standalone => Box::new(Standalone::start(req.http_port).await?),
         Responder::Manual => {
@@ -237,11 +274,40 @@ pub async fn issue_locked(
             ));
         }
     };
+    Ok(Prepared {
+        dual,
+        responder,
+        key_task: spawn_key(reused, key_type),
+        rsa_key_task: dual.then(|| spawn_key(reused_rsa, KeyType::Rsa2048)),
+    })
+}
 
-    // Keys are made on blocking threads while the CA validates (RSA 4096 takes a while).
-    let key_task = spawn_key(reused, key_type);
-    let rsa_key_task = dual.then(|| spawn_key(reused_rsa, KeyType::Rsa2048));
+/// What [`obtain`] brought back: verified files, nothing written yet.
+struct Obtained {
+    dual: bool,
+    files: CertFiles,
+    cert: CertInfo,
+    key_type: KeyType,
+    rsa_cert: Option<CertInfo>,
+    account: instant_acme::Account,
+    account_created: bool,
+}
 
+/// The account, the order(s), the certificate(s), each verified (chain, key, names, validity)
+/// and, when the run asks, checked to lead to a trusted root.
+async fn obtain(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+    run: IssueRun<'_>,
+    prepared: Prepared,
+    progress: &dyn Progress,
+) -> Result<Obtained, Error> {
+    let Prepared {
+        dual,
+        mut responder,
+        key_task,
+        rsa_key_task,
+    } = prepared;
     progress.step(Step::Account, &req.directory_url);
     let (account, account_created) = load_or_create_account(store, req).await?;
     progress.step(
@@ -303,56 +369,69 @@ pub async fn issue_locked(
             verify::check_trusted(&chain, &roots, None, now)?;
         }
     }
+    Ok(Obtained {
+        dual,
+        files,
+        cert,
+        key_type: key.key_type(),
+        rsa_cert,
+        account,
+        account_created,
+    })
+}
 
-    if run.stage == Stage::DryRun {
-        progress.step(Step::Install, "dry run: nothing written");
-        return Ok(IssueOutcome {
-            name: req.name.clone(),
-            paths: store.live_paths(&req.name, KeySlot::Primary),
-            cert,
-            key_type: key.key_type(),
-            rsa: None,
-            account_created,
-            nginx: None,
-        });
-    }
+/// The new version goes live in one swap, with its renewal record; then the renewal state
+/// (success, the CA's ARI window). From here on the certificate is live: what follows may warn,
+/// never fail the run as if nothing had changed.
+async fn install(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+    obtained: Obtained,
+    progress: &dyn Progress,
+) -> Result<(IssueOutcome, RenewalState), Error> {
     progress.step(Step::Install, &req.name);
-    let mut record = record_for(req, key.key_type());
-    record.dual = dual;
-    let paths = store.install(&req.name, &files, &record)?;
-    let rsa = rsa_cert.map(|cert| RsaOutcome {
+    let mut record = record_for(req, obtained.key_type);
+    record.dual = obtained.dual;
+    let paths = store.install(&req.name, &obtained.files, &record)?;
+    let rsa = obtained.rsa_cert.map(|cert| RsaOutcome {
         paths: store.live_paths(&req.name, KeySlot::Rsa),
         cert,
     });
-    // From here on the new certificate is live: what follows may warn, never fail the run as if
-    // nothing had changed.
     let mut state = store.load_state(&req.name).unwrap_or_default();
     let now = super::unix_now();
     state.succeeded(now);
-    if let Some(leaf) = verify::parse_pem_chain(files.cert.as_bytes())
+    if let Some(leaf) = verify::parse_pem_chain(obtained.files.cert.as_bytes())
         .ok()
         .and_then(|c| c.into_iter().next())
     {
-        state.ari = ari_state(&account, &req.directory_url, &leaf, None, now).await;
+        state.ari =
+            super::ari::refresh(&obtained.account, &req.directory_url, &leaf, None, now).await;
     }
     if let Err(e) = store.save_state(&req.name, &state) {
         tracing::warn!("{}: cannot record the renewal state: {e}", req.name);
     }
-    let mut outcome = IssueOutcome {
+    let outcome = IssueOutcome {
         name: req.name.clone(),
         paths,
-        cert,
-        key_type: key.key_type(),
+        cert: obtained.cert,
+        key_type: obtained.key_type,
         rsa,
-        account_created,
+        account_created: obtained.account_created,
         nginx: None,
     };
-    if run.stage == Stage::Install {
-        return Ok(outcome);
-    }
+    Ok((outcome, state))
+}
 
-    // The new certificate sits behind the same paths, so nginx is reloaded even when the site
-    // file does not change.
+/// nginx (the TLS site, `nginx -t`, reload) and the deploy hook; then the version is recorded
+/// as deployed. The new certificate sits behind the same paths, so nginx is reloaded even when
+/// the site file does not change.
+fn deploy(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+    outcome: &mut IssueOutcome,
+    state: &mut RenewalState,
+    progress: &dyn Progress,
+) -> Result<(), Error> {
     if let Some(n) = &req.nginx {
         progress.step(Step::Deploy, "writing the nginx TLS site, nginx -t, reload");
         outcome.nginx = Some(super::nginx::configure_site(
@@ -373,10 +452,10 @@ pub async fn issue_locked(
         hooks::run(hook, &env, hooks::Stdin::Inherit)?;
     }
     state.deployed_version = store.live_version(&req.name).ok().flatten();
-    if let Err(e) = store.save_state(&req.name, &state) {
+    if let Err(e) = store.save_state(&req.name, state) {
         tracing::warn!("{}: cannot record the deploy: {e}", req.name);
     }
-    Ok(outcome)
+    Ok(())
 }
 
 /// `--preferred-chain`: swaps the default chain for the CA's alternate that leads to the preferred
@@ -462,59 +541,6 @@ impl ChainChooser<'_> {
     }
 }
 
-/// What the CA says about renewing a certificate (None when it cannot be asked now).
-pub(crate) async fn ari_state(
-    account: &instant_acme::Account,
-    directory_url: &str,
-    leaf: &rustls_pki_types::CertificateDer<'_>,
-    previous: Option<&AriState>,
-    now: i64,
-) -> Option<AriState> {
-    let cert_id = crate::acme::ari::cert_id(leaf).ok()?;
-    match crate::acme::ari::suggestion(account, directory_url, leaf).await {
-        Ok(Some(s)) => {
-            let window = Window {
-                start: s.start,
-                end: s.end,
-            };
-            // Ask again when the CA says, but at least every 12 hours.
-            let wait = (s.retry_after.as_secs() as i64).clamp(60, ARI_RECHECK);
-            // The time once chosen stays while the window does: drawing again at every check
-            // would drift renewals towards the window's start.
-            let chosen = previous
-                .filter(|p| p.cert_id == cert_id && p.window == Some(window))
-                .and_then(|p| p.chosen)
-                .unwrap_or_else(|| window.pick(super::random_unit()));
-            Some(AriState {
-                cert_id,
-                offered: true,
-                checked_at: now,
-                next_check: now + wait,
-                window: Some(window),
-                chosen: Some(chosen),
-                explanation_url: s.explanation_url,
-            })
-        }
-        // A CA without ARI is asked again weekly whether it has started to offer it.
-        Ok(None) => Some(AriState {
-            cert_id,
-            offered: false,
-            checked_at: now,
-            next_check: now + 7 * 86_400,
-            window: None,
-            chosen: None,
-            explanation_url: None,
-        }),
-        Err(e) => {
-            tracing::warn!("cannot fetch renewal information: {e}");
-            None
-        }
-    }
-}
-
-/// ARI is re-checked at least this often (seconds).
-pub const ARI_RECHECK: i64 = 12 * 3600;
-
 /// The live key of one set when `--reuse-key` asks for it.
 fn reused_key(
     store: &dyn CertStore,
@@ -581,7 +607,7 @@ async fn obtain_set(
         &req.identifiers,
         super::unix_now(),
     )?;
-    let files = split_chain(&chain_pem, key.to_pem())?;
+    let files = CertFiles::from_chain(&chain_pem, key.to_pem())?;
     Ok((files, cert, key))
 }
 
@@ -626,45 +652,5 @@ fn record_for(req: &IssueRequest, key_type: KeyType) -> RenewalRecord {
         deploy_hook: req.deploy_hook.clone(),
         responder: req.responder.clone(),
         nginx: req.nginx.as_ref().map(|n| n.site.clone()),
-    }
-}
-
-/// Splits the CA's PEM chain into leaf, intermediates and full chain.
-pub(crate) fn split_chain(chain_pem: &str, privkey: String) -> Result<CertFiles, Error> {
-    const END: &str = "-----END CERTIFICATE-----";
-    let blocks: Vec<String> = chain_pem
-        .split_inclusive(END)
-        .map(str::trim)
-        .filter(|b| b.contains("-----BEGIN CERTIFICATE-----"))
-        .map(|b| format!("{b}\n"))
-        .collect();
-    let (leaf, rest) = blocks.split_first().ok_or(verify::VerifyError::Empty)?;
-    Ok(CertFiles {
-        cert: leaf.clone(),
-        chain: rest.concat(),
-        fullchain: blocks.concat(),
-        privkey,
-        rsa: None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_a_chain_into_leaf_and_intermediates() {
-        let pem = "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n\n-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----\n";
-        let files = split_chain(pem, "key".into()).unwrap();
-        assert_eq!(
-            files.cert,
-            "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n"
-        );
-        assert_eq!(
-            files.chain,
-            "-----BEGIN CERTIFICATE-----\nBBB\n-----END CERTIFICATE-----\n"
-        );
-        assert_eq!(files.fullchain, format!("{}{}", files.cert, files.chain));
-        assert!(split_chain("garbage", "key".into()).is_err());
     }
 }

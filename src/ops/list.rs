@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::config::Responder;
 use crate::keys::KeyType;
-use crate::renewal::schedule::{self, Inputs, Reason, Window};
+use crate::renewal::due::{self, Inputs, Reason, Window};
 use crate::renewal::state::{LastResult, RenewalState};
 use crate::store::{CertStore, KeySlot};
 use crate::verify;
@@ -162,7 +162,7 @@ pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
 }
 
 fn view(state: &RenewalState, info: &verify::CertInfo, cert_id: &str, now: i64) -> RenewalView {
-    let plan = schedule::plan(
+    let plan = due::plan(
         &Inputs {
             not_before: info.not_before,
             not_after: info.not_after,

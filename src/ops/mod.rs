@@ -1,8 +1,8 @@
 //! Workflows that cross modules (acme → verify → store). Only this module sequences domains.
 
+pub mod ari;
 pub mod audit;
 pub mod csr;
-pub mod daemon;
 pub mod django;
 pub mod install;
 pub mod issue;
@@ -10,7 +10,6 @@ pub mod list;
 pub mod nginx;
 pub mod renew;
 pub mod revoke;
-pub mod schedule;
 pub mod served;
 pub mod verify;
 

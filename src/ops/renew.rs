@@ -1,7 +1,7 @@
 //! `certctl renew`: every certificate that is due, from its renewal record alone.
 //!
 //! Per certificate, under its lock: read the live certificate, refresh ARI when it is stale,
-//! decide (see `renewal::schedule`), and when due run the issue workflow up to the install,
+//! decide (see `renewal::due`), and when due run the issue workflow up to the install,
 //! with the new chain checked against trusted roots before the swap. Due certificates run
 //! concurrently (bounded); one failure does not stop the others. Then, once per run: `nginx -t`
 //! and one reload per nginx instance, a TLS handshake to every name on every address nginx
@@ -22,7 +22,8 @@ use crate::acme::AcmeError;
 use crate::acme::directory::LETS_ENCRYPT_STAGING;
 use crate::config::{NginxSite, RenewalRecord, Responder};
 use crate::progress::{Progress, Step};
-use crate::renewal::schedule::{self, FailureKind, Inputs, Plan};
+use crate::renewal::decide::{Decision, Facts, LiveCert, SkipReason, decide};
+use crate::renewal::due::{self, FailureKind, Inputs, Plan};
 use crate::store::{CertStore, KeySlot, StoreLock};
 use crate::trust;
 use crate::verify::{self, CertInfo};
@@ -203,95 +204,110 @@ async fn renew_one_inner(
         .load_record(&name)?
         .ok_or_else(|| Error::Usage(format!("no certificate named {name:?}")))?;
     let mut state = store.load_state(&name)?;
-    if record.responder == Responder::Manual {
-        report.outcome = Outcome::Skipped {
-            why: "installed by hand (install-cert); certctl cannot renew it".into(),
-        };
-        report.not_after = live_leaf(store, &name).map(|(info, _)| info.not_after);
-        return Ok(None);
-    }
-    if let Some(revoked) = &state.revoked {
-        report.outcome = Outcome::Skipped {
-            why: format!("revoked ({}); issue a new certificate", revoked.reason),
-        };
-        return Ok(None);
-    }
-    // A version installed but never deployed (a run stopped between the swap and the reload):
-    // deploy it now, with the same checks and rollback as a fresh renewal.
     let live_version = store.live_version(&name)?;
-    if !opts.dry_run
-        && let (Some(deployed), Some(installed)) = (state.deployed_version, live_version)
-        && deployed != installed
-        && let Some((info, _)) = live_leaf(store, &name)
-    {
-        tracing::info!("{name}: version {installed} is live but was never deployed; deploying it");
-        report.not_after = Some(info.not_after);
-        report.outcome = Outcome::Renewed {
-            serial: info.serial.clone(),
-        };
-        return Ok(Some(Pending {
-            record,
-            previous: Some(deployed),
-            installed,
-            serial: info.serial,
-        }));
-    }
-
-    let now = super::unix_now();
     let live = live_leaf(store, &name);
-    if !opts.dry_run && store.live_version(&name)? != found_version {
-        tracing::info!("{name}: renewed by a concurrent certctl run moments ago");
-        report.not_after = live.as_ref().map(|(info, _)| info.not_after);
-        return Ok(None);
-    }
     // The ARI identifier of the live certificate: what its stored renewal window belongs to.
     let cert_id = live
         .as_ref()
         .map(|(_, leaf)| crate::acme::ari::cert_id(leaf).unwrap_or_default())
         .unwrap_or_default();
-    if let Some((info, leaf)) = &live {
-        report.not_after = Some(info.not_after);
-        let stale = state
-            .ari
-            .as_ref()
-            .is_none_or(|a| a.cert_id != cert_id || a.next_check <= now);
-        if stale
-            && !opts.dry_run
-            && let Some(account) = shared.account(store, &record).await
-            && let Some(ari) =
-                issue::ari_state(&account, &record.server, leaf, state.ari.as_ref(), now).await
-        {
-            state.ari = Some(ari);
-            store.save_state(&name, &state)?;
-        }
-    }
-    let plan = live.as_ref().map(|(info, _)| {
-        schedule::plan(
-            &Inputs {
+    let now = super::unix_now();
+    let mut ari_refreshed = false;
+    let decision = loop {
+        let facts = Facts {
+            manual: record.responder == Responder::Manual,
+            revoked: state.revoked.as_ref().map(|r| r.reason.as_str()),
+            dry_run: opts.dry_run,
+            force: opts.force,
+            days: opts.days,
+            deployed_version: state.deployed_version,
+            live_version,
+            found_version,
+            live: live.as_ref().map(|(info, _)| LiveCert {
                 not_before: info.not_before,
                 not_after: info.not_after,
-                ari_time: state.ari_time(&cert_id),
-                days: opts.days,
-                force: opts.force || opts.dry_run,
-            },
-            now,
-        )
-    });
-    report.plan = plan;
-    if plan.is_some_and(|p| !p.is_due(now)) {
-        return Ok(None);
-    }
-    if !opts.force
-        && !opts.dry_run
-        && let (Some(until), Some(err)) = (state.next_retry, &state.last_error)
-        && until > now
-    {
-        report.outcome = Outcome::BackingOff {
-            until,
-            last_error: err.clone(),
+                cert_id: &cert_id,
+            }),
+            ari: state.ari.as_ref(),
+            ari_refreshed,
+            next_retry: state.next_retry,
+            last_error: state.last_error.as_deref(),
         };
-        return Ok(None);
-    }
+        match decide(&facts, now) {
+            Decision::RefreshAri => {
+                ari_refreshed = true;
+                if let Some((_, leaf)) = &live
+                    && let Some(account) = shared.account(store, &record).await
+                    && let Some(ari) =
+                        super::ari::refresh(&account, &record.server, leaf, state.ari.as_ref(), now)
+                            .await
+                {
+                    state.ari = Some(ari);
+                    store.save_state(&name, &state)?;
+                }
+            }
+            decision => break decision,
+        }
+    };
+    let live_expiry = live.as_ref().map(|(info, _)| info.not_after);
+    let plan = match decision {
+        Decision::Skip(SkipReason::Manual) => {
+            report.outcome = Outcome::Skipped {
+                why: "installed by hand (install-cert); certctl cannot renew it".into(),
+            };
+            report.not_after = live_expiry;
+            return Ok(None);
+        }
+        Decision::Skip(SkipReason::Revoked(reason)) => {
+            report.outcome = Outcome::Skipped {
+                why: format!("revoked ({reason}); issue a new certificate"),
+            };
+            return Ok(None);
+        }
+        Decision::DeployInstalled {
+            previous,
+            installed,
+        } => {
+            tracing::info!(
+                "{name}: version {installed} is live but was never deployed; deploying it"
+            );
+            let (info, _) = live.expect("decided on a live certificate");
+            report.not_after = Some(info.not_after);
+            report.outcome = Outcome::Renewed {
+                serial: info.serial.clone(),
+            };
+            return Ok(Some(Pending {
+                record,
+                previous: Some(previous),
+                installed,
+                serial: info.serial,
+            }));
+        }
+        Decision::RenewedConcurrently => {
+            tracing::info!("{name}: renewed by a concurrent certctl run moments ago");
+            report.not_after = live_expiry;
+            return Ok(None);
+        }
+        Decision::RefreshAri => unreachable!("ARI is refreshed above"),
+        Decision::NotDue(plan) => {
+            report.not_after = live_expiry;
+            report.plan = Some(plan);
+            return Ok(None);
+        }
+        Decision::BackingOff {
+            until,
+            last_error,
+            plan,
+        } => {
+            report.not_after = live_expiry;
+            report.plan = plan;
+            report.outcome = Outcome::BackingOff { until, last_error };
+            return Ok(None);
+        }
+        Decision::Renew { plan } => plan,
+    };
+    report.not_after = live_expiry;
+    report.plan = plan;
 
     // Due: the issue workflow, from the record alone.
     let mut req = IssueRequest::from_record(&record, opts.backup_root.clone())?;
@@ -334,7 +350,7 @@ async fn renew_one_inner(
         }
         Ok(outcome) => {
             report.not_after = Some(outcome.cert.not_after);
-            report.plan = Some(schedule::plan(
+            report.plan = Some(due::plan(
                 &Inputs {
                     not_before: outcome.cert.not_before,
                     not_after: outcome.cert.not_after,

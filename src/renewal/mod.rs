@@ -1,5 +1,7 @@
-//! Renewal decisions: when each certificate is due ([`schedule`]) and what is remembered between
-//! runs ([`state`]). Pure; `ops::renew` does the I/O.
+//! Renewal decisions: when each certificate is due ([`due`]), what a renewal run does with one
+//! certificate ([`decide`]) and what is remembered between runs ([`state`]). Pure; `ops::renew`
+//! does the I/O.
 
-pub mod schedule;
+pub mod decide;
+pub mod due;
 pub mod state;

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::schedule::{FailureKind, Window};
+use super::due::{FailureKind, Window};
 
 /// See the module docs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +62,71 @@ pub struct AriState {
     pub explanation_url: Option<String>,
 }
 
+/// ARI is re-checked at least this often (seconds).
+pub const ARI_RECHECK: i64 = 12 * 3600;
+
+/// What the CA answered when asked for renewal information.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AriAnswer {
+    /// A suggested window.
+    Window {
+        /// The window.
+        window: Window,
+        /// Ask again after this many seconds (the CA's Retry-After).
+        retry_after: i64,
+        /// Why the window is what it is, when the CA says.
+        explanation_url: Option<String>,
+    },
+    /// The CA's directory offers no renewalInfo.
+    NotOffered,
+}
+
+impl AriState {
+    /// The state after asking the CA about certificate `cert_id` at `now`. `random` (0..1) picks
+    /// the time inside a new window; the time once chosen stays while the window does, since
+    /// drawing again at every check would drift renewals towards the window's start.
+    pub fn from_answer(
+        cert_id: String,
+        answer: AriAnswer,
+        previous: Option<&AriState>,
+        now: i64,
+        random: f64,
+    ) -> Self {
+        match answer {
+            AriAnswer::Window {
+                window,
+                retry_after,
+                explanation_url,
+            } => {
+                let chosen = previous
+                    .filter(|p| p.cert_id == cert_id && p.window == Some(window))
+                    .and_then(|p| p.chosen)
+                    .unwrap_or_else(|| window.pick(random));
+                Self {
+                    cert_id,
+                    offered: true,
+                    checked_at: now,
+                    // Ask again when the CA says, but at least every 12 hours.
+                    next_check: now + retry_after.clamp(60, ARI_RECHECK),
+                    window: Some(window),
+                    chosen: Some(chosen),
+                    explanation_url,
+                }
+            }
+            // A CA without ARI is asked again weekly whether it has started to offer it.
+            AriAnswer::NotOffered => Self {
+                cert_id,
+                offered: false,
+                checked_at: now,
+                next_check: now + 7 * 86_400,
+                window: None,
+                chosen: None,
+                explanation_url: None,
+            },
+        }
+    }
+}
+
 /// A revocation done through certctl.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revoked {
@@ -112,12 +177,7 @@ impl RenewalState {
         self.last_error = Some(error);
         self.failure_kind = Some(kind);
         self.failures = self.failures.saturating_add(1);
-        self.next_retry = Some(super::schedule::next_retry(
-            self.failures,
-            at,
-            kind,
-            retry_after,
-        ));
+        self.next_retry = Some(super::due::next_retry(self.failures, at, kind, retry_after));
     }
 }
 
@@ -137,6 +197,29 @@ mod tests {
         s.succeeded(2000);
         assert_eq!((s.failures, s.next_retry, s.last_error), (0, None, None));
         assert_eq!(s.last_result, Some(LastResult::Renewed));
+    }
+
+    #[test]
+    fn an_ari_time_once_chosen_stays_while_the_window_does() {
+        let window = Window {
+            start: 1000,
+            end: 2000,
+        };
+        let answer = || AriAnswer::Window {
+            window,
+            retry_after: 5,
+            explanation_url: None,
+        };
+        let first = AriState::from_answer("id".into(), answer(), None, 100, 0.5);
+        assert_eq!(first.next_check, 160, "retries are at least a minute apart");
+        let chosen = first.chosen.unwrap();
+        assert!((1000..=2000).contains(&chosen));
+        let again = AriState::from_answer("id".into(), answer(), Some(&first), 200, 0.99);
+        assert_eq!(again.chosen, Some(chosen));
+        let other = AriState::from_answer("new".into(), answer(), Some(&first), 200, 0.99);
+        assert_ne!(other.chosen, Some(chosen));
+        let none = AriState::from_answer("id".into(), AriAnswer::NotOffered, None, 100, 0.5);
+        assert_eq!((none.offered, none.next_check), (false, 100 + 7 * 86_400));
     }
 
     #[test]

@@ -73,6 +73,27 @@ impl KeySlot {
     }
 }
 
+impl CertFiles {
+    /// The files of one set from the CA's PEM chain (leaf first) and its private key: each
+    /// certificate parsed and written back as one canonical PEM block.
+    pub fn from_chain(
+        chain_pem: &str,
+        privkey: String,
+    ) -> Result<Self, crate::verify::VerifyError> {
+        let blocks = crate::verify::pem_blocks(chain_pem.as_bytes())?;
+        let (leaf, rest) = blocks
+            .split_first()
+            .ok_or(crate::verify::VerifyError::Empty)?;
+        Ok(Self {
+            cert: leaf.clone(),
+            chain: rest.concat(),
+            fullchain: blocks.concat(),
+            privkey,
+            rsa: None,
+        })
+    }
+}
+
 impl std::fmt::Debug for CertFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CertFiles")
@@ -144,4 +165,27 @@ pub trait CertStore: Send + Sync {
     fn restore_version(&self, name: &str, version: u64) -> Result<(), StoreError>;
     /// The stable paths of one key set of a certificate (whether or not they exist yet).
     fn live_paths(&self, name: &str, slot: KeySlot) -> LivePaths;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn self_signed(name: &str) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec![name.to_owned()]).unwrap();
+        params.self_signed(&key).unwrap().pem()
+    }
+
+    #[test]
+    fn splits_a_chain_into_leaf_and_intermediates() {
+        let (a, b) = (self_signed("a.test"), self_signed("b.test"));
+        // CRLFs and text between the blocks, as some CAs send them.
+        let pem = format!("{}\nsome text\n{}", a.replace('\n', "\r\n"), b);
+        let files = CertFiles::from_chain(&pem, "key".into()).unwrap();
+        assert_eq!(files.cert, a);
+        assert_eq!(files.chain, b);
+        assert_eq!(files.fullchain, format!("{a}{b}"));
+        assert!(CertFiles::from_chain("garbage", "key".into()).is_err());
+    }
 }

@@ -87,6 +87,16 @@ pub struct CertInfo {
     pub ocsp_urls: Vec<String>,
 }
 
+/// The certificates of a PEM chain, each re-encoded as one canonical PEM block (LF line
+/// ends, 64 columns), so what certctl writes never carries the CA's stray text or CRLFs.
+pub fn pem_blocks(chain_pem: &[u8]) -> Result<Vec<String>, VerifyError> {
+    let config = ::pem::EncodeConfig::new().set_line_ending(::pem::LineEnding::LF);
+    Ok(parse_pem_chain(chain_pem)?
+        .iter()
+        .map(|der| ::pem::encode_config(&::pem::Pem::new("CERTIFICATE", der.as_ref()), config))
+        .collect())
+}
+
 /// Splits PEM text into DER certificates, leaf first.
 pub fn parse_pem_chain(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, VerifyError> {
     let certs = CertificateDer::pem_slice_iter(pem)

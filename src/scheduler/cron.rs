@@ -1,20 +1,29 @@
-//! `certctl daemon`: when to wake next. The loop itself is in the CLI (it owns the signals).
+//! The cron daemon for containers (`certctl daemon`): when to wake next. Pure; the loop itself
+//! is in the CLI, which owns the signals.
 
-use super::issue::ARI_RECHECK;
-use super::list::ListEntry;
+use crate::renewal::state::ARI_RECHECK;
+
+/// One certificate's next renewal time and, after a failure, the time it may be retried.
+#[derive(Clone, Copy, Debug)]
+pub struct Upcoming {
+    /// When it is due (ARI-chosen or from its lifetime), Unix seconds.
+    pub renewal: i64,
+    /// No retry before this time (backoff).
+    pub retry: Option<i64>,
+}
 
 /// When the daemon runs renew next: at the cron time, or earlier when a certificate's renewal
 /// time (ARI or lifetime) or retry time comes first, and at least every 12 hours so ARI windows
 /// are re-checked. Always in the future.
-pub fn next_wake(now: i64, cron_next: Option<i64>, entries: &[ListEntry]) -> i64 {
+pub fn next_wake(now: i64, cron_next: Option<i64>, certs: &[Upcoming]) -> i64 {
     let mut wake = now + ARI_RECHECK;
     if let Some(at) = cron_next {
         wake = wake.min(at);
     }
-    for renewal in entries.iter().filter_map(|e| e.renewal.as_ref()) {
-        let at = renewal.next_retry.map_or(renewal.next_renewal, |retry| {
-            retry.max(renewal.next_renewal)
-        });
+    for cert in certs {
+        let at = cert
+            .retry
+            .map_or(cert.renewal, |retry| retry.max(cert.renewal));
         if at > now {
             wake = wake.min(at);
         }
@@ -25,25 +34,12 @@ pub fn next_wake(now: i64, cron_next: Option<i64>, entries: &[ListEntry]) -> i64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::list::RenewalView;
-    use crate::renewal::schedule::Reason;
 
-    fn entry(next_renewal: i64, next_retry: Option<i64>) -> ListEntry {
-        let mut entry = ListEntry::unread("a.test".into(), String::new());
-        entry.renewal = Some(RenewalView {
-            next_renewal,
-            next_renewal_rfc3339: String::new(),
-            reason: Reason::Ari,
-            backstop: next_renewal + 100,
-            ari_window: None,
-            ari_offered: Some(true),
-            last_attempt: None,
-            last_result: None,
-            last_error: None,
-            failures: 0,
-            next_retry,
-        });
-        entry
+    fn entry(next_renewal: i64, next_retry: Option<i64>) -> Upcoming {
+        Upcoming {
+            renewal: next_renewal,
+            retry: next_retry,
+        }
     }
 
     #[test]

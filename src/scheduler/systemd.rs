@@ -1,4 +1,4 @@
-//! `certctl schedule`: the systemd timer that runs `certctl renew`.
+//! The systemd timer that runs `certctl renew` (`certctl schedule`).
 //!
 //! The unit templates live in systemd/ and are compiled in; `install` fills in the binary and the
 //! state directory, writes them under `ROOT/etc/systemd/system/` and, on the live system (root
@@ -7,7 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::Error;
+use super::SchedulerError;
+use crate::fsio;
 
 /// The service and the timer, as shipped.
 const UNITS: [(&str, &str); 2] = [
@@ -41,13 +42,13 @@ pub fn render_units(
     binary: &Path,
     state_dir: &Path,
     writable: &[PathBuf],
-) -> Result<Vec<(&'static str, String)>, Error> {
+) -> Result<Vec<(&'static str, String)>, SchedulerError> {
     for (what, path) in [("binary", binary), ("state directory", state_dir)] {
         if !unit_safe(path) {
-            return Err(Error::Usage(format!(
-                "the {what} path {} cannot be written into a systemd unit (it must be absolute, without spaces, quotes, % or $)",
-                path.display()
-            )));
+            return Err(SchedulerError::UnsafePath {
+                what,
+                path: path.to_owned(),
+            });
         }
     }
     let extra: Vec<String> = writable
@@ -117,17 +118,16 @@ fn systemctl_usable(root: &Path) -> bool {
             .is_ok_and(|o| o.status.success())
 }
 
-fn systemctl(args: &[&str]) -> Result<String, Error> {
+fn systemctl(args: &[&str]) -> Result<String, SchedulerError> {
     let out = Command::new("systemctl")
         .args(args)
         .output()
-        .map_err(|e| Error::Usage(format!("cannot run systemctl: {e}")))?;
+        .map_err(SchedulerError::NoSystemctl)?;
     if !out.status.success() {
-        return Err(Error::Usage(format!(
-            "systemctl {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(SchedulerError::Systemctl {
+            args: args.join(" "),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -138,7 +138,7 @@ pub fn install(
     binary: &Path,
     state_dir: &Path,
     writable: &[PathBuf],
-) -> Result<Installed, Error> {
+) -> Result<Installed, SchedulerError> {
     let units = render_units(binary, state_dir, writable)?;
     let dir = unit_dir(root);
     for (name, _) in &units {
@@ -146,19 +146,14 @@ pub fn install(
         if let Ok(existing) = std::fs::read_to_string(&path)
             && !existing.starts_with(MARK)
         {
-            return Err(Error::Usage(format!(
-                "{} exists and was not written by certctl; move it away first",
-                path.display()
-            )));
+            return Err(SchedulerError::InTheWay(path));
         }
     }
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir).map_err(fsio::io("cannot create", &dir))?;
     let mut files = Vec::new();
     for (name, text) in &units {
         let path = dir.join(name);
-        crate::fsio::write_atomic(&path, text.as_bytes(), 0o644)
-            .map_err(|e| Error::Usage(format!("cannot write {}: {}", path.display(), e.source)))?;
+        fsio::write_atomic(&path, text.as_bytes(), 0o644)?;
         files.push(path);
     }
     let enabled = systemctl_usable(root);
@@ -170,7 +165,7 @@ pub fn install(
 }
 
 /// Disables the timer (when it can) and removes the unit files certctl wrote.
-pub fn uninstall(root: &Path) -> Result<Vec<PathBuf>, Error> {
+pub fn uninstall(root: &Path) -> Result<Vec<PathBuf>, SchedulerError> {
     if systemctl_usable(root) {
         let _ = systemctl(&["disable", "--now", TIMER]);
     }
@@ -180,15 +175,11 @@ pub fn uninstall(root: &Path) -> Result<Vec<PathBuf>, Error> {
         let path = dir.join(name);
         match std::fs::read_to_string(&path) {
             Ok(text) if text.starts_with(MARK) => {
-                std::fs::remove_file(&path)
-                    .map_err(|e| Error::Usage(format!("cannot remove {}: {e}", path.display())))?;
+                std::fs::remove_file(&path).map_err(fsio::io("cannot remove", &path))?;
                 removed.push(path);
             }
             Ok(_) => {
-                return Err(Error::Usage(format!(
-                    "{} was not written by certctl; left alone",
-                    path.display()
-                )));
+                return Err(SchedulerError::NotOurs(path));
             }
             Err(_) => {}
         }
@@ -200,7 +191,7 @@ pub fn uninstall(root: &Path) -> Result<Vec<PathBuf>, Error> {
 }
 
 /// One line on the timer: installed or not, and its next run when systemd knows it.
-pub fn status(root: &Path) -> Result<String, Error> {
+pub fn status(root: &Path) -> Result<String, SchedulerError> {
     let timer = unit_dir(root).join(TIMER);
     if !timer.exists() {
         return Ok(format!(
