@@ -336,13 +336,16 @@ fn schedule_install_writes_units_that_systemd_accepts_and_uninstall_removes_them
     assert_ok(&status);
     assert!(String::from_utf8_lossy(&status.stdout).contains("installed at"));
 
-    // A unit certctl did not write is left alone.
+    // A unit certctl did not write is left alone: an operational refusal (exit 1), as for an
+    // nginx file certctl does not own; the invocation itself was fine.
     fs::write(&timer, "[Timer]\nOnCalendar=daily\n").unwrap();
     let out = lab
         .certctl(["schedule", "install", "--root", root_arg])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("was not written by certctl"));
+    assert_eq!(fs::read_to_string(&timer).unwrap(), "[Timer]\nOnCalendar=daily\n");
     fs::remove_file(&timer).unwrap();
     assert_ok(
         &lab.certctl(["schedule", "install", "--root", root_arg])
