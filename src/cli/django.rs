@@ -9,7 +9,9 @@ use clap::{Args, Subcommand};
 use super::Ctx;
 use certctl::Error;
 use certctl::django::checks::{Finding, Severity};
-use certctl::ops::django::{self, CheckRequest};
+use certctl::django::fetch::{self, LiveReport, LiveRequest};
+use certctl::django::project::{self, CheckRequest, StaticReport};
+use certctl::django::{DjangoError, secret};
 
 #[derive(Debug, Args)]
 pub struct DjangoArgs {
@@ -77,9 +79,9 @@ pub fn run(args: DjangoArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
 #[derive(serde::Serialize)]
 struct Report {
     #[serde(flatten)]
-    project: Option<django::StaticReport>,
+    project: Option<StaticReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    live: Option<django::LiveReport>,
+    live: Option<LiveReport>,
 }
 
 fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
@@ -95,10 +97,8 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         process_env: std::env::vars().collect(),
     };
     // With --url and no project here, only the live site is checked.
-    let project = match django::check(&request) {
-        Err(django::DjangoError::NoProject(_)) if args.url.is_some() && args.project.is_none() => {
-            None
-        }
+    let project = match project::check(&request) {
+        Err(DjangoError::NoProject(_)) if args.url.is_some() && args.project.is_none() => None,
         other => Some(other?),
     };
     let live = match &args.url {
@@ -108,7 +108,7 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 .and_then(|p| p.settings.get("SESSION_COOKIE_NAME"))
                 .and_then(|s| s.value.as_str().map(str::to_owned))
                 .unwrap_or_else(|| "sessionid".into());
-            let req = django::LiveRequest {
+            let req = LiveRequest {
                 url: url.clone(),
                 path: args.path.clone(),
                 http_port: args.http_port,
@@ -116,7 +116,7 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 timeout: std::time::Duration::from_secs(args.timeout.max(1)),
                 session_cookie,
             };
-            Some(ctx.block_on(django::check_live(&req))??)
+            Some(ctx.block_on(fetch::check_live(&req))??)
         }
         None => None,
     };
@@ -166,7 +166,7 @@ fn use_colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-fn print_live(l: &django::LiveReport) {
+fn print_live(l: &LiveReport) {
     let colour = use_colour();
     println!("{} (live)", l.url);
     let chain = |hops: &[certctl::django::live::Hop]| {
@@ -241,10 +241,10 @@ fn print_findings(project: &Path, module: &str, findings: &[Finding]) {
 }
 
 fn secret_key(args: SecretKeyArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
-    let key = django::secret_key()?;
+    let key = secret::secret_key()?;
     match args.env_file {
         Some(path) => {
-            django::write_secret_env(&path, &key)?;
+            secret::write_secret_env(&path, &key)?;
             if !ctx.quiet {
                 eprintln!(
                     "wrote DJANGO_SECRET_KEY to {} (0600); read it with env(\"DJANGO_SECRET_KEY\")",

@@ -1,5 +1,5 @@
 //! What the running site shows: the plain-HTTP redirect chain, HSTS, the cookies a page sets,
-//! and mixed content in its HTML. Pure: responses in, findings out; `ops::django` fetches.
+//! and mixed content in its HTML. Pure: responses in, findings out; `django::fetch` fetches.
 
 use serde::Serialize;
 

@@ -3,7 +3,6 @@
 pub mod audit;
 pub mod csr;
 pub mod daemon;
-pub mod django;
 pub mod install;
 pub mod issue;
 pub mod list;
