@@ -8,10 +8,11 @@ use clap::{Args, Subcommand};
 
 use super::Ctx;
 use certctl::Error;
-use certctl::django::checks::{Finding, Severity};
+use certctl::django::checks::Finding;
 use certctl::django::fetch::{self, LiveReport, LiveRequest};
 use certctl::django::project::{self, CheckRequest, StaticReport};
 use certctl::django::{DjangoError, secret};
+use certctl::finding::Severity;
 
 #[derive(Debug, Args)]
 pub struct DjangoArgs {
@@ -137,12 +138,12 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         .project
         .iter()
         .flat_map(|p| &p.findings)
-        .any(|f| f.severity != Severity::Info);
+        .any(|f| f.finding.severity != Severity::Info);
     let live_counts = report
         .live
         .iter()
         .flat_map(|l| &l.findings)
-        .any(|f| f.severity != Severity::Info);
+        .any(|f| f.finding.severity != Severity::Info);
     Ok(match args.strict && (project_counts || live_counts) {
         true => ExitCode::from(1),
         false => ExitCode::SUCCESS,
@@ -155,6 +156,7 @@ fn severity_word(severity: Severity, colour: bool) -> String {
         Severity::Warning => ("1;33", "warning"),
         Severity::Info => ("1;34", "info"),
         Severity::Unknown => ("1;35", "unknown"),
+        Severity::Ok => ("1;32", "ok"),
     };
     match colour {
         true => format!("\x1b[{code}m{word:<7}\x1b[0m"),
@@ -197,7 +199,7 @@ fn print_live(l: &LiveReport) {
     if l.findings.is_empty() {
         println!("no live findings");
     }
-    for f in &l.findings {
+    for f in l.findings.iter().map(|f| &f.finding) {
         println!(
             "{} {:<13} {}",
             severity_word(f.severity, colour),
@@ -224,13 +226,19 @@ fn print_findings(project: &Path, module: &str, findings: &[Finding]) {
             }
             _ => "not set (Django's default)".to_owned(),
         };
-        println!("{} {:<13} {}", paint(f.severity), f.id, f.message);
+        let common = &f.finding;
+        println!(
+            "{} {:<13} {}",
+            paint(common.severity),
+            common.id,
+            common.message
+        );
         println!("{:22}{}: {place}", "", f.setting);
-        if !f.fix.is_empty() {
-            println!("{:22}fix: {}", "", f.fix);
+        if !common.fix.is_empty() {
+            println!("{:22}fix: {}", "", common.fix);
         }
     }
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let count = |s: Severity| findings.iter().filter(|f| f.finding.severity == s).count();
     println!(
         "{} errors, {} warnings, {} unknown, {} info",
         count(Severity::Error),

@@ -4,7 +4,9 @@
 use serde::Serialize;
 
 use super::DjangoError;
+use super::checks::report_rank;
 use super::live;
+use crate::finding::{Finding, Severity};
 
 /// What to fetch for the live check.
 #[derive(Clone, Debug)]
@@ -150,11 +152,13 @@ pub async fn check_live(req: &LiveRequest) -> Result<LiveReport, DjangoError> {
     let mut findings = Vec::new();
     if cookie_page.status == 404 && default_page {
         findings.push(live::LiveFinding {
-            id: "live.L040",
-            severity: crate::django::checks::Severity::Info,
+            finding: Finding {
+                id: "live.L040",
+                severity: Severity::Info,
+                message: "no admin login page here; cookies were read from the URL itself".into(),
+                fix: "pass --path with a page that sets the session and CSRF cookies".into(),
+            },
             url: page_url.clone(),
-            message: "no admin login page here; cookies were read from the URL itself".into(),
-            fix: "pass --path with a page that sets the session and CSRF cookies".into(),
         });
         cookie_page = https.clone();
         page_url = url.to_string();
@@ -173,7 +177,7 @@ pub async fn check_live(req: &LiveRequest) -> Result<LiveReport, DjangoError> {
     if page_url != url.as_str() {
         findings.extend(live::mixed_findings(&page_url, &cookie_page.body));
     }
-    findings.sort_by_key(|f| f.severity);
+    findings.sort_by_key(|f| report_rank(f.finding.severity));
     Ok(LiveReport {
         url: url.to_string(),
         http_chain: http.chain,
