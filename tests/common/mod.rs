@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 pub use http::{http_get, https_get};
 pub use lab::{Lab, LabOptions};
+pub use pki::TestCa;
 pub use process::free_port;
 
 /// stderr as text.
