@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 pub use http::{http_get, https_get};
 pub use lab::{Lab, LabOptions};
 pub use pki::TestCa;
-pub use process::free_port;
+pub use process::{Subprocess, free_port, loopback};
 
 /// stderr as text.
 pub fn stderr(out: &Output) -> String {
