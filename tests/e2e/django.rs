@@ -509,19 +509,13 @@ fn live_ids(report: &serde_json::Value) -> BTreeSet<String> {
 
 #[test]
 fn live_check_of_django_under_gunicorn_behind_nginx_tls() {
-    let lab = crate::common::Lab::with(crate::common::LabOptions {
-        managed_nginx: true,
-        ..Default::default()
-    });
+    let lab = crate::common::Lab::managed_nginx();
 
     // Secure: certctl's own nginx site (redirect, HSTS, X-Forwarded-Proto) in front of the
     // secure settings.
     let secure = Gunicorn::start("shop.settings.secure");
     let upstream = format!("http://127.0.0.1:{}", secure.port);
-    let mut args = vec!["--nginx", "--proxy-pass", &upstream];
-    let flags = lab.nginx_flags();
-    args.extend(flags.iter().map(String::as_str));
-    assert_ok(&lab.issue(&["live.test"], &args));
+    assert_ok(&lab.issue_nginx(&["live.test"], &["--proxy-pass", &upstream]));
     let report = crate::common::eventually(|| {
         let r = live_check(lab.https_port, lab.http_port, "shop.settings.secure");
         (r["live"]["https_chain"][0]["status"] == 200).then_some(r)
