@@ -55,7 +55,7 @@ pub enum Error {
     Bundle(#[from] crate::trust::BundleError),
     /// A Django project that cannot be checked.
     #[error(transparent)]
-    Django(#[from] crate::ops::django::DjangoError),
+    Django(#[from] crate::django::DjangoError),
     /// Stopped by Ctrl-C / SIGTERM.
     #[error("interrupted; the live certificate was not changed")]
     Interrupted,

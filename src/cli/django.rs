@@ -8,8 +8,11 @@ use clap::{Args, Subcommand};
 
 use super::Ctx;
 use certctl::Error;
-use certctl::django::checks::{Finding, Severity};
-use certctl::ops::django::{self, CheckRequest};
+use certctl::django::checks::Finding;
+use certctl::django::fetch::{self, LiveReport, LiveRequest};
+use certctl::django::project::{self, CheckRequest, StaticReport};
+use certctl::django::{DjangoError, secret};
+use certctl::finding::Severity;
 
 #[derive(Debug, Args)]
 pub struct DjangoArgs {
@@ -77,9 +80,9 @@ pub fn run(args: DjangoArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
 #[derive(serde::Serialize)]
 struct Report {
     #[serde(flatten)]
-    project: Option<django::StaticReport>,
+    project: Option<StaticReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    live: Option<django::LiveReport>,
+    live: Option<LiveReport>,
 }
 
 fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
@@ -95,10 +98,8 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         process_env: std::env::vars().collect(),
     };
     // With --url and no project here, only the live site is checked.
-    let project = match django::check(&request) {
-        Err(django::DjangoError::NoProject(_)) if args.url.is_some() && args.project.is_none() => {
-            None
-        }
+    let project = match project::check(&request) {
+        Err(DjangoError::NoProject(_)) if args.url.is_some() && args.project.is_none() => None,
         other => Some(other?),
     };
     let live = match &args.url {
@@ -108,7 +109,7 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 .and_then(|p| p.settings.get("SESSION_COOKIE_NAME"))
                 .and_then(|s| s.value.as_str().map(str::to_owned))
                 .unwrap_or_else(|| "sessionid".into());
-            let req = django::LiveRequest {
+            let req = LiveRequest {
                 url: url.clone(),
                 path: args.path.clone(),
                 http_port: args.http_port,
@@ -116,7 +117,7 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 timeout: std::time::Duration::from_secs(args.timeout.max(1)),
                 session_cookie,
             };
-            Some(ctx.block_on(django::check_live(&req))??)
+            Some(ctx.block_on(fetch::check_live(&req))??)
         }
         None => None,
     };
@@ -137,12 +138,12 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         .project
         .iter()
         .flat_map(|p| &p.findings)
-        .any(|f| f.severity != Severity::Info);
+        .any(|f| f.finding.severity != Severity::Info);
     let live_counts = report
         .live
         .iter()
         .flat_map(|l| &l.findings)
-        .any(|f| f.severity != Severity::Info);
+        .any(|f| f.finding.severity != Severity::Info);
     Ok(match args.strict && (project_counts || live_counts) {
         true => ExitCode::from(1),
         false => ExitCode::SUCCESS,
@@ -155,6 +156,7 @@ fn severity_word(severity: Severity, colour: bool) -> String {
         Severity::Warning => ("1;33", "warning"),
         Severity::Info => ("1;34", "info"),
         Severity::Unknown => ("1;35", "unknown"),
+        Severity::Ok => ("1;32", "ok"),
     };
     match colour {
         true => format!("\x1b[{code}m{word:<7}\x1b[0m"),
@@ -166,7 +168,7 @@ fn use_colour() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
-fn print_live(l: &django::LiveReport) {
+fn print_live(l: &LiveReport) {
     let colour = use_colour();
     println!("{} (live)", l.url);
     let chain = |hops: &[certctl::django::live::Hop]| {
@@ -197,7 +199,7 @@ fn print_live(l: &django::LiveReport) {
     if l.findings.is_empty() {
         println!("no live findings");
     }
-    for f in &l.findings {
+    for f in l.findings.iter().map(|f| &f.finding) {
         println!(
             "{} {:<13} {}",
             severity_word(f.severity, colour),
@@ -224,13 +226,19 @@ fn print_findings(project: &Path, module: &str, findings: &[Finding]) {
             }
             _ => "not set (Django's default)".to_owned(),
         };
-        println!("{} {:<13} {}", paint(f.severity), f.id, f.message);
+        let common = &f.finding;
+        println!(
+            "{} {:<13} {}",
+            paint(common.severity),
+            common.id,
+            common.message
+        );
         println!("{:22}{}: {place}", "", f.setting);
-        if !f.fix.is_empty() {
-            println!("{:22}fix: {}", "", f.fix);
+        if !common.fix.is_empty() {
+            println!("{:22}fix: {}", "", common.fix);
         }
     }
-    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let count = |s: Severity| findings.iter().filter(|f| f.finding.severity == s).count();
     println!(
         "{} errors, {} warnings, {} unknown, {} info",
         count(Severity::Error),
@@ -241,10 +249,10 @@ fn print_findings(project: &Path, module: &str, findings: &[Finding]) {
 }
 
 fn secret_key(args: SecretKeyArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
-    let key = django::secret_key()?;
+    let key = secret::secret_key()?;
     match args.env_file {
         Some(path) => {
-            django::write_secret_env(&path, &key)?;
+            secret::write_secret_env(&path, &key)?;
             if !ctx.quiet {
                 eprintln!(
                     "wrote DJANGO_SECRET_KEY to {} (0600); read it with env(\"DJANGO_SECRET_KEY\")",

@@ -8,38 +8,33 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::settings::{Settings, Value};
+use crate::finding::{self, Severity};
 
-/// How bad.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Broken or dangerous.
-    Error,
-    /// Django's warnings and certctl's.
-    Warning,
-    /// Worth knowing.
-    Info,
-    /// The check could not be decided statically.
-    Unknown,
-}
-
-/// One finding.
+/// One finding about a setting: the common shape (ID `security.W004`, Django's own, or
+/// `certctl.D001`; severity; message; fix) and where the value came from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// `security.W004` (Django's own) or `certctl.D001`.
-    pub id: &'static str,
-    /// How bad.
-    pub severity: Severity,
+    /// ID, severity, message and fix.
+    #[serde(flatten)]
+    pub finding: finding::Finding,
     /// The setting it is about.
     pub setting: &'static str,
     /// The file and line that set the value (None: Django's default is in effect).
     pub file: Option<PathBuf>,
     /// The line in `file`.
     pub line: Option<usize>,
-    /// What is wrong, one line.
-    pub message: String,
-    /// How to fix it, one line.
-    pub fix: String,
+}
+
+/// Where a severity sorts in django's reports: errors, warnings, info, then unknowns. This is
+/// the reports' own order (and not [`Severity`]'s, which puts unknown above info).
+pub fn report_rank(severity: Severity) -> u8 {
+    match severity {
+        Severity::Error => 0,
+        Severity::Warning => 1,
+        Severity::Info => 2,
+        Severity::Unknown => 3,
+        Severity::Ok => 4,
+    }
 }
 
 /// What the checks know besides the settings.
@@ -152,13 +147,15 @@ pub fn check(settings: &Settings, context: &Context) -> Vec<Finding> {
             ),
         };
         out.push(Finding {
-            id,
-            severity,
+            finding: finding::Finding {
+                id,
+                severity,
+                message,
+                fix: fix.to_owned(),
+            },
             setting,
             file,
             line,
-            message,
-            fix: fix.to_owned(),
         });
     };
     let w = Severity::Warning;
@@ -451,16 +448,19 @@ pub fn check(settings: &Settings, context: &Context) -> Vec<Finding> {
     );
     if let Some((file, line)) = &context.default_admin {
         out.push(Finding {
-            id: "certctl.D009",
-            severity: Severity::Info,
+            finding: finding::Finding {
+                id: "certctl.D009",
+                severity: Severity::Info,
+                message: "the admin is at the default URL admin/, the first place scanners try"
+                    .into(),
+                fix: "mount admin.site.urls under a less obvious path".into(),
+            },
             setting: "ROOT_URLCONF",
             file: Some(file.clone()),
             line: Some(*line),
-            message: "the admin is at the default URL admin/, the first place scanners try".into(),
-            fix: "mount admin.site.urls under a less obvious path".into(),
         });
     }
-    out.sort_by_key(|f| f.severity);
+    out.sort_by_key(|f| report_rank(f.finding.severity));
     out
 }
 
@@ -520,6 +520,7 @@ pub fn strong_secret(key: &Value) -> bool {
 pub fn django_ids(findings: &[Finding]) -> Vec<&'static str> {
     let mut ids: Vec<&str> = findings
         .iter()
+        .map(|f| &f.finding)
         .filter(|f| f.id.starts_with("security.") && f.severity != Severity::Unknown)
         .map(|f| f.id)
         .collect();
@@ -632,7 +633,7 @@ mod tests {
             pairs.push((k, v.clone()));
         }
         let findings = check(&settings(&pairs), &Context::default());
-        let mut ids: Vec<&str> = findings.iter().map(|f| f.id).collect();
+        let mut ids: Vec<&str> = findings.iter().map(|f| f.finding.id).collect();
         ids.sort_unstable();
         ids.dedup();
         ids
@@ -745,8 +746,8 @@ mod tests {
             &Context::default(),
         );
         let debug = findings.iter().find(|f| f.setting == "DEBUG").unwrap();
-        assert_eq!(debug.severity, Severity::Unknown);
-        assert!(debug.message.contains("X is not set"), "{debug:?}");
+        assert_eq!(debug.finding.severity, Severity::Unknown);
+        assert!(debug.finding.message.contains("X is not set"), "{debug:?}");
         assert!(!django_ids(&findings).contains(&"security.W018"));
     }
 
@@ -758,7 +759,7 @@ mod tests {
             tracked: vec![PathBuf::from("/p/settings.py")],
             default_admin: None,
         };
-        let ids: Vec<&str> = check(&s, &context).iter().map(|f| f.id).collect();
+        let ids: Vec<&str> = check(&s, &context).iter().map(|f| f.finding.id).collect();
         assert_eq!(ids, ["certctl.D007"]);
 
         let urls = "from django.contrib import admin\nfrom django.urls import path\n\nurlpatterns = [\n    path('admin/', admin.site.urls),\n]\n";
@@ -770,6 +771,48 @@ mod tests {
         assert_eq!(
             default_admin_line(Path::new("urls.py"), &from_setting, &admin_url),
             Some(5)
+        );
+    }
+
+    #[test]
+    fn reports_list_errors_then_warnings_then_info_then_unknowns() {
+        let mut order = [
+            Severity::Unknown,
+            Severity::Info,
+            Severity::Warning,
+            Severity::Error,
+        ];
+        order.sort_by_key(|s| report_rank(*s));
+        assert_eq!(
+            order,
+            [
+                Severity::Error,
+                Severity::Warning,
+                Severity::Info,
+                Severity::Unknown
+            ]
+        );
+    }
+
+    #[test]
+    fn json_keeps_the_flat_keys() {
+        let f = Finding {
+            finding: finding::Finding {
+                id: "certctl.D009",
+                severity: Severity::Info,
+                message: "m".into(),
+                fix: "f".into(),
+            },
+            setting: "ROOT_URLCONF",
+            file: None,
+            line: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&f).unwrap(),
+            serde_json::json!({
+                "id": "certctl.D009", "severity": "info", "setting": "ROOT_URLCONF",
+                "file": null, "line": null, "message": "m", "fix": "f",
+            })
         );
     }
 }

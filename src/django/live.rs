@@ -1,28 +1,24 @@
 //! What the running site shows: the plain-HTTP redirect chain, HSTS, the cookies a page sets,
-//! and mixed content in its HTML. Pure: responses in, findings out; `ops::django` fetches.
+//! and mixed content in its HTML. Pure: responses in, findings out; `django::fetch` fetches.
 
 use serde::Serialize;
 
-use super::checks::Severity;
+use crate::finding::{Finding, Severity};
 use crate::hsts::parse_hsts;
 
 use crate::audit::grade::HSTS_A_PLUS;
 /// More hops than any sane redirect chain.
 pub const MAX_HOPS: usize = 10;
 
-/// One live finding.
+/// One live finding: the common shape (ID `live.L001` …, severity, message, fix) and the URL
+/// it is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LiveFinding {
-    /// `live.L001` …
-    pub id: &'static str,
-    /// How bad.
-    pub severity: Severity,
+    /// ID, severity, message and fix.
+    #[serde(flatten)]
+    pub finding: Finding,
     /// The URL it is about.
     pub url: String,
-    /// What is wrong, one line.
-    pub message: String,
-    /// How to fix it, one line.
-    pub fix: String,
 }
 
 fn finding(
@@ -33,11 +29,13 @@ fn finding(
     fix: &str,
 ) -> LiveFinding {
     LiveFinding {
-        id,
-        severity,
+        finding: Finding {
+            id,
+            severity,
+            message,
+            fix: fix.to_owned(),
+        },
         url: url.to_owned(),
-        message,
-        fix: fix.to_owned(),
     }
 }
 
@@ -347,7 +345,7 @@ mod tests {
     }
 
     fn ids(f: &[LiveFinding]) -> Vec<&str> {
-        f.iter().map(|f| f.id).collect()
+        f.iter().map(|f| f.finding.id).collect()
     }
 
     #[test]
@@ -421,7 +419,12 @@ mod tests {
                 "live.L022"
             ]
         );
-        assert!(found[0].fix.contains("SESSION_COOKIE_SECURE = True"));
+        assert!(
+            found[0]
+                .finding
+                .fix
+                .contains("SESSION_COOKIE_SECURE = True")
+        );
     }
 
     #[test]
@@ -443,12 +446,12 @@ mod tests {
         );
         let findings = mixed_findings("u", html);
         assert_eq!(
-            findings[2].severity,
+            findings[2].finding.severity,
             Severity::Warning,
             "images are passive"
         );
         assert_eq!(
-            findings[3].severity,
+            findings[3].finding.severity,
             Severity::Error,
             "a form posts in the clear"
         );

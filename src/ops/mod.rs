@@ -3,7 +3,6 @@
 pub mod ari;
 pub mod audit;
 pub mod csr;
-pub mod django;
 pub mod install;
 pub mod issue;
 pub mod list;

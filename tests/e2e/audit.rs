@@ -331,21 +331,9 @@ struct Pki {
 
 fn battery_pki() -> Pki {
     use certctl::keys::{KeyType, PrivateKey};
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca = |cn: &str| {
-        let mut p = CertificateParams::default();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p
-    };
-    let root_key = KeyPair::generate().unwrap();
-    let root_params = ca("Battery Root");
-    let root = root_params.self_signed(&root_key).unwrap();
-    let root_issuer = Issuer::new(root_params, &root_key);
-    let int_key = KeyPair::generate().unwrap();
-    let int_params = ca("Battery Intermediate");
-    let intermediate = int_params.signed_by(&int_key, &root_issuer).unwrap();
-    let int_issuer = Issuer::new(int_params, &int_key);
+    use rcgen::{CertificateParams, KeyPair};
+    let root = crate::common::TestCa::root("Battery Root");
+    let intermediate = root.intermediate("Battery Intermediate");
 
     let leaf = |name: &str, key_type: KeyType, expired: bool, self_signed: bool| {
         let key = PrivateKey::generate(key_type).unwrap();
@@ -357,7 +345,7 @@ fn battery_pki() -> Pki {
         }
         let cert = match self_signed {
             true => p.self_signed(&pair).unwrap(),
-            false => p.signed_by(&pair, &int_issuer).unwrap(),
+            false => intermediate.sign(p, &pair),
         };
         (cert.pem(), key.to_pem())
     };

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::{assert_ok, mode, stderr};
+use crate::common::{Subprocess, assert_ok, loopback, mode, stderr};
 
 const KEY: &str = "Zq3vN8mR2tW6yB1cE5gH9jK4lP7sU0xA3dF6hJ9kL2nQ5rT8vY1zC4eG7iM0oS3u";
 
@@ -440,9 +440,10 @@ fn secret_key_passes_djangos_own_check_and_lands_in_a_private_env_file() {
     assert_eq!(mode(&env) & 0o777, 0o600);
 }
 
-/// gunicorn serving the split fixture with a settings module; killed on drop.
+/// gunicorn serving the split fixture with a settings module; stopped on drop.
 struct Gunicorn {
-    child: std::process::Child,
+    // Declared first: stopped before its directory goes.
+    _process: Subprocess,
     port: u16,
     _dir: tempfile::TempDir,
 }
@@ -452,31 +453,20 @@ impl Gunicorn {
         let dir = copy_project("split");
         let port = crate::common::free_port();
         let mut cmd = clean(Command::new(django_python()));
-        let child = cmd
-            .current_dir(dir.path())
+        cmd.current_dir(dir.path())
             .args(["-m", "gunicorn", "--workers", "1", "--bind"])
             .arg(format!("127.0.0.1:{port}"))
             .arg("shop.wsgi")
             .env("DJANGO_SETTINGS_MODULE", module)
             .env("DJANGO_SECRET_KEY", KEY)
-            .env("DJANGO_ALLOWED_HOSTS", "live.test")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start gunicorn");
-        crate::common::eventually(|| std::net::TcpStream::connect(("127.0.0.1", port)).ok());
+            .env("DJANGO_ALLOWED_HOSTS", "live.test");
+        let mut process = Subprocess::spawn("gunicorn", cmd, dir.path().join("gunicorn.log"));
+        process.wait_for_port(loopback(port));
         Gunicorn {
-            child,
+            _process: process,
             port,
             _dir: dir,
         }
-    }
-}
-
-impl Drop for Gunicorn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -519,19 +509,13 @@ fn live_ids(report: &serde_json::Value) -> BTreeSet<String> {
 
 #[test]
 fn live_check_of_django_under_gunicorn_behind_nginx_tls() {
-    let lab = crate::common::Lab::with(crate::common::LabOptions {
-        managed_nginx: true,
-        ..Default::default()
-    });
+    let lab = crate::common::Lab::managed_nginx();
 
     // Secure: certctl's own nginx site (redirect, HSTS, X-Forwarded-Proto) in front of the
     // secure settings.
     let secure = Gunicorn::start("shop.settings.secure");
     let upstream = format!("http://127.0.0.1:{}", secure.port);
-    let mut args = vec!["--nginx", "--proxy-pass", &upstream];
-    let flags = lab.nginx_flags();
-    args.extend(flags.iter().map(String::as_str));
-    assert_ok(&lab.issue(&["live.test"], &args));
+    assert_ok(&lab.issue_nginx(&["live.test"], &["--proxy-pass", &upstream]));
     let report = crate::common::eventually(|| {
         let r = live_check(lab.https_port, lab.http_port, "shop.settings.secure");
         (r["live"]["https_chain"][0]["status"] == 200).then_some(r)

@@ -172,21 +172,10 @@ fn legacy_server(server: Legacy) -> SocketAddr {
 /// A leaf for `legacy.test` under a root the audit is told to trust, so only protocols and
 /// suites decide the grade.
 fn pki() -> (Vec<Vec<u8>>, Vec<CertificateDer<'static>>) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let root_key = KeyPair::generate().unwrap();
-    let mut root_params = CertificateParams::default();
-    root_params
-        .distinguished_name
-        .push(DnType::CommonName, "Legacy Root");
-    root_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let root = root_params.self_signed(&root_key).unwrap();
-    let issuer = Issuer::new(root_params, &root_key);
+    let root = crate::common::TestCa::root("Legacy Root");
     let leaf_key = certctl::keys::PrivateKey::generate(certctl::keys::KeyType::Rsa2048).unwrap();
-    let leaf_pair = KeyPair::from_pem(&leaf_key.to_pem()).unwrap();
-    let leaf = CertificateParams::new(vec!["legacy.test".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_pair, &issuer)
-        .unwrap();
+    let leaf_pair = rcgen::KeyPair::from_pem(&leaf_key.to_pem()).unwrap();
+    let leaf = root.leaf(&["legacy.test"], &leaf_pair);
     let roots = CertificateDer::pem_slice_iter(root.pem().as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .unwrap();

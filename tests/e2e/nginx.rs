@@ -2,36 +2,18 @@
 
 use std::fs;
 
-use crate::common::{Lab, LabOptions, assert_ok, eventually, http_get, https_get, stderr};
+use crate::common::{Lab, assert_ok, eventually, http_get, https_get, stderr};
 
-fn lab() -> Lab {
-    Lab::with(LabOptions {
-        managed_nginx: true,
-        ..LabOptions::default()
-    })
-}
-
+/// The lab's site directory with an index page.
 fn site_root(lab: &Lab) -> String {
-    let dir = lab.dir.path().join("site");
-    fs::create_dir_all(&dir).unwrap();
+    let dir = lab.site_dir();
     fs::write(dir.join("index.html"), "hello from site.test\n").unwrap();
     dir.display().to_string()
 }
 
+/// `issue site.test www.site.test --nginx …` on the lab's nginx, plus `extra`.
 fn issue_nginx(lab: &Lab, extra: &[&str]) -> std::process::Output {
-    let flags = lab.nginx_flags();
-    let mut args: Vec<&str> = vec!["--nginx"];
-    args.extend(flags.iter().map(String::as_str));
-    args.extend_from_slice(extra);
-    lab.issue(&["site.test", "www.site.test"], &args)
-}
-
-fn nginx_cmd(lab: &Lab, extra: &[&str]) -> std::process::Output {
-    let flags = lab.nginx_flags();
-    let mut args: Vec<&str> = vec!["nginx", "site.test"];
-    args.extend(flags.iter().map(String::as_str));
-    args.extend_from_slice(extra);
-    lab.certctl(&args).output().unwrap()
+    lab.issue_nginx(&["site.test", "www.site.test"], extra)
 }
 
 /// Reloads the lab's nginx after a test wrote a user file, and waits until `host` answers 200.
@@ -46,7 +28,7 @@ fn reload_until_served(lab: &Lab, host: &str) {
 
 #[test]
 fn issue_nginx_takes_a_name_to_https_with_hsts_and_redirect() {
-    let lab = lab();
+    let lab = Lab::managed_nginx();
     let root = site_root(&lab);
     let out = issue_nginx(&lab, &["--root", &root]);
     assert_ok(&out);
@@ -104,7 +86,7 @@ fn issue_nginx_takes_a_name_to_https_with_hsts_and_redirect() {
     );
 
     // Re-running is idempotent: everything is remembered and nothing changes.
-    let again = nginx_cmd(&lab, &[]);
+    let again = lab.nginx_command("site.test", &[]);
     assert_ok(&again);
     assert!(
         String::from_utf8_lossy(&again.stdout).contains("nothing to change"),
@@ -120,7 +102,7 @@ fn issue_nginx_takes_a_name_to_https_with_hsts_and_redirect() {
 
 #[test]
 fn dry_run_prints_a_diff_and_writes_nothing_then_modern_profile_serves_tls13_only() {
-    let lab = lab();
+    let lab = Lab::managed_nginx();
     let root = site_root(&lab);
     assert_ok(&issue_nginx(&lab, &["--root", &root]));
     let site_file = lab
@@ -128,8 +110,8 @@ fn dry_run_prints_a_diff_and_writes_nothing_then_modern_profile_serves_tls13_onl
         .join("sites-available/certctl-site.test.conf");
     let before = fs::read_to_string(&site_file).unwrap();
 
-    let out = nginx_cmd(
-        &lab,
+    let out = lab.nginx_command(
+        "site.test",
         &[
             "--profile",
             "modern",
@@ -157,8 +139,8 @@ fn dry_run_prints_a_diff_and_writes_nothing_then_modern_profile_serves_tls13_onl
             .exists()
     );
 
-    assert_ok(&nginx_cmd(
-        &lab,
+    assert_ok(&lab.nginx_command(
+        "site.test",
         &[
             "--profile",
             "modern",
@@ -180,7 +162,7 @@ fn dry_run_prints_a_diff_and_writes_nothing_then_modern_profile_serves_tls13_onl
 
 #[test]
 fn a_failing_nginx_test_restores_every_file_and_keeps_serving() {
-    let lab = lab();
+    let lab = Lab::managed_nginx();
     let root = site_root(&lab);
     assert_ok(&issue_nginx(&lab, &["--root", &root]));
     let site_file = lab
@@ -194,7 +176,7 @@ fn a_failing_nginx_test_restores_every_file_and_keeps_serving() {
         "server { bogus_directive on; }\n",
     )
     .unwrap();
-    let out = nginx_cmd(&lab, &["--hsts", "600"]);
+    let out = lab.nginx_command("site.test", &["--hsts", "600"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -219,7 +201,7 @@ fn a_failing_nginx_test_restores_every_file_and_keeps_serving() {
 
 #[test]
 fn never_overwrites_a_file_it_did_not_write_and_refuses_metacharacters() {
-    let lab = lab();
+    let lab = Lab::managed_nginx();
     let root = site_root(&lab);
     let site_file = lab
         .nginx_prefix
@@ -253,7 +235,7 @@ fn never_overwrites_a_file_it_did_not_write_and_refuses_metacharacters() {
 
 #[test]
 fn a_users_plain_http_server_gets_one_include_line_and_keeps_working() {
-    let lab = lab();
+    let lab = Lab::managed_nginx();
     let root = site_root(&lab);
     let user_file = lab.nginx_prefix.join("sites-enabled/legacy");
     let original = format!(
@@ -262,10 +244,7 @@ fn a_users_plain_http_server_gets_one_include_line_and_keeps_working() {
     );
     fs::write(&user_file, &original).unwrap();
     reload_until_served(&lab, "legacy.test");
-    let flags = lab.nginx_flags();
-    let mut args: Vec<&str> = vec!["--nginx", "--root", &root];
-    args.extend(flags.iter().map(String::as_str));
-    let out = lab.issue(&["legacy.test"], &args);
+    let out = lab.issue_nginx(&["legacy.test"], &["--root", &root]);
     assert_ok(&out);
     assert!(
         stderr(&out).contains("certctl does not manage"),
@@ -298,7 +277,7 @@ fn a_users_plain_http_server_gets_one_include_line_and_keeps_working() {
 
 #[test]
 fn two_user_servers_in_one_file_each_get_their_include_in_place() {
-    let lab = lab();
+    let lab = Lab::managed_nginx();
     let root = site_root(&lab);
     let user_file = lab.nginx_prefix.join("sites-enabled/two");
     let block = |name: &str| {
@@ -313,10 +292,7 @@ fn two_user_servers_in_one_file_each_get_their_include_in_place() {
     )
     .unwrap();
     reload_until_served(&lab, "two.test");
-    let flags = lab.nginx_flags();
-    let mut args: Vec<&str> = vec!["--nginx", "--root", &root];
-    args.extend(flags.iter().map(String::as_str));
-    assert_ok(&lab.issue(&["one.test", "two.test"], &args));
+    assert_ok(&lab.issue_nginx(&["one.test", "two.test"], &["--root", &root]));
 
     // Each server got exactly one include, right under its own server_name.
     let now = fs::read_to_string(&user_file).unwrap();
@@ -347,7 +323,7 @@ fn two_user_servers_in_one_file_each_get_their_include_in_place() {
 
 #[test]
 fn dual_serves_ecdsa_and_rsa_and_reissues_them_as_a_pair() {
-    let lab = lab();
+    let lab = Lab::managed_nginx();
     let root = site_root(&lab);
     assert_ok(&issue_nginx(&lab, &["--root", &root, "--dual"]));
     let live = lab.live("site.test");

@@ -46,18 +46,16 @@ fn live_cert(lab: &Lab, name: &str) -> String {
 #[test]
 fn renew_replaces_due_certificates_reloads_nginx_once_and_runs_the_hook() {
     let lab = short_lived(true, false);
-    let site = lab.dir.path().join("site");
-    fs::create_dir_all(&site).unwrap();
+    let site = lab.site_dir();
     let hook_log = lab.dir.path().join("hook.log");
     let hook = format!(
         "echo \"$CERTCTL_NAME|$CERTCTL_DOMAINS|$CERTCTL_FULLCHAIN|$CERTCTL_PRIVKEY\" >> {}",
         hook_log.display()
     );
-    let flags = lab.nginx_flags();
-    let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
-    args.extend(flags.iter().map(String::as_str));
-    args.extend(["--deploy-hook", &hook]);
-    assert_ok(&lab.issue(&["site.test", "www.site.test"], &args));
+    assert_ok(&lab.issue_nginx(
+        &["site.test", "www.site.test"],
+        &["--root", site.to_str().unwrap(), "--deploy-hook", &hook],
+    ));
     let before = live_cert(&lab, "site.test");
     assert_eq!(lab.served_leaf("site.test", None).trim(), before.trim());
     fs::remove_file(&hook_log).unwrap();
@@ -345,7 +343,10 @@ fn schedule_install_writes_units_that_systemd_accepts_and_uninstall_removes_them
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("was not written by certctl"));
-    assert_eq!(fs::read_to_string(&timer).unwrap(), "[Timer]\nOnCalendar=daily\n");
+    assert_eq!(
+        fs::read_to_string(&timer).unwrap(),
+        "[Timer]\nOnCalendar=daily\n"
+    );
     fs::remove_file(&timer).unwrap();
     assert_ok(
         &lab.certctl(["schedule", "install", "--root", root_arg])
@@ -529,10 +530,7 @@ fn standalone_certificates_take_turns_on_the_http_port() {
 #[test]
 fn a_version_installed_but_never_deployed_is_deployed_by_the_next_run() {
     // Long-lived certificates: nothing is due, so only the undeployed version gives work.
-    let lab = Lab::with(LabOptions {
-        managed_nginx: true,
-        ..LabOptions::default()
-    });
+    let lab = Lab::managed_nginx();
     assert_ok(&lab.issue_site("site.test", &[]));
     let state_file = lab.state_dir.join("certs/site.test/state.json");
     let state: serde_json::Value = serde_json::from_slice(&fs::read(&state_file).unwrap()).unwrap();

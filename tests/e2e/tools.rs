@@ -94,22 +94,17 @@ fn csr_has_the_names_as_sans_only_and_a_private_key() {
 
 /// A CA and a leaf for `names`, valid from `not_before` to `not_after` (Unix seconds).
 fn byo_pki(dir: &std::path::Path, names: &[&str], not_after_days: i64) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::default();
-    ca.distinguished_name.push(DnType::CommonName, "BYO CA");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, &ca_key);
+    use rcgen::{CertificateParams, KeyPair};
+    let ca = crate::common::TestCa::root("BYO CA");
     let key = KeyPair::generate().unwrap();
     let mut leaf =
         CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
     let now = time::OffsetDateTime::now_utc();
     leaf.not_before = now - time::Duration::days(2);
     leaf.not_after = now + time::Duration::days(not_after_days);
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    let cert = ca.sign(leaf, &key);
     std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
 }
 

@@ -1,0 +1,190 @@
+//! The live half of `certctl django check --url`: fetch the site's plain-HTTP and HTTPS redirect
+//! chains and a page that sets cookies, then hand the responses to the pure [`live`] checks.
+
+use serde::Serialize;
+
+use super::DjangoError;
+use super::checks::report_rank;
+use super::live;
+use crate::finding::{Finding, Severity};
+
+/// What to fetch for the live check.
+#[derive(Clone, Debug)]
+pub struct LiveRequest {
+    /// The site's https:// URL.
+    pub url: String,
+    /// A page that sets cookies (default: the admin login page, else the URL itself).
+    pub path: Option<String>,
+    /// The plain-HTTP port that must redirect (80 unless testing).
+    pub http_port: u16,
+    /// Connect here instead of resolving the host (like curl --resolve).
+    pub connect: Option<std::net::IpAddr>,
+    /// Per request.
+    pub timeout: std::time::Duration,
+    /// SESSION_COOKIE_NAME (from the static check when there is one).
+    pub session_cookie: String,
+}
+
+/// The live report.
+#[derive(Clone, Debug, Serialize)]
+pub struct LiveReport {
+    /// The URL checked.
+    pub url: String,
+    /// http:// → … as followed.
+    pub http_chain: Vec<live::Hop>,
+    /// The https:// URL → … as followed.
+    pub https_chain: Vec<live::Hop>,
+    /// Strict-Transport-Security headers on the first HTTPS response.
+    pub hsts: Vec<String>,
+    /// The page whose cookies were checked.
+    pub cookie_page: String,
+    /// Cookies set on the way.
+    pub cookies: Vec<live::CookieView>,
+    /// Findings, worst first.
+    pub findings: Vec<live::LiveFinding>,
+}
+
+/// A response at the end of a redirect chain, with every Set-Cookie seen on the way.
+#[derive(Clone)]
+struct Fetched {
+    chain: Vec<live::Hop>,
+    hsts: Vec<String>,
+    set_cookie: Vec<String>,
+    status: u16,
+    body: String,
+}
+
+async fn follow(client: &reqwest::Client, start: reqwest::Url) -> Result<Fetched, DjangoError> {
+    let mut url = start;
+    let mut fetched = Fetched {
+        chain: Vec::new(),
+        hsts: Vec::new(),
+        set_cookie: Vec::new(),
+        status: 0,
+        body: String::new(),
+    };
+    loop {
+        let rsp =
+            client.get(url.clone()).send().await.map_err(|e| {
+                DjangoError::Live(format!("{url}: {}", crate::acme::error_chain(&e)))
+            })?;
+        let values = |name: &str| -> Vec<String> {
+            rsp.headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_owned))
+                .collect()
+        };
+        if url.scheme() == "https" && !fetched.chain.iter().any(|h| h.url.starts_with("https:")) {
+            fetched.hsts = values("strict-transport-security");
+        }
+        fetched.set_cookie.extend(values("set-cookie"));
+        let location = match rsp.status().is_redirection() {
+            true => rsp
+                .headers()
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| url.join(l).ok()),
+            false => None,
+        };
+        let seen = fetched.chain.iter().any(|h| h.url == url.as_str());
+        fetched.status = rsp.status().as_u16();
+        fetched.chain.push(live::Hop {
+            url: url.to_string(),
+            status: fetched.status,
+            location: location.as_ref().map(ToString::to_string),
+        });
+        match location {
+            Some(next) if !seen && fetched.chain.len() <= live::MAX_HOPS => url = next,
+            _ => {
+                if fetched.status < 300 || fetched.status >= 400 {
+                    fetched.body = rsp.text().await.unwrap_or_default();
+                }
+                return Ok(fetched);
+            }
+        }
+    }
+}
+
+/// The live check: redirects, HSTS, cookies, mixed content. Certificate trust is not judged here
+/// (that is `certctl audit`'s job), so a lab certificate works.
+pub async fn check_live(req: &LiveRequest) -> Result<LiveReport, DjangoError> {
+    let bad = |why: &str| DjangoError::BadUrl {
+        url: req.url.clone(),
+        why: why.to_owned(),
+    };
+    let url = reqwest::Url::parse(&req.url).map_err(|e| bad(&e.to_string()))?;
+    if url.scheme() != "https" {
+        return Err(bad("must be an https:// URL"));
+    }
+    let host = url.host_str().ok_or_else(|| bad("has no host"))?.to_owned();
+    let mut builder = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(req.timeout)
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(ip) = req.connect {
+        // The port is the URL's; only the address is replaced.
+        builder = builder.resolve(&host, std::net::SocketAddr::new(ip, 0));
+    }
+    let client = builder
+        .build()
+        .map_err(|e| DjangoError::Live(e.to_string()))?;
+
+    let mut plain = url.clone();
+    plain
+        .set_scheme("http")
+        .map_err(|_| bad("cannot make its http:// form"))?;
+    plain
+        .set_port((req.http_port != 80).then_some(req.http_port))
+        .map_err(|_| bad("cannot set the http port"))?;
+    plain.set_path("/");
+    plain.set_query(None);
+    let (http, https) = tokio::join!(follow(&client, plain), follow(&client, url.clone()));
+    let (http, https) = (http?, https?);
+
+    let default_page = req.path.is_none();
+    let page = url
+        .join(req.path.as_deref().unwrap_or("/admin/login/"))
+        .map_err(|e| bad(&e.to_string()))?;
+    let mut cookie_page = follow(&client, page.clone()).await?;
+    let mut page_url = page.to_string();
+    let mut findings = Vec::new();
+    if cookie_page.status == 404 && default_page {
+        findings.push(live::LiveFinding {
+            finding: Finding {
+                id: "live.L040",
+                severity: Severity::Info,
+                message: "no admin login page here; cookies were read from the URL itself".into(),
+                fix: "pass --path with a page that sets the session and CSRF cookies".into(),
+            },
+            url: page_url.clone(),
+        });
+        cookie_page = https.clone();
+        page_url = url.to_string();
+    }
+
+    findings.extend(live::redirect_findings(&http.chain));
+    findings.extend(live::redirect_findings(&https.chain));
+    findings.extend(live::hsts_findings(url.as_str(), &https.hsts));
+    let cookies = live::parse_cookies(&cookie_page.set_cookie);
+    findings.extend(live::cookie_findings(
+        &page_url,
+        &cookies,
+        &req.session_cookie,
+    ));
+    findings.extend(live::mixed_findings(url.as_str(), &https.body));
+    if page_url != url.as_str() {
+        findings.extend(live::mixed_findings(&page_url, &cookie_page.body));
+    }
+    findings.sort_by_key(|f| report_rank(f.finding.severity));
+    Ok(LiveReport {
+        url: url.to_string(),
+        http_chain: http.chain,
+        https_chain: https.chain,
+        hsts: https.hsts,
+        cookie_page: page_url,
+        cookies,
+        findings,
+    })
+}

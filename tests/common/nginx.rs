@@ -1,0 +1,230 @@
+//! The lab's private nginx (`-p PREFIX -c PREFIX/nginx.conf`, everything it writes inside the
+//! prefix): either a fixed HTTP-01 webroot server, or an empty Debian-like layout for certctl to
+//! manage; signals, the flags that point certctl at it, and what it serves.
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use super::lab::Lab;
+use super::process::{Subprocess, loopback};
+use super::stderr;
+
+impl Lab {
+    /// nginx with a webroot for HTTP-01 on the lab's HTTP port: `*.test` hosts get the
+    /// challenge location (and a redirect to https), any other Host a 404.
+    pub(super) fn start_nginx(&mut self) {
+        let prefix = self.nginx_prefix.clone();
+        for sub in ["", "tmp", "logs"] {
+            fs::create_dir_all(prefix.join(sub)).unwrap();
+        }
+        let conf = format!(
+            r#"{preamble}    # Requests without a *.test Host get 404, so tests prove the Host header is right.
+    server {{
+        listen 127.0.0.1:{port} default_server;
+        return 404;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        server_name ~^[a-z0-9.-]+\.test$;
+        location /.well-known/acme-challenge/ {{
+            root {www};
+            default_type text/plain;
+            try_files $uri =404;
+        }}
+        location / {{ return 301 https://$host$request_uri; }}
+    }}
+}}
+"#,
+            preamble = nginx_preamble(&prefix),
+            port = self.http_port,
+            www = self.webroot.display()
+        );
+        fs::write(prefix.join("nginx.conf"), conf).unwrap();
+        self.spawn_nginx(&prefix);
+    }
+
+    /// nginx laid out like Debian's (sites-available, sites-enabled, snippets), empty but for a
+    /// default server, for certctl to manage.
+    pub(super) fn start_managed_nginx(&mut self) {
+        let p = self.nginx_prefix.clone();
+        for sub in [
+            "tmp",
+            "logs",
+            "sites-available",
+            "sites-enabled",
+            "snippets",
+            "acme",
+        ] {
+            fs::create_dir_all(p.join(sub)).unwrap();
+        }
+        let conf = format!(
+            r#"{preamble}    # Debian's stock http-level line: certctl's server-level snippet must override it.
+    ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;
+    server {{
+        listen 127.0.0.1:{port} default_server;
+        return 404;
+    }}
+    include {p}/sites-enabled/*;
+}}
+"#,
+            preamble = nginx_preamble(&p),
+            p = p.display(),
+            port = self.http_port,
+        );
+        fs::write(p.join("nginx.conf"), conf).unwrap();
+        self.spawn_nginx(&p);
+    }
+
+    /// Runs nginx on `prefix`'s nginx.conf and waits until it listens on the HTTP port.
+    fn spawn_nginx(&mut self, prefix: &Path) {
+        let mut cmd = Command::new("nginx");
+        cmd.arg("-p")
+            .arg(prefix)
+            .arg("-c")
+            .arg(prefix.join("nginx.conf"))
+            .arg("-e")
+            .arg(prefix.join("logs/error.log"));
+        let mut nginx = Subprocess::spawn("nginx", cmd, prefix.join("logs/stderr.log"));
+        nginx.wait_for_port(loopback(self.http_port));
+        self.processes.push(nginx);
+    }
+
+    /// `nginx -s SIGNAL` for the lab's nginx.
+    pub fn nginx_signal(&self, signal: &str) -> Output {
+        let p = self.nginx_prefix.display().to_string();
+        Command::new("nginx")
+            .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", signal])
+            .output()
+            .expect("run nginx")
+    }
+
+    /// Reloads the lab's nginx after a test wrote a server of its own.
+    pub fn reload_nginx(&self) {
+        let reload = self.nginx_signal("reload");
+        assert!(
+            reload.status.success(),
+            "nginx -s reload: {}",
+            stderr(&reload)
+        );
+    }
+
+    /// Stops the lab's nginx (`nginx -s stop`), so HTTP-01 validation through it fails.
+    pub fn stop_nginx(&mut self) {
+        let _ = self.nginx_signal("stop");
+        // Wait for the master to stop its workers: killing it first would orphan them, still
+        // serving.
+        for process in self.processes.iter_mut().filter(|p| p.name() == "nginx") {
+            process.wait_for_exit(Duration::from_secs(10), Duration::from_millis(10));
+        }
+        self.processes.retain(|p| p.name() != "nginx");
+    }
+
+    /// The flags that point certctl at the lab's private nginx.
+    pub fn nginx_flags(&self) -> Vec<String> {
+        let p = &self.nginx_prefix;
+        let path = |sub: &str| p.join(sub).display().to_string();
+        vec![
+            "--nginx-prefix".into(),
+            p.display().to_string(),
+            "--nginx-conf".into(),
+            path("nginx.conf"),
+            "--nginx-sites".into(),
+            path("sites-available"),
+            "--nginx-enabled".into(),
+            path("sites-enabled"),
+            "--nginx-snippets".into(),
+            path("snippets/certctl"),
+            "--acme-webroot".into(),
+            path("acme"),
+            "--https-port".into(),
+            self.https_port.to_string(),
+            "--http-port".into(),
+            self.http_port.to_string(),
+            "--listen".into(),
+            "127.0.0.1".into(),
+        ]
+    }
+
+    /// The directory `issue_site` serves (`lab dir/site`), created.
+    pub fn site_dir(&self) -> std::path::PathBuf {
+        let site = self.dir.path().join("site");
+        fs::create_dir_all(&site).unwrap();
+        site
+    }
+
+    /// `issue NAMES --nginx <the lab's nginx flags>` plus `extra`.
+    pub fn issue_nginx(&self, names: &[&str], extra: &[&str]) -> Output {
+        let flags = self.nginx_flags();
+        let mut args: Vec<&str> = vec!["--nginx"];
+        args.extend(flags.iter().map(String::as_str));
+        args.extend_from_slice(extra);
+        self.issue(names, &args)
+    }
+
+    /// `issue NAME --nginx --root <lab site dir>` on the lab's managed nginx, plus `extra`.
+    pub fn issue_site(&self, name: &str, extra: &[&str]) -> Output {
+        let site = self.site_dir();
+        let mut args = vec!["--root", site.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        self.issue_nginx(&[name], &args)
+    }
+
+    /// `certctl nginx NAME <the lab's nginx flags>` plus `extra`.
+    pub fn nginx_command(&self, name: &str, extra: &[&str]) -> Output {
+        let flags = self.nginx_flags();
+        let mut args: Vec<&str> = vec!["nginx", name];
+        args.extend(flags.iter().map(String::as_str));
+        args.extend_from_slice(extra);
+        self.certctl(&args).output().unwrap()
+    }
+
+    /// The leaf certificate (PEM) that the lab's nginx presents for `host` on the HTTPS port,
+    /// verified against pebble's root; `sigalgs` limits what the client offers (TLS 1.2).
+    pub fn served_leaf(&self, host: &str, sigalgs: Option<&str>) -> String {
+        let root_path = self.write_pebble_root();
+        let mut cmd = Command::new("openssl");
+        cmd.args(["s_client", "-connect"])
+            .arg(format!("127.0.0.1:{}", self.https_port))
+            .args(["-servername", host, "-verify_return_error", "-CAfile"])
+            .arg(&root_path)
+            .stdin(Stdio::null());
+        if let Some(sigalgs) = sigalgs {
+            cmd.args(["-tls1_2", "-sigalgs", sigalgs]);
+        }
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success() && text.contains("Verify return code: 0 (ok)"),
+            "{text}{}",
+            stderr(&out)
+        );
+        const END: &str = "-----END CERTIFICATE-----";
+        let begin = text
+            .find("-----BEGIN CERTIFICATE-----")
+            .expect("a certificate");
+        let end = text.find(END).expect("a certificate");
+        text[begin..end + END.len()].to_owned()
+    }
+}
+
+/// The top of every lab nginx.conf: everything nginx writes stays inside the prefix.
+fn nginx_preamble(prefix: &Path) -> String {
+    format!(
+        r#"daemon off;
+worker_processes 1;
+pid {p}/nginx.pid;
+error_log {p}/logs/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {p}/logs/access.log;
+    client_body_temp_path {p}/tmp/body;
+    proxy_temp_path {p}/tmp/proxy;
+    fastcgi_temp_path {p}/tmp/fastcgi;
+    uwsgi_temp_path {p}/tmp/uwsgi;
+    scgi_temp_path {p}/tmp/scgi;
+"#,
+        p = prefix.display()
+    )
+}

@@ -1,0 +1,67 @@
+//! Test certificate authorities made with rcgen: a self-signed root, intermediates under it, and
+//! leaves signed by either. The one place tests build a CA (pebble's HTTPS API, the audit's
+//! battery and legacy servers, `install-cert`'s bring-your-own PKI).
+
+use rcgen::{BasicConstraints, Certificate, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls_pki_types::CertificateDer;
+
+/// A CA: its certificate and the issuer that signs with its key.
+pub struct TestCa {
+    cert: Certificate,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl TestCa {
+    /// A self-signed root CA named `common_name`, with a fresh ECDSA P-256 key.
+    pub fn root(common_name: &str) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let params = ca_params(common_name);
+        let cert = params.self_signed(&key).unwrap();
+        Self {
+            cert,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// An intermediate CA named `common_name`, signed by this CA.
+    pub fn intermediate(&self, common_name: &str) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let params = ca_params(common_name);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Self {
+            cert,
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A certificate for `names` (DNS names or IP addresses), signed by this CA, for `key`.
+    pub fn leaf(&self, names: &[&str], key: &KeyPair) -> Certificate {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        self.sign(CertificateParams::new(names).unwrap(), key)
+    }
+
+    /// A certificate made from `params` (validity, extra SANs …), signed by this CA, for `key`.
+    pub fn sign(&self, params: CertificateParams, key: &KeyPair) -> Certificate {
+        params.signed_by(key, &self.issuer).unwrap()
+    }
+
+    /// The CA certificate, PEM.
+    pub fn pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// The CA certificate, DER.
+    pub fn der(&self) -> CertificateDer<'static> {
+        self.cert.der().clone()
+    }
+}
+
+/// A CA's parameters: its common name, and no limit on the path below it.
+fn ca_params(common_name: &str) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+}
