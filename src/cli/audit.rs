@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::Ctx;
 use certctl::Error;
-use certctl::ops::audit::{self, AuditReport, AuditRequest};
+use certctl::audit::{self, AuditReport, AuditRequest};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {

@@ -1,6 +1,5 @@
 //! Workflows that cross modules (acme → verify → store). Only this module sequences domains.
 
-pub mod audit;
 pub mod csr;
 pub mod daemon;
 pub mod django;
@@ -11,7 +10,6 @@ pub mod nginx;
 pub mod renew;
 pub mod revoke;
 pub mod schedule;
-pub mod served;
 pub mod verify;
 
 /// The current time in Unix seconds: the one place workflows read the clock (pure modules take

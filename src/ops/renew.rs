@@ -527,7 +527,7 @@ async fn check_served(
             loop {
                 let host_owned = host.clone();
                 let got = tokio::task::spawn_blocking(move || {
-                    super::served::served_chain(addr, &host_owned, Duration::from_secs(5))
+                    crate::audit::served::served_chain(addr, &host_owned, Duration::from_secs(5))
                 })
                 .await
                 .map_err(|e| e.to_string())

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use certctl::ops::audit::{AuditReport, AuditRequest, audit};
+use certctl::audit::{AuditReport, AuditRequest, audit};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
