@@ -7,6 +7,7 @@
 
 pub mod cert;
 pub mod clients;
+pub mod error;
 pub mod grade;
 pub mod http;
 pub mod probe;
@@ -16,5 +17,6 @@ pub mod served;
 pub mod suites;
 pub mod wire;
 
+pub use error::AuditError;
 pub use report::AuditReport;
 pub use scan::{AuditRequest, audit};

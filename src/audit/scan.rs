@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use rustls_pki_types::CertificateDer;
 
+use super::AuditError;
 use super::cert::{cert_report, key_of, self_signed};
 use super::probe::{self, Accepted};
 use super::report::{AuditReport, ProtocolReport, SuiteReport};
 use super::wire::{self, Answer, HelloSpec, Version};
 use super::{clients, grade, http, served, suites};
-use crate::Error;
 
 /// What to audit.
 #[derive(Clone, Debug)]
@@ -33,11 +33,11 @@ pub struct AuditRequest {
 }
 
 /// Runs the audit, at most `req.concurrency` probe connections at a time.
-pub async fn audit(req: &AuditRequest) -> Result<AuditReport, Error> {
+pub async fn audit(req: &AuditRequest) -> Result<AuditReport, AuditError> {
     probe::with_concurrency(req.concurrency, run(req)).await
 }
 
-async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
+async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
     let started = Instant::now();
     let sni = req.host.as_deref();
     let (addr, timeout) = (req.addr, req.timeout);
@@ -78,11 +78,12 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, Error> {
         .iter()
         .any(|(_, r)| r.as_ref().is_ok_and(|a| !a.suites.is_empty()));
     if !answered {
-        let why = accepted
-            .iter()
-            .find_map(|(_, r)| r.as_ref().err().map(ToString::to_string))
-            .unwrap_or_else(|| "it accepted no cipher suite in any protocol".into());
-        return Err(Error::Audit(format!("{}: {why}", req.addr)));
+        let addr = req.addr;
+        let first_failure = accepted.into_iter().find_map(|(_, r)| r.err());
+        return Err(match first_failure {
+            Some(probe) => AuditError::NoAnswer { addr, probe },
+            None => AuditError::NoSuites { addr },
+        });
     }
 
     let mut connections = 6;

@@ -10,7 +10,7 @@ use clap::Args;
 
 use super::Ctx;
 use certctl::Error;
-use certctl::audit::{self, AuditReport, AuditRequest};
+use certctl::audit::{self, AuditError, AuditReport, AuditRequest};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -54,8 +54,11 @@ fn rank(grade: &str) -> usize {
 }
 
 /// HOST[:PORT] → (host, port).
-fn split_target(target: &str) -> Result<(String, u16), Error> {
-    let bad = |why: &str| Error::Usage(format!("audit target {target:?}: {why}"));
+fn split_target(target: &str) -> Result<(String, u16), AuditError> {
+    let bad = |why: &'static str| AuditError::BadTarget {
+        target: target.to_owned(),
+        why,
+    };
     if let Some(rest) = target.strip_prefix('[') {
         let (ip, tail) = rest.split_once(']').ok_or_else(|| bad("unclosed ["))?;
         let port = match tail.strip_prefix(':') {
@@ -77,9 +80,7 @@ fn split_target(target: &str) -> Result<(String, u16), Error> {
 pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let (host, port) = split_target(&args.target)?;
     if port == 0 {
-        return Err(Error::Usage(
-            "the audit port must be between 1 and 65535".into(),
-        ));
+        return Err(AuditError::PortZero.into());
     }
     let extra_roots = match &args.ca_bundle {
         Some(path) => {
@@ -100,7 +101,7 @@ pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 .await
                 .ok()
                 .and_then(|mut a| a.next())
-                .ok_or_else(|| Error::Usage(format!("cannot resolve {host}")))?,
+                .ok_or_else(|| AuditError::Unresolved { host: host.clone() })?,
         };
         audit::audit(&AuditRequest {
             addr,
