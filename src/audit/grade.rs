@@ -13,7 +13,7 @@ use super::wire::Version;
 use super::{clients, suites};
 
 /// A letter, worst first, so the lowest cap is the minimum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Letter {
     /// Failing.
     F,
@@ -50,6 +50,18 @@ impl Letter {
         }
     }
 
+    /// Every letter, worst first.
+    pub const ALL: [Letter; 8] = [
+        Self::F,
+        Self::E,
+        Self::D,
+        Self::C,
+        Self::B,
+        Self::AMinus,
+        Self::A,
+        Self::APlus,
+    ];
+
     fn from_score(score: u32) -> Self {
         match score {
             80.. => Self::A,
@@ -59,6 +71,80 @@ impl Letter {
             20.. => Self::E,
             _ => Self::F,
         }
+    }
+}
+
+impl std::fmt::Display for Letter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The overall grade: the scored letter, unless the certificate overrides it with T (not
+/// trusted) or M (names do not match). Ordered worst first, M < T < F < … < A+, so
+/// `--min-grade` compares grades, not strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Grade {
+    /// The certificate does not cover the host name.
+    M,
+    /// The certificate is not trusted.
+    T,
+    /// The letter the scores and caps give.
+    Scored(Letter),
+}
+
+impl Grade {
+    /// Every grade, worst first.
+    pub const ALL: [Grade; 10] = [
+        Self::M,
+        Self::T,
+        Self::Scored(Letter::F),
+        Self::Scored(Letter::E),
+        Self::Scored(Letter::D),
+        Self::Scored(Letter::C),
+        Self::Scored(Letter::B),
+        Self::Scored(Letter::AMinus),
+        Self::Scored(Letter::A),
+        Self::Scored(Letter::APlus),
+    ];
+
+    /// How reports write it: "A+", "T", "M".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::M => "M",
+            Self::T => "T",
+            Self::Scored(letter) => letter.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for Grade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Grade {
+    type Err = String;
+
+    /// Any grade, case-insensitively ("a+").
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("{s:?} is not a grade (A+, A, A-, B, C, D, E, F)"))
+    }
+}
+
+impl Serialize for Grade {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Grade {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
@@ -116,13 +202,13 @@ pub struct Cap {
     pub why: String,
 }
 
-/// The result.
+/// The result: the grade, its scores and everything that lowered it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Grade {
+pub struct Rating {
     /// A+, A, A-, B, C, D, E, F, T or M.
-    pub grade: String,
+    pub grade: Grade,
     /// The grade if trust issues were ignored (as SSL Labs reports it).
-    pub grade_trust_ignored: String,
+    pub grade_trust_ignored: Letter,
     /// The combined score, 0..100.
     pub score: u32,
     /// Protocol support score.
@@ -172,7 +258,7 @@ fn cipher_points(bits: u16) -> u32 {
 }
 
 /// Grades the findings. See the module docs.
-pub fn grade(inputs: &Inputs) -> Grade {
+pub fn grade(inputs: &Inputs) -> Rating {
     grade_with(
         inputs,
         &clients::simulate(&inputs.suites, &inputs.server_ordered),
@@ -180,7 +266,7 @@ pub fn grade(inputs: &Inputs) -> Grade {
 }
 
 /// [`grade`] with the client simulation already run (the audit report shows it too).
-pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Grade {
+pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating {
     let mut caps: Vec<Cap> = Vec::new();
     let mut cap = |letter: Letter, why: &str| {
         caps.push(Cap {
@@ -362,17 +448,16 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Grade {
             _ => Letter::A,
         };
     }
-    let trust_ignored = letter.as_str().to_owned();
     let grade = if !inputs.trusted {
-        "T".to_owned()
+        Grade::T
     } else if !inputs.name_matches {
-        "M".to_owned()
+        Grade::M
     } else {
-        trust_ignored.clone()
+        Grade::Scored(letter)
     };
-    Grade {
+    Rating {
         grade,
-        grade_trust_ignored: trust_ignored,
+        grade_trust_ignored: letter,
         score,
         protocol_score,
         key_exchange_score,
@@ -439,7 +524,7 @@ mod tests {
         }
     }
 
-    fn with(f: impl FnOnce(&mut Inputs)) -> Grade {
+    fn with(f: impl FnOnce(&mut Inputs)) -> Rating {
         let mut inputs = intermediate();
         f(&mut inputs);
         grade(&inputs)
@@ -448,7 +533,7 @@ mod tests {
     #[test]
     fn the_rating_guide_table() {
         // (what changes, grade, a cap or warning that must be named)
-        let table: Vec<(&str, Grade, &str)> = vec![
+        let table: Vec<(&str, Rating, &str)> = vec![
             ("mozilla intermediate + HSTS", with(|_| {}), ""),
             ("no HSTS", with(|i| i.hsts_max_age = None), ""),
             ("short HSTS", with(|i| i.hsts_max_age = Some(86_400)), ""),
@@ -609,6 +694,20 @@ mod tests {
     }
 
     #[test]
+    fn grades_order_worst_first_and_parse_any_case() {
+        let parsed: Vec<Grade> = ["m", "T", "f", "E", "d", "C", "b", "a-", "A", "a+"]
+            .iter()
+            .map(|g| g.parse().unwrap())
+            .collect();
+        assert_eq!(parsed, Grade::ALL);
+        assert!(Grade::ALL.windows(2).all(|w| w[0] < w[1]));
+        assert!("Z".parse::<Grade>().is_err());
+        let json = serde_json::to_string(&Grade::Scored(Letter::APlus)).unwrap();
+        assert_eq!(json, "\"A+\"");
+        assert_eq!(Grade::T.to_string(), "T");
+    }
+
+    #[test]
     fn scores_follow_the_guide() {
         let g = with(|_| {});
         // Protocols 100, key exchange (P-256) 100, ciphers (128..256) (80+100)/2 = 90.
@@ -627,6 +726,6 @@ mod tests {
             (0, 0, "F")
         );
         let t = with(|i| i.trusted = false);
-        assert_eq!(t.grade_trust_ignored, "A+");
+        assert_eq!(t.grade_trust_ignored, Letter::APlus);
     }
 }

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::clients;
-use super::grade::Grade;
+use super::grade::{Grade, Rating};
 
 /// One protocol version's findings.
 #[derive(Clone, Debug, Serialize)]
@@ -61,9 +61,9 @@ pub struct CertReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditReport {
     /// The grade, first.
-    pub grade: String,
+    pub grade: Grade,
     /// The details of the grade.
-    pub rating: Grade,
+    pub rating: Rating,
     /// Where.
     pub target: String,
     /// Per protocol.

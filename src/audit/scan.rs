@@ -210,7 +210,7 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
     let clients = clients::simulate(&inputs.suites, &inputs.server_ordered);
     let rating = grade::grade_with(&inputs, &clients);
     Ok(AuditReport {
-        grade: rating.grade.clone(),
+        grade: rating.grade,
         rating,
         target: match sni {
             Some(host) => format!("{host} ({})", req.addr),

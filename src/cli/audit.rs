@@ -10,6 +10,7 @@ use clap::Args;
 
 use super::Ctx;
 use certctl::Error;
+use certctl::audit::grade::Grade;
 use certctl::audit::{self, AuditError, AuditReport, AuditRequest};
 
 #[derive(Debug, Args)]
@@ -26,8 +27,8 @@ pub struct AuditArgs {
     #[arg(long, default_value_t = 80, value_name = "N")]
     http_port: u16,
     /// Exit 1 when the grade is worse than this (A+, A, A-, B, C, D, E, F)
-    #[arg(long, value_name = "GRADE", value_parser = parse_grade)]
-    min_grade: Option<String>,
+    #[arg(long, value_name = "GRADE", value_parser = str::parse::<Grade>)]
+    min_grade: Option<Grade>,
     /// Seconds per connection
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     timeout: u64,
@@ -37,20 +38,6 @@ pub struct AuditArgs {
     /// Machine-readable report (top-level "grade")
     #[arg(long)]
     json: bool,
-}
-
-const ORDER: [&str; 10] = ["M", "T", "F", "E", "D", "C", "B", "A-", "A", "A+"];
-
-fn parse_grade(s: &str) -> Result<String, String> {
-    ORDER
-        .iter()
-        .find(|g| g.eq_ignore_ascii_case(s))
-        .map(|g| (*g).to_owned())
-        .ok_or_else(|| format!("{s:?} is not a grade (A+, A, A-, B, C, D, E, F)"))
-}
-
-fn rank(grade: &str) -> usize {
-    ORDER.iter().position(|g| *g == grade).unwrap_or(0)
 }
 
 /// HOST[:PORT] → (host, port).
@@ -121,8 +108,8 @@ pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     } else if !ctx.quiet {
         print_report(&report);
     }
-    match &args.min_grade {
-        Some(min) if rank(&report.grade) < rank(min) => {
+    match args.min_grade {
+        Some(min) if report.grade < min => {
             eprintln!(
                 "certctl: grade {} is worse than --min-grade {min}",
                 report.grade
@@ -144,7 +131,7 @@ fn print_report(r: &AuditReport) {
     let g = &r.rating;
     println!(
         "{}  {}  (score {}: protocol {}, key exchange {}, cipher {}; trust ignored: {})",
-        paint(&r.grade),
+        paint(r.grade.as_str()),
         r.target,
         g.score,
         g.protocol_score,
@@ -282,7 +269,8 @@ mod tests {
         assert_eq!(split_target("[::1]:8443").unwrap(), ("::1".into(), 8443));
         assert_eq!(split_target("::1").unwrap(), ("::1".into(), 443));
         assert!(split_target("host:x").is_err());
-        assert!(rank("A+") > rank("A") && rank("A") > rank("A-") && rank("F") > rank("T"));
-        assert!(parse_grade("a+").is_ok() && parse_grade("Z").is_err());
+        let grade = |s: &str| s.parse::<Grade>();
+        assert!(grade("A+") > grade("A") && grade("A") > grade("A-") && grade("F") > grade("T"));
+        assert!(grade("a+").is_ok() && grade("Z").is_err());
     }
 }
