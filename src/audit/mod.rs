@@ -8,6 +8,7 @@
 pub mod cert;
 pub mod clients;
 pub mod error;
+pub mod findings;
 pub mod grade;
 pub mod http;
 pub mod probe;

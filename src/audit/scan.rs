@@ -194,6 +194,10 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
         dh_bits,
         trusted: certificate.as_ref().is_some_and(|c| c.trusted),
         untrusted_because: certificate.as_ref().and_then(|c| c.problem.clone()),
+        names: certificate
+            .as_ref()
+            .map(|c| c.names.clone())
+            .unwrap_or_default(),
         name_matches: certificate.as_ref().is_some_and(|c| c.name_matches),
         chain_incomplete: certificate.as_ref().is_some_and(|c| c.incomplete),
         md5: false,
