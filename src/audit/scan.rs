@@ -12,7 +12,7 @@ use super::AuditError;
 use super::cert::{cert_report, key_of, self_signed};
 use super::probe::{self, Accepted};
 use super::report::{AuditReport, ProtocolReport, SuiteReport};
-use super::wire::{self, Answer, HelloSpec, Version};
+use super::wire::{self, AlertDescription, Answer, CipherSuite, HelloSpec, Version};
 use super::{clients, grade, http, served, suites};
 
 /// What to audit.
@@ -254,11 +254,12 @@ async fn fallback_scsv(
         Version::Tls13 => return None,
         _ => probe::BROAD_SUITES.to_vec(),
     };
-    offer.push(0x5600);
+    offer.push(CipherSuite::TLS_FALLBACK_SCSV.0);
     let hello = probe::plain_hello(lower, &offer, sni);
     match probe::ask(addr, &hello, false, timeout).await {
         Ok(Answer::Alert {
-            description: 86, ..
+            description: AlertDescription::INAPPROPRIATE_FALLBACK,
+            ..
         }) => Some(true),
         Ok(Answer::Hello(_)) => Some(false),
         _ => None,
