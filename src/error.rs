@@ -41,9 +41,9 @@ pub enum Error {
     /// The deploy hook failed (the certificate is installed).
     #[error("the deploy hook failed: {0}")]
     Hook(#[from] crate::hooks::HookError),
-    /// The audited server could not be assessed.
-    #[error("cannot audit {0}")]
-    Audit(String),
+    /// An audit that could not run (bad target, or a server that could not be assessed).
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     /// Another certctl holds the certificate's lock for too long.
     #[error("{0}")]
     Busy(String),
@@ -73,6 +73,7 @@ impl Error {
             Self::Dh(crate::dhparam::DhError::Invalid(_)) => true,
             Self::Django(e) => e.is_usage(),
             Self::Scheduler(e) => e.is_usage(),
+            Self::Audit(e) => e.is_usage(),
             _ => false,
         };
         if usage { 2 } else { 1 }

@@ -11,6 +11,7 @@
 
 pub mod acme;
 pub mod audit;
+pub mod clock;
 pub mod config;
 pub mod dhparam;
 pub mod django;

@@ -9,11 +9,13 @@
 
 use serde::Serialize;
 
+use super::findings::{self, Rule};
 use super::wire::Version;
 use super::{clients, suites};
+use crate::finding::Finding;
 
 /// A letter, worst first, so the lowest cap is the minimum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Letter {
     /// Failing.
     F,
@@ -50,6 +52,18 @@ impl Letter {
         }
     }
 
+    /// Every letter, worst first.
+    pub const ALL: [Letter; 8] = [
+        Self::F,
+        Self::E,
+        Self::D,
+        Self::C,
+        Self::B,
+        Self::AMinus,
+        Self::A,
+        Self::APlus,
+    ];
+
     fn from_score(score: u32) -> Self {
         match score {
             80.. => Self::A,
@@ -59,6 +73,80 @@ impl Letter {
             20.. => Self::E,
             _ => Self::F,
         }
+    }
+}
+
+impl std::fmt::Display for Letter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The overall grade: the scored letter, unless the certificate overrides it with T (not
+/// trusted) or M (names do not match). Ordered worst first, M < T < F < … < A+, so
+/// `--min-grade` compares grades, not strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Grade {
+    /// The certificate does not cover the host name.
+    M,
+    /// The certificate is not trusted.
+    T,
+    /// The letter the scores and caps give.
+    Scored(Letter),
+}
+
+impl Grade {
+    /// Every grade, worst first.
+    pub const ALL: [Grade; 10] = [
+        Self::M,
+        Self::T,
+        Self::Scored(Letter::F),
+        Self::Scored(Letter::E),
+        Self::Scored(Letter::D),
+        Self::Scored(Letter::C),
+        Self::Scored(Letter::B),
+        Self::Scored(Letter::AMinus),
+        Self::Scored(Letter::A),
+        Self::Scored(Letter::APlus),
+    ];
+
+    /// How reports write it: "A+", "T", "M".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::M => "M",
+            Self::T => "T",
+            Self::Scored(letter) => letter.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for Grade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Grade {
+    type Err = String;
+
+    /// Any grade, case-insensitively ("a+").
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("{s:?} is not a grade (A+, A, A-, B, C, D, E, F)"))
+    }
+}
+
+impl Serialize for Grade {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Grade {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 
@@ -89,6 +177,8 @@ pub struct Inputs {
     pub trusted: bool,
     /// Why it is not trusted, for the report.
     pub untrusted_because: Option<String>,
+    /// The certificate's names, for the report when they do not cover the host.
+    pub names: Vec<String>,
     /// The certificate covers the host name.
     pub name_matches: bool,
     /// The server sent an incomplete chain (an intermediate missing) that could still be built.
@@ -107,22 +197,24 @@ pub struct Inputs {
     pub server_ordered: Vec<Version>,
 }
 
-/// A cap or warning and its reason.
+/// A cap and its reason.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Cap {
+    /// The stable ID of the finding ([`findings`]).
+    pub id: &'static str,
     /// The best grade possible with it.
     pub cap: Letter,
     /// Why, one line.
     pub why: String,
 }
 
-/// The result.
+/// The result: the grade, its scores and everything that lowered it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Grade {
+pub struct Rating {
     /// A+, A, A-, B, C, D, E, F, T or M.
-    pub grade: String,
+    pub grade: Grade,
     /// The grade if trust issues were ignored (as SSL Labs reports it).
-    pub grade_trust_ignored: String,
+    pub grade_trust_ignored: Letter,
     /// The combined score, 0..100.
     pub score: u32,
     /// Protocol support score.
@@ -137,6 +229,9 @@ pub struct Grade {
     pub warnings: Vec<String>,
     /// Named weaknesses that follow from the findings (POODLE, BEAST, SWEET32, …).
     pub weaknesses: Vec<&'static str>,
+    /// The same with stable IDs, severities and fixes: the certificate overrides (T, M), then
+    /// the caps, warnings and weaknesses above, in that order.
+    pub findings: Vec<Finding>,
 }
 
 /// Six months: the HSTS max-age A+ needs.
@@ -172,7 +267,7 @@ fn cipher_points(bits: u16) -> u32 {
 }
 
 /// Grades the findings. See the module docs.
-pub fn grade(inputs: &Inputs) -> Grade {
+pub fn grade(inputs: &Inputs) -> Rating {
     grade_with(
         inputs,
         &clients::simulate(&inputs.suites, &inputs.server_ordered),
@@ -180,14 +275,9 @@ pub fn grade(inputs: &Inputs) -> Grade {
 }
 
 /// [`grade`] with the client simulation already run (the audit report shows it too).
-pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Grade {
-    let mut caps: Vec<Cap> = Vec::new();
-    let mut cap = |letter: Letter, why: &str| {
-        caps.push(Cap {
-            cap: letter,
-            why: why.to_owned(),
-        })
-    };
+pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating {
+    let mut caps: Vec<(Letter, &'static Rule)> = Vec::new();
+    let mut cap = |letter: Letter, rule: &'static Rule| caps.push((letter, rule));
     let accepted: Vec<(Version, &suites::Suite)> = inputs
         .suites
         .iter()
@@ -232,48 +322,39 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Grade {
 
     // F.
     if inputs.sslv2 {
-        cap(Letter::F, "SSL 2.0 is supported");
+        cap(Letter::F, &findings::CAP_SSL2);
     }
     if inputs.protocols.iter().max() == Some(&Version::Ssl3) {
-        cap(Letter::F, "SSL 3.0 is the best protocol offered");
+        cap(Letter::F, &findings::CAP_SSL3_BEST);
     }
     if any(&|s| s.export) {
-        cap(
-            Letter::F,
-            "export cipher suites are accepted (FREAK, LOGJAM)",
-        );
+        cap(Letter::F, &findings::CAP_EXPORT);
     }
     if any(&|s| s.anonymous) {
-        cap(
-            Letter::F,
-            "anonymous key exchange is accepted (no authentication)",
-        );
+        cap(Letter::F, &findings::CAP_ANONYMOUS);
     }
     if any(&|s| s.bits < 112) {
-        cap(
-            Letter::F,
-            "cipher suites weaker than 112 bits are accepted (NULL, DES, 40/56-bit)",
-        );
+        cap(Letter::F, &findings::CAP_WEAK_CIPHER);
     }
     if inputs.key.is_some_and(|(k, b)| key_points(k, b) <= 40) {
-        cap(Letter::F, "the certificate key is weaker than RSA 1024");
+        cap(Letter::F, &findings::CAP_KEY_1024);
     }
     if inputs.heartbleed {
-        cap(Letter::F, "vulnerable to Heartbleed (CVE-2014-0160)");
+        cap(Letter::F, &findings::CAP_HEARTBLEED);
     }
     if inputs.md5 {
-        cap(Letter::F, "the certificate is signed with MD5");
+        cap(Letter::F, &findings::CAP_MD5);
     }
     // C.
     if !inputs.protocols.iter().any(|v| *v >= Version::Tls12) {
-        cap(Letter::C, "neither TLS 1.2 nor TLS 1.3 is supported");
+        cap(Letter::C, &findings::CAP_NO_TLS12);
     }
     let negotiated: Vec<(bool, Version, &suites::Suite)> = handshakes
         .iter()
         .filter_map(|h| h.suite().map(|(v, s)| (h.modern, v, s)))
         .collect();
     if negotiated.iter().any(|(_, v, s)| s.rc4 && modern(*v)) {
-        cap(Letter::C, "RC4 is negotiated with TLS 1.1 or newer");
+        cap(Letter::C, &findings::CAP_RC4_MODERN);
     }
     // SWEET32: a server that orders its suites and keeps 3DES last only hands it to clients that
     // can do nothing better, and SSL Labs does not cap it.
@@ -292,68 +373,62 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Grade {
         .iter()
         .any(|(v, s)| s.block64 && modern(*v) && !last_resort(*v))
     {
-        cap(
-            Letter::C,
-            "64-bit block ciphers (3DES) are accepted with TLS 1.1 or newer (SWEET32)",
-        );
+        cap(Letter::C, &findings::CAP_SWEET32);
     }
     if inputs.compression {
-        cap(Letter::C, "TLS compression is enabled (CRIME)");
+        cap(Letter::C, &findings::CAP_COMPRESSION);
     }
     if accepted.iter().any(|(v, s)| *v == Version::Ssl3 && s.cbc) {
-        cap(Letter::C, "SSL 3.0 with CBC suites (POODLE)");
+        cap(Letter::C, &findings::CAP_POODLE);
     }
     // B.
     if inputs.protocols.contains(&Version::Ssl3) {
-        cap(Letter::B, "SSL 3.0 is supported");
+        cap(Letter::B, &findings::CAP_SSL3);
     }
     if inputs
         .protocols
         .iter()
         .any(|v| matches!(v, Version::Tls10 | Version::Tls11))
     {
-        cap(Letter::B, "TLS 1.0 or TLS 1.1 is supported");
+        cap(Letter::B, &findings::CAP_TLS10_11);
     }
     let modern_without_fs = negotiated
         .iter()
         .any(|(modern_client, _, s)| *modern_client && !s.forward_secrecy);
     if !accepted.is_empty() && (!any(&|s| s.forward_secrecy) || modern_without_fs) {
-        cap(Letter::B, "no forward secrecy with modern clients");
+        cap(Letter::B, &findings::CAP_NO_FS);
     }
     if !accepted.is_empty() && !any(&|s| s.aead) {
-        cap(Letter::B, "no authenticated encryption (AEAD) suites");
+        cap(Letter::B, &findings::CAP_NO_AEAD);
     }
     if inputs.key.is_some_and(|(k, b)| key_points(k, b) < 90) {
-        cap(Letter::B, "the certificate key is weaker than RSA 2048");
+        cap(Letter::B, &findings::CAP_KEY_2048);
     }
     if inputs.dh_bits.is_some_and(|b| b < 2048) {
-        cap(
-            Letter::B,
-            "weak Diffie-Hellman parameters (under 2048 bits, LOGJAM)",
-        );
+        cap(Letter::B, &findings::CAP_WEAK_DH);
     }
     if any(&|s| s.rc4) {
-        cap(Letter::B, "RC4 is accepted");
+        cap(Letter::B, &findings::CAP_RC4);
     }
     if inputs.chain_incomplete {
-        cap(Letter::B, "the certificate chain is incomplete");
+        cap(Letter::B, &findings::CAP_CHAIN_INCOMPLETE);
     }
-    caps.sort_by_key(|c| c.cap);
+    caps.sort_by_key(|(letter, _)| *letter);
 
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<&'static Rule> = Vec::new();
     if !inputs.protocols.contains(&Version::Tls13) {
-        warnings.push("TLS 1.3 is not supported".to_owned());
+        warnings.push(&findings::WARN_NO_TLS13);
     }
     if inputs.hsts_max_age == Some(0) {
-        warnings.push("HSTS is disabled (max-age=0)".to_owned());
+        warnings.push(&findings::WARN_HSTS_DISABLED);
     }
     if !inputs.secure_renegotiation && !inputs.protocols.iter().all(|v| *v == Version::Tls13) {
-        warnings.push("no secure renegotiation (RFC 5746)".to_owned());
+        warnings.push(&findings::WARN_NO_SECURE_RENEGOTIATION);
     }
 
     let mut letter = Letter::from_score(score);
-    if let Some(worst) = caps.first() {
-        letter = letter.min(worst.cap);
+    if let Some((worst, _)) = caps.first() {
+        letter = letter.min(*worst);
     }
     if letter == Letter::A {
         letter = match (warnings.is_empty(), inputs.hsts_max_age) {
@@ -362,54 +437,94 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Grade {
             _ => Letter::A,
         };
     }
-    let trust_ignored = letter.as_str().to_owned();
     let grade = if !inputs.trusted {
-        "T".to_owned()
+        Grade::T
     } else if !inputs.name_matches {
-        "M".to_owned()
+        Grade::M
     } else {
-        trust_ignored.clone()
+        Grade::Scored(letter)
     };
-    Grade {
+    let weaknesses = weaknesses(inputs, &accepted);
+
+    // Everything that lowered the grade or is worth naming, with its ID: the certificate
+    // overrides first (as the report prints them), then caps, warnings, weaknesses.
+    let mut found = Vec::new();
+    if !inputs.trusted {
+        found.push(match &inputs.untrusted_because {
+            Some(why) => {
+                findings::CERT_UNTRUSTED.finding_with(format!("certificate not trusted: {why}"))
+            }
+            None => findings::CERT_UNTRUSTED.finding(),
+        });
+    }
+    if !inputs.name_matches {
+        found.push(match inputs.names.is_empty() {
+            true => findings::CERT_NAME_MISMATCH.finding(),
+            false => findings::CERT_NAME_MISMATCH.finding_with(format!(
+                "certificate names {} do not cover the host",
+                inputs.names.join(", ")
+            )),
+        });
+    }
+    let listed = caps.iter().map(|(_, rule)| *rule);
+    found.extend(
+        listed
+            .chain(warnings.iter().copied())
+            .chain(weaknesses.iter().copied())
+            .map(Rule::finding),
+    );
+
+    Rating {
         grade,
-        grade_trust_ignored: trust_ignored,
+        grade_trust_ignored: letter,
         score,
         protocol_score,
         key_exchange_score,
         cipher_score,
-        caps,
-        warnings,
-        weaknesses: weaknesses(inputs, &accepted),
+        caps: caps
+            .iter()
+            .map(|(letter, rule)| Cap {
+                id: rule.id,
+                cap: *letter,
+                why: rule.message.to_owned(),
+            })
+            .collect(),
+        warnings: warnings
+            .iter()
+            .map(|rule| rule.message.to_owned())
+            .collect(),
+        weaknesses: weaknesses.iter().map(|rule| rule.message).collect(),
+        findings: found,
     }
 }
 
 /// The well-known attacks the findings expose the server to, by name.
-fn weaknesses(inputs: &Inputs, accepted: &[(Version, &suites::Suite)]) -> Vec<&'static str> {
+fn weaknesses(inputs: &Inputs, accepted: &[(Version, &suites::Suite)]) -> Vec<&'static Rule> {
     let any = |f: &dyn Fn(Version, &suites::Suite) -> bool| accepted.iter().any(|(v, s)| f(*v, s));
     let mut out = Vec::new();
-    let mut name = |yes: bool, what: &'static str| {
+    let mut name = |yes: bool, what: &'static Rule| {
         if yes {
             out.push(what);
         }
     };
-    name(inputs.sslv2, "DROWN (SSL 2.0 is spoken)");
+    name(inputs.sslv2, &findings::WEAK_DROWN);
     name(
         any(&|v, s| v == Version::Ssl3 && s.cbc),
-        "POODLE (SSL 3.0 with CBC suites)",
+        &findings::WEAK_POODLE,
     );
     name(
         any(&|v, s| v == Version::Tls10 && s.cbc),
-        "BEAST (TLS 1.0 with CBC suites; modern clients mitigate it)",
+        &findings::WEAK_BEAST,
     );
-    name(any(&|_, s| s.block64), "SWEET32 (64-bit block ciphers)");
-    name(any(&|_, s| s.export && !s.dhe), "FREAK (export RSA suites)");
+    name(any(&|_, s| s.block64), &findings::WEAK_SWEET32);
+    name(any(&|_, s| s.export && !s.dhe), &findings::WEAK_FREAK);
     name(
         any(&|_, s| s.export && s.dhe) || inputs.dh_bits.is_some_and(|b| b <= 1024),
-        "LOGJAM (Diffie-Hellman of 1024 bits or fewer)",
+        &findings::WEAK_LOGJAM,
     );
-    name(any(&|_, s| s.rc4), "RC4 biases");
-    name(inputs.compression, "CRIME (TLS compression)");
-    name(inputs.heartbleed, "Heartbleed (CVE-2014-0160)");
+    name(any(&|_, s| s.rc4), &findings::WEAK_RC4);
+    name(inputs.compression, &findings::WEAK_CRIME);
+    name(inputs.heartbleed, &findings::WEAK_HEARTBLEED);
     out
 }
 
@@ -439,7 +554,7 @@ mod tests {
         }
     }
 
-    fn with(f: impl FnOnce(&mut Inputs)) -> Grade {
+    fn with(f: impl FnOnce(&mut Inputs)) -> Rating {
         let mut inputs = intermediate();
         f(&mut inputs);
         grade(&inputs)
@@ -448,7 +563,7 @@ mod tests {
     #[test]
     fn the_rating_guide_table() {
         // (what changes, grade, a cap or warning that must be named)
-        let table: Vec<(&str, Grade, &str)> = vec![
+        let table: Vec<(&str, Rating, &str)> = vec![
             ("mozilla intermediate + HSTS", with(|_| {}), ""),
             ("no HSTS", with(|i| i.hsts_max_age = None), ""),
             ("short HSTS", with(|i| i.hsts_max_age = Some(86_400)), ""),
@@ -609,6 +724,46 @@ mod tests {
     }
 
     #[test]
+    fn grades_order_worst_first_and_parse_any_case() {
+        let parsed: Vec<Grade> = ["m", "T", "f", "E", "d", "C", "b", "a-", "A", "a+"]
+            .iter()
+            .map(|g| g.parse().unwrap())
+            .collect();
+        assert_eq!(parsed, Grade::ALL);
+        assert!(Grade::ALL.windows(2).all(|w| w[0] < w[1]));
+        assert!("Z".parse::<Grade>().is_err());
+        let json = serde_json::to_string(&Grade::Scored(Letter::APlus)).unwrap();
+        assert_eq!(json, "\"A+\"");
+        assert_eq!(Grade::T.to_string(), "T");
+    }
+
+    #[test]
+    fn findings_carry_ids_and_f_caps_are_errors() {
+        let bad = with(|i| {
+            i.protocols = vec![Ssl3, Tls10];
+            i.suites = vec![(Ssl3, 0x002F), (Tls10, 0x0005), (Tls10, 0x0003)];
+            i.sslv2 = true;
+            i.heartbleed = true;
+            i.trusted = false;
+            i.untrusted_because = Some("self-signed".into());
+        });
+        assert_eq!(bad.findings[0].id, "audit.CERT_UNTRUSTED");
+        assert_eq!(
+            bad.findings[0].message,
+            "certificate not trusted: self-signed"
+        );
+        for cap in &bad.caps {
+            let finding = bad.findings.iter().find(|f| f.id == cap.id).unwrap();
+            assert_eq!(finding.message, cap.why);
+            let error = finding.severity == crate::finding::Severity::Error;
+            assert_eq!(error, cap.cap == Letter::F, "{cap:?}");
+        }
+        let listed = 1 + bad.caps.len() + bad.warnings.len() + bad.weaknesses.len();
+        assert_eq!(bad.findings.len(), listed);
+        assert!(with(|_| {}).findings.is_empty());
+    }
+
+    #[test]
     fn scores_follow_the_guide() {
         let g = with(|_| {});
         // Protocols 100, key exchange (P-256) 100, ciphers (128..256) (80+100)/2 = 90.
@@ -627,6 +782,6 @@ mod tests {
             (0, 0, "F")
         );
         let t = with(|i| i.trusted = false);
-        assert_eq!(t.grade_trust_ignored, "A+");
+        assert_eq!(t.grade_trust_ignored, Letter::APlus);
     }
 }

@@ -1,9 +1,23 @@
 //! `certctl audit`: SSL Labs style grading of a live server. The sans-IO wire format ([`wire`]),
-//! the suite table ([`suites`]), the socket side that asks a server one ClientHello at a time
-//! ([`probe`]), client simulation ([`clients`]) and the grade ([`grade`]); `ops::audit` runs them.
+//! the suite table ([`suites`]), client simulation ([`clients`]), certificate analysis
+//! ([`cert`]) and the grade ([`grade`]) are pure; the socket side that asks a server one
+//! ClientHello at a time ([`probe`]), the rustls handshake that keeps the served chain
+//! ([`served`]) and the HSTS/redirect fetches ([`http`]) do I/O; [`scan`] sequences them into an
+//! [`AuditReport`] ([`report`]).
 
+pub mod cert;
 pub mod clients;
+pub mod error;
+pub mod findings;
 pub mod grade;
+pub mod http;
 pub mod probe;
+pub mod report;
+pub mod scan;
+pub mod served;
 pub mod suites;
 pub mod wire;
+
+pub use error::AuditError;
+pub use report::AuditReport;
+pub use scan::{AuditRequest, audit};

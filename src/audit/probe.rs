@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::wire::{self, Answer, HelloSpec, Version, WireError};
+use super::wire::{self, Answer, CipherSuite, HelloSpec, Version, WireError};
 
 /// Cipher suites offered when only the protocol is in question: every family a server of the
 /// last twenty years might pick (ECDHE/DHE/RSA with AES-GCM, ChaCha20, AES-CBC, 3DES, RC4).
@@ -17,7 +17,13 @@ pub const BROAD_SUITES: [u16; 28] = [
     0x000A, 0xC012, 0x0005, 0x0004,
 ];
 /// The TLS 1.3 suites (RFC 8446 and RFC 9150's CCM ones).
-pub const TLS13_SUITES: [u16; 5] = [0x1301, 0x1302, 0x1303, 0x1304, 0x1305];
+pub const TLS13_SUITES: [u16; 5] = [
+    CipherSuite::TLS_AES_128_GCM_SHA256.0,
+    CipherSuite::TLS_AES_256_GCM_SHA384.0,
+    CipherSuite::TLS_CHACHA20_POLY1305_SHA256.0,
+    CipherSuite::TLS_AES_128_CCM_SHA256.0,
+    CipherSuite::TLS_AES_128_CCM_8_SHA256.0,
+];
 
 tokio::task_local! {
     /// The connection budget of the audit running in this task (see [`with_concurrency`]).

@@ -10,7 +10,8 @@ use clap::Args;
 
 use super::Ctx;
 use certctl::Error;
-use certctl::ops::audit::{self, AuditReport, AuditRequest};
+use certctl::audit::grade::Grade;
+use certctl::audit::{self, AuditError, AuditReport, AuditRequest};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -26,8 +27,8 @@ pub struct AuditArgs {
     #[arg(long, default_value_t = 80, value_name = "N")]
     http_port: u16,
     /// Exit 1 when the grade is worse than this (A+, A, A-, B, C, D, E, F)
-    #[arg(long, value_name = "GRADE", value_parser = parse_grade)]
-    min_grade: Option<String>,
+    #[arg(long, value_name = "GRADE", value_parser = str::parse::<Grade>)]
+    min_grade: Option<Grade>,
     /// Seconds per connection
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     timeout: u64,
@@ -39,23 +40,12 @@ pub struct AuditArgs {
     json: bool,
 }
 
-const ORDER: [&str; 10] = ["M", "T", "F", "E", "D", "C", "B", "A-", "A", "A+"];
-
-fn parse_grade(s: &str) -> Result<String, String> {
-    ORDER
-        .iter()
-        .find(|g| g.eq_ignore_ascii_case(s))
-        .map(|g| (*g).to_owned())
-        .ok_or_else(|| format!("{s:?} is not a grade (A+, A, A-, B, C, D, E, F)"))
-}
-
-fn rank(grade: &str) -> usize {
-    ORDER.iter().position(|g| *g == grade).unwrap_or(0)
-}
-
 /// HOST[:PORT] → (host, port).
-fn split_target(target: &str) -> Result<(String, u16), Error> {
-    let bad = |why: &str| Error::Usage(format!("audit target {target:?}: {why}"));
+fn split_target(target: &str) -> Result<(String, u16), AuditError> {
+    let bad = |why: &'static str| AuditError::BadTarget {
+        target: target.to_owned(),
+        why,
+    };
     if let Some(rest) = target.strip_prefix('[') {
         let (ip, tail) = rest.split_once(']').ok_or_else(|| bad("unclosed ["))?;
         let port = match tail.strip_prefix(':') {
@@ -77,9 +67,7 @@ fn split_target(target: &str) -> Result<(String, u16), Error> {
 pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let (host, port) = split_target(&args.target)?;
     if port == 0 {
-        return Err(Error::Usage(
-            "the audit port must be between 1 and 65535".into(),
-        ));
+        return Err(AuditError::PortZero.into());
     }
     let extra_roots = match &args.ca_bundle {
         Some(path) => certctl::trust::load_bundle(path)?,
@@ -97,7 +85,7 @@ pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 .await
                 .ok()
                 .and_then(|mut a| a.next())
-                .ok_or_else(|| Error::Usage(format!("cannot resolve {host}")))?,
+                .ok_or_else(|| AuditError::Unresolved { host: host.clone() })?,
         };
         audit::audit(&AuditRequest {
             addr,
@@ -117,8 +105,8 @@ pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     } else if !ctx.quiet {
         print_report(&report);
     }
-    match &args.min_grade {
-        Some(min) if rank(&report.grade) < rank(min) => {
+    match args.min_grade {
+        Some(min) if report.grade < min => {
             eprintln!(
                 "certctl: grade {} is worse than --min-grade {min}",
                 report.grade
@@ -140,7 +128,7 @@ fn print_report(r: &AuditReport) {
     let g = &r.rating;
     println!(
         "{}  {}  (score {}: protocol {}, key exchange {}, cipher {}; trust ignored: {})",
-        paint(&r.grade),
+        paint(r.grade.as_str()),
         r.target,
         g.score,
         g.protocol_score,
@@ -278,7 +266,8 @@ mod tests {
         assert_eq!(split_target("[::1]:8443").unwrap(), ("::1".into(), 8443));
         assert_eq!(split_target("::1").unwrap(), ("::1".into(), 443));
         assert!(split_target("host:x").is_err());
-        assert!(rank("A+") > rank("A") && rank("A") > rank("A-") && rank("F") > rank("T"));
-        assert!(parse_grade("a+").is_ok() && parse_grade("Z").is_err());
+        let grade = |s: &str| s.parse::<Grade>();
+        assert!(grade("A+") > grade("A") && grade("A") > grade("A-") && grade("F") > grade("T"));
+        assert!(grade("a+").is_ok() && grade("Z").is_err());
     }
 }

@@ -10,7 +10,8 @@ use clap::Args;
 use super::Ctx;
 use super::renew::RenewFlags;
 use certctl::Error;
-use certctl::ops::{list, renew, unix_now};
+use certctl::clock::unix_now;
+use certctl::ops::{list, renew};
 use certctl::scheduler::cron::{Upcoming, next_wake};
 use certctl::verify::rfc3339;
 

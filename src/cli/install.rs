@@ -27,7 +27,7 @@ pub struct InstallArgs {
 
 pub fn run(args: InstallArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     certctl::store::layout::check_cert_name(&args.name)?;
-    let now = certctl::ops::unix_now();
+    let now = certctl::clock::unix_now();
     let req = InstallRequest {
         name: args.name,
         cert: args.cert,

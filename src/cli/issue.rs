@@ -211,7 +211,7 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         if let Some(n) = &outcome.nginx {
             super::nginx::print_outcome(n, ctx);
         }
-        let days = (outcome.cert.not_after - certctl::ops::unix_now()).div_euclid(86_400);
+        let days = (outcome.cert.not_after - certctl::clock::unix_now()).div_euclid(86_400);
         println!(
             "Certificate {} issued ({}), valid until {} ({days} days), issuer {}",
             outcome.name,

@@ -20,7 +20,7 @@ pub struct ListArgs {
 }
 
 pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
-    let now = certctl::ops::unix_now();
+    let now = certctl::clock::unix_now();
     let entries = certctl::ops::list::list(&ctx.store, now)?;
     if args.json {
         println!(

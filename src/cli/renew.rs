@@ -80,7 +80,7 @@ impl RenewFlags {
             }
         }
         if let Some(path) = &self.metrics_file {
-            let text = certctl::ops::list::metrics(&ctx.store, certctl::ops::unix_now())?;
+            let text = certctl::ops::list::metrics(&ctx.store, certctl::clock::unix_now())?;
             write_metrics(path, &text)?;
         }
         Ok(())

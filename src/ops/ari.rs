@@ -36,6 +36,6 @@ pub async fn refresh(
         answer,
         previous,
         now,
-        super::random_unit(),
+        crate::clock::random_unit(),
     ))
 }

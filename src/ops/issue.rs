@@ -363,7 +363,7 @@ async fn obtain(
     if run.trusted && req.directory_url != crate::acme::directory::LETS_ENCRYPT_STAGING {
         progress.step(Step::Verify, "chain leads to a trusted root");
         let roots = crate::trust::trusted_roots(req.ca_bundle.as_deref())?;
-        let now = super::unix_now();
+        let now = crate::clock::unix_now();
         for set in std::iter::once(&files).chain(files.rsa.as_deref()) {
             let chain = verify::parse_pem_chain(set.fullchain.as_bytes())?;
             verify::check_trusted(&chain, &roots, None, now)?;
@@ -398,7 +398,7 @@ async fn install(
         cert,
     });
     let mut state = store.load_state(&req.name).unwrap_or_default();
-    let now = super::unix_now();
+    let now = crate::clock::unix_now();
     state.succeeded(now);
     if let Some(leaf) = verify::parse_pem_chain(obtained.files.cert.as_bytes())
         .ok()
@@ -605,7 +605,7 @@ async fn obtain_set(
         chain_pem.as_bytes(),
         &key.public_key_spki(),
         &req.identifiers,
-        super::unix_now(),
+        crate::clock::unix_now(),
     )?;
     let files = CertFiles::from_chain(&chain_pem, key.to_pem())?;
     Ok((files, cert, key))

@@ -1,7 +1,6 @@
 //! Workflows that cross modules (acme → verify → store). Only this module sequences domains.
 
 pub mod ari;
-pub mod audit;
 pub mod csr;
 pub mod install;
 pub mod issue;
@@ -9,28 +8,4 @@ pub mod list;
 pub mod nginx;
 pub mod renew;
 pub mod revoke;
-pub mod served;
 pub mod verify;
-
-/// The current time in Unix seconds: the one place workflows read the clock (pure modules take
-/// the time as an argument).
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}
-
-/// A uniform random number in `0.0..1.0` from the OS CSPRNG (where in an ARI window to renew,
-/// so a fleet does not hit the CA at the same moment).
-pub fn random_unit() -> f64 {
-    use aws_lc_rs::rand::SecureRandom;
-    let mut bytes = [0u8; 8];
-    if aws_lc_rs::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .is_err()
-    {
-        return 0.5;
-    }
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
-}

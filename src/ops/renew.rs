@@ -211,7 +211,7 @@ async fn renew_one_inner(
         .as_ref()
         .map(|(_, leaf)| crate::acme::ari::cert_id(leaf).unwrap_or_default())
         .unwrap_or_default();
-    let now = super::unix_now();
+    let now = crate::clock::unix_now();
     let mut ari_refreshed = false;
     let decision = loop {
         let facts = Facts {
@@ -506,7 +506,7 @@ async fn roll_back(
         },
     };
     let error = format!("{problem}; {outcome}");
-    let now = super::unix_now();
+    let now = crate::clock::unix_now();
     let mut state = store.load_state(&report.name).unwrap_or_default();
     state.failed(now, error.clone(), FailureKind::NeedsAttention, None);
     if let Err(e) = store.save_state(&report.name, &state) {
@@ -548,7 +548,7 @@ async fn check_served(
             loop {
                 let host_owned = host.clone();
                 let got = tokio::task::spawn_blocking(move || {
-                    super::served::served_chain(addr, &host_owned, Duration::from_secs(5))
+                    crate::audit::served::served_chain(addr, &host_owned, Duration::from_secs(5))
                 })
                 .await
                 .map_err(|e| e.to_string())
@@ -566,7 +566,7 @@ async fn check_served(
                     if record.server == LETS_ENCRYPT_STAGING {
                         return Ok(());
                     }
-                    verify::check_trusted(&chain, roots, Some(host), super::unix_now())
+                    verify::check_trusted(&chain, roots, Some(host), crate::clock::unix_now())
                         .map_err(|e| e.to_string())
                 });
                 match verdict {

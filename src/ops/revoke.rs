@@ -119,7 +119,7 @@ pub async fn revoke(store: &dyn CertStore, name: &str, reason: Reason) -> Result
             .map_err(|e| AcmeError::from_acme("the revocation", &record.server, e))?;
     }
     let revoked = Revoked {
-        at: super::unix_now(),
+        at: crate::clock::unix_now(),
         serial,
         reason: reason.to_string(),
     };

@@ -606,7 +606,8 @@ fn the_battery_grades_each_configuration_as_the_rating_guide_says() {
 /// the heartbeat extension when `heartbeat`) and ServerHelloDone, then, when `leaks`, answers the
 /// heartbeat request with a heartbeat response. A mock, on purpose.
 fn fake_heartbeat_server(heartbeat: bool, leaks: bool) -> SocketAddr {
-    use crate::legacy::{handshake, record};
+    use certctl::audit::wire::codec;
+    use certctl::audit::wire::{ContentType, ExtensionType, HandshakeType};
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -616,23 +617,19 @@ fn fake_heartbeat_server(heartbeat: bool, leaks: bool) -> SocketAddr {
         };
         let mut buf = [0u8; 4096];
         let _ = sock.read(&mut buf);
-        let ext: &[u8] = if heartbeat {
-            &[0x00, 0x0F, 0x00, 0x01, 0x01]
-        } else {
-            &[]
-        };
-        let mut body = vec![0x03, 0x03];
-        body.extend_from_slice(&[1; 32]);
-        body.extend_from_slice(&[0, 0xC0, 0x2F, 0]);
-        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
-        body.extend_from_slice(ext);
-        let mut flight = handshake(2, &body);
-        flight.extend(handshake(14, &[]));
-        let record = record(22, 0x0303, &flight);
+        let mut ext = Vec::new();
+        if heartbeat {
+            codec::put_extension(&mut ext, ExtensionType::HEARTBEAT, &[1]);
+        }
+        let mut flight = codec::server_hello(0x0303, [1; 32], 0xC02F, &ext);
+        flight.extend(codec::handshake(HandshakeType::SERVER_HELLO_DONE, &[]));
+        let record = codec::record(ContentType::HANDSHAKE, 0x0303, &flight);
         let _ = sock.write_all(&record);
         let _ = sock.read(&mut buf);
         if leaks {
-            let mut leak = vec![24, 3, 3, 0x40, 0x03, 2, 0x40, 0x00];
+            // A heartbeat response claiming 16 KiB, with 64 bytes of "memory".
+            let mut leak = codec::record(ContentType::HEARTBEAT, 0x0303, &[2, 0x40, 0x00]);
+            leak[3..5].copy_from_slice(&0x4003u16.to_be_bytes());
             leak.extend_from_slice(&[0xAB; 64]);
             let _ = sock.write_all(&leak);
         }

@@ -7,7 +7,11 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use certctl::ops::audit::{AuditReport, AuditRequest, audit};
+use certctl::audit::wire::codec;
+use certctl::audit::wire::{
+    AlertDescription, CipherSuite, ContentType, ExtensionType, HandshakeType,
+};
+use certctl::audit::{AuditReport, AuditRequest, audit};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
@@ -39,114 +43,66 @@ struct Hello {
 }
 
 fn read_hello(sock: &mut TcpStream) -> Option<Hello> {
-    let mut header = [0u8; 5];
+    let mut header = [0u8; codec::RECORD_HEADER_LEN];
     sock.read_exact(&mut header).ok()?;
-    if header[0] != 22 {
+    if ContentType(header[0]) != ContentType::HANDSHAKE {
         return None; // SSL 2.0 or not TLS: an old server without SSL 2.0 hangs up.
     }
     let mut body = vec![0u8; u16::from_be_bytes([header[3], header[4]]) as usize];
     sock.read_exact(&mut body).ok()?;
-    let mut at = 4; // handshake type and length
-    let version = u16::from_be_bytes([body[at], body[at + 1]]);
-    at += 2 + 32;
-    at += 1 + body[at] as usize; // session id
-    let suites_len = u16::from_be_bytes([body[at], body[at + 1]]) as usize;
-    let suites: Vec<u16> = body[at + 2..at + 2 + suites_len]
-        .chunks(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]))
-        .collect();
-    at += 2 + suites_len;
-    at += 1 + body[at] as usize; // compression methods
-    let mut renegotiation_info = suites.contains(&0x00FF);
-    let mut status_request = false;
-    if at + 2 <= body.len() {
-        let mut ext = at + 2;
-        while ext + 4 <= body.len() {
-            let kind = u16::from_be_bytes([body[ext], body[ext + 1]]);
-            let len = u16::from_be_bytes([body[ext + 2], body[ext + 3]]) as usize;
-            renegotiation_info |= kind == 0xFF01;
-            status_request |= kind == 0x0005;
-            ext += 4 + len;
-        }
-    }
+    let hello = codec::parse_client_hello(&body).ok()?;
     Some(Hello {
-        version,
-        suites,
-        renegotiation_info,
-        status_request,
+        version: hello.version,
+        renegotiation_info: hello
+            .suites
+            .contains(&CipherSuite::TLS_EMPTY_RENEGOTIATION_INFO_SCSV.0)
+            || hello.has_extension(ExtensionType::RENEGOTIATION_INFO),
+        status_request: hello.has_extension(ExtensionType::STATUS_REQUEST),
+        suites: hello.suites,
     })
 }
 
-/// A TLS record.
-pub fn record(kind: u8, version: u16, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![kind];
-    out.extend_from_slice(&version.to_be_bytes());
-    out.extend_from_slice(&(body.len() as u16).to_be_bytes());
-    out.extend_from_slice(body);
-    out
-}
-
-/// A handshake message.
-pub fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![kind];
-    out.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    out.extend_from_slice(body);
-    out
-}
-
 fn answer(server: &Legacy, hello: &Hello) -> Vec<u8> {
-    let alert = |version: u16, why: u8| record(21, version, &[2, why]);
+    let alert = |version: u16, why: AlertDescription| {
+        codec::record(ContentType::ALERT, version, &[2, why.0])
+    };
     let Some(&version) = server
         .versions
         .iter()
         .filter(|&&v| v <= hello.version)
         .max()
     else {
-        return alert(0x0301, 70); // protocol_version
+        return alert(0x0301, AlertDescription::PROTOCOL_VERSION);
     };
     let chosen = match server.server_order {
         true => server.suites.iter().find(|s| hello.suites.contains(s)),
         false => hello.suites.iter().find(|s| server.suites.contains(s)),
     };
     let Some(&suite) = chosen else {
-        return alert(version, 40); // handshake_failure
+        return alert(version, AlertDescription::HANDSHAKE_FAILURE);
     };
-    let mut body = version.to_be_bytes().to_vec();
-    body.extend_from_slice(&[7; 32]);
-    body.push(0); // no session id
-    body.extend_from_slice(&suite.to_be_bytes());
-    body.push(0); // no compression
     let staple = server.staple && hello.status_request && version > 0x0300;
     let mut extensions = Vec::new();
     if hello.renegotiation_info && version > 0x0300 {
-        extensions.extend_from_slice(&[0xFF, 0x01, 0x00, 0x01, 0x00]);
+        codec::put_extension(&mut extensions, ExtensionType::RENEGOTIATION_INFO, &[0]);
     }
     if staple {
-        extensions.extend_from_slice(&[0x00, 0x05, 0x00, 0x00]);
+        codec::put_extension(&mut extensions, ExtensionType::STATUS_REQUEST, &[]);
     }
-    if !extensions.is_empty() {
-        body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
-        body.extend_from_slice(&extensions);
-    }
-    let mut list = Vec::new();
-    for der in &server.chain {
-        list.extend_from_slice(&(der.len() as u32).to_be_bytes()[1..]);
-        list.extend_from_slice(der);
-    }
-    let mut certificate = (list.len() as u32).to_be_bytes()[1..].to_vec();
-    certificate.extend_from_slice(&list);
-    let mut flight = handshake(2, &body);
-    flight.extend(handshake(11, &certificate));
+    let mut flight = codec::server_hello(version, [7; 32], suite, &extensions);
+    flight.extend(codec::handshake(
+        HandshakeType::CERTIFICATE,
+        &codec::certificate_list(&server.chain),
+    ));
     if staple {
         // CertificateStatus: ocsp(1) and a response (its content is not checked).
         let response = [0x30, 0x03, 0x0A, 0x01, 0x00];
         let mut status = vec![1];
-        status.extend_from_slice(&(response.len() as u32).to_be_bytes()[1..]);
-        status.extend_from_slice(&response);
-        flight.extend(handshake(22, &status));
+        codec::put_u24_prefixed(&mut status, &response);
+        flight.extend(codec::handshake(HandshakeType::CERTIFICATE_STATUS, &status));
     }
-    flight.extend(handshake(14, &[]));
-    record(22, version, &flight)
+    flight.extend(codec::handshake(HandshakeType::SERVER_HELLO_DONE, &[]));
+    codec::record(ContentType::HANDSHAKE, version, &flight)
 }
 
 fn legacy_server(server: Legacy) -> SocketAddr {

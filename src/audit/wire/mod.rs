@@ -4,16 +4,16 @@
 //! on byte vectors and old protocols are probed even though rustls and Debian's OpenSSL refuse to
 //! speak them. Reads are bounded: a server that sends more than [`MAX_FLIGHT`] is an error.
 
-/// Record content types (RFC 8446 section 5.1).
-const HANDSHAKE: u8 = 22;
-const ALERT: u8 = 21;
-/// Handshake message types.
-const CLIENT_HELLO: u8 = 1;
-const SERVER_HELLO: u8 = 2;
-const CERTIFICATE: u8 = 11;
-const SERVER_KEY_EXCHANGE: u8 = 12;
-const SERVER_HELLO_DONE: u8 = 14;
-const CERTIFICATE_STATUS: u8 = 22;
+//!
+//! [`codec`] frames records and handshake messages (both directions, also for the test servers);
+//! [`enums`] names the wire values.
+
+pub mod codec;
+pub mod enums;
+
+use codec::{Reader, put_extension, put_u16_prefixed};
+pub use enums::{AlertDescription, CipherSuite, ContentType, ExtensionType, HandshakeType};
+
 /// The most the parser buffers from one server flight.
 pub const MAX_FLIGHT: usize = 256 * 1024;
 /// SHA-256("HelloRetryRequest"): a ServerHello with this random is a HelloRetryRequest.
@@ -140,7 +140,7 @@ pub fn client_hello(spec: &HelloSpec<'_>) -> Vec<u8> {
     for s in spec.suites {
         suites.extend_from_slice(&s.to_be_bytes());
     }
-    push_u16_prefixed(&mut body, &suites);
+    put_u16_prefixed(&mut body, &suites);
     match spec.compression {
         true => body.extend_from_slice(&[2, 1, 0]), // DEFLATE, null
         false => body.extend_from_slice(&[1, 0]),   // null only
@@ -150,46 +150,49 @@ pub fn client_hello(spec: &HelloSpec<'_>) -> Vec<u8> {
         let mut ext = Vec::new();
         if let Some(name) = spec.sni.filter(|n| n.parse::<std::net::IpAddr>().is_err()) {
             let mut list = vec![0u8]; // host_name
-            push_u16_prefixed(&mut list, name.as_bytes());
+            put_u16_prefixed(&mut list, name.as_bytes());
             let mut data = Vec::new();
-            push_u16_prefixed(&mut data, &list);
-            push_extension(&mut ext, 0x0000, &data);
+            put_u16_prefixed(&mut data, &list);
+            put_extension(&mut ext, ExtensionType::SERVER_NAME, &data);
         }
         let mut groups = Vec::new();
         for g in spec.groups {
             groups.extend_from_slice(&g.to_be_bytes());
         }
         let mut data = Vec::new();
-        push_u16_prefixed(&mut data, &groups);
-        push_extension(&mut ext, 0x000A, &data); // supported_groups
-        push_extension(&mut ext, 0x000B, &[1, 0]); // ec_point_formats: uncompressed
+        put_u16_prefixed(&mut data, &groups);
+        put_extension(&mut ext, ExtensionType::SUPPORTED_GROUPS, &data);
+        put_extension(&mut ext, ExtensionType::EC_POINT_FORMATS, &[1, 0]); // uncompressed
         if spec.version >= Version::Tls12 {
             let mut schemes = Vec::new();
             for s in SIGNATURE_SCHEMES {
                 schemes.extend_from_slice(&s.to_be_bytes());
             }
             let mut data = Vec::new();
-            push_u16_prefixed(&mut data, &schemes);
-            push_extension(&mut ext, 0x000D, &data); // signature_algorithms
+            put_u16_prefixed(&mut data, &schemes);
+            put_extension(&mut ext, ExtensionType::SIGNATURE_ALGORITHMS, &data);
         }
         if !spec.alpn.is_empty() {
             let mut list = Vec::new();
             for p in spec.alpn {
-                list.push(p.len() as u8);
-                list.extend_from_slice(p.as_bytes());
+                codec::put_u8_prefixed(&mut list, p.as_bytes());
             }
             let mut data = Vec::new();
-            push_u16_prefixed(&mut data, &list);
-            push_extension(&mut ext, 0x0010, &data);
+            put_u16_prefixed(&mut data, &list);
+            put_extension(&mut ext, ExtensionType::ALPN, &data);
         }
-        push_extension(&mut ext, 0xFF01, &[0]); // renegotiation_info, empty
-        push_extension(&mut ext, 0x0005, &[1, 0, 0, 0, 0]); // status_request: OCSP, no ids
+        put_extension(&mut ext, ExtensionType::RENEGOTIATION_INFO, &[0]); // empty
+        put_extension(&mut ext, ExtensionType::STATUS_REQUEST, &[1, 0, 0, 0, 0]); // OCSP, no ids
         if spec.version != Version::Tls13 {
-            push_extension(&mut ext, 0x000F, &[1]); // heartbeat: peer_allowed_to_send
+            put_extension(&mut ext, ExtensionType::HEARTBEAT, &[1]); // peer_allowed_to_send
         }
         if tls13 {
-            push_extension(&mut ext, 0x002B, &[2, 0x03, 0x04]); // supported_versions: 1.3
-            push_extension(&mut ext, 0x002D, &[1, 1]); // psk_key_exchange_modes: psk_dhe_ke
+            put_extension(
+                &mut ext,
+                ExtensionType::SUPPORTED_VERSIONS,
+                &[2, 0x03, 0x04],
+            ); // 1.3
+            put_extension(&mut ext, ExtensionType::PSK_KEY_EXCHANGE_MODES, &[1, 1]); // psk_dhe_ke
             // One key share; any 32 bytes are an X25519 public key. Other groups get a
             // HelloRetryRequest, which is an answer too.
             let group = if spec.groups.contains(&0x001D) {
@@ -200,38 +203,23 @@ pub fn client_hello(spec: &HelloSpec<'_>) -> Vec<u8> {
             let mut shares = Vec::new();
             if let Some(group) = group {
                 shares.extend_from_slice(&group.to_be_bytes());
-                push_u16_prefixed(&mut shares, &spec.random);
+                put_u16_prefixed(&mut shares, &spec.random);
             }
             let mut data = Vec::new();
-            push_u16_prefixed(&mut data, &shares);
-            push_extension(&mut ext, 0x0033, &data);
+            put_u16_prefixed(&mut data, &shares);
+            put_extension(&mut ext, ExtensionType::KEY_SHARE, &data);
         }
-        push_u16_prefixed(&mut body, &ext);
+        put_u16_prefixed(&mut body, &ext);
     }
 
-    let mut handshake = vec![CLIENT_HELLO];
-    handshake.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-    handshake.extend_from_slice(&body);
+    let handshake = codec::handshake(HandshakeType::CLIENT_HELLO, &body);
     // The record version: TLS 1.0 for everything but SSL 3.0, as clients do for compatibility.
     let record_version = if spec.version == Version::Ssl3 {
         0x0300u16
     } else {
         0x0301
     };
-    let mut record = vec![HANDSHAKE];
-    record.extend_from_slice(&record_version.to_be_bytes());
-    push_u16_prefixed(&mut record, &handshake);
-    record
-}
-
-fn push_u16_prefixed(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(&(data.len() as u16).to_be_bytes());
-    out.extend_from_slice(data);
-}
-
-fn push_extension(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
-    out.extend_from_slice(&kind.to_be_bytes());
-    push_u16_prefixed(out, data);
+    codec::record(ContentType::HANDSHAKE, record_version, &handshake)
 }
 
 /// What the server said to one ClientHello.
@@ -243,8 +231,8 @@ pub enum Answer {
     Alert {
         /// 1 warning, 2 fatal.
         level: u8,
-        /// The alert description (40 handshake_failure, 70 protocol_version, …).
-        description: u8,
+        /// Why (handshake_failure, protocol_version, …).
+        description: AlertDescription,
     },
 }
 
@@ -340,7 +328,7 @@ pub fn parse_sslv2_answer(bytes: &[u8]) -> Result<Option<usize>, WireError> {
     if bytes.len() < 2 + len {
         return Err(WireError::Incomplete);
     }
-    let mut r = Reader(&bytes[2..2 + len]);
+    let mut r = Reader::new(&bytes[2..2 + len]);
     if r.u8()? != 4 {
         return Ok(None); // not SERVER-HELLO
     }
@@ -358,21 +346,18 @@ pub fn parse_sslv2_answer(bytes: &[u8]) -> Result<Option<usize>, WireError> {
 /// patched server drops it or alerts; a vulnerable one answers with a heartbeat response, that is
 /// leaked memory. Sent in the clear after the server's first flight, as the original probes did.
 pub fn heartbleed_request(version: Version) -> Vec<u8> {
-    let mut record = vec![24];
-    record.extend_from_slice(&version.wire().to_be_bytes());
-    record.extend_from_slice(&3u16.to_be_bytes());
-    record.extend_from_slice(&[1, 0x40, 0x00]); // request, payload_length 16384, no payload
-    record
+    // request, payload_length 16384, no payload
+    codec::record(ContentType::HEARTBEAT, version.wire(), &[1, 0x40, 0x00])
 }
 
 /// Reads the first record after a heartbeat probe: `Some(true)` when it is a heartbeat
 /// response (vulnerable), `Some(false)` for an alert or anything else, `None` for more bytes.
 /// Only the 5-byte record header is needed: the leaked bytes themselves are never read.
 pub fn heartbleed_answer(bytes: &[u8]) -> Option<bool> {
-    if bytes.len() < 5 {
+    if bytes.len() < codec::RECORD_HEADER_LEN {
         return None;
     }
-    Some(bytes[0] == 24)
+    Some(ContentType(bytes[0]) == ContentType::HEARTBEAT)
 }
 
 /// Reads the server's answer from the bytes received so far. [`WireError::Incomplete`] means
@@ -390,11 +375,19 @@ pub fn parse_answer(bytes: &[u8], need_certificates: bool) -> Result<Answer, Wir
             return finish(hello, need_certificates);
         }
         let (kind, major, len) = (
-            bytes[pos],
+            ContentType(bytes[pos]),
             bytes[pos + 1],
             u16::from_be_bytes([bytes[pos + 3], bytes[pos + 4]]) as usize,
         );
-        if pos == 0 && !matches!(kind, HANDSHAKE | ALERT | 20 | 23) {
+        if pos == 0
+            && !matches!(
+                kind,
+                ContentType::HANDSHAKE
+                    | ContentType::ALERT
+                    | ContentType::CHANGE_CIPHER_SPEC
+                    | ContentType::APPLICATION_DATA
+            )
+        {
             return Err(WireError::NotTls(describe(bytes)));
         }
         if major != 3 {
@@ -409,17 +402,17 @@ pub fn parse_answer(bytes: &[u8], need_certificates: bool) -> Result<Answer, Wir
         let fragment = &bytes[pos + 5..pos + 5 + len];
         pos += 5 + len;
         match kind {
-            ALERT if hello.is_none() => {
+            ContentType::ALERT if hello.is_none() => {
                 if fragment.len() < 2 {
                     return Err(WireError::Malformed("a short alert".into()));
                 }
                 return Ok(Answer::Alert {
                     level: fragment[0],
-                    description: fragment[1],
+                    description: AlertDescription(fragment[1]),
                 });
             }
-            ALERT => return finish(hello, false),
-            HANDSHAKE => {
+            ContentType::ALERT => return finish(hello, false),
+            ContentType::HANDSHAKE => {
                 handshake.extend_from_slice(fragment);
                 read_messages(&mut handshake, &mut hello)?;
                 if let Some(h) = &hello
@@ -458,22 +451,25 @@ fn read_messages(buf: &mut Vec<u8>, hello: &mut Option<ServerHello>) -> Result<(
             return Ok(());
         }
         let body: Vec<u8> = buf[4..4 + len].to_vec();
-        let kind = buf[0];
+        let kind = HandshakeType(buf[0]);
         buf.drain(..4 + len);
         match (kind, hello.as_mut()) {
-            (SERVER_HELLO, None) => *hello = Some(parse_server_hello(&body)?),
-            (CERTIFICATE, Some(h)) if h.version != Version::Tls13 => {
+            (HandshakeType::SERVER_HELLO, None) => *hello = Some(parse_server_hello(&body)?),
+            (HandshakeType::CERTIFICATE, Some(h)) if h.version != Version::Tls13 => {
                 h.certificates = parse_certificate_list(&body)?;
             }
-            (SERVER_KEY_EXCHANGE, Some(h)) if h.version != Version::Tls13 => {
+            (HandshakeType::SERVER_KEY_EXCHANGE, Some(h)) if h.version != Version::Tls13 => {
                 read_key_exchange(&body, h)?;
             }
-            (SERVER_HELLO_DONE, Some(h)) => h.flight_done = true,
+            (HandshakeType::SERVER_HELLO_DONE, Some(h)) => h.flight_done = true,
             // status_type ocsp(1), then a non-empty OCSPResponse (RFC 6066 section 8).
-            (CERTIFICATE_STATUS, Some(h)) => h.ocsp_stapled = body.len() > 4 && body[0] == 1,
+            (HandshakeType::CERTIFICATE_STATUS, Some(h)) => {
+                h.ocsp_stapled = body.len() > 4 && body[0] == 1
+            }
             (_, None) => {
                 return Err(WireError::Malformed(format!(
-                    "handshake message {kind} before the ServerHello"
+                    "handshake message {} before the ServerHello",
+                    kind.0
                 )));
             }
             _ => {}
@@ -481,39 +477,11 @@ fn read_messages(buf: &mut Vec<u8>, hello: &mut Option<ServerHello>) -> Result<(
     }
 }
 
-/// A cursor over a byte slice with bounds-checked reads.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
-        if self.0.len() < n {
-            return Err(WireError::Malformed(
-                "a message shorter than its lengths".into(),
-            ));
-        }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Ok(head)
-    }
-    fn u8(&mut self) -> Result<u8, WireError> {
-        Ok(self.take(1)?[0])
-    }
-    fn u16(&mut self) -> Result<u16, WireError> {
-        let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
-    }
-    fn u24(&mut self) -> Result<usize, WireError> {
-        let b = self.take(3)?;
-        Ok(u32::from_be_bytes([0, b[0], b[1], b[2]]) as usize)
-    }
-}
-
 fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
-    let mut r = Reader(body);
+    let mut r = Reader::new(body);
     let legacy = r.u16()?;
     let random = r.take(32)?;
-    let session_len = r.u8()? as usize;
-    r.take(session_len)?;
+    r.u8_prefixed()?; // session id
     let suite = r.u16()?;
     let compression = r.u8()?;
     let mut hello = ServerHello {
@@ -533,31 +501,27 @@ fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
         dh_bits: None,
         ecdhe_group: None,
     };
-    if r.0.is_empty() {
+    if r.is_empty() {
         return Ok(hello);
     }
-    let ext_len = r.u16()? as usize;
-    let mut ext = Reader(r.take(ext_len)?);
-    while !ext.0.is_empty() {
-        let kind = ext.u16()?;
-        let len = ext.u16()? as usize;
-        let data = ext.take(len)?;
-        let mut d = Reader(data);
+    let mut ext = Reader::new(r.u16_prefixed()?);
+    while !ext.is_empty() {
+        let kind = ExtensionType(ext.u16()?);
+        let mut d = Reader::new(ext.u16_prefixed()?);
         match kind {
-            0xFF01 => hello.secure_renegotiation = true,
-            0x000F => hello.heartbeat = true,
-            0x0005 => hello.status_request = true,
-            0x002B => {
+            ExtensionType::RENEGOTIATION_INFO => hello.secure_renegotiation = true,
+            ExtensionType::HEARTBEAT => hello.heartbeat = true,
+            ExtensionType::STATUS_REQUEST => hello.status_request = true,
+            ExtensionType::SUPPORTED_VERSIONS => {
                 let v = d.u16()?;
                 hello.version = Version::from_wire(v)
                     .ok_or_else(|| WireError::Malformed(format!("supported_versions {v:#06x}")))?;
             }
-            0x0010 => {
-                let _list = d.u16()?;
-                let n = d.u8()? as usize;
-                hello.alpn = Some(String::from_utf8_lossy(d.take(n)?).into_owned());
+            ExtensionType::ALPN => {
+                let mut list = Reader::new(d.u16_prefixed()?);
+                hello.alpn = Some(String::from_utf8_lossy(list.u8_prefixed()?).into_owned());
             }
-            0x0033 => hello.group = Some(d.u16()?),
+            ExtensionType::KEY_SHARE => hello.group = Some(d.u16()?),
             _ => {}
         }
     }
@@ -570,7 +534,7 @@ fn read_key_exchange(body: &[u8], hello: &mut ServerHello) -> Result<(), WireErr
     let Some(suite) = super::suites::by_id(hello.suite) else {
         return Ok(());
     };
-    let mut r = Reader(body);
+    let mut r = Reader::new(body);
     if suite.name.contains("_ECDHE_") {
         if r.u8()? == 3 {
             hello.ecdhe_group = Some(r.u16()?); // named_curve
@@ -588,13 +552,10 @@ fn read_key_exchange(body: &[u8], hello: &mut ServerHello) -> Result<(), WireErr
 }
 
 fn parse_certificate_list(body: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
-    let mut r = Reader(body);
-    let total = r.u24()?;
-    let mut list = Reader(r.take(total)?);
+    let mut list = Reader::new(Reader::new(body).u24_prefixed()?);
     let mut certs = Vec::new();
-    while !list.0.is_empty() {
-        let len = list.u24()?;
-        certs.push(list.take(len)?.to_vec());
+    while !list.is_empty() {
+        certs.push(list.u24_prefixed()?.to_vec());
     }
     Ok(certs)
 }
@@ -628,36 +589,31 @@ mod tests {
         }
     }
 
+    use codec::handshake;
+
+    const HANDSHAKE: ContentType = ContentType::HANDSHAKE;
+    const ALERT: ContentType = ContentType::ALERT;
+    const SERVER_HELLO: u8 = HandshakeType::SERVER_HELLO.0;
+    const CERTIFICATE: u8 = HandshakeType::CERTIFICATE.0;
+
     /// A ServerHello handshake message.
     fn server_hello(version: u16, suite: u16, extensions: &[u8], random: [u8; 32]) -> Vec<u8> {
-        let mut body = version.to_be_bytes().to_vec();
-        body.extend_from_slice(&random);
-        body.push(0);
-        body.extend_from_slice(&suite.to_be_bytes());
-        body.push(0);
-        body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
-        body.extend_from_slice(extensions);
-        let mut msg = vec![SERVER_HELLO];
-        msg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        msg.extend_from_slice(&body);
-        msg
+        codec::server_hello(version, random, suite, extensions)
     }
 
-    fn record(kind: u8, payload: &[u8]) -> Vec<u8> {
-        let mut r = vec![kind, 3, 3];
-        r.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-        r.extend_from_slice(payload);
-        r
+    /// A TLS 1.2 record.
+    fn record(kind: ContentType, payload: &[u8]) -> Vec<u8> {
+        codec::record(kind, 0x0303, payload)
     }
 
     #[test]
     fn client_hellos_have_consistent_lengths_and_the_right_versions() {
         for version in Version::ALL {
             let hello = client_hello(&spec(version));
-            assert_eq!(hello[0], HANDSHAKE);
+            assert_eq!(ContentType(hello[0]), HANDSHAKE);
             let record_len = u16::from_be_bytes([hello[3], hello[4]]) as usize;
             assert_eq!(record_len, hello.len() - 5, "{version:?}");
-            assert_eq!(hello[5], CLIENT_HELLO);
+            assert_eq!(HandshakeType(hello[5]), HandshakeType::CLIENT_HELLO);
             let msg_len = u32::from_be_bytes([0, hello[6], hello[7], hello[8]]) as usize;
             assert_eq!(msg_len, hello.len() - 9);
             let legacy = u16::from_be_bytes([hello[9], hello[10]]);
@@ -689,21 +645,37 @@ mod tests {
     }
 
     #[test]
+    fn a_client_hello_reads_back_with_the_shared_codec() {
+        let record = client_hello(&spec(Version::Tls12));
+        let hello = codec::parse_client_hello(&record[codec::RECORD_HEADER_LEN..]).unwrap();
+        assert_eq!(hello.version, 0x0303);
+        assert_eq!(hello.suites, [0x1301, 0xC02F]);
+        assert_eq!(hello.compression, [0]);
+        for kind in [
+            ExtensionType::SERVER_NAME,
+            ExtensionType::RENEGOTIATION_INFO,
+            ExtensionType::STATUS_REQUEST,
+            ExtensionType::HEARTBEAT,
+            ExtensionType::ALPN,
+        ] {
+            assert!(hello.has_extension(kind), "{kind}");
+        }
+        assert!(!hello.has_extension(ExtensionType::SUPPORTED_VERSIONS));
+        let ssl3 = client_hello(&spec(Version::Ssl3));
+        let ssl3 = codec::parse_client_hello(&ssl3[codec::RECORD_HEADER_LEN..]).unwrap();
+        assert!(ssl3.extensions.is_empty());
+    }
+
+    #[test]
     fn parses_a_tls12_flight_split_across_records() {
         let mut hello = server_hello(0x0303, 0xC02F, &[0xFF, 0x01, 0x00, 0x01, 0x00], [1; 32]);
         // Certificate with two certificates, then ServerHelloDone.
         let certs = [vec![0xAA; 5], vec![0xBB; 3]];
-        let mut list = Vec::new();
-        for c in &certs {
-            list.extend_from_slice(&(c.len() as u32).to_be_bytes()[1..]);
-            list.extend_from_slice(c);
-        }
-        let mut body = (list.len() as u32).to_be_bytes()[1..].to_vec();
-        body.extend_from_slice(&list);
-        hello.push(CERTIFICATE);
-        hello.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
-        hello.extend_from_slice(&body);
-        hello.extend_from_slice(&[SERVER_HELLO_DONE, 0, 0, 0]);
+        hello.extend(handshake(
+            HandshakeType::CERTIFICATE,
+            &codec::certificate_list(&certs),
+        ));
+        hello.extend(handshake(HandshakeType::SERVER_HELLO_DONE, &[]));
         let (a, b) = hello.split_at(20);
         let mut bytes = record(HANDSHAKE, a);
         // Only the first part: more is needed.
@@ -729,23 +701,23 @@ mod tests {
     #[test]
     fn reads_the_dh_prime_size_and_the_ecdhe_group() {
         // DHE: a 1024-bit prime (128 bytes, top bit set), then g and Ys (not needed).
-        let mut ske = vec![SERVER_KEY_EXCHANGE];
         let mut params = vec![0x00, 0x80, 0xFF];
         params.extend_from_slice(&[0x11; 127]);
         params.extend_from_slice(&[0x00, 0x01, 0x02, 0x00, 0x01, 0x05]);
-        ske.extend_from_slice(&(params.len() as u32).to_be_bytes()[1..]);
-        ske.extend_from_slice(&params);
         let mut flight = server_hello(0x0303, 0x009E, &[], [1; 32]);
-        flight.extend_from_slice(&ske);
-        flight.extend_from_slice(&[SERVER_HELLO_DONE, 0, 0, 0]);
+        flight.extend(handshake(HandshakeType::SERVER_KEY_EXCHANGE, &params));
+        flight.extend(handshake(HandshakeType::SERVER_HELLO_DONE, &[]));
         let Answer::Hello(h) = parse_answer(&record(HANDSHAKE, &flight), true).unwrap() else {
             panic!("a hello")
         };
         assert_eq!((h.dh_bits, h.ecdhe_group), (Some(1024), None));
         // ECDHE: named_curve secp384r1.
         let mut flight = server_hello(0x0303, 0xC02F, &[], [1; 32]);
-        flight.extend_from_slice(&[SERVER_KEY_EXCHANGE, 0, 0, 4, 3, 0x00, 0x18, 0]);
-        flight.extend_from_slice(&[SERVER_HELLO_DONE, 0, 0, 0]);
+        flight.extend(handshake(
+            HandshakeType::SERVER_KEY_EXCHANGE,
+            &[3, 0x00, 0x18, 0],
+        ));
+        flight.extend(handshake(HandshakeType::SERVER_HELLO_DONE, &[]));
         let Answer::Hello(h) = parse_answer(&record(HANDSHAKE, &flight), true).unwrap() else {
             panic!("a hello")
         };
@@ -776,7 +748,7 @@ mod tests {
             parse_answer(&record(ALERT, &[2, 70]), true),
             Ok(Answer::Alert {
                 level: 2,
-                description: 70
+                description: AlertDescription::PROTOCOL_VERSION
             })
         );
     }

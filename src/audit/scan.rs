@@ -1,0 +1,293 @@
+//! `certctl audit`: probe a live server (protocols, suites, certificate, HSTS, redirect), grade
+//! it, and build the report. The probes run concurrently under one overall deadline; this is the
+//! audit's I/O shell, sequencing [`super::probe`], [`super::served`], [`super::http`] and the
+//! pure [`super::cert`] and [`super::grade`].
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rustls_pki_types::CertificateDer;
+
+use super::AuditError;
+use super::cert::{cert_report, key_of, self_signed};
+use super::probe::{self, Accepted};
+use super::report::{AuditReport, ProtocolReport, SuiteReport};
+use super::wire::{self, AlertDescription, Answer, CipherSuite, HelloSpec, Version};
+use super::{clients, grade, http, served, suites};
+
+/// What to audit.
+#[derive(Clone, Debug)]
+pub struct AuditRequest {
+    /// Where to connect.
+    pub addr: SocketAddr,
+    /// The host name (SNI, certificate name, Host header); None for a bare IP.
+    pub host: Option<String>,
+    /// Extra trusted roots (PEM file contents, parsed).
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// Port of the plain-HTTP redirect to check (None: skip).
+    pub http_port: Option<u16>,
+    /// Deadline per connection.
+    pub timeout: Duration,
+    /// At most this many probe connections at once.
+    pub concurrency: usize,
+}
+
+/// Runs the audit, at most `req.concurrency` probe connections at a time.
+pub async fn audit(req: &AuditRequest) -> Result<AuditReport, AuditError> {
+    probe::with_concurrency(req.concurrency, run(req)).await
+}
+
+async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
+    let started = Instant::now();
+    let sni = req.host.as_deref();
+    let (addr, timeout) = (req.addr, req.timeout);
+
+    let versions = Version::ALL
+        .map(|v| async move { (v, probe::accepted_suites(addr, sni, v, timeout).await) });
+    let hello = async {
+        let suites: Vec<u16> = probe::BROAD_SUITES.to_vec();
+        let spec = HelloSpec {
+            version: Version::Tls12,
+            suites: &suites,
+            sni,
+            groups: &wire::GROUPS,
+            random: [0x5A; 32],
+            alpn: &["h2", "http/1.1"],
+            // A server that picks DEFLATE is open to CRIME.
+            compression: true,
+        };
+        probe::ask(addr, &wire::client_hello(&spec), true, timeout).await
+    };
+    let host_for_chain = sni
+        .map(str::to_owned)
+        .unwrap_or_else(|| addr.ip().to_string());
+    let chain =
+        tokio::task::spawn_blocking(move || served::served_chain(addr, &host_for_chain, timeout));
+    let (accepted, hello, chain, hsts, redirect, sslv2, heartbleed) = tokio::join!(
+        futures_util::future::join_all(versions),
+        hello,
+        chain,
+        http::hsts(addr, sni, timeout),
+        http::redirect(addr, sni, req.http_port, timeout),
+        probe::speaks_sslv2(addr, timeout),
+        probe::heartbleed(addr, sni, Version::Tls12, timeout),
+    );
+
+    // Nothing answered TLS at all: say why, as an error rather than an F.
+    let answered = accepted
+        .iter()
+        .any(|(_, r)| r.as_ref().is_ok_and(|a| !a.suites.is_empty()));
+    if !answered {
+        let addr = req.addr;
+        let first_failure = accepted.into_iter().find_map(|(_, r)| r.err());
+        return Err(match first_failure {
+            Some(probe) => AuditError::NoAnswer { addr, probe },
+            None => AuditError::NoSuites { addr },
+        });
+    }
+
+    let mut connections = 6;
+    let mut protocols = Vec::new();
+    let mut grade_suites = Vec::new();
+    for (version, result) in &accepted {
+        let a = result.as_ref().ok().cloned().unwrap_or(Accepted {
+            version: *version,
+            suites: Vec::new(),
+            server_order: None,
+            connections: 1,
+        });
+        connections += a.connections;
+        grade_suites.extend(a.suites.iter().map(|s| (*version, *s)));
+        protocols.push(ProtocolReport {
+            protocol: version.name(),
+            supported: !a.suites.is_empty(),
+            suites: a
+                .suites
+                .iter()
+                .map(|id| {
+                    let s = suites::by_id(*id);
+                    SuiteReport {
+                        id: format!("{id:#06x}"),
+                        name: s.map_or_else(|| "unknown".to_owned(), |s| s.name.to_owned()),
+                        bits: s.map_or(0, |s| s.bits),
+                        forward_secrecy: s.is_some_and(|s| s.forward_secrecy),
+                        aead: s.is_some_and(|s| s.aead),
+                    }
+                })
+                .collect(),
+            server_order: a.server_order,
+        });
+    }
+    let supported: Vec<Version> = accepted
+        .iter()
+        .filter(|(_, r)| r.as_ref().is_ok_and(|a| !a.suites.is_empty()))
+        .map(|(v, _)| *v)
+        .collect();
+    let ocsp_stapling = match &hello {
+        Ok(Answer::Hello(h)) if h.version <= Version::Tls12 => Some(h.ocsp_stapled),
+        _ => None,
+    };
+    let (secure_renegotiation, h2, compression, wire_chain) = match hello {
+        Ok(Answer::Hello(h)) => (
+            h.secure_renegotiation,
+            h.alpn.as_deref() == Some("h2"),
+            h.compression != 0,
+            h.certificates,
+        ),
+        // A TLS 1.3-only server: renegotiation does not exist there.
+        _ => (
+            supported.iter().all(|v| *v == Version::Tls13),
+            false,
+            false,
+            Vec::new(),
+        ),
+    };
+    let dh_bits = dh_size(addr, sni, &accepted, timeout).await;
+    if dh_bits.is_some() {
+        connections += 1;
+    }
+    let group_version = [Version::Tls13, Version::Tls12]
+        .into_iter()
+        .find(|v| supported.contains(v));
+    let groups = match group_version {
+        Some(v) => probe::groups(addr, sni, v, timeout).await,
+        None => Vec::new(),
+    };
+    connections += match group_version {
+        Some(Version::Tls13) => wire::GROUPS.len(),
+        Some(_) => 5,
+        None => 0,
+    };
+    let fallback_scsv = fallback_scsv(addr, sni, &supported, timeout).await;
+    connections += usize::from(fallback_scsv.is_some());
+    let resume_host = sni
+        .map(str::to_owned)
+        .unwrap_or_else(|| addr.ip().to_string());
+    let resumption =
+        tokio::task::spawn_blocking(move || served::resumes(addr, &resume_host, timeout))
+            .await
+            .ok()
+            .and_then(Result::ok);
+    connections += 2;
+    let chain: Vec<CertificateDer<'static>> = match chain {
+        Ok(Ok(chain)) if !chain.is_empty() => chain,
+        _ => wire_chain.into_iter().map(CertificateDer::from).collect(),
+    };
+    // --ca-bundle: self-signed certificates are roots; the others are intermediates certctl knows,
+    // which tell an incomplete chain (B) from an untrusted one (T).
+    let (extra_roots, known): (Vec<_>, Vec<_>) = req
+        .extra_roots
+        .iter()
+        .cloned()
+        .partition(|der| self_signed(der));
+    let mut roots = crate::trust::system_roots();
+    roots.extend(extra_roots);
+    let certificate = (!chain.is_empty())
+        .then(|| cert_report(&chain, &roots, &known, sni, crate::clock::unix_now()));
+    let (hsts_header, hsts_max_age) = hsts.unwrap_or((None, None));
+
+    let inputs = grade::Inputs {
+        protocols: supported,
+        sslv2: matches!(sslv2, Ok(true)),
+        suites: grade_suites,
+        key: chain.first().and_then(|leaf| key_of(leaf)),
+        dh_bits,
+        trusted: certificate.as_ref().is_some_and(|c| c.trusted),
+        untrusted_because: certificate.as_ref().and_then(|c| c.problem.clone()),
+        names: certificate
+            .as_ref()
+            .map(|c| c.names.clone())
+            .unwrap_or_default(),
+        name_matches: certificate.as_ref().is_some_and(|c| c.name_matches),
+        chain_incomplete: certificate.as_ref().is_some_and(|c| c.incomplete),
+        md5: false,
+        compression,
+        secure_renegotiation,
+        hsts_max_age,
+        heartbleed: matches!(heartbleed, Ok(Some(true))),
+        server_ordered: accepted
+            .iter()
+            .filter(|(_, r)| r.as_ref().is_ok_and(|a| a.server_order == Some(true)))
+            .map(|(v, _)| *v)
+            .collect(),
+    };
+    let clients = clients::simulate(&inputs.suites, &inputs.server_ordered);
+    let rating = grade::grade_with(&inputs, &clients);
+    Ok(AuditReport {
+        grade: rating.grade,
+        rating,
+        target: match sni {
+            Some(host) => format!("{host} ({})", req.addr),
+            None => req.addr.to_string(),
+        },
+        protocols,
+        certificate,
+        hsts_max_age,
+        hsts_header,
+        http_redirect: redirect,
+        sslv2: matches!(sslv2, Ok(true)),
+        heartbleed: heartbleed.ok().flatten(),
+        secure_renegotiation,
+        dh_bits,
+        compression,
+        groups: groups.iter().map(|g| wire::group_name(*g)).collect(),
+        fallback_scsv,
+        resumption,
+        h2,
+        ocsp_stapling,
+        clients,
+        connections,
+        elapsed_ms: started.elapsed().as_millis(),
+    })
+}
+
+/// TLS_FALLBACK_SCSV (RFC 7507): a hello for a lower version carrying the SCSV must be refused
+/// with inappropriate_fallback by a server that speaks a higher one.
+async fn fallback_scsv(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    supported: &[Version],
+    timeout: Duration,
+) -> Option<bool> {
+    let lower = supported.iter().rev().nth(1).copied()?;
+    let mut offer: Vec<u16> = match lower {
+        Version::Tls13 => return None,
+        _ => probe::BROAD_SUITES.to_vec(),
+    };
+    offer.push(CipherSuite::TLS_FALLBACK_SCSV.0);
+    let hello = probe::plain_hello(lower, &offer, sni);
+    match probe::ask(addr, &hello, false, timeout).await {
+        Ok(Answer::Alert {
+            description: AlertDescription::INAPPROPRIATE_FALLBACK,
+            ..
+        }) => Some(true),
+        Ok(Answer::Hello(_)) => Some(false),
+        _ => None,
+    }
+}
+
+/// The DH group size, when DHE suites are accepted: one handshake offering only those, read up
+/// to the ServerKeyExchange.
+async fn dh_size(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    accepted: &[(Version, Result<Accepted, probe::ProbeError>)],
+    timeout: Duration,
+) -> Option<u32> {
+    let (version, dhe) = accepted.iter().rev().find_map(|(v, r)| {
+        let dhe: Vec<u16> = r
+            .as_ref()
+            .ok()?
+            .suites
+            .iter()
+            .copied()
+            .filter(|id| suites::by_id(*id).is_some_and(|s| s.dhe))
+            .collect();
+        (!dhe.is_empty()).then_some((*v, dhe))
+    })?;
+    let hello = probe::plain_hello(version, &dhe, sni);
+    match probe::ask(addr, &hello, true, timeout).await {
+        Ok(Answer::Hello(h)) => h.dh_bits,
+        _ => None,
+    }
+}
