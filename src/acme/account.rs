@@ -50,18 +50,18 @@ pub async fn create(
 }
 
 /// Checks a requested ACME profile against what the CA's directory offers (`offered`).
-pub fn check_profile(profile: &str, offered: &[String], directory_url: &str) -> Result<(), String> {
+pub fn check_profile(
+    profile: &str,
+    offered: &[String],
+    directory_url: &str,
+) -> Result<(), AcmeError> {
     if offered.iter().any(|p| p == profile) {
         return Ok(());
     }
-    Err(match offered.is_empty() {
-        true => format!(
-            "--profile {profile}: the CA at {directory_url} offers no profiles; drop --profile"
-        ),
-        false => format!(
-            "--profile {profile}: the CA at {directory_url} offers {}",
-            offered.join(", ")
-        ),
+    Err(AcmeError::ProfileNotOffered {
+        profile: profile.to_owned(),
+        directory_url: directory_url.to_owned(),
+        offered: offered.to_vec(),
     })
 }
 
@@ -102,12 +102,14 @@ mod tests {
             "tlsserver".to_owned(),
         ];
         assert!(check_profile("shortlived", &offered, "u").is_ok());
-        let err = check_profile("short", &offered, "u").unwrap_err();
+        let err = check_profile("short", &offered, "u")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("offers classic, shortlived, tlsserver"),
             "{err}"
         );
-        let err = check_profile("classic", &[], "u").unwrap_err();
+        let err = check_profile("classic", &[], "u").unwrap_err().to_string();
         assert!(err.contains("offers no profiles"), "{err}");
     }
 

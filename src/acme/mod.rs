@@ -77,6 +77,19 @@ pub enum AcmeError {
         .0.as_deref().map(|u| format!(" ({u})")).unwrap_or_default()
     )]
     TermsNotAgreed(Option<String>),
+    /// `--profile` names a profile the CA does not offer.
+    #[error("--profile {profile}: the CA at {directory_url} offers {}", match offered.is_empty() {
+        true => "no profiles; drop --profile".to_owned(),
+        false => offered.join(", "),
+    })]
+    ProfileNotOffered {
+        /// What was asked.
+        profile: String,
+        /// The CA.
+        directory_url: String,
+        /// What it offers.
+        offered: Vec<String>,
+    },
     /// The `--ca-bundle` file is unusable.
     #[error(transparent)]
     CaBundle(#[from] crate::trust::BundleError),
@@ -135,7 +148,10 @@ impl AcmeError {
 
     /// True when the user must change the invocation (exit code 2), not retry.
     pub fn is_usage(&self) -> bool {
-        matches!(self, Self::TermsNotAgreed(_) | Self::CaBundle(_))
+        matches!(
+            self,
+            Self::TermsNotAgreed(_) | Self::CaBundle(_) | Self::ProfileNotOffered { .. }
+        )
     }
 }
 

@@ -88,8 +88,10 @@ struct Report {
 fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let start = match &args.project {
         Some(dir) => dir.clone(),
-        None => std::env::current_dir()
-            .map_err(|e| Error::Usage(format!("cannot read the current directory: {e}")))?,
+        None => std::env::current_dir().map_err(|source| Error::Io {
+            context: "cannot read the current directory".into(),
+            source,
+        })?,
     };
     let request = CheckRequest {
         start,
@@ -123,8 +125,7 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     };
     let report = Report { project, live };
     if args.json {
-        let json = serde_json::to_string_pretty(&report)
-            .map_err(|e| Error::Usage(format!("cannot write JSON: {e}")))?;
+        let json = serde_json::to_string_pretty(&report).expect("the report serializes");
         println!("{json}");
     } else if !ctx.quiet {
         if let Some(p) = &report.project {

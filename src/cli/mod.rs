@@ -128,7 +128,10 @@ impl Ctx {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+            .map_err(|source| Error::Io {
+                context: "cannot start the async runtime".into(),
+                source,
+            })?;
         Ok(rt.block_on(fut))
     }
 

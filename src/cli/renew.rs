@@ -192,12 +192,9 @@ fn print_report(certs: &[CertReport], ctx: &Ctx) {
 
 /// Written to a temporary file and renamed, so the collector never reads half a file.
 fn write_metrics(path: &std::path::Path, text: &str) -> Result<(), Error> {
-    certctl::fsio::write_atomic(path, text.as_bytes(), 0o644).map_err(|e| {
-        Error::Usage(format!(
-            "cannot write --metrics-file {}: {}",
-            path.display(),
-            e.source
-        ))
+    certctl::fsio::write_atomic(path, text.as_bytes(), 0o644).map_err(|e| Error::Io {
+        context: format!("cannot write --metrics-file {}", path.display()),
+        source: e.source,
     })
 }
 

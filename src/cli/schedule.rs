@@ -38,8 +38,9 @@ pub fn run(args: ScheduleArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         Action::Install(a) => {
             let binary = std::env::current_exe()
                 .and_then(std::fs::canonicalize)
-                .map_err(|e| {
-                    Error::Usage(format!("cannot tell where the certctl binary is: {e}"))
+                .map_err(|source| Error::Io {
+                    context: "cannot tell where the certctl binary is".into(),
+                    source,
                 })?;
             let state = std::path::absolute(ctx.store.layout().root())
                 .map_err(|e| Error::Usage(format!("bad --state-dir: {e}")))?;

@@ -8,8 +8,8 @@ use clap::Args;
 
 use super::Ctx;
 use certctl::Error;
+use certctl::finding::Severity;
 use certctl::ops::verify::{self, Target, VerifyRequest};
-use certctl::verify::report::Status;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -71,19 +71,20 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             "{}",
             serde_json::to_string_pretty(&outcome).expect("outcome serializes")
         );
-    } else if !ctx.quiet || outcome.status != Status::Ok {
+    } else if !ctx.quiet || outcome.status != Severity::Ok {
         for f in &outcome.findings {
-            let mark = match f.status {
-                Status::Ok => "ok      ",
-                Status::Warning => "WARNING ",
-                Status::Critical => "CRITICAL",
+            let mark = match f.severity() {
+                Severity::Ok | Severity::Info => "ok      ",
+                Severity::Unknown | Severity::Warning => "WARNING ",
+                Severity::Error => "CRITICAL",
             };
-            println!("{mark} {:<13} {}", f.check, f.detail);
+            println!("{mark} {:<13} {}", f.check, f.detail());
         }
     }
+    // Monitoring's convention (Nagios): 0 ok, 1 warning, 2 critical.
     Ok(ExitCode::from(match outcome.status {
-        Status::Ok => 0,
-        Status::Warning => 1,
-        Status::Critical => 2,
+        Severity::Ok | Severity::Info => 0,
+        Severity::Unknown | Severity::Warning => 1,
+        Severity::Error => 2,
     }))
 }

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 
 use settings::SettingsError;
 
-/// Why a Django check or `secret-key` could not run. Every variant but [`DjangoError::Live`]
-/// is bad input (exit 2).
+/// Why a Django check or `secret-key` could not run: bad input (exit 2), or a site, random
+/// source or file write that failed (exit 1).
 #[derive(Debug, thiserror::Error)]
 pub enum DjangoError {
     /// No manage.py here or above.
@@ -50,7 +50,7 @@ pub enum DjangoError {
     /// The OS random source failed while making a SECRET_KEY.
     #[error("the OS random source failed: {0}")]
     Random(String),
-    /// `secret-key --env-file` refused or failed to write the file.
+    /// `secret-key --env-file` refused the file (or could not read it).
     #[error("{}: {why}", .path.display())]
     SecretFile {
         /// The env file.
@@ -58,6 +58,9 @@ pub enum DjangoError {
         /// Why.
         why: String,
     },
+    /// Writing the env file failed (exit 1).
+    #[error(transparent)]
+    Write(#[from] crate::fsio::IoError),
     /// `--url` is not a usable https:// URL.
     #[error("--url {url}: {why}")]
     BadUrl {
@@ -74,6 +77,6 @@ pub enum DjangoError {
 impl DjangoError {
     /// Bad input (exit 2), as opposed to a site that did not answer (exit 1).
     pub fn is_usage(&self) -> bool {
-        !matches!(self, Self::Live(_))
+        !matches!(self, Self::Live(_) | Self::Random(_) | Self::Write(_))
     }
 }

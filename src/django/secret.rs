@@ -57,7 +57,7 @@ pub fn write_secret_env(path: &Path, key: &str) -> Result<(), DjangoError> {
         Err(e) => return Err(fail(e.to_string())),
     };
     let text = with_secret_line(&old, key);
-    crate::fsio::write_atomic(path, text.as_bytes(), 0o600).map_err(|e| fail(e.source.to_string()))
+    Ok(crate::fsio::write_atomic(path, text.as_bytes(), 0o600)?)
 }
 
 /// The env file's text with its DJANGO_SECRET_KEY line (bare or `export`ed) replaced by one

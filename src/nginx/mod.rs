@@ -55,6 +55,9 @@ pub enum NginxError {
     /// File trouble.
     #[error(transparent)]
     Io(#[from] crate::fsio::IoError),
+    /// nginx was reloaded but never served the probe token over plain HTTP.
+    #[error("nginx never served the probe token")]
+    ProbeNeverServed,
 }
 
 impl NginxError {

@@ -1,11 +1,9 @@
 //! `certctl csr`: a key and a CSR for a CA that certctl does not talk to (a commercial CA).
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::Error;
+use crate::error::InputError;
 use crate::keys::{KeyType, PrivateKey};
 use crate::names::Identifier;
 
@@ -33,22 +31,12 @@ pub fn write_csr(
     };
     for path in [&files.key, &files.csr] {
         if path.exists() {
-            return Err(Error::Usage(format!(
-                "{} exists; certctl does not overwrite it",
-                path.display()
-            )));
+            return Err(InputError::Exists(path.clone()).into());
         }
     }
-    std::fs::create_dir_all(out_dir)
-        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", out_dir.display())))?;
+    std::fs::create_dir_all(out_dir).map_err(crate::fsio::io("cannot create", out_dir))?;
     for (path, text, mode) in [(&files.key, key.to_pem(), 0o600), (&files.csr, csr, 0o644)] {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(path)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+        crate::fsio::write_new(path, text.as_bytes(), mode)?;
     }
     Ok(files)
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::Error;
 use crate::config::{RECORD_FORMAT, RenewalRecord, Responder};
+use crate::error::InputError;
 use crate::keys::PrivateKey;
 use crate::names;
 use crate::store::{CertStore, LivePaths};
@@ -33,8 +34,7 @@ pub struct Installed {
 }
 
 fn read(path: &PathBuf) -> Result<String, Error> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| InputError::unreadable(path)(e).into())
 }
 
 /// Any PEM private key OpenSSL reads (PKCS#8, PKCS#1, SEC1), normalized to PKCS#8 and loaded.
@@ -52,8 +52,8 @@ pub fn install_cert(
     req: &InstallRequest,
     now: i64,
 ) -> Result<Installed, Error> {
-    let bad = |path: &PathBuf, e: &dyn std::fmt::Display| {
-        Error::Usage(format!("{}: {e}", path.display()))
+    let bad = |path: &PathBuf, e: &dyn std::fmt::Display| -> Error {
+        InputError::bad_file(path, e).into()
     };
     let mut chain_pem = read(&req.cert)?;
     if let Some(chain) = &req.chain {

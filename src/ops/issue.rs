@@ -7,6 +7,7 @@ use crate::acme::challenge::{Http01Responder, Standalone, Webroot};
 use crate::acme::order::{self, OrderPlan};
 use crate::acme::{AcmeError, account};
 use crate::config::{RenewalRecord, Responder};
+use crate::error::InputError;
 use crate::hooks;
 use crate::keys::{KeyType, PrivateKey};
 use crate::names::Identifier;
@@ -222,10 +223,7 @@ async fn preflight(
         && let Some(revoked) = store.load_state(&req.name).ok().and_then(|s| s.revoked)
         && revoked.reason == "keyCompromise"
     {
-        return Err(Error::Usage(format!(
-            "{} was revoked for keyCompromise; its key must not be reused: drop --reuse-key",
-            req.name
-        )));
+        return Err(InputError::CompromisedKey(req.name.clone()).into());
     }
     let reused = reused_key(store, req, KeySlot::Primary)?;
     let key_type = reused
@@ -236,16 +234,15 @@ async fn preflight(
     if let (Some(key), Some(asked)) = (&reused, req.key_type)
         && key.key_type() != asked
     {
-        return Err(Error::Usage(format!(
-            "--reuse-key keeps the current {} key of {}; drop --key-type {asked} or drop --reuse-key",
-            key.key_type(),
-            req.name
-        )));
+        return Err(InputError::ReuseKeyType {
+            name: req.name.clone(),
+            kept: key.key_type(),
+            asked,
+        }
+        .into());
     }
     if dual && key_type.is_rsa() {
-        return Err(Error::Usage(format!(
-            "--dual pairs an ECDSA key with an RSA 2048 key; --key-type {key_type} cannot be the ECDSA half"
-        )));
+        return Err(InputError::DualRsa(key_type).into());
     }
     let reused_rsa = match dual {
         true => reused_key(store, req, KeySlot::Rsa)?,
@@ -269,9 +266,7 @@ async fn preflight(
         Responder::Webroot { path } => Box::new(Webroot::new(path)?),
         Responder::Standalone => Box::new(Standalone::start(req.http_port).await?),
         Responder::Manual => {
-            return Err(Error::Usage(
-                "a manual certificate cannot be issued over ACME".into(),
-            ));
+            return Err(InputError::IssueManual.into());
         }
     };
     Ok(Prepared {
@@ -321,7 +316,7 @@ async fn obtain(
 
     if let Some(profile) = &req.profile {
         let offered = account::offered_profiles(&account);
-        account::check_profile(profile, &offered, &req.directory_url).map_err(Error::Usage)?;
+        account::check_profile(profile, &offered, &req.directory_url)?;
     }
     let plan = OrderPlan {
         directory_url: &req.directory_url,

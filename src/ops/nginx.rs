@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::Error;
 use crate::acme::challenge::{self, Http01Responder, PublishedToken, Webroot};
 use crate::config::NginxSite;
+use crate::error::{InputError, UnknownCertHint};
 use crate::fsio;
 use crate::names::Identifier;
 use crate::nginx::NginxError;
@@ -224,10 +225,7 @@ pub async fn wait_until_challenges_served(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Err(last.map_or_else(
-        || Error::Usage("nginx never served the probe token".into()),
-        Into::into,
-    ))
+    Err(last.map_or_else(|| NginxError::ProbeNeverServed.into(), Into::into))
 }
 
 /// Writes the full TLS site for a certificate that is live, with the options in `site`.
@@ -240,14 +238,15 @@ pub fn configure_site(
     backup_root: &std::path::Path,
     reload: Reload,
 ) -> Result<NginxOutcome, Error> {
-    let record = store.load_record(name)?.ok_or_else(|| {
-        Error::Usage(format!(
-            "no certificate named {name:?}; run `certctl issue` first"
-        ))
-    })?;
+    let record = store
+        .load_record(name)?
+        .ok_or_else(|| InputError::UnknownCert {
+            name: name.to_owned(),
+            hint: UnknownCertHint::Issue,
+        })?;
     let pem = store
         .live_fullchain(name)?
-        .ok_or_else(|| Error::Usage(format!("certificate {name:?} has no live version yet")))?;
+        .ok_or_else(|| InputError::NotLive(name.to_owned()))?;
     let info = verify::cert_info(&verify::parse_pem_chain(&pem)?[0])?;
     let hosts = record.domains.clone();
     let served = inspect(site, name, &hosts, http_port)?;

@@ -21,6 +21,7 @@ use crate::Error;
 use crate::acme::AcmeError;
 use crate::acme::directory::LETS_ENCRYPT_STAGING;
 use crate::config::{NginxSite, RenewalRecord, Responder};
+use crate::error::{InputError, UnknownCertHint};
 use crate::progress::{Progress, Step};
 use crate::renewal::decide::{Decision, Facts, LiveCert, SkipReason, decide};
 use crate::renewal::due::{self, FailureKind, Inputs, Plan};
@@ -202,7 +203,10 @@ async fn renew_one_inner(
     let _lock = lock_within(store, &name, opts.lock_wait).await?;
     let record = store
         .load_record(&name)?
-        .ok_or_else(|| Error::Usage(format!("no certificate named {name:?}")))?;
+        .ok_or_else(|| InputError::UnknownCert {
+            name: name.clone(),
+            hint: UnknownCertHint::None,
+        })?;
     let mut state = store.load_state(&name)?;
     let live_version = store.live_version(&name)?;
     let live = live_leaf(store, &name);
@@ -602,10 +606,10 @@ async fn lock_within(
             return Ok(lock);
         }
         if tokio::time::Instant::now() >= deadline {
-            return Err(Error::Busy(format!(
-                "another certctl has been working on {name} for over {} s; try again later",
-                wait.as_secs()
-            )));
+            return Err(Error::Busy {
+                name: name.to_owned(),
+                waited: wait.as_secs(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -720,7 +724,7 @@ pub fn failure_kind(err: &Error) -> FailureKind {
             | AcmeError::Protocol(_),
         )
         | Error::Store(_)
-        | Error::Busy(_)
+        | Error::Busy { .. }
         | Error::Interrupted => FailureKind::Transient,
         _ => FailureKind::NeedsAttention,
     }

@@ -8,6 +8,7 @@ use instant_acme::{RevocationReason, RevocationRequest};
 use crate::Error;
 use crate::acme::AcmeError;
 use crate::config::Responder;
+use crate::error::{InputError, UnknownCertHint};
 use crate::renewal::state::Revoked;
 use crate::store::{CertStore, KeySlot};
 use crate::verify;
@@ -79,22 +80,18 @@ impl Reason {
 /// Revokes every live set of `name` (both halves of a dual certificate) and records it.
 pub async fn revoke(store: &dyn CertStore, name: &str, reason: Reason) -> Result<Revoked, Error> {
     let _lock = store.lock_cert(name)?;
-    let record = store.load_record(name)?.ok_or_else(|| {
-        Error::Usage(format!(
-            "no certificate named {name:?}; `certctl list` shows them"
-        ))
-    })?;
+    let record = store
+        .load_record(name)?
+        .ok_or_else(|| InputError::UnknownCert {
+            name: name.to_owned(),
+            hint: UnknownCertHint::List,
+        })?;
     if record.responder == Responder::Manual {
-        return Err(Error::Usage(format!(
-            "{name} was installed by hand (install-cert); revoke it with the CA that issued it"
-        )));
+        return Err(InputError::RevokeManual(name.to_owned()).into());
     }
-    let json = store.load_account(&record.server)?.ok_or_else(|| {
-        Error::Usage(format!(
-            "no account for {} in this state directory",
-            record.server
-        ))
-    })?;
+    let json = store
+        .load_account(&record.server)?
+        .ok_or_else(|| InputError::NoAccount(record.server.clone()))?;
     let account =
         crate::acme::account::restore(&record.server, record.ca_bundle.as_deref(), &json).await?;
     let slots: &[KeySlot] = match record.dual {
@@ -104,8 +101,7 @@ pub async fn revoke(store: &dyn CertStore, name: &str, reason: Reason) -> Result
     let mut serial = String::new();
     for &slot in slots {
         let path = store.live_paths(name, slot).cert;
-        let pem = std::fs::read(&path)
-            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        let pem = std::fs::read(&path).map_err(crate::fsio::io("cannot read", &path))?;
         let leaf = verify::parse_pem_chain(&pem)?.remove(0);
         if serial.is_empty() {
             serial = verify::cert_info(&leaf)?.serial;

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::Error;
+use crate::error::{InputError, UnknownCertHint};
+use crate::finding::Severity;
 use crate::store::{CertStore, KeySlot};
 use crate::verify::CertInfo;
-use crate::verify::report::{self, Finding, Inputs, Status};
+use crate::verify::report::{self, Finding, Inputs};
 
 /// What to verify.
 #[derive(Debug)]
@@ -39,11 +41,16 @@ pub struct VerifyRequest {
     pub warn_days: u32,
 }
 
+fn status_word<S: serde::Serializer>(severity: &Severity, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(report::monitoring_word(*severity))
+}
+
 /// The report.
 #[derive(Debug, Serialize)]
 pub struct VerifyOutcome {
-    /// The worst finding.
-    pub status: Status,
+    /// The worst finding (JSON: ok, warning or critical, as monitoring systems say).
+    #[serde(serialize_with = "status_word")]
+    pub status: Severity,
     /// Every finding.
     pub findings: Vec<Finding>,
     /// The certificate, when it parsed.
@@ -51,13 +58,13 @@ pub struct VerifyOutcome {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, Error> {
-    std::fs::read(path).map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))
+    Ok(std::fs::read(path).map_err(InputError::unreadable(path))?)
 }
 
 /// The public key of a PEM private key in any format OpenSSL reads.
 fn key_spki(pem: &[u8], path: &Path) -> Result<Vec<u8>, Error> {
     let key = super::install::load_any_key(pem)
-        .ok_or_else(|| Error::Usage(format!("{} is not a PEM private key", path.display())))??;
+        .ok_or_else(|| InputError::bad_file(path, "is not a PEM private key"))??;
     Ok(key.public_key_spki())
 }
 
@@ -89,11 +96,12 @@ pub fn verify(
             })
         }
         Target::Name(name) => {
-            let record = store.load_record(name)?.ok_or_else(|| {
-                Error::Usage(format!(
-                    "no certificate named {name:?}; `certctl list` shows them"
-                ))
-            })?;
+            let record = store
+                .load_record(name)?
+                .ok_or_else(|| InputError::UnknownCert {
+                    name: name.clone(),
+                    hint: UnknownCertHint::List,
+                })?;
             if let Some(bundle) = &record.ca_bundle {
                 roots.extend(crate::trust::load_bundle(bundle)?);
             }

@@ -448,7 +448,8 @@ mod tests {
 
     #[test]
     fn report_grades_like_a_monitoring_check() {
-        use report::{Inputs, Status, report, worst};
+        use crate::finding::Severity as Status;
+        use report::{Inputs, report, worst};
         let p = pki(&["a.test"]);
         let root = parse_pem_chain(p.root_pem.as_bytes()).unwrap();
         let spki = p.leaf_key.public_key_spki();
@@ -469,7 +470,10 @@ mod tests {
 
         let status_of = |inputs: &Inputs<'_>, check: &str| {
             let (findings, _) = report(inputs);
-            findings.iter().find(|f| f.check == check).map(|f| f.status)
+            findings
+                .iter()
+                .find(|f| f.check == check)
+                .map(|f| f.severity())
         };
         let soon = Inputs {
             now: not_after - 5 * 86_400,
@@ -480,7 +484,7 @@ mod tests {
             now: not_after + 1,
             ..base
         };
-        assert_eq!(status_of(&expired, "validity"), Some(Status::Critical));
+        assert_eq!(status_of(&expired, "validity"), Some(Status::Error));
         let other = PrivateKey::generate(KeyType::EcdsaP256)
             .unwrap()
             .public_key_spki();
@@ -488,14 +492,14 @@ mod tests {
             key_spki: Some(&other),
             ..base
         };
-        assert_eq!(status_of(&wrong_key, "key"), Some(Status::Critical));
+        assert_eq!(status_of(&wrong_key, "key"), Some(Status::Error));
         let wrong_host = Inputs {
             hostname: Some("b.test"),
             ..base
         };
-        assert_eq!(status_of(&wrong_host, "hostname"), Some(Status::Critical));
+        assert_eq!(status_of(&wrong_host, "hostname"), Some(Status::Error));
         let untrusted = Inputs { roots: &[], ..base };
-        assert_eq!(status_of(&untrusted, "trust"), Some(Status::Critical));
+        assert_eq!(status_of(&untrusted, "trust"), Some(Status::Error));
 
         // A bundle with the intermediate first: out of order, and said so.
         let blocks: Vec<&str> = p
@@ -509,13 +513,17 @@ mod tests {
         };
         let (findings, _) = report(&misordered);
         let order = findings.iter().find(|f| f.check == "order").unwrap();
-        assert_eq!(order.status, Status::Critical);
-        assert!(order.detail.contains("out of order"), "{}", order.detail);
+        assert_eq!(order.severity(), Status::Error);
+        assert!(
+            order.detail().contains("out of order"),
+            "{}",
+            order.detail()
+        );
         let garbage = Inputs {
             chain_pem: b"nope",
             ..base
         };
-        assert_eq!(status_of(&garbage, "parse"), Some(Status::Critical));
+        assert_eq!(status_of(&garbage, "parse"), Some(Status::Error));
     }
 
     #[test]

@@ -8,31 +8,86 @@ use std::collections::BTreeSet;
 
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
+
+use crate::finding::Severity;
 use x509_parser::prelude::*;
 
 use super::{CertInfo, VerifyError, cert_info, check_links, check_trusted, parse_pem_chain};
 
-/// How bad a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Fine.
-    Ok,
-    /// Needs attention soon (expiring).
-    Warning,
-    /// Broken now (expired, untrusted, wrong key, broken chain).
-    Critical,
-}
-
-/// One check's result.
-#[derive(Clone, Debug, Serialize)]
+/// One check's result: the crate-wide [`Finding`](crate::finding::Finding) (ID, severity,
+/// message, fix) and the check's name. JSON keeps the monitoring fields this report always had
+/// (`check`, `status`: ok/warning/critical, `detail`) beside the common ones.
+#[derive(Clone, Debug)]
 pub struct Finding {
     /// What was checked: parse, order, trust, key, names, hostname, validity.
     pub check: String,
-    /// Its status.
-    pub status: Status,
+    /// ID, severity (ok, warning or error), message and fix.
+    pub finding: crate::finding::Finding,
+}
+
+impl Finding {
+    /// How bad.
+    pub fn severity(&self) -> Severity {
+        self.finding.severity
+    }
+
     /// One line for a human.
-    pub detail: String,
+    pub fn detail(&self) -> &str {
+        &self.finding.message
+    }
+}
+
+impl Serialize for Finding {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let f = &self.finding;
+        let mut out = serializer.serialize_struct("Finding", 7)?;
+        out.serialize_field("check", &self.check)?;
+        out.serialize_field("status", monitoring_word(f.severity))?;
+        out.serialize_field("detail", &f.message)?;
+        out.serialize_field("id", f.id)?;
+        out.serialize_field("severity", &f.severity)?;
+        out.serialize_field("message", &f.message)?;
+        out.serialize_field("fix", &f.fix)?;
+        out.end()
+    }
+}
+
+/// The word monitoring systems know (Nagios style): ok, warning, critical.
+pub fn monitoring_word(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Ok | Severity::Info => "ok",
+        Severity::Unknown | Severity::Warning => "warning",
+        Severity::Error => "critical",
+    }
+}
+
+/// The stable ID and the fix of each check's failure.
+fn id_and_fix(check: &str) -> (&'static str, &'static str) {
+    match check {
+        "parse" => ("verify.PARSE", "give the certificate (and chain) as PEM"),
+        "order" => (
+            "verify.ORDER",
+            "put the leaf first, then each issuer in turn",
+        ),
+        "trust" => (
+            "verify.TRUST",
+            "include the intermediates, from a CA clients trust (--ca-bundle for a private one)",
+        ),
+        "key" => (
+            "verify.KEY",
+            "use the private key this certificate was issued for",
+        ),
+        "names" => (
+            "verify.NAMES",
+            "issue again so the certificate carries exactly the recorded names",
+        ),
+        "hostname" => (
+            "verify.HOSTNAME",
+            "issue a certificate that names this host",
+        ),
+        _ => ("verify.VALIDITY", "renew it: certctl renew --force NAME"),
+    }
 }
 
 /// What to check.
@@ -56,24 +111,32 @@ pub struct Inputs<'a> {
 /// Runs every check. The certificate facts come back when the leaf parses.
 pub fn report(inputs: &Inputs<'_>) -> (Vec<Finding>, Option<CertInfo>) {
     let mut out = Vec::new();
-    let mut add = |check: &str, status: Status, detail: String| {
+    let mut add = |check: &'static str, severity: Severity, message: String| {
+        let (id, fix) = id_and_fix(check);
         out.push(Finding {
             check: check.to_owned(),
-            status,
-            detail,
+            finding: crate::finding::Finding {
+                id,
+                severity,
+                message,
+                fix: match severity {
+                    Severity::Ok => String::new(),
+                    _ => fix.to_owned(),
+                },
+            },
         })
     };
     let chain = match parse_pem_chain(inputs.chain_pem) {
         Ok(chain) => chain,
         Err(e) => {
-            add("parse", Status::Critical, e.to_string());
+            add("parse", Severity::Error, e.to_string());
             return (out, None);
         }
     };
     let info = match cert_info(&chain[0]) {
         Ok(info) => info,
         Err(e) => {
-            add("parse", Status::Critical, e.to_string());
+            add("parse", Severity::Error, e.to_string());
             return (out, None);
         }
     };
@@ -81,7 +144,7 @@ pub fn report(inputs: &Inputs<'_>) -> (Vec<Finding>, Option<CertInfo>) {
     match check_links(&chain) {
         Ok(()) => add(
             "order",
-            Status::Ok,
+            Severity::Ok,
             format!(
                 "{} certificate(s), leaf first, each signed by the next",
                 chain.len()
@@ -89,29 +152,29 @@ pub fn report(inputs: &Inputs<'_>) -> (Vec<Finding>, Option<CertInfo>) {
         ),
         Err(e) if reorders_cleanly(&chain) => add(
             "order",
-            Status::Critical,
+            Severity::Error,
             format!("the chain is out of order ({e}); put the leaf first, then each issuer"),
         ),
-        Err(e) => add("order", Status::Critical, e.to_string()),
+        Err(e) => add("order", Severity::Error, e.to_string()),
     }
 
     match check_trusted(&chain, inputs.roots, None, inputs.now) {
-        Ok(()) => add("trust", Status::Ok, "leads to a trusted root".into()),
+        Ok(()) => add("trust", Severity::Ok, "leads to a trusted root".into()),
         // Expiry is reported once, below.
         Err(VerifyError::NotValidNow { .. }) => {}
-        Err(e) => add("trust", Status::Critical, e.to_string()),
+        Err(e) => add("trust", Severity::Error, e.to_string()),
     }
 
     if let Some(spki) = inputs.key_spki {
         match spki == info.spki.as_slice() {
             true => add(
                 "key",
-                Status::Ok,
+                Severity::Ok,
                 "the private key matches the certificate".into(),
             ),
             false => add(
                 "key",
-                Status::Critical,
+                Severity::Error,
                 "the private key does not match the certificate".into(),
             ),
         }
@@ -121,10 +184,10 @@ pub fn report(inputs: &Inputs<'_>) -> (Vec<Finding>, Option<CertInfo>) {
         let wanted: BTreeSet<&str> = wanted.iter().map(String::as_str).collect();
         let found: BTreeSet<&str> = info.names.iter().map(String::as_str).collect();
         match wanted == found {
-            true => add("names", Status::Ok, info.names.join(", ")),
+            true => add("names", Severity::Ok, info.names.join(", ")),
             false => add(
                 "names",
-                Status::Critical,
+                Severity::Error,
                 format!("the certificate names {found:?}, the record expects {wanted:?}"),
             ),
         }
@@ -134,10 +197,10 @@ pub fn report(inputs: &Inputs<'_>) -> (Vec<Finding>, Option<CertInfo>) {
         match check_trusted(&chain, inputs.roots, Some(host), inputs.now) {
             Err(VerifyError::WrongName(_)) => add(
                 "hostname",
-                Status::Critical,
+                Severity::Error,
                 format!("not valid for {host} (it names {})", info.names.join(", ")),
             ),
-            _ => add("hostname", Status::Ok, format!("valid for {host}")),
+            _ => add("hostname", Severity::Ok, format!("valid for {host}")),
         }
     }
 
@@ -146,34 +209,34 @@ pub fn report(inputs: &Inputs<'_>) -> (Vec<Finding>, Option<CertInfo>) {
     if inputs.now < info.not_before {
         add(
             "validity",
-            Status::Critical,
+            Severity::Error,
             format!("not valid before {}", super::rfc3339(info.not_before)),
         );
     } else if inputs.now > info.not_after {
-        add("validity", Status::Critical, format!("expired {until}"));
+        add("validity", Severity::Error, format!("expired {until}"));
     } else if days_left < i64::from(inputs.warn_days) {
         add(
             "validity",
-            Status::Warning,
+            Severity::Warning,
             format!("expires {until}, in {days_left} day(s)"),
         );
     } else {
         add(
             "validity",
-            Status::Ok,
+            Severity::Ok,
             format!("valid until {until} ({days_left} days)"),
         );
     }
     (out, Some(info))
 }
 
-/// The worst status of a report.
-pub fn worst(findings: &[Finding]) -> Status {
+/// The worst severity of a report.
+pub fn worst(findings: &[Finding]) -> Severity {
     findings
         .iter()
-        .map(|f| f.status)
+        .map(Finding::severity)
         .max()
-        .unwrap_or(Status::Ok)
+        .unwrap_or(Severity::Ok)
 }
 
 /// True when the same certificates link up in some other order (a mis-ordered bundle, the
