@@ -72,29 +72,7 @@ pub struct RenewalRecord {
     pub responder: Responder,
     /// The nginx site certctl manages for this certificate, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nginx: Option<NginxSite>,
-}
-
-/// What `certctl nginx` / `issue --nginx` set up, remembered for re-runs and renewals.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NginxSite {
-    /// How to run nginx.
-    pub nginx: crate::nginx::binary::Nginx,
-    /// Where certctl's files go.
-    pub layout: crate::nginx::render::NginxLayout,
-    /// TLS profile.
-    pub profile: crate::tls_policy::Profile,
-    /// HSTS header, or none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hsts: Option<crate::nginx::render::Hsts>,
-    /// What the HTTPS server serves.
-    pub content: crate::nginx::render::Content,
-    /// HTTPS port.
-    pub https_port: u16,
-    /// Listen addresses (empty: all IPv4 and IPv6).
-    #[serde(default)]
-    pub listen: Vec<String>,
+    pub nginx: Option<crate::nginx::NginxSite>,
 }
 
 /// Why a record could not be read.

@@ -6,8 +6,6 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::process::{Command, ExitStatus, Stdio};
 
-use crate::store::LivePaths;
-
 /// A hook that could not run or did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
@@ -29,29 +27,6 @@ pub fn shell(command: &str) -> Command {
     let mut shell = Command::new("/bin/sh");
     shell.arg("-c").arg(command);
     shell
-}
-
-/// The variables a deploy hook gets: the certificate's name, names and live paths (the RSA
-/// pair's too, for `--dual`).
-pub fn deploy_env(
-    name: &str,
-    domains: &[String],
-    paths: &LivePaths,
-    rsa: Option<&LivePaths>,
-) -> Vec<(&'static str, OsString)> {
-    let mut env = vec![
-        ("CERTCTL_NAME", name.into()),
-        ("CERTCTL_DOMAINS", domains.join(" ").into()),
-        ("CERTCTL_CERT", paths.cert.clone().into()),
-        ("CERTCTL_CHAIN", paths.chain.clone().into()),
-        ("CERTCTL_FULLCHAIN", paths.fullchain.clone().into()),
-        ("CERTCTL_PRIVKEY", paths.privkey.clone().into()),
-    ];
-    if let Some(rsa) = rsa {
-        env.push(("CERTCTL_RSA_FULLCHAIN", rsa.fullchain.clone().into()));
-        env.push(("CERTCTL_RSA_PRIVKEY", rsa.privkey.clone().into()));
-    }
-    env
 }
 
 /// What a hook reads on standard input.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use certctl::Error;
-use certctl::config::NginxSite;
+use certctl::nginx::NginxSite;
 use certctl::nginx::binary::Nginx;
 use certctl::nginx::render::{self, Content, Hsts, NginxLayout};
 use certctl::ops::nginx::{self as ops_nginx, NginxOutcome};

@@ -1,10 +1,34 @@
 //! nginx: render certctl's snippets and site files (pure), find what nginx already serves
 //! (`nginx -T`), write files with backups, validate with the real `nginx -t`, reload, roll back.
 
+use serde::{Deserialize, Serialize};
+
 pub mod apply;
 pub mod binary;
 pub mod dump;
 pub mod render;
+
+/// What `certctl nginx` / `issue --nginx` set up, remembered for re-runs and renewals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NginxSite {
+    /// How to run nginx.
+    pub nginx: binary::Nginx,
+    /// Where certctl's files go.
+    pub layout: render::NginxLayout,
+    /// TLS profile.
+    pub profile: crate::tls_policy::Profile,
+    /// HSTS header, or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hsts: Option<render::Hsts>,
+    /// What the HTTPS server serves.
+    pub content: render::Content,
+    /// HTTPS port.
+    pub https_port: u16,
+    /// Listen addresses (empty: all IPv4 and IPv6).
+    #[serde(default)]
+    pub listen: Vec<String>,
+}
 
 use std::path::PathBuf;
 

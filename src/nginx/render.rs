@@ -319,7 +319,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Checks the options of a site before anything is written.
-pub fn check_site(site: &crate::config::NginxSite) -> Result<(), NginxError> {
+pub fn check_site(site: &crate::nginx::NginxSite) -> Result<(), NginxError> {
     if let Some(hsts) = &site.hsts {
         hsts.validate()?;
     }

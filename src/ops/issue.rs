@@ -89,7 +89,7 @@ impl IssueRequest {
 #[derive(Clone, Debug)]
 pub struct IssueNginx {
     /// The site options.
-    pub site: crate::config::NginxSite,
+    pub site: crate::nginx::NginxSite,
     /// Where previous versions of nginx files go.
     pub backup_root: PathBuf,
 }
@@ -443,8 +443,14 @@ fn deploy(
         progress.step(Step::Deploy, hook);
         let domains: Vec<String> = req.identifiers.iter().map(Identifier::as_string).collect();
         let rsa_paths = outcome.rsa.as_ref().map(|r| &r.paths);
-        let env = hooks::deploy_env(&req.name, &domains, &outcome.paths, rsa_paths);
-        hooks::run(hook, &env, hooks::Stdin::Inherit)?;
+        super::deploy::run_deploy_hook(
+            hook,
+            &req.name,
+            &domains,
+            &outcome.paths,
+            rsa_paths,
+            hooks::Stdin::Inherit,
+        )?;
     }
     state.deployed_version = store.live_version(&req.name).ok().flatten();
     if let Err(e) = store.save_state(&req.name, state) {

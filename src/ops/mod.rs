@@ -2,6 +2,7 @@
 
 pub mod ari;
 pub mod csr;
+pub mod deploy;
 pub mod install;
 pub mod issue;
 pub mod list;

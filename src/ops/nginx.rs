@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use crate::Error;
 use crate::acme::challenge::{self, Http01Responder, PublishedToken, Webroot};
-use crate::config::NginxSite;
 use crate::error::{InputError, UnknownCertHint};
 use crate::fsio;
 use crate::names::Identifier;
 use crate::nginx::NginxError;
+use crate::nginx::NginxSite;
 use crate::nginx::apply::{self, Applied, Change, Reload};
 use crate::nginx::dump::{self, ServerBlock};
 use crate::nginx::render::{self, CertPaths, SiteSpec};

@@ -20,8 +20,9 @@ use super::issue::{self, IssueRequest, IssueRun, Stage};
 use crate::Error;
 use crate::acme::AcmeError;
 use crate::acme::directory::LETS_ENCRYPT_STAGING;
-use crate::config::{NginxSite, RenewalRecord, Responder};
+use crate::config::{RenewalRecord, Responder};
 use crate::error::{InputError, UnknownCertHint};
+use crate::nginx::NginxSite;
 use crate::progress::{Progress, Step};
 use crate::renewal::decide::{Decision, Facts, LiveCert, SkipReason, decide};
 use crate::renewal::due::{self, FailureKind, Inputs, Plan};
@@ -662,8 +663,14 @@ fn run_hook(store: &dyn CertStore, hook: &str, record: &RenewalRecord) -> Result
     let rsa = record
         .dual
         .then(|| store.live_paths(&record.name, KeySlot::Rsa));
-    let env = crate::hooks::deploy_env(&record.name, &record.domains, &paths, rsa.as_ref());
-    Ok(crate::hooks::run(hook, &env, crate::hooks::Stdin::Null)?)
+    Ok(super::deploy::run_deploy_hook(
+        hook,
+        &record.name,
+        &record.domains,
+        &paths,
+        rsa.as_ref(),
+        crate::hooks::Stdin::Null,
+    )?)
 }
 
 /// When a rate-limited CA says to come back. Let's Encrypt words it in the problem detail
