@@ -10,3 +10,23 @@ pub mod nginx;
 pub mod renew;
 pub mod revoke;
 pub mod verify;
+
+use crate::Error;
+use crate::config::RenewalRecord;
+use crate::error::{InputError, UnknownCertHint};
+use crate::store::CertStore;
+
+/// The renewal record of certificate `name`; a name the store does not know is bad input, with
+/// `hint` saying what to do.
+pub(crate) fn record_of(
+    store: &dyn CertStore,
+    name: &str,
+    hint: UnknownCertHint,
+) -> Result<RenewalRecord, Error> {
+    Ok(store
+        .load_record(name)?
+        .ok_or_else(|| InputError::UnknownCert {
+            name: name.to_owned(),
+            hint,
+        })?)
+}

@@ -238,12 +238,7 @@ pub fn configure_site(
     backup_root: &std::path::Path,
     reload: Reload,
 ) -> Result<NginxOutcome, Error> {
-    let record = store
-        .load_record(name)?
-        .ok_or_else(|| InputError::UnknownCert {
-            name: name.to_owned(),
-            hint: UnknownCertHint::Issue,
-        })?;
+    let record = super::record_of(store, name, UnknownCertHint::Issue)?;
     let pem = store
         .live_fullchain(name)?
         .ok_or_else(|| InputError::NotLive(name.to_owned()))?;

@@ -21,7 +21,7 @@ use crate::Error;
 use crate::acme::AcmeError;
 use crate::acme::directory::LETS_ENCRYPT_STAGING;
 use crate::config::{RenewalRecord, Responder};
-use crate::error::{InputError, UnknownCertHint};
+use crate::error::UnknownCertHint;
 use crate::nginx::NginxSite;
 use crate::progress::{Progress, Step};
 use crate::renewal::decide::{Decision, Facts, LiveCert, SkipReason, decide};
@@ -202,12 +202,7 @@ async fn renew_one_inner(
 ) -> Result<Option<Pending>, Error> {
     let name = report.name.clone();
     let _lock = lock_within(store, &name, opts.lock_wait).await?;
-    let record = store
-        .load_record(&name)?
-        .ok_or_else(|| InputError::UnknownCert {
-            name: name.clone(),
-            hint: UnknownCertHint::None,
-        })?;
+    let record = super::record_of(store, &name, UnknownCertHint::None)?;
     let mut state = store.load_state(&name)?;
     let live_version = store.live_version(&name)?;
     let live = live_leaf(store, &name);

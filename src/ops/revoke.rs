@@ -80,12 +80,7 @@ impl Reason {
 /// Revokes every live set of `name` (both halves of a dual certificate) and records it.
 pub async fn revoke(store: &dyn CertStore, name: &str, reason: Reason) -> Result<Revoked, Error> {
     let _lock = store.lock_cert(name)?;
-    let record = store
-        .load_record(name)?
-        .ok_or_else(|| InputError::UnknownCert {
-            name: name.to_owned(),
-            hint: UnknownCertHint::List,
-        })?;
+    let record = super::record_of(store, name, UnknownCertHint::List)?;
     if record.responder == Responder::Manual {
         return Err(InputError::RevokeManual(name.to_owned()).into());
     }

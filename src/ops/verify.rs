@@ -96,12 +96,7 @@ pub fn verify(
             })
         }
         Target::Name(name) => {
-            let record = store
-                .load_record(name)?
-                .ok_or_else(|| InputError::UnknownCert {
-                    name: name.clone(),
-                    hint: UnknownCertHint::List,
-                })?;
+            let record = super::record_of(store, name, UnknownCertHint::List)?;
             if let Some(bundle) = &record.ca_bundle {
                 roots.extend(crate::trust::load_bundle(bundle)?);
             }
