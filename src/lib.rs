@@ -6,8 +6,10 @@
 //! CSR → finalize → verify chain, key and names → write a new archive version → atomically point
 //! `live/NAME` at it.
 //!
-//! Pure leaves (no I/O, unit-tested without sockets): [`names`], [`keys`], [`verify`], [`config`],
-//! [`store::layout`]. Side effects live in [`acme`], [`store`] and [`ops`].
+//! Each domain keeps its pure core (no I/O, unit-tested without sockets: [`names`], [`keys`],
+//! [`verify`], [`config`], [`renewal`], [`nginx::render`], [`audit::grade`], [`django::checks`] …)
+//! next to its I/O shell; [`ops`] only sequences several domains. docs/ARCHITECTURE.md draws the
+//! floors and says where new code goes.
 
 pub mod acme;
 pub mod audit;
