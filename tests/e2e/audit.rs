@@ -8,7 +8,7 @@ use std::time::Duration;
 use certctl::audit::probe::{self, ProbeError};
 use certctl::audit::wire::{self, Answer, HelloSpec, Version, WireError};
 
-use crate::common::{Lab, LabOptions, assert_ok};
+use crate::common::{Lab, assert_ok};
 
 fn run<T>(fut: impl std::future::Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
@@ -20,10 +20,7 @@ fn run<T>(fut: impl std::future::Future<Output = T>) -> T {
 
 #[test]
 fn probes_find_the_protocols_nginx_speaks_and_its_chain() {
-    let lab = Lab::with(LabOptions {
-        managed_nginx: true,
-        ..LabOptions::default()
-    });
+    let lab = Lab::managed_nginx();
     assert_ok(&lab.issue_site("site.test", &[]));
 
     let addr = SocketAddr::from(([127, 0, 0, 1], lab.https_port));
@@ -124,10 +121,7 @@ fn probes_find_the_protocols_nginx_speaks_and_its_chain() {
 
 #[test]
 fn certctl_audit_grades_the_site_issue_nginx_made_a_plus() {
-    let lab = Lab::with(LabOptions {
-        managed_nginx: true,
-        ..LabOptions::default()
-    });
+    let lab = Lab::managed_nginx();
     assert_ok(&lab.issue_site("site.test", &[]));
 
     let target = format!("127.0.0.1:{}", lab.https_port);
@@ -180,10 +174,7 @@ fn certctl_audit_grades_the_site_issue_nginx_made_a_plus() {
     assert_ok(&audit(&["--min-grade", "A+", "--concurrency", "1"]));
 
     // Without HSTS the best is A, and --min-grade says so with exit 1.
-    let flags = lab.nginx_flags();
-    let mut args: Vec<&str> = vec!["nginx", "site.test", "--no-hsts"];
-    args.extend(flags.iter().map(String::as_str));
-    assert_ok(&lab.certctl(&args).output().unwrap());
+    assert_ok(&lab.nginx_command("site.test", &["--no-hsts"]));
     let out = crate::common::eventually(|| {
         let out = audit(&["--min-grade", "A+"]);
         (out.status.code() == Some(1)).then_some(out)
@@ -239,10 +230,7 @@ fn certctl_audit_grades_the_site_issue_nginx_made_a_plus() {
 
 #[test]
 fn a_1024_bit_dh_group_caps_the_grade_at_b() {
-    let lab = Lab::with(LabOptions {
-        managed_nginx: true,
-        ..LabOptions::default()
-    });
+    let lab = Lab::managed_nginx();
     assert_ok(&lab.issue_site("site.test", &["--key-type", "rsa-2048"]));
     let dh = lab.dir.path().join("dh1024.pem");
     let made = std::process::Command::new("openssl")
@@ -369,10 +357,7 @@ fn battery_pki() -> Pki {
 
 #[test]
 fn the_battery_grades_each_configuration_as_the_rating_guide_says() {
-    let lab = Lab::with(LabOptions {
-        managed_nginx: true,
-        ..LabOptions::default()
-    });
+    let lab = Lab::managed_nginx();
     let pki = battery_pki();
     let dir = lab.dir.path().join("battery");
     fs::create_dir_all(&dir).unwrap();
