@@ -165,13 +165,25 @@ pub enum Error {
     /// An audit that could not run (bad target, or a server that could not be assessed).
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
-    /// Another certctl holds the certificate's lock for too long.
+    /// Another certctl holds a lock (a certificate, an account) for longer than this run waits.
     #[error("another certctl has been working on {name} for over {waited} s; try again later")]
     Busy {
-        /// The certificate.
+        /// What is locked: the certificate name, or "the account for URL".
         name: String,
         /// How long this run waited, seconds.
         waited: u64,
+    },
+    /// The new certificate went live but deploying it (nginx, the deploy hook) failed.
+    #[error(
+        "the new certificate for {name} (serial {serial}) is live, but deploying it failed: {failure}; `certctl renew` deploys it again"
+    )]
+    NotDeployed {
+        /// The certificate.
+        name: String,
+        /// The live serial.
+        serial: String,
+        /// What failed.
+        failure: Box<Error>,
     },
     /// The systemd timer could not be installed or read.
     #[error(transparent)]
@@ -202,6 +214,7 @@ impl Error {
             Self::Django(e) => e.is_usage(),
             Self::Scheduler(e) => e.is_usage(),
             Self::Audit(e) => e.is_usage(),
+            Self::NotDeployed { failure, .. } => return failure.exit_code(),
             Self::Verify(_)
             | Self::Config(_)
             | Self::Io { .. }
@@ -246,9 +259,10 @@ mod tests {
             Error::Bundle(_) => 16,
             Error::Django(_) => 17,
             Error::Interrupted => 18,
+            Error::NotDeployed { .. } => 19,
         }
     }
-    const VARIANTS: usize = 19;
+    const VARIANTS: usize = 20;
 
     #[test]
     fn every_error_exits_with_the_code_the_readme_promises() {
@@ -349,6 +363,14 @@ mod tests {
                 1,
             ),
             (Error::Interrupted, 1),
+            (
+                Error::NotDeployed {
+                    name: "a.test".into(),
+                    serial: "01".into(),
+                    failure: Box::new(NginxError::ProbeNeverServed.into()),
+                },
+                1,
+            ),
         ];
         let mut seen = [false; VARIANTS];
         for (error, code) in &cases {

@@ -18,6 +18,7 @@ pub mod config;
 pub mod dhparam;
 pub mod django;
 pub mod error;
+pub mod failpoint;
 pub mod finding;
 pub mod fsio;
 pub mod hooks;

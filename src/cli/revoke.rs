@@ -21,7 +21,12 @@ pub struct RevokeArgs {
 
 pub fn run(args: RevokeArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     certctl::store::layout::check_cert_name(&args.name)?;
-    let revoked = ctx.block_on(revoke::revoke(&ctx.store, &args.name, args.reason))??;
+    let revoked = ctx.block_on(async {
+        tokio::select! {
+            result = revoke::revoke(&ctx.store, &args.name, args.reason) => result,
+            _ = super::interrupted() => Err(Error::Interrupted),
+        }
+    })??;
     if !ctx.quiet {
         println!(
             "revoked {} (serial {}, {}); certctl no longer renews it: `certctl issue` makes a new one{}",

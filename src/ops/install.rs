@@ -81,7 +81,7 @@ pub fn install_cert(
     .map_err(|e| bad(&req.cert, &e))?;
     let files = crate::store::CertFiles::from_chain(&chain_pem, key.to_pem())?;
 
-    let _lock = store.lock_cert(&req.name)?;
+    let _lock = super::locks::cert_blocking(store, &req.name, super::locks::DEFAULT_WAIT)?;
     let remembered_nginx = store
         .load_record(&req.name)
         .ok()

@@ -159,11 +159,15 @@ pub async fn issue(
     req: &IssueRequest,
     progress: &dyn Progress,
 ) -> Result<IssueOutcome, Error> {
-    let _cert_lock = store.lock_cert(&req.name)?;
+    // The deploy claim first, then the certificate lock (renew takes the lock, then only tries
+    // the claim), so a renewal deploying this certificate finishes before it is issued again.
+    let _claim = super::locks::deploy_claim(store, &req.name, super::locks::DEFAULT_WAIT).await?;
+    let _cert_lock = super::locks::cert(store, &req.name, super::locks::DEFAULT_WAIT).await?;
+    // The same trust check renew applies, before anything goes live.
     let run = IssueRun {
         stage: Stage::Deploy,
         replaces: None,
-        trusted: false,
+        trusted: true,
     };
     issue_locked(store, req, run, progress).await
 }
@@ -179,6 +183,7 @@ pub async fn issue_locked(
 ) -> Result<IssueOutcome, Error> {
     let prepared = preflight(store, req, run, progress).await?;
     let obtained = obtain(store, req, run, prepared, progress).await?;
+    crate::failpoint::hit("issue.after_order");
     if run.stage == Stage::DryRun {
         progress.step(Step::Install, "dry run: nothing written");
         return Ok(IssueOutcome {
@@ -192,10 +197,17 @@ pub async fn issue_locked(
         });
     }
     let (mut outcome, mut state) = install(store, req, obtained, progress).await?;
+    crate::failpoint::hit("issue.after_install");
     if run.stage == Stage::Install {
         return Ok(outcome);
     }
-    deploy(store, req, &mut outcome, &mut state, progress)?;
+    // The certificate is live now: a failure from here on must say so, and leaves the version
+    // "installed, not deployed" for the next renew to deploy (with its checks).
+    deploy(store, req, &mut outcome, &mut state, progress).map_err(|e| Error::NotDeployed {
+        name: req.name.clone(),
+        serial: outcome.cert.serial.clone(),
+        failure: Box::new(e),
+    })?;
     Ok(outcome)
 }
 
@@ -438,6 +450,7 @@ fn deploy(
             &n.backup_root,
             Reload::Always,
         )?);
+        crate::failpoint::hit("issue.after_nginx");
     }
     if let Some(hook) = &req.deploy_hook {
         progress.step(Step::Deploy, hook);
@@ -451,6 +464,7 @@ fn deploy(
             rsa_paths,
             hooks::Stdin::Inherit,
         )?;
+        crate::failpoint::hit("issue.after_hook");
     }
     state.deployed_version = store.live_version(&req.name).ok().flatten();
     if let Err(e) = store.save_state(&req.name, state) {
@@ -623,7 +637,7 @@ async fn load_or_create_account(
     }
     // Several processes may start at once on a fresh state dir: one creates, the others wait
     // for the lock and then find its account.
-    let _lock = store.lock_account(url)?;
+    let _lock = super::locks::account(store, url, super::locks::DEFAULT_WAIT).await?;
     if let Some(json) = store.load_account(url)? {
         return Ok((account::restore(url, bundle, &json).await?, false));
     }

@@ -6,6 +6,7 @@ pub mod deploy;
 pub mod install;
 pub mod issue;
 pub mod list;
+pub mod locks;
 pub mod nginx;
 pub mod renew;
 pub mod revoke;

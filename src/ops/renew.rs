@@ -24,9 +24,12 @@ use crate::config::{RenewalRecord, Responder};
 use crate::error::UnknownCertHint;
 use crate::nginx::NginxSite;
 use crate::progress::{Progress, Step};
-use crate::renewal::decide::{Decision, Facts, LiveCert, SkipReason, decide};
+use crate::renewal::decide::{
+    Decision, Facts, LiveCert, MIN_VALIDITY, SkipReason, decide, worth_deploying,
+};
 use crate::renewal::due::{self, FailureKind, Inputs, Plan};
-use crate::store::{CertStore, KeySlot, StoreLock};
+use crate::renewal::state::RenewalState;
+use crate::store::{CertStore, KeySlot, StoreError, StoreLock};
 use crate::trust;
 use crate::verify::{self, CertInfo};
 
@@ -128,6 +131,8 @@ impl RenewReport {
 /// the install (holding it while another certificate's lock is awaited could deadlock two runs);
 /// a rollback takes it again.
 struct Pending {
+    /// The claim on deploying this certificate: no other run deploys it while this is held.
+    _claim: StoreLock,
     record: RenewalRecord,
     /// The version that was live and deployed before (what a rollback restores).
     previous: Option<u64>,
@@ -201,37 +206,42 @@ async fn renew_one_inner(
     found_version: Option<u64>,
 ) -> Result<Option<Pending>, Error> {
     let name = report.name.clone();
-    let _lock = lock_within(store, &name, opts.lock_wait).await?;
-    let record = super::record_of(store, &name, UnknownCertHint::None)?;
-    let mut state = store.load_state(&name)?;
-    let live_version = store.live_version(&name)?;
-    let live = live_leaf(store, &name);
-    // The ARI identifier of the live certificate: what its stored renewal window belongs to.
-    let cert_id = live
-        .as_ref()
-        .map(|(_, leaf)| crate::acme::ari::cert_id(leaf).unwrap_or_default())
-        .unwrap_or_default();
     let now = crate::clock::unix_now();
+    // Most certificates are not due on most runs: that is decided from the files as they are,
+    // without the lock (each is replaced atomically, so a read sees a whole version). Anything
+    // else is decided again under the lock.
+    if let Ok(known) = Known::load(store, &name)
+        && let Decision::NotDue(plan) = decide(&known.facts(opts, found_version), now)
+    {
+        report.not_after = known.live.as_ref().map(|(info, _)| info.not_after);
+        report.plan = Some(plan);
+        return Ok(None);
+    }
+    let _lock = super::locks::cert(store, &name, opts.lock_wait).await?;
+    let Known {
+        record,
+        mut state,
+        live_version,
+        live,
+        cert_id,
+    } = Known::load(store, &name)?;
     let mut ari_refreshed = false;
+    let mut archive_checked = false;
+    let mut newer_archived = None;
     let decision = loop {
         let facts = Facts {
-            manual: record.responder == Responder::Manual,
-            revoked: state.revoked.as_ref().map(|r| r.reason.as_str()),
-            dry_run: opts.dry_run,
-            force: opts.force,
-            days: opts.days,
-            deployed_version: state.deployed_version,
-            live_version,
-            found_version,
-            live: live.as_ref().map(|(info, _)| LiveCert {
-                not_before: info.not_before,
-                not_after: info.not_after,
-                cert_id: &cert_id,
-            }),
-            ari: state.ari.as_ref(),
             ari_refreshed,
-            next_retry: state.next_retry,
-            last_error: state.last_error.as_deref(),
+            archive_checked,
+            newer_archived,
+            ..facts(
+                opts,
+                found_version,
+                &record,
+                &state,
+                live_version,
+                live.as_ref().map(|(info, _)| info),
+                &cert_id,
+            )
         };
         match decide(&facts, now) {
             Decision::RefreshAri => {
@@ -245,6 +255,10 @@ async fn renew_one_inner(
                     state.ari = Some(ari);
                     store.save_state(&name, &state)?;
                 }
+            }
+            Decision::CheckArchive => {
+                archive_checked = true;
+                newer_archived = newer_archived_version(store, &name, live_version, now);
             }
             decision => break decision,
         }
@@ -271,12 +285,18 @@ async fn renew_one_inner(
             tracing::info!(
                 "{name}: version {installed} is live but was never deployed; deploying it"
             );
+            let Some(claim) = store.try_claim_deploy(&name)? else {
+                tracing::info!("{name}: another certctl run is deploying it");
+                report.not_after = live_expiry;
+                return Ok(None);
+            };
             let (info, _) = live.expect("decided on a live certificate");
             report.not_after = Some(info.not_after);
             report.outcome = Outcome::Renewed {
                 serial: info.serial.clone(),
             };
             return Ok(Some(Pending {
+                _claim: claim,
                 record,
                 previous: Some(previous),
                 installed,
@@ -288,7 +308,7 @@ async fn renew_one_inner(
             report.not_after = live_expiry;
             return Ok(None);
         }
-        Decision::RefreshAri => unreachable!("ARI is refreshed above"),
+        Decision::RefreshAri | Decision::CheckArchive => unreachable!("answered above"),
         Decision::NotDue(plan) => {
             report.not_after = live_expiry;
             report.plan = Some(plan);
@@ -304,10 +324,51 @@ async fn renew_one_inner(
             report.outcome = Outcome::BackingOff { until, last_error };
             return Ok(None);
         }
+        Decision::DeployArchived { version } => {
+            let Some(claim) = store.try_claim_deploy(&name)? else {
+                tracing::info!("{name}: another certctl run is deploying it");
+                report.not_after = live_expiry;
+                return Ok(None);
+            };
+            let Some(info) = version_info(store, &name, version) else {
+                return Err(StoreError::Corrupt {
+                    path: format!("archive/{version}").into(),
+                    reason: "the version to deploy does not parse".into(),
+                }
+                .into());
+            };
+            tracing::info!(
+                "{name}: version {version} in the archive is valid; deploying it instead of ordering again"
+            );
+            store.restore_version(&name, version)?;
+            report.not_after = Some(info.not_after);
+            report.outcome = Outcome::Renewed {
+                serial: info.serial.clone(),
+            };
+            return Ok(Some(Pending {
+                _claim: claim,
+                record,
+                previous: live_version,
+                installed: version,
+                serial: info.serial,
+            }));
+        }
         Decision::Renew { plan } => plan,
     };
     report.not_after = live_expiry;
     report.plan = plan;
+    // Only the run holding the deploy claim installs: another run (an `issue`, a renewal)
+    // may be deploying this certificate right now.
+    let claim = match opts.dry_run {
+        true => None,
+        false => match store.try_claim_deploy(&name)? {
+            Some(claim) => Some(claim),
+            None => {
+                tracing::info!("{name}: another certctl run is deploying it");
+                return Ok(None);
+            }
+        },
+    };
 
     // Due: the issue workflow, from the record alone.
     let mut req = IssueRequest::from_record(&record, opts.backup_root.clone())?;
@@ -361,8 +422,10 @@ async fn renew_one_inner(
             report.outcome = Outcome::Renewed {
                 serial: outcome.cert.serial.clone(),
             };
+            crate::failpoint::hit("renew.after_install");
             let installed = store.live_version(&name)?.unwrap_or_default();
             Ok(Some(Pending {
+                _claim: claim.expect("claimed unless a dry run"),
                 record,
                 previous: state.deployed_version.or(previous),
                 installed,
@@ -386,6 +449,12 @@ async fn renew_one_inner(
 }
 
 /// nginx test + one reload per nginx instance, the served-certificate check, the hooks.
+///
+/// A rollback happens only when the failure is the new certificate's (nginx names its files, or
+/// serves another serial, or the handshake for it fails), and only to a version valid for at
+/// least a day. Anything else (another site breaks `nginx -t`, the reload command fails) is
+/// reported with nginx's message; the new certificate stays live and is deployed again by the
+/// next run.
 async fn deploy(
     store: &dyn CertStore,
     opts: &RenewOptions,
@@ -406,11 +475,24 @@ async fn deploy(
                 .and_then(|p| p.record.nginx.as_ref())
                 .is_some_and(|s| s.nginx == site.nginx)
         };
-        let reloaded = site.nginx.test().and_then(|()| site.nginx.reload());
-        if let Err(e) = reloaded {
+        crate::failpoint::hit("renew.before_reload");
+        if let Err(e) = site.nginx.test().and_then(|()| site.nginx.reload()) {
+            let message = e.to_string();
             for (report, pending) in results.iter_mut().filter(|(_, p)| uses_it(p)) {
-                let problem = format!("nginx did not take the new certificate ({e})");
-                roll_back(store, opts, report, pending.take(), problem).await;
+                let names_it = pending
+                    .as_ref()
+                    .is_some_and(|p| names_live_files(store, &p.record, &message));
+                if names_it {
+                    let problem = format!("nginx did not take the new certificate ({e})");
+                    roll_back(store, opts, report, pending.take(), problem).await;
+                } else {
+                    let error = format!(
+                        "renewed and live, but nginx could not be reloaded for a reason other than the new certificate, so nothing was rolled back; the next run deploys it again: {e}"
+                    );
+                    record_failure(store, opts, report, error).await;
+                    // Not deployed: the version stays "installed, not deployed".
+                    pending.take();
+                }
             }
             continue;
         }
@@ -436,6 +518,7 @@ async fn deploy(
                 failed.push((i, problem));
             }
         }
+        crate::failpoint::hit("renew.after_served_check");
         if failed.is_empty() {
             continue;
         }
@@ -466,21 +549,71 @@ async fn deploy(
                 hook_error = Some(e.to_string());
             }
         }
-        // Deployed: a later run does not deploy this version again.
-        let mut state = store.load_state(&report.name).unwrap_or_default();
-        state.deployed_version = Some(p.installed);
-        if hook_error.is_some() {
-            state.last_error = hook_error;
+        crate::failpoint::hit("renew.after_hooks");
+        // Deployed: a later run does not deploy this version again. Written under the
+        // certificate's lock, while this run still holds the deploy claim.
+        match super::locks::cert(store, &report.name, opts.lock_wait).await {
+            Ok(_lock) => {
+                let mut state = store.load_state(&report.name).unwrap_or_default();
+                state.deployed_version = Some(p.installed);
+                if hook_error.is_some() {
+                    state.last_error = hook_error;
+                }
+                if let Err(e) = store.save_state(&report.name, &state) {
+                    tracing::warn!("{}: cannot record the deploy: {e}", report.name);
+                }
+            }
+            Err(e) => tracing::warn!("{}: cannot record the deploy: {e}", report.name),
         }
-        if let Err(e) = store.save_state(&report.name, &state) {
-            tracing::warn!("{}: cannot record the deploy: {e}", report.name);
-        }
+        drop(p);
     }
 }
 
+/// True when nginx's complaint names one of this certificate's live files: the failure is the
+/// new certificate's.
+fn names_live_files(store: &dyn CertStore, record: &RenewalRecord, message: &str) -> bool {
+    let slots: &[KeySlot] = match record.dual {
+        true => &[KeySlot::Primary, KeySlot::Rsa],
+        false => &[KeySlot::Primary],
+    };
+    slots.iter().any(|&slot| {
+        let paths = store.live_paths(&record.name, slot);
+        [&paths.cert, &paths.chain, &paths.fullchain, &paths.privkey]
+            .iter()
+            .any(|p| message.contains(&*p.to_string_lossy()))
+    })
+}
+
+/// Records a deploy failure that is not the new certificate's: the failure is counted, the
+/// new certificate stays live.
+async fn record_failure(
+    store: &dyn CertStore,
+    opts: &RenewOptions,
+    report: &mut CertReport,
+    error: String,
+) {
+    let now = crate::clock::unix_now();
+    let mut state = RenewalState::default();
+    match super::locks::cert(store, &report.name, opts.lock_wait).await {
+        Ok(_lock) => {
+            state = store.load_state(&report.name).unwrap_or_default();
+            state.failed(now, error.clone(), FailureKind::NeedsAttention, None);
+            if let Err(e) = store.save_state(&report.name, &state) {
+                tracing::warn!("{}: cannot record the failure: {e}", report.name);
+            }
+        }
+        Err(e) => tracing::warn!("{}: cannot record the failure: {e}", report.name),
+    }
+    report.outcome = Outcome::Failed {
+        error,
+        kind: FailureKind::NeedsAttention,
+        next_retry: state.next_retry,
+    };
+}
+
 /// Puts the previous live set back after a deploy that did not take, and records the failure.
-/// Only the version this run installed is replaced: one a concurrent run or a human installed
-/// since is left alone.
+/// Only the version this run installed is replaced (one a concurrent run or a human installed
+/// since is left alone), and only by a version valid for at least a day.
 async fn roll_back(
     store: &dyn CertStore,
     opts: &RenewOptions,
@@ -489,7 +622,8 @@ async fn roll_back(
     problem: String,
 ) {
     let Some(p) = pending else { return };
-    let lock = lock_within(store, &report.name, opts.lock_wait).await;
+    let lock = super::locks::cert(store, &report.name, opts.lock_wait).await;
+    let now = crate::clock::unix_now();
     let outcome = match (&lock, p.previous) {
         (Err(e), _) => format!("the new certificate stays live: {e}"),
         (Ok(_), None) => {
@@ -499,17 +633,24 @@ async fn roll_back(
             Ok(Some(live)) if live != p.installed => {
                 "a newer certificate was installed meanwhile and is left live".into()
             }
+            _ if !version_info(store, &report.name, previous)
+                .is_some_and(|i| i.not_before <= now && i.not_after - now >= MIN_VALIDITY) =>
+            {
+                "the previous certificate expires within a day, so the new one stays live".into()
+            }
             _ => match store.restore_version(&report.name, previous) {
                 Ok(()) => "the previous certificate is live again".into(),
                 Err(e) => format!("restoring the previous certificate failed: {e}"),
             },
         },
     };
+    crate::failpoint::hit("renew.after_rollback");
     let error = format!("{problem}; {outcome}");
-    let now = crate::clock::unix_now();
     let mut state = store.load_state(&report.name).unwrap_or_default();
     state.failed(now, error.clone(), FailureKind::NeedsAttention, None);
-    if let Err(e) = store.save_state(&report.name, &state) {
+    if lock.is_ok()
+        && let Err(e) = store.save_state(&report.name, &state)
+    {
         tracing::warn!("{}: cannot record the failure: {e}", report.name);
     }
     report.not_after = live_leaf(store, &report.name).map(|(info, _)| info.not_after);
@@ -518,6 +659,8 @@ async fn roll_back(
         kind: FailureKind::NeedsAttention,
         next_retry: state.next_retry,
     };
+    drop(lock);
+    drop(p);
 }
 
 /// A TLS handshake to every name on every address nginx listens on for it must present the new
@@ -582,33 +725,112 @@ async fn check_served(
     Ok(())
 }
 
+/// What the store knows about one certificate.
+struct Known {
+    record: RenewalRecord,
+    state: RenewalState,
+    live_version: Option<u64>,
+    live: Option<(CertInfo, CertificateDer<'static>)>,
+    /// The ARI identifier of the live certificate: what its stored renewal window belongs to.
+    cert_id: String,
+}
+
+impl Known {
+    fn load(store: &dyn CertStore, name: &str) -> Result<Self, Error> {
+        let record = super::record_of(store, name, UnknownCertHint::None)?;
+        let state = store.load_state(name)?;
+        let live_version = store.live_version(name)?;
+        let live = live_leaf(store, name);
+        let cert_id = live
+            .as_ref()
+            .map(|(_, leaf)| crate::acme::ari::cert_id(leaf).unwrap_or_default())
+            .unwrap_or_default();
+        Ok(Self {
+            record,
+            state,
+            live_version,
+            live,
+            cert_id,
+        })
+    }
+
+    fn facts<'a>(&'a self, opts: &RenewOptions, found_version: Option<u64>) -> Facts<'a> {
+        facts(
+            opts,
+            found_version,
+            &self.record,
+            &self.state,
+            self.live_version,
+            self.live.as_ref().map(|(info, _)| info),
+            &self.cert_id,
+        )
+    }
+}
+
+/// The facts a decision needs, before anything was fetched in this run.
+fn facts<'a>(
+    opts: &RenewOptions,
+    found_version: Option<u64>,
+    record: &RenewalRecord,
+    state: &'a RenewalState,
+    live_version: Option<u64>,
+    live: Option<&CertInfo>,
+    cert_id: &'a str,
+) -> Facts<'a> {
+    Facts {
+        manual: record.responder == Responder::Manual,
+        revoked: state.revoked.as_ref().map(|r| r.reason.as_str()),
+        dry_run: opts.dry_run,
+        force: opts.force,
+        days: opts.days,
+        deployed_version: state.deployed_version,
+        live_version,
+        found_version,
+        live: live.map(|info| LiveCert {
+            not_before: info.not_before,
+            not_after: info.not_after,
+            cert_id,
+        }),
+        ari: state.ari.as_ref(),
+        ari_refreshed: false,
+        archive_checked: false,
+        newer_archived: None,
+        next_retry: state.next_retry,
+        last_error: state.last_error.as_deref(),
+    }
+}
+
+/// Facts about one archived version, if it parses.
+fn version_info(store: &dyn CertStore, name: &str, version: u64) -> Option<CertInfo> {
+    let pem = store.version_fullchain(name, version).ok()??;
+    let leaf = verify::parse_pem_chain(&pem).ok()?.into_iter().next()?;
+    verify::cert_info(&leaf).ok()
+}
+
+/// The newest archived version newer than the live one that is worth putting live.
+fn newer_archived_version(
+    store: &dyn CertStore,
+    name: &str,
+    live: Option<u64>,
+    now: i64,
+) -> Option<u64> {
+    let versions = store.versions(name).ok()?;
+    versions
+        .into_iter()
+        .rev()
+        .take_while(|&v| Some(v) > live)
+        .find(|&v| {
+            version_info(store, name, v)
+                .is_some_and(|i| worth_deploying(i.not_before, i.not_after, now))
+        })
+}
+
 /// The live leaf, parsed, if there is one.
 fn live_leaf(store: &dyn CertStore, name: &str) -> Option<(CertInfo, CertificateDer<'static>)> {
     let pem = store.live_fullchain(name).ok()??;
     let leaf = verify::parse_pem_chain(&pem).ok()?.into_iter().next()?;
     let info = verify::cert_info(&leaf).ok()?;
     Some((info, leaf))
-}
-
-/// Waits up to `wait` for another certctl working on the same certificate.
-async fn lock_within(
-    store: &dyn CertStore,
-    name: &str,
-    wait: Duration,
-) -> Result<StoreLock, Error> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        if let Some(lock) = store.try_lock_cert(name)? {
-            return Ok(lock);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(Error::Busy {
-                name: name.to_owned(),
-                waited: wait.as_secs(),
-            });
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// What the concurrent renewals of one run share: one account per CA (restoring one fetches the

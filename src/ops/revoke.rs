@@ -79,7 +79,7 @@ impl Reason {
 
 /// Revokes every live set of `name` (both halves of a dual certificate) and records it.
 pub async fn revoke(store: &dyn CertStore, name: &str, reason: Reason) -> Result<Revoked, Error> {
-    let _lock = store.lock_cert(name)?;
+    let _lock = super::locks::cert(store, name, super::locks::DEFAULT_WAIT).await?;
     let record = super::record_of(store, name, UnknownCertHint::List)?;
     if record.responder == Responder::Manual {
         return Err(InputError::RevokeManual(name.to_owned()).into());

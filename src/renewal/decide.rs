@@ -1,7 +1,8 @@
 //! What a renewal run does with one certificate, decided from what is known about it: the
 //! renewal record and state, the live certificate and the run's options. Pure: `ops::renew`
 //! gathers the facts under the certificate's lock, acts on the decision, and asks again when
-//! the decision is to refresh ARI first (the one fact that needs the network).
+//! the decision is to fetch a fact first (ARI needs the network; the archive is read only when
+//! a renewal is due).
 
 use super::due::{self, Inputs, Plan};
 use super::state::AriState;
@@ -42,6 +43,11 @@ pub struct Facts<'a> {
     pub ari: Option<&'a AriState>,
     /// ARI was already asked (or could not be) in this run.
     pub ari_refreshed: bool,
+    /// The archive was looked at (in this run) for a newer valid version.
+    pub archive_checked: bool,
+    /// The newest archived version newer than the live one, valid for at least a day and not
+    /// due itself (a version a rollback set aside, or one a crashed run never made live).
+    pub newer_archived: Option<u64>,
     /// The backoff after the last failure: no retry before then.
     pub next_retry: Option<i64>,
     /// The last failure.
@@ -84,6 +90,14 @@ pub enum Decision {
         last_error: String,
         /// When it renews.
         plan: Option<Plan>,
+    },
+    /// Look in the archive for a valid version newer than the live one, then decide again.
+    CheckArchive,
+    /// Put an archived version live and deploy it, instead of ordering again (Let's Encrypt's
+    /// duplicate-certificate limit makes a needless order costly).
+    DeployArchived {
+        /// The version.
+        version: u64,
     },
     /// Renew now.
     Renew {
@@ -152,7 +166,32 @@ pub fn decide(facts: &Facts<'_>, now: i64) -> Decision {
             plan,
         };
     }
+    if !facts.force && !facts.dry_run {
+        if !facts.archive_checked {
+            return Decision::CheckArchive;
+        }
+        if let Some(version) = facts.newer_archived {
+            return Decision::DeployArchived { version };
+        }
+    }
     Decision::Renew { plan }
+}
+
+/// A day: an archived or previous version must stay valid at least this long to be put live.
+pub const MIN_VALIDITY: i64 = 86_400;
+
+/// True when a certificate valid from `not_before` to `not_after` may be put live at `now`: valid
+/// now, for at least [`MIN_VALIDITY`] more, and not due for renewal itself.
+pub fn worth_deploying(not_before: i64, not_after: i64, now: i64) -> bool {
+    let plan = due::plan(
+        &Inputs {
+            not_before,
+            not_after,
+            ..Inputs::default()
+        },
+        now,
+    );
+    not_before <= now && not_after - now >= MIN_VALIDITY && !plan.is_due(now)
 }
 
 #[cfg(test)]
@@ -190,6 +229,7 @@ mod tests {
             found_version: Some(3),
             live: Some(live),
             ari: Some(ari),
+            archive_checked: true,
             ..Facts::default()
         }
     }
@@ -350,10 +390,62 @@ mod tests {
                 },
                 |d| *d == Decision::Renew { plan: None },
             ),
+            (
+                "due: look in the archive first",
+                Facts {
+                    archive_checked: false,
+                    ..base(old, &ari)
+                },
+                |d| *d == Decision::CheckArchive,
+            ),
+            (
+                "not due: the archive is not read",
+                Facts {
+                    archive_checked: false,
+                    ..base(young, &ari)
+                },
+                |d| matches!(d, Decision::NotDue(_)),
+            ),
+            (
+                "due, a valid newer version archived",
+                Facts {
+                    newer_archived: Some(5),
+                    ..base(old, &ari)
+                },
+                |d| *d == Decision::DeployArchived { version: 5 },
+            ),
+            (
+                "--force orders even with one archived",
+                Facts {
+                    force: true,
+                    newer_archived: Some(5),
+                    ..base(old, &ari)
+                },
+                |d| matches!(d, Decision::Renew { .. }),
+            ),
         ];
         for (name, facts, expected) in cases {
             let decision = decide(&facts, NOW);
             assert!(expected(&decision), "{name}: {decision:?}");
         }
+    }
+}
+
+#[cfg(test)]
+mod worth_deploying_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_version_valid_for_a_day_and_not_due_goes_live() {
+        const DAY: i64 = 86_400;
+        let now = 100 * DAY;
+        // A 90-day certificate, 10 days old: fine.
+        assert!(worth_deploying(now - 10 * DAY, now + 80 * DAY, now));
+        // 70 days old: due itself.
+        assert!(!worth_deploying(now - 70 * DAY, now + 20 * DAY, now));
+        // A 6-day certificate with 20 hours left.
+        assert!(!worth_deploying(now - 5 * DAY, now + 20 * 3600, now));
+        // Not valid yet.
+        assert!(!worth_deploying(now + 60, now + 90 * DAY, now));
     }
 }

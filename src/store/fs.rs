@@ -71,6 +71,39 @@ impl FsStore {
         Ok(last)
     }
 
+    /// A state file that does not parse is kept beside as `state.json.corrupt-TIME` and
+    /// replaced by a state that records the failure, so `list` and the metrics count it and
+    /// renewal goes on (the state only steers timing; the record and live files are intact).
+    fn set_aside_state(
+        &self,
+        name: &str,
+        path: &Path,
+        reason: &str,
+    ) -> Result<RenewalState, StoreError> {
+        let now = crate::clock::unix_now();
+        let aside = path.with_file_name(format!("state.json.corrupt-{now}"));
+        fs::rename(path, &aside).map_err(io("cannot set aside", path))?;
+        tracing::warn!(
+            "{name}: {} did not parse ({reason}); kept as {}",
+            path.display(),
+            aside.display()
+        );
+        let mut state = RenewalState::default();
+        state.failed(
+            now,
+            format!(
+                "state.json did not parse ({reason}); set aside as {}",
+                aside.display()
+            ),
+            crate::renewal::due::FailureKind::NeedsAttention,
+            None,
+        );
+        // Due again at once: the state only steered timing.
+        state.next_retry = None;
+        write_atomic(path, state.to_json().as_bytes(), PRIVATE_FILE)?;
+        Ok(state)
+    }
+
     fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
         match fs::read(path) {
             Ok(bytes) => Ok(Some(bytes)),
@@ -81,12 +114,12 @@ impl FsStore {
 }
 
 impl CertStore for FsStore {
-    fn lock_account(&self, directory_url: &str) -> Result<StoreLock, StoreError> {
+    fn try_lock_account(&self, directory_url: &str) -> Result<Option<StoreLock>, StoreError> {
         self.ensure_root()?;
         ensure_dir(&self.layout.accounts_dir(), PRIVATE_DIR)?;
         let dir = self.layout.account_dir(directory_url);
         ensure_dir(&dir, PRIVATE_DIR)?;
-        lock_file(&dir.join(".lock"))
+        try_lock_file(&dir.join(".lock"))
     }
 
     fn load_account(&self, directory_url: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -99,20 +132,35 @@ impl CertStore for FsStore {
         write_atomic(&dir.join("account.json"), credentials_json, PRIVATE_FILE)
     }
 
-    fn lock_cert(&self, name: &str) -> Result<StoreLock, StoreError> {
-        self.ensure_cert_dirs(name)?;
-        lock_file(&self.layout.cert_dir(name).join(".lock"))
-    }
-
     fn try_lock_cert(&self, name: &str) -> Result<Option<StoreLock>, StoreError> {
         self.ensure_cert_dirs(name)?;
-        let path = self.layout.cert_dir(name).join(".lock");
-        let file = open_lock(&path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(StoreLock(Box::new(file)))),
-            Err(fs::TryLockError::WouldBlock) => Ok(None),
-            Err(fs::TryLockError::Error(e)) => Err(io("cannot lock", &path)(e)),
-        }
+        try_lock_file(&self.layout.cert_dir(name).join(".lock"))
+    }
+
+    fn try_claim_deploy(&self, name: &str) -> Result<Option<StoreLock>, StoreError> {
+        self.ensure_cert_dirs(name)?;
+        try_lock_file(&self.layout.cert_dir(name).join(".deploy.lock"))
+    }
+
+    fn versions(&self, name: &str) -> Result<Vec<u64>, StoreError> {
+        check_cert_name(name)?;
+        let dir = self.layout.archive_dir(name);
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("cannot read", &dir)(e)),
+        };
+        let mut versions: Vec<u64> = entries
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        versions.sort_unstable();
+        Ok(versions)
+    }
+
+    fn version_fullchain(&self, name: &str, version: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        check_cert_name(name)?;
+        let dir = self.layout.archive_dir(name).join(version.to_string());
+        Self::read_optional(&dir.join(KeySlot::Primary.file_name("fullchain")))
     }
 
     fn load_record(&self, name: &str) -> Result<Option<RenewalRecord>, StoreError> {
@@ -191,9 +239,11 @@ impl CertStore for FsStore {
             write_set(&tmp, KeySlot::Rsa, rsa)?;
         }
         sync_dir(&tmp)?;
+        crate::failpoint::hit("store.after_version_dir");
         let final_dir = archive.join(version.to_string());
         fs::rename(&tmp, &final_dir).map_err(io("cannot rename into", &final_dir))?;
         sync_dir(&archive)?;
+        crate::failpoint::hit("store.after_archive");
 
         // 2. The record describes how to renew; it never points at a version, so writing it
         //    before the swap is safe.
@@ -202,6 +252,7 @@ impl CertStore for FsStore {
 
         // 3. The swap.
         self.point_live(name, version)?;
+        crate::failpoint::hit("store.after_swap");
         Ok(self.layout.live_paths(name, KeySlot::Primary))
     }
 
@@ -220,8 +271,10 @@ impl CertStore for FsStore {
         let path = self.layout.cert_dir(name).join("state.json");
         match Self::read_optional(&path)? {
             None => Ok(RenewalState::default()),
-            Some(bytes) => RenewalState::from_json(&bytes)
-                .map_err(|reason| StoreError::Corrupt { path, reason }),
+            Some(bytes) => match RenewalState::from_json(&bytes) {
+                Ok(state) => Ok(state),
+                Err(reason) => self.set_aside_state(name, &path, &reason),
+            },
         }
     }
 
@@ -321,10 +374,13 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     Ok(fsio::sync_dir(dir)?)
 }
 
-fn lock_file(path: &Path) -> Result<StoreLock, StoreError> {
+fn try_lock_file(path: &Path) -> Result<Option<StoreLock>, StoreError> {
     let file = open_lock(path)?;
-    file.lock().map_err(io("cannot lock", path))?;
-    Ok(StoreLock(Box::new(file)))
+    match file.try_lock() {
+        Ok(()) => Ok(Some(StoreLock(Box::new(file)))),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(io("cannot lock", path)(e)),
+    }
 }
 
 fn open_lock(path: &Path) -> Result<File, StoreError> {
@@ -383,7 +439,7 @@ mod tests {
     fn install_swaps_live_and_keeps_versions() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::new(dir.path().join("state"));
-        let _lock = store.lock_cert("a.test").unwrap();
+        let _lock = store.try_lock_cert("a.test").unwrap().unwrap();
         let paths = store
             .install("a.test", &files("one"), &record("a.test"))
             .unwrap();
@@ -467,11 +523,9 @@ mod tests {
         assert_eq!(store.load_state("a.test").unwrap(), state);
         let file = store.layout().cert_dir("a.test").join("state.json");
         assert_eq!(mode(&file), 0o600);
+        // A torn state file no longer stops renewal (issue 13): it is set aside as a failure.
         fs::write(&file, "{").unwrap();
-        assert!(matches!(
-            store.load_state("a.test"),
-            Err(StoreError::Corrupt { .. })
-        ));
+        assert_eq!(store.load_state("a.test").unwrap().failures, 1);
     }
 
     #[test]
@@ -521,11 +575,39 @@ mod tests {
     }
 
     #[test]
+    fn a_corrupt_state_is_set_aside_and_counted_as_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path().join("state"));
+        store
+            .save_state("a.test", &RenewalState::default())
+            .unwrap();
+        let path = store.layout.cert_dir("a.test").join("state.json");
+        fs::write(&path, "{ torn").unwrap();
+        let state = store.load_state("a.test").unwrap();
+        assert_eq!(state.failures, 1);
+        assert!(state.last_error.unwrap().contains("set aside"));
+        assert_eq!(state.next_retry, None);
+        let aside: Vec<_> = fs::read_dir(store.layout.cert_dir("a.test"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("state.json.corrupt-")
+            })
+            .collect();
+        assert_eq!(aside.len(), 1);
+        assert_eq!(fs::read_to_string(aside[0].path()).unwrap(), "{ torn");
+        // The failure is remembered, not re-derived.
+        assert_eq!(store.load_state("a.test").unwrap().failures, 1);
+    }
+
+    #[test]
     fn refuses_unsafe_names() {
         let dir = tempfile::tempdir().unwrap();
         let store = FsStore::new(dir.path());
         assert!(matches!(
-            store.lock_cert("../x"),
+            store.try_lock_cert("../x"),
             Err(StoreError::BadName(_))
         ));
     }

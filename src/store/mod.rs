@@ -115,7 +115,9 @@ pub struct LivePaths {
     pub privkey: PathBuf,
 }
 
-/// A held lock; released on drop. Other processes wait for it (they do not fail).
+/// A held lock; released on drop, and by the kernel when the process dies. Locks are only ever
+/// tried, never waited for inside the store: `ops::locks` waits, bounded and without blocking
+/// the async runtime.
 pub struct StoreLock(#[allow(dead_code)] Box<dyn Send>);
 
 impl std::fmt::Debug for StoreLock {
@@ -126,17 +128,26 @@ impl std::fmt::Debug for StoreLock {
 
 /// The store interface. See the module docs.
 pub trait CertStore: Send + Sync {
-    /// Takes the lock that serializes account creation for one ACME directory.
-    fn lock_account(&self, directory_url: &str) -> Result<StoreLock, StoreError>;
+    /// The lock that serializes account creation for one ACME directory, without waiting: None
+    /// when another process holds it.
+    fn try_lock_account(&self, directory_url: &str) -> Result<Option<StoreLock>, StoreError>;
     /// The saved account credentials (opaque JSON) for a directory, if any.
     fn load_account(&self, directory_url: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Saves account credentials (0600). Call with the account lock held.
     fn save_account(&self, directory_url: &str, credentials_json: &[u8]) -> Result<(), StoreError>;
 
-    /// Takes the lock for one certificate name (issue and renew hold it for the whole run).
-    fn lock_cert(&self, name: &str) -> Result<StoreLock, StoreError>;
-    /// The same lock, without waiting: None when another process holds it.
+    /// The lock for one certificate (every read-decide-write of its record, state and live
+    /// version happens under it), without waiting: None when another process holds it.
     fn try_lock_cert(&self, name: &str) -> Result<Option<StoreLock>, StoreError>;
+    /// The claim on deploying a certificate's installed version, without waiting: held by the
+    /// run that installed a version (or took over an undeployed one) from before it releases the
+    /// certificate lock until the deploy is recorded, so a version is deployed by one run only.
+    /// None when another live process holds it.
+    fn try_claim_deploy(&self, name: &str) -> Result<Option<StoreLock>, StoreError>;
+    /// The archive versions of a certificate, oldest first.
+    fn versions(&self, name: &str) -> Result<Vec<u64>, StoreError>;
+    /// The fullchain PEM of one archive version, if it exists.
+    fn version_fullchain(&self, name: &str, version: u64) -> Result<Option<Vec<u8>>, StoreError>;
     /// The renewal record of a certificate, if it exists.
     fn load_record(&self, name: &str) -> Result<Option<RenewalRecord>, StoreError>;
     /// The names of every certificate with a renewal record.

@@ -237,7 +237,7 @@ pub fn check_trusted(
                         .map_or_else(String::new, |i| rfc3339(i.not_after)),
                 }
             }
-            other => VerifyError::Untrusted(webpki_reason(&other)),
+            other => VerifyError::Untrusted(webpki_reason(&other, chain)),
         })?;
     if let Some(name) = name {
         let server_name = rustls_pki_types::ServerName::try_from(name)
@@ -249,11 +249,23 @@ pub fn check_trusted(
     Ok(())
 }
 
-fn webpki_reason(e: &webpki::Error) -> String {
+/// What a person needs to know about a failed path: which issuer is missing, or why a
+/// certificate cannot be the server's own.
+fn webpki_reason(e: &webpki::Error, chain: &[CertificateDer<'_>]) -> String {
     match e {
         webpki::Error::UnknownIssuer => {
-            "issuer unknown: an intermediate is missing or the root is not trusted".into()
+            let top = chain
+                .last()
+                .and_then(|der| X509Certificate::from_der(der).ok())
+                .map(|(_, c)| c.issuer().to_string());
+            match top {
+                Some(issuer) => format!(
+                    "issuer unknown: no trusted root or known intermediate for \"{issuer}\", the issuer of the last certificate sent; add its root with --ca-bundle, or send the missing intermediate"
+                ),
+                None => "issuer unknown: an intermediate is missing or the root is not trusted".into(),
+            }
         }
+        webpki::Error::CaUsedAsEndEntity => "the server's own certificate is a CA certificate (basicConstraints CA:TRUE, as `openssl req -x509` makes): issue a leaf certificate (CA:FALSE) from that CA for the server, and keep the CA certificate in --ca-bundle".into(),
         webpki::Error::InvalidSignatureForPublicKey => "a signature does not verify".into(),
         other => format!("{other:?}"),
     }
@@ -444,6 +456,25 @@ mod tests {
             check_trusted(&chain, &root, None, 0),
             Err(VerifyError::NotValidNow { .. })
         ));
+    }
+
+    #[test]
+    fn untrusted_chains_say_what_a_person_can_fix() {
+        let p = pki(&["a.test"]);
+        let chain = parse_pem_chain(p.chain_pem.as_bytes()).unwrap();
+        // The leaf alone: its intermediate is missing, and the message names that issuer.
+        let root = parse_pem_chain(p.root_pem.as_bytes()).unwrap();
+        let err = check_trusted(&chain[..1], &root, None, p.now).unwrap_err();
+        assert!(err.to_string().contains("--ca-bundle"), "{err}");
+
+        // A CA certificate used as the server's own (what `openssl req -x509` makes).
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec!["ca.test".to_owned()]).unwrap();
+        params.is_ca = IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&key).unwrap();
+        let der = vec![ca.der().clone()];
+        let err = check_trusted(&der, &der, None, p.now).unwrap_err();
+        assert!(err.to_string().contains("CA:TRUE"), "{err}");
     }
 
     #[test]

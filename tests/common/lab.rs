@@ -149,8 +149,9 @@ impl Lab {
         cmd
     }
 
-    /// `certctl issue NAME... --server <pebble> --ca-bundle <lab CA> --agree-tos` plus `extra`.
-    pub fn issue(&self, names: &[&str], extra: &[&str]) -> Output {
+    /// `certctl issue NAME... --server <pebble> --ca-bundle <lab CA> --agree-tos` plus `extra`,
+    /// ready to run (with more environment, or in the background).
+    pub fn issue_command(&self, names: &[&str], extra: &[&str]) -> Command {
         let (first, rest) = names.split_first().expect("at least one name");
         let mut args = vec!["issue".to_owned(), first.to_string()];
         for n in rest {
@@ -167,7 +168,14 @@ impl Lab {
             .map(str::to_owned),
         );
         args.extend(extra.iter().map(|s| s.to_string()));
-        self.certctl(args).output().expect("run certctl")
+        self.certctl(args)
+    }
+
+    /// [`Lab::issue_command`], run to completion.
+    pub fn issue(&self, names: &[&str], extra: &[&str]) -> Output {
+        self.issue_command(names, extra)
+            .output()
+            .expect("run certctl")
     }
 
     /// Like [`Lab::issue`] with the standalone responder on the lab's HTTP port.

@@ -197,28 +197,33 @@ fn a_failed_renewal_leaves_live_alone_records_it_and_backs_off() {
     assert_eq!(list_json(&lab)[0]["renewal"]["failures"], 1);
 }
 
-#[test]
-fn nginx_serving_a_copy_is_caught_and_the_previous_set_restored() {
-    let lab = short_lived(true, false);
-    assert_ok(&lab.issue_site("site.test", &[]));
-
-    // Someone pointed the site at copies of the files instead of the live paths.
+/// Points the lab's managed site at copies of the live files, so nginx keeps serving the old
+/// certificate whatever is live.
+fn serve_copies(lab: &Lab, name: &str) {
     let copies = lab.dir.path().join("copies");
     fs::create_dir_all(&copies).unwrap();
-    let live = lab.live("site.test");
+    let live = lab.live(name);
     for f in ["fullchain.pem", "privkey.pem"] {
         fs::copy(live.join(f), copies.join(f)).unwrap();
     }
     let site_file = lab
         .nginx_prefix
-        .join("sites-available/certctl-site.test.conf");
+        .join(format!("sites-available/certctl-{name}.conf"));
     let text = fs::read_to_string(&site_file)
         .unwrap()
         .replace(&live.display().to_string(), &copies.display().to_string());
     fs::write(&site_file, text).unwrap();
+}
+
+#[test]
+fn nginx_serving_a_copy_is_caught_and_the_previous_set_restored() {
+    let lab = Lab::managed_nginx();
+    assert_ok(&lab.issue_site("site.test", &[]));
+    serve_copies(&lab, "site.test");
+    let live = lab.live("site.test");
     let target = fs::read_link(&live).unwrap();
 
-    let out = renew(&lab, &[]);
+    let out = renew(&lab, &["--force"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -231,6 +236,29 @@ fn nginx_serving_a_copy_is_caught_and_the_previous_set_restored() {
         "previous live set restored"
     );
     assert_eq!(list_json(&lab)[0]["renewal"]["last_result"], "failed");
+}
+
+#[test]
+fn no_rollback_to_a_certificate_that_expires_within_a_day() {
+    // Ten-minute certificates: the previous one is no better than the new one.
+    let lab = short_lived(true, false);
+    assert_ok(&lab.issue_site("site.test", &[]));
+    serve_copies(&lab, "site.test");
+    let live = lab.live("site.test");
+    let target = fs::read_link(&live).unwrap();
+
+    let out = renew(&lab, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("not the new") && err.contains("expires within a day"),
+        "{err}"
+    );
+    assert_ne!(
+        fs::read_link(&live).unwrap(),
+        target,
+        "the new set stays live"
+    );
 }
 
 #[test]

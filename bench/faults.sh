@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The fault matrix at larger counts: certctl killed at every step of issue and renew, three
+# concurrent renews, nginx failing for another site, many dry runs creating one account.
+# Prints one table row per fault: trials, live sets torn, certificates lost, duplicate deploys,
+# hangs, longest run. Uses the debug build (the failpoints are compiled into debug builds only).
+#   bash bench/faults.sh [TRIALS=5]          results: bench/results/faults.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TRIALS="${1:-5}"
+OUT="$PWD/bench/results"; mkdir -p "$OUT"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+CERTCTL_FAULT_TRIALS="$TRIALS" cargo test --locked --test e2e faults -- --nocapture --test-threads 1 2>&1 | tee "$log" >/dev/null || true
+{
+    echo "# Fault matrix ($(date -u +%Y-%m-%d), $TRIALS trials per row)"
+    echo
+    echo "| fault | trials | torn | lost | duplicate deploys | hangs | longest run |"
+    echo "|---|---|---|---|---|---|---|"
+    grep -E '^\| ' "$log"
+    echo
+    grep -E '^test result' "$log" || true
+} | tee "$OUT/faults.md"

@@ -1,0 +1,84 @@
+//! Waiting for the store's locks. Every wait is bounded and asynchronous (try, then sleep), so a
+//! run never blocks the runtime another task needs to release the lock, and Ctrl-C (a select in
+//! the CLI) interrupts it.
+
+use std::time::Duration;
+
+use crate::Error;
+use crate::store::{CertStore, StoreError, StoreLock};
+
+/// How long `issue`, `revoke` and `install-cert` wait for another certctl working on the same
+/// certificate (renew has `--lock-wait`).
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(120);
+
+/// How often a busy lock is tried again.
+const RETRY: Duration = Duration::from_millis(50);
+
+/// The certificate's lock, waiting up to `wait` for another certctl that holds it.
+pub async fn cert(store: &dyn CertStore, name: &str, wait: Duration) -> Result<StoreLock, Error> {
+    wait_for(|| store.try_lock_cert(name), wait, || name.to_owned()).await
+}
+
+/// The account-creation lock of one ACME directory, waiting up to `wait`.
+pub async fn account(
+    store: &dyn CertStore,
+    directory_url: &str,
+    wait: Duration,
+) -> Result<StoreLock, Error> {
+    let what = || format!("the account for {directory_url}");
+    wait_for(|| store.try_lock_account(directory_url), wait, what).await
+}
+
+/// The claim on deploying a certificate, waiting up to `wait` for a run that is deploying it
+/// (`issue` waits; `renew` only tries, and leaves a certificate another run deploys).
+pub async fn deploy_claim(
+    store: &dyn CertStore,
+    name: &str,
+    wait: Duration,
+) -> Result<StoreLock, Error> {
+    let what = || format!("deploying {name}");
+    wait_for(|| store.try_claim_deploy(name), wait, what).await
+}
+
+/// The certificate's lock for code that is not async (install-cert): the same bounded wait, with
+/// the thread asleep between tries.
+pub fn cert_blocking(
+    store: &dyn CertStore,
+    name: &str,
+    wait: Duration,
+) -> Result<StoreLock, Error> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        if let Some(lock) = store.try_lock_cert(name)? {
+            return Ok(lock);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(busy(name.to_owned(), wait));
+        }
+        std::thread::sleep(RETRY);
+    }
+}
+
+async fn wait_for(
+    mut try_lock: impl FnMut() -> Result<Option<StoreLock>, StoreError>,
+    wait: Duration,
+    what: impl FnOnce() -> String,
+) -> Result<StoreLock, Error> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if let Some(lock) = try_lock()? {
+            return Ok(lock);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(busy(what(), wait));
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+fn busy(name: String, wait: Duration) -> Error {
+    Error::Busy {
+        name,
+        waited: wait.as_secs(),
+    }
+}

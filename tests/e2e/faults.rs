@@ -1,0 +1,344 @@
+//! The fault matrix: certctl killed at every step of `issue` and `renew` (a failpoint compiled
+//! into debug builds aborts the process there, as SIGKILL would), concurrent renewals, nginx
+//! failing for another site, and the account lock under concurrency. After each fault the next
+//! ordinary run must leave a complete live set that nginx serves, with every version deployed
+//! once. `bench/faults.sh` runs the same matrix with more trials (`CERTCTL_FAULT_TRIALS`).
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::common::{Lab, assert_ok, stderr};
+
+/// What one row of the matrix counts.
+#[derive(Debug, Default)]
+struct Row {
+    trials: u32,
+    torn: u32,
+    lost: u32,
+    duplicate_deploys: u32,
+    hangs: u32,
+    longest: Duration,
+    /// Duplicate deploys at a step where a hook re-run is inherent (see HOOK_STEPS).
+    allowed_repeats: u32,
+}
+
+impl Row {
+    fn print(&self, fault: &str) {
+        let note = match self.allowed_repeats {
+            0 => String::new(),
+            n => format!(" ({n} a hook re-run after a kill between the hook and its record)"),
+        };
+        eprintln!(
+            "| {fault} | {} | {} | {} | {}{note} | {} | {:.1} s |",
+            self.trials,
+            self.torn,
+            self.lost,
+            self.duplicate_deploys,
+            self.hangs,
+            self.longest.as_secs_f64()
+        );
+    }
+}
+
+fn trials() -> u32 {
+    std::env::var("CERTCTL_FAULT_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
+/// Runs a command with a bound; a run that does not end by then is a hang (and is killed).
+fn run_bounded(mut cmd: Command, row: &mut Row) -> Option<Output> {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bound = Duration::from_secs(90);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            row.longest = row.longest.max(started.elapsed());
+            return Some(child.wait_with_output().unwrap());
+        }
+        if started.elapsed() > bound {
+            let _ = child.kill();
+            let _ = child.wait();
+            row.hangs += 1;
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The deploy hook appends "NAME SERIAL" to this file for every deploy.
+fn hook_log(lab: &Lab) -> std::path::PathBuf {
+    lab.dir.path().join("deploys.log")
+}
+
+fn hook(lab: &Lab) -> String {
+    format!(
+        "echo \"$CERTCTL_NAME $(openssl x509 -noout -serial -in \"$CERTCTL_CERT\")\" >> {}",
+        hook_log(lab).display()
+    )
+}
+
+/// How many times each (name, serial) was deployed.
+fn deploys(lab: &Lab) -> HashMap<String, u32> {
+    let mut count = HashMap::new();
+    for line in fs::read_to_string(hook_log(lab))
+        .unwrap_or_default()
+        .lines()
+    {
+        *count.entry(line.to_owned()).or_insert(0) += 1;
+    }
+    count
+}
+
+/// The live set is complete and consistent: the fullchain is the leaf plus the chain, and
+/// `certctl verify` finds the key matching and the chain leading to pebble's root.
+fn live_set_intact(lab: &Lab, name: &str) -> bool {
+    let live = lab.live(name);
+    let read = |f: &str| fs::read_to_string(live.join(f)).unwrap_or_default();
+    if read("fullchain.pem") != read("cert.pem") + &read("chain.pem") {
+        return false;
+    }
+    let out = lab.certctl(["verify", name]).output().unwrap();
+    out.status.code() != Some(2)
+}
+
+/// The serial of the live certificate, as `openssl x509 -serial` prints it.
+fn live_serial(lab: &Lab, name: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(lab.live(name).join("cert.pem"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// nginx serves exactly the live leaf for `name`.
+fn served_is_live(lab: &Lab, name: &str) -> bool {
+    let live = fs::read_to_string(lab.live(name).join("cert.pem")).unwrap_or_default();
+    crate::common::eventually(|| {
+        let served = lab.served_leaf(name, None);
+        (served.trim() == live.trim()).then_some(())
+    });
+    true
+}
+
+/// After a fault and the healing run: the live set is whole, nginx serves it, the live version
+/// was deployed, and no version was deployed twice.
+fn judge(lab: &Lab, name: &str, row: &mut Row, allow_repeat: bool) {
+    if !lab.live(name).exists() {
+        row.lost += 1;
+        return;
+    }
+    if !live_set_intact(lab, name) {
+        row.torn += 1;
+    }
+    served_is_live(lab, name);
+    let counts = deploys(lab);
+    let key = format!("{name} {}", live_serial(lab, name));
+    if counts.get(&key).copied().unwrap_or(0) == 0 {
+        row.lost += 1;
+    }
+    let repeated = counts.values().filter(|&&n| n > 1).count() as u32;
+    row.duplicate_deploys += repeated;
+    if allow_repeat {
+        row.allowed_repeats += repeated;
+    }
+}
+
+fn with_failpoint(mut cmd: Command, step: &str) -> Command {
+    cmd.env("CERTCTL_FAILPOINT", step);
+    cmd
+}
+
+/// Points the site at copies of the live files, so nginx goes on serving the old certificate.
+fn serve_copies(lab: &Lab, name: &str, site_file: &Path) {
+    let copies = lab.dir.path().join("copies");
+    fs::create_dir_all(&copies).unwrap();
+    let live = lab.live(name);
+    for f in ["fullchain.pem", "privkey.pem"] {
+        fs::copy(live.join(f), copies.join(f)).unwrap();
+    }
+    let text = fs::read_to_string(site_file)
+        .unwrap()
+        .replace(&live.display().to_string(), &copies.display().to_string());
+    fs::write(site_file, text).unwrap();
+}
+
+/// `issue NAME --nginx --root <site>` on the lab's managed nginx, with the counting hook.
+fn issue_command(lab: &Lab, name: &str) -> Command {
+    let site = lab.site_dir();
+    let flags = lab.nginx_flags();
+    let hook = hook(lab);
+    let mut args: Vec<&str> = vec!["--nginx", "--root", site.to_str().unwrap()];
+    args.extend(flags.iter().map(String::as_str));
+    args.extend(["--deploy-hook", &hook]);
+    lab.issue_command(&[name], &args)
+}
+
+/// Killing at the step between a hook's exit and the record of the deploy re-runs the hook on
+/// the healing run: hooks are at-least-once (no process can know a killed hook's effect).
+const HOOK_STEPS: &[&str] = &["issue.after_hook", "renew.after_hooks"];
+
+#[test]
+fn killed_at_every_step_nothing_is_lost_or_torn() {
+    let mut table = Vec::new();
+    for &step in certctl::failpoint::STEPS {
+        let mut row = Row::default();
+        for _ in 0..trials() {
+            row.trials += 1;
+            let lab = Lab::managed_nginx();
+            let name = "fault.test";
+            let first = run_bounded(issue_command(&lab, name), &mut row).unwrap();
+            assert_ok(&first);
+            // A rollback happens only when nginx serves the wrong certificate: make it so.
+            let rollback = step == "renew.after_rollback";
+            let site_file = lab
+                .nginx_prefix
+                .join(format!("sites-available/certctl-{name}.conf"));
+            let original = fs::read_to_string(&site_file).unwrap();
+            if rollback {
+                serve_copies(&lab, name, &site_file);
+            }
+            // The fault: a re-issue (issue.* and store.* steps) or a forced renewal, killed.
+            let faulty = match step.starts_with("renew.") {
+                true => with_failpoint(lab.certctl(["renew", "--force"]), step),
+                false => with_failpoint(issue_command(&lab, name), step),
+            };
+            if let Some(out) = run_bounded(faulty, &mut row) {
+                assert!(
+                    stderr(&out).contains("failpoint"),
+                    "{step}: the failpoint did not fire: {}",
+                    stderr(&out)
+                );
+            }
+            if rollback {
+                fs::write(&site_file, &original).unwrap();
+                lab.reload_nginx();
+            }
+            if !live_set_intact(&lab, name) {
+                row.torn += 1;
+            }
+            // The healing run: an ordinary renew.
+            if let Some(out) = run_bounded(lab.certctl(["renew"]), &mut row) {
+                assert_ok(&out);
+            }
+            judge(&lab, name, &mut row, HOOK_STEPS.contains(&step));
+        }
+        row.print(&format!("SIGKILL at {step}"));
+        table.push((step, row));
+    }
+    for (step, row) in &table {
+        assert_eq!(
+            (
+                row.torn,
+                row.lost,
+                row.duplicate_deploys - row.allowed_repeats,
+                row.hangs,
+            ),
+            (0, 0, 0, 0),
+            "{step}: {row:?}"
+        );
+    }
+}
+
+#[test]
+fn concurrent_renewals_deploy_each_version_once() {
+    let mut row = Row::default();
+    for _ in 0..trials() {
+        row.trials += 1;
+        let lab = Lab::managed_nginx();
+        let names = ["c1.test", "c2.test", "c3.test", "c4.test"];
+        for name in names {
+            assert_ok(&run_bounded(issue_command(&lab, name), &mut row).unwrap());
+        }
+        // Three runs at once, the timer and two humans; `--days` makes every certificate due.
+        let started = Instant::now();
+        let runs: Vec<_> = (0..3)
+            .map(|_| {
+                lab.certctl(["renew", "--days", "3650"])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for run in runs {
+            let out = run.wait_with_output().unwrap();
+            assert_ok(&out);
+        }
+        row.longest = row.longest.max(started.elapsed());
+        for name in names {
+            judge(&lab, name, &mut row, false);
+        }
+    }
+    row.print("three concurrent renews, 4 due certificates");
+    assert_eq!(
+        (row.torn, row.lost, row.duplicate_deploys, row.hangs),
+        (0, 0, 0, 0),
+        "{row:?}"
+    );
+}
+
+#[test]
+fn nginx_failing_for_another_site_rolls_nothing_back() {
+    let lab = Lab::managed_nginx();
+    let name = "mine.test";
+    assert_ok(&issue_command(&lab, name).output().unwrap());
+    let before = fs::read_link(lab.live(name)).unwrap();
+
+    // Someone else's site breaks `nginx -t`.
+    let broken = lab.nginx_prefix.join("sites-enabled/zz-broken.conf");
+    fs::write(&broken, "server { listen 8; bogus_directive on; }\n").unwrap();
+    let out = lab.certctl(["renew", "--force"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("other than the new certificate") && err.contains("bogus_directive"),
+        "{err}"
+    );
+    let after = fs::read_link(lab.live(name)).unwrap();
+    assert_ne!(after, before, "the new certificate stays live");
+
+    // Once the other site is fixed, the next run deploys the installed version, once.
+    fs::remove_file(&broken).unwrap();
+    assert_ok(&lab.certctl(["renew"]).output().unwrap());
+    assert_eq!(
+        fs::read_link(lab.live(name)).unwrap(),
+        after,
+        "no new order"
+    );
+    let mut row = Row::default();
+    judge(&lab, name, &mut row, false);
+    assert_eq!((row.torn, row.lost, row.duplicate_deploys), (0, 0, 0));
+}
+
+#[test]
+fn dry_runs_of_several_certificates_without_a_stored_account_do_not_hang() {
+    let lab = Lab::start();
+    for name in ["d1.test", "d2.test", "d3.test"] {
+        assert_ok(&lab.issue_standalone(&[name], &[]));
+    }
+    // A CA this state directory has no account for: every certificate wants to create it.
+    let accounts = lab.state_dir.join("accounts");
+    fs::remove_dir_all(&accounts).unwrap();
+    let url = lab.directory_url();
+    let mut row = Row::default();
+    let out = run_bounded(
+        lab.certctl(["renew", "--dry-run", "--server", &url, "--concurrency", "3"]),
+        &mut row,
+    );
+    assert_eq!(row.hangs, 0, "renew --dry-run hung on the account lock");
+    let out = out.unwrap();
+    assert_ok(&out);
+    let created = fs::read_dir(&accounts).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(created, 1, "one account for the CA, created once");
+    assert!(!Path::new(&accounts).join("missing").exists());
+}
