@@ -84,4 +84,4 @@ for i in $(seq 1 "$DUE"); do
     "$CERTCTL" --state-dir "$W/due" -q issue "d$i.test" --webroot "$W/www" --http-port "$LAB_HTTP" $common
 done
 hyperfine -N --runs "$RUNS" --export-markdown "$OUT/renew-due.md" --export-json "$OUT/renew-due.json" \
-    -n "certctl renew ($DUE due, --concurrency 8)" "$CERTCTL --state-dir $W/due -q renew --concurrency 8"
+    -n "certctl renew ($DUE due, --concurrency 16)" "$CERTCTL --state-dir $W/due -q renew --concurrency 16"
