@@ -185,6 +185,9 @@ pub enum Error {
     /// Stopped by Ctrl-C / SIGTERM.
     #[error("interrupted; the live certificate was not changed")]
     Interrupted,
+    /// certbot's directory cannot be imported, or its schedule cannot be disabled.
+    #[error(transparent)]
+    Certbot(#[from] crate::certbot::CertbotError),
 }
 
 impl Error {
@@ -202,6 +205,7 @@ impl Error {
             Self::Django(e) => e.is_usage(),
             Self::Scheduler(e) => e.is_usage(),
             Self::Audit(e) => e.is_usage(),
+            Self::Certbot(e) => e.is_usage(),
             Self::Verify(_)
             | Self::Config(_)
             | Self::Io { .. }
@@ -246,9 +250,10 @@ mod tests {
             Error::Bundle(_) => 16,
             Error::Django(_) => 17,
             Error::Interrupted => 18,
+            Error::Certbot(_) => 19,
         }
     }
-    const VARIANTS: usize = 19;
+    const VARIANTS: usize = 20;
 
     #[test]
     fn every_error_exits_with_the_code_the_readme_promises() {
@@ -349,6 +354,16 @@ mod tests {
                 1,
             ),
             (Error::Interrupted, 1),
+            (crate::certbot::CertbotError::NoConfigDir(path()).into(), 2),
+            (crate::certbot::CertbotError::NotCertbot(path()).into(), 2),
+            (
+                crate::certbot::CertbotError::Systemctl {
+                    args: "disable --now certbot.timer".into(),
+                    stderr: "x".into(),
+                }
+                .into(),
+                1,
+            ),
         ];
         let mut seen = [false; VARIANTS];
         for (error, code) in &cases {
