@@ -5,6 +5,7 @@ mod common;
 
 mod audit;
 mod django;
+mod import;
 mod issue;
 mod legacy;
 mod nginx;
