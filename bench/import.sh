@@ -17,6 +17,7 @@ OUT="$PWD/bench/results"; mkdir -p "$OUT"
 export PEBBLE_WFE_NONCEREJECT=0
 W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"
 trap 'lab_stop; rm -rf "$W"' EXIT
+mkdir -p "$W/ca"
 lab_start_pebble "$W/ca"
 
 cbdirs="--config-dir $W/cb --work-dir $W/cb-work --logs-dir $W/cb-logs"

@@ -180,6 +180,7 @@ pub async fn import_certbot(
     let dir = ConfigDir::open(&req.config_dir)?;
     let mut accounts = AccountBook::default();
     let mut lineages = Vec::new();
+    let mut pending = Vec::new();
     for file in dir.renewal_files()? {
         let mut report = LineageReport {
             name: file.name.clone(),
@@ -211,20 +212,7 @@ pub async fn import_certbot(
                     );
                 }
                 report.account = Some(account);
-                if req.dry_run {
-                    report.outcome = Outcome::WouldImport;
-                } else {
-                    match install(store, &taken) {
-                        Ok(path) => {
-                            report.outcome = Outcome::Imported;
-                            report.fullchain = Some(path);
-                        }
-                        Err(e) => {
-                            report.outcome = Outcome::Failed;
-                            report.reason = Some(e.to_string());
-                        }
-                    }
-                }
+                report.outcome = Outcome::WouldImport;
                 let ours = store
                     .live_paths(&taken.record.name, KeySlot::Primary)
                     .fullchain;
@@ -233,9 +221,25 @@ pub async fn import_certbot(
                     report.fullchain_dir(&dir),
                     ours.parent().unwrap_or(&ours).display()
                 ));
+                pending.push((lineages.len(), taken));
             }
         }
         lineages.push(report);
+    }
+    if !req.dry_run {
+        for (i, installed) in install_all(store, &pending) {
+            let report = &mut lineages[i];
+            match installed {
+                Ok(path) => {
+                    report.outcome = Outcome::Imported;
+                    report.fullchain = Some(path);
+                }
+                Err(e) => {
+                    report.outcome = Outcome::Failed;
+                    report.reason = Some(e.to_string());
+                }
+            }
+        }
     }
     let certbot_schedule = match &req.disable_certbot {
         None => None,
@@ -590,6 +594,36 @@ fn save_account(store: &dyn CertStore, server: &str, credentials: &[u8]) -> Resu
         store.save_account(server, credentials)?;
     }
     Ok(())
+}
+
+/// Installs every taken lineage. Each install waits on a dozen fsyncs, so a few threads keep
+/// the disk busy (100 lineages in well under a second); each holds its certificate's lock.
+fn install_all(
+    store: &dyn CertStore,
+    pending: &[(usize, Taken)],
+) -> Vec<(usize, Result<PathBuf, Error>)> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = pending.len().clamp(1, 8);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((index, taken)) = pending.get(i) else {
+                            return done;
+                        };
+                        done.push((*index, install(store, taken)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("an install thread panicked"))
+            .collect()
+    })
 }
 
 fn install(store: &dyn CertStore, taken: &Taken) -> Result<PathBuf, Error> {
