@@ -7,6 +7,7 @@ lab_deps() {
     local missing=()
     command -v pebble >/dev/null 2>&1 || missing+=(pebble)
     command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+    command -v certbot >/dev/null 2>&1 || missing+=(certbot)
     command -v openssl >/dev/null 2>&1 || missing+=(openssl)
     command -v curl >/dev/null 2>&1 || missing+=(curl)
     command -v python3 >/dev/null 2>&1 || missing+=(python3)

@@ -197,6 +197,9 @@ pub enum Error {
     /// Stopped by Ctrl-C / SIGTERM.
     #[error("interrupted; the live certificate was not changed")]
     Interrupted,
+    /// certbot's directory cannot be imported, or its schedule cannot be disabled.
+    #[error(transparent)]
+    Certbot(#[from] crate::certbot::CertbotError),
 }
 
 impl Error {
@@ -214,6 +217,7 @@ impl Error {
             Self::Django(e) => e.is_usage(),
             Self::Scheduler(e) => e.is_usage(),
             Self::Audit(e) => e.is_usage(),
+            Self::Certbot(e) => e.is_usage(),
             Self::NotDeployed { failure, .. } => return failure.exit_code(),
             Self::Verify(_)
             | Self::Config(_)
@@ -259,10 +263,11 @@ mod tests {
             Error::Bundle(_) => 16,
             Error::Django(_) => 17,
             Error::Interrupted => 18,
-            Error::NotDeployed { .. } => 19,
+            Error::Certbot(_) => 19,
+            Error::NotDeployed { .. } => 20,
         }
     }
-    const VARIANTS: usize = 20;
+    const VARIANTS: usize = 21;
 
     #[test]
     fn every_error_exits_with_the_code_the_readme_promises() {
@@ -369,6 +374,16 @@ mod tests {
                     serial: "01".into(),
                     failure: Box::new(NginxError::ProbeNeverServed.into()),
                 },
+                1,
+            ),
+            (crate::certbot::CertbotError::NoConfigDir(path()).into(), 2),
+            (crate::certbot::CertbotError::NotCertbot(path()).into(), 2),
+            (
+                crate::certbot::CertbotError::Systemctl {
+                    args: "disable --now certbot.timer".into(),
+                    stderr: "x".into(),
+                }
+                .into(),
                 1,
             ),
         ];

@@ -13,6 +13,7 @@
 
 pub mod acme;
 pub mod audit;
+pub mod certbot;
 pub mod clock;
 pub mod config;
 pub mod dhparam;

@@ -6,6 +6,7 @@ mod csr;
 mod daemon;
 mod dhparam;
 mod django;
+mod import;
 mod install;
 mod issue;
 mod list;
@@ -81,6 +82,8 @@ pub enum Command {
     Nginx(Box<nginx::NginxCmdArgs>),
     /// Check a Django project's HTTPS settings; make a SECRET_KEY
     Django(django::DjangoArgs),
+    /// Take certificates over from another ACME client (certbot), leaving its files as they are
+    Import(import::ImportArgs),
 }
 
 /// Runs the parsed command.
@@ -100,6 +103,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Csr(args) => csr::run(args, &ctx),
         Command::InstallCert(args) => install::run(args, &ctx),
         Command::Django(args) => django::run(args, &ctx),
+        Command::Import(args) => import::run(args, &ctx),
     }
 }
 

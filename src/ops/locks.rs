@@ -40,20 +40,38 @@ pub async fn deploy_claim(
     wait_for(|| store.try_claim_deploy(name), wait, what).await
 }
 
-/// The certificate's lock for code that is not async (install-cert): the same bounded wait, with
-/// the thread asleep between tries.
+/// The certificate's lock for code that is not async (install-cert, import): the same bounded
+/// wait, with the thread asleep between tries.
 pub fn cert_blocking(
     store: &dyn CertStore,
     name: &str,
     wait: Duration,
 ) -> Result<StoreLock, Error> {
+    wait_blocking(|| store.try_lock_cert(name), wait, || name.to_owned())
+}
+
+/// The account-creation lock for code that is not async.
+pub fn account_blocking(
+    store: &dyn CertStore,
+    directory_url: &str,
+    wait: Duration,
+) -> Result<StoreLock, Error> {
+    let what = || format!("the account for {directory_url}");
+    wait_blocking(|| store.try_lock_account(directory_url), wait, what)
+}
+
+fn wait_blocking(
+    mut try_lock: impl FnMut() -> Result<Option<StoreLock>, StoreError>,
+    wait: Duration,
+    what: impl FnOnce() -> String,
+) -> Result<StoreLock, Error> {
     let deadline = std::time::Instant::now() + wait;
     loop {
-        if let Some(lock) = store.try_lock_cert(name)? {
+        if let Some(lock) = try_lock()? {
             return Ok(lock);
         }
         if std::time::Instant::now() >= deadline {
-            return Err(busy(name.to_owned(), wait));
+            return Err(busy(what(), wait));
         }
         std::thread::sleep(RETRY);
     }

@@ -14,7 +14,7 @@ use super::stderr;
 impl Lab {
     /// nginx with a webroot for HTTP-01 on the lab's HTTP port: `*.test` hosts get the
     /// challenge location (and a redirect to https), any other Host a 404.
-    pub(super) fn start_nginx(&mut self) {
+    pub fn start_nginx(&mut self) {
         let prefix = self.nginx_prefix.clone();
         for sub in ["", "tmp", "logs"] {
             fs::create_dir_all(prefix.join(sub)).unwrap();

@@ -1,0 +1,620 @@
+//! `certctl import certbot`, against lineages the real certbot (Debian's 2.x) made with the lab's
+//! pebble: what it takes, what it leaves, that certbot's directory is untouched, and that the
+//! first renewal goes through the same responder certbot used.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use x509_parser::prelude::*;
+
+use crate::common::{Lab, LabOptions, assert_ok, stderr};
+
+/// A certbot with its config, work and logs directories under `root`.
+struct Certbot {
+    root: PathBuf,
+}
+
+impl Certbot {
+    fn new(lab: &Lab) -> Self {
+        let root = lab.dir.path().join("letsencrypt");
+        fs::create_dir_all(&root).unwrap();
+        Self { root }
+    }
+
+    fn config_dir(&self) -> PathBuf {
+        self.root.join("config")
+    }
+
+    /// `certbot certonly` against the lab's pebble, trusting its HTTPS through REQUESTS_CA_BUNDLE.
+    fn certonly(&self, lab: &Lab, args: &[&str]) {
+        let out = Command::new("certbot")
+            .arg("certonly")
+            .args(["--server", &lab.directory_url()])
+            .arg("--config-dir")
+            .arg(self.config_dir())
+            .arg("--work-dir")
+            .arg(self.root.join("work"))
+            .arg("--logs-dir")
+            .arg(self.root.join("logs"))
+            .args([
+                "--agree-tos",
+                "--register-unsafely-without-email",
+                "--non-interactive",
+            ])
+            .args(args)
+            .env("REQUESTS_CA_BUNDLE", &lab.ca_bundle)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run certbot: {e}. Install it with: apt-get install -y certbot")
+            });
+        assert!(
+            out.status.success(),
+            "certbot {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+
+    fn live(&self, name: &str) -> PathBuf {
+        self.config_dir().join("live").join(name)
+    }
+
+    /// The one account certbot registered: (its directory, regr.json's account URL).
+    fn account(&self, lab: &Lab) -> (PathBuf, String) {
+        let server_dir = self
+            .config_dir()
+            .join("accounts")
+            .join(format!("127.0.0.1:{}", lab.acme_port))
+            .join("dir");
+        let dir = fs::read_dir(&server_dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let regr: serde_json::Value =
+            serde_json::from_slice(&fs::read(dir.join("regr.json")).unwrap()).unwrap();
+        (dir, regr["uri"].as_str().unwrap().to_owned())
+    }
+}
+
+/// Every path under `root` with its type, mode, mtime and content (symlinks: their target).
+fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
+    fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, String>) {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().to_owned();
+            let stamp = format!(
+                "mode {:o} mtime {}.{}",
+                meta.permissions().mode(),
+                meta.mtime(),
+                meta.mtime_nsec()
+            );
+            if meta.file_type().is_symlink() {
+                let target = fs::read_link(&path).unwrap();
+                out.insert(rel, format!("link -> {}", target.display()));
+            } else if meta.is_dir() {
+                out.insert(rel, format!("dir {stamp}"));
+                walk(&path, root, out);
+            } else {
+                let bytes = fs::read(&path).unwrap();
+                out.insert(
+                    rel,
+                    format!("file {stamp} {}", String::from_utf8_lossy(&bytes)),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn serial_of(pem_path: &Path) -> String {
+    let pem = fs::read(pem_path).unwrap();
+    let (_, pem) = parse_x509_pem(&pem).unwrap();
+    let (_, cert) = X509Certificate::from_der(&pem.contents).unwrap();
+    cert.raw_serial_as_string().replace(':', "")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert_ok(out);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The report entry of lineage `name`.
+fn lineage<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    report["lineages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {report:#}"))
+}
+
+/// `certctl import certbot --config-dir CONFIG --ca-bundle <lab CA>` plus `extra`.
+fn import_certbot(lab: &Lab, config: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "import",
+        "certbot",
+        "--config-dir",
+        config.to_str().unwrap(),
+        "--ca-bundle",
+        lab.ca_bundle.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    lab.certctl(&args).output().unwrap()
+}
+
+/// A renewal file for a DNS-01 lineage, as certbot's Cloudflare plugin writes it.
+fn write_dns_lineage(certbot: &Certbot, lab: &Lab, account_id: &str) {
+    let config = certbot.config_dir();
+    let c = config.display();
+    fs::write(
+        config.join("renewal/dns.test.conf"),
+        format!(
+            "# renew_before_expiry = 30 days
+version = 2.1.0
+archive_dir = {c}/archive/dns.test
+cert = {c}/live/dns.test/cert.pem
+privkey = {c}/live/dns.test/privkey.pem
+chain = {c}/live/dns.test/chain.pem
+fullchain = {c}/live/dns.test/fullchain.pem
+
+# Options used in the renewal process
+[renewalparams]
+account = {account_id}
+server = {}
+authenticator = dns-cloudflare
+dns_cloudflare_credentials = /root/.secrets/cloudflare.ini
+key_type = ecdsa
+",
+            lab.directory_url()
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
+    let mut lab = Lab::with(LabOptions {
+        nginx: true,
+        ..LabOptions::default()
+    });
+    let certbot = Certbot::new(&lab);
+    let marker = lab.dir.path().join("deployed");
+    // A webroot lineage served by the lab's nginx, with a deploy hook that reads certbot's
+    // RENEWED_LINEAGE.
+    certbot.certonly(
+        &lab,
+        &[
+            "--webroot",
+            "-w",
+            lab.webroot.to_str().unwrap(),
+            "-d",
+            "web.test",
+            "--deploy-hook",
+            &format!("echo \"$RENEWED_LINEAGE\" > {}", marker.display()),
+        ],
+    );
+    // A standalone RSA lineage on the port pebble validates, with nginx out of the way.
+    lab.stop_nginx();
+    let port = lab.http_port.to_string();
+    certbot.certonly(
+        &lab,
+        &[
+            "--standalone",
+            "--http-01-port",
+            &port,
+            "--key-type",
+            "rsa",
+            "-d",
+            "solo.test",
+            "-d",
+            "www.solo.test",
+        ],
+    );
+    let (account_dir, account_url) = certbot.account(&lab);
+    write_dns_lineage(
+        &certbot,
+        &lab,
+        account_dir.file_name().unwrap().to_str().unwrap(),
+    );
+    let config = certbot.config_dir();
+    let before = snapshot(&config);
+    let import = |lab: &Lab, extra: &[&str]| import_certbot(lab, &config, extra);
+
+    // --dry-run says what it would take and leave, and writes nothing.
+    let planned = json(&import(&lab, &["--dry-run", "--json"]));
+    assert_eq!(lineage(&planned, "web.test")["outcome"], "would_import");
+    assert_eq!(lineage(&planned, "solo.test")["outcome"], "would_import");
+    let dns = lineage(&planned, "dns.test");
+    assert_eq!(dns["outcome"], "left");
+    assert!(
+        dns["reason"].as_str().unwrap().contains("DNS-01"),
+        "{dns:#}"
+    );
+    assert!(
+        !lab.state_dir.exists(),
+        "a dry run wrote the state directory"
+    );
+
+    // The import itself, in words.
+    let out = import(&lab, &[]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("solo.test: imported"), "{text}");
+    assert!(
+        text.contains("dns.test: left to certbot: authenticator dns-cloudflare"),
+        "{text}"
+    );
+    assert!(
+        text.contains("imported 2, 0 already imported, 1 left to certbot"),
+        "{text}"
+    );
+
+    // The same serials, byte-identical live files, the responder certbot used.
+    let list = json(&lab.certctl(["list", "--json"]).output().unwrap());
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["solo.test", "web.test"]);
+    for (entry, name) in list.as_array().unwrap().iter().zip(names) {
+        assert_eq!(
+            entry["serial"].as_str().unwrap(),
+            serial_of(&certbot.live(name).join("cert.pem")),
+            "{name}"
+        );
+        for file in ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"] {
+            assert_eq!(
+                fs::read(lab.live(name).join(file)).unwrap(),
+                fs::read(certbot.live(name).join(file)).unwrap(),
+                "{name}/{file}"
+            );
+        }
+        assert_eq!(
+            crate::common::mode(&lab.live(name).join("privkey.pem")),
+            0o600
+        );
+    }
+    assert_eq!(
+        list[0]["names"],
+        serde_json::json!(["solo.test", "www.solo.test"])
+    );
+    assert_eq!(list[0]["key_type"], "rsa-2048");
+    let record = |name: &str| {
+        fs::read_to_string(lab.state_dir.join("certs").join(name).join("renewal.toml")).unwrap()
+    };
+    let solo = record("solo.test");
+    assert!(solo.contains("kind = \"standalone\""), "{solo}");
+    assert!(
+        solo.contains(&format!("http_port = {}", lab.http_port)),
+        "{solo}"
+    );
+    let web = record("web.test");
+    assert!(web.contains("kind = \"webroot\""), "{web}");
+    assert!(
+        web.contains(&format!("path = \"{}\"", lab.webroot.display())),
+        "{web}"
+    );
+    assert!(web.contains("RENEWED_LINEAGE"), "{web}");
+
+    // certbot's account key is RSA, which instant-acme cannot sign with: certctl has its own
+    // account with the same CA, and says why.
+    let again = json(&import(&lab, &["--json"]));
+    for name in ["solo.test", "web.test"] {
+        assert_eq!(lineage(&again, name)["outcome"], "already_imported");
+    }
+    let account = fs::read(
+        lab.state_dir
+            .join("accounts")
+            .join(format!("127.0.0.1_{}_dir", lab.acme_port))
+            .join("account.json"),
+    )
+    .unwrap();
+    let stored: serde_json::Value = serde_json::from_slice(&account).unwrap();
+    assert_ne!(stored["id"], account_url.as_str());
+    assert!(
+        text.contains("account: registered") && text.contains("RSA"),
+        "{text}"
+    );
+
+    // The first renewal of each goes through certbot's responder: standalone while nginx is
+    // down (a webroot would not be served), then webroot with nginx on the port (standalone
+    // could not bind it).
+    let renewed = lab
+        .certctl(["renew", "solo.test", "--force"])
+        .output()
+        .unwrap();
+    assert_ok(&renewed);
+    lab.start_nginx();
+    fs::remove_file(&marker).unwrap();
+    let renewed = lab
+        .certctl(["renew", "web.test", "--force"])
+        .output()
+        .unwrap();
+    assert_ok(&renewed);
+    for name in ["solo.test", "web.test"] {
+        assert_ne!(
+            serial_of(&lab.live(name).join("cert.pem")),
+            serial_of(&certbot.live(name).join("cert.pem")),
+            "{name} was not renewed"
+        );
+    }
+    // certbot's deploy hook ran, and saw certctl's lineage in RENEWED_LINEAGE.
+    assert_eq!(
+        fs::read_to_string(&marker).unwrap().trim(),
+        lab.live("web.test").display().to_string()
+    );
+    // The account did not change on renewal.
+    assert_eq!(
+        fs::read(
+            lab.state_dir
+                .join("accounts")
+                .join(format!("127.0.0.1_{}_dir", lab.acme_port))
+                .join("account.json")
+        )
+        .unwrap(),
+        account
+    );
+
+    // --disable-certbot leaves certbot's schedule alone while it still renews dns.test.
+    let fake_root = lab.dir.path().join("root");
+    let wants = fake_root.join("etc/systemd/system/timers.target.wants");
+    fs::create_dir_all(&wants).unwrap();
+    std::os::unix::fs::symlink(
+        "/lib/systemd/system/certbot.timer",
+        wants.join("certbot.timer"),
+    )
+    .unwrap();
+    let kept = json(&import(
+        &lab,
+        &[
+            "--json",
+            "--disable-certbot",
+            "--root",
+            fake_root.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(kept["certbot_schedule"]["disabled"], false);
+    assert!(
+        kept["certbot_schedule"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("dns.test"),
+        "{kept:#}"
+    );
+    assert!(wants.join("certbot.timer").is_symlink());
+
+    // Nothing of certbot's changed.
+    assert_eq!(snapshot(&config), before);
+}
+
+#[test]
+fn disables_certbots_schedule_only_on_request_under_a_root() {
+    let lab = Lab::start();
+    let certbot = Certbot::new(&lab);
+    let port = lab.http_port.to_string();
+    certbot.certonly(
+        &lab,
+        &["--standalone", "--http-01-port", &port, "-d", "a.test"],
+    );
+    let fake_root = lab.dir.path().join("root");
+    let wants = fake_root.join("etc/systemd/system/timers.target.wants");
+    fs::create_dir_all(&wants).unwrap();
+    std::os::unix::fs::symlink(
+        "/lib/systemd/system/certbot.timer",
+        wants.join("certbot.timer"),
+    )
+    .unwrap();
+    fs::create_dir_all(fake_root.join("etc/cron.d")).unwrap();
+    let cron = fake_root.join("etc/cron.d/certbot");
+    let debian_cron = "SHELL=/bin/sh\n0 */12 * * * root test -x /usr/bin/certbot -a \\! -d /run/systemd/system && perl -e 'sleep int(rand(43200))' && certbot -q renew\n";
+    fs::write(&cron, debian_cron).unwrap();
+    let config = certbot.config_dir();
+    let import = |extra: &[&str]| import_certbot(&lab, &config, extra);
+    // Without the flag, nothing outside the state directory changes.
+    assert_ok(&import(&["--dry-run"]));
+    let root = fake_root.to_str().unwrap();
+    let planned = json(&import(&[
+        "--dry-run",
+        "--json",
+        "--disable-certbot",
+        "--root",
+        root,
+    ]));
+    assert!(
+        planned["certbot_schedule"]["actions"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("would disable certbot.timer")
+    );
+    assert!(wants.join("certbot.timer").is_symlink());
+    let done = json(&import(&["--json", "--disable-certbot", "--root", root]));
+    assert_eq!(lineage(&done, "a.test")["outcome"], "imported");
+    assert_eq!(done["certbot_schedule"]["disabled"], true, "{done:#}");
+    assert!(!wants.join("certbot.timer").exists());
+    let disabled = fs::read_to_string(&cron).unwrap();
+    assert!(
+        disabled.contains("#disabled by certctl import: 0 */12"),
+        "{disabled}"
+    );
+    assert!(disabled.starts_with("SHELL=/bin/sh\n"));
+}
+
+#[test]
+fn bad_config_dirs_are_one_line_errors_and_write_nothing() {
+    let lab = Lab::start();
+    let missing = lab.dir.path().join("no-such-dir");
+    let not_certbot = lab.dir.path().join("www");
+    for (dir, want) in [
+        (&missing, "no certbot configuration directory"),
+        (&not_certbot, "is not a certbot configuration directory"),
+    ] {
+        let out = lab
+            .certctl(["import", "certbot", "--config-dir", dir.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{err}");
+        assert!(!lab.state_dir.exists());
+    }
+}
+
+/// certbot's account files for a P-256 key (what another tool, or a newer certbot, may have):
+/// the key as a JWK, the registration with its URL, certbot's metadata. Returns certbot's id.
+fn write_certbot_ec_account(
+    certbot: &Certbot,
+    lab: &Lab,
+    pkcs8: &[u8],
+    account_url: &str,
+) -> String {
+    use base64::Engine;
+    use base64::prelude::BASE64_URL_SAFE_NO_PAD as B64;
+    let key = openssl::pkey::PKey::private_key_from_pkcs8(pkcs8).unwrap();
+    let ec = key.ec_key().unwrap();
+    let (mut x, mut y) = (
+        openssl::bn::BigNum::new().unwrap(),
+        openssl::bn::BigNum::new().unwrap(),
+    );
+    let mut ctx = openssl::bn::BigNumContext::new().unwrap();
+    ec.public_key()
+        .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
+        .unwrap();
+    let jwk = serde_json::json!({
+        "kty": "EC", "crv": "P-256",
+        "x": B64.encode(x.to_vec_padded(32).unwrap()),
+        "y": B64.encode(y.to_vec_padded(32).unwrap()),
+        "d": B64.encode(ec.private_key().to_vec_padded(32).unwrap()),
+    });
+    // certbot names an account by the MD5 of its public key in PEM.
+    let pem = key.public_key_to_pem().unwrap();
+    let id: String = openssl::hash::hash(openssl::hash::MessageDigest::md5(), &pem)
+        .unwrap()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let dir = certbot
+        .config_dir()
+        .join("accounts")
+        .join(format!("127.0.0.1:{}", lab.acme_port))
+        .join("dir")
+        .join(&id);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("private_key.json"), jwk.to_string()).unwrap();
+    fs::set_permissions(
+        dir.join("private_key.json"),
+        fs::Permissions::from_mode(0o400),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("regr.json"),
+        serde_json::json!({"body": {}, "uri": account_url}).to_string(),
+    )
+    .unwrap();
+    fs::write(
+        dir.join("meta.json"),
+        r#"{"creation_dt": "2026-01-01T00:00:00Z", "creation_host": "localhost"}"#,
+    )
+    .unwrap();
+    id
+}
+
+#[test]
+fn reuses_a_p256_certbot_account_with_its_url() {
+    use base64::Engine;
+    use base64::prelude::BASE64_URL_SAFE_NO_PAD as B64;
+    let lab = Lab::start();
+    // An account with a P-256 key, registered at pebble (by certctl, in another state dir).
+    let scratch = lab.dir.path().join("scratch");
+    let port = lab.http_port.to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_certctl"))
+        .arg("--state-dir")
+        .arg(&scratch)
+        .args(["issue", "seed.test", "--standalone", "--http-port", &port])
+        .args([
+            "--server",
+            &lab.directory_url(),
+            "--agree-tos",
+            "--ca-bundle",
+        ])
+        .arg(&lab.ca_bundle)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let slug = format!("127.0.0.1_{}_dir", lab.acme_port);
+    let scratch_account: serde_json::Value = serde_json::from_slice(
+        &fs::read(scratch.join("accounts").join(&slug).join("account.json")).unwrap(),
+    )
+    .unwrap();
+    let url = scratch_account["id"].as_str().unwrap().to_owned();
+    let pkcs8 = B64
+        .decode(scratch_account["key_pkcs8"].as_str().unwrap())
+        .unwrap();
+
+    // certbot issues with that account.
+    let certbot = Certbot::new(&lab);
+    let id = write_certbot_ec_account(&certbot, &lab, &pkcs8, &url);
+    certbot.certonly(
+        &lab,
+        &[
+            "--standalone",
+            "--http-01-port",
+            &port,
+            "--account",
+            &id,
+            "-d",
+            "ec.test",
+        ],
+    );
+    let conf = fs::read_to_string(certbot.config_dir().join("renewal/ec.test.conf")).unwrap();
+    assert!(conf.contains(&format!("account = {id}")), "{conf}");
+
+    let report = json(&import_certbot(&lab, &certbot.config_dir(), &["--json"]));
+    let ec = lineage(&report, "ec.test");
+    assert_eq!(ec["outcome"], "imported");
+    assert_eq!(ec["account"]["status"], "reused", "{ec:#}");
+    assert_eq!(ec["account"]["url"], url.as_str());
+    // certctl's account is certbot's: its URL, and the same private key.
+    let stored_path = lab
+        .state_dir
+        .join("accounts")
+        .join(&slug)
+        .join("account.json");
+    let stored_bytes = fs::read(&stored_path).unwrap();
+    let stored: serde_json::Value = serde_json::from_slice(&stored_bytes).unwrap();
+    assert_eq!(stored["id"], url.as_str());
+    let scalar = |der: &[u8]| {
+        openssl::pkey::PKey::private_key_from_pkcs8(der)
+            .unwrap()
+            .ec_key()
+            .unwrap()
+            .private_key()
+            .to_vec()
+    };
+    assert_eq!(
+        scalar(&B64.decode(stored["key_pkcs8"].as_str().unwrap()).unwrap()),
+        scalar(&pkcs8)
+    );
+    // Renewal signs with it (pebble knows the URL and checks the key), and registers nothing.
+    let renewed = lab
+        .certctl(["renew", "ec.test", "--force"])
+        .output()
+        .unwrap();
+    assert_ok(&renewed);
+    assert_ne!(
+        serial_of(&lab.live("ec.test").join("cert.pem")),
+        serial_of(&certbot.live("ec.test").join("cert.pem"))
+    );
+    assert_eq!(fs::read(&stored_path).unwrap(), stored_bytes);
+}
