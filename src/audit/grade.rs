@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use super::findings::{self, Rule};
-use super::wire::Version;
+use super::wire::{CipherSuite, Version};
 use super::{clients, suites};
 use crate::finding::Finding;
 
@@ -167,7 +167,7 @@ pub struct Inputs {
     /// SSL 2.0 is spoken.
     pub sslv2: bool,
     /// Accepted suites per version.
-    pub suites: Vec<(Version, u16)>,
+    pub suites: Vec<(Version, CipherSuite)>,
     /// The certificate key.
     pub key: Option<(KeyKind, u32)>,
     /// The smallest DH group a DHE suite used, in bits.
@@ -538,12 +538,12 @@ mod tests {
         Inputs {
             protocols: vec![Tls12, Tls13],
             suites: vec![
-                (Tls12, 0xC02B),
-                (Tls12, 0xC02C),
-                (Tls12, 0xCCA9),
-                (Tls13, 0x1301),
-                (Tls13, 0x1302),
-                (Tls13, 0x1303),
+                (Tls12, CipherSuite(0xC02B)),
+                (Tls12, CipherSuite(0xC02C)),
+                (Tls12, CipherSuite(0xCCA9)),
+                (Tls13, CipherSuite(0x1301)),
+                (Tls13, CipherSuite(0x1302)),
+                (Tls13, CipherSuite(0x1303)),
             ],
             key: Some((KeyKind::Ec, 256)),
             trusted: true,
@@ -584,27 +584,27 @@ mod tests {
                 "TLS 1.0 on",
                 with(|i| {
                     i.protocols.insert(0, Tls10);
-                    i.suites.push((Tls10, 0xC009));
+                    i.suites.push((Tls10, CipherSuite(0xC009)));
                 }),
                 "TLS 1.0 or TLS 1.1",
             ),
             (
                 "3DES with TLS 1.2",
-                with(|i| i.suites.push((Tls12, 0x000A))),
+                with(|i| i.suites.push((Tls12, CipherSuite(0x000A)))),
                 "SWEET32",
             ),
             (
                 "RSA key exchange only",
                 with(|i| {
                     i.protocols = vec![Tls12];
-                    i.suites = vec![(Tls12, 0x009C), (Tls12, 0x009D)];
+                    i.suites = vec![(Tls12, CipherSuite(0x009C)), (Tls12, CipherSuite(0x009D))];
                 }),
                 "no forward secrecy",
             ),
             (
                 "RSA key exchange preferred by the server",
                 with(|i| {
-                    i.suites.insert(0, (Tls12, 0x009C));
+                    i.suites.insert(0, (Tls12, CipherSuite(0x009C)));
                     i.server_ordered = vec![Tls12, Tls13];
                 }),
                 "no forward secrecy with modern clients",
@@ -612,7 +612,7 @@ mod tests {
             (
                 "RSA key exchange kept last for old clients",
                 with(|i| {
-                    i.suites.push((Tls12, 0x002F));
+                    i.suites.push((Tls12, CipherSuite(0x002F)));
                     i.server_ordered = vec![Tls12, Tls13];
                 }),
                 "",
@@ -621,7 +621,7 @@ mod tests {
                 "RC4 preferred with TLS 1.2",
                 with(|i| {
                     i.protocols = vec![Tls12];
-                    i.suites = vec![(Tls12, 0x0005), (Tls12, 0xC02B)];
+                    i.suites = vec![(Tls12, CipherSuite(0x0005)), (Tls12, CipherSuite(0xC02B))];
                     i.server_ordered = vec![Tls12];
                 }),
                 "RC4 is negotiated",
@@ -630,7 +630,7 @@ mod tests {
                 "RC4 last with TLS 1.2",
                 with(|i| {
                     i.protocols = vec![Tls12];
-                    i.suites = vec![(Tls12, 0xC02B), (Tls12, 0x0005)];
+                    i.suites = vec![(Tls12, CipherSuite(0xC02B)), (Tls12, CipherSuite(0x0005))];
                     i.server_ordered = vec![Tls12];
                 }),
                 "RC4 is accepted",
@@ -639,21 +639,21 @@ mod tests {
                 "CBC only",
                 with(|i| {
                     i.protocols = vec![Tls12];
-                    i.suites = vec![(Tls12, 0xC009), (Tls12, 0xC00A)];
+                    i.suites = vec![(Tls12, CipherSuite(0xC009)), (Tls12, CipherSuite(0xC00A))];
                 }),
                 "AEAD",
             ),
             (
                 "1024-bit DH",
                 with(|i| {
-                    i.suites.push((Tls12, 0x009E));
+                    i.suites.push((Tls12, CipherSuite(0x009E)));
                     i.dh_bits = Some(1024);
                 }),
                 "LOGJAM",
             ),
             (
                 "export suite",
-                with(|i| i.suites.push((Tls12, 0x0003))),
+                with(|i| i.suites.push((Tls12, CipherSuite(0x0003)))),
                 "export",
             ),
             ("SSL 2.0", with(|i| i.sslv2 = true), "SSL 2.0"),
@@ -674,7 +674,7 @@ mod tests {
             (
                 "3DES last, server order",
                 with(|i| {
-                    i.suites.push((Tls12, 0x000A));
+                    i.suites.push((Tls12, CipherSuite(0x000A)));
                     i.server_ordered = vec![Tls12, Tls13];
                 }),
                 "",
@@ -682,7 +682,7 @@ mod tests {
             (
                 "3DES first, server order",
                 with(|i| {
-                    i.suites.insert(0, (Tls12, 0x000A));
+                    i.suites.insert(0, (Tls12, CipherSuite(0x000A)));
                     i.server_ordered = vec![Tls12, Tls13];
                 }),
                 "SWEET32",
@@ -708,10 +708,10 @@ mod tests {
         let old = with(|i| {
             i.protocols = vec![Ssl3, Tls10, Tls12];
             i.suites = vec![
-                (Ssl3, 0x002F),
-                (Tls10, 0x002F),
-                (Tls12, 0x000A),
-                (Tls12, 0x0005),
+                (Ssl3, CipherSuite(0x002F)),
+                (Tls10, CipherSuite(0x002F)),
+                (Tls12, CipherSuite(0x000A)),
+                (Tls12, CipherSuite(0x0005)),
             ];
             i.dh_bits = Some(1024);
         });
@@ -741,7 +741,11 @@ mod tests {
     fn findings_carry_ids_and_f_caps_are_errors() {
         let bad = with(|i| {
             i.protocols = vec![Ssl3, Tls10];
-            i.suites = vec![(Ssl3, 0x002F), (Tls10, 0x0005), (Tls10, 0x0003)];
+            i.suites = vec![
+                (Ssl3, CipherSuite(0x002F)),
+                (Tls10, CipherSuite(0x0005)),
+                (Tls10, CipherSuite(0x0003)),
+            ];
             i.sslv2 = true;
             i.heartbleed = true;
             i.trusted = false;
@@ -776,7 +780,7 @@ mod tests {
         assert_eq!(rsa.key_exchange_score, 90);
         assert_eq!(rsa.score, 93, "the guide's own example: 30 + 27 + 36");
         // A zero in any category makes the whole score zero.
-        let null = with(|i| i.suites = vec![(Tls12, 0x0002)]);
+        let null = with(|i| i.suites = vec![(Tls12, CipherSuite(0x0002))]);
         assert_eq!(
             (null.cipher_score, null.score, null.grade.as_str()),
             (0, 0, "F")

@@ -7,22 +7,23 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::wire::enums::cipher_suites;
 use super::wire::{self, Answer, CipherSuite, HelloSpec, Version, WireError};
 
 /// Cipher suites offered when only the protocol is in question: every family a server of the
 /// last twenty years might pick (ECDHE/DHE/RSA with AES-GCM, ChaCha20, AES-CBC, 3DES, RC4).
-pub const BROAD_SUITES: [u16; 28] = [
+pub const BROAD_SUITES: [CipherSuite; 28] = cipher_suites![
     0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0x009E, 0x009F, 0xC009, 0xC013, 0xC00A, 0xC014,
     0xC023, 0xC027, 0xC024, 0xC028, 0x0033, 0x0039, 0x009C, 0x009D, 0x002F, 0x0035, 0x003C, 0x003D,
     0x000A, 0xC012, 0x0005, 0x0004,
 ];
 /// The TLS 1.3 suites (RFC 8446 and RFC 9150's CCM ones).
-pub const TLS13_SUITES: [u16; 5] = [
-    CipherSuite::TLS_AES_128_GCM_SHA256.0,
-    CipherSuite::TLS_AES_256_GCM_SHA384.0,
-    CipherSuite::TLS_CHACHA20_POLY1305_SHA256.0,
-    CipherSuite::TLS_AES_128_CCM_SHA256.0,
-    CipherSuite::TLS_AES_128_CCM_8_SHA256.0,
+pub const TLS13_SUITES: [CipherSuite; 5] = [
+    CipherSuite::TLS_AES_128_GCM_SHA256,
+    CipherSuite::TLS_AES_256_GCM_SHA384,
+    CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_AES_128_CCM_SHA256,
+    CipherSuite::TLS_AES_128_CCM_8_SHA256,
 ];
 
 tokio::task_local! {
@@ -130,7 +131,7 @@ pub async fn groups(
     version: Version,
     deadline: Duration,
 ) -> Vec<u16> {
-    let ecdhe: Vec<u16> = BROAD_SUITES
+    let ecdhe: Vec<CipherSuite> = BROAD_SUITES
         .iter()
         .copied()
         .filter(|id| super::suites::by_id(*id).is_some_and(|s| s.name.contains("_ECDHE_")))
@@ -142,7 +143,7 @@ pub async fn groups(
             if !tls13 && group >= 0x0100 {
                 return None; // ffdhe groups do not apply to ECDHE
             }
-            let suites: &[u16] = if tls13 { &TLS13_SUITES } else { ecdhe };
+            let suites: &[CipherSuite] = if tls13 { &TLS13_SUITES } else { ecdhe };
             let spec = HelloSpec {
                 version,
                 suites,
@@ -251,7 +252,7 @@ pub async fn speaks(
     version: Version,
     deadline: Duration,
 ) -> Result<bool, ProbeError> {
-    let suites: Vec<u16> = match version {
+    let suites: Vec<CipherSuite> = match version {
         Version::Tls13 => TLS13_SUITES.to_vec(),
         _ => BROAD_SUITES.to_vec(),
     };
@@ -273,7 +274,7 @@ pub async fn protocols(
 }
 
 /// A ClientHello for `version` offering `suites`, every group, no ALPN, a fresh random.
-pub fn plain_hello(version: Version, suites: &[u16], sni: Option<&str>) -> Vec<u8> {
+pub fn plain_hello(version: Version, suites: &[CipherSuite], sni: Option<&str>) -> Vec<u8> {
     wire::client_hello(&HelloSpec {
         version,
         suites,
@@ -298,7 +299,7 @@ pub struct Accepted {
     /// The version asked.
     pub version: Version,
     /// Accepted suites, in the order the server picked them (its preference, when it has one).
-    pub suites: Vec<u16>,
+    pub suites: Vec<CipherSuite>,
     /// The server's order decides (it picked its favourite from a reversed offer).
     pub server_order: Option<bool>,
     /// Connections this took.
@@ -314,14 +315,14 @@ pub async fn accepted_suites(
     version: Version,
     deadline: Duration,
 ) -> Result<Accepted, ProbeError> {
-    let mut remaining: Vec<u16> = super::suites::all()
+    let mut remaining: Vec<CipherSuite> = super::suites::all()
         .iter()
         .filter(|s| s.tls13 == (version == Version::Tls13))
         .map(|s| s.id)
         .collect();
     let mut accepted = Vec::new();
     let mut connections = 0;
-    let pick = async |offer: &[u16]| -> Result<Option<u16>, ProbeError> {
+    let pick = async |offer: &[CipherSuite]| -> Result<Option<CipherSuite>, ProbeError> {
         match ask(addr, &plain_hello(version, offer, sni), false, deadline).await {
             Ok(Answer::Hello(h)) if h.version == version && offer.contains(&h.suite) => {
                 Ok(Some(h.suite))

@@ -45,7 +45,7 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
     let versions = Version::ALL
         .map(|v| async move { (v, probe::accepted_suites(addr, sni, v, timeout).await) });
     let hello = async {
-        let suites: Vec<u16> = probe::BROAD_SUITES.to_vec();
+        let suites: Vec<CipherSuite> = probe::BROAD_SUITES.to_vec();
         let spec = HelloSpec {
             version: Version::Tls12,
             suites: &suites,
@@ -107,7 +107,7 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
                 .map(|id| {
                     let s = suites::by_id(*id);
                     SuiteReport {
-                        id: format!("{id:#06x}"),
+                        id: format!("{:#06x}", id.0),
                         name: s.map_or_else(|| "unknown".to_owned(), |s| s.name.to_owned()),
                         bits: s.map_or(0, |s| s.bits),
                         forward_secrecy: s.is_some_and(|s| s.forward_secrecy),
@@ -250,11 +250,11 @@ async fn fallback_scsv(
     timeout: Duration,
 ) -> Option<bool> {
     let lower = supported.iter().rev().nth(1).copied()?;
-    let mut offer: Vec<u16> = match lower {
+    let mut offer: Vec<CipherSuite> = match lower {
         Version::Tls13 => return None,
         _ => probe::BROAD_SUITES.to_vec(),
     };
-    offer.push(CipherSuite::TLS_FALLBACK_SCSV.0);
+    offer.push(CipherSuite::TLS_FALLBACK_SCSV);
     let hello = probe::plain_hello(lower, &offer, sni);
     match probe::ask(addr, &hello, false, timeout).await {
         Ok(Answer::Alert {
@@ -275,7 +275,7 @@ async fn dh_size(
     timeout: Duration,
 ) -> Option<u32> {
     let (version, dhe) = accepted.iter().rev().find_map(|(v, r)| {
-        let dhe: Vec<u16> = r
+        let dhe: Vec<CipherSuite> = r
             .as_ref()
             .ok()?
             .suites
