@@ -163,6 +163,7 @@ fn audit_legacy_with(
         http_port: None,
         timeout: Duration::from_secs(3),
         concurrency: 8,
+        deadline: Duration::from_secs(30),
     };
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -5,6 +5,7 @@ mod common;
 
 mod audit;
 mod django;
+mod hostile;
 mod issue;
 mod legacy;
 mod nginx;
