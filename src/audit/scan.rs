@@ -42,7 +42,9 @@ pub struct AuditRequest {
 /// `req.deadline`.
 pub async fn audit(req: &AuditRequest) -> Result<AuditReport, AuditError> {
     let until = Instant::now() + req.deadline;
-    probe::with_budget(req.concurrency, Some(until), run(req, until)).await
+    // Boxed: the scan's future is large, and a caller's thread (a test's 2 MiB) may be small.
+    let scan = Box::pin(run(req, until));
+    probe::with_budget(req.concurrency, Some(until), scan).await
 }
 
 async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditError> {
