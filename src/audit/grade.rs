@@ -329,7 +329,8 @@ pub struct Rating {
     /// Named weaknesses that follow from the findings (POODLE, BEAST, SWEET32, …).
     pub weaknesses: Vec<&'static str>,
     /// The same with stable IDs, severities and fixes: the certificate overrides (T, M), then
-    /// the caps, warnings and weaknesses above, in that order.
+    /// the caps (unknowns that cap included), the warnings, the unknowns that do not cap, and the
+    /// weaknesses, in that order.
     pub findings: Vec<Finding>,
 }
 
