@@ -9,7 +9,8 @@
 use serde::Serialize;
 
 use super::suites;
-use super::wire::Version;
+use super::wire::enums::cipher_suites;
+use super::wire::{CipherSuite, Version};
 
 /// A reference client.
 #[derive(Debug)]
@@ -21,12 +22,12 @@ pub struct Client {
     /// Oldest and newest protocol it speaks.
     pub versions: (Version, Version),
     /// TLS 1.3 suites, in its order.
-    pub tls13: &'static [u16],
+    pub tls13: &'static [CipherSuite],
     /// SSL 3.0 to TLS 1.2 suites, in its order.
-    pub legacy: &'static [u16],
+    pub legacy: &'static [CipherSuite],
 }
 
-const TLS13_AES_FIRST: &[u16] = &[0x1301, 0x1302, 0x1303];
+const TLS13_AES_FIRST: &[CipherSuite] = &cipher_suites![0x1301, 0x1302, 0x1303];
 
 /// The clients, newest first.
 pub const CLIENTS: &[Client] = &[
@@ -35,7 +36,7 @@ pub const CLIENTS: &[Client] = &[
         modern: true,
         versions: (Version::Tls12, Version::Tls13),
         tls13: TLS13_AES_FIRST,
-        legacy: &[
+        legacy: &cipher_suites![
             0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC013, 0xC014, 0x009C, 0x009D, 0x002F,
             0x0035,
         ],
@@ -44,8 +45,8 @@ pub const CLIENTS: &[Client] = &[
         name: "Firefox 120 / Linux",
         modern: true,
         versions: (Version::Tls12, Version::Tls13),
-        tls13: &[0x1301, 0x1303, 0x1302],
-        legacy: &[
+        tls13: &cipher_suites![0x1301, 0x1303, 0x1302],
+        legacy: &cipher_suites![
             0xC02B, 0xC02F, 0xCCA9, 0xCCA8, 0xC02C, 0xC030, 0xC00A, 0xC009, 0xC013, 0xC014, 0x009C,
             0x009D, 0x002F, 0x0035,
         ],
@@ -55,7 +56,7 @@ pub const CLIENTS: &[Client] = &[
         modern: true,
         versions: (Version::Tls12, Version::Tls13),
         tls13: TLS13_AES_FIRST,
-        legacy: &[
+        legacy: &cipher_suites![
             0xC02C, 0xC02B, 0xCCA9, 0xC030, 0xC02F, 0xCCA8, 0xC00A, 0xC009, 0xC014, 0xC013, 0x009D,
             0x009C, 0x0035, 0x002F, 0xC008, 0xC012, 0x000A,
         ],
@@ -64,8 +65,8 @@ pub const CLIENTS: &[Client] = &[
         name: "Java 11",
         modern: true,
         versions: (Version::Tls10, Version::Tls13),
-        tls13: &[0x1301, 0x1302],
-        legacy: &[
+        tls13: &cipher_suites![0x1301, 0x1302],
+        legacy: &cipher_suites![
             0xC02C, 0xC02B, 0xCCA9, 0xC030, 0xCCA8, 0xC02F, 0x009F, 0xCCAA, 0x009E, 0xC024, 0xC028,
             0xC023, 0xC027, 0x006B, 0x0067, 0xC00A, 0xC014, 0xC009, 0xC013, 0x0039, 0x0033, 0x009D,
             0x009C, 0x003D, 0x003C, 0x0035, 0x002F,
@@ -76,7 +77,7 @@ pub const CLIENTS: &[Client] = &[
         modern: true,
         versions: (Version::Tls10, Version::Tls12),
         tls13: &[],
-        legacy: &[
+        legacy: &cipher_suites![
             0xC02B, 0xC02C, 0xCCA9, 0xC02F, 0xC030, 0xCCA8, 0xC009, 0xC00A, 0xC013, 0xC014, 0x009C,
             0x009D, 0x002F, 0x0035,
         ],
@@ -86,7 +87,7 @@ pub const CLIENTS: &[Client] = &[
         modern: false,
         versions: (Version::Tls10, Version::Tls12),
         tls13: &[],
-        legacy: &[
+        legacy: &cipher_suites![
             0xC028, 0xC027, 0xC014, 0xC013, 0x009F, 0x009E, 0x0039, 0x0033, 0x009D, 0x009C, 0x003D,
             0x003C, 0x0035, 0x002F, 0xC02C, 0xC02B, 0xC024, 0xC023, 0xC00A, 0xC009, 0x006A, 0x0040,
             0x0038, 0x0032, 0x000A, 0x0013,
@@ -98,7 +99,7 @@ pub const CLIENTS: &[Client] = &[
         modern: false,
         versions: (Version::Tls10, Version::Tls12),
         tls13: &[],
-        legacy: &[
+        legacy: &cipher_suites![
             0xC02C, 0xC02B, 0xC030, 0x009D, 0xC02E, 0xC032, 0x009F, 0x00A3, 0xC02F, 0x009C, 0xC02D,
             0xC031, 0x009E, 0x00A2, 0xC024, 0xC028, 0x003D, 0xC026, 0xC02A, 0x006B, 0x006A, 0xC00A,
             0xC014, 0x0035, 0xC005, 0xC00F, 0x0039, 0x0038, 0xC023, 0xC027, 0x003C, 0xC025, 0xC029,
@@ -111,7 +112,7 @@ pub const CLIENTS: &[Client] = &[
         modern: false,
         versions: (Version::Tls10, Version::Tls12),
         tls13: &[],
-        legacy: &[
+        legacy: &cipher_suites![
             0xC030, 0xC02C, 0xC028, 0xC024, 0xC014, 0xC00A, 0x009F, 0x006B, 0x0039, 0x009D, 0x003D,
             0x0035, 0xC02F, 0xC02B, 0xC027, 0xC023, 0xC013, 0xC009, 0x009E, 0x0067, 0x0033, 0x009C,
             0x003C, 0x002F, 0xC012, 0xC008, 0x0016, 0x000A,
@@ -122,7 +123,7 @@ pub const CLIENTS: &[Client] = &[
         modern: false,
         versions: (Version::Ssl3, Version::Tls10),
         tls13: &[],
-        legacy: &[
+        legacy: &cipher_suites![
             0x0004, 0x0005, 0x000A, 0x0009, 0x0064, 0x0062, 0x0003, 0x0006, 0x0013, 0x0012, 0x0063,
         ],
     },
@@ -136,7 +137,7 @@ pub struct Handshake {
     /// A current client.
     pub modern: bool,
     /// None: no protocol or suite in common, the handshake fails.
-    pub negotiated: Option<(Version, u16)>,
+    pub negotiated: Option<(Version, CipherSuite)>,
 }
 
 /// Reports show names: `{"client", "modern", "protocol": "TLS 1.3", "suite": "TLS_AES_…"}`,
@@ -164,7 +165,7 @@ impl Handshake {
 
 /// Simulates every reference client against a server that accepts `accepted` (per version, in
 /// the order the server picked them) and decides the order itself for `server_ordered`.
-pub fn simulate(accepted: &[(Version, u16)], server_ordered: &[Version]) -> Vec<Handshake> {
+pub fn simulate(accepted: &[(Version, CipherSuite)], server_ordered: &[Version]) -> Vec<Handshake> {
     CLIENTS
         .iter()
         .map(|client| {
@@ -180,9 +181,9 @@ pub fn simulate(accepted: &[(Version, u16)], server_ordered: &[Version]) -> Vec<
 
 fn negotiate(
     client: &Client,
-    accepted: &[(Version, u16)],
+    accepted: &[(Version, CipherSuite)],
     server_ordered: &[Version],
-) -> Option<(Version, u16)> {
+) -> Option<(Version, CipherSuite)> {
     // The server answers with the highest version both speak, then picks a suite or fails.
     let (low, high) = client.versions;
     let version = accepted
@@ -190,7 +191,7 @@ fn negotiate(
         .map(|(v, _)| *v)
         .filter(|v| (low..=high).contains(v))
         .max()?;
-    let server: Vec<u16> = accepted
+    let server: Vec<CipherSuite> = accepted
         .iter()
         .filter(|(v, _)| *v == version)
         .map(|(_, id)| *id)
@@ -210,8 +211,8 @@ fn negotiate(
 mod tests {
     use super::*;
 
-    fn at(version: Version, ids: &[u16]) -> Vec<(Version, u16)> {
-        ids.iter().map(|id| (version, *id)).collect()
+    fn at(version: Version, ids: &[u16]) -> Vec<(Version, CipherSuite)> {
+        ids.iter().map(|id| (version, CipherSuite(*id))).collect()
     }
 
     fn of<'h>(handshakes: &'h [Handshake], client: &str) -> &'h Handshake {
@@ -229,11 +230,11 @@ mod tests {
         let server = simulate(&accepted, &[Version::Tls12, Version::Tls13]);
         assert_eq!(
             of(&server, "Chrome").negotiated,
-            Some((Version::Tls13, 0x1302))
+            Some((Version::Tls13, CipherSuite(0x1302)))
         );
         assert_eq!(
             of(&server, "Android").negotiated,
-            Some((Version::Tls12, 0xC02F))
+            Some((Version::Tls12, CipherSuite(0xC02F)))
         );
         // IE 8 speaks TLS 1.0 at most: no common version.
         assert_eq!(of(&server, "IE 8").negotiated, None);
@@ -241,7 +242,7 @@ mod tests {
         let client = simulate(&accepted, &[]);
         assert_eq!(
             of(&client, "Chrome").negotiated,
-            Some((Version::Tls13, 0x1301))
+            Some((Version::Tls13, CipherSuite(0x1301)))
         );
     }
 
@@ -261,7 +262,10 @@ mod tests {
         let accepted = at(Version::Tls10, &[0xC009]);
         let h = simulate(&accepted, &[Version::Tls10]);
         assert_eq!(of(&h, "IE 8").negotiated, None);
-        assert_eq!(of(&h, "Android").negotiated, Some((Version::Tls10, 0xC009)));
+        assert_eq!(
+            of(&h, "Android").negotiated,
+            Some((Version::Tls10, CipherSuite(0xC009)))
+        );
         let (v, s) = of(&h, "Android").suite().unwrap();
         assert!(v == Version::Tls10 && s.forward_secrecy && !s.aead);
     }

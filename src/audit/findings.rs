@@ -7,6 +7,9 @@
 //! - `audit.WARN_*` keeps an A at A-,
 //! - `audit.WEAK_*` names a known attack the findings expose (no grade effect of its own),
 //! - `audit.CERT_*` replaces the grade with T (not trusted) or M (names do not match).
+//! - `audit.UNKNOWN_*` says what could not be tested (a probe that timed out, was cut by the
+//!   audit's deadline, or got no usable answer). The grade then assumes the worst answer to that
+//!   question ([`super::grade::Question`]): it may cap the grade, and never improves it.
 
 use crate::finding::{Finding, Severity};
 
@@ -320,8 +323,81 @@ pub const CERT_NAME_MISMATCH: Rule = Rule {
     fix: "issue a certificate that names this host (certctl issue HOST)",
 };
 
-/// Every rule, in report order: caps worst first, warnings, weaknesses, certificate overrides.
-pub const ALL: [&Rule; 35] = [
+/// Could not decide whether a protocol version is spoken (the grade assumes the worst).
+pub const UNKNOWN_PROTOCOL: Rule = Rule {
+    id: "audit.UNKNOWN_PROTOCOL",
+    severity: Severity::Warning,
+    message: "could not test a protocol version",
+    fix: "make sure the server answers every ClientHello promptly, or raise --timeout/--deadline",
+};
+
+/// Could not finish listing a version's cipher suites or their order.
+pub const UNKNOWN_SUITES: Rule = Rule {
+    id: "audit.UNKNOWN_SUITES",
+    severity: Severity::Warning,
+    message: "could not list every accepted cipher suite",
+    fix: "make sure the server answers every ClientHello promptly, or raise --timeout/--deadline",
+};
+
+/// Could not test for Heartbleed.
+pub const UNKNOWN_HEARTBLEED: Rule = Rule {
+    id: "audit.UNKNOWN_HEARTBLEED",
+    severity: Severity::Warning,
+    message: "could not test for Heartbleed",
+    fix: "make sure the server answers a TLS 1.2 ClientHello promptly, or raise --timeout/--deadline",
+};
+
+/// Could not read a full TLS 1.2 handshake (compression, renegotiation, ALPN, OCSP stapling).
+pub const UNKNOWN_HANDSHAKE: Rule = Rule {
+    id: "audit.UNKNOWN_HANDSHAKE",
+    severity: Severity::Warning,
+    message: "could not test compression and secure renegotiation",
+    fix: "make sure the server answers a TLS 1.2 ClientHello promptly, or raise --timeout/--deadline",
+};
+
+/// Could not read the DH parameters of the DHE suites.
+pub const UNKNOWN_DH: Rule = Rule {
+    id: "audit.UNKNOWN_DH",
+    severity: Severity::Warning,
+    message: "could not read the Diffie-Hellman parameters",
+    fix: "make sure the server answers a DHE ClientHello promptly, or raise --timeout/--deadline",
+};
+
+/// The HTTPS request for the HSTS header failed.
+pub const UNKNOWN_HSTS: Rule = Rule {
+    id: "audit.UNKNOWN_HSTS",
+    severity: Severity::Warning,
+    message: "could not fetch the HSTS header",
+    fix: "make sure the server answers GET / over HTTPS, or raise --timeout/--deadline",
+};
+
+/// The plain-HTTP request for the redirect failed (not graded).
+pub const UNKNOWN_REDIRECT: Rule = Rule {
+    id: "audit.UNKNOWN_REDIRECT",
+    severity: Severity::Info,
+    message: "could not test the plain-HTTP redirect",
+    fix: "check --http-port, or pass --http-port 0 when there is no plain-HTTP listener",
+};
+
+/// The full (rustls) handshake that reads the served chain failed (not graded).
+pub const UNKNOWN_CHAIN: Rule = Rule {
+    id: "audit.UNKNOWN_CHAIN",
+    severity: Severity::Info,
+    message: "could not complete a TLS 1.2/1.3 handshake to read the served chain",
+    fix: "check that the server completes a modern handshake (openssl s_client -connect HOST:PORT)",
+};
+
+/// A probe whose answer is reported but not graded (groups, fallback SCSV, resumption) failed.
+pub const UNKNOWN_DETAIL: Rule = Rule {
+    id: "audit.UNKNOWN_DETAIL",
+    severity: Severity::Info,
+    message: "could not test a detail of the report",
+    fix: "raise --timeout/--deadline for a complete report",
+};
+
+/// Every rule, in report order: caps worst first, warnings, weaknesses, certificate overrides,
+/// then what could not be tested.
+pub const ALL: [&Rule; 44] = [
     &CAP_SSL2,
     &CAP_SSL3_BEST,
     &CAP_EXPORT,
@@ -357,6 +433,15 @@ pub const ALL: [&Rule; 35] = [
     &WEAK_HEARTBLEED,
     &CERT_UNTRUSTED,
     &CERT_NAME_MISMATCH,
+    &UNKNOWN_PROTOCOL,
+    &UNKNOWN_SUITES,
+    &UNKNOWN_HEARTBLEED,
+    &UNKNOWN_HANDSHAKE,
+    &UNKNOWN_DH,
+    &UNKNOWN_HSTS,
+    &UNKNOWN_REDIRECT,
+    &UNKNOWN_CHAIN,
+    &UNKNOWN_DETAIL,
 ];
 
 #[cfg(test)]
@@ -373,7 +458,7 @@ mod tests {
         for rule in ALL {
             let name = rule.id.strip_prefix("audit.").expect("audit. prefix");
             assert!(
-                ["CAP_", "WARN_", "WEAK_", "CERT_"]
+                ["CAP_", "WARN_", "WEAK_", "CERT_", "UNKNOWN_"]
                     .iter()
                     .any(|kind| name.starts_with(kind)),
                 "{name}"

@@ -6,11 +6,15 @@
 //! Forward secrecy and RC4 with modern protocols are judged on what the reference clients
 //! negotiate ([`super::clients`]), as SSL Labs does; the AEAD cap on what the server accepts at
 //! all; the 3DES cap spares a server that orders its suites and keeps 3DES last.
+//!
+//! What could not be tested ([`Unknown`]) never improves the grade: each undecided question is
+//! graded as its worst answer ([`Question`] says which, and the cap it brings), and any graded
+//! unknown keeps an A at A-. The scores use only what was decided.
 
 use serde::Serialize;
 
 use super::findings::{self, Rule};
-use super::wire::Version;
+use super::wire::{CipherSuite, Version};
 use super::{clients, suites};
 use crate::finding::Finding;
 
@@ -167,7 +171,7 @@ pub struct Inputs {
     /// SSL 2.0 is spoken.
     pub sslv2: bool,
     /// Accepted suites per version.
-    pub suites: Vec<(Version, u16)>,
+    pub suites: Vec<(Version, CipherSuite)>,
     /// The certificate key.
     pub key: Option<(KeyKind, u32)>,
     /// The smallest DH group a DHE suite used, in bits.
@@ -195,6 +199,98 @@ pub struct Inputs {
     pub heartbleed: bool,
     /// Versions whose suite order the server decides (`suites` is then in its order).
     pub server_ordered: Vec<Version>,
+    /// The questions the probes could not decide.
+    pub unknowns: Vec<Unknown>,
+}
+
+/// A question the audit could not decide: a probe timed out, was cut by the audit's deadline,
+/// or got no usable answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unknown {
+    /// What was asked.
+    pub question: Question,
+    /// Why there is no answer, one line ("no answer within 5000 ms").
+    pub why: String,
+}
+
+/// What an [`Unknown`] leaves open, and so the worst answer the grade assumes for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Question {
+    /// Is SSL 2.0 spoken? Worst: yes, F.
+    Ssl2,
+    /// Is this version spoken? Worst: SSL 3.0 yes (with CBC suites, POODLE), C; TLS 1.0 or
+    /// 1.1 yes, B; TLS 1.2 or 1.3 no (the caps and warnings for a missing version apply).
+    Protocol(Version),
+    /// Which other suites does this spoken version accept? Worst: a NULL or export suite, F
+    /// (TLS 1.3 has no weak suites: no cap).
+    Suites(Version),
+    /// Whose order decides for this version? Assumed the client's (no 3DES exemption).
+    Order(Version),
+    /// Heartbleed? Worst: vulnerable, F.
+    Heartbleed,
+    /// The full TLS 1.2 handshake (compression, secure renegotiation). Worst: compression on
+    /// (CRIME), C.
+    Handshake,
+    /// The DH group of the DHE suites. Worst: weak, B.
+    DhParams,
+    /// The HSTS header. Worst: max-age=0, which keeps an A at A-.
+    Hsts,
+    /// The plain-HTTP redirect. Not graded.
+    Redirect,
+    /// The chain by a full handshake. Not graded: the chain sent in the clear stands in, or
+    /// without any chain the grade is T.
+    Chain,
+    /// Groups, fallback SCSV, resumption. Reported, not graded.
+    Detail(&'static str),
+}
+
+impl Question {
+    /// The finding, the cap of the worst answer (None: none beyond the A- that every graded
+    /// unknown brings), and whether the grade depends on the answer at all.
+    fn worst(self) -> (&'static Rule, Option<Letter>, bool) {
+        match self {
+            Self::Ssl2 => (&findings::UNKNOWN_PROTOCOL, Some(Letter::F), true),
+            Self::Protocol(Version::Ssl3) => (&findings::UNKNOWN_PROTOCOL, Some(Letter::C), true),
+            Self::Protocol(Version::Tls10 | Version::Tls11) => {
+                (&findings::UNKNOWN_PROTOCOL, Some(Letter::B), true)
+            }
+            Self::Protocol(_) => (&findings::UNKNOWN_PROTOCOL, None, true),
+            Self::Suites(Version::Tls13) => (&findings::UNKNOWN_SUITES, None, true),
+            Self::Suites(_) => (&findings::UNKNOWN_SUITES, Some(Letter::F), true),
+            Self::Order(_) => (&findings::UNKNOWN_SUITES, None, true),
+            Self::Heartbleed => (&findings::UNKNOWN_HEARTBLEED, Some(Letter::F), true),
+            Self::Handshake => (&findings::UNKNOWN_HANDSHAKE, Some(Letter::C), true),
+            Self::DhParams => (&findings::UNKNOWN_DH, Some(Letter::B), true),
+            Self::Hsts => (&findings::UNKNOWN_HSTS, None, true),
+            Self::Redirect => (&findings::UNKNOWN_REDIRECT, None, false),
+            Self::Chain => (&findings::UNKNOWN_CHAIN, None, false),
+            Self::Detail(_) => (&findings::UNKNOWN_DETAIL, None, false),
+        }
+    }
+
+    /// What could not be tested, for the message.
+    fn what(self) -> String {
+        match self {
+            Self::Ssl2 => "SSL 2.0".into(),
+            Self::Protocol(v) => v.name().into(),
+            Self::Suites(v) => format!("every {} cipher suite", v.name()),
+            Self::Order(v) => format!("whose {} suite order decides", v.name()),
+            Self::Heartbleed => "Heartbleed".into(),
+            Self::Handshake => "compression and secure renegotiation".into(),
+            Self::DhParams => "the DH parameters".into(),
+            Self::Hsts => "the HSTS header".into(),
+            Self::Redirect => "the plain-HTTP redirect".into(),
+            Self::Chain => "the served chain by a full handshake".into(),
+            Self::Detail(what) => what.into(),
+        }
+    }
+}
+
+impl Unknown {
+    /// The report's line: "could not test TLS 1.0: no answer within 5000 ms".
+    pub fn message(&self) -> String {
+        format!("could not test {}: {}", self.question.what(), self.why)
+    }
 }
 
 /// A cap and its reason.
@@ -227,10 +323,14 @@ pub struct Rating {
     pub caps: Vec<Cap>,
     /// Every warning (each keeps an A at A-).
     pub warnings: Vec<String>,
+    /// What could not be tested ("could not test TLS 1.0: …"); each one the grade depends on
+    /// keeps an A at A- and may cap it (see [`Question`]).
+    pub unknowns: Vec<String>,
     /// Named weaknesses that follow from the findings (POODLE, BEAST, SWEET32, …).
     pub weaknesses: Vec<&'static str>,
     /// The same with stable IDs, severities and fixes: the certificate overrides (T, M), then
-    /// the caps, warnings and weaknesses above, in that order.
+    /// the caps (unknowns that cap included), the warnings, the unknowns that do not cap, and the
+    /// weaknesses, in that order.
     pub findings: Vec<Finding>,
 }
 
@@ -276,8 +376,20 @@ pub fn grade(inputs: &Inputs) -> Rating {
 
 /// [`grade`] with the client simulation already run (the audit report shows it too).
 pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating {
-    let mut caps: Vec<(Letter, &'static Rule)> = Vec::new();
-    let mut cap = |letter: Letter, rule: &'static Rule| caps.push((letter, rule));
+    let mut caps: Vec<(Letter, &'static Rule, String)> = Vec::new();
+    // Each unknown graded as its worst answer: its cap (if any), named with its detail.
+    let mut uncapped: Vec<(&'static Rule, String)> = Vec::new();
+    let mut graded_unknown = false;
+    for unknown in &inputs.unknowns {
+        let (rule, worst, graded) = unknown.question.worst();
+        graded_unknown |= graded;
+        match worst {
+            Some(letter) => caps.push((letter, rule, unknown.message())),
+            None => uncapped.push((rule, unknown.message())),
+        }
+    }
+    let mut cap =
+        |letter: Letter, rule: &'static Rule| caps.push((letter, rule, rule.message.to_owned()));
     let accepted: Vec<(Version, &suites::Suite)> = inputs
         .suites
         .iter()
@@ -413,7 +525,7 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating 
     if inputs.chain_incomplete {
         cap(Letter::B, &findings::CAP_CHAIN_INCOMPLETE);
     }
-    caps.sort_by_key(|(letter, _)| *letter);
+    caps.sort_by_key(|(letter, _, _)| *letter);
 
     let mut warnings: Vec<&'static Rule> = Vec::new();
     if !inputs.protocols.contains(&Version::Tls13) {
@@ -427,11 +539,11 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating 
     }
 
     let mut letter = Letter::from_score(score);
-    if let Some((worst, _)) = caps.first() {
+    if let Some((worst, _, _)) = caps.first() {
         letter = letter.min(*worst);
     }
     if letter == Letter::A {
-        letter = match (warnings.is_empty(), inputs.hsts_max_age) {
+        letter = match (warnings.is_empty() && !graded_unknown, inputs.hsts_max_age) {
             (false, _) => Letter::AMinus,
             (true, Some(age)) if age >= HSTS_A_PLUS => Letter::APlus,
             _ => Letter::A,
@@ -466,13 +578,17 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating 
             )),
         });
     }
-    let listed = caps.iter().map(|(_, rule)| *rule);
     found.extend(
-        listed
-            .chain(warnings.iter().copied())
-            .chain(weaknesses.iter().copied())
-            .map(Rule::finding),
+        caps.iter()
+            .map(|(_, rule, message)| rule.finding_with(message.clone())),
     );
+    found.extend(warnings.iter().map(|rule| rule.finding()));
+    found.extend(
+        uncapped
+            .iter()
+            .map(|(rule, message)| rule.finding_with(message.clone())),
+    );
+    found.extend(weaknesses.iter().map(|rule| rule.finding()));
 
     Rating {
         grade,
@@ -483,16 +599,17 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating 
         cipher_score,
         caps: caps
             .iter()
-            .map(|(letter, rule)| Cap {
+            .map(|(letter, rule, message)| Cap {
                 id: rule.id,
                 cap: *letter,
-                why: rule.message.to_owned(),
+                why: message.clone(),
             })
             .collect(),
         warnings: warnings
             .iter()
             .map(|rule| rule.message.to_owned())
             .collect(),
+        unknowns: inputs.unknowns.iter().map(Unknown::message).collect(),
         weaknesses: weaknesses.iter().map(|rule| rule.message).collect(),
         findings: found,
     }
@@ -538,12 +655,12 @@ mod tests {
         Inputs {
             protocols: vec![Tls12, Tls13],
             suites: vec![
-                (Tls12, 0xC02B),
-                (Tls12, 0xC02C),
-                (Tls12, 0xCCA9),
-                (Tls13, 0x1301),
-                (Tls13, 0x1302),
-                (Tls13, 0x1303),
+                (Tls12, CipherSuite(0xC02B)),
+                (Tls12, CipherSuite(0xC02C)),
+                (Tls12, CipherSuite(0xCCA9)),
+                (Tls13, CipherSuite(0x1301)),
+                (Tls13, CipherSuite(0x1302)),
+                (Tls13, CipherSuite(0x1303)),
             ],
             key: Some((KeyKind::Ec, 256)),
             trusted: true,
@@ -584,27 +701,27 @@ mod tests {
                 "TLS 1.0 on",
                 with(|i| {
                     i.protocols.insert(0, Tls10);
-                    i.suites.push((Tls10, 0xC009));
+                    i.suites.push((Tls10, CipherSuite(0xC009)));
                 }),
                 "TLS 1.0 or TLS 1.1",
             ),
             (
                 "3DES with TLS 1.2",
-                with(|i| i.suites.push((Tls12, 0x000A))),
+                with(|i| i.suites.push((Tls12, CipherSuite(0x000A)))),
                 "SWEET32",
             ),
             (
                 "RSA key exchange only",
                 with(|i| {
                     i.protocols = vec![Tls12];
-                    i.suites = vec![(Tls12, 0x009C), (Tls12, 0x009D)];
+                    i.suites = vec![(Tls12, CipherSuite(0x009C)), (Tls12, CipherSuite(0x009D))];
                 }),
                 "no forward secrecy",
             ),
             (
                 "RSA key exchange preferred by the server",
                 with(|i| {
-                    i.suites.insert(0, (Tls12, 0x009C));
+                    i.suites.insert(0, (Tls12, CipherSuite(0x009C)));
                     i.server_ordered = vec![Tls12, Tls13];
                 }),
                 "no forward secrecy with modern clients",
@@ -612,7 +729,7 @@ mod tests {
             (
                 "RSA key exchange kept last for old clients",
                 with(|i| {
-                    i.suites.push((Tls12, 0x002F));
+                    i.suites.push((Tls12, CipherSuite(0x002F)));
                     i.server_ordered = vec![Tls12, Tls13];
                 }),
                 "",
@@ -621,7 +738,7 @@ mod tests {
                 "RC4 preferred with TLS 1.2",
                 with(|i| {
                     i.protocols = vec![Tls12];
-                    i.suites = vec![(Tls12, 0x0005), (Tls12, 0xC02B)];
+                    i.suites = vec![(Tls12, CipherSuite(0x0005)), (Tls12, CipherSuite(0xC02B))];
                     i.server_ordered = vec![Tls12];
                 }),
                 "RC4 is negotiated",
@@ -630,7 +747,7 @@ mod tests {
                 "RC4 last with TLS 1.2",
                 with(|i| {
                     i.protocols = vec![Tls12];
-                    i.suites = vec![(Tls12, 0xC02B), (Tls12, 0x0005)];
+                    i.suites = vec![(Tls12, CipherSuite(0xC02B)), (Tls12, CipherSuite(0x0005))];
                     i.server_ordered = vec![Tls12];
                 }),
                 "RC4 is accepted",
@@ -639,21 +756,21 @@ mod tests {
                 "CBC only",
                 with(|i| {
                     i.protocols = vec![Tls12];
-                    i.suites = vec![(Tls12, 0xC009), (Tls12, 0xC00A)];
+                    i.suites = vec![(Tls12, CipherSuite(0xC009)), (Tls12, CipherSuite(0xC00A))];
                 }),
                 "AEAD",
             ),
             (
                 "1024-bit DH",
                 with(|i| {
-                    i.suites.push((Tls12, 0x009E));
+                    i.suites.push((Tls12, CipherSuite(0x009E)));
                     i.dh_bits = Some(1024);
                 }),
                 "LOGJAM",
             ),
             (
                 "export suite",
-                with(|i| i.suites.push((Tls12, 0x0003))),
+                with(|i| i.suites.push((Tls12, CipherSuite(0x0003)))),
                 "export",
             ),
             ("SSL 2.0", with(|i| i.sslv2 = true), "SSL 2.0"),
@@ -674,7 +791,7 @@ mod tests {
             (
                 "3DES last, server order",
                 with(|i| {
-                    i.suites.push((Tls12, 0x000A));
+                    i.suites.push((Tls12, CipherSuite(0x000A)));
                     i.server_ordered = vec![Tls12, Tls13];
                 }),
                 "",
@@ -682,7 +799,7 @@ mod tests {
             (
                 "3DES first, server order",
                 with(|i| {
-                    i.suites.insert(0, (Tls12, 0x000A));
+                    i.suites.insert(0, (Tls12, CipherSuite(0x000A)));
                     i.server_ordered = vec![Tls12, Tls13];
                 }),
                 "SWEET32",
@@ -708,10 +825,10 @@ mod tests {
         let old = with(|i| {
             i.protocols = vec![Ssl3, Tls10, Tls12];
             i.suites = vec![
-                (Ssl3, 0x002F),
-                (Tls10, 0x002F),
-                (Tls12, 0x000A),
-                (Tls12, 0x0005),
+                (Ssl3, CipherSuite(0x002F)),
+                (Tls10, CipherSuite(0x002F)),
+                (Tls12, CipherSuite(0x000A)),
+                (Tls12, CipherSuite(0x0005)),
             ];
             i.dh_bits = Some(1024);
         });
@@ -741,7 +858,11 @@ mod tests {
     fn findings_carry_ids_and_f_caps_are_errors() {
         let bad = with(|i| {
             i.protocols = vec![Ssl3, Tls10];
-            i.suites = vec![(Ssl3, 0x002F), (Tls10, 0x0005), (Tls10, 0x0003)];
+            i.suites = vec![
+                (Ssl3, CipherSuite(0x002F)),
+                (Tls10, CipherSuite(0x0005)),
+                (Tls10, CipherSuite(0x0003)),
+            ];
             i.sslv2 = true;
             i.heartbleed = true;
             i.trusted = false;
@@ -764,6 +885,64 @@ mod tests {
     }
 
     #[test]
+    fn what_could_not_be_tested_never_improves_the_grade() {
+        let unknown = |question| Unknown {
+            question,
+            why: "no answer within 5000 ms".into(),
+        };
+        // (question, the grade of Mozilla intermediate + HSTS with it undecided)
+        let table = [
+            (Question::Ssl2, "F"),
+            (Question::Protocol(Ssl3), "C"),
+            (Question::Protocol(Tls10), "B"),
+            (Question::Protocol(Tls11), "B"),
+            (Question::Suites(Tls12), "F"),
+            (Question::Suites(Tls13), "A-"),
+            (Question::Order(Tls12), "A-"),
+            (Question::Heartbleed, "F"),
+            (Question::Handshake, "C"),
+            (Question::DhParams, "B"),
+            (Question::Hsts, "A-"),
+            (Question::Redirect, "A+"),
+            (Question::Chain, "A+"),
+            (Question::Detail("session resumption"), "A+"),
+        ];
+        let best = with(|_| {});
+        for (question, want) in table {
+            let got = with(|i| i.unknowns.push(unknown(question)));
+            assert_eq!(got.grade, want, "{question:?}: {got:?}");
+            assert!(got.grade <= best.grade, "{question:?} improved the grade");
+            assert_eq!(got.unknowns.len(), 1);
+            let finding = got
+                .findings
+                .iter()
+                .find(|f| f.id.starts_with("audit.UNKNOWN_"));
+            let finding = finding.expect("an unknown finding");
+            assert!(
+                finding.message.starts_with("could not test ")
+                    && finding.message.ends_with("no answer within 5000 ms"),
+                "{finding:?}"
+            );
+            let capped = got.caps.iter().any(|c| c.id.starts_with("audit.UNKNOWN_"));
+            assert_eq!(capped, !want.starts_with('A'), "{question:?}");
+        }
+        // A version that could not be tested counts as not spoken when that is worse.
+        let tls13 = with(|i| {
+            i.protocols = vec![Tls12];
+            i.suites.retain(|(v, _)| *v == Tls12);
+            i.unknowns.push(unknown(Question::Protocol(Tls13)));
+        });
+        assert_eq!(tls13.grade, "A-");
+        assert!(tls13.warnings.iter().any(|w| w.contains("TLS 1.3")));
+        // Already worse than the unknown's cap: unchanged.
+        let sslv2 = with(|i| {
+            i.sslv2 = true;
+            i.unknowns.push(unknown(Question::Protocol(Tls10)));
+        });
+        assert_eq!(sslv2.grade, "F");
+    }
+
+    #[test]
     fn scores_follow_the_guide() {
         let g = with(|_| {});
         // Protocols 100, key exchange (P-256) 100, ciphers (128..256) (80+100)/2 = 90.
@@ -776,7 +955,7 @@ mod tests {
         assert_eq!(rsa.key_exchange_score, 90);
         assert_eq!(rsa.score, 93, "the guide's own example: 30 + 27 + 36");
         // A zero in any category makes the whole score zero.
-        let null = with(|i| i.suites = vec![(Tls12, 0x0002)]);
+        let null = with(|i| i.suites = vec![(Tls12, CipherSuite(0x0002))]);
         assert_eq!(
             (null.cipher_score, null.score, null.grade.as_str()),
             (0, 0, "F")

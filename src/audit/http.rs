@@ -1,4 +1,6 @@
 //! The audit's HTTP checks: the HSTS header on an HTTPS response and the plain-HTTP redirect.
+//! Each request ends within the `timeout` it is given (reqwest's total timeout: connect, the
+//! response head and any body), which the scan bounds by the audit's deadline.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -36,6 +38,17 @@ pub async fn hsts(
     Ok((header, max_age))
 }
 
+/// What plain HTTP answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Redirect {
+    /// A redirect to https on the same host ("301 to https://…").
+    Good(String),
+    /// An answer that is not that redirect.
+    Wrong(String),
+    /// No answer (refused, timed out, not HTTP): not tested.
+    Failed(String),
+}
+
 /// Plain HTTP on `http_port` of `addr`'s IP should redirect to https on the same `host` (the
 /// IP when None).
 pub async fn redirect(
@@ -43,7 +56,7 @@ pub async fn redirect(
     host: Option<&str>,
     http_port: Option<u16>,
     timeout: Duration,
-) -> Option<Result<String, String>> {
+) -> Option<Redirect> {
     let port = http_port?;
     let host = host
         .map(str::to_owned)
@@ -58,7 +71,7 @@ pub async fn redirect(
         .ok()?;
     let rsp = match client.get(format!("http://{host}:{port}/")).send().await {
         Ok(rsp) => rsp,
-        Err(e) => return Some(Err(format!("port {port}: {e}"))),
+        Err(e) => return Some(Redirect::Failed(format!("port {port}: {e}"))),
     };
     let location = rsp
         .headers()
@@ -68,8 +81,8 @@ pub async fn redirect(
         .to_owned();
     let ok = rsp.status().is_redirection() && location.starts_with(&format!("https://{host}"));
     Some(match ok {
-        true => Ok(format!("{} to {location}", rsp.status().as_u16())),
-        false => Err(format!(
+        true => Redirect::Good(format!("{} to {location}", rsp.status().as_u16())),
+        false => Redirect::Wrong(format!(
             "port {port} answers {} {}",
             rsp.status().as_u16(),
             if location.is_empty() {

@@ -1,46 +1,132 @@
-//! The socket side of the audit: one connection per question, with a deadline on everything
-//! and bounded reads (see [`wire::MAX_FLIGHT`]).
+//! The socket side of the audit: one connection per question. Each probe first takes a
+//! connection slot from the audit's budget, then has one absolute deadline for the whole
+//! exchange (connect, write, every read), so a peer that trickles bytes cannot stretch it; the
+//! audit's overall deadline ([`with_budget`]) bounds the wait for a slot and the probe alike.
+//! Reads are bounded in size (see [`wire::MAX_FLIGHT`]). Server behaviour is data: what could
+//! not be decided comes back as a [`ProbeError`], never as a "no".
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
+use super::wire::enums::cipher_suites;
 use super::wire::{self, Answer, CipherSuite, HelloSpec, Version, WireError};
 
 /// Cipher suites offered when only the protocol is in question: every family a server of the
 /// last twenty years might pick (ECDHE/DHE/RSA with AES-GCM, ChaCha20, AES-CBC, 3DES, RC4).
-pub const BROAD_SUITES: [u16; 28] = [
+pub const BROAD_SUITES: [CipherSuite; 28] = cipher_suites![
     0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0x009E, 0x009F, 0xC009, 0xC013, 0xC00A, 0xC014,
     0xC023, 0xC027, 0xC024, 0xC028, 0x0033, 0x0039, 0x009C, 0x009D, 0x002F, 0x0035, 0x003C, 0x003D,
     0x000A, 0xC012, 0x0005, 0x0004,
 ];
 /// The TLS 1.3 suites (RFC 8446 and RFC 9150's CCM ones).
-pub const TLS13_SUITES: [u16; 5] = [
-    CipherSuite::TLS_AES_128_GCM_SHA256.0,
-    CipherSuite::TLS_AES_256_GCM_SHA384.0,
-    CipherSuite::TLS_CHACHA20_POLY1305_SHA256.0,
-    CipherSuite::TLS_AES_128_CCM_SHA256.0,
-    CipherSuite::TLS_AES_128_CCM_8_SHA256.0,
+pub const TLS13_SUITES: [CipherSuite; 5] = [
+    CipherSuite::TLS_AES_128_GCM_SHA256,
+    CipherSuite::TLS_AES_256_GCM_SHA384,
+    CipherSuite::TLS_CHACHA20_POLY1305_SHA256,
+    CipherSuite::TLS_AES_128_CCM_SHA256,
+    CipherSuite::TLS_AES_128_CCM_8_SHA256,
 ];
 
+/// The budget of the audit running in a task: how many probe connections may be open at once,
+/// and the instant by which the whole audit must end.
+struct Budget {
+    permits: Arc<Semaphore>,
+    until: Option<Instant>,
+}
+
 tokio::task_local! {
-    /// The connection budget of the audit running in this task (see [`with_concurrency`]).
-    static PERMITS: std::sync::Arc<tokio::sync::Semaphore>;
+    /// The budget of the audit running in this task (see [`with_budget`]).
+    static BUDGET: Arc<Budget>;
 }
 
 /// Runs `work` with at most `n` probe connections open at once, so a real server is not
 /// hammered. Without it, probes are not limited.
-pub async fn with_concurrency<F: std::future::Future>(n: usize, work: F) -> F::Output {
-    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(n.max(1)));
-    PERMITS.scope(permits, work).await
+pub async fn with_concurrency<F: Future>(n: usize, work: F) -> F::Output {
+    with_budget(n, None, work).await
 }
 
-/// A slot in the budget, held for one connection.
-async fn permit() -> Option<tokio::sync::OwnedSemaphorePermit> {
-    let permits = PERMITS.try_with(std::sync::Arc::clone).ok()?;
-    permits.acquire_owned().await.ok()
+/// [`with_concurrency`], and every probe in `work` also ends by `until` (the audit's overall
+/// deadline), whatever its own deadline says: one that is still waiting for a connection slot
+/// or an answer then fails with [`ProbeError::Cut`].
+pub async fn with_budget<F: Future>(n: usize, until: Option<Instant>, work: F) -> F::Output {
+    let budget = Arc::new(Budget {
+        permits: Arc::new(Semaphore::new(n.max(1))),
+        until,
+    });
+    BUDGET.scope(budget, work).await
+}
+
+/// The overall deadline of the audit running in this task, if it has one.
+pub fn audit_deadline() -> Option<Instant> {
+    BUDGET.try_with(|b| b.until).ok().flatten()
+}
+
+/// One probe's turn: a connection slot from the budget, then an absolute deadline for the whole
+/// exchange (connect, write, every read). The deadline starts counting only once the slot is
+/// held, so waiting behind other probes does not eat into it; the audit's deadline still
+/// bounds both.
+struct Slot {
+    _permit: Option<OwnedSemaphorePermit>,
+    deadline: Instant,
+    /// The audit's deadline comes before the probe's own.
+    cut: bool,
+    timeout: Duration,
+}
+
+impl Slot {
+    async fn take(timeout: Duration) -> Result<Self, ProbeError> {
+        let budget = BUDGET.try_with(Arc::clone).ok();
+        let until = budget.as_ref().and_then(|b| b.until);
+        let permit = match &budget {
+            None => None,
+            Some(b) => {
+                let acquire = Arc::clone(&b.permits).acquire_owned();
+                match until {
+                    Some(until) => tokio::time::timeout_at(until, acquire)
+                        .await
+                        .map_err(|_| ProbeError::Cut)?
+                        .ok(),
+                    None => acquire.await.ok(),
+                }
+            }
+        };
+        let own = Instant::now() + timeout;
+        let (deadline, cut) = match until {
+            Some(until) if until < own => (until, true),
+            _ => (own, false),
+        };
+        Ok(Self {
+            _permit: permit,
+            deadline,
+            cut,
+            timeout,
+        })
+    }
+
+    /// Why the deadline ended the probe.
+    fn expired(&self) -> ProbeError {
+        match self.cut {
+            true => ProbeError::Cut,
+            false => ProbeError::Timeout(self.timeout.as_millis()),
+        }
+    }
+
+    /// Runs `work` until the slot's deadline.
+    async fn run<T>(
+        &self,
+        work: impl Future<Output = Result<T, ProbeError>>,
+    ) -> Result<T, ProbeError> {
+        tokio::time::timeout_at(self.deadline, work)
+            .await
+            .unwrap_or_else(|_| Err(self.expired()))
+    }
 }
 
 /// Why a question got no TLS answer.
@@ -52,6 +138,9 @@ pub enum ProbeError {
     /// No complete answer before the deadline.
     #[error("no answer within {0} ms")]
     Timeout(u128),
+    /// The audit's overall deadline passed before an answer (or before a connection slot).
+    #[error("the audit deadline passed before an answer")]
+    Cut,
     /// The server closed (or reset) the connection without a TLS answer.
     #[error("the server closed the connection without answering")]
     Closed,
@@ -60,20 +149,15 @@ pub enum ProbeError {
     Wire(#[from] WireError),
 }
 
-/// Connects under the audit's connection budget and sends `hello`. The permit lives as long as
-/// the connection.
-async fn open(
-    addr: SocketAddr,
-    hello: &[u8],
-) -> Result<(Option<tokio::sync::OwnedSemaphorePermit>, TcpStream), ProbeError> {
-    let permit = permit().await;
+/// Connects and sends `hello`. Callers bound it with their [`Slot`].
+async fn open(addr: SocketAddr, hello: &[u8]) -> Result<TcpStream, ProbeError> {
     let mut sock = TcpStream::connect(addr)
         .await
         .map_err(|e| ProbeError::Connect(addr, e))?;
     sock.write_all(hello)
         .await
         .map_err(|_| ProbeError::Closed)?;
-    Ok((permit, sock))
+    Ok(sock)
 }
 
 /// Reads until `parse` has an answer (`Incomplete` means read on), at most
@@ -100,27 +184,28 @@ async fn read_until<T>(
     }
 }
 
-/// Sends one ClientHello and reads the answer.
+/// Sends one ClientHello and reads the answer. `deadline` bounds the whole exchange (connect,
+/// write and every read), counted from when the probe gets its connection slot.
 pub async fn ask(
     addr: SocketAddr,
     hello: &[u8],
     need_certificates: bool,
     deadline: Duration,
 ) -> Result<Answer, ProbeError> {
-    let work = async {
-        let (_permit, mut sock) = open(addr, hello).await?;
+    let slot = Slot::take(deadline).await?;
+    slot.run(async {
+        let mut sock = open(addr, hello).await?;
         // A closed connection ends the flight: what arrived may still be an answer.
         read_until(&mut sock, |buf, closed| {
             wire::parse_answer(buf, need_certificates && !closed)
         })
         .await
-    };
-    tokio::time::timeout(deadline, work)
-        .await
-        .unwrap_or(Err(ProbeError::Timeout(deadline.as_millis())))
+    })
+    .await
 }
 
-/// The named groups the server accepts, asked one at a time, concurrently. With TLS 1.3 the
+/// The named groups the server accepts, asked one at a time, concurrently, with the first
+/// failure of a probe that got no answer (the list may then be short). With TLS 1.3 the
 /// hello lists only that group (a key share for x25519, none otherwise: a server that takes the
 /// group answers with a HelloRetryRequest naming it); with TLS 1.2 the hello offers ECDHE suites
 /// only and the group comes back in the ServerKeyExchange.
@@ -129,8 +214,8 @@ pub async fn groups(
     sni: Option<&str>,
     version: Version,
     deadline: Duration,
-) -> Vec<u16> {
-    let ecdhe: Vec<u16> = BROAD_SUITES
+) -> (Vec<u16>, Option<ProbeError>) {
+    let ecdhe: Vec<CipherSuite> = BROAD_SUITES
         .iter()
         .copied()
         .filter(|id| super::suites::by_id(*id).is_some_and(|s| s.name.contains("_ECDHE_")))
@@ -140,9 +225,9 @@ pub async fn groups(
         async move {
             let tls13 = version == Version::Tls13;
             if !tls13 && group >= 0x0100 {
-                return None; // ffdhe groups do not apply to ECDHE
+                return Ok(None); // ffdhe groups do not apply to ECDHE
             }
-            let suites: &[u16] = if tls13 { &TLS13_SUITES } else { ecdhe };
+            let suites: &[CipherSuite] = if tls13 { &TLS13_SUITES } else { ecdhe };
             let spec = HelloSpec {
                 version,
                 suites,
@@ -154,44 +239,57 @@ pub async fn groups(
             };
             match ask(addr, &wire::client_hello(&spec), !tls13, deadline).await {
                 Ok(Answer::Hello(h)) if tls13 && h.version == Version::Tls13 => {
-                    (h.group == Some(group)).then_some(group)
+                    Ok((h.group == Some(group)).then_some(group))
                 }
-                Ok(Answer::Hello(h)) => (h.ecdhe_group == Some(group)).then_some(group),
-                _ => None,
+                Ok(Answer::Hello(h)) => Ok((h.ecdhe_group == Some(group)).then_some(group)),
+                Ok(Answer::Alert { .. }) | Err(ProbeError::Closed) => Ok(None),
+                Err(e) => Err(e),
             }
         }
     });
-    futures_util::future::join_all(asks)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
+    let mut found = Vec::new();
+    let mut failed = None;
+    for answer in futures_util::future::join_all(asks).await {
+        match answer {
+            Ok(group) => found.extend(group),
+            Err(e) => failed = failed.or(Some(e)),
+        }
+    }
+    (found, failed)
 }
 
 /// Heartbleed (CVE-2014-0160): `Ok(None)` when the server does not do heartbeats at all (the
 /// usual case), else whether it answers a lying heartbeat request. Reads the ServerHello flight,
-/// sends the request, and reads one record header: never the leaked bytes.
+/// sends the request, and reads one record header: never the leaked bytes. No ServerHello
+/// flight by the deadline is an error (not decided); silence after the request is a no.
 pub async fn heartbleed(
     addr: SocketAddr,
     sni: Option<&str>,
     version: Version,
     deadline: Duration,
 ) -> Result<Option<bool>, ProbeError> {
-    let work = async {
-        let hello = plain_hello(version, &BROAD_SUITES, sni);
-        let (_permit, mut sock) = open(addr, &hello).await?;
+    let slot = Slot::take(deadline).await?;
+    let hello = plain_hello(version, &BROAD_SUITES, sni);
+    // The ServerHello flight must come within the deadline: without it, nothing is known.
+    let flight = slot.run(async {
+        let mut sock = open(addr, &hello).await?;
         let flight = read_until(&mut sock, |buf, closed| match closed {
             true => Err(WireError::Incomplete),
             false => wire::parse_answer(buf, true),
         });
-        let h = match flight.await {
-            Ok(Answer::Hello(h)) => h,
-            Ok(Answer::Alert { .. }) | Err(ProbeError::Closed) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if !h.heartbeat {
-            return Ok(None);
+        match flight.await {
+            Ok(Answer::Hello(h)) => Ok(Some((sock, h))),
+            Ok(Answer::Alert { .. }) | Err(ProbeError::Closed) => Ok(None),
+            Err(e) => Err(e),
         }
+    });
+    let Some((mut sock, h)) = flight.await? else {
+        return Ok(None);
+    };
+    if !h.heartbeat {
+        return Ok(None);
+    }
+    let answer = async {
         sock.write_all(&wire::heartbleed_request(h.version))
             .await
             .map_err(|_| ProbeError::Closed)?;
@@ -209,11 +307,10 @@ pub async fn heartbleed(
             }
         }
     };
-    // A patched server may just stay silent: after the deadline, not vulnerable.
-    match tokio::time::timeout(deadline, work).await {
-        Ok(result) => result,
-        Err(_) => Ok(Some(false)),
-    }
+    // A patched server may just stay silent: silence until the deadline is not vulnerable.
+    tokio::time::timeout_at(slot.deadline, answer)
+        .await
+        .unwrap_or(Ok(Some(false)))
 }
 
 /// Whether the server speaks SSL 2.0 (DROWN): it answers an SSL 2.0 CLIENT-HELLO with a
@@ -222,8 +319,9 @@ pub async fn speaks_sslv2(addr: SocketAddr, deadline: Duration) -> Result<bool, 
     let mut challenge = [0u8; 16];
     challenge.copy_from_slice(&fresh_random()[..16]);
     let hello = wire::sslv2_client_hello(challenge);
-    let work = async {
-        let (_permit, mut sock) = match open(addr, &hello).await {
+    let slot = Slot::take(deadline).await?;
+    slot.run(async {
+        let mut sock = match open(addr, &hello).await {
             Err(ProbeError::Closed) => return Ok(false),
             other => other?,
         };
@@ -237,10 +335,8 @@ pub async fn speaks_sslv2(addr: SocketAddr, deadline: Duration) -> Result<bool, 
             Err(ProbeError::Closed | ProbeError::Wire(_)) => Ok(false),
             Err(e) => Err(e),
         }
-    };
-    tokio::time::timeout(deadline, work)
-        .await
-        .unwrap_or(Err(ProbeError::Timeout(deadline.as_millis())))
+    })
+    .await
 }
 
 /// Whether the server speaks `version`: it answers a ClientHello for that version with a
@@ -251,7 +347,7 @@ pub async fn speaks(
     version: Version,
     deadline: Duration,
 ) -> Result<bool, ProbeError> {
-    let suites: Vec<u16> = match version {
+    let suites: Vec<CipherSuite> = match version {
         Version::Tls13 => TLS13_SUITES.to_vec(),
         _ => BROAD_SUITES.to_vec(),
     };
@@ -273,7 +369,7 @@ pub async fn protocols(
 }
 
 /// A ClientHello for `version` offering `suites`, every group, no ALPN, a fresh random.
-pub fn plain_hello(version: Version, suites: &[u16], sni: Option<&str>) -> Vec<u8> {
+pub fn plain_hello(version: Version, suites: &[CipherSuite], sni: Option<&str>) -> Vec<u8> {
     wire::client_hello(&HelloSpec {
         version,
         suites,
@@ -298,30 +394,38 @@ pub struct Accepted {
     /// The version asked.
     pub version: Version,
     /// Accepted suites, in the order the server picked them (its preference, when it has one).
-    pub suites: Vec<u16>,
+    pub suites: Vec<CipherSuite>,
     /// The server's order decides (it picked its favourite from a reversed offer).
     pub server_order: Option<bool>,
     /// Connections this took.
     pub connections: usize,
+    /// Why the list may be incomplete: a probe after the first accepted suite got no answer.
+    pub incomplete: Option<String>,
+    /// Why `server_order` is None although two suites were found: the order check got no answer.
+    pub order_unknown: Option<String>,
 }
 
 /// Every known suite the server accepts with `version`: offer all, note the pick, remove it,
 /// repeat until the server declines (one connection per accepted suite, plus one). Then one
 /// more with the first two reversed tells whether the server or the client order decides.
+/// No answer to the first hello is an error (the version is undecided); a later one only marks
+/// the list or the order as undecided.
 pub async fn accepted_suites(
     addr: SocketAddr,
     sni: Option<&str>,
     version: Version,
     deadline: Duration,
 ) -> Result<Accepted, ProbeError> {
-    let mut remaining: Vec<u16> = super::suites::all()
+    let mut remaining: Vec<CipherSuite> = super::suites::all()
         .iter()
         .filter(|s| s.tls13 == (version == Version::Tls13))
         .map(|s| s.id)
         .collect();
     let mut accepted = Vec::new();
     let mut connections = 0;
-    let pick = async |offer: &[u16]| -> Result<Option<u16>, ProbeError> {
+    let mut incomplete = None;
+    let mut order_unknown = None;
+    let pick = async |offer: &[CipherSuite]| -> Result<Option<CipherSuite>, ProbeError> {
         match ask(addr, &plain_hello(version, offer, sni), false, deadline).await {
             Ok(Answer::Hello(h)) if h.version == version && offer.contains(&h.suite) => {
                 Ok(Some(h.suite))
@@ -332,18 +436,29 @@ pub async fn accepted_suites(
     };
     while !remaining.is_empty() {
         connections += 1;
-        match pick(&remaining).await? {
-            Some(suite) => {
+        match pick(&remaining).await {
+            Ok(Some(suite)) => {
                 accepted.push(suite);
                 remaining.retain(|&s| s != suite);
             }
-            None => break,
+            Ok(None) => break,
+            Err(e) if accepted.is_empty() => return Err(e),
+            Err(e) => {
+                incomplete = Some(e.to_string());
+                break;
+            }
         }
     }
     let server_order = match accepted.as_slice() {
-        [first, second, ..] => {
+        [first, second, ..] if incomplete.is_none() => {
             connections += 1;
-            pick(&[*second, *first]).await?.map(|s| s == *first)
+            match pick(&[*second, *first]).await {
+                Ok(pick) => pick.map(|s| s == *first),
+                Err(e) => {
+                    order_unknown = Some(e.to_string());
+                    None
+                }
+            }
         }
         _ => None,
     };
@@ -352,5 +467,7 @@ pub async fn accepted_suites(
         suites: accepted,
         server_order,
         connections,
+        incomplete,
+        order_unknown,
     })
 }

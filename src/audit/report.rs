@@ -100,6 +100,9 @@ pub struct AuditReport {
     pub clients: Vec<clients::Handshake>,
     /// Connections made.
     pub connections: usize,
+    /// Everything was tested: no probe timed out, was cut by the deadline or got no usable
+    /// answer (else `rating.unknowns` says what is missing).
+    pub complete: bool,
     /// How long it took, ms.
     pub elapsed_ms: u128,
 }

@@ -1,15 +1,19 @@
 //! `certctl audit`: probe a live server (protocols, suites, certificate, HSTS, redirect), grade
-//! it, and build the report. The probes run concurrently under one overall deadline; this is the
-//! audit's I/O shell, sequencing [`super::probe`], [`super::served`], [`super::http`] and the
+//! it, and build the report. The probes run concurrently, each with its own deadline, and all of
+//! them (the rustls handshakes and HTTP fetches too) end by the audit's overall deadline
+//! ([`AuditRequest::deadline`]); this is the audit's I/O shell, sequencing [`super::probe`], [`super::served`], [`super::http`] and the
 //! pure [`super::cert`] and [`super::grade`].
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use rustls_pki_types::CertificateDer;
 
 use super::AuditError;
 use super::cert::{cert_report, key_of, self_signed};
+use super::grade::{Question, Unknown};
 use super::probe::{self, Accepted};
 use super::report::{AuditReport, ProtocolReport, SuiteReport};
 use super::wire::{self, AlertDescription, Answer, CipherSuite, HelloSpec, Version};
@@ -26,26 +30,35 @@ pub struct AuditRequest {
     pub extra_roots: Vec<CertificateDer<'static>>,
     /// Port of the plain-HTTP redirect to check (None: skip).
     pub http_port: Option<u16>,
-    /// Deadline per connection.
+    /// Deadline per connection (connect, hello and every read), counted once it has a slot.
     pub timeout: Duration,
     /// At most this many probe connections at once.
     pub concurrency: usize,
+    /// The whole audit ends within this, against any server (`--deadline`).
+    pub deadline: Duration,
 }
 
-/// Runs the audit, at most `req.concurrency` probe connections at a time.
+/// Runs the audit, at most `req.concurrency` probe connections at a time, all of it within
+/// `req.deadline`.
 pub async fn audit(req: &AuditRequest) -> Result<AuditReport, AuditError> {
-    probe::with_concurrency(req.concurrency, run(req)).await
+    let until = Instant::now() + req.deadline;
+    // Boxed: the scan's future is large, and a caller's thread (a test's 2 MiB) may be small.
+    let scan = Box::pin(run(req, until));
+    probe::with_budget(req.concurrency, Some(until), scan).await
 }
 
-async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
+async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditError> {
     let started = Instant::now();
     let sni = req.host.as_deref();
     let (addr, timeout) = (req.addr, req.timeout);
+    // What a blocking handshake or an HTTP fetch started now may take: its own timeout, or
+    // what is left of the audit's deadline when that is less.
+    let bounded = || timeout.min(until.saturating_duration_since(Instant::now()));
 
     let versions = Version::ALL
         .map(|v| async move { (v, probe::accepted_suites(addr, sni, v, timeout).await) });
     let hello = async {
-        let suites: Vec<u16> = probe::BROAD_SUITES.to_vec();
+        let suites: Vec<CipherSuite> = probe::BROAD_SUITES.to_vec();
         let spec = HelloSpec {
             version: Version::Tls12,
             suites: &suites,
@@ -61,14 +74,16 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
     let host_for_chain = sni
         .map(str::to_owned)
         .unwrap_or_else(|| addr.ip().to_string());
-    let chain =
-        tokio::task::spawn_blocking(move || served::served_chain(addr, &host_for_chain, timeout));
+    let chain_until = std::time::Instant::now() + bounded();
+    let chain = tokio::task::spawn_blocking(move || {
+        served::served_chain_until(addr, &host_for_chain, chain_until)
+    });
     let (accepted, hello, chain, hsts, redirect, sslv2, heartbleed) = tokio::join!(
         futures_util::future::join_all(versions),
         hello,
         chain,
-        http::hsts(addr, sni, timeout),
-        http::redirect(addr, sni, req.http_port, timeout),
+        http::hsts(addr, sni, bounded()),
+        http::redirect(addr, sni, req.http_port, bounded()),
         probe::speaks_sslv2(addr, timeout),
         probe::heartbleed(addr, sni, Version::Tls12, timeout),
     );
@@ -86,15 +101,31 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
         });
     }
 
+    // What could not be decided: graded as its worst answer, never as a "no".
+    let mut unknowns: Vec<Unknown> = Vec::new();
+    let mut unknown = |question: Question, why: String| unknowns.push(Unknown { question, why });
     let mut connections = 6;
     let mut protocols = Vec::new();
     let mut grade_suites = Vec::new();
     for (version, result) in &accepted {
+        match result {
+            Err(e) => unknown(Question::Protocol(*version), e.to_string()),
+            Ok(a) => {
+                if let Some(why) = &a.incomplete {
+                    unknown(Question::Suites(*version), why.clone());
+                }
+                if let Some(why) = &a.order_unknown {
+                    unknown(Question::Order(*version), why.clone());
+                }
+            }
+        }
         let a = result.as_ref().ok().cloned().unwrap_or(Accepted {
             version: *version,
             suites: Vec::new(),
             server_order: None,
             connections: 1,
+            incomplete: None,
+            order_unknown: None,
         });
         connections += a.connections;
         grade_suites.extend(a.suites.iter().map(|s| (*version, *s)));
@@ -107,7 +138,7 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
                 .map(|id| {
                     let s = suites::by_id(*id);
                     SuiteReport {
-                        id: format!("{id:#06x}"),
+                        id: format!("{:#06x}", id.0),
                         name: s.map_or_else(|| "unknown".to_owned(), |s| s.name.to_owned()),
                         bits: s.map_or(0, |s| s.bits),
                         forward_secrecy: s.is_some_and(|s| s.forward_secrecy),
@@ -127,6 +158,17 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
         Ok(Answer::Hello(h)) if h.version <= Version::Tls12 => Some(h.ocsp_stapled),
         _ => None,
     };
+    if let Err(e) = &hello
+        && !matches!(e, probe::ProbeError::Closed)
+    {
+        unknown(Question::Handshake, e.to_string());
+    }
+    if let Err(e) = &sslv2 {
+        unknown(Question::Ssl2, e.to_string());
+    }
+    if let Err(e) = &heartbleed {
+        unknown(Question::Heartbleed, e.to_string());
+    }
     let (secure_renegotiation, h2, compression, wire_chain) = match hello {
         Ok(Answer::Hello(h)) => (
             h.secure_renegotiation,
@@ -142,7 +184,13 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
             Vec::new(),
         ),
     };
-    let dh_bits = dh_size(addr, sni, &accepted, timeout).await;
+    let dh_bits = match dh_size(addr, sni, &accepted, timeout).await {
+        Ok(bits) => bits,
+        Err(e) => {
+            unknown(Question::DhParams, e.to_string());
+            None
+        }
+    };
     if dh_bits.is_some() {
         connections += 1;
     }
@@ -151,27 +199,60 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
         .find(|v| supported.contains(v));
     let groups = match group_version {
         Some(v) => probe::groups(addr, sni, v, timeout).await,
-        None => Vec::new(),
+        None => (Vec::new(), None),
+    };
+    let groups = match groups {
+        (groups, Some(e)) => {
+            unknown(Question::Detail("every key exchange group"), e.to_string());
+            groups
+        }
+        (groups, None) => groups,
     };
     connections += match group_version {
         Some(Version::Tls13) => wire::GROUPS.len(),
         Some(_) => 5,
         None => 0,
     };
-    let fallback_scsv = fallback_scsv(addr, sni, &supported, timeout).await;
+    let fallback_scsv = match fallback_scsv(addr, sni, &supported, timeout).await {
+        Ok(honoured) => honoured,
+        Err(e) => {
+            unknown(Question::Detail("TLS_FALLBACK_SCSV"), e.to_string());
+            None
+        }
+    };
     connections += usize::from(fallback_scsv.is_some());
     let resume_host = sni
         .map(str::to_owned)
         .unwrap_or_else(|| addr.ip().to_string());
+    let resume_until = std::time::Instant::now() + bounded();
     let resumption =
-        tokio::task::spawn_blocking(move || served::resumes(addr, &resume_host, timeout))
+        tokio::task::spawn_blocking(move || served::resumes(addr, &resume_host, resume_until))
             .await
-            .ok()
-            .and_then(Result::ok);
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+    let resumption = match resumption {
+        Ok(resumes) => Some(resumes),
+        Err(e) => {
+            unknown(Question::Detail("session resumption"), e);
+            None
+        }
+    };
     connections += 2;
     let chain: Vec<CertificateDer<'static>> = match chain {
         Ok(Ok(chain)) if !chain.is_empty() => chain,
-        _ => wire_chain.into_iter().map(CertificateDer::from).collect(),
+        failed => {
+            let why = match failed {
+                Ok(Ok(_)) => "the server sent no certificate".to_owned(),
+                Ok(Err(e)) => e,
+                Err(e) => e.to_string(),
+            };
+            let instead = match wire_chain.is_empty() {
+                true => "",
+                false => " (the chain sent in the clear was checked instead)",
+            };
+            unknown(Question::Chain, format!("{why}{instead}"));
+            wire_chain.into_iter().map(CertificateDer::from).collect()
+        }
     };
     // --ca-bundle: self-signed certificates are roots; the others are intermediates certctl knows,
     // which tell an incomplete chain (B) from an untrusted one (T).
@@ -184,7 +265,21 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
     roots.extend(extra_roots);
     let certificate = (!chain.is_empty())
         .then(|| cert_report(&chain, &roots, &known, sni, crate::clock::unix_now()));
-    let (hsts_header, hsts_max_age) = hsts.unwrap_or((None, None));
+    let (hsts_header, hsts_max_age) = match hsts {
+        Ok(found) => found,
+        Err(e) => {
+            unknown(Question::Hsts, e);
+            (None, None)
+        }
+    };
+    let redirect = redirect.map(|answer| match answer {
+        http::Redirect::Good(to) => Ok(to),
+        http::Redirect::Wrong(what) => Err(what),
+        http::Redirect::Failed(why) => {
+            unknown(Question::Redirect, why.clone());
+            Err(why)
+        }
+    });
 
     let inputs = grade::Inputs {
         protocols: supported,
@@ -210,6 +305,7 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
             .filter(|(_, r)| r.as_ref().is_ok_and(|a| a.server_order == Some(true)))
             .map(|(v, _)| *v)
             .collect(),
+        unknowns,
     };
     let clients = clients::simulate(&inputs.suites, &inputs.server_ordered);
     let rating = grade::grade_with(&inputs, &clients);
@@ -237,6 +333,7 @@ async fn run(req: &AuditRequest) -> Result<AuditReport, AuditError> {
         ocsp_stapling,
         clients,
         connections,
+        complete: inputs.unknowns.is_empty(),
         elapsed_ms: started.elapsed().as_millis(),
     })
 }
@@ -248,34 +345,37 @@ async fn fallback_scsv(
     sni: Option<&str>,
     supported: &[Version],
     timeout: Duration,
-) -> Option<bool> {
-    let lower = supported.iter().rev().nth(1).copied()?;
-    let mut offer: Vec<u16> = match lower {
-        Version::Tls13 => return None,
+) -> Result<Option<bool>, probe::ProbeError> {
+    let Some(lower) = supported.iter().rev().nth(1).copied() else {
+        return Ok(None);
+    };
+    let mut offer: Vec<CipherSuite> = match lower {
+        Version::Tls13 => return Ok(None),
         _ => probe::BROAD_SUITES.to_vec(),
     };
-    offer.push(CipherSuite::TLS_FALLBACK_SCSV.0);
+    offer.push(CipherSuite::TLS_FALLBACK_SCSV);
     let hello = probe::plain_hello(lower, &offer, sni);
     match probe::ask(addr, &hello, false, timeout).await {
         Ok(Answer::Alert {
             description: AlertDescription::INAPPROPRIATE_FALLBACK,
             ..
-        }) => Some(true),
-        Ok(Answer::Hello(_)) => Some(false),
-        _ => None,
+        }) => Ok(Some(true)),
+        Ok(Answer::Hello(_)) => Ok(Some(false)),
+        Ok(Answer::Alert { .. }) | Err(probe::ProbeError::Closed) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
 /// The DH group size, when DHE suites are accepted: one handshake offering only those, read up
-/// to the ServerKeyExchange.
+/// to the ServerKeyExchange. `Ok(None)` when no DHE suite is accepted.
 async fn dh_size(
     addr: SocketAddr,
     sni: Option<&str>,
     accepted: &[(Version, Result<Accepted, probe::ProbeError>)],
     timeout: Duration,
-) -> Option<u32> {
-    let (version, dhe) = accepted.iter().rev().find_map(|(v, r)| {
-        let dhe: Vec<u16> = r
+) -> Result<Option<u32>, probe::ProbeError> {
+    let Some((version, dhe)) = accepted.iter().rev().find_map(|(v, r)| {
+        let dhe: Vec<CipherSuite> = r
             .as_ref()
             .ok()?
             .suites
@@ -284,10 +384,13 @@ async fn dh_size(
             .filter(|id| suites::by_id(*id).is_some_and(|s| s.dhe))
             .collect();
         (!dhe.is_empty()).then_some((*v, dhe))
-    })?;
+    }) else {
+        return Ok(None);
+    };
     let hello = probe::plain_hello(version, &dhe, sni);
     match probe::ask(addr, &hello, true, timeout).await {
-        Ok(Answer::Hello(h)) => h.dh_bits,
-        _ => None,
+        Ok(Answer::Hello(h)) => Ok(h.dh_bits),
+        Ok(Answer::Alert { .. }) | Err(probe::ProbeError::Closed) => Ok(None),
+        Err(e) => Err(e),
     }
 }

@@ -3,21 +3,75 @@
 //! The handshake accepts any certificate (the caller checks the chain with the project's own
 //! verifier, so it can say exactly what is wrong) but still requires the server to prove it holds
 //! the key: handshake signatures are verified as usual.
+//!
+//! Blocking, and bounded: every exchange has one absolute deadline (`Until`), so a server that
+//! trickles bytes cannot stretch it by restarting a per-read timeout.
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-/// The chain `addr` presents for `sni`, leaf first. Blocking; bounded by `timeout` per I/O step.
+/// A socket whose reads and writes all end by one instant: each call's timeout is what is left
+/// until `deadline`, and past it every call fails with `TimedOut`.
+struct Until {
+    sock: TcpStream,
+    deadline: Instant,
+}
+
+impl Until {
+    fn connect(addr: SocketAddr, deadline: Instant) -> std::io::Result<Self> {
+        let sock = TcpStream::connect_timeout(&addr, left(deadline)?)?;
+        Ok(Self { sock, deadline })
+    }
+}
+
+/// The time left until `deadline`, or `TimedOut` when none is.
+fn left(deadline: Instant) -> std::io::Result<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::TimedOut, "deadline passed"))
+}
+
+impl Read for Until {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.sock.set_read_timeout(Some(left(self.deadline)?))?;
+        self.sock.read(buf)
+    }
+}
+
+impl Write for Until {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.sock.set_write_timeout(Some(left(self.deadline)?))?;
+        self.sock.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sock.flush()
+    }
+}
+
+/// The chain `addr` presents for `sni`, leaf first. Blocking; the whole handshake ends within
+/// `timeout`.
 pub fn served_chain(
     addr: SocketAddr,
     sni: &str,
     timeout: Duration,
+) -> Result<Vec<CertificateDer<'static>>, String> {
+    served_chain_until(addr, sni, Instant::now() + timeout)
+}
+
+/// [`served_chain`], ending by `deadline` (connect and handshake together).
+pub fn served_chain_until(
+    addr: SocketAddr,
+    sni: &str,
+    deadline: Instant,
 ) -> Result<Vec<CertificateDer<'static>>, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -29,10 +83,7 @@ pub fn served_chain(
     let name = ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
     let mut conn =
         rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
-    let mut sock = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-    sock.set_read_timeout(Some(timeout))
-        .and_then(|()| sock.set_write_timeout(Some(timeout)))
-        .map_err(|e| e.to_string())?;
+    let mut sock = Until::connect(addr, deadline).map_err(|e| e.to_string())?;
     while conn.is_handshaking() {
         conn.complete_io(&mut sock).map_err(|e| e.to_string())?;
     }
@@ -46,9 +97,9 @@ pub fn served_chain(
 }
 
 /// Whether the server resumes sessions: two full connections sharing one client session cache,
-/// the first reading a response (TLS 1.3 tickets arrive after the handshake). Blocking.
-pub fn resumes(addr: SocketAddr, sni: &str, timeout: Duration) -> Result<bool, String> {
-    use std::io::{Read, Write};
+/// the first reading a response (TLS 1.3 tickets arrive after the handshake). Blocking; both
+/// connections end by `deadline`.
+pub fn resumes(addr: SocketAddr, sni: &str, deadline: Instant) -> Result<bool, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = Arc::new(
         rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -63,10 +114,7 @@ pub fn resumes(addr: SocketAddr, sni: &str, timeout: Duration) -> Result<bool, S
         let name = ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
         let mut conn =
             rustls::ClientConnection::new(config.clone(), name).map_err(|e| e.to_string())?;
-        let mut sock = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-        sock.set_read_timeout(Some(timeout))
-            .and_then(|()| sock.set_write_timeout(Some(timeout)))
-            .map_err(|e| e.to_string())?;
+        let mut sock = Until::connect(addr, deadline).map_err(|e| e.to_string())?;
         let mut tls = rustls::Stream::new(&mut conn, &mut sock);
         let request = format!("HEAD / HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n");
         tls.write_all(request.as_bytes())

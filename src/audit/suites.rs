@@ -5,11 +5,13 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
+use super::wire::CipherSuite;
+
 /// One cipher suite and its properties, read from its IANA name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Suite {
     /// The wire value.
-    pub id: u16,
+    pub id: CipherSuite,
     /// The IANA name (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256).
     pub name: &'static str,
     /// A TLS 1.3 suite (negotiated only in TLS 1.3).
@@ -47,19 +49,19 @@ pub fn all() -> &'static [Suite] {
             .filter_map(|l| {
                 let (hex, name) = l.split_once(' ')?;
                 let id = u16::from_str_radix(hex.trim_start_matches("0x"), 16).ok()?;
-                Some(describe(id, name.trim()))
+                Some(describe(CipherSuite(id), name.trim()))
             })
             .collect()
     })
 }
 
 /// The suite with this value, if known.
-pub fn by_id(id: u16) -> Option<&'static Suite> {
+pub fn by_id(id: CipherSuite) -> Option<&'static Suite> {
     all().iter().find(|s| s.id == id)
 }
 
 /// What an IANA name says about a suite.
-fn describe(id: u16, name: &'static str) -> Suite {
+fn describe(id: CipherSuite, name: &'static str) -> Suite {
     let bare = name.trim_start_matches("OLD_").trim_start_matches("TLS_");
     let (kex, cipher) = match bare.split_once("_WITH_") {
         Some((kex, cipher)) => (kex, cipher),
@@ -108,7 +110,7 @@ mod tests {
     fn the_table_is_complete_and_unique() {
         let all = all();
         assert!(all.len() > 330, "{}", all.len());
-        let mut ids: Vec<u16> = all.iter().map(|s| s.id).collect();
+        let mut ids: Vec<CipherSuite> = all.iter().map(|s| s.id).collect();
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), all.len(), "no value twice");
@@ -116,29 +118,29 @@ mod tests {
 
     #[test]
     fn names_say_what_a_suite_is() {
-        let s = by_id(0xC02F).unwrap();
+        let s = by_id(CipherSuite(0xC02F)).unwrap();
         assert_eq!(s.name, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256");
         assert!(s.forward_secrecy && s.aead && !s.cbc && !s.dhe);
         assert_eq!(s.bits, 128);
-        let s = by_id(0x1302).unwrap();
+        let s = by_id(CipherSuite(0x1302)).unwrap();
         assert!(s.tls13 && s.forward_secrecy && s.aead);
         assert_eq!(s.bits, 256);
-        let s = by_id(0x000A).unwrap();
+        let s = by_id(CipherSuite(0x000A)).unwrap();
         assert!(s.block64 && s.cbc && !s.forward_secrecy);
         assert_eq!(s.bits, 112);
-        let s = by_id(0x0003).unwrap();
+        let s = by_id(CipherSuite(0x0003)).unwrap();
         assert!(s.export && s.rc4);
         assert_eq!(s.bits, 40);
-        let s = by_id(0x0018).unwrap();
+        let s = by_id(CipherSuite(0x0018)).unwrap();
         assert!(s.anonymous && s.rc4);
-        assert_eq!(by_id(0x0002).unwrap().bits, 0);
-        assert_eq!(by_id(0x0009).unwrap().bits, 56);
-        let s = by_id(0x009E).unwrap();
+        assert_eq!(by_id(CipherSuite(0x0002)).unwrap().bits, 0);
+        assert_eq!(by_id(CipherSuite(0x0009)).unwrap().bits, 56);
+        let s = by_id(CipherSuite(0x009E)).unwrap();
         assert!(s.dhe && s.forward_secrecy && s.aead);
-        let s = by_id(0xCCA9).unwrap();
+        let s = by_id(CipherSuite(0xCCA9)).unwrap();
         assert!(s.aead && s.forward_secrecy);
         assert_eq!(s.bits, 256);
-        assert!(by_id(0x008C).unwrap().special);
-        assert!(by_id(0xFFFF).is_none());
+        assert!(by_id(CipherSuite(0x008C)).unwrap().special);
+        assert!(by_id(CipherSuite(0xFFFF)).is_none());
     }
 }

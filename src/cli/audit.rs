@@ -32,6 +32,10 @@ pub struct AuditArgs {
     /// Seconds per connection
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     timeout: u64,
+    /// The whole audit ends within this many seconds, against any server; what could not be
+    /// tested by then is reported as unknown
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    deadline: u64,
     /// At most this many connections to the server at once
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
@@ -94,6 +98,7 @@ pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             http_port: (args.http_port != 0).then_some(args.http_port),
             timeout: Duration::from_secs(args.timeout.max(1)),
             concurrency: usize::from(args.concurrency),
+            deadline: Duration::from_secs(args.deadline.max(1)),
         })
         .await
     })??;
@@ -156,6 +161,14 @@ fn print_report(r: &AuditReport) {
     }
     for warning in &g.warnings {
         println!("  !  {warning}");
+    }
+    // Unknowns that cap the grade are listed with the caps above.
+    for unknown in g
+        .unknowns
+        .iter()
+        .filter(|u| !g.caps.iter().any(|c| c.why == **u))
+    {
+        println!("  ?  {unknown}");
     }
     if !g.weaknesses.is_empty() {
         println!("  weaknesses: {}", g.weaknesses.join("; "));

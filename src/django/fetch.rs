@@ -1,5 +1,9 @@
 //! The live half of `certctl django check --url`: fetch the site's plain-HTTP and HTTPS redirect
 //! chains and a page that sets cookies, then hand the responses to the pure [`live`] checks.
+//!
+//! Each fetch (a whole redirect chain, every response head and the final body) ends within the
+//! request's `timeout`, so a server that trickles bytes cannot stretch it, and a body is read up
+//! to [`MAX_BODY`] bytes only.
 
 use serde::Serialize;
 
@@ -19,7 +23,7 @@ pub struct LiveRequest {
     pub http_port: u16,
     /// Connect here instead of resolving the host (like curl --resolve).
     pub connect: Option<std::net::IpAddr>,
-    /// Per request.
+    /// Per fetch: a redirect chain with its final body, start to end.
     pub timeout: std::time::Duration,
     /// SESSION_COOKIE_NAME (from the static check when there is one).
     pub session_cookie: String,
@@ -52,6 +56,39 @@ struct Fetched {
     set_cookie: Vec<String>,
     status: u16,
     body: String,
+}
+
+/// The most of a page body the mixed-content check reads; the rest is not read.
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// [`follow`], all of it within `timeout`.
+async fn fetch(
+    client: &reqwest::Client,
+    start: reqwest::Url,
+    timeout: std::time::Duration,
+) -> Result<Fetched, DjangoError> {
+    let what = start.to_string();
+    tokio::time::timeout(timeout, follow(client, start))
+        .await
+        .unwrap_or_else(|_| {
+            Err(DjangoError::Live(format!(
+                "{what}: no complete answer within {} s",
+                timeout.as_secs_f32()
+            )))
+        })
+}
+
+/// Up to [`MAX_BODY`] bytes of the body, as text (invalid UTF-8 replaced).
+async fn body(mut rsp: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < MAX_BODY {
+        match rsp.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    bytes.truncate(MAX_BODY);
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 async fn follow(client: &reqwest::Client, start: reqwest::Url) -> Result<Fetched, DjangoError> {
@@ -98,7 +135,7 @@ async fn follow(client: &reqwest::Client, start: reqwest::Url) -> Result<Fetched
             Some(next) if !seen && fetched.chain.len() <= live::MAX_HOPS => url = next,
             _ => {
                 if fetched.status < 300 || fetched.status >= 400 {
-                    fetched.body = rsp.text().await.unwrap_or_default();
+                    fetched.body = body(rsp).await;
                 }
                 return Ok(fetched);
             }
@@ -140,14 +177,17 @@ pub async fn check_live(req: &LiveRequest) -> Result<LiveReport, DjangoError> {
         .map_err(|_| bad("cannot set the http port"))?;
     plain.set_path("/");
     plain.set_query(None);
-    let (http, https) = tokio::join!(follow(&client, plain), follow(&client, url.clone()));
+    let (http, https) = tokio::join!(
+        fetch(&client, plain, req.timeout),
+        fetch(&client, url.clone(), req.timeout)
+    );
     let (http, https) = (http?, https?);
 
     let default_page = req.path.is_none();
     let page = url
         .join(req.path.as_deref().unwrap_or("/admin/login/"))
         .map_err(|e| bad(&e.to_string()))?;
-    let mut cookie_page = follow(&client, page.clone()).await?;
+    let mut cookie_page = fetch(&client, page.clone(), req.timeout).await?;
     let mut page_url = page.to_string();
     let mut findings = Vec::new();
     if cookie_page.status == 404 && default_page {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use certctl::audit::probe::{self, ProbeError};
-use certctl::audit::wire::{self, Answer, HelloSpec, Version, WireError};
+use certctl::audit::wire::{self, Answer, CipherSuite, HelloSpec, Version, WireError};
 
 use crate::common::{Lab, assert_ok};
 
@@ -74,7 +74,7 @@ fn probes_find_the_protocols_nginx_speaks_and_its_chain() {
     .unwrap();
     let mut got = tls12.suites.clone();
     got.sort_unstable();
-    assert_eq!(got, [0xC02B, 0xC02C, 0xCCA9], "{tls12:?}");
+    assert_eq!(got, [0xC02B, 0xC02C, 0xCCA9].map(CipherSuite), "{tls12:?}");
     assert_eq!(tls12.server_order, Some(false));
     assert_eq!(
         tls12.connections, 5,
@@ -89,7 +89,7 @@ fn probes_find_the_protocols_nginx_speaks_and_its_chain() {
     .unwrap();
     let mut got = tls13.suites.clone();
     got.sort_unstable();
-    assert_eq!(got, [0x1301, 0x1302, 0x1303], "{tls13:?}");
+    assert_eq!(got, [0x1301, 0x1302, 0x1303].map(CipherSuite), "{tls13:?}");
     let tls10 = run(probe::accepted_suites(
         addr,
         Some("site.test"),
@@ -606,7 +606,7 @@ fn fake_heartbeat_server(heartbeat: bool, leaks: bool) -> SocketAddr {
         if heartbeat {
             codec::put_extension(&mut ext, ExtensionType::HEARTBEAT, &[1]);
         }
-        let mut flight = codec::server_hello(0x0303, [1; 32], 0xC02F, &ext);
+        let mut flight = codec::server_hello(0x0303, [1; 32], CipherSuite(0xC02F), &ext);
         flight.extend(codec::handshake(HandshakeType::SERVER_HELLO_DONE, &[]));
         let record = codec::record(ContentType::HANDSHAKE, 0x0303, &flight);
         let _ = sock.write_all(&record);

@@ -15,18 +15,18 @@ use certctl::audit::{AuditReport, AuditRequest, audit};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-const RC4_128_SHA: u16 = 0x0005;
-const DES_CBC3_SHA: u16 = 0x000A;
-const AES128_SHA: u16 = 0x002F;
-const ECDHE_RSA_AES128_GCM_SHA256: u16 = 0xC02F;
-const ECDHE_RSA_DES_CBC3_SHA: u16 = 0xC012;
+const RC4_128_SHA: CipherSuite = CipherSuite(0x0005);
+const DES_CBC3_SHA: CipherSuite = CipherSuite(0x000A);
+const AES128_SHA: CipherSuite = CipherSuite(0x002F);
+const ECDHE_RSA_AES128_GCM_SHA256: CipherSuite = CipherSuite(0xC02F);
+const ECDHE_RSA_DES_CBC3_SHA: CipherSuite = CipherSuite(0xC012);
 
 /// What the fake server speaks.
 #[derive(Clone)]
 struct Legacy {
     versions: Vec<u16>,
     /// In the server's preference order.
-    suites: Vec<u16>,
+    suites: Vec<CipherSuite>,
     server_order: bool,
     /// DER, leaf first.
     chain: Vec<Vec<u8>>,
@@ -37,7 +37,7 @@ struct Legacy {
 /// The parts of a ClientHello the fake server looks at.
 struct Hello {
     version: u16,
-    suites: Vec<u16>,
+    suites: Vec<CipherSuite>,
     renegotiation_info: bool,
     status_request: bool,
 }
@@ -55,7 +55,7 @@ fn read_hello(sock: &mut TcpStream) -> Option<Hello> {
         version: hello.version,
         renegotiation_info: hello
             .suites
-            .contains(&CipherSuite::TLS_EMPTY_RENEGOTIATION_INFO_SCSV.0)
+            .contains(&CipherSuite::TLS_EMPTY_RENEGOTIATION_INFO_SCSV)
             || hello.has_extension(ExtensionType::RENEGOTIATION_INFO),
         status_request: hello.has_extension(ExtensionType::STATUS_REQUEST),
         suites: hello.suites,
@@ -138,13 +138,13 @@ fn pki() -> (Vec<Vec<u8>>, Vec<CertificateDer<'static>>) {
     (vec![leaf.der().to_vec()], roots)
 }
 
-fn audit_legacy(versions: &[u16], suites: &[u16], server_order: bool) -> AuditReport {
+fn audit_legacy(versions: &[u16], suites: &[CipherSuite], server_order: bool) -> AuditReport {
     audit_legacy_with(versions, suites, server_order, false)
 }
 
 fn audit_legacy_with(
     versions: &[u16],
-    suites: &[u16],
+    suites: &[CipherSuite],
     server_order: bool,
     staple: bool,
 ) -> AuditReport {
@@ -163,6 +163,7 @@ fn audit_legacy_with(
         http_port: None,
         timeout: Duration::from_secs(3),
         concurrency: 8,
+        deadline: Duration::from_secs(30),
     };
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

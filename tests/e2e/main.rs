@@ -6,6 +6,7 @@ mod common;
 mod audit;
 mod django;
 mod faults;
+mod hostile;
 mod import;
 mod issue;
 mod legacy;

@@ -4,7 +4,7 @@
 //! flights and read ClientHellos), so the byte layout is written once. Pure.
 
 use super::WireError;
-use super::enums::{ContentType, ExtensionType, HandshakeType};
+use super::enums::{CipherSuite, ContentType, ExtensionType, HandshakeType};
 
 /// The bytes before a record's fragment: type, version, length.
 pub const RECORD_HEADER_LEN: usize = 5;
@@ -52,11 +52,16 @@ pub fn put_extension(out: &mut Vec<u8>, kind: ExtensionType, data: &[u8]) {
 
 /// A ServerHello handshake message (no session id, null compression); the extensions block
 /// (already encoded with [`put_extension`]) is left out entirely when empty, as SSL 3.0 servers do.
-pub fn server_hello(version: u16, random: [u8; 32], suite: u16, extensions: &[u8]) -> Vec<u8> {
+pub fn server_hello(
+    version: u16,
+    random: [u8; 32],
+    suite: CipherSuite,
+    extensions: &[u8],
+) -> Vec<u8> {
     let mut body = version.to_be_bytes().to_vec();
     body.extend_from_slice(&random);
     put_u8_prefixed(&mut body, &[]); // session id
-    body.extend_from_slice(&suite.to_be_bytes());
+    body.extend_from_slice(&suite.0.to_be_bytes());
     body.push(0); // compression: null
     if !extensions.is_empty() {
         put_u16_prefixed(&mut body, extensions);
@@ -83,7 +88,7 @@ pub struct ClientHello {
     /// legacy_version (TLS 1.2 for a TLS 1.3 hello).
     pub version: u16,
     /// Offered cipher suites, in the client's order.
-    pub suites: Vec<u16>,
+    pub suites: Vec<CipherSuite>,
     /// Offered compression methods.
     pub compression: Vec<u8>,
     /// Extensions in order, with their data.
@@ -110,7 +115,7 @@ pub fn parse_client_hello(message: &[u8]) -> Result<ClientHello, WireError> {
     let suites = body
         .u16_prefixed()?
         .chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .map(|c| CipherSuite(u16::from_be_bytes([c[0], c[1]])))
         .collect();
     let compression = body.u8_prefixed()?.to_vec();
     let mut extensions = Vec::new();

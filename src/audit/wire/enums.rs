@@ -155,8 +155,8 @@ wire_enum! {
 }
 
 wire_enum! {
-    /// A cipher suite value. The audit's suite lists stay `u16` (they index the IANA table in
-    /// [`super::super::suites`]); this names the values the code refers to.
+    /// A cipher suite value: every suite list, ServerHello and table lookup of the audit speaks
+    /// it ([`super::super::suites`] holds the IANA names of the rest).
     CipherSuite(u16) {
         /// RFC 5746's signalling value for secure renegotiation (SSL 3.0 clients).
         TLS_EMPTY_RENEGOTIATION_INFO_SCSV = 0x00FF,
@@ -174,6 +174,21 @@ wire_enum! {
         TLS_AES_128_CCM_8_SHA256 = 0x1305,
     }
 }
+
+/// Reports write a cipher suite as its number, as the IANA table does.
+impl serde::Serialize for CipherSuite {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u16(self.0)
+    }
+}
+
+/// An array of [`CipherSuite`]s from their IANA values: `cipher_suites![0xC02B, 0x1301]`.
+macro_rules! cipher_suites {
+    ($($id:expr),* $(,)?) => {
+        [$($crate::audit::wire::CipherSuite($id)),*]
+    };
+}
+pub(crate) use cipher_suites;
 
 #[cfg(test)]
 mod tests {

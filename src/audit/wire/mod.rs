@@ -108,7 +108,7 @@ pub struct HelloSpec<'a> {
     /// The highest version offered (TLS 1.3 is offered through supported_versions).
     pub version: Version,
     /// Cipher suites, in preference order.
-    pub suites: &'a [u16],
+    pub suites: &'a [CipherSuite],
     /// Server Name Indication (omitted for IP addresses, as RFC 6066 requires).
     pub sni: Option<&'a str>,
     /// Named groups for supported_groups (and the TLS 1.3 key share, x25519 or the first).
@@ -138,7 +138,7 @@ pub fn client_hello(spec: &HelloSpec<'_>) -> Vec<u8> {
     }
     let mut suites = Vec::new();
     for s in spec.suites {
-        suites.extend_from_slice(&s.to_be_bytes());
+        suites.extend_from_slice(&s.0.to_be_bytes());
     }
     put_u16_prefixed(&mut body, &suites);
     match spec.compression {
@@ -242,7 +242,7 @@ pub struct ServerHello {
     /// The negotiated version (supported_versions for TLS 1.3).
     pub version: Version,
     /// The chosen cipher suite.
-    pub suite: u16,
+    pub suite: CipherSuite,
     /// The chosen compression method (non-zero: CRIME).
     pub compression: u8,
     /// A HelloRetryRequest (TLS 1.3, the key share did not suit the server).
@@ -482,7 +482,7 @@ fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
     let legacy = r.u16()?;
     let random = r.take(32)?;
     r.u8_prefixed()?; // session id
-    let suite = r.u16()?;
+    let suite = CipherSuite(r.u16()?);
     let compression = r.u8()?;
     let mut hello = ServerHello {
         version: Version::from_wire(legacy)
@@ -580,7 +580,7 @@ mod tests {
     fn spec(version: Version) -> HelloSpec<'static> {
         HelloSpec {
             version,
-            suites: &[0x1301, 0xC02F],
+            suites: &enums::cipher_suites![0x1301, 0xC02F],
             sni: Some("a.test"),
             groups: &GROUPS,
             random: [7; 32],
@@ -598,7 +598,7 @@ mod tests {
 
     /// A ServerHello handshake message.
     fn server_hello(version: u16, suite: u16, extensions: &[u8], random: [u8; 32]) -> Vec<u8> {
-        codec::server_hello(version, random, suite, extensions)
+        codec::server_hello(version, random, CipherSuite(suite), extensions)
     }
 
     /// A TLS 1.2 record.
@@ -649,7 +649,7 @@ mod tests {
         let record = client_hello(&spec(Version::Tls12));
         let hello = codec::parse_client_hello(&record[codec::RECORD_HEADER_LEN..]).unwrap();
         assert_eq!(hello.version, 0x0303);
-        assert_eq!(hello.suites, [0x1301, 0xC02F]);
+        assert_eq!(hello.suites, [CipherSuite(0x1301), CipherSuite(0xC02F)]);
         assert_eq!(hello.compression, [0]);
         for kind in [
             ExtensionType::SERVER_NAME,
@@ -686,7 +686,7 @@ mod tests {
         };
         assert_eq!(
             (h.version, h.suite, h.compression),
-            (Version::Tls12, 0xC02F, 0)
+            (Version::Tls12, CipherSuite(0xC02F), 0)
         );
         assert!(h.secure_renegotiation && h.flight_done);
         assert_eq!(h.certificates, certs);
@@ -741,7 +741,11 @@ mod tests {
         };
         assert_eq!(
             (h.version, h.suite, h.group),
-            (Version::Tls13, 0x1302, Some(0x0017))
+            (
+                Version::Tls13,
+                CipherSuite::TLS_AES_256_GCM_SHA384,
+                Some(0x0017)
+            )
         );
         assert!(h.retry_request);
         assert_eq!(
