@@ -257,16 +257,34 @@ pub struct PublishedToken {
     pub key_authorization: String,
 }
 
+/// How long one self-check fetch may take, redirects, head and body together.
+pub const SELF_CHECK_DEADLINE: Duration = Duration::from_secs(5);
+/// The largest body the self-check reads: a key authorization is under 200 bytes, and an error
+/// page worth quoting is a few kilobytes.
+pub const SELF_CHECK_MAX_BODY: usize = 64 * 1024;
+
 /// Fetches every token from the local web server on `port`, as the CA would: the name resolves
 /// to 127.0.0.1 (so the Host header is the name), redirects are followed, to HTTPS too, without
 /// checking the certificate (the CA does not either). A redirect to another host cannot be
-/// followed locally; it is accepted with a warning. Stops at the first failure.
+/// followed locally; it is accepted with a warning. Stops at the first failure. Each fetch ends
+/// within [`SELF_CHECK_DEADLINE`] and reads at most [`SELF_CHECK_MAX_BODY`].
 pub async fn self_check(port: u16, tokens: &[PublishedToken]) -> Result<(), AcmeError> {
+    self_check_within(port, tokens, SELF_CHECK_DEADLINE, SELF_CHECK_MAX_BODY).await
+}
+
+async fn self_check_within(
+    port: u16,
+    tokens: &[PublishedToken],
+    deadline: Duration,
+    max_body: usize,
+) -> Result<(), AcmeError> {
     // One client for every token: each name resolves to 127.0.0.1, and a redirect is followed
     // only while it stays on the host the request started with.
     let mut builder = reqwest::Client::builder()
         .no_proxy()
-        .timeout(Duration::from_secs(5))
+        .connect_timeout(deadline)
+        .timeout(deadline)
+        .tcp_keepalive(Duration::from_secs(30))
         .danger_accept_invalid_certs(true)
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
             let first_host = attempt.previous().first().and_then(|u| u.host_str());
@@ -295,27 +313,21 @@ pub async fn self_check(port: u16, tokens: &[PublishedToken]) -> Result<(), Acme
             host: host.clone(),
             reason,
         };
-        let rsp = client
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| fail(format!("could not be fetched: {}", super::error_chain(&e))))?;
-        let status = rsp.status();
-        if status.is_redirection() {
-            let to = rsp
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("?");
-            tracing::warn!(
-                "self-check for {host}: redirected to {to}, which cannot be checked locally"
-            );
-            continue;
-        }
-        let body = rsp
-            .text()
-            .await
-            .map_err(|e| fail(format!("sent an unreadable body: {e}")))?;
+        let fetched =
+            tokio::time::timeout(deadline, fetch(&client, &url, deadline, max_body)).await;
+        let (status, body) = match fetched {
+            Err(_) => {
+                return Err(fail(timed_out(deadline)));
+            }
+            Ok(Err(reason)) => return Err(fail(reason)),
+            Ok(Ok(Fetched::Redirect(to))) => {
+                tracing::warn!(
+                    "self-check for {host}: redirected to {to}, which cannot be checked locally"
+                );
+                continue;
+            }
+            Ok(Ok(Fetched::Answer(status, body))) => (status, body),
+        };
         if !status.is_success() {
             return Err(fail(format!("answered {status} instead of the token")));
         }
@@ -327,6 +339,63 @@ pub async fn self_check(port: u16, tokens: &[PublishedToken]) -> Result<(), Acme
         }
     }
     Ok(())
+}
+
+fn timed_out(deadline: Duration) -> String {
+    format!(
+        "gave no complete answer within {} s",
+        deadline.as_secs_f32()
+    )
+}
+
+enum Fetched {
+    Redirect(String),
+    Answer(reqwest::StatusCode, String),
+}
+
+/// One GET, its body read chunk by chunk up to `max_body` bytes.
+async fn fetch(
+    client: &reqwest::Client,
+    url: &str,
+    deadline: Duration,
+    max_body: usize,
+) -> Result<Fetched, String> {
+    let timed_out = || timed_out(deadline);
+    let mut rsp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| match e.is_timeout() {
+            true => timed_out(),
+            false => format!("could not be fetched: {}", super::error_chain(&e)),
+        })?;
+    let status = rsp.status();
+    if status.is_redirection() {
+        let to = rsp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("?");
+        return Ok(Fetched::Redirect(to.to_owned()));
+    }
+    let too_large = || format!("answered {status} with a body larger than {max_body} bytes");
+    if rsp.content_length().is_some_and(|n| n > max_body as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = rsp.chunk().await.map_err(|e| match e.is_timeout() {
+        true => timed_out(),
+        false => format!("sent an unreadable body: {}", super::error_chain(&e)),
+    })? {
+        if body.len() + chunk.len() > max_body {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched::Answer(
+        status,
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
 }
 
 #[cfg(test)]
@@ -373,6 +442,59 @@ mod tests {
         s.cleanup();
         let err = self_check(s.port(), &[t]).await.unwrap_err();
         assert!(err.to_string().contains("404"), "{err}");
+    }
+
+    /// A deliberately broken web server (nginx and the standalone responder never misbehave
+    /// this way): it sends a response head, then `body` forever or nothing more.
+    async fn misbehaving_server(endless: bool) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf).await;
+                    let head = match endless {
+                        true => "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+                        false => "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\ntok",
+                    };
+                    let _ = s.write_all(head.as_bytes()).await;
+                    let chunk = format!("1000\r\n{}\r\n", "x".repeat(0x1000));
+                    loop {
+                        if endless && s.write_all(chunk.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        if !endless {
+                            tokio::time::sleep(Duration::from_secs(60)).await;
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn self_check_gives_up_on_a_body_that_never_ends_or_never_finishes() {
+        let endless = misbehaving_server(true).await;
+        let err = self_check_within(endless, &[token("tok-4")], Duration::from_secs(5), 1024)
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("body larger than 1024 bytes"), "{text}");
+        assert!(!text.contains('\n'));
+
+        let stalled = misbehaving_server(false).await;
+        let started = std::time::Instant::now();
+        let err = self_check_within(stalled, &[token("tok-5")], Duration::from_millis(300), 1024)
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("no complete answer"), "{text}");
+        assert!(!text.contains('\n'));
+        // A hang guard, not a timing: the deadline is 0.3 s.
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[tokio::test]

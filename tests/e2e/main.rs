@@ -4,6 +4,7 @@
 mod common;
 
 mod audit;
+mod ca_faults;
 mod django;
 mod issue;
 mod legacy;
