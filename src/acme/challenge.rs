@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fs;
-use std::io::ErrorKind;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,10 +51,21 @@ fn check_token(token: &str) -> Result<(), AcmeError> {
 }
 
 /// Writes token files under `ROOT/.well-known/acme-challenge/`.
+///
+/// certctl often runs as root while the webroot belongs to the web user, who could plant
+/// symlinks there to redirect root's writes and mode changes. So every step goes through an open
+/// directory handle, never a path: `.well-known` and `acme-challenge` are opened with
+/// `O_NOFOLLOW` (a symlink is refused, nothing is written through it), created with `mkdirat`
+/// when missing, the token is created with `O_CREAT | O_EXCL | O_NOFOLLOW` inside the opened
+/// directory, and modes are set on the open handles (`fchmod`), whatever the umask: directories
+/// 0755 and tokens 0644, because the web server (another user) must read them. A challenge
+/// directory certctl made 0700 in the past (under the timer's `UMask=0077`) and still owns is
+/// opened up to 0755 again.
 #[derive(Debug)]
 pub struct Webroot {
-    dir: PathBuf,
-    written: Vec<PathBuf>,
+    root: PathBuf,
+    dir: Option<OwnedFd>,
+    written: Vec<String>,
 }
 
 impl Webroot {
@@ -68,7 +79,8 @@ impl Webroot {
             )));
         }
         let mut webroot = Self {
-            dir: root.join(CHALLENGE_PATH.trim_matches('/')),
+            root: root.to_owned(),
+            dir: None,
             written: Vec::new(),
         };
         let probe = format!("certctl-probe-{}", std::process::id());
@@ -76,42 +88,109 @@ impl Webroot {
         webroot.cleanup();
         Ok(webroot)
     }
+
+    /// The challenge directory's path, for messages.
+    fn dir_path(&self) -> PathBuf {
+        self.root.join(CHALLENGE_PATH.trim_matches('/'))
+    }
+
+    /// The open challenge directory, opened (and made) component by component without
+    /// following symlinks.
+    fn challenge_dir(&mut self) -> Result<&OwnedFd, AcmeError> {
+        use rustix::fs::{Mode, OFlags};
+        if self.dir.is_none() {
+            let io = |what: &str, path: &Path, e: rustix::io::Errno| {
+                AcmeError::Responder(format!(
+                    "cannot {what} {}: {}",
+                    path.display(),
+                    std::io::Error::from(e)
+                ))
+            };
+            let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            // The root itself is the user's choice and may be a symlink.
+            let mut parent = rustix::fs::open(&self.root, dir_flags, Mode::empty())
+                .map_err(|e| io("open", &self.root, e))?;
+            let mut path = self.root.clone();
+            for name in [".well-known", "acme-challenge"] {
+                path.push(name);
+                let created = match rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o755)) {
+                    Ok(()) => true,
+                    Err(rustix::io::Errno::EXIST) => false,
+                    Err(e) => return Err(io("create", &path, e)),
+                };
+                let dir =
+                    rustix::fs::openat(&parent, name, dir_flags | OFlags::NOFOLLOW, Mode::empty())
+                        .map_err(|e| match e {
+                            rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR => {
+                                AcmeError::UnsafeWebroot {
+                                    path: path.clone(),
+                                    reason: "it is a symlink or not a directory",
+                                }
+                            }
+                            e => io("open", &path, e),
+                        })?;
+                let stat = rustix::fs::fstat(&dir).map_err(|e| io("inspect", &path, e))?;
+                let mode = stat.st_mode & 0o7777;
+                let ours = stat.st_uid == rustix::process::geteuid().as_raw();
+                if created || (ours && mode & 0o055 != 0o055) {
+                    rustix::fs::fchmod(&dir, Mode::from_raw_mode(mode | 0o755))
+                        .map_err(|e| io("set permissions on", &path, e))?;
+                }
+                parent = dir;
+            }
+            self.dir = Some(parent);
+        }
+        Ok(self.dir.as_ref().expect("opened above"))
+    }
 }
 
 impl Http01Responder for Webroot {
     fn publish(&mut self, token: &str, key_authorization: &str) -> Result<(), AcmeError> {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use rustix::fs::{AtFlags, Mode, OFlags};
         check_token(token)?;
-        let fail = |what: &str, path: &Path, e: std::io::Error| {
+        let path = self.dir_path().join(token);
+        let fail = |what: &str, e: std::io::Error| {
             AcmeError::Responder(format!("cannot {what} {}: {e}", path.display()))
         };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(&self.dir)
-            .map_err(|e| fail("create", &self.dir, e))?;
-        let path = self.dir.join(token);
-        // create_new: never follow a symlink someone planted under the (web-writable) root.
-        let _ = fs::remove_file(&path);
-        fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, key_authorization.as_bytes()))
-            .map_err(|e| fail("write", &path, e))?;
+        let dir = self.challenge_dir()?;
+        // A leftover (or a planted symlink) is removed, never followed: unlinkat removes the
+        // link itself, and O_EXCL | O_NOFOLLOW refuses anything that appears in between.
+        match rustix::fs::unlinkat(dir, token, AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+            Err(e) => return Err(fail("remove the old", e.into())),
+        }
+        let fd = rustix::fs::openat(
+            dir,
+            token,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o644),
+        )
+        .map_err(|e| fail("create", e.into()))?;
         // The web server (often another user) must read it, whatever the umask says.
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o644))
-            .map_err(|e| fail("set permissions on", &path, e))?;
-        self.written.push(path);
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o644))
+            .map_err(|e| fail("set permissions on", e.into()))?;
+        let mut file = fs::File::from(fd);
+        std::io::Write::write_all(&mut file, key_authorization.as_bytes())
+            .map_err(|e| fail("write", e))?;
+        self.written.push(token.to_owned());
         Ok(())
     }
 
     fn cleanup(&mut self) {
-        for path in self.written.drain(..) {
-            if let Err(e) = fs::remove_file(&path)
-                && e.kind() != ErrorKind::NotFound
-            {
-                tracing::warn!("cannot remove challenge file {}: {e}", path.display());
+        let Some(dir) = &self.dir else {
+            return;
+        };
+        for token in self.written.drain(..) {
+            match rustix::fs::unlinkat(dir, token.as_str(), rustix::fs::AtFlags::empty()) {
+                Ok(()) | Err(rustix::io::Errno::NOENT) => {}
+                Err(e) => tracing::warn!(
+                    "cannot remove challenge file {}: {}",
+                    self.root
+                        .join(CHALLENGE_PATH.trim_matches('/'))
+                        .join(&token)
+                        .display(),
+                    std::io::Error::from(e)
+                ),
             }
         }
     }
@@ -420,6 +499,76 @@ mod tests {
             assert_eq!(fs::read_to_string(&file).unwrap(), "tok_1.thumb");
         }
         assert!(!file.exists(), "dropping the responder removes the token");
+    }
+
+    #[test]
+    fn webroot_refuses_symlinked_challenge_directories_and_writes_nothing_through_them() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let elsewhere = tempfile::tempdir().unwrap();
+        // acme-challenge is a link to a directory root should never write into.
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join(".well-known")).unwrap();
+        symlink(
+            elsewhere.path(),
+            dir.path().join(".well-known/acme-challenge"),
+        )
+        .unwrap();
+        fs::set_permissions(elsewhere.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let err = Webroot::new(dir.path()).unwrap_err();
+        assert!(matches!(err, AcmeError::UnsafeWebroot { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("acme-challenge") && text.contains("symlink") && !text.contains('\n'),
+            "{text}"
+        );
+        assert_eq!(
+            fs::read_dir(elsewhere.path()).unwrap().count(),
+            0,
+            "nothing written"
+        );
+        assert_eq!(
+            fs::metadata(elsewhere.path()).unwrap().permissions().mode() & 0o777,
+            0o700,
+            "no mode changed through the link"
+        );
+        // .well-known itself a link: refused the same way.
+        let dir = tempfile::tempdir().unwrap();
+        symlink(elsewhere.path(), dir.path().join(".well-known")).unwrap();
+        let err = Webroot::new(dir.path()).unwrap_err();
+        assert!(err.to_string().contains(".well-known"), "{err}");
+        assert_eq!(fs::read_dir(elsewhere.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn webroot_never_follows_a_planted_token_symlink_and_sets_modes_itself() {
+        use std::os::unix::fs::{PermissionsExt, symlink};
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Webroot::new(dir.path()).unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let token = dir.path().join(".well-known/acme-challenge/tok_6");
+        symlink(&victim, &token).unwrap();
+        w.publish("tok_6", "tok_6.thumb").unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+        let meta = fs::symlink_metadata(&token).unwrap();
+        assert!(meta.is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+        for d in [".well-known", ".well-known/acme-challenge"] {
+            let mode = fs::metadata(dir.path().join(d))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o755, "{d}");
+        }
+        // A challenge directory certctl once made 0700 is opened up again.
+        drop(w);
+        let challenge = dir.path().join(".well-known/acme-challenge");
+        fs::set_permissions(&challenge, fs::Permissions::from_mode(0o700)).unwrap();
+        Webroot::new(dir.path()).unwrap();
+        assert_eq!(
+            fs::metadata(&challenge).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
     }
 
     #[test]

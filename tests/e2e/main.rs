@@ -11,3 +11,4 @@ mod legacy;
 mod nginx;
 mod renew;
 mod tools;
+mod webroot;
