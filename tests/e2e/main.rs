@@ -10,5 +10,6 @@ mod issue;
 mod legacy;
 mod nginx;
 mod renew;
+mod schedule;
 mod tools;
 mod webroot;
