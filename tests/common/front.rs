@@ -250,7 +250,8 @@ pub struct AriSettings {
     /// The Retry-After header, seconds.
     pub retry_after: u64,
     /// Refuse the next new order that carries `replaces` with this ACME error type
-    /// (`alreadyReplaced`, `malformed`), once.
+    /// (`alreadyReplaced`, `malformed`), once; `ignore` passes it to pebble without echoing
+    /// `replaces` (a CA that advertises ARI but ignores the field).
     pub refuse_replaces: Option<&'static str>,
 }
 
@@ -306,10 +307,16 @@ impl AriFront {
                     body.to_string().as_bytes(),
                 );
             }
+            // pebble 2.4 ignores `replaces`; an ARI CA echoes it in the order (RFC 9773).
+            let mut echo = None;
             if req.method == "POST" && req.path == "/order-plz" {
                 let payload = req.jws_payload();
                 let mut s = ours.lock().unwrap();
-                if payload.get("replaces").is_some()
+                echo = payload.get("replaces").cloned();
+                if echo.is_some() && s.refuse_replaces == Some("ignore") {
+                    s.refuse_replaces = None;
+                    echo = None;
+                } else if echo.is_some()
                     && let Some(kind) = s.refuse_replaces.take()
                 {
                     let status = match kind {
@@ -329,6 +336,13 @@ impl AriFront {
                 }
             }
             let mut up = forward(req, pebble_port, &roots);
+            if let Some(replaces) = echo
+                && up.status.starts_with('2')
+            {
+                let mut order: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
+                order["replaces"] = replaces;
+                up.body = order.to_string().into_bytes();
+            }
             if req.path == "/dir" {
                 let mut dir: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
                 dir["renewalInfo"] = format!("https://{host}/renewal-info").into();

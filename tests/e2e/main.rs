@@ -3,6 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod ari;
 mod audit;
 mod ca_faults;
 mod django;
