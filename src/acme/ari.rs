@@ -38,7 +38,7 @@ pub async fn suggestion(
             start: info.suggested_window.start.unix_timestamp(),
             end: info.suggested_window.end.unix_timestamp(),
             explanation_url: info.explanation_url,
-            retry_after,
+            retry_after: whole_seconds(retry_after),
         })),
         Err(instant_acme::Error::Unsupported(_)) => Ok(None),
         Err(e) => Err(AcmeError::from_acme(
@@ -49,9 +49,28 @@ pub async fn suggestion(
     }
 }
 
+/// instant-acme turns `Retry-After: 7200` into a time and measures it again a moment later,
+/// which gives 7199.99 s: round up, so the CA's whole seconds come back exact.
+fn whole_seconds(d: Duration) -> Duration {
+    Duration::from_secs(d.as_secs() + u64::from(d.subsec_nanos() > 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_rounded_up_to_the_whole_second() {
+        assert_eq!(
+            whole_seconds(Duration::from_millis(7_199_990)),
+            Duration::from_secs(7200)
+        );
+        assert_eq!(
+            whole_seconds(Duration::from_secs(60)),
+            Duration::from_secs(60)
+        );
+        assert_eq!(whole_seconds(Duration::ZERO), Duration::ZERO);
+    }
     use rcgen::{CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, SerialNumber};
 
     #[test]

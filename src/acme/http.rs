@@ -1,5 +1,13 @@
-//! The HTTPS client instant-acme uses: platform roots plus `--ca-bundle`, and deadlines, so an
-//! unreachable CA is reported within seconds instead of hanging.
+//! The HTTPS client instant-acme uses: platform roots plus `--ca-bundle`, and bounds on every
+//! exchange, so a CA that is unreachable, stalls or never stops talking is reported within
+//! seconds instead of hanging or filling memory.
+//!
+//! Every request has one deadline, [`REQUEST_DEADLINE`], covering the connection, the response
+//! head *and* the whole body: the body is read here, into memory, before instant-acme sees it.
+//! Bodies are capped at [`MAX_BODY`]: an ACME directory, order or problem document is a few
+//! kilobytes and a certificate chain rarely more than ten, so 1 MiB is far above anything a
+//! CA sends and far below anything that hurts. TCP keepalive is on, so a CA that vanishes
+//! without closing the connection is noticed on pooled connections too.
 
 use std::future::Future;
 use std::path::Path;
@@ -8,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -17,17 +26,47 @@ use super::AcmeError;
 
 /// How long to wait for a TCP connection to the CA.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long one request/response may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one whole exchange may take: connecting, the request, the response head and body.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(15);
+/// The largest response body accepted from the CA (see the module docs).
+pub const MAX_BODY: usize = 1024 * 1024;
+/// Idle time before TCP keepalive probes start on a connection to the CA.
+const KEEPALIVE: Duration = Duration::from_secs(30);
 
 type Inner = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
 
 /// See the module docs.
-pub(crate) struct AcmeHttp(Inner);
+pub(crate) struct AcmeHttp {
+    client: Inner,
+    limits: Limits,
+}
+
+/// The bounds on one exchange.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    /// Connection, head and body, all together.
+    pub deadline: Duration,
+    /// The largest body read.
+    pub max_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            deadline: REQUEST_DEADLINE,
+            max_body: MAX_BODY,
+        }
+    }
+}
 
 impl AcmeHttp {
     /// A client trusting the system roots and, if given, every certificate in `ca_bundle`.
     pub(crate) fn new(ca_bundle: Option<&Path>) -> Result<Self, AcmeError> {
+        Self::with_limits(ca_bundle, Limits::default())
+    }
+
+    /// Like [`AcmeHttp::new`] with other bounds (tests).
+    pub(crate) fn with_limits(ca_bundle: Option<&Path>, limits: Limits) -> Result<Self, AcmeError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let extra = match ca_bundle {
             Some(path) => crate::trust::load_bundle(path)?,
@@ -49,15 +88,41 @@ impl AcmeHttp {
         tcp.enforce_http(false);
         tcp.set_connect_timeout(Some(CONNECT_TIMEOUT));
         tcp.set_nodelay(true);
+        tcp.set_keepalive(Some(KEEPALIVE));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_only()
             .enable_http1()
             .enable_http2()
             .wrap_connector(tcp);
-        Ok(Self(
-            HyperClient::builder(TokioExecutor::new()).build(https),
-        ))
+        Ok(Self {
+            client: HyperClient::builder(TokioExecutor::new()).build(https),
+            limits,
+        })
+    }
+}
+
+/// Why an exchange was cut short; instant-acme carries it as `Error::Other`, and
+/// [`AcmeError::from_acme`] turns it into "cannot talk to the ACME server at URL: …".
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExchangeError {
+    /// The deadline passed before the body was complete.
+    #[error("no complete answer within {} s", .0.as_secs())]
+    Deadline(Duration),
+    /// The body is larger than the cap.
+    #[error("the answer is larger than {}; refused", size(*.0))]
+    TooLarge(usize),
+    /// The connection failed or broke off.
+    #[error("{0}")]
+    Transport(String),
+}
+
+/// A size for people: "1 MiB", "64 KiB", "100 bytes".
+fn size(bytes: usize) -> String {
+    match bytes {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
     }
 }
 
@@ -66,14 +131,37 @@ impl HttpClient for AcmeHttp {
         &self,
         req: http::Request<BodyWrapper<Bytes>>,
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
-        let fut = self.0.request(req);
+        let fut = self.client.request(req);
+        let limits = self.limits;
         Box::pin(async move {
-            match tokio::time::timeout(REQUEST_TIMEOUT, fut).await {
+            let exchange = async {
+                let rsp = fut
+                    .await
+                    .map_err(|e| ExchangeError::Transport(super::error_chain(&e)))?;
+                let (parts, body) = rsp.into_parts();
+                let declared = parts
+                    .headers
+                    .get(http::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+                if declared.is_some_and(|n| n > limits.max_body as u64) {
+                    return Err(ExchangeError::TooLarge(limits.max_body));
+                }
+                let body = Limited::new(body, limits.max_body)
+                    .collect()
+                    .await
+                    .map_err(|e| match e.downcast::<http_body_util::LengthLimitError>() {
+                        Ok(_) => ExchangeError::TooLarge(limits.max_body),
+                        Err(e) => ExchangeError::Transport(super::error_chain(e.as_ref())),
+                    })?
+                    .to_bytes();
+                Ok(http::Response::from_parts(parts, Full::new(body)))
+            };
+            match tokio::time::timeout(limits.deadline, exchange).await {
                 Ok(Ok(rsp)) => Ok(BytesResponse::from(rsp)),
                 Ok(Err(e)) => Err(instant_acme::Error::Other(Box::new(e))),
-                Err(_) => Err(instant_acme::Error::Other(
-                    format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()).into(),
-                )),
+                Err(_) => Err(instant_acme::Error::Other(Box::new(
+                    ExchangeError::Deadline(limits.deadline),
+                ))),
             }
         })
     }

@@ -68,6 +68,18 @@ pub enum AcmeError {
     /// The standalone responder could not listen, or the webroot could not be written.
     #[error("{0}")]
     Responder(String),
+    /// The webroot's challenge directory is a symlink (or not a directory): certctl, often root,
+    /// does not write through links a web user may have planted.
+    #[error(
+        "refusing to write challenge files through {}: {reason}; make it a real directory",
+        path.display()
+    )]
+    UnsafeWebroot {
+        /// The offending path.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The CA took too long.
     #[error("the CA did not finish {0} in time")]
     Timeout(&'static str),

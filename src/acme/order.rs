@@ -78,16 +78,18 @@ where
     };
     let first = retry_bad_nonce(async || account.new_order(&new_order(true)).await).await;
     let first = match first {
-        // The certificate was already replaced (by another run, say): order without `replaces`.
-        Err(instant_acme::Error::Api(problem))
-            if replaces.is_some()
-                && problem
-                    .r#type
-                    .as_deref()
-                    .is_some_and(|t| t.ends_with(":alreadyReplaced")) =>
-        {
+        // The certificate was already replaced (by another run, say), or the CA does not take
+        // this `replaces` (RFC 9773 section 5: a CA may answer malformed for an identifier it
+        // does not know), or it ignored the field (instant-acme then refuses the order, since
+        // RFC 9773 says the CA must echo it): order again without it. Renewal must never hinge
+        // on ARI.
+        Err(e) if replaces.is_some() && refuses_replaces(&e) => {
             tracing::info!(
-                "the CA says the certificate was already replaced; ordering without `replaces`"
+                "the CA did not take `replaces` ({}); ordering without it",
+                match &e {
+                    instant_acme::Error::Api(problem) => super::ProblemDisplay(problem).to_string(),
+                    other => other.to_string(),
+                }
             );
             retry_bad_nonce(async || account.new_order(&new_order(false)).await).await
         }
@@ -197,6 +199,22 @@ where
     Ok((chain, order.state().certificate.clone()))
 }
 
+/// True for the answers after which an order is sent again without `replaces`: the problems
+/// `alreadyReplaced` and `malformed`, and instant-acme's refusal of an order that does not echo
+/// the field.
+fn refuses_replaces(err: &instant_acme::Error) -> bool {
+    match err {
+        instant_acme::Error::Api(problem) => problem
+            .r#type
+            .as_deref()
+            .is_some_and(|t| t.ends_with(":alreadyReplaced") || t.ends_with(":malformed")),
+        instant_acme::Error::Other(inner) => {
+            inner.to_string().starts_with("replaces field mismatch")
+        }
+        _ => false,
+    }
+}
+
 /// instant-acme retries a rejected nonce twice; a CA that rejects more in a row (pebble's test
 /// mode rejects 5% of good nonces, and Let's Encrypt may too under load) gets three more tries
 /// for the requests that are safe to repeat: a badNonce means the request was not processed.
@@ -246,4 +264,39 @@ async fn collect_failures(
         failures.push((state.identifier().to_string(), status, problem));
     }
     Ok(failures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_again_without_replaces_only_for_already_replaced_malformed_or_ignored() {
+        let problem = |kind: &str| {
+            instant_acme::Error::Api(
+                serde_json::from_str(&format!(
+                    r#"{{"type":"urn:ietf:params:acme:error:{kind}","detail":"x"}}"#
+                ))
+                .unwrap(),
+            )
+        };
+        for (kind, again) in [
+            ("alreadyReplaced", true),
+            ("malformed", true),
+            ("rateLimited", false),
+            ("badNonce", false),
+            ("unauthorized", false),
+        ] {
+            assert_eq!(refuses_replaces(&problem(kind)), again, "{kind}");
+        }
+        let untyped = instant_acme::Error::Api(serde_json::from_str(r#"{"detail":"x"}"#).unwrap());
+        assert!(!refuses_replaces(&untyped));
+        // instant-acme's words when the CA's order does not echo `replaces` (0.8.5).
+        let ignored = instant_acme::Error::Other(
+            "replaces field mismatch: expected Some(..), found None".into(),
+        );
+        assert!(refuses_replaces(&ignored));
+        let other = instant_acme::Error::Other("connection reset".into());
+        assert!(!refuses_replaces(&other));
+    }
 }

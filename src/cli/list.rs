@@ -51,7 +51,11 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                     (Some(k), true) => format!("{k}+rsa-2048"),
                 },
                 e.not_after_rfc3339.clone().unwrap_or_else(|| "-".into()),
-                e.days_left.map_or_else(|| "-".into(), |d| d.to_string()),
+                match (e.days_left, e.expiry) {
+                    (None, _) => "-".into(),
+                    (Some(d), Some(x)) if x.is_expiring() => format!("{d} (expiring)"),
+                    (Some(d), _) => d.to_string(),
+                },
                 match (&e.renewal, &e.not_renewed) {
                     (Some(r), _) if r.next_renewal <= now => "due now".to_owned(),
                     (Some(r), _) => certctl::verify::rfc3339(r.next_renewal),
@@ -97,6 +101,7 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
 
 /// The renewal reasoning, certificate by certificate.
 fn explain(entries: &[certctl::ops::list::ListEntry], now: i64) {
+    use certctl::verify::expiry::Expiry;
     use certctl::verify::rfc3339;
     for e in entries {
         println!("{}  ({})", e.name, e.names.join(", "));
@@ -111,6 +116,12 @@ fn explain(entries: &[certctl::ops::list::ListEntry], now: i64) {
                 (not_after - not_before) / 86_400,
                 e.days_left.unwrap_or_default()
             );
+        }
+        match e.expiry {
+            Some(Expiry::Expiring { why }) => println!("  expiring:      {why}"),
+            Some(Expiry::Expired) => println!("  expiring:      expired"),
+            Some(Expiry::NotYetValid) => println!("  expiring:      not valid yet"),
+            _ => {}
         }
         if let Some(why) = &e.not_renewed {
             println!("  not renewed:   {why}");

@@ -89,21 +89,34 @@ pub enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     let ctx = Ctx::new(&cli.global);
-    match cli.command {
-        Command::Issue(args) => issue::run(*args, &ctx),
-        Command::List(args) => list::run(args, &ctx),
-        Command::Nginx(args) => nginx::run(*args, &ctx),
-        Command::Renew(args) => renew::run(*args, &ctx),
-        Command::Schedule(args) => schedule::run(args, &ctx),
-        Command::Daemon(args) => daemon::run(*args, &ctx),
-        Command::Verify(args) => verify::run(args, &ctx),
-        Command::Revoke(args) => revoke::run(args, &ctx),
-        Command::Audit(args) => audit::run(args, &ctx),
-        Command::Dhparam(args) => dhparam::run(args, &ctx),
-        Command::Csr(args) => csr::run(args, &ctx),
-        Command::InstallCert(args) => install::run(args, &ctx),
-        Command::Django(args) => django::run(args, &ctx),
-        Command::Import(args) => import::run(args, &ctx),
+    // These add or change renewal records, and so the directories renewals write to.
+    let changes_records = matches!(
+        cli.command,
+        Command::Issue(_) | Command::Nginx(_) | Command::InstallCert(_) | Command::Import(_)
+    );
+    let result = dispatch(cli.command, &ctx);
+    if changes_records && result.is_ok() {
+        schedule::refresh_paths(&ctx);
+    }
+    result
+}
+
+fn dispatch(command: Command, ctx: &Ctx) -> Result<ExitCode, Error> {
+    match command {
+        Command::Issue(args) => issue::run(*args, ctx),
+        Command::List(args) => list::run(args, ctx),
+        Command::Nginx(args) => nginx::run(*args, ctx),
+        Command::Renew(args) => renew::run(*args, ctx),
+        Command::Schedule(args) => schedule::run(args, ctx),
+        Command::Daemon(args) => daemon::run(*args, ctx),
+        Command::Verify(args) => verify::run(args, ctx),
+        Command::Revoke(args) => revoke::run(args, ctx),
+        Command::Audit(args) => audit::run(args, ctx),
+        Command::Dhparam(args) => dhparam::run(args, ctx),
+        Command::Csr(args) => csr::run(args, ctx),
+        Command::InstallCert(args) => install::run(args, ctx),
+        Command::Django(args) => django::run(args, ctx),
+        Command::Import(args) => import::run(args, ctx),
     }
 }
 

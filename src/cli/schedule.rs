@@ -33,6 +33,25 @@ struct RootArg {
     root: PathBuf,
 }
 
+/// After a command that added or changed renewal records: the installed service's writable
+/// paths follow (see `scheduler::systemd`). A failure is a warning: the certificate is fine,
+/// only its renewal under the timer may not be.
+pub fn refresh_paths(ctx: &Ctx) {
+    let Ok(state) = std::path::absolute(ctx.store.layout().root()) else {
+        return;
+    };
+    match schedule::refresh(&state, &schedule::writable_paths(&ctx.store)) {
+        Ok(changed) => {
+            for file in changed {
+                tracing::info!("updated {} (paths renewals write to)", file.display());
+            }
+        }
+        Err(e) => eprintln!(
+            "certctl: warning: the renewal timer may not be able to write this certificate's directories: {e}; run `certctl schedule install` again"
+        ),
+    }
+}
+
 pub fn run(args: ScheduleArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     match args.action {
         Action::Install(a) => {

@@ -35,9 +35,10 @@ pub struct VerifyArgs {
     /// The certificate must be valid for this host name
     #[arg(long, value_name = "HOST")]
     host: Option<String>,
-    /// Warn (exit 1) when fewer than N days remain
-    #[arg(long, default_value_t = 21, value_name = "N")]
-    warn_days: u32,
+    /// Warn (exit 1) when fewer than N days remain. Without it: when less than a quarter of the
+    /// certificate's lifetime remains, or the CA's ARI window has passed
+    #[arg(long, value_name = "N")]
+    warn_days: Option<u32>,
     /// Machine-readable report
     #[arg(long)]
     json: bool,

@@ -12,6 +12,7 @@ use crate::renewal::due::{self, Inputs, Reason, Window};
 use crate::renewal::state::{LastResult, RenewalState};
 use crate::store::{CertStore, KeySlot};
 use crate::verify;
+use crate::verify::expiry::{self, Expiry};
 
 /// One row of `certctl list`.
 #[derive(Clone, Debug, Serialize)]
@@ -32,6 +33,9 @@ pub struct ListEntry {
     pub not_after_rfc3339: Option<String>,
     /// Whole days left (negative once expired).
     pub days_left: Option<i64>,
+    /// Expiring or not, relative to the lifetime and the ARI window (`verify::expiry`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<Expiry>,
     /// Issuer common name.
     pub issuer: Option<String>,
     /// Serial number, hex.
@@ -61,6 +65,7 @@ impl ListEntry {
             not_after: None,
             not_after_rfc3339: None,
             days_left: None,
+            expiry: None,
             issuer: None,
             serial: None,
             fullchain,
@@ -147,6 +152,21 @@ pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
         entry.not_after = Some(info.not_after);
         entry.not_after_rfc3339 = Some(verify::rfc3339(info.not_after));
         entry.days_left = Some((info.not_after - now).div_euclid(86_400));
+        let ari_end = state
+            .ari
+            .as_ref()
+            .filter(|a| a.cert_id == cert_id)
+            .and_then(|a| a.window)
+            .map(|w| w.end);
+        entry.expiry = Some(expiry::assess(
+            &expiry::Inputs {
+                not_before: info.not_before,
+                not_after: info.not_after,
+                ari_end,
+                warn_days: None,
+            },
+            now,
+        ));
         entry.issuer = Some(info.issuer.clone());
         entry.serial = Some(info.serial.clone());
         if record.responder == Responder::Manual {
@@ -212,6 +232,14 @@ pub fn render_metrics(entries: &[ListEntry], now: i64) -> String {
             .collect(),
     );
     family(
+        "certctl_certificate_expiring",
+        "1 when renewal is late: less than a quarter of the lifetime left, the CA's ARI window passed, or expired.",
+        entries
+            .iter()
+            .filter_map(|e| Some((label(e), u8::from(e.expiry?.is_expiring()).to_string())))
+            .collect(),
+    );
+    family(
         "certctl_certificate_next_renewal_timestamp_seconds",
         "When certctl renews the certificate next (past: due).",
         entries
@@ -267,6 +295,9 @@ mod tests {
         entry.not_before = Some(100);
         entry.not_after = Some(1000);
         entry.days_left = Some(0);
+        entry.expiry = Some(Expiry::Expiring {
+            why: expiry::Why::Lifetime,
+        });
         entry.renewal = Some(RenewalView {
             next_renewal: 700,
             next_renewal_rfc3339: String::new(),
@@ -286,6 +317,7 @@ mod tests {
             "certctl_certificate_next_renewal_timestamp_seconds{name=\"a.test\",reason=\"lifetime\"} 700",
             "certctl_renewal_last_success{name=\"a.test\"} 0",
             "certctl_renewal_consecutive_failures{name=\"a.test\"} 2",
+            "certctl_certificate_expiring{name=\"a.test\"} 1",
             "certctl_renew_run_timestamp_seconds 42",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing in\n{text}");

@@ -37,8 +37,9 @@ pub struct VerifyRequest {
     pub ca_bundle: Option<PathBuf>,
     /// A host name the certificate must cover.
     pub hostname: Option<String>,
-    /// Warn when fewer than this many days remain.
-    pub warn_days: u32,
+    /// Warn when fewer than this many days remain; None: relative to the certificate's
+    /// lifetime and its ARI window (`verify::expiry`).
+    pub warn_days: Option<u32>,
 }
 
 fn status_word<S: serde::Serializer>(severity: &Severity, s: S) -> Result<S::Ok, S::Error> {
@@ -68,6 +69,14 @@ fn key_spki(pem: &[u8], path: &Path) -> Result<Vec<u8>, Error> {
     Ok(key.public_key_spki())
 }
 
+/// The end of the ARI window stored for the certificate in `pem`, if the CA gave one for it.
+fn ari_end(store: &dyn CertStore, name: &str, pem: &[u8]) -> Option<i64> {
+    let chain = crate::verify::parse_pem_chain(pem).ok()?;
+    let id = crate::acme::ari::cert_id(chain.first()?).ok()?;
+    let ari = store.load_state(name).ok()?.ari?;
+    (ari.cert_id == id).then_some(ari.window?.end)
+}
+
 /// Runs the checks. Unreadable input is an error (exit 2); what is wrong with readable input is
 /// a finding.
 pub fn verify(
@@ -93,6 +102,7 @@ pub fn verify(
                 hostname,
                 now,
                 warn_days: req.warn_days,
+                ari_end: None,
             })
         }
         Target::Name(name) => {
@@ -110,6 +120,11 @@ pub fn verify(
                 let paths = store.live_paths(name, slot);
                 let pem = read(&paths.fullchain)?;
                 let spki = key_spki(&read(&paths.privkey)?, &paths.privkey)?;
+                // The stored ARI window, when it belongs to this (the primary) certificate.
+                let ari_end = match slot {
+                    KeySlot::Primary => ari_end(store, name, &pem),
+                    _ => None,
+                };
                 let (mut findings, info) = report::report(&Inputs {
                     chain_pem: &pem,
                     key_spki: Some(&spki),
@@ -118,6 +133,7 @@ pub fn verify(
                     hostname,
                     now,
                     warn_days: req.warn_days,
+                    ari_end,
                 });
                 if slot == KeySlot::Rsa {
                     for f in &mut findings {

@@ -15,6 +15,7 @@ use x509_parser::prelude::*;
 
 use crate::names::Identifier;
 
+pub mod expiry;
 pub mod report;
 
 /// Why a chain was refused.
@@ -492,7 +493,8 @@ mod tests {
             names: Some(&names),
             hostname: Some("a.test"),
             now: p.now,
-            warn_days: 30,
+            warn_days: Some(30),
+            ari_end: None,
         };
         let (findings, info) = report(&base);
         assert_eq!(worst(&findings), Status::Ok, "{findings:?}");

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::finding::Severity;
 use x509_parser::prelude::*;
 
+use super::expiry::Expiry;
 use super::{CertInfo, VerifyError, cert_info, check_links, check_trusted, parse_pem_chain};
 
 /// One check's result: the crate-wide [`Finding`](crate::finding::Finding) (ID, severity,
@@ -104,8 +105,11 @@ pub struct Inputs<'a> {
     pub hostname: Option<&'a str>,
     /// Now, Unix seconds.
     pub now: i64,
-    /// Warn when fewer than this many days remain.
-    pub warn_days: u32,
+    /// Warn when fewer than this many days remain; None: relative to the lifetime and the ARI
+    /// window (see [`super::expiry`]).
+    pub warn_days: Option<u32>,
+    /// The end of the CA's ARI window for this certificate, when known.
+    pub ari_end: Option<i64>,
 }
 
 /// Runs every check. The certificate facts come back when the leaf parses.
@@ -206,26 +210,29 @@ pub fn report(inputs: &Inputs<'_>) -> (Vec<Finding>, Option<CertInfo>) {
 
     let days_left = (info.not_after - inputs.now).div_euclid(86_400);
     let until = super::rfc3339(info.not_after);
-    if inputs.now < info.not_before {
-        add(
+    let expiry = super::expiry::Inputs {
+        not_before: info.not_before,
+        not_after: info.not_after,
+        ari_end: inputs.ari_end,
+        warn_days: inputs.warn_days,
+    };
+    match super::expiry::assess(&expiry, inputs.now) {
+        Expiry::NotYetValid => add(
             "validity",
             Severity::Error,
             format!("not valid before {}", super::rfc3339(info.not_before)),
-        );
-    } else if inputs.now > info.not_after {
-        add("validity", Severity::Error, format!("expired {until}"));
-    } else if days_left < i64::from(inputs.warn_days) {
-        add(
+        ),
+        Expiry::Expired => add("validity", Severity::Error, format!("expired {until}")),
+        Expiry::Expiring { why } => add(
             "validity",
             Severity::Warning,
-            format!("expires {until}, in {days_left} day(s)"),
-        );
-    } else {
-        add(
+            format!("expires {until}, in {days_left} day(s) ({why})"),
+        ),
+        Expiry::Fine => add(
             "validity",
             Severity::Ok,
             format!("valid until {until} ({days_left} days)"),
-        );
+        ),
     }
     (out, Some(info))
 }

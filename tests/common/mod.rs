@@ -10,6 +10,7 @@
 
 #![allow(dead_code)]
 
+pub mod front;
 pub mod http;
 pub mod lab;
 pub mod nginx;

@@ -3,7 +3,10 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod ari;
 mod audit;
+mod ca_faults;
+mod daemon;
 mod django;
 mod faults;
 mod hostile;
@@ -12,4 +15,6 @@ mod issue;
 mod legacy;
 mod nginx;
 mod renew;
+mod schedule;
 mod tools;
+mod webroot;
