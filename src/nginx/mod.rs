@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub mod apply;
 pub mod binary;
 pub mod dump;
+pub mod lex;
 pub mod render;
 
 /// What `certctl nginx` / `issue --nginx` set up, remembered for re-runs and renewals.
