@@ -8,5 +8,6 @@ mod django;
 mod issue;
 mod legacy;
 mod nginx;
+mod nginx_sites;
 mod renew;
 mod tools;
