@@ -48,6 +48,17 @@ hyperfine --warmup 1 --runs "$RUNS" --prepare "$revert_app >/dev/null 2>&1 || tr
 hyperfine --runs "$RUNS" --prepare "$issue_app" --export-json "$OUT/nginx-revert.json" \
     -n "certctl nginx --revert" "$revert_app"
 
+# The same site through certbot's nginx plugin (python3-certbot-nginx), when it is installed.
+if /usr/bin/python3 -c 'import certbot_nginx' 2>/dev/null; then
+    # The last benchmark ended with a revert: the site is the user's plain one again.
+    cp "$N/sites-available/app" "$W/app.site"
+    certbot_reset="cp $W/app.site $N/sites-available/app && rm -rf $W/cb && nginx -p $N -c $N/nginx.conf -s reload && sleep 0.3"
+    certbot_run="env REQUESTS_CA_BUNDLE=$LAB_CA certbot --nginx --nginx-server-root $N --redirect --hsts -d app.test -d www.app.test --server $LAB_DIRECTORY --agree-tos -m a@b.c --non-interactive --http-01-port $LAB_HTTP --https-port $HTTPS --config-dir $W/cb --work-dir $W/cb --logs-dir $W/cb"
+    hyperfine --runs "${CERTBOT_RUNS:-5}" --prepare "$certbot_reset" --export-json "$OUT/nginx-certbot.json" \
+        -n "certbot --nginx --redirect --hsts (existing site)" "$certbot_run"
+    eval "$certbot_reset"
+fi
+
 [ "${DH_RUNS:-5}" -gt 0 ] && hyperfine --runs "${DH_RUNS:-5}" --export-json "$OUT/dhparam.json" \
     -n "certctl dhparam --generate --bits 2048" "$CERTCTL -q dhparam --generate --bits 2048 --out $W/dh1.pem" \
     -n "openssl dhparam 2048" "openssl dhparam -out $W/dh2.pem 2048 2>/dev/null" \
@@ -56,7 +67,7 @@ hyperfine --runs "$RUNS" --prepare "$issue_app" --export-json "$OUT/nginx-revert
 python3 - "$OUT" <<'PY'
 import json, sys, os
 out = sys.argv[1]
-for name in ["nginx-issue", "nginx-existing", "nginx-revert", "dhparam"]:
+for name in ["nginx-issue", "nginx-existing", "nginx-revert", "nginx-certbot", "dhparam"]:
     if not os.path.exists(os.path.join(out, name + ".json")):
         continue
     results = json.load(open(os.path.join(out, name + ".json")))["results"]

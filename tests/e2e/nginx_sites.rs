@@ -389,3 +389,26 @@ fn an_existing_snakeoil_tls_server_is_refused_naming_it_and_nothing_changes() {
     after.retain(|f, _| !f.starts_with(p.join("snippets/certctl")));
     assert_eq!(after, files);
 }
+
+#[test]
+fn issue_dry_run_prints_the_diff_of_every_file_and_writes_nothing() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    write(
+        &p.join("sites-enabled/dry.conf"),
+        &format!(
+            "server {{ listen {port}; server_name dry.test; return 200 \"dry\\n\"; }}\n",
+            port = lab.http_port
+        ),
+    );
+    reload_until(&lab, "dry.test", "/", "dry");
+    let files = snapshot(p);
+    let out = issue(&lab, &["dry.test", "www.dry.test"], &["--dry-run"]);
+    assert_ok(&out);
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert!(diff.contains("+server { # >>> added by certctl"), "{diff}");
+    assert!(diff.contains("certctl-dry.test.conf"), "{diff}");
+    assert!(diff.contains("+    server_name www.dry.test;"), "{diff}");
+    assert_eq!(snapshot(p), files, "--dry-run writes nothing");
+    assert!(!lab.live("dry.test").exists(), "nothing issued");
+}
