@@ -83,6 +83,10 @@ pub struct IssueArgs {
     /// One shot through nginx: serve challenges from nginx, issue, write the TLS site, reload
     #[arg(long)]
     nginx: bool,
+    /// With --nginx: print the unified diff of every nginx file the issue would touch, and
+    /// neither issue nor write anything
+    #[arg(long, requires = "nginx")]
+    dry_run: bool,
     #[command(flatten)]
     nginx_options: super::nginx::NginxArgs,
 }
@@ -176,7 +180,18 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     if args.nginx {
         let mut options = args.nginx_options;
         options.profile = args.tls_profile;
-        let site = options.resolve(remembered.as_ref(), &req.name)?;
+        let site = options.resolve(remembered.as_ref())?;
+        if args.dry_run {
+            let outcome = certctl::ops::nginx::issue_diff(
+                &ctx.store,
+                &req.name,
+                &site,
+                &req.identifiers,
+                req.http_port,
+            )?;
+            super::nginx::print_outcome(&outcome, ctx);
+            return Ok(ExitCode::SUCCESS);
+        }
         req.responder = Responder::Webroot {
             path: site.layout.acme_webroot.clone(),
         };

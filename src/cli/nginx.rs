@@ -67,6 +67,10 @@ pub struct NginxArgs {
     /// Web root for ACME challenges (default /var/www/certctl-acme)
     #[arg(long, value_name = "DIR")]
     acme_webroot: Option<PathBuf>,
+    /// When a TLS server of yours already serves a name (a snakeoil or certbot certificate),
+    /// point it at certctl's certificate with certctl's TLS settings and HSTS
+    #[arg(long)]
+    take_over: bool,
     /// Shell command that reloads nginx (default: nginx -s reload)
     #[arg(long, value_name = "CMD")]
     reload_cmd: Option<String>,
@@ -78,18 +82,14 @@ pub fn parse_profile(s: &str) -> Result<Profile, String> {
 
 impl NginxArgs {
     /// Flags over the remembered site over defaults; checked before anything is written.
-    pub fn resolve(&self, remembered: Option<&NginxSite>, name: &str) -> Result<NginxSite, Error> {
+    pub fn resolve(&self, remembered: Option<&NginxSite>) -> Result<NginxSite, Error> {
         let content = match (&self.root, &self.proxy_pass, remembered) {
             (Some(dir), _, _) => {
                 Content::Root(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
             }
             (None, Some(url), _) => Content::ProxyPass(url.clone()),
             (None, None, Some(r)) => r.content.clone(),
-            (None, None, None) => {
-                return Err(Error::Usage(format!(
-                    "say what https://{name} serves: --proxy-pass URL (an app such as Django under gunicorn) or --root DIR"
-                )));
-            }
+            (None, None, None) => Content::Site,
         };
         let hsts = if self.no_hsts {
             None
@@ -160,6 +160,7 @@ impl NginxArgs {
             } else {
                 self.listen.clone()
             },
+            take_over: self.take_over,
         };
         render::check_site(&site)?;
         Ok(site)
@@ -176,6 +177,13 @@ pub struct NginxCmdArgs {
     /// Print the unified diff of every file that would change, and write nothing
     #[arg(long)]
     dry_run: bool,
+    /// Put every file certctl created or changed for NAME back as it was before certctl first
+    /// touched it, then nginx -t and reload (the certificate stays in the store)
+    #[arg(long)]
+    revert: bool,
+    /// With --revert: put files back even if they were edited after certctl changed them
+    #[arg(long, requires = "revert")]
+    force: bool,
     /// TLS profile: intermediate (default) or modern
     #[arg(long, value_parser = parse_profile)]
     profile: Option<Profile>,
@@ -192,14 +200,37 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             args.name
         ))
     })?;
-    let site = args.nginx.resolve(record.nginx.as_ref(), &args.name)?;
+    let backup_root = ops_nginx::backup_root(ctx.store.layout().root());
+    if args.revert {
+        let site = args.nginx.resolve(record.nginx.as_ref())?;
+        let outcome = ops_nginx::revert(
+            &ctx.store,
+            &args.name,
+            &site,
+            &backup_root,
+            args.force,
+            args.dry_run,
+        )?;
+        if outcome.diff.is_none() && !ctx.quiet {
+            for path in &outcome.applied.changed {
+                println!("nginx: restored {}", path.display());
+            }
+            println!(
+                "nginx: configuration tested and reloaded; the certificate stays in the store"
+            );
+        } else {
+            print_outcome(&outcome, ctx);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let site = args.nginx.resolve(record.nginx.as_ref())?;
     let outcome = ops_nginx::configure_site(
         &ctx.store,
         &args.name,
         &site,
         args.http_port,
         args.dry_run,
-        &ops_nginx::backup_root(ctx.store.layout().root()),
+        &backup_root,
         certctl::nginx::apply::Reload::IfChanged,
     )?;
     print_outcome(&outcome, ctx);

@@ -58,6 +58,7 @@ pub struct Applied {
 }
 
 /// What a path held before, to restore it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Before {
     Missing,
     File(Vec<u8>, u32),
@@ -127,7 +128,7 @@ pub fn pending(changes: &[Change]) -> Result<Vec<Change>, NginxError> {
             (Change::UserFile { path, .. }, Before::Link(_)) => {
                 return Err(NginxError::NotOurs {
                     path: path.clone(),
-                    why: "is a symlink; certctl only edits regular files",
+                    why: "is a symlink (certctl edits the file it points to)",
                 });
             }
             (Change::Symlink { link, .. }, Before::File(..)) => {
@@ -186,6 +187,7 @@ pub fn apply(
     nginx: &Nginx,
     backup_root: &Path,
     reload: Reload,
+    journal: Option<&Path>,
 ) -> Result<Applied, NginxError> {
     let todo = pending(changes)?;
     if todo.is_empty() {
@@ -217,6 +219,10 @@ pub fn apply(
         nginx.test()?;
         nginx.reload()
     })();
+    let result = result.and_then(|()| match journal {
+        Some(dir) => record(dir, &saved),
+        None => Ok(()),
+    });
     match result {
         Ok(()) => Ok(Applied {
             changed: todo.iter().map(|c| c.path().to_owned()).collect(),
@@ -232,6 +238,188 @@ pub fn apply(
             Err(err)
         }
     }
+}
+
+/// One file or link certctl changed for a certificate: what it was before certctl first
+/// touched it, and what certctl last made it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Entry {
+    path: PathBuf,
+    /// "missing", "file" (with `copy` and `mode`) or "link" (with `target`).
+    before: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    copy: Option<String>,
+    #[serde(default)]
+    mode: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    target: Option<PathBuf>,
+    /// SHA-256 of the file certctl wrote, or the target of the link it made.
+    after: String,
+}
+
+const JOURNAL: &str = "journal.json";
+
+fn load_journal(dir: &Path) -> Result<Option<Vec<Entry>>, NginxError> {
+    let path = dir.join(JOURNAL);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| NginxError::Invalid(format!("{} is damaged: {e}", path.display()))),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io("cannot read", &path)(e)),
+    }
+}
+
+/// What `path` holds now, as a journal's `after` value.
+fn fingerprint(before: &Before) -> String {
+    match before {
+        Before::Missing => String::new(),
+        Before::File(bytes, _) => super::render::sha256_hex(bytes),
+        Before::Link(target) => format!("-> {}", target.display()),
+    }
+}
+
+/// Adds the first-touch state of every newly touched path to the journal in `dir`, and what each
+/// path holds now.
+fn record(dir: &Path, saved: &[(PathBuf, Before)]) -> Result<(), NginxError> {
+    fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+    let mut entries = load_journal(dir)?.unwrap_or_default();
+    for (path, before) in saved {
+        let now = fingerprint(&read_before(path)?);
+        if let Some(e) = entries.iter_mut().find(|e| e.path == *path) {
+            e.after = now;
+            continue;
+        }
+        let mut entry = Entry {
+            path: path.clone(),
+            before: "missing".into(),
+            copy: None,
+            mode: 0,
+            target: None,
+            after: now,
+        };
+        match before {
+            Before::Missing => {}
+            Before::File(bytes, mode) => {
+                let copy = format!("{}.orig", entries.len());
+                fsio::write_atomic(&dir.join(&copy), bytes, 0o600)?;
+                entry.before = "file".into();
+                entry.copy = Some(copy);
+                entry.mode = *mode;
+            }
+            Before::Link(target) => {
+                entry.before = "link".into();
+                entry.target = Some(target.clone());
+            }
+        }
+        entries.push(entry);
+    }
+    let json = serde_json::to_vec_pretty(&entries).expect("journal serializes");
+    Ok(fsio::write_atomic(&dir.join(JOURNAL), &json, 0o600)?)
+}
+
+/// What a revert puts back: (path, what it holds now, what it held before certctl).
+pub struct RevertPlan {
+    items: Vec<(PathBuf, Before, Before)>,
+}
+
+/// Reads the journal in `dir` and checks that nothing certctl wrote was edited since (unless
+/// `force`). Paths another certificate's journal (in `others`) also lists are left as they are.
+pub fn revert_plan(
+    dir: &Path,
+    others: &[PathBuf],
+    force: bool,
+) -> Result<Option<RevertPlan>, NginxError> {
+    let Some(entries) = load_journal(dir)? else {
+        return Ok(None);
+    };
+    let mut shared = Vec::new();
+    for other in others {
+        shared.extend(
+            load_journal(other)?
+                .unwrap_or_default()
+                .into_iter()
+                .map(|e| e.path),
+        );
+    }
+    let mut items = Vec::new();
+    for e in entries.into_iter().rev() {
+        if shared.contains(&e.path) {
+            continue;
+        }
+        let now = read_before(&e.path)?;
+        if !force && fingerprint(&now) != e.after {
+            return Err(NginxError::EditedSince { path: e.path });
+        }
+        let before = match (e.before.as_str(), &e.copy, &e.target) {
+            ("file", Some(copy), _) => {
+                let copy = dir.join(copy);
+                Before::File(fs::read(&copy).map_err(io("cannot read", &copy))?, e.mode)
+            }
+            ("link", _, Some(target)) => Before::Link(target.clone()),
+            _ => Before::Missing,
+        };
+        items.push((e.path, now, before));
+    }
+    Ok(Some(RevertPlan { items }))
+}
+
+fn as_text(before: &Before) -> String {
+    match before {
+        Before::File(bytes, _) => String::from_utf8_lossy(bytes).into_owned(),
+        Before::Link(target) => format!("-> {}\n", target.display()),
+        Before::Missing => String::new(),
+    }
+}
+
+/// The unified diff of a revert.
+pub fn revert_diff(plan: &RevertPlan) -> Result<String, NginxError> {
+    let mut out = String::new();
+    for (path, now, before) in &plan.items {
+        if now == before {
+            continue;
+        }
+        let path = path.display().to_string();
+        let (old, new) = (as_text(now), as_text(before));
+        out.push_str(
+            &similar::TextDiff::from_lines(&old, &new)
+                .unified_diff()
+                .header(&format!("a{path}"), &format!("b{path}"))
+                .to_string(),
+        );
+    }
+    Ok(out)
+}
+
+/// Puts every path of the plan back, `nginx -t`, reload; on failure puts them back as they
+/// were. The journal goes once the revert took.
+pub fn revert(plan: &RevertPlan, nginx: &Nginx, journal: &Path) -> Result<Applied, NginxError> {
+    let mut done: Vec<(PathBuf, Before)> = Vec::new();
+    let result = (|| {
+        for (path, now, before) in &plan.items {
+            if now == before {
+                continue;
+            }
+            done.push((path.clone(), now.clone()));
+            restore(path, before.clone())?;
+        }
+        nginx.test()?;
+        nginx.reload()
+    })();
+    if let Err(err) = result {
+        for (path, now) in done.into_iter().rev() {
+            if let Err(e) = restore(&path, now) {
+                tracing::error!("cannot restore {}: {e}", path.display());
+            }
+        }
+        return Err(err);
+    }
+    fs::remove_dir_all(journal).map_err(io("cannot remove", journal))?;
+    Ok(Applied {
+        changed: done.into_iter().map(|(p, _)| p).collect(),
+        backup_dir: None,
+        reloaded: true,
+    })
 }
 
 /// Keeps a copy of `path` (with its mode, so a private file stays private) under `dir`.
@@ -284,36 +472,10 @@ fn restore(path: &Path, before: Before) -> Result<(), NginxError> {
     }
 }
 
-/// Inserts `line` after line `after` (1-based) of `content`, indented like that line. The rest of
-/// the file is left byte for byte as it was.
-pub fn insert_line_after(content: &str, after: usize, line: &str) -> String {
-    let mut out = String::with_capacity(content.len() + line.len() + 8);
-    for (i, l) in content.split_inclusive('\n').enumerate() {
-        out.push_str(l);
-        if i + 1 == after {
-            if !l.ends_with('\n') {
-                out.push('\n');
-            }
-            let indent: String = l.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
-            out.push_str(&format!("{indent}{line}\n"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::nginx::render::managed;
-
-    #[test]
-    fn inserts_one_line_and_keeps_the_rest() {
-        let text = "server {\n\tlisten 80;\n\tserver_name a.test;  # mine\n}\n";
-        assert_eq!(
-            insert_line_after(text, 3, "include /x.conf;"),
-            "server {\n\tlisten 80;\n\tserver_name a.test;  # mine\n\tinclude /x.conf;\n}\n"
-        );
-    }
 
     #[test]
     fn refuses_files_it_did_not_write_and_skips_identical_ones() {

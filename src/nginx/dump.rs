@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::lex::{self, Directive};
+
 /// A `server { … }` block nginx loads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerBlock {
@@ -14,12 +16,24 @@ pub struct ServerBlock {
     pub file: PathBuf,
     /// Line of `server {` in that file (1-based).
     pub line: usize,
+    /// Its place among the file's server blocks (0-based), to find it again in the file.
+    pub index: usize,
+    /// Byte offset of its `{` in the file.
+    pub open: usize,
+    /// Byte offset of its `}` in the file.
+    pub close: usize,
     /// Line of its `server_name` directive, if any.
     pub server_name_line: Option<usize>,
     /// server_name values.
     pub names: Vec<String>,
     /// (port, ssl) per listen directive; no listen means port 80.
     pub listens: Vec<(u16, bool)>,
+    /// It holds certctl's marked region (a user's server certctl edited or took over).
+    pub certctl_region: bool,
+    /// Ports it is the `default_server` of.
+    pub default_ports: Vec<u16>,
+    /// Its `ssl_certificate` and `ssl_certificate_key` lines: (line, path).
+    pub certificates: Vec<(usize, String)>,
     /// Where a client on this machine reaches each TLS listen: the address it names, or the
     /// loopback address for a wildcard or a host name (`[::]` → `[::1]`).
     pub tls_targets: Vec<std::net::SocketAddr>,
@@ -35,16 +49,39 @@ impl ServerBlock {
         format!("{}:{}", self.file.display(), self.line)
     }
 
-    /// Whether it answers for `host` (exact names and `*.`/`.` wildcards; regexes are ignored).
+    /// Whether it answers for `host` (exact names and wildcards; regexes are ignored).
     pub fn serves(&self, host: &str) -> bool {
-        self.names.iter().any(|n| {
-            n.eq_ignore_ascii_case(host)
-                || n.strip_prefix("*.")
+        self.match_rank(host).is_some()
+    }
+
+    /// How well a name of it matches `host`, in nginx's order: 0 exact, 1 leading wildcard
+    /// (`*.a.test`, `.a.test`), 2 trailing wildcard (`www.a.*`); None when none does.
+    pub fn match_rank(&self, host: &str) -> Option<u8> {
+        let host = host.to_ascii_lowercase();
+        self.names
+            .iter()
+            .filter_map(|n| {
+                let n = n.to_ascii_lowercase();
+                if n == host {
+                    Some(0)
+                } else if n
+                    .strip_prefix("*.")
                     .is_some_and(|suffix| host.ends_with(&format!(".{suffix}")))
-                || n.strip_prefix('.').is_some_and(|suffix| {
-                    host.eq_ignore_ascii_case(suffix) || host.ends_with(&format!(".{suffix}"))
-                })
-        })
+                    || n.strip_prefix('.').is_some_and(|suffix| {
+                        host == suffix || host.ends_with(&format!(".{suffix}"))
+                    })
+                {
+                    Some(1)
+                } else if n
+                    .strip_suffix(".*")
+                    .is_some_and(|prefix| host.starts_with(&format!("{prefix}.")))
+                {
+                    Some(2)
+                } else {
+                    None
+                }
+            })
+            .min()
     }
 
     /// Whether it listens on `port`, and whether with TLS.
@@ -65,11 +102,35 @@ impl ServerBlock {
 pub fn server_blocks(dump: &str) -> Vec<ServerBlock> {
     let mut blocks = Vec::new();
     for (file, text) in split_files(dump) {
-        let tokens = tokenize(text);
-        let mut pos = 0;
-        collect_servers(&tokens, &mut pos, &file, &mut blocks, 0);
+        blocks.extend(servers_in(&file, text));
     }
     blocks
+}
+
+/// The server blocks of one file's text, in file order (nothing when nginx would not parse it).
+pub fn servers_in(file: &Path, text: &str) -> Vec<ServerBlock> {
+    let Ok(list) = lex::parse(text) else {
+        return Vec::new();
+    };
+    let mut servers = Vec::new();
+    http_servers(&list, &mut servers);
+    servers
+        .into_iter()
+        .enumerate()
+        .map(|(index, d)| parse_server(d, file, text, index))
+        .collect()
+}
+
+/// `server { … }` blocks at any depth, except the TCP/UDP and mail ones (`stream`, `mail`);
+/// `server` inside `upstream` is a simple directive, never a block.
+fn http_servers<'a>(list: &'a [Directive], out: &mut Vec<&'a Directive>) {
+    for d in list.iter().filter(|d| d.block.is_some()) {
+        match d.name() {
+            "server" => out.push(d),
+            "stream" | "mail" => {}
+            _ => http_servers(d.children(), out),
+        }
+    }
 }
 
 /// Splits the dump at its `# configuration file PATH:` markers.
@@ -89,194 +150,74 @@ fn split_files(dump: &str) -> Vec<(PathBuf, &str)> {
     }
     for (i, (_, path, body_start)) in starts.iter().enumerate() {
         let end = starts.get(i + 1).map_or(dump.len(), |s| s.0);
-        files.push((path.clone(), &dump[*body_start..end]));
+        // nginx -T prints each file followed by one newline of its own.
+        let body = &dump[*body_start..end];
+        let body = body.strip_suffix('\n').unwrap_or(body);
+        files.push((path.clone(), body));
     }
     files
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Token {
-    Word(String, usize),
-    Open(usize),
-    Close,
-    Semi,
-}
-
-/// nginx's lexical rules: `#` comments, quoted strings, `{`, `}`, `;`, whitespace.
-fn tokenize(text: &str) -> Vec<Token> {
-    let mut tokens = Vec::new();
-    let mut chars = text.chars().peekable();
-    let mut line = 1;
-    let mut word = String::new();
-    let mut word_line = 1;
-    let flush = |word: &mut String, tokens: &mut Vec<Token>, at: usize| {
-        if !word.is_empty() {
-            tokens.push(Token::Word(std::mem::take(word), at));
-        }
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\n' => {
-                flush(&mut word, &mut tokens, word_line);
-                line += 1;
-            }
-            c if c.is_whitespace() => flush(&mut word, &mut tokens, word_line),
-            '#' if word.is_empty() => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        line += 1;
-                        break;
-                    }
-                }
-            }
-            '"' | '\'' if word.is_empty() => {
-                word_line = line;
-                let quote = c;
-                let mut value = String::new();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' => {
-                            if let Some(next) = chars.next() {
-                                value.push(next);
-                            }
-                        }
-                        c if c == quote => break,
-                        '\n' => {
-                            line += 1;
-                            value.push(c);
-                        }
-                        c => value.push(c),
-                    }
-                }
-                tokens.push(Token::Word(value, word_line));
-            }
-            '{' => {
-                flush(&mut word, &mut tokens, word_line);
-                tokens.push(Token::Open(line));
-            }
-            '}' => {
-                flush(&mut word, &mut tokens, word_line);
-                tokens.push(Token::Close);
-            }
-            ';' => {
-                flush(&mut word, &mut tokens, word_line);
-                tokens.push(Token::Semi);
-            }
-            c => {
-                if word.is_empty() {
-                    word_line = line;
-                }
-                word.push(c);
-            }
-        }
-    }
-    flush(&mut word, &mut tokens, word_line);
-    tokens
-}
-
-/// Walks statements until the matching `}` (or the end), recording server blocks.
-fn collect_servers(
-    tokens: &[Token],
-    pos: &mut usize,
-    file: &Path,
-    out: &mut Vec<ServerBlock>,
-    depth: usize,
-) {
-    let mut words: Vec<(String, usize)> = Vec::new();
-    while *pos < tokens.len() {
-        let token = &tokens[*pos];
-        *pos += 1;
-        match token {
-            Token::Word(w, line) => words.push((w.clone(), *line)),
-            Token::Semi => words.clear(),
-            Token::Close => {
-                if depth > 0 {
-                    return;
-                }
-                words.clear();
-            }
-            Token::Open(line) => {
-                let is_server = words.len() == 1 && words[0].0 == "server";
-                words.clear();
-                if is_server && depth < 8 {
-                    out.push(parse_server(tokens, pos, file, *line));
-                } else {
-                    collect_servers(tokens, pos, file, out, depth + 1);
-                }
-            }
-        }
-    }
-}
-
-fn parse_server(tokens: &[Token], pos: &mut usize, file: &Path, line: usize) -> ServerBlock {
-    let mut block = ServerBlock {
+fn parse_server(server: &Directive, file: &Path, text: &str, index: usize) -> ServerBlock {
+    let block = server.block.as_ref().expect("find_blocks returns blocks");
+    let mut out = ServerBlock {
         file: file.to_owned(),
-        line,
+        line: lex::line_of(text, server.start),
+        index,
+        open: block.open,
+        close: block.close,
         server_name_line: None,
         names: Vec::new(),
         listens: Vec::new(),
+        default_ports: Vec::new(),
         tls_targets: Vec::new(),
         includes: Vec::new(),
         has_acme_location: false,
+        certificates: Vec::new(),
+        certctl_region: super::edit::our_region(text, block.open).is_some(),
     };
     let mut saw_listen = false;
-    let mut words: Vec<(String, usize)> = Vec::new();
-    let mut depth = 0usize;
-    while *pos < tokens.len() {
-        let token = &tokens[*pos];
-        *pos += 1;
-        match token {
-            Token::Word(w, l) => words.push((w.clone(), *l)),
-            Token::Semi => {
-                if depth == 0 {
-                    match words.first().map(|w| w.0.as_str()) {
-                        Some("server_name") => {
-                            block.server_name_line = Some(words[0].1);
-                            block.names.extend(words[1..].iter().map(|w| w.0.clone()));
-                        }
-                        Some("listen") if words.len() > 1 => {
-                            saw_listen = true;
-                            if let Some(port) = listen_port(&words[1].0) {
-                                let ssl = words[2..].iter().any(|w| w.0 == "ssl");
-                                block.listens.push((port, ssl));
-                                if ssl {
-                                    let ip = listen_ip(&words[1].0);
-                                    block.tls_targets.push(std::net::SocketAddr::new(ip, port));
-                                }
-                            }
-                        }
-                        Some("include") if words.len() > 1 => {
-                            block.includes.push(words[1].0.clone())
-                        }
-                        _ => {}
+    for d in &block.children {
+        let args: Vec<&str> = d.args().collect();
+        match d.name() {
+            "server_name" => {
+                out.server_name_line
+                    .get_or_insert(lex::line_of(text, d.start));
+                out.names.extend(args.iter().map(|a| (*a).to_owned()));
+            }
+            "listen" if !args.is_empty() => {
+                saw_listen = true;
+                if let Some(port) = listen_port(args[0]) {
+                    let ssl = args[1..].contains(&"ssl");
+                    out.listens.push((port, ssl));
+                    if args[1..].contains(&"default_server") || args[1..].contains(&"default") {
+                        out.default_ports.push(port);
+                    }
+                    if ssl {
+                        out.tls_targets
+                            .push(std::net::SocketAddr::new(listen_ip(args[0]), port));
                     }
                 }
-                words.clear();
             }
-            Token::Open(_) => {
-                if words.first().is_some_and(|w| w.0 == "location")
-                    && words
+            "include" if !args.is_empty() => out.includes.push(args[0].to_owned()),
+            "ssl_certificate" | "ssl_certificate_key" if !args.is_empty() => out
+                .certificates
+                .push((lex::line_of(text, d.start), args[0].to_owned())),
+            "location"
+                if d.block.is_some()
+                    && args
                         .iter()
-                        .any(|w| w.0.contains("/.well-known/acme-challenge"))
-                {
-                    block.has_acme_location = true;
-                }
-                words.clear();
-                depth += 1;
+                        .any(|a| a.contains("/.well-known/acme-challenge")) =>
+            {
+                out.has_acme_location = true;
             }
-            Token::Close => {
-                words.clear();
-                if depth == 0 {
-                    break;
-                }
-                depth -= 1;
-            }
+            _ => {}
         }
     }
     if !saw_listen {
-        block.listens.push((80, false));
+        out.listens.push((80, false));
     }
-    block
+    out
 }
 
 /// The port of a listen address: `443`, `127.0.0.1:8443`, `[::]:80`, `localhost` (80).

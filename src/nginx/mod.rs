@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 pub mod apply;
 pub mod binary;
 pub mod dump;
+pub mod edit;
+pub mod lex;
 pub mod render;
 
 /// What `certctl nginx` / `issue --nginx` set up, remembered for re-runs and renewals.
@@ -28,6 +30,11 @@ pub struct NginxSite {
     /// Listen addresses (empty: all IPv4 and IPv6).
     #[serde(default)]
     pub listen: Vec<String>,
+    /// `--take-over`: a user's TLS server for a name gets certctl's certificate, TLS snippet and
+    /// HSTS instead of a refusal. Not remembered: a server taken over carries certctl's region,
+    /// which later runs recognise.
+    #[serde(default, skip_serializing)]
+    pub take_over: bool,
 }
 
 use std::path::PathBuf;
@@ -68,7 +75,7 @@ pub enum NginxError {
     },
     /// A name is already served over TLS by a server block certctl does not own.
     #[error(
-        "{name} is already served over TLS by {location}; certctl will not add a second server for it"
+        "{name} is already served over TLS by the server at {location}; certctl changed nothing (pass --take-over to point that server at certctl's certificate, with its TLS settings and HSTS)"
     )]
     AlreadyServed {
         /// The name.
@@ -76,6 +83,35 @@ pub enum NginxError {
         /// file:line of the other server block.
         location: String,
     },
+    /// Nobody serves a name yet, so certctl cannot read what its HTTPS site should serve.
+    #[error(
+        "no server answers {name} on port {port} yet, so there is nothing to read: say what https://{name} serves with --root DIR or --proxy-pass URL"
+    )]
+    NothingServed {
+        /// The name.
+        name: String,
+        /// The HTTP port.
+        port: u16,
+    },
+    /// A user's file nginx loads cannot be parsed (it changed since nginx read it).
+    #[error("cannot read the server blocks of {path}: {reason}")]
+    Unparsable {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file certctl changed for a certificate was edited since; a revert would lose that.
+    #[error(
+        "{path} was edited after certctl changed it; --revert leaves it alone (pass --force to put back the version from before certctl anyway)"
+    )]
+    EditedSince {
+        /// The file.
+        path: PathBuf,
+    },
+    /// Nothing to revert.
+    #[error("certctl has no nginx changes recorded for {0}")]
+    NothingToRevert(String),
     /// File trouble.
     #[error(transparent)]
     Io(#[from] crate::fsio::IoError),
@@ -87,7 +123,10 @@ pub enum NginxError {
 impl NginxError {
     /// True for bad input (exit 2).
     pub fn is_usage(&self) -> bool {
-        matches!(self, Self::Invalid(_))
+        matches!(
+            self,
+            Self::Invalid(_) | Self::NothingServed { .. } | Self::NothingToRevert(_)
+        )
     }
 }
 

@@ -101,6 +101,9 @@ pub enum Content {
     Root(PathBuf),
     /// Everything proxied to an upstream (a Django app under gunicorn, say).
     ProxyPass(String),
+    /// What nginx already serves for each name over plain HTTP, read from the server that
+    /// answers it (the default when no flag says otherwise).
+    Site,
 }
 
 /// A certificate and key pair nginx serves.
@@ -114,29 +117,53 @@ pub struct CertPaths {
     pub chain: PathBuf,
 }
 
+/// What one of certctl's HTTPS servers serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Serve {
+    /// Static files from a directory (`--root`).
+    Root(PathBuf),
+    /// Everything proxied to an upstream (`--proxy-pass`).
+    ProxyPass(String),
+    /// What a port-80 server already served: its directives, copied as they are written.
+    Mirror {
+        /// `file:line` of the server block they come from.
+        origin: String,
+        /// The text of each directive (blocks whole), in order.
+        directives: Vec<String>,
+    },
+}
+
+/// One HTTPS server of a site: the names it answers and what it serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsServer {
+    /// server_name values.
+    pub names: Vec<String>,
+    /// What it serves.
+    pub serve: Serve,
+}
+
 /// Everything that decides a site file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SiteSpec {
     /// Certificate name.
     pub name: String,
-    /// server_name values.
-    pub server_names: Vec<String>,
+    /// The HTTPS servers (one per origin of content), every name of the certificate in one.
+    pub tls_servers: Vec<TlsServer>,
+    /// The names certctl's own port-80 server answers (challenges, then the redirect): those no
+    /// port-80 server of the user's answers by name.
+    pub redirect_names: Vec<String>,
     /// One pair, or two for dual ECDSA + RSA.
     pub certs: Vec<CertPaths>,
     /// TLS profile.
     pub profile: Profile,
     /// HSTS, or None for no header.
     pub hsts: Option<Hsts>,
-    /// What to serve.
-    pub content: Content,
     /// HTTPS port (443).
     pub https_port: u16,
     /// HTTP port for the redirect server (80).
     pub http_port: u16,
     /// Listen addresses; empty means all IPv4 and all IPv6 addresses.
     pub listen: Vec<String>,
-    /// Emit the port-80 redirect server.
-    pub redirect: bool,
     /// The certificate names an OCSP responder.
     pub stapling: bool,
     /// nginx >= 1.25.1 wants `http2 on;` instead of `listen … http2`.
@@ -167,13 +194,26 @@ pub fn http_only_site(spec: &SiteSpec, layout: &NginxLayout) -> String {
     managed(&body)
 }
 
-/// The full site: the HTTPS server and (unless disabled) the port-80 redirect server.
+/// The full site: the HTTPS servers and (for names no user server answers on port 80) the
+/// port-80 redirect server.
 pub fn site(spec: &SiteSpec, layout: &NginxLayout) -> String {
     let mut out = format!(
         "# Managed by certctl for the certificate {name:?}. `certctl nginx {name}` rewrites this file;\n\
-         # if you edit it, certctl will leave it alone and say so.\n\n",
+         # if you edit it, certctl will leave it alone and say so.\n",
         name = spec.name
     );
+    for server in &spec.tls_servers {
+        out.push('\n');
+        tls_server(&mut out, spec, server, layout);
+    }
+    if !spec.redirect_names.is_empty() {
+        out.push('\n');
+        out.push_str(&redirect_server(spec, layout));
+    }
+    managed(&out)
+}
+
+fn tls_server(out: &mut String, spec: &SiteSpec, server: &TlsServer, layout: &NginxLayout) {
     out.push_str("server {\n");
     let http2 = if spec.http2_directive { "" } else { " http2" };
     for addr in listen_addresses(&spec.listen) {
@@ -185,10 +225,7 @@ pub fn site(spec: &SiteSpec, layout: &NginxLayout) -> String {
     if spec.http2_directive {
         out.push_str("    http2 on;\n");
     }
-    out.push_str(&format!(
-        "    server_name {};\n\n",
-        spec.server_names.join(" ")
-    ));
+    out.push_str(&format!("    server_name {};\n\n", server.names.join(" ")));
     for cert in &spec.certs {
         out.push_str(&format!(
             "    ssl_certificate {};\n    ssl_certificate_key {};\n",
@@ -213,12 +250,12 @@ pub fn site(spec: &SiteSpec, layout: &NginxLayout) -> String {
         out.push_str(&HSTS.replace("{{HSTS_VALUE}}", &hsts.value()));
     }
     out.push('\n');
-    match &spec.content {
-        Content::Root(dir) => out.push_str(&format!(
+    match &server.serve {
+        Serve::Root(dir) => out.push_str(&format!(
             "    root {};\n    location / {{\n        try_files $uri $uri/ =404;\n    }}\n",
             dir.display()
         )),
-        Content::ProxyPass(url) => {
+        Serve::ProxyPass(url) => {
             out.push_str("    location / {\n");
             out.push_str(&format!("        proxy_pass {url};\n"));
             out.push_str("        proxy_set_header Host $host;\n");
@@ -232,27 +269,46 @@ pub fn site(spec: &SiteSpec, layout: &NginxLayout) -> String {
             }
             out.push_str("    }\n");
         }
+        Serve::Mirror { origin, directives } => {
+            out.push_str(&format!(
+                "    # What the port-80 server at {origin} served for these names, copied as written.\n    # Edit it there and run `certctl nginx {name}` again to copy the change here.\n",
+                name = spec.name
+            ));
+            for d in directives {
+                out.push_str("    ");
+                out.push_str(d);
+                out.push('\n');
+            }
+        }
     }
     out.push_str("}\n");
-    if spec.redirect {
-        out.push('\n');
-        out.push_str(&redirect_server(spec, layout));
+}
+
+/// Where port 80 sends a request: the same host and path over HTTPS.
+pub fn redirect_target(https_port: u16) -> String {
+    if https_port == 443 {
+        "https://$host$request_uri".to_owned()
+    } else {
+        format!("https://$host:{https_port}$request_uri")
     }
-    managed(&out)
+}
+
+/// The HSTS header line for the HTTPS side.
+pub fn hsts_line(hsts: &Hsts) -> String {
+    format!(
+        "add_header Strict-Transport-Security \"{}\" always;",
+        hsts.value()
+    )
 }
 
 fn redirect_server(spec: &SiteSpec, layout: &NginxLayout) -> String {
     let listen: Vec<String> = listen_addresses(&spec.listen)
         .map(|addr| format!("    listen {};", listen_target(addr, spec.http_port)))
         .collect();
-    let target = if spec.https_port == 443 {
-        "https://$host$request_uri".to_owned()
-    } else {
-        format!("https://$host:{}$request_uri", spec.https_port)
-    };
+    let target = redirect_target(spec.https_port);
     HTTP_REDIRECT
         .replace("{{LISTEN}}", &listen.join("\n"))
-        .replace("{{SERVER_NAMES}}", &spec.server_names.join(" "))
+        .replace("{{SERVER_NAMES}}", &spec.redirect_names.join(" "))
         .replace(
             "{{ACME_SNIPPET}}",
             &layout.acme_snippet().display().to_string(),
@@ -310,7 +366,8 @@ pub fn ownership(content: &str) -> Ownership {
     }
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
         .as_ref()
         .iter()
@@ -333,6 +390,7 @@ pub fn check_site(site: &crate::nginx::NginxSite) -> Result<(), NginxError> {
             }
             check_value("--root", &dir.display().to_string())?;
         }
+        Content::Site => {}
         Content::ProxyPass(url) => {
             check_value("--proxy-pass", url)?;
             if !(url.starts_with("http://")
@@ -394,9 +452,14 @@ mod tests {
     }
 
     fn spec() -> SiteSpec {
+        let names: Vec<String> = vec!["example.com".into(), "www.example.com".into()];
         SiteSpec {
             name: "example.com".into(),
-            server_names: vec!["example.com".into(), "www.example.com".into()],
+            tls_servers: vec![TlsServer {
+                names: names.clone(),
+                serve: Serve::ProxyPass("http://127.0.0.1:8000".into()),
+            }],
+            redirect_names: names,
             certs: vec![CertPaths {
                 fullchain: "/var/lib/certctl/live/example.com/fullchain.pem".into(),
                 privkey: "/var/lib/certctl/live/example.com/privkey.pem".into(),
@@ -408,11 +471,9 @@ mod tests {
                 include_subdomains: false,
                 preload: false,
             }),
-            content: Content::ProxyPass("http://127.0.0.1:8000".into()),
             https_port: 443,
             http_port: 80,
             listen: vec![],
-            redirect: true,
             stapling: false,
             http2_directive: false,
         }
@@ -452,7 +513,7 @@ mod tests {
     fn renders_a_static_modern_site_on_custom_ports() {
         let mut s = spec();
         s.profile = Profile::Modern;
-        s.content = Content::Root("/srv/www".into());
+        s.tls_servers[0].serve = Serve::Root("/srv/www".into());
         s.hsts = Some(Hsts {
             max_age: 31_536_000,
             include_subdomains: true,

@@ -265,6 +265,7 @@ async fn preflight(
     if let Some(n) = req.nginx.as_ref().filter(|_| run.stage == Stage::Deploy) {
         progress.step(Step::Challenge, "making nginx serve ACME challenges");
         super::nginx::prepare_challenges(
+            store,
             &n.site,
             &req.name,
             &req.identifiers,

@@ -1,7 +1,14 @@
-//! `certctl nginx` and the nginx half of `issue --nginx`: decide which files to write from what
-//! nginx really loads (`nginx -T`), write them safely, validate, reload, roll back.
+//! `certctl nginx` and the nginx half of `issue --nginx`: read what nginx really loads
+//! (`nginx -T`, then the files themselves), decide per name who answers it on port 80, and write
+//! certctl's site plus the marked regions in the user's servers; validate, reload, roll back;
+//! and `--revert`, which puts every file back as it was before certctl first touched it.
+//!
+//! Per name: a user's port-80 server that answers it by name gets certctl's region (the ACME
+//! include, then the redirect); a name no user server answers by name gets certctl's own port-80
+//! server. Over HTTPS, each name serves what its port-80 server served (copied from that server,
+//! see `nginx::edit::mirror`), or `--root`/`--proxy-pass` when given.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::Error;
@@ -13,7 +20,8 @@ use crate::nginx::NginxError;
 use crate::nginx::NginxSite;
 use crate::nginx::apply::{self, Applied, Change, Reload};
 use crate::nginx::dump::{self, ServerBlock};
-use crate::nginx::render::{self, CertPaths, SiteSpec};
+use crate::nginx::edit;
+use crate::nginx::render::{self, CertPaths, Content, Serve, SiteSpec, TlsServer};
 use crate::store::{CertStore, KeySlot};
 use crate::verify;
 
@@ -24,21 +32,65 @@ pub struct NginxOutcome {
     pub diff: Option<String>,
     /// What was written.
     pub applied: Applied,
-    /// Things the user should know (a port-80 server certctl does not own, …).
+    /// Things the user should know.
     pub notes: Vec<String>,
 }
 
-/// How the names are served now, from `nginx -T`.
-struct Served {
-    /// Port-80 servers certctl does not own that answer for at least one of the names (each once).
-    foreign_http: Vec<ServerBlock>,
+/// A user's server block, found again in the file nginx loads (symlinks followed).
+#[derive(Clone, Debug)]
+struct UserServer {
+    /// What `nginx -T` said about it.
+    block: ServerBlock,
+    /// The real file (a sites-enabled symlink resolved); this is what certctl edits.
+    real: PathBuf,
+    /// The names of the certificate it answers on port 80.
+    hosts: Vec<String>,
 }
 
-impl Served {
-    /// Whether a foreign port-80 server answers for `host`.
-    fn covers(&self, host: &str) -> bool {
-        self.foreign_http.iter().any(|b| b.serves(host))
+impl UserServer {
+    fn origin(&self) -> String {
+        format!("{}:{}", self.real.display(), self.block.line)
     }
+}
+
+/// Who answers each name, from `nginx -T`.
+struct Served {
+    /// User port-80 servers that answer some of the names by name.
+    http: Vec<UserServer>,
+    /// Names no user port-80 server answers by name (certctl's own port-80 server takes them).
+    uncovered: Vec<String>,
+    /// nginx's default port-80 server, when it is a user's: it answers the uncovered names today.
+    default_http: Option<UserServer>,
+    /// User TLS servers that answer some of the names, taken over (`--take-over`, or certctl's
+    /// region shows an earlier take-over).
+    tls: Vec<UserServer>,
+}
+
+/// Adds `host` to the user server `block` in `list` (once per block).
+fn add_host(list: &mut Vec<UserServer>, block: &ServerBlock, host: &str) -> Result<(), Error> {
+    match list
+        .iter_mut()
+        .find(|u| u.block.file == block.file && u.block.index == block.index)
+    {
+        Some(u) => u.hosts.push(host.to_owned()),
+        None => list.push(UserServer {
+            real: real_path(&block.file)?,
+            block: block.clone(),
+            hosts: vec![host.to_owned()],
+        }),
+    }
+    Ok(())
+}
+
+/// The files certctl owns for `name` (nginx -T names a site by the path it was included through).
+fn our_files(site: &NginxSite, name: &str) -> Vec<PathBuf> {
+    let mut ours = vec![site.layout.site_file(name)];
+    ours.extend(site.layout.enabled_link(name));
+    ours
+}
+
+fn real_path(path: &Path) -> Result<PathBuf, NginxError> {
+    Ok(std::fs::canonicalize(path).map_err(fsio::io("cannot resolve", path))?)
 }
 
 fn inspect(
@@ -47,88 +99,333 @@ fn inspect(
     hosts: &[String],
     http_port: u16,
 ) -> Result<Served, Error> {
-    // nginx -T names a site by the path it was included through (sites-enabled/…).
-    let ours = [
-        Some(site.layout.site_file(name)),
-        site.layout.enabled_link(name),
-    ];
-    let mut foreign_http = Vec::new();
-    for block in dump::server_blocks(&site.nginx.dump()?) {
-        if ours.contains(&Some(block.file.clone())) {
-            continue;
-        }
-        let Some(host) = hosts.iter().find(|h| block.serves(h)) else {
-            continue;
-        };
-        if block.listens_on(site.https_port) == Some(true) {
-            return Err(NginxError::AlreadyServed {
-                name: host.clone(),
-                location: block.location(),
+    let ours = our_files(site, name);
+    let blocks: Vec<ServerBlock> = dump::server_blocks(&site.nginx.dump()?)
+        .into_iter()
+        .filter(|b| !ours.contains(&b.file) && !is_certctl_site(site, &b.file))
+        .collect();
+    let mut tls = Vec::new();
+    for host in hosts {
+        for block in blocks
+            .iter()
+            .filter(|b| b.listens_on(site.https_port) == Some(true) && b.serves(host))
+        {
+            if !(site.take_over || block.certctl_region) {
+                return Err(NginxError::AlreadyServed {
+                    name: host.clone(),
+                    location: block.location(),
+                }
+                .into());
             }
-            .into());
-        }
-        if block.listens_on(http_port).is_some() {
-            foreign_http.push(block);
+            add_host(&mut tls, block, host)?;
         }
     }
-    Ok(Served { foreign_http })
+    let on_http: Vec<&ServerBlock> = blocks
+        .iter()
+        .filter(|b| b.listens_on(http_port) == Some(false))
+        .collect();
+    let mut http: Vec<UserServer> = Vec::new();
+    let mut uncovered = Vec::new();
+    for host in hosts {
+        let best = on_http
+            .iter()
+            .filter_map(|b| b.match_rank(host).map(|r| (r, *b)))
+            .min_by_key(|(r, _)| *r)
+            .map(|(_, b)| b);
+        match best {
+            None => uncovered.push(host.clone()),
+            Some(block) => add_host(&mut http, block, host)?,
+        }
+    }
+    let default_http = match on_http
+        .iter()
+        .find(|b| b.default_ports.contains(&http_port))
+        .or_else(|| on_http.first())
+    {
+        Some(b) => Some(UserServer {
+            real: real_path(&b.file)?,
+            block: (*b).clone(),
+            hosts: Vec::new(),
+        }),
+        None => None,
+    };
+    Ok(Served {
+        http,
+        uncovered,
+        default_http,
+        tls,
+    })
 }
 
-/// One include line in each user port-80 server that does not serve challenges yet. Lines going
-/// into the same file are inserted together, from the bottom up, so each lands where nginx said.
-fn include_changes(site: &NginxSite, served: &Served) -> Result<Vec<Change>, Error> {
+/// Another certificate's site file of certctl's (its port-80 server is not a user's).
+fn is_certctl_site(site: &NginxSite, file: &Path) -> bool {
+    let in_dir = |dir: &Path| file.parent() == Some(dir);
+    file.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("certctl-") && n.ends_with(".conf"))
+        && (in_dir(&site.layout.sites_dir)
+            || site.layout.enabled_dir.as_deref().is_some_and(in_dir))
+}
+
+/// A user's file, read and parsed: the text and its server blocks.
+fn read_user_file(path: &Path) -> Result<(String, Vec<crate::nginx::lex::Directive>), Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| NginxError::from(fsio::io("cannot read", path)(e)))?;
+    let servers = edit::servers(&text).map_err(|e| NginxError::Unparsable {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok((text, servers))
+}
+
+/// The server block `u` in its parsed file, checked to be the one nginx described.
+fn find_in<'a>(
+    u: &UserServer,
+    servers: &'a [crate::nginx::lex::Directive],
+) -> Result<&'a crate::nginx::lex::Directive, Error> {
+    servers
+        .get(u.block.index)
+        .filter(|d| {
+            let names: Vec<&str> = d
+                .children()
+                .iter()
+                .filter(|c| c.name() == "server_name")
+                .flat_map(|c| c.args())
+                .collect();
+            names == u.block.names.iter().map(String::as_str).collect::<Vec<_>>()
+        })
+        .ok_or_else(|| {
+            NginxError::Unparsable {
+                path: u.real.clone(),
+                reason: format!(
+                    "the server at line {} changed since nginx loaded it; reload nginx and try again",
+                    u.block.line
+                ),
+            }
+            .into()
+        })
+}
+
+/// One server's edit: the byte of its `{`, the lines of certctl's region, the directives to turn
+/// off (byte ranges).
+type RegionEdit = (usize, String, Vec<(usize, usize)>);
+
+/// The TLS part of a run: what a taken-over TLS server gets in its region.
+struct TlsPart<'a> {
+    certs: &'a [CertPaths],
+}
+
+/// The user's files certctl changes: its region in each user port-80 server (the challenge
+/// include, and the redirect once `tls` is set), and in each TLS server taken over (certificate,
+/// TLS snippet, HSTS; the directives they replace commented out). All edits of one file are made
+/// from the bottom up, so every position stays true.
+fn user_file_changes(
+    site: &NginxSite,
+    served: &Served,
+    tls: Option<&TlsPart<'_>>,
+    keep_existing: bool,
+) -> Result<Vec<Change>, Error> {
     let snippet = site.layout.acme_snippet();
-    let line = format!(
-        "include {};  # added by certctl: ACME HTTP-01 challenges",
-        snippet.display()
-    );
-    let mut by_file: Vec<(PathBuf, Vec<usize>)> = Vec::new();
-    for block in served
-        .foreign_http
-        .iter()
-        .filter(|b| !b.serves_challenges(&snippet))
-    {
-        let after = block.server_name_line.unwrap_or(block.line);
-        match by_file.iter_mut().find(|(file, _)| *file == block.file) {
-            Some((_, lines)) => lines.push(after),
-            None => by_file.push((block.file.clone(), vec![after])),
+    let target = render::redirect_target(site.https_port);
+    let mut files: Vec<PathBuf> = Vec::new();
+    let tls_servers: &[UserServer] = if tls.is_some() { &served.tls } else { &[] };
+    for u in served.http.iter().chain(tls_servers) {
+        if !files.contains(&u.real) {
+            files.push(u.real.clone());
         }
     }
-    by_file
-        .into_iter()
-        .map(|(path, mut lines)| {
-            let mut content = std::fs::read_to_string(&path)
-                .map_err(|e| NginxError::from(fsio::io("cannot read", &path)(e)))?;
-            lines.sort_unstable_by(|a, b| b.cmp(a));
-            for after in lines {
-                content = apply::insert_line_after(&content, after, &line);
+    let mut changes = Vec::new();
+    for path in files {
+        let (mut text, servers) = read_user_file(&path)?;
+        let mut edits: Vec<RegionEdit> = Vec::new();
+        for u in served.http.iter().filter(|u| u.real == path) {
+            let d = find_in(u, &servers)?;
+            let open = d.block.as_ref().map_or(0, |b| b.open);
+            if keep_existing && edit::our_region(&text, open).is_some() {
+                continue;
             }
-            Ok(Change::UserFile { path, content })
+            let only_some = u.block.names.iter().any(|n| !u.hosts.contains(n));
+            let http_only = served
+                .tls
+                .iter()
+                .any(|t| t.block.file == u.block.file && t.block.index == u.block.index);
+            let redirect = edit::Redirect {
+                target: &target,
+                hosts: only_some.then_some(u.hosts.as_slice()),
+                http_only,
+            };
+            let mut lines = edit::port80_lines(&snippet, tls.is_some().then_some(redirect));
+            if u.block.has_acme_location {
+                // The user serves challenges already; a second location would clash.
+                lines = lines
+                    .lines()
+                    .filter(|l| !l.contains("include "))
+                    .map(|l| format!("{l}\n"))
+                    .collect();
+            }
+            edits.push((open, lines, Vec::new()));
+        }
+        if let Some(part) = tls {
+            for u in served.tls.iter().filter(|u| u.real == path) {
+                let d = find_in(u, &servers)?;
+                let open = d.block.as_ref().map_or(0, |b| b.open);
+                let ours = edit::our_region(&text, open);
+                let off: Vec<(usize, usize)> = d
+                    .children()
+                    .iter()
+                    .filter(|c| !ours.is_some_and(|(s, e)| c.start >= s && c.end <= e))
+                    .filter(|c| edit::takes_over(c) || includes_only_tls(site, c))
+                    .map(|c| (c.start, c.end))
+                    .collect();
+                let hsts = site.hsts.as_ref().map(render::Hsts::value);
+                let both = served
+                    .http
+                    .iter()
+                    .any(|h| h.block.file == u.block.file && h.block.index == u.block.index);
+                let lines = edit::tls_lines(
+                    part.certs,
+                    &site.layout.tls_snippet(site.profile),
+                    hsts.as_deref(),
+                    both,
+                );
+                // A server for both schemes gets one region holding both parts.
+                match edits.iter_mut().find(|e| e.0 == open) {
+                    Some(e) => {
+                        e.1.push_str(&lines);
+                        e.2 = off;
+                    }
+                    None => edits.push((open, lines, off)),
+                }
+            }
+        }
+        edits.sort_by_key(|e| std::cmp::Reverse(e.0));
+        for (open, lines, off) in edits {
+            text = edit::comment_out(&text, &off);
+            text = edit::set_region(&text, open, &lines);
+        }
+        changes.push(Change::UserFile {
+            path,
+            content: text,
+        });
+    }
+    Ok(changes)
+}
+
+/// An `include` of a file that only sets what certctl's TLS lines set (Debian's
+/// snippets/snakeoil.conf): turned off with the lines it stands for.
+fn includes_only_tls(site: &NginxSite, d: &crate::nginx::lex::Directive) -> bool {
+    let Some(arg) = d.args().next().filter(|_| d.name() == "include") else {
+        return false;
+    };
+    let conf_dir = site
+        .nginx
+        .conf
+        .as_ref()
+        .and_then(|c| c.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("/etc/nginx"));
+    let path = conf_dir.join(arg);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return false;
+    };
+    crate::nginx::lex::parse(&text)
+        .is_ok_and(|list| !list.is_empty() && list.iter().all(edit::takes_over))
+}
+
+/// The HTTPS servers: per user port-80 server, its names with a copy of what it serves; the
+/// uncovered names with what the default server serves (or `--root`/`--proxy-pass`).
+fn tls_servers(site: &NginxSite, served: &Served, http_port: u16) -> Result<Vec<TlsServer>, Error> {
+    let out = all_tls_servers(site, served, http_port)?;
+    // Names a user's TLS server keeps serving (taken over) get no second server from certctl.
+    let taken: Vec<&String> = served.tls.iter().flat_map(|u| &u.hosts).collect();
+    Ok(out
+        .into_iter()
+        .filter_map(|mut s| {
+            s.names.retain(|n| !taken.contains(&n));
+            (!s.names.is_empty()).then_some(s)
         })
-        .collect()
+        .collect())
+}
+
+fn all_tls_servers(
+    site: &NginxSite,
+    served: &Served,
+    http_port: u16,
+) -> Result<Vec<TlsServer>, Error> {
+    let all: Vec<String> = served
+        .http
+        .iter()
+        .flat_map(|u| u.hosts.clone())
+        .chain(served.uncovered.iter().cloned())
+        .collect();
+    let explicit = match &site.content {
+        Content::Root(dir) => Some(Serve::Root(dir.clone())),
+        Content::ProxyPass(url) => Some(Serve::ProxyPass(url.clone())),
+        Content::Site => None,
+    };
+    if let Some(serve) = explicit {
+        return Ok(vec![TlsServer { names: all, serve }]);
+    }
+    let hsts = site.hsts.as_ref().map(render::hsts_line);
+    let mirror = |u: &UserServer| -> Result<Serve, Error> {
+        let (text, servers) = read_user_file(&u.real)?;
+        let d = find_in(u, &servers)?;
+        Ok(Serve::Mirror {
+            origin: u.origin(),
+            directives: edit::mirror(&text, d, hsts.as_deref()),
+        })
+    };
+    let mut out: Vec<TlsServer> = Vec::new();
+    for u in &served.http {
+        out.push(TlsServer {
+            names: u.hosts.clone(),
+            serve: mirror(u)?,
+        });
+    }
+    if let Some(first) = served.uncovered.first() {
+        let Some(default) = &served.default_http else {
+            return Err(NginxError::NothingServed {
+                name: first.clone(),
+                port: http_port,
+            }
+            .into());
+        };
+        match out.iter_mut().zip(&served.http).find(|(_, u)| {
+            u.block.file == default.block.file && u.block.index == default.block.index
+        }) {
+            Some((server, _)) => server.names.extend(served.uncovered.iter().cloned()),
+            None => out.push(TlsServer {
+                names: served.uncovered.clone(),
+                serve: mirror(default)?,
+            }),
+        }
+    }
+    Ok(out)
 }
 
 fn spec_for(
     site: &NginxSite,
     name: &str,
-    hosts: Vec<String>,
+    served: &Served,
     http_port: u16,
     certs: Vec<CertPaths>,
     stapling: bool,
-    redirect: bool,
 ) -> Result<SiteSpec, Error> {
     let version = site.nginx.version()?;
+    let tls_servers = if certs.is_empty() {
+        Vec::new()
+    } else {
+        tls_servers(site, served, http_port)?
+    };
     Ok(SiteSpec {
         name: name.to_owned(),
-        server_names: hosts,
+        tls_servers,
+        redirect_names: served.uncovered.clone(),
         certs,
         profile: site.profile,
         hsts: site.hsts,
-        content: site.content.clone(),
         https_port: site.https_port,
         http_port,
         listen: site.listen.clone(),
-        redirect,
         stapling,
         http2_directive: version.has_http2_directive(),
     })
@@ -146,42 +443,56 @@ fn site_changes(site: &NginxSite, name: &str, content: String) -> Vec<Change> {
     changes
 }
 
+/// Where certctl remembers what it changed for a certificate, and what each file was before.
+pub fn journal_dir(backup_root: &Path, name: &str) -> PathBuf {
+    backup_root.with_file_name("nginx-journal").join(name)
+}
+
 /// Before the first certificate: make sure nginx serves ACME challenges for every name on the
-/// HTTP port (the shared snippet, plus either certctl's port-80 site or one include line in the
-/// user's port-80 server), reload if anything changed, and check through nginx that a probe
-/// token is served.
+/// HTTP port (the shared snippet, plus certctl's port-80 site or its region in the user's
+/// port-80 server), reload if anything changed. A certificate that is live already keeps its
+/// whole site (the re-issue case), with any new names added.
 pub fn prepare_challenges(
+    store: &dyn CertStore,
     site: &NginxSite,
     name: &str,
     identifiers: &[Identifier],
     http_port: u16,
-    backup_root: &std::path::Path,
+    backup_root: &Path,
 ) -> Result<NginxOutcome, Error> {
     std::fs::create_dir_all(&site.layout.acme_webroot)
         .map_err(|e| NginxError::from(fsio::io("cannot create", &site.layout.acme_webroot)(e)))?;
     let hosts: Vec<String> = identifiers.iter().map(Identifier::as_string).collect();
-    let served = inspect(site, name, &hosts, http_port)?;
-    let mut changes = vec![Change::Owned {
-        path: site.layout.acme_snippet(),
-        content: render::acme_snippet(&site.layout.acme_webroot),
-    }];
-    changes.extend(include_changes(site, &served)?);
-    let uncovered: Vec<String> = hosts
-        .iter()
-        .filter(|h| !served.covers(h))
-        .cloned()
-        .collect();
-    let site_file = site.layout.site_file(name);
-    let ours_exists = apply::owned_file_exists(&site_file)?;
-    if !uncovered.is_empty() && !ours_exists {
-        let spec = spec_for(site, name, uncovered, http_port, Vec::new(), false, true)?;
-        changes.extend(site_changes(
-            site,
-            name,
-            render::http_only_site(&spec, &site.layout),
-        ));
-    }
-    let applied = apply::apply(&changes, &site.nginx, backup_root, Reload::IfChanged)?;
+    let live = store.live_fullchain(name)?.is_some() && store.load_record(name)?.is_some();
+    let changes = if live {
+        let (changes, _) = full_changes(store, name, site, &hosts, http_port)?;
+        changes
+    } else {
+        let served = inspect(site, name, &hosts, http_port)?;
+        let mut changes = vec![Change::Owned {
+            path: site.layout.acme_snippet(),
+            content: render::acme_snippet(&site.layout.acme_webroot),
+        }];
+        changes.extend(user_file_changes(site, &served, None, true)?);
+        let site_file = site.layout.site_file(name);
+        let ours_exists = apply::owned_file_exists(&site_file)?;
+        if !served.uncovered.is_empty() && !ours_exists {
+            let spec = spec_for(site, name, &served, http_port, Vec::new(), false)?;
+            changes.extend(site_changes(
+                site,
+                name,
+                render::http_only_site(&spec, &site.layout),
+            ));
+        }
+        changes
+    };
+    let applied = apply::apply(
+        &changes,
+        &site.nginx,
+        backup_root,
+        Reload::IfChanged,
+        Some(&journal_dir(backup_root, name)),
+    )?;
     Ok(NginxOutcome {
         diff: None,
         applied,
@@ -223,29 +534,29 @@ pub async fn wait_until_challenges_served(
                 last = Some(e);
             }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Err(last.map_or_else(|| NginxError::ProbeNeverServed.into(), Into::into))
 }
 
-/// Writes the full TLS site for a certificate that is live, with the options in `site`.
-pub fn configure_site(
+/// Every change of the full TLS setup for `name`: snippets, regions with redirects in the user's
+/// port-80 servers, certctl's site (HTTPS servers + port-80 server for uncovered names).
+fn full_changes(
     store: &dyn CertStore,
     name: &str,
     site: &NginxSite,
+    hosts: &[String],
     http_port: u16,
-    dry_run: bool,
-    backup_root: &std::path::Path,
-    reload: Reload,
-) -> Result<NginxOutcome, Error> {
-    let record = super::record_of(store, name, UnknownCertHint::Issue)?;
-    let pem = store
-        .live_fullchain(name)?
-        .ok_or_else(|| InputError::NotLive(name.to_owned()))?;
-    let info = verify::cert_info(&verify::parse_pem_chain(&pem)?[0])?;
-    let hosts = record.domains.clone();
-    let served = inspect(site, name, &hosts, http_port)?;
-    let slots: &[KeySlot] = match record.dual {
+) -> Result<(Vec<Change>, Vec<String>), Error> {
+    let stapling = match store.live_fullchain(name)? {
+        Some(pem) => !verify::cert_info(&verify::parse_pem_chain(&pem)?[0])?
+            .ocsp_urls
+            .is_empty(),
+        None => false,
+    };
+    let dual = store.load_record(name)?.is_some_and(|r| r.dual);
+    let served = inspect(site, name, hosts, http_port)?;
+    let slots: &[KeySlot] = match dual {
         true => &[KeySlot::Primary, KeySlot::Rsa],
         false => &[KeySlot::Primary],
     };
@@ -265,26 +576,18 @@ pub fn configure_site(
             render::check_value("the certificate path", &path.display().to_string())?;
         }
     }
-    let mut notes = Vec::new();
-    let redirect = served.foreign_http.is_empty();
-    if !redirect {
-        for block in &served.foreign_http {
-            let host = block.names.join(" ");
-            notes.push(format!(
-                "port {http_port} for {host} is served by {}, which certctl does not manage: it gets the ACME challenge include but no redirect; add `return 301 https://$host$request_uri;` there yourself",
-                block.location()
-            ));
-        }
-    }
-    let spec = spec_for(
-        site,
-        name,
-        hosts,
-        http_port,
-        certs,
-        !info.ocsp_urls.is_empty(),
-        redirect,
-    )?;
+    let notes = served
+        .http
+        .iter()
+        .map(|u| {
+            format!(
+                "port {http_port} for {} is served by {}: certctl added its marked ACME include and redirect there",
+                u.hosts.join(" "),
+                u.origin()
+            )
+        })
+        .collect();
+    let spec = spec_for(site, name, &served, http_port, certs, stapling)?;
     let mut changes = vec![
         Change::Owned {
             path: site.layout.tls_snippet(site.profile),
@@ -295,8 +598,31 @@ pub fn configure_site(
             content: render::acme_snippet(&site.layout.acme_webroot),
         },
     ];
-    changes.extend(include_changes(site, &served)?);
+    changes.extend(user_file_changes(
+        site,
+        &served,
+        Some(&TlsPart { certs: &spec.certs }),
+        false,
+    )?);
     changes.extend(site_changes(site, name, render::site(&spec, &site.layout)));
+    Ok((changes, notes))
+}
+
+/// Writes the full TLS site for a certificate that is live, with the options in `site`.
+pub fn configure_site(
+    store: &dyn CertStore,
+    name: &str,
+    site: &NginxSite,
+    http_port: u16,
+    dry_run: bool,
+    backup_root: &Path,
+    reload: Reload,
+) -> Result<NginxOutcome, Error> {
+    let record = super::record_of(store, name, UnknownCertHint::Issue)?;
+    store
+        .live_fullchain(name)?
+        .ok_or_else(|| InputError::NotLive(name.to_owned()))?;
+    let (changes, notes) = full_changes(store, name, site, &record.domains, http_port)?;
     if dry_run {
         return Ok(NginxOutcome {
             diff: Some(apply::diff(&changes)?),
@@ -304,10 +630,18 @@ pub fn configure_site(
             notes,
         });
     }
-    let applied = apply::apply(&changes, &site.nginx, backup_root, reload)?;
+    let applied = apply::apply(
+        &changes,
+        &site.nginx,
+        backup_root,
+        reload,
+        Some(&journal_dir(backup_root, name)),
+    )?;
     let mut record = record;
-    record.nginx = Some(site.clone());
-    store.save_record(&record)?;
+    if record.nginx.as_ref() != Some(site) {
+        record.nginx = Some(site.clone());
+        store.save_record(&record)?;
+    }
     Ok(NginxOutcome {
         diff: None,
         applied,
@@ -315,8 +649,66 @@ pub fn configure_site(
     })
 }
 
+/// `issue --nginx --dry-run`: the diff of every file the issue would touch, nothing written.
+pub fn issue_diff(
+    store: &dyn CertStore,
+    name: &str,
+    site: &NginxSite,
+    identifiers: &[Identifier],
+    http_port: u16,
+) -> Result<NginxOutcome, Error> {
+    let hosts: Vec<String> = identifiers.iter().map(Identifier::as_string).collect();
+    let (changes, notes) = full_changes(store, name, site, &hosts, http_port)?;
+    Ok(NginxOutcome {
+        diff: Some(apply::diff(&changes)?),
+        applied: Applied::default(),
+        notes,
+    })
+}
+
+/// `certctl nginx NAME --revert`: every file certctl created or changed for NAME back as it was
+/// before certctl first touched it, `nginx -t`, reload; the certificate stays in the store and
+/// its record forgets the site. `dry_run` shows the diff instead.
+pub fn revert(
+    store: &dyn CertStore,
+    name: &str,
+    site: &NginxSite,
+    backup_root: &Path,
+    force: bool,
+    dry_run: bool,
+) -> Result<NginxOutcome, Error> {
+    let journal = journal_dir(backup_root, name);
+    let others: Vec<PathBuf> = std::fs::read_dir(journal.parent().unwrap_or(&journal))
+        .map(|dir| {
+            dir.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| *p != journal)
+                .collect()
+        })
+        .unwrap_or_default();
+    let plan = apply::revert_plan(&journal, &others, force)?
+        .ok_or_else(|| NginxError::NothingToRevert(name.to_owned()))?;
+    if dry_run {
+        return Ok(NginxOutcome {
+            diff: Some(apply::revert_diff(&plan)?),
+            applied: Applied::default(),
+            notes: Vec::new(),
+        });
+    }
+    let applied = apply::revert(&plan, &site.nginx, &journal)?;
+    if let Some(mut record) = store.load_record(name)? {
+        record.nginx = None;
+        store.save_record(&record)?;
+    }
+    Ok(NginxOutcome {
+        diff: None,
+        applied,
+        notes: Vec::new(),
+    })
+}
+
 /// Where previous versions of nginx files are kept: inside the state directory, never where
 /// nginx could load them.
-pub fn backup_root(state_dir: &std::path::Path) -> PathBuf {
+pub fn backup_root(state_dir: &Path) -> PathBuf {
     state_dir.join("nginx-backups")
 }

@@ -25,6 +25,10 @@ pub struct LabOptions {
     /// A private nginx laid out like Debian's (sites-available, sites-enabled, snippets), empty
     /// but for a default server, for certctl to manage.
     pub managed_nginx: bool,
+    /// A private nginx laid out like a Debian server: nginx.conf as Debian ships it (conf.d,
+    /// sites-enabled, the http-level ssl_protocols line) and Debian's default site enabled by a
+    /// symlink, `listen PORT default_server; listen [::]:PORT default_server;`.
+    pub debian_nginx: bool,
     /// PEBBLE_ALTERNATE_ROOTS: extra roots, each with its own chain offered as an alternate.
     pub alternate_roots: Option<u8>,
     /// pebble's certificateValidityPeriod in seconds (None: pebble's default, years). Anything
@@ -66,6 +70,14 @@ impl Lab {
     pub fn managed_nginx() -> Self {
         Self::with(LabOptions {
             managed_nginx: true,
+            ..LabOptions::default()
+        })
+    }
+
+    /// pebble and nginx laid out like a Debian server, with its default site.
+    pub fn debian_nginx() -> Self {
+        Self::with(LabOptions {
+            debian_nginx: true,
             ..LabOptions::default()
         })
     }
@@ -115,6 +127,9 @@ impl Lab {
         }
         if options.managed_nginx {
             lab.start_managed_nginx();
+        }
+        if options.debian_nginx {
+            lab.start_debian_nginx();
         }
         lab
     }

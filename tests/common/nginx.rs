@@ -45,8 +45,8 @@ impl Lab {
         self.spawn_nginx(&prefix);
     }
 
-    /// nginx laid out like Debian's (sites-available, sites-enabled, snippets), empty but for a
-    /// default server, for certctl to manage.
+    /// nginx laid out like Debian's (conf.d, sites-available, sites-enabled, snippets), empty
+    /// but for a default server, for certctl to manage.
     pub(super) fn start_managed_nginx(&mut self) {
         let p = self.nginx_prefix.clone();
         for sub in [
@@ -54,6 +54,7 @@ impl Lab {
             "logs",
             "sites-available",
             "sites-enabled",
+            "conf.d",
             "snippets",
             "acme",
         ] {
@@ -66,6 +67,7 @@ impl Lab {
         listen 127.0.0.1:{port} default_server;
         return 404;
     }}
+    include {p}/conf.d/*.conf;
     include {p}/sites-enabled/*;
 }}
 "#,
@@ -75,6 +77,76 @@ impl Lab {
         );
         fs::write(p.join("nginx.conf"), conf).unwrap();
         self.spawn_nginx(&p);
+    }
+
+    /// nginx as a Debian server has it (see [`super::LabOptions::debian_nginx`]), on the lab's
+    /// HTTP port instead of 80.
+    pub(super) fn start_debian_nginx(&mut self) {
+        let p = self.nginx_prefix.clone();
+        for sub in [
+            "tmp",
+            "logs",
+            "conf.d",
+            "sites-available",
+            "sites-enabled",
+            "snippets",
+            "acme",
+            "html",
+        ] {
+            fs::create_dir_all(p.join(sub)).unwrap();
+        }
+        let conf = format!(
+            r#"{preamble}    sendfile on;
+    tcp_nopush on;
+    types_hash_max_size 2048;
+    default_type application/octet-stream;
+
+    ##
+    # SSL Settings
+    ##
+
+    ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3; # Dropping SSLv3, ref: POODLE
+    ssl_prefer_server_ciphers on;
+
+    gzip on;
+
+    include {p}/conf.d/*.conf;
+    include {p}/sites-enabled/*;
+}}
+"#,
+            preamble = nginx_preamble(&p),
+            p = p.display(),
+        );
+        fs::write(p.join("nginx.conf"), conf).unwrap();
+        fs::write(
+            p.join("html/index.nginx-debian.html"),
+            "Welcome to nginx!\n",
+        )
+        .unwrap();
+        fs::write(
+            p.join("sites-available/default"),
+            format!(
+                "##\n# You should look at the following URL's in order to grasp a solid understanding\n# of Nginx configuration files in order to fully unleash the power of Nginx.\n##\n\n# Default server configuration\n#\nserver {{\n\tlisten {port} default_server;\n\tlisten [::]:{port} default_server;\n\n\t# SSL configuration\n\t#\n\t# listen 443 ssl default_server;\n\t# include snippets/snakeoil.conf;\n\n\troot {www};\n\n\t# Add index.php to the list if you are using PHP\n\tindex index.html index.htm index.nginx-debian.html;\n\n\tserver_name _;\n\n\tlocation / {{\n\t\t# First attempt to serve request as file, then\n\t\t# as directory, then fall back to displaying a 404.\n\t\ttry_files $uri $uri/ =404;\n\t}}\n}}\n",
+                port = self.http_port,
+                www = p.join("html").display()
+            ),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            "../sites-available/default",
+            p.join("sites-enabled/default"),
+        )
+        .unwrap();
+        self.spawn_nginx(&p);
+    }
+
+    /// The flags that point certctl at the lab's Debian nginx: like [`Lab::nginx_flags`] but
+    /// listening as Debian's sites do (all IPv4 and IPv6 addresses).
+    pub fn debian_nginx_flags(&self) -> Vec<String> {
+        let mut flags = self.nginx_flags();
+        let at = flags.iter().position(|f| f == "--listen").unwrap();
+        flags.drain(at..at + 2);
+        flags
     }
 
     /// Runs nginx on `prefix`'s nginx.conf and waits until it listens on the HTTP port.

@@ -14,6 +14,7 @@ mod import;
 mod issue;
 mod legacy;
 mod nginx;
+mod nginx_sites;
 mod renew;
 mod schedule;
 mod tools;

@@ -234,7 +234,7 @@ fn never_overwrites_a_file_it_did_not_write_and_refuses_metacharacters() {
 }
 
 #[test]
-fn a_users_plain_http_server_gets_one_include_line_and_keeps_working() {
+fn root_overrides_what_a_users_server_serves_and_its_port_80_redirects() {
     let lab = Lab::managed_nginx();
     let root = site_root(&lab);
     let user_file = lab.nginx_prefix.join("sites-enabled/legacy");
@@ -246,78 +246,26 @@ fn a_users_plain_http_server_gets_one_include_line_and_keeps_working() {
     reload_until_served(&lab, "legacy.test");
     let out = lab.issue_nginx(&["legacy.test"], &["--root", &root]);
     assert_ok(&out);
-    assert!(
-        stderr(&out).contains("certctl does not manage"),
-        "{}",
-        stderr(&out)
-    );
 
-    // Exactly one line was added to the user's file; everything else is byte for byte the same.
+    // Only certctl's marked region was added to the user's file, just inside its server block.
     let now = fs::read_to_string(&user_file).unwrap();
-    let added: Vec<&str> = now
-        .lines()
-        .filter(|l| !original.lines().any(|o| o == *l))
-        .collect();
-    assert_eq!(added.len(), 1, "{now}");
-    assert!(
-        added[0].trim_start().starts_with("include ") && added[0].contains("acme-challenge.conf"),
-        "{now}"
-    );
-    assert_eq!(now.replace(&format!("{}\n", added[0]), ""), original);
+    let (head, rest) = now.split_once("    # >>> added by certctl").unwrap();
+    let (region, tail) = rest.split_once("    # <<< certctl\n").unwrap();
+    assert_eq!(format!("{head}{tail}"), original, "{now}");
+    assert!(region.contains("acme-challenge.conf;"), "{region}");
+    assert!(region.contains("return 301"), "{region}");
 
-    // The plain-HTTP app is untouched; HTTPS now works.
-    assert_eq!(
-        http_get(lab.http_port, "legacy.test", "/").unwrap().body,
-        "plain http app\n"
-    );
+    // Port 80 redirects; HTTPS serves what --root says.
+    eventually(|| {
+        http_get(lab.http_port, "legacy.test", "/")
+            .ok()
+            .filter(|r| r.status == 301)
+    });
     let (pebble_root, _) = lab.pebble_roots();
     let page = eventually(|| https_get(lab.https_port, "legacy.test", "/", &pebble_root).ok());
-    assert_eq!(page.status, 200);
-}
-
-#[test]
-fn two_user_servers_in_one_file_each_get_their_include_in_place() {
-    let lab = Lab::managed_nginx();
-    let root = site_root(&lab);
-    let user_file = lab.nginx_prefix.join("sites-enabled/two");
-    let block = |name: &str| {
-        format!(
-            "server {{\n    listen 127.0.0.1:{};\n    server_name {name};\n    location / {{ return 200 \"{name}\\n\"; }}\n}}\n",
-            lab.http_port
-        )
-    };
-    fs::write(
-        &user_file,
-        format!("{}{}", block("one.test"), block("two.test")),
-    )
-    .unwrap();
-    reload_until_served(&lab, "two.test");
-    assert_ok(&lab.issue_nginx(&["one.test", "two.test"], &["--root", &root]));
-
-    // Each server got exactly one include, right under its own server_name.
-    let now = fs::read_to_string(&user_file).unwrap();
-    let lines: Vec<&str> = now.lines().collect();
-    for name in ["one.test", "two.test"] {
-        let at = lines
-            .iter()
-            .position(|l| l.trim() == format!("server_name {name};"))
-            .unwrap();
-        assert!(
-            lines[at + 1].trim_start().starts_with("include ")
-                && lines[at + 1].contains("acme-challenge.conf"),
-            "{now}"
-        );
-    }
-    assert_eq!(now.matches("acme-challenge.conf").count(), 2, "{now}");
-    // No certctl port-80 server competes with them: both apps still answer on port 80.
     assert_eq!(
-        http_get(lab.http_port, "two.test", "/").unwrap().body,
-        "two.test\n"
-    );
-    let (pebble_root, _) = lab.pebble_roots();
-    assert_eq!(
-        eventually(|| https_get(lab.https_port, "two.test", "/", &pebble_root).ok()).status,
-        200
+        (page.status, page.body.as_str()),
+        (200, "hello from site.test\n")
     );
 }
 

@@ -1,0 +1,414 @@
+//! `issue --nginx` on sites written the way real servers have them (Debian's layout, a Django
+//! site behind an upstream, one-line servers, several servers per file, a snakeoil TLS server),
+//! then the re-run and `certctl nginx NAME --revert`. The lab's nginx is laid out as Debian's and
+//! listens on free ports instead of 80/443 (not in a network namespace); the sites use
+//! `listen PORT; listen [::]:PORT;` as Debian's use 80.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::common::{Lab, assert_ok, eventually, http_get, https_get, stderr};
+
+/// Every file and symlink nginx could load, byte for byte (logs, temp files and ACME tokens aside).
+fn snapshot(prefix: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut dirs = vec![prefix.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if dir == prefix && matches!(name.as_str(), "logs" | "tmp" | "acme" | "nginx.pid") {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.file_type().is_symlink() {
+                let target = fs::read_link(&path).unwrap();
+                out.insert(path, format!("-> {}", target.display()).into_bytes());
+            } else if meta.is_dir() {
+                dirs.push(path);
+            } else {
+                let bytes = fs::read(&path).unwrap();
+                out.insert(path, bytes);
+            }
+        }
+    }
+    out
+}
+
+/// (status, body) of a plain HTTP GET.
+fn plain(lab: &Lab, host: &str, path: &str) -> (u16, String) {
+    let r = http_get(lab.http_port, host, path).unwrap();
+    (r.status, r.body)
+}
+
+fn write(path: &Path, text: &str) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, text).unwrap();
+}
+
+/// `issue NAMES --nginx` with the Debian lab's flags, plus `extra`.
+fn issue(lab: &Lab, names: &[&str], extra: &[&str]) -> std::process::Output {
+    let flags = lab.debian_nginx_flags();
+    let mut args: Vec<&str> = vec!["--nginx"];
+    args.extend(flags.iter().map(String::as_str));
+    args.extend_from_slice(extra);
+    lab.issue(names, &args)
+}
+
+/// `certctl nginx NAME` with the Debian lab's flags, plus `extra`.
+fn nginx(lab: &Lab, name: &str, extra: &[&str]) -> std::process::Output {
+    let flags = lab.debian_nginx_flags();
+    let mut args: Vec<&str> = vec!["nginx", name];
+    args.extend(flags.iter().map(String::as_str));
+    args.extend_from_slice(extra);
+    lab.certctl(&args).output().unwrap()
+}
+
+/// Reloads and waits until `host` answers `path` with a body containing `body` over plain HTTP.
+fn reload_until(lab: &Lab, host: &str, path: &str, body: &str) {
+    lab.reload_nginx();
+    // Old workers keep accepting for a moment after a reload: wait for several answers in a row.
+    let mut in_a_row = 0;
+    eventually(|| {
+        let ok = http_get(lab.http_port, host, path).is_ok_and(|r| r.body.contains(body));
+        in_a_row = if ok { in_a_row + 1 } else { 0 };
+        (in_a_row == 5).then_some(())
+    });
+}
+
+/// The whole cycle on a layout already written and loaded: what plain HTTP served for `probes`
+/// is what HTTPS serves after `issue --nginx` (without --root), port 80 redirects every name
+/// but the ACME path, HSTS, no TLS 1.0/1.1, a re-run changes nothing, and `--revert` brings
+/// every file back byte for byte and plain HTTP serves as before.
+fn full_cycle(lab: &Lab, names: &[&str], probes: &[(&str, &str)]) {
+    let files_before = snapshot(&lab.nginx_prefix);
+    let before: Vec<(u16, String)> = probes.iter().map(|(h, p)| plain(lab, h, p)).collect();
+
+    let out = issue(lab, names, &[]);
+    assert_ok(&out);
+    let (root, _) = lab.pebble_roots();
+    for ((host, path), (status, body)) in probes.iter().zip(&before) {
+        let page = eventually(|| https_get(lab.https_port, host, path, &root).ok());
+        assert_eq!(
+            (page.status, &page.body),
+            (*status, body),
+            "https://{host}{path} serves what http:// served"
+        );
+        assert_eq!(
+            page.header("strict-transport-security"),
+            Some("max-age=63072000"),
+            "{host}{path}"
+        );
+        assert_eq!(page.header_count("strict-transport-security"), 1);
+    }
+    let acme = lab.nginx_prefix.join("acme/.well-known/acme-challenge");
+    fs::create_dir_all(&acme).unwrap();
+    fs::write(acme.join("tok"), "tok.thumb").unwrap();
+    for name in names {
+        let r = eventually(|| {
+            http_get(lab.http_port, name, "/a/b?c=1")
+                .ok()
+                .filter(|r| r.status == 301)
+        });
+        assert_eq!(
+            r.header("location"),
+            Some(format!("https://{name}:{}/a/b?c=1", lab.https_port).as_str())
+        );
+        assert_eq!(
+            r.header("strict-transport-security"),
+            None,
+            "no HSTS on http"
+        );
+        assert_eq!(
+            plain(lab, name, "/.well-known/acme-challenge/tok"),
+            (200, "tok.thumb".to_owned()),
+            "{name}: challenges are not redirected"
+        );
+        assert_refuses_old_tls(lab, name);
+    }
+
+    // The re-run changes no file.
+    let files_issued = snapshot(&lab.nginx_prefix);
+    let again = nginx(lab, names[0], &[]);
+    assert_ok(&again);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("nothing to change"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert_ok(&issue(lab, names, &[]));
+    assert_eq!(
+        snapshot(&lab.nginx_prefix),
+        files_issued,
+        "a re-issue changes no file"
+    );
+
+    // --dry-run of the revert shows the diff, writes nothing; the revert restores every byte.
+    let dry = nginx(lab, names[0], &["--revert", "--dry-run"]);
+    assert_ok(&dry);
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("-    # >>> added by certctl")
+            || String::from_utf8_lossy(&dry.stdout).contains("certctl-managed"),
+        "{}",
+        String::from_utf8_lossy(&dry.stdout)
+    );
+    assert_eq!(snapshot(&lab.nginx_prefix), files_issued);
+    assert_ok(&nginx(lab, names[0], &["--revert"]));
+    let mut after = snapshot(&lab.nginx_prefix);
+    // The snippets directory certctl made stays, empty.
+    after.retain(|p, _| !p.starts_with(lab.nginx_prefix.join("snippets/certctl")));
+    assert_eq!(after, files_before, "--revert restores every file");
+    for ((host, path), was) in probes.iter().zip(&before) {
+        eventually(|| (plain(lab, host, path) == *was).then_some(()));
+    }
+    assert!(
+        lab.live(names[0]).join("fullchain.pem").exists(),
+        "the certificate stays"
+    );
+}
+
+/// TLS 1.0 and 1.1 are refused even with Debian's http-level `ssl_protocols TLSv1 TLSv1.1 …`.
+fn assert_refuses_old_tls(lab: &Lab, host: &str) {
+    for flag in ["-tls1", "-tls1_1"] {
+        let out = Command::new("openssl")
+            .args([
+                "s_client",
+                flag,
+                "-cipher",
+                "DEFAULT@SECLEVEL=0",
+                "-servername",
+                host,
+            ])
+            .arg("-connect")
+            .arg(format!("127.0.0.1:{}", lab.https_port))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{host} accepted {flag}");
+    }
+}
+
+#[test]
+fn debian_site_enabled_by_a_symlink_next_to_the_default_site() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    let www = p.join("www-site");
+    write(&www.join("index.html"), "site home\n");
+    write(&www.join("about/index.html"), "about us\n");
+    let available = p.join("sites-available/site.test");
+    write(
+        &available,
+        &format!(
+            "server {{\n\tlisten {port};\n\tlisten [::]:{port};\n\n\tserver_name site.test www.site.test;\n\n\troot {www};\n\tindex index.html;\n\tcharset utf-8;\n\n\tlocation / {{\n\t\ttry_files $uri $uri/ =404;\n\t}}\n\terror_page 404 /404.html;\n}}\n",
+            port = lab.http_port,
+            www = www.display()
+        ),
+    );
+    std::os::unix::fs::symlink(
+        "../sites-available/site.test",
+        p.join("sites-enabled/site.test"),
+    )
+    .unwrap();
+    reload_until(&lab, "site.test", "/", "site home");
+    full_cycle(
+        &lab,
+        &["site.test", "www.site.test"],
+        &[
+            ("site.test", "/"),
+            ("www.site.test", "/about/"),
+            ("site.test", "/missing"),
+        ],
+    );
+    // The symlink was left alone all along.
+    assert_eq!(
+        fs::read_link(p.join("sites-enabled/site.test")).unwrap(),
+        Path::new("../sites-available/site.test")
+    );
+}
+
+#[test]
+fn django_site_behind_an_upstream_with_static_and_media_aliases() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    let backend = crate::common::free_port();
+    let static_dir = p.join("srv/static");
+    let media_dir = p.join("srv/media");
+    write(&static_dir.join("app.css"), "body{}\n");
+    write(&media_dir.join("up.txt"), "uploaded\n");
+    // The "gunicorn" is a server of the same nginx, answering with what it was sent.
+    write(
+        &p.join("conf.d/app.conf"),
+        &format!(
+            "upstream app_server {{\n    server 127.0.0.1:{backend} fail_timeout=0;\n}}\nserver {{\n    listen 127.0.0.1:{backend};\n    location / {{ return 200 \"app $request_uri host=$host\\n\"; }}\n}}\n"
+        ),
+    );
+    write(
+        &p.join("sites-available/django"),
+        &format!(
+            "server {{\n    listen {port};\n    server_name app.test;\n    client_max_body_size 20M;\n\n    location /static/ {{\n        alias {st}/;\n    }}\n    location /media/ {{\n        alias {md}/;\n        add_header Cache-Control \"public\";\n    }}\n    location / {{\n        proxy_set_header Host $host;\n        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n        proxy_set_header X-Forwarded-Proto $scheme;\n        proxy_redirect off;\n        proxy_pass http://app_server;\n    }}\n}}\n",
+            port = lab.http_port,
+            st = static_dir.display(),
+            md = media_dir.display()
+        ),
+    );
+    std::os::unix::fs::symlink(
+        p.join("sites-available/django"),
+        p.join("sites-enabled/django"),
+    )
+    .unwrap();
+    reload_until(&lab, "app.test", "/", "app /");
+    full_cycle(
+        &lab,
+        &["app.test"],
+        &[
+            ("app.test", "/"),
+            ("app.test", "/accounts/login/?next=/"),
+            ("app.test", "/static/app.css"),
+            ("app.test", "/media/up.txt"),
+        ],
+    );
+}
+
+#[test]
+fn one_line_server_and_multi_line_server_name_in_one_file_only_one_issued() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    let file = p.join("sites-enabled/two");
+    write(
+        &file,
+        &format!(
+            "server {{ listen {port}; server_name one.test; location / {{ return 200 \"one\\n\"; }} }}\nserver {{\n    listen {port};\n    server_name\n        two.test\n        www.two.test;\n    location / {{ return 200 \"two $host\\n\"; }}\n}}\n",
+            port = lab.http_port
+        ),
+    );
+    reload_until(&lab, "one.test", "/", "one");
+    let before = fs::read_to_string(&file).unwrap();
+    // Only the one-line server's name: the other server is left as it was.
+    full_cycle(&lab, &["one.test"], &[("one.test", "/")]);
+    assert_eq!(fs::read_to_string(&file).unwrap(), before);
+    full_cycle(
+        &lab,
+        &["two.test", "www.two.test"],
+        &[("two.test", "/"), ("www.two.test", "/x")],
+    );
+    assert_eq!(
+        plain(&lab, "one.test", "/").0,
+        200,
+        "one.test is not redirected"
+    );
+}
+
+#[test]
+fn a_name_of_the_users_server_and_one_only_the_default_server_answers() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    write(
+        &p.join("sites-enabled/mixed.conf"),
+        &format!(
+            "server {{\n    listen {port};\n    listen [::]:{port};\n    server_name mixed.test other.test;\n    location / {{ return 200 \"mixed $host\\n\"; }}\n}}\n",
+            port = lab.http_port
+        ),
+    );
+    reload_until(&lab, "mixed.test", "/", "mixed");
+    // www.mixed.test only reaches Debian's default server (its welcome page) today.
+    full_cycle(
+        &lab,
+        &["mixed.test", "www.mixed.test"],
+        &[("mixed.test", "/"), ("www.mixed.test", "/")],
+    );
+    // other.test shares the user's server but is not issued: never redirected.
+    assert_eq!(
+        plain(&lab, "other.test", "/"),
+        (200, "mixed other.test\n".into())
+    );
+}
+
+#[test]
+fn an_existing_snakeoil_tls_server_is_refused_naming_it_and_nothing_changes() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    // A self-signed certificate, as Debian's ssl-cert package makes for snippets/snakeoil.conf.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["snake.test".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    write(&p.join("ssl/snakeoil.pem"), &cert.pem());
+    write(&p.join("ssl/snakeoil.key"), &key.serialize_pem());
+    write(
+        &p.join("snippets/snakeoil.conf"),
+        &format!(
+            "ssl_certificate {}/ssl/snakeoil.pem;\nssl_certificate_key {}/ssl/snakeoil.key;\n",
+            p.display(),
+            p.display()
+        ),
+    );
+    write(
+        &p.join("sites-enabled/snake"),
+        &format!(
+            "server {{\n    listen {port};\n    server_name snake.test;\n    return 200 \"plain\\n\";\n}}\nserver {{\n    listen {tls} ssl;\n    server_name snake.test;\n    include {p}/snippets/snakeoil.conf;\n    return 200 \"snakeoil\\n\";\n}}\n",
+            port = lab.http_port,
+            tls = lab.https_port,
+            p = p.display()
+        ),
+    );
+    reload_until(&lab, "snake.test", "/", "plain");
+    let files = snapshot(p);
+    let out = issue(&lab, &["snake.test"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("sites-enabled/snake:6") && err.contains("--take-over"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(snapshot(p), files, "nothing changed");
+    assert!(!lab.live("snake.test").exists(), "nothing issued");
+
+    // --take-over: the same server now serves certctl's certificate, TLS settings and HSTS.
+    assert_ok(&issue(&lab, &["snake.test"], &["--take-over"]));
+    let (root, _) = lab.pebble_roots();
+    let page = eventually(|| https_get(lab.https_port, "snake.test", "/", &root).ok());
+    assert_eq!((page.status, page.body.as_str()), (200, "snakeoil\n"));
+    assert_eq!(
+        page.header("strict-transport-security"),
+        Some("max-age=63072000")
+    );
+    eventually(|| (plain(&lab, "snake.test", "/x").0 == 301).then_some(()));
+    assert_refuses_old_tls(&lab, "snake.test");
+    let text = fs::read_to_string(p.join("sites-enabled/snake")).unwrap();
+    assert!(text.contains("# certctl: include"), "{text}");
+    // A re-run recognises the server it took over; the revert gives the snakeoil server back.
+    let again = snapshot(p);
+    assert_ok(&issue(&lab, &["snake.test"], &[]));
+    assert_eq!(snapshot(p), again);
+    assert_ok(&nginx(&lab, "snake.test", &["--revert"]));
+    let mut after = snapshot(p);
+    after.retain(|f, _| !f.starts_with(p.join("snippets/certctl")));
+    assert_eq!(after, files);
+}
+
+#[test]
+fn issue_dry_run_prints_the_diff_of_every_file_and_writes_nothing() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    write(
+        &p.join("sites-enabled/dry.conf"),
+        &format!(
+            "server {{ listen {port}; server_name dry.test; return 200 \"dry\\n\"; }}\n",
+            port = lab.http_port
+        ),
+    );
+    reload_until(&lab, "dry.test", "/", "dry");
+    let files = snapshot(p);
+    let out = issue(&lab, &["dry.test", "www.dry.test"], &["--dry-run"]);
+    assert_ok(&out);
+    let diff = String::from_utf8_lossy(&out.stdout);
+    assert!(diff.contains("+server { # >>> added by certctl"), "{diff}");
+    assert!(diff.contains("certctl-dry.test.conf"), "{diff}");
+    assert!(diff.contains("+    server_name www.dry.test;"), "{diff}");
+    assert_eq!(snapshot(p), files, "--dry-run writes nothing");
+    assert!(!lab.live("dry.test").exists(), "nothing issued");
+}
