@@ -112,7 +112,8 @@ impl NginxArgs {
                 .nginx_bin
                 .clone()
                 .or_else(|| old.map(|r| r.nginx.bin.clone()))
-                .unwrap_or_else(|| "nginx".into()),
+                .map(|bin| certctl::nginx::binary::resolve(&bin))
+                .unwrap_or_else(|| certctl::nginx::binary::resolve(std::path::Path::new("nginx"))),
             prefix: self
                 .nginx_prefix
                 .clone()

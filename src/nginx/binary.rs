@@ -1,7 +1,7 @@
 //! The nginx binary: version, `-t`, `-T`, reload. `-p`/`-c` are configurable so tests drive a
 //! private instance the same way production drives the system one.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
@@ -46,9 +46,34 @@ impl Version {
     }
 }
 
+/// Where a bare `nginx` is looked for besides `$PATH`: cron's PATH (`/usr/bin:/bin`) lacks the
+/// sbin directories Debian installs nginx into.
+const SBIN: [&str; 3] = ["/usr/sbin", "/usr/local/sbin", "/sbin"];
+
+/// The absolute path of `bin`: as given when it names a path, else the first executable file
+/// of that name in `$PATH` or the sbin directories; the bare name when none is found (the error
+/// then comes from running it). Records store the absolute path, so a renewal under cron or
+/// systemd runs the same nginx the user's shell found.
+pub fn resolve(bin: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    if bin.components().count() != 1 {
+        return bin.to_owned();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(SBIN.iter().map(PathBuf::from))
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(bin))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .unwrap_or_else(|| bin.to_owned())
+}
+
 impl Nginx {
     fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = Command::new(resolve(&self.bin));
         if let Some(p) = &self.prefix {
             cmd.arg("-p").arg(p);
         }
@@ -72,7 +97,7 @@ impl Nginx {
 
     /// `nginx -v`.
     pub fn version(&self) -> Result<Version, NginxError> {
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = Command::new(resolve(&self.bin));
         cmd.arg("-v");
         let (_, out, err) = self.run(cmd)?;
         Version::parse(&format!("{out}{err}")).ok_or_else(|| NginxError::Run {
@@ -123,6 +148,17 @@ impl Nginx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_name_resolves_to_an_absolute_path_even_outside_path() {
+        // sh is in /bin or /usr/bin everywhere; a path is kept as given.
+        assert!(resolve(Path::new("sh")).is_absolute());
+        assert_eq!(resolve(Path::new("./x/nginx")), PathBuf::from("./x/nginx"));
+        assert_eq!(
+            resolve(Path::new("no-such-binary-here")),
+            PathBuf::from("no-such-binary-here")
+        );
+    }
 
     #[test]
     fn parses_versions() {

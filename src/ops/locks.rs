@@ -2,6 +2,7 @@
 //! run never blocks the runtime another task needs to release the lock, and Ctrl-C (a select in
 //! the CLI) interrupts it.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::Error;
@@ -59,6 +60,38 @@ pub fn account_blocking(
     let what = || format!("the account for {directory_url}");
     wait_blocking(|| store.try_lock_account(directory_url), wait, what)
 }
+
+/// The lock that serializes certctl's edits of nginx's files: a run reads a user's file,
+/// computes its change and writes it while holding this, so two `issue --nginx` runs never lose
+/// each other's edit. Bounded like every other wait.
+pub fn nginx_edits(backup_root: &Path, wait: Duration) -> Result<NginxEditLock, Error> {
+    std::fs::create_dir_all(backup_root).map_err(crate::fsio::io("cannot create", backup_root))?;
+    let path = backup_root.join(".lock");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(crate::fsio::io("cannot open lock", &path))?;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(NginxEditLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(crate::fsio::io("cannot lock", &path)(e).into());
+            }
+        }
+        if std::time::Instant::now() >= deadline {
+            return Err(busy("nginx's files".into(), wait));
+        }
+        std::thread::sleep(RETRY);
+    }
+}
+
+/// Held while certctl edits nginx's files; released on drop.
+pub struct NginxEditLock(#[allow(dead_code)] std::fs::File);
 
 fn wait_blocking(
     mut try_lock: impl FnMut() -> Result<Option<StoreLock>, StoreError>,

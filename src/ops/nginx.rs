@@ -443,6 +443,15 @@ fn site_changes(site: &NginxSite, name: &str, content: String) -> Vec<Change> {
     changes
 }
 
+/// certctl's ACME webroot, readable by nginx's workers whatever the umask.
+fn create_acme_webroot(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |e| NginxError::from(fsio::io("cannot create", dir)(e));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).map_err(fail)?;
+    Ok(())
+}
+
 /// Where certctl remembers what it changed for a certificate, and what each file was before.
 pub fn journal_dir(backup_root: &Path, name: &str) -> PathBuf {
     backup_root.with_file_name("nginx-journal").join(name)
@@ -460,8 +469,8 @@ pub fn prepare_challenges(
     http_port: u16,
     backup_root: &Path,
 ) -> Result<NginxOutcome, Error> {
-    std::fs::create_dir_all(&site.layout.acme_webroot)
-        .map_err(|e| NginxError::from(fsio::io("cannot create", &site.layout.acme_webroot)(e)))?;
+    let _edits = super::locks::nginx_edits(backup_root, super::locks::DEFAULT_WAIT)?;
+    create_acme_webroot(&site.layout.acme_webroot)?;
     let hosts: Vec<String> = identifiers.iter().map(Identifier::as_string).collect();
     let live = store.live_fullchain(name)?.is_some() && store.load_record(name)?.is_some();
     let changes = if live {
@@ -618,6 +627,7 @@ pub fn configure_site(
     backup_root: &Path,
     reload: Reload,
 ) -> Result<NginxOutcome, Error> {
+    let _edits = super::locks::nginx_edits(backup_root, super::locks::DEFAULT_WAIT)?;
     let record = super::record_of(store, name, UnknownCertHint::Issue)?;
     store
         .live_fullchain(name)?
@@ -677,6 +687,7 @@ pub fn revert(
     force: bool,
     dry_run: bool,
 ) -> Result<NginxOutcome, Error> {
+    let _edits = super::locks::nginx_edits(backup_root, super::locks::DEFAULT_WAIT)?;
     let journal = journal_dir(backup_root, name);
     let others: Vec<PathBuf> = std::fs::read_dir(journal.parent().unwrap_or(&journal))
         .map(|dir| {
