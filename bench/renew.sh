@@ -37,7 +37,7 @@ for i in range(count):
     os.symlink(f"../certs/{name}/archive/1", os.path.join(root, "live", name))
 PY
 nothing=(-n "certctl renew" "$CERTCTL --state-dir $W/certctl -q renew")
-if command -v certbot >/dev/null; then
+if [ "${SKIP_CERTBOT:-0}" != 1 ] && command -v certbot >/dev/null; then
     cbdirs="--config-dir $W/cb --work-dir $W/cb --logs-dir $W/cb"
     env REQUESTS_CA_BUNDLE="$LAB_CA" certbot certonly --standalone --http-01-port "$LAB_HTTP" \
         --server "$LAB_DIRECTORY" -d seed.test --agree-tos -m bench@example.test --non-interactive -q $cbdirs
@@ -57,7 +57,7 @@ PY
 fi
 hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$OUT/renew-nothing-due.md" \
     --export-json "$OUT/renew-nothing-due.json" "${nothing[@]}"
-if command -v certbot >/dev/null; then
+if [ "${SKIP_CERTBOT:-0}" != 1 ] && command -v certbot >/dev/null; then
     # certbot takes seconds per run here: fewer runs.
     hyperfine -N --runs 3 --export-markdown "$OUT/renew-nothing-due-certbot.md" \
         --export-json "$OUT/renew-nothing-due-certbot.json" \

@@ -827,7 +827,7 @@ fn newer_archived_version(
 
 /// The live leaf, parsed, if there is one.
 fn live_leaf(store: &dyn CertStore, name: &str) -> Option<(CertInfo, CertificateDer<'static>)> {
-    let pem = store.live_fullchain(name).ok()??;
+    let pem = store.live_cert(name).ok()??;
     let leaf = verify::parse_pem_chain(&pem).ok()?.into_iter().next()?;
     let info = verify::cert_info(&leaf).ok()?;
     Some((info, leaf))

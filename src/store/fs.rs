@@ -211,6 +211,11 @@ impl CertStore for FsStore {
         Self::read_optional(&self.layout.live_paths(name, KeySlot::Primary).fullchain)
     }
 
+    fn live_cert(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_cert_name(name)?;
+        Self::read_optional(&self.layout.live_paths(name, KeySlot::Primary).cert)
+    }
+
     fn install(
         &self,
         name: &str,

@@ -156,6 +156,9 @@ pub trait CertStore: Send + Sync {
     fn live_privkey(&self, name: &str, slot: KeySlot) -> Result<Option<String>, StoreError>;
     /// The live fullchain PEM, if there is a live version.
     fn live_fullchain(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The live leaf certificate PEM alone (cert.pem), if there is a live version: what renewal
+    /// decisions read, without decoding the chain.
+    fn live_cert(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes a new version, saves the record, then atomically points live/NAME at the new
     /// version. A crash at any point leaves the previous live set intact.
     fn install(
