@@ -10,13 +10,13 @@ TRIALS="${1:-5}"
 OUT="$PWD/bench/results"; mkdir -p "$OUT"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-CERTCTL_FAULT_TRIALS="$TRIALS" cargo test --locked --test e2e faults -- --nocapture --test-threads 1 2>&1 | tee "$log" >/dev/null || true
+CERTCTL_FAULT_TRIALS="$TRIALS" cargo test --locked --test e2e faults:: -- --nocapture --test-threads 1 >"$log" 2>&1 || true
 {
     echo "# Fault matrix ($(date -u +%Y-%m-%d), $TRIALS trials per row)"
     echo
     echo "| fault | trials | torn | lost | duplicate deploys | hangs | longest run |"
     echo "|---|---|---|---|---|---|---|"
-    grep -E '^\| ' "$log"
+    grep -oE '\| [A-Za-z][^|]* \| [0-9]+ \|.*' "$log"
     echo
-    grep -E '^test result' "$log" || true
+    grep -E "^test result|^test .* FAILED|panicked at" "$log" || true
 } | tee "$OUT/faults.md"
