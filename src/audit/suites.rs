@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use serde::Serialize;
 
-use super::wire::CipherSuite;
+use super::wire::enums::CipherSuite;
 
 /// One cipher suite and its properties, read from its IANA name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
