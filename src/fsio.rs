@@ -87,6 +87,25 @@ pub fn sync_dir(dir: &Path) -> Result<(), IoError> {
         .map_err(io("cannot sync", dir))
 }
 
+/// Tries the `flock` on `path` (created 0600 if missing) without waiting: the open file holding
+/// the lock, or None when another process holds it. The kernel drops the lock when the file is
+/// closed or the process dies. Waiting, bounded, is `ops::locks`'s job.
+pub fn try_lock(path: &Path) -> Result<Option<File>, IoError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(io("cannot open lock", path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(io("cannot lock", path)(e)),
+    }
+}
+
 fn parent(path: &Path) -> &Path {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())

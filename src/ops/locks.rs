@@ -67,40 +67,26 @@ pub fn account_blocking(
 pub fn nginx_edits(backup_root: &Path, wait: Duration) -> Result<NginxEditLock, Error> {
     std::fs::create_dir_all(backup_root).map_err(crate::fsio::io("cannot create", backup_root))?;
     let path = backup_root.join(".lock");
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(crate::fsio::io("cannot open lock", &path))?;
-    let deadline = std::time::Instant::now() + wait;
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(NginxEditLock(file)),
-            Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(crate::fsio::io("cannot lock", &path)(e).into());
-            }
-        }
-        if std::time::Instant::now() >= deadline {
-            return Err(busy("nginx's files".into(), wait));
-        }
-        std::thread::sleep(RETRY);
-    }
+    let file = wait_blocking(
+        || crate::fsio::try_lock(&path),
+        wait,
+        || "nginx's files".into(),
+    )?;
+    Ok(NginxEditLock(file))
 }
 
 /// Held while certctl edits nginx's files; released on drop.
 pub struct NginxEditLock(#[allow(dead_code)] std::fs::File);
 
-fn wait_blocking(
-    mut try_lock: impl FnMut() -> Result<Option<StoreLock>, StoreError>,
+/// Tries `try_lock` until it yields, with the thread asleep between tries, for up to `wait`.
+fn wait_blocking<T, E: Into<Error>>(
+    mut try_lock: impl FnMut() -> Result<Option<T>, E>,
     wait: Duration,
     what: impl FnOnce() -> String,
-) -> Result<StoreLock, Error> {
+) -> Result<T, Error> {
     let deadline = std::time::Instant::now() + wait;
     loop {
-        if let Some(lock) = try_lock()? {
+        if let Some(lock) = try_lock().map_err(Into::into)? {
             return Ok(lock);
         }
         if std::time::Instant::now() >= deadline {

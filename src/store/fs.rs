@@ -5,9 +5,9 @@
 //! live/NAME is a symlink replaced by a single rename, so readers see the old set or the new set,
 //! never a mix. Locks are `flock`s on files next to what they protect; waiters block.
 
-use std::fs::{self, DirBuilder, File, OpenOptions};
+use std::fs::{self, DirBuilder};
 use std::io::ErrorKind;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::layout::{Layout, check_cert_name};
@@ -380,23 +380,7 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 }
 
 fn try_lock_file(path: &Path) -> Result<Option<StoreLock>, StoreError> {
-    let file = open_lock(path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(StoreLock(Box::new(file)))),
-        Err(fs::TryLockError::WouldBlock) => Ok(None),
-        Err(fs::TryLockError::Error(e)) => Err(io("cannot lock", path)(e)),
-    }
-}
-
-fn open_lock(path: &Path) -> Result<File, StoreError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(PRIVATE_FILE)
-        .open(path)
-        .map_err(io("cannot open lock", path))
+    Ok(fsio::try_lock(path)?.map(|file| StoreLock(Box::new(file))))
 }
 
 #[cfg(test)]
