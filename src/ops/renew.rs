@@ -264,6 +264,24 @@ async fn renew_one_inner(
         }
     };
     let live_expiry = live.as_ref().map(|(info, _)| info.not_after);
+    // Only the run holding the deploy claim deploys or installs: another run (an `issue`, a
+    // renewal) may be deploying this certificate right now.
+    let deploys = matches!(
+        decision,
+        Decision::DeployInstalled { .. } | Decision::DeployArchived { .. } | Decision::Renew { .. }
+    );
+    let mut claim = None;
+    if deploys && !opts.dry_run {
+        claim = store.try_claim_deploy(&name)?;
+        if claim.is_none() {
+            tracing::info!("{name}: another certctl run is deploying it");
+            report.not_after = live_expiry;
+            if let Decision::Renew { plan } = decision {
+                report.plan = plan;
+            }
+            return Ok(None);
+        }
+    }
     let plan = match decision {
         Decision::Skip(SkipReason::Manual) => {
             report.outcome = Outcome::Skipped {
@@ -285,18 +303,13 @@ async fn renew_one_inner(
             tracing::info!(
                 "{name}: version {installed} is live but was never deployed; deploying it"
             );
-            let Some(claim) = store.try_claim_deploy(&name)? else {
-                tracing::info!("{name}: another certctl run is deploying it");
-                report.not_after = live_expiry;
-                return Ok(None);
-            };
             let (info, _) = live.expect("decided on a live certificate");
             report.not_after = Some(info.not_after);
             report.outcome = Outcome::Renewed {
                 serial: info.serial.clone(),
             };
             return Ok(Some(Pending {
-                _claim: claim,
+                _claim: claim.expect("claimed above"),
                 record,
                 previous: Some(previous),
                 installed,
@@ -325,11 +338,6 @@ async fn renew_one_inner(
             return Ok(None);
         }
         Decision::DeployArchived { version } => {
-            let Some(claim) = store.try_claim_deploy(&name)? else {
-                tracing::info!("{name}: another certctl run is deploying it");
-                report.not_after = live_expiry;
-                return Ok(None);
-            };
             let Some(info) = version_info(store, &name, version) else {
                 return Err(StoreError::Corrupt {
                     path: format!("archive/{version}").into(),
@@ -346,7 +354,7 @@ async fn renew_one_inner(
                 serial: info.serial.clone(),
             };
             return Ok(Some(Pending {
-                _claim: claim,
+                _claim: claim.expect("claimed above"),
                 record,
                 previous: live_version,
                 installed: version,
@@ -357,18 +365,6 @@ async fn renew_one_inner(
     };
     report.not_after = live_expiry;
     report.plan = plan;
-    // Only the run holding the deploy claim installs: another run (an `issue`, a renewal)
-    // may be deploying this certificate right now.
-    let claim = match opts.dry_run {
-        true => None,
-        false => match store.try_claim_deploy(&name)? {
-            Some(claim) => Some(claim),
-            None => {
-                tracing::info!("{name}: another certctl run is deploying it");
-                return Ok(None);
-            }
-        },
-    };
 
     // Due: the issue workflow, from the record alone.
     let mut req = IssueRequest::from_record(&record, opts.backup_root.clone())?;
