@@ -60,3 +60,18 @@ pub fn eventually<T>(mut f: impl FnMut() -> Option<T>) -> T {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The real `systemd-analyze verify` accepts these unit files (syntax, directives, the binary
+/// exists), with no warning.
+pub fn assert_systemd_accepts(units: &[&Path]) {
+    let verify = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .args(units)
+        .output()
+        .expect("systemd-analyze (apt-get install -y systemd)");
+    assert!(
+        verify.status.success() && verify.stderr.is_empty(),
+        "systemd-analyze verify: {}",
+        stderr(&verify)
+    );
+}

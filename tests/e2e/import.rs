@@ -368,13 +368,7 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
 
     // --disable-certbot leaves certbot's schedule alone while it still renews dns.test.
     let fake_root = lab.dir.path().join("root");
-    let wants = fake_root.join("etc/systemd/system/timers.target.wants");
-    fs::create_dir_all(&wants).unwrap();
-    std::os::unix::fs::symlink(
-        "/lib/systemd/system/certbot.timer",
-        wants.join("certbot.timer"),
-    )
-    .unwrap();
+    let wants = enable_certbot_timer(&fake_root);
     let kept = json(&import(
         &lab,
         &[
@@ -408,13 +402,7 @@ fn disables_certbots_schedule_only_on_request_under_a_root() {
         &["--standalone", "--http-01-port", &port, "-d", "a.test"],
     );
     let fake_root = lab.dir.path().join("root");
-    let wants = fake_root.join("etc/systemd/system/timers.target.wants");
-    fs::create_dir_all(&wants).unwrap();
-    std::os::unix::fs::symlink(
-        "/lib/systemd/system/certbot.timer",
-        wants.join("certbot.timer"),
-    )
-    .unwrap();
+    let wants = enable_certbot_timer(&fake_root);
     fs::create_dir_all(fake_root.join("etc/cron.d")).unwrap();
     let cron = fake_root.join("etc/cron.d/certbot");
     let debian_cron = "SHELL=/bin/sh\n0 */12 * * * root test -x /usr/bin/certbot -a \\! -d /run/systemd/system && perl -e 'sleep int(rand(43200))' && certbot -q renew\n";
@@ -617,4 +605,16 @@ fn reuses_a_p256_certbot_account_with_its_url() {
         serial_of(&certbot.live("ec.test").join("cert.pem"))
     );
     assert_eq!(fs::read(&stored_path).unwrap(), stored_bytes);
+}
+
+/// certbot's timer enabled under a fake root, as Debian's package enables it; the wants/ dir.
+fn enable_certbot_timer(root: &Path) -> PathBuf {
+    let wants = root.join("etc/systemd/system/timers.target.wants");
+    fs::create_dir_all(&wants).unwrap();
+    std::os::unix::fs::symlink(
+        "/lib/systemd/system/certbot.timer",
+        wants.join("certbot.timer"),
+    )
+    .unwrap();
+    wants
 }

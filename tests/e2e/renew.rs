@@ -344,17 +344,7 @@ fn schedule_install_writes_units_that_systemd_accepts_and_uninstall_removes_them
         "{text}"
     );
     // The real systemd checks both units (syntax, directives, the binary exists).
-    let verify = std::process::Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&service)
-        .arg(&timer)
-        .output()
-        .expect("systemd-analyze (apt-get install -y systemd)");
-    assert!(
-        verify.status.success() && verify.stderr.is_empty(),
-        "systemd-analyze verify: {}",
-        stderr(&verify)
-    );
+    crate::common::assert_systemd_accepts(&[&service, &timer]);
     let status = lab
         .certctl(["schedule", "status", "--root", root_arg])
         .output()
