@@ -127,6 +127,10 @@ impl RenewReport {
     }
 }
 
+/// How long nginx's old workers keep accepting after a reload starts the new ones: its master
+/// sleeps 100 ms between the two (ngx_master_process_cycle), plus margin for the signal.
+const NGINX_WORKER_OVERLAP: Duration = Duration::from_millis(200);
+
 /// A certificate renewed in this run, waiting for the deploy phase. Its lock was released after
 /// the install (holding it while another certificate's lock is awaited could deadlock two runs);
 /// a rollback takes it again.
@@ -498,11 +502,7 @@ async fn deploy(
             .dump()
             .map(|text| crate::nginx::dump::server_blocks(&text))
             .unwrap_or_default();
-        let mut failed = Vec::new();
-        for (i, (_, pending)) in results.iter().enumerate() {
-            let Some(p) = pending.as_ref().filter(|_| uses_it(pending)) else {
-                continue;
-            };
+        let roots_of = |p: &Pending| {
             let mut roots = roots.clone();
             if let Some(bundle) = &p.record.ca_bundle {
                 match trust::load_bundle(bundle) {
@@ -510,8 +510,37 @@ async fn deploy(
                     Err(e) => tracing::warn!("{}: {e}", p.record.name),
                 }
             }
+            roots
+        };
+        let mut failed = Vec::new();
+        let mut checked = Vec::new();
+        for (i, (_, pending)) in results.iter().enumerate() {
+            let Some(p) = pending.as_ref().filter(|_| uses_it(pending)) else {
+                continue;
+            };
+            checked.push(i);
+            let roots = roots_of(p);
             if let Err(problem) = check_served(&p.record, &p.serial, &blocks, &roots, opts).await {
                 failed.push((i, problem));
+            }
+        }
+        // nginx keeps its old workers accepting for about 100 ms after the new ones start, so one
+        // handshake with the new serial does not prove that every connection gets it: look again
+        // once that overlap is over (a straggler is waited for up to `served_wait`).
+        if failed.len() < checked.len() {
+            tokio::time::sleep(NGINX_WORKER_OVERLAP).await;
+            for &i in &checked {
+                if failed.iter().any(|(f, _)| *f == i) {
+                    continue;
+                }
+                let Some(p) = results[i].1.as_ref() else {
+                    continue;
+                };
+                if let Err(problem) =
+                    check_served(&p.record, &p.serial, &blocks, &roots_of(p), opts).await
+                {
+                    failed.push((i, problem));
+                }
             }
         }
         crate::failpoint::hit("renew.after_served_check");
