@@ -219,7 +219,13 @@ fn refused_validation_names_the_domain_and_leaves_live_untouched() {
             "--no-self-check",
         ],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
     let err = stderr(&out);
     assert!(err.contains("validation failed: d.test:"), "{err}");
     assert!(err.contains("urn:ietf:params:acme:error:"), "{err}");
