@@ -125,6 +125,9 @@ pub struct LineageReport {
     /// Where the certificate now lives (certctl's live/NAME/fullchain.pem).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fullchain: Option<PathBuf>,
+    /// certbot's installer for the lineage (`nginx`), whose edits certctl repoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installer: Option<String>,
     /// nginx directives that now read certctl's files instead of certbot's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub repointed: Vec<Moved>,
@@ -206,6 +209,7 @@ pub async fn import_certbot(
             deploy_hook: None,
             account: None,
             fullchain: None,
+            installer: None,
             repointed: Vec::new(),
             notes: Vec::new(),
         };
@@ -308,6 +312,15 @@ fn repoint(
         if let Some(moved) = result.moved.remove(&l.name) {
             l.repointed = moved;
         }
+        if l.installer.is_some()
+            && l.repointed.is_empty()
+            && matches!(l.outcome, Outcome::Imported | Outcome::WouldImport)
+        {
+            l.notes.push(match nginx_read {
+                true => "certbot's nginx installer set this lineage up, but no file nginx loads reads its live/ files: nothing was repointed".into(),
+                false => "certbot's nginx installer set this lineage up: nginx keeps reading certbot's files until they are repointed".into(),
+            });
+        }
         if let Some(kept) = result.kept.remove(&l.name) {
             l.notes.push(format!(
                 "nginx keeps reading certbot's files at {}",
@@ -395,6 +408,7 @@ fn prepare(
     report.server = Some(plan.server.clone());
     report.responder = Some(describe(&plan.responder, plan.http_port));
     report.deploy_hook = plan.deploy_hook.clone();
+    report.installer = plan.installer_nginx.then(|| "nginx".to_owned());
     report.notes.extend(plan.notes.iter().cloned());
     crate::store::layout::check_cert_name(name).map_err(|e| e.to_string())?;
     let live = dir.read_live(name, &plan.files)?;

@@ -698,6 +698,14 @@ fn points_nginx_at_certctls_files_and_renews_through_it() {
     );
     let original = format!("{http}{tls}");
     fs::write(&site, &original).unwrap();
+    // What certbot's nginx installer records in the renewal file.
+    let renewal = config.join("renewal/shop.test.conf");
+    let conf = fs::read_to_string(&renewal).unwrap();
+    fs::write(
+        &renewal,
+        conf.replace("[renewalparams]\n", "[renewalparams]\ninstaller = nginx\n"),
+    )
+    .unwrap();
     lab.reload_nginx();
     let certbot_serial = serial_of(&live.join("cert.pem"));
     assert_eq!(
@@ -737,6 +745,7 @@ fn points_nginx_at_certctls_files_and_renews_through_it() {
     let report = json(&import(&["--json"]));
     let shop = lineage(&report, "shop.test");
     assert_eq!(shop["outcome"], "imported");
+    assert_eq!(shop["installer"], "nginx");
     let real = fs::canonicalize(&site).unwrap();
     let at: Vec<&str> = shop["repointed"]
         .as_array()
