@@ -219,7 +219,7 @@ fn print_nginx(nginx: &NginxReport) {
         println!("nginx: {why}");
     }
     if let Some(error) = &nginx.error {
-        println!("nginx: NOT repointed: {error}");
+        println!("nginx: NOT repointed: {error} (`--no-nginx` leaves nginx alone)");
     }
     for v in &nginx.variable {
         println!("nginx: left {v}: its path uses a variable");

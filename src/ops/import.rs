@@ -697,28 +697,7 @@ fn install_all(
     store: &dyn CertStore,
     pending: &[(usize, Taken)],
 ) -> Vec<(usize, Result<PathBuf, Error>)> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = pending.len().clamp(1, 8);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((index, taken)) = pending.get(i) else {
-                            return done;
-                        };
-                        done.push((*index, install(store, taken)));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("an install thread panicked"))
-            .collect()
-    })
+    crate::parallel::map(pending, 8, |(index, taken)| (*index, install(store, taken)))
 }
 
 fn install(store: &dyn CertStore, taken: &Taken) -> Result<PathBuf, Error> {

@@ -179,9 +179,10 @@ pub fn repoint_nginx(
     out.report.changed = applied.changed;
     out.report.backup_dir = applied.backup_dir;
     out.report.reloaded = applied.reloaded;
-    for name in touched.keys() {
-        remember(store, name, nginx)?;
-    }
+    let names: Vec<&String> = touched.keys().collect();
+    crate::parallel::map(&names, 8, |name| remember(store, name, nginx))
+        .into_iter()
+        .collect::<Result<(), Error>>()?;
     Ok(out)
 }
 
