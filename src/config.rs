@@ -73,6 +73,11 @@ pub struct RenewalRecord {
     /// The nginx site certctl manages for this certificate, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nginx: Option<crate::nginx::NginxSite>,
+    /// An nginx whose own server blocks read this certificate's live files (`import certbot`
+    /// pointed them there): renew tests and reloads it and checks what it serves, as for a site
+    /// of certctl's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload_nginx: Option<crate::nginx::binary::Nginx>,
 }
 
 /// Why a record could not be read.
@@ -145,6 +150,7 @@ mod tests {
                 path: "/var/www/acme".into(),
             },
             nginx: None,
+            reload_nginx: None,
         }
     }
 

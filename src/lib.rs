@@ -28,6 +28,7 @@ pub mod keys;
 pub mod names;
 pub mod nginx;
 pub mod ops;
+pub mod parallel;
 pub mod progress;
 pub mod renewal;
 pub mod scheduler;

@@ -263,6 +263,8 @@ pub struct Plan {
     pub account: Option<String>,
     /// The live files the file names.
     pub files: LiveFiles,
+    /// certbot's nginx installer pointed nginx at the lineage (certctl repoints it).
+    pub installer_nginx: bool,
     /// Settings certctl does not carry over, each a sentence for the user.
     pub notes: Vec<String>,
 }
@@ -327,13 +329,13 @@ impl fmt::Display for Refusal {
                 "authenticator manual needs a person or a script for every challenge; certctl has no manual mode",
             ),
             Self::NginxAuthenticator => f.write_str(
-                "authenticator nginx: certbot edits nginx's configuration to answer challenges; take the site over with `certctl issue NAME --nginx`",
+                "authenticator nginx: certbot adds a server of its own to nginx for each renewal's challenges, and certctl's renewals need its ACME include in your port-80 server instead; take the site over with `certctl issue NAME --nginx --take-over`",
             ),
             Self::UnknownAuthenticator(a) => write!(f, "unknown authenticator {a}"),
             Self::NoAuthenticator => f.write_str("the renewal file names no authenticator"),
             Self::Installer(i) => write!(
                 f,
-                "installer {i}: its configuration points at certbot's live/ paths, which certctl does not repoint"
+                "installer {i}: its configuration reads certbot's live/ paths, and certctl repoints only nginx's"
             ),
             Self::PreHook(h) => write!(
                 f,
@@ -442,10 +444,11 @@ pub fn plan(conf: &RenewalConf) -> Result<Plan, Refusal> {
         .next()
         .unwrap_or(&authenticator)
         .to_owned();
-    if let Some(installer) = conf.param("installer")
-        && installer != "null"
-    {
-        return Err(Refusal::Installer(installer));
+    let installer = conf
+        .param("installer")
+        .filter(|i| !matches!(i.as_str(), "null" | "None" | ""));
+    if let Some(installer) = installer.as_ref().filter(|i| *i != "nginx") {
+        return Err(Refusal::Installer(installer.clone()));
     }
     if let Some(challs) = conf.param("pref_challs") {
         let items = conf.params["pref_challs"].items();
@@ -520,6 +523,7 @@ pub fn plan(conf: &RenewalConf) -> Result<Plan, Refusal> {
             fullchain: conf.top_path("fullchain"),
             privkey: conf.top_path("privkey"),
         },
+        installer_nginx: installer.is_some(),
         notes,
     })
 }
@@ -665,7 +669,7 @@ reuse_key = True
             ("authenticator = manual", "no manual mode"),
             (
                 "authenticator = nginx\ninstaller = nginx",
-                "installer nginx",
+                "authenticator nginx",
             ),
             ("authenticator = nginx", "certctl issue NAME --nginx"),
             ("authenticator = apache", "unknown authenticator apache"),
@@ -776,5 +780,24 @@ reuse_key = True
             seen += 1;
         }
         assert!(seen >= 4, "the corpus is in {}", dir.display());
+    }
+
+    #[test]
+    fn takes_the_nginx_installer_with_an_http_authenticator() {
+        let text = "[renewalparams]\nauthenticator = webroot\ninstaller = nginx\nwebroot_path = /var/www/html,\n";
+        let taken = plan(&RenewalConf::parse(text).unwrap()).unwrap();
+        assert!(taken.installer_nginx);
+        assert_eq!(
+            taken.responder,
+            Responder::Webroot {
+                path: "/var/www/html".into()
+            }
+        );
+        let text = "[renewalparams]\nauthenticator = standalone\ninstaller = None\n";
+        assert!(
+            !plan(&RenewalConf::parse(text).unwrap())
+                .unwrap()
+                .installer_nginx
+        );
     }
 }

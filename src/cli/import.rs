@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::Ctx;
+use super::nginx::NginxBinArgs;
 use certctl::Error;
 use certctl::ops::import::{self, AccountOutcome, ImportReport, ImportRequest, Outcome};
+use certctl::ops::repoint::NginxReport;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -48,6 +50,12 @@ struct CertbotArgs {
         requires = "disable_certbot"
     )]
     root: PathBuf,
+    /// Leave nginx's files alone (by default every ssl_certificate, ssl_certificate_key and
+    /// ssl_trusted_certificate reading an imported lineage's live/ files is pointed at certctl's)
+    #[arg(long)]
+    no_nginx: bool,
+    #[command(flatten)]
+    nginx: NginxBinArgs,
 }
 
 pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
@@ -67,6 +75,20 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         dry_run: args.dry_run,
         ca_bundle,
         disable_certbot: args.disable_certbot.then_some(args.root),
+        nginx: match args.no_nginx {
+            true => Err("--no-nginx: nginx's files were not looked at".into()),
+            false => {
+                let nginx = args.nginx.resolve(None);
+                match nginx.bin.exists() {
+                    true => Ok(nginx),
+                    false => Err(format!(
+                        "no nginx binary found ({}): nginx's files were not looked at (--nginx-bin)",
+                        nginx.bin.display()
+                    )),
+                }
+            }
+        },
+        backup_root: certctl::ops::nginx::backup_root(ctx.store.layout().root()),
         now: certctl::clock::unix_now(),
     };
     let report = ctx.block_on(import::import_certbot(&ctx.store, &req))??;
@@ -140,6 +162,15 @@ fn print_human(report: &ImportReport) {
         if let Some(path) = &l.fullchain {
             println!("      now at {}", path.display());
         }
+        for m in &l.repointed {
+            println!(
+                "      nginx: {} {} {} -> {}",
+                m.at,
+                m.directive,
+                m.from,
+                m.to.display()
+            );
+        }
         for note in &l.notes {
             println!("      note: {note}");
         }
@@ -172,12 +203,40 @@ fn print_human(report: &ImportReport) {
             n => format!(", {n} failed"),
         }
     );
+    print_nginx(&report.nginx);
     if let Some(schedule) = &report.certbot_schedule {
         for action in &schedule.actions {
             println!("certbot: {action}");
         }
         if let Some(reason) = &schedule.reason {
             println!("certbot's schedule: {reason}");
+        }
+    }
+}
+
+fn print_nginx(nginx: &NginxReport) {
+    if let Some(why) = &nginx.skipped {
+        println!("nginx: {why}");
+    }
+    if let Some(error) = &nginx.error {
+        println!("nginx: NOT repointed: {error} (`--no-nginx` leaves nginx alone)");
+    }
+    for v in &nginx.variable {
+        println!("nginx: left {v}: its path uses a variable");
+    }
+    match &nginx.diff {
+        Some(diff) if diff.is_empty() => println!("nginx: nothing to repoint"),
+        Some(diff) => print!("{diff}"),
+        None if nginx.skipped.is_some() || nginx.error.is_some() => {}
+        None if nginx.changed.is_empty() => println!("nginx: nothing to repoint"),
+        None => {
+            for path in &nginx.changed {
+                println!("nginx: wrote {}", path.display());
+            }
+            if let Some(dir) = &nginx.backup_dir {
+                println!("nginx: previous versions in {}", dir.display());
+            }
+            println!("nginx: configuration tested and reloaded");
         }
     }
 }

@@ -46,15 +46,8 @@ pub struct NginxArgs {
     /// Listen on this address only (repeatable; default: all IPv4 and IPv6 addresses)
     #[arg(long, value_name = "ADDR")]
     listen: Vec<String>,
-    /// The nginx binary
-    #[arg(long, value_name = "PATH")]
-    nginx_bin: Option<PathBuf>,
-    /// nginx -p PREFIX (for a private instance)
-    #[arg(long, value_name = "DIR")]
-    nginx_prefix: Option<PathBuf>,
-    /// nginx -c CONF
-    #[arg(long, value_name = "FILE")]
-    nginx_conf: Option<PathBuf>,
+    #[command(flatten)]
+    binary: NginxBinArgs,
     /// Where site files go (default /etc/nginx/sites-available)
     #[arg(long, value_name = "DIR")]
     nginx_sites: Option<PathBuf>,
@@ -71,9 +64,49 @@ pub struct NginxArgs {
     /// point it at certctl's certificate with certctl's TLS settings and HSTS
     #[arg(long)]
     take_over: bool,
+}
+
+/// Which nginx, and how it is reloaded: `issue --nginx`, `certctl nginx` and `import certbot`.
+#[derive(Debug, Args, Default)]
+pub struct NginxBinArgs {
+    /// The nginx binary
+    #[arg(long, value_name = "PATH")]
+    nginx_bin: Option<PathBuf>,
+    /// nginx -p PREFIX (for a private instance)
+    #[arg(long, value_name = "DIR")]
+    nginx_prefix: Option<PathBuf>,
+    /// nginx -c CONF
+    #[arg(long, value_name = "FILE")]
+    nginx_conf: Option<PathBuf>,
     /// Shell command that reloads nginx (default: nginx -s reload)
     #[arg(long, value_name = "CMD")]
     reload_cmd: Option<String>,
+}
+
+impl NginxBinArgs {
+    /// Flags over the remembered nginx over a bare `nginx` looked up in $PATH and sbin.
+    pub fn resolve(&self, old: Option<&Nginx>) -> Nginx {
+        Nginx {
+            bin: self
+                .nginx_bin
+                .clone()
+                .or_else(|| old.map(|n| n.bin.clone()))
+                .map(|bin| certctl::nginx::binary::resolve(&bin))
+                .unwrap_or_else(|| certctl::nginx::binary::resolve(std::path::Path::new("nginx"))),
+            prefix: self
+                .nginx_prefix
+                .clone()
+                .or_else(|| old.and_then(|n| n.prefix.clone())),
+            conf: self
+                .nginx_conf
+                .clone()
+                .or_else(|| old.and_then(|n| n.conf.clone())),
+            reload_cmd: self
+                .reload_cmd
+                .clone()
+                .or_else(|| old.and_then(|n| n.reload_cmd.clone())),
+        }
+    }
 }
 
 pub fn parse_profile(s: &str) -> Result<Profile, String> {
@@ -107,26 +140,7 @@ impl NginxArgs {
             remembered.and_then(|r| r.hsts)
         };
         let old = remembered;
-        let nginx = Nginx {
-            bin: self
-                .nginx_bin
-                .clone()
-                .or_else(|| old.map(|r| r.nginx.bin.clone()))
-                .map(|bin| certctl::nginx::binary::resolve(&bin))
-                .unwrap_or_else(|| certctl::nginx::binary::resolve(std::path::Path::new("nginx"))),
-            prefix: self
-                .nginx_prefix
-                .clone()
-                .or_else(|| old.and_then(|r| r.nginx.prefix.clone())),
-            conf: self
-                .nginx_conf
-                .clone()
-                .or_else(|| old.and_then(|r| r.nginx.conf.clone())),
-            reload_cmd: self
-                .reload_cmd
-                .clone()
-                .or_else(|| old.and_then(|r| r.nginx.reload_cmd.clone())),
-        };
+        let nginx = self.binary.resolve(old.map(|r| &r.nginx));
         let layout = NginxLayout {
             snippets_dir: self
                 .nginx_snippets
@@ -203,7 +217,11 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     })?;
     let backup_root = ops_nginx::backup_root(ctx.store.layout().root());
     if args.revert {
-        let site = args.nginx.resolve(record.nginx.as_ref())?;
+        let mut site = args.nginx.resolve(record.nginx.as_ref())?;
+        if record.nginx.is_none() {
+            // Files an import repointed: the nginx it found then.
+            site.nginx = args.nginx.binary.resolve(record.reload_nginx.as_ref());
+        }
         let outcome = ops_nginx::revert(
             &ctx.store,
             &args.name,

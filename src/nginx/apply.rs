@@ -189,6 +189,47 @@ pub fn apply(
     reload: Reload,
     journal: Option<&Path>,
 ) -> Result<Applied, NginxError> {
+    apply_recording(changes, nginx, backup_root, reload, |saved| match journal {
+        Some(dir) => record(dir, saved),
+        None => Ok(()),
+    })
+}
+
+/// [`apply`] for changes made for several certificates at once (`import certbot`): one
+/// `nginx -t` and one reload for all, and each changed path recorded in the journal of every
+/// certificate it was changed for (`journals`: journal directory → its paths), so
+/// `certctl nginx NAME --revert` works per certificate.
+pub fn apply_for_each(
+    changes: &[Change],
+    nginx: &Nginx,
+    backup_root: &Path,
+    journals: &[(PathBuf, Vec<PathBuf>)],
+) -> Result<Applied, NginxError> {
+    apply_recording(changes, nginx, backup_root, Reload::IfChanged, |saved| {
+        // Each journal waits on its fsyncs; a hundred certificates' are written side by side.
+        crate::parallel::map(journals, 8, |(dir, paths)| {
+            let mine: Vec<(PathBuf, Before)> = saved
+                .iter()
+                .filter(|(path, _)| paths.contains(path))
+                .cloned()
+                .collect();
+            match mine.is_empty() {
+                true => Ok(()),
+                false => record(dir, &mine),
+            }
+        })
+        .into_iter()
+        .collect()
+    })
+}
+
+fn apply_recording(
+    changes: &[Change],
+    nginx: &Nginx,
+    backup_root: &Path,
+    reload: Reload,
+    record_journals: impl FnOnce(&[(PathBuf, Before)]) -> Result<(), NginxError>,
+) -> Result<Applied, NginxError> {
     let todo = pending(changes)?;
     if todo.is_empty() {
         if reload == Reload::Always {
@@ -219,10 +260,7 @@ pub fn apply(
         nginx.test()?;
         nginx.reload()
     })();
-    let result = result.and_then(|()| match journal {
-        Some(dir) => record(dir, &saved),
-        None => Ok(()),
-    });
+    let result = result.and_then(|()| record_journals(&saved));
     match result {
         Ok(()) => Ok(Applied {
             changed: todo.iter().map(|c| c.path().to_owned()).collect(),

@@ -133,6 +133,11 @@ fn http_servers<'a>(list: &'a [Directive], out: &mut Vec<&'a Directive>) {
     }
 }
 
+/// Every file in a `nginx -T` dump with its text, in the order nginx read them.
+pub fn files(dump: &str) -> Vec<(PathBuf, &str)> {
+    split_files(dump)
+}
+
 /// Splits the dump at its `# configuration file PATH:` markers.
 fn split_files(dump: &str) -> Vec<(PathBuf, &str)> {
     const MARK: &str = "# configuration file ";

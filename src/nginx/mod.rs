@@ -9,6 +9,7 @@ pub mod dump;
 pub mod edit;
 pub mod lex;
 pub mod render;
+pub mod repoint;
 
 /// What `certctl nginx` / `issue --nginx` set up, remembered for re-runs and renewals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

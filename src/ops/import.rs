@@ -14,6 +14,8 @@ use crate::certbot::renewal::{self, Plan, RenewalConf};
 use crate::certbot::{account, schedule};
 use crate::config::{RECORD_FORMAT, RenewalRecord, Responder};
 use crate::keys::PrivateKey;
+use crate::nginx::binary::Nginx;
+use crate::ops::repoint::{Moved, NginxReport, Repointing};
 use crate::store::{CertFiles, CertStore, KeySlot};
 
 /// What to import and how.
@@ -28,6 +30,10 @@ pub struct ImportRequest {
     pub ca_bundle: Option<PathBuf>,
     /// Disable certbot's timer and cron entry under this root once every lineage is certctl's.
     pub disable_certbot: Option<PathBuf>,
+    /// The nginx whose files are pointed at certctl's copies, or why none is looked at.
+    pub nginx: Result<Nginx, String>,
+    /// Where previous versions of nginx files go (and the journals `--revert` reads).
+    pub backup_root: PathBuf,
     /// Now (Unix seconds).
     pub now: i64,
 }
@@ -119,6 +125,12 @@ pub struct LineageReport {
     /// Where the certificate now lives (certctl's live/NAME/fullchain.pem).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fullchain: Option<PathBuf>,
+    /// certbot's installer for the lineage (`nginx`), whose edits certctl repoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installer: Option<String>,
+    /// nginx directives that now read certctl's files instead of certbot's.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repointed: Vec<Moved>,
     /// Things the user should know (settings not carried over, paths to repoint).
     pub notes: Vec<String>,
 }
@@ -149,12 +161,14 @@ pub struct ImportReport {
     /// `--disable-certbot`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certbot_schedule: Option<ScheduleReport>,
+    /// nginx's files pointed at certctl's copies.
+    pub nginx: NginxReport,
 }
 
 impl ImportReport {
-    /// True when some lineage could not be written (exit 1).
+    /// True when some lineage could not be written, or nginx not repointed (exit 1).
     pub fn failed(&self) -> bool {
-        self.lineages.iter().any(|l| l.outcome == Outcome::Failed)
+        self.lineages.iter().any(|l| l.outcome == Outcome::Failed) || self.nginx.error.is_some()
     }
 }
 
@@ -195,6 +209,8 @@ pub async fn import_certbot(
             deploy_hook: None,
             account: None,
             fullchain: None,
+            installer: None,
+            repointed: Vec::new(),
             notes: Vec::new(),
         };
         match prepare(store, &dir, &file.name, file.text, req, &mut report) {
@@ -213,14 +229,6 @@ pub async fn import_certbot(
                 }
                 report.account = Some(account);
                 report.outcome = Outcome::WouldImport;
-                let ours = store
-                    .live_paths(&taken.record.name, KeySlot::Primary)
-                    .fullchain;
-                report.notes.push(format!(
-                    "anything that reads {} (nginx's ssl_certificate, other services) must be pointed at {}/ to see renewals",
-                    report.fullchain_dir(&dir),
-                    ours.parent().unwrap_or(&ours).display()
-                ));
                 pending.push((lineages.len(), taken));
             }
         }
@@ -241,6 +249,7 @@ pub async fn import_certbot(
             }
         }
     }
+    let nginx = repoint(store, &dir, req, &mut lineages);
     let certbot_schedule = match &req.disable_certbot {
         None => None,
         Some(root) => Some(disable_certbot(root, &lineages, req.dry_run)?),
@@ -251,7 +260,91 @@ pub async fn import_certbot(
         lineages,
         directory_hooks: dir.directory_hooks(),
         certbot_schedule,
+        nginx,
     })
+}
+
+/// Points nginx at every lineage certctl has now, and says per lineage what moved, and what
+/// else must move.
+fn repoint(
+    store: &dyn CertStore,
+    dir: &ConfigDir,
+    req: &ImportRequest,
+    lineages: &mut [LineageReport],
+) -> NginxReport {
+    let ours: Vec<String> = lineages
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.outcome,
+                Outcome::Imported | Outcome::WouldImport | Outcome::AlreadyImported
+            )
+        })
+        .map(|l| l.name.clone())
+        .collect();
+    let mut result = match &req.nginx {
+        Err(why) => Repointing {
+            report: NginxReport {
+                skipped: Some(why.clone()),
+                ..NginxReport::default()
+            },
+            ..Repointing::default()
+        },
+        Ok(nginx) => super::repoint::repoint_nginx(
+            store,
+            nginx,
+            &super::repoint::certbot_dirs(&req.config_dir),
+            &ours,
+            req.dry_run,
+            &req.backup_root,
+        )
+        .unwrap_or_else(|e| Repointing {
+            report: NginxReport {
+                nginx: Some(nginx.clone()),
+                error: Some(e.to_string()),
+                ..NginxReport::default()
+            },
+            ..Repointing::default()
+        }),
+    };
+    let nginx_read = result.report.skipped.is_none() && result.report.error.is_none();
+    for l in lineages.iter_mut() {
+        if let Some(moved) = result.moved.remove(&l.name) {
+            l.repointed = moved;
+        }
+        if l.installer.is_some()
+            && l.repointed.is_empty()
+            && matches!(l.outcome, Outcome::Imported | Outcome::WouldImport)
+        {
+            l.notes.push(match nginx_read {
+                true => "certbot's nginx installer set this lineage up, but no file nginx loads reads its live/ files: nothing was repointed".into(),
+                false => "certbot's nginx installer set this lineage up: nginx keeps reading certbot's files until they are repointed".into(),
+            });
+        }
+        if let Some(kept) = result.kept.remove(&l.name) {
+            l.notes.push(format!(
+                "nginx keeps reading certbot's files at {}",
+                kept.join(", ")
+            ));
+        }
+        if matches!(l.outcome, Outcome::Imported | Outcome::WouldImport) {
+            let live = store.live_paths(&l.name, KeySlot::Primary).fullchain;
+            let what = match nginx_read {
+                true => "anything else that reads",
+                false => "anything that reads",
+            };
+            let readers = match nginx_read {
+                true => "other services, scripts",
+                false => "nginx's ssl_certificate, other services",
+            };
+            l.notes.push(format!(
+                "{what} {} ({readers}) must be pointed at {}/ to see renewals",
+                l.fullchain_dir(dir),
+                live.parent().unwrap_or(&live).display()
+            ));
+        }
+    }
+    result.report
 }
 
 impl LineageReport {
@@ -315,6 +408,7 @@ fn prepare(
     report.server = Some(plan.server.clone());
     report.responder = Some(describe(&plan.responder, plan.http_port));
     report.deploy_hook = plan.deploy_hook.clone();
+    report.installer = plan.installer_nginx.then(|| "nginx".to_owned());
     report.notes.extend(plan.notes.iter().cloned());
     crate::store::layout::check_cert_name(name).map_err(|e| e.to_string())?;
     let live = dir.read_live(name, &plan.files)?;
@@ -367,6 +461,7 @@ fn prepare(
         deploy_hook: plan.deploy_hook.clone(),
         responder: plan.responder.clone(),
         nginx: None,
+        reload_nginx: None,
     };
     let files = CertFiles {
         cert: live.cert,
@@ -602,28 +697,7 @@ fn install_all(
     store: &dyn CertStore,
     pending: &[(usize, Taken)],
 ) -> Vec<(usize, Result<PathBuf, Error>)> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = pending.len().clamp(1, 8);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((index, taken)) = pending.get(i) else {
-                            return done;
-                        };
-                        done.push((*index, install(store, taken)));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("an install thread panicked"))
-            .collect()
-    })
+    crate::parallel::map(pending, 8, |(index, taken)| (*index, install(store, taken)))
 }
 
 fn install(store: &dyn CertStore, taken: &Taken) -> Result<PathBuf, Error> {

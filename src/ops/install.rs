@@ -82,11 +82,9 @@ pub fn install_cert(
     let files = crate::store::CertFiles::from_chain(&chain_pem, key.to_pem())?;
 
     let _lock = super::locks::cert_blocking(store, &req.name, super::locks::DEFAULT_WAIT)?;
-    let remembered_nginx = store
-        .load_record(&req.name)
-        .ok()
-        .flatten()
-        .and_then(|r| r.nginx);
+    let remembered = store.load_record(&req.name).ok().flatten();
+    let remembered_nginx = remembered.as_ref().and_then(|r| r.nginx.clone());
+    let reload_nginx = remembered.and_then(|r| r.reload_nginx);
     let record = RenewalRecord {
         format: RECORD_FORMAT,
         name: req.name.clone(),
@@ -104,6 +102,7 @@ pub fn install_cert(
         deploy_hook: None,
         responder: Responder::Manual,
         nginx: remembered_nginx,
+        reload_nginx,
     };
     let paths = store.install(&req.name, &files, &record)?;
     Ok(Installed { paths, cert: info })

@@ -400,6 +400,13 @@ async fn install(
     progress.step(Step::Install, &req.name);
     let mut record = record_for(req, obtained.key_type);
     record.dual = obtained.dual;
+    // nginx files of the user's that read this certificate (an import pointed them here) keep
+    // reading it: every later version reloads that nginx too.
+    record.reload_nginx = store
+        .load_record(&req.name)
+        .ok()
+        .flatten()
+        .and_then(|r| r.reload_nginx);
     let paths = store.install(&req.name, &obtained.files, &record)?;
     let rsa = obtained.rsa_cert.map(|cert| RsaOutcome {
         paths: store.live_paths(&req.name, KeySlot::Rsa),
@@ -668,5 +675,6 @@ fn record_for(req: &IssueRequest, key_type: KeyType) -> RenewalRecord {
         deploy_hook: req.deploy_hook.clone(),
         responder: req.responder.clone(),
         nginx: req.nginx.as_ref().map(|n| n.site.clone()),
+        reload_nginx: None,
     }
 }

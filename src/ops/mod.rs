@@ -10,6 +10,7 @@ pub mod list;
 pub mod locks;
 pub mod nginx;
 pub mod renew;
+pub mod repoint;
 pub mod revoke;
 pub mod verify;
 

@@ -709,6 +709,7 @@ pub fn revert(
     let applied = apply::revert(&plan, &site.nginx, &journal)?;
     if let Some(mut record) = store.load_record(name)? {
         record.nginx = None;
+        record.reload_nginx = None;
         store.save_record(&record)?;
     }
     Ok(NginxOutcome {

@@ -22,7 +22,7 @@ use crate::acme::AcmeError;
 use crate::acme::directory::LETS_ENCRYPT_STAGING;
 use crate::config::{RenewalRecord, Responder};
 use crate::error::UnknownCertHint;
-use crate::nginx::NginxSite;
+use crate::nginx::binary::Nginx;
 use crate::progress::{Progress, Step};
 use crate::renewal::decide::{
     Decision, Facts, LiveCert, MIN_VALIDITY, SkipReason, decide, worth_deploying,
@@ -460,23 +460,23 @@ async fn deploy(
     opts: &RenewOptions,
     results: &mut [(CertReport, Option<Pending>)],
 ) {
-    let mut sites: Vec<NginxSite> = Vec::new();
+    let mut instances: Vec<Nginx> = Vec::new();
     for (_, pending) in results.iter() {
-        if let Some(site) = pending.as_ref().and_then(|p| p.record.nginx.as_ref())
-            && !sites.iter().any(|s| s.nginx == site.nginx)
+        if let Some(nginx) = pending.as_ref().and_then(|p| nginx_of(&p.record))
+            && !instances.contains(nginx)
         {
-            sites.push(site.clone());
+            instances.push(nginx.clone());
         }
     }
     let roots = trust::system_roots();
-    for site in &sites {
+    for nginx in &instances {
         let uses_it = |p: &Option<Pending>| {
             p.as_ref()
-                .and_then(|p| p.record.nginx.as_ref())
-                .is_some_and(|s| s.nginx == site.nginx)
+                .and_then(|p| nginx_of(&p.record))
+                .is_some_and(|n| n == nginx)
         };
         crate::failpoint::hit("renew.before_reload");
-        if let Err(e) = site.nginx.test().and_then(|()| site.nginx.reload()) {
+        if let Err(e) = nginx.test().and_then(|()| nginx.reload()) {
             let message = e.to_string();
             for (report, pending) in results.iter_mut().filter(|(_, p)| uses_it(p)) {
                 let names_it = pending
@@ -497,8 +497,7 @@ async fn deploy(
             continue;
         }
         // What nginx serves now, per name and address.
-        let blocks = site
-            .nginx
+        let blocks = nginx
             .dump()
             .map(|text| crate::nginx::dump::server_blocks(&text))
             .unwrap_or_default();
@@ -552,7 +551,7 @@ async fn deploy(
             roll_back(store, opts, report, pending.take(), problem.clone()).await;
         }
         // nginx must load the restored files too; if it cannot, say so on each.
-        if let Err(e) = site.nginx.reload() {
+        if let Err(e) = nginx.reload() {
             for (i, _) in &failed {
                 if let Outcome::Failed { error, .. } = &mut results[*i].0.outcome {
                     error.push_str(&format!("; reloading nginx after the restore failed: {e}"));
@@ -592,6 +591,15 @@ async fn deploy(
         }
         drop(p);
     }
+}
+
+/// The nginx that serves a certificate: certctl's site's, or the user's own (after an import).
+fn nginx_of(record: &RenewalRecord) -> Option<&Nginx> {
+    record
+        .nginx
+        .as_ref()
+        .map(|site| &site.nginx)
+        .or(record.reload_nginx.as_ref())
 }
 
 /// True when nginx's complaint names one of this certificate's live files: the failure is the

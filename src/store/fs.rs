@@ -404,6 +404,7 @@ mod tests {
             email: None,
             responder: Responder::Standalone,
             nginx: None,
+            reload_nginx: None,
             http_port: 80,
             self_check: true,
             deploy_hook: None,

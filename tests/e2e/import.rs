@@ -154,17 +154,29 @@ fn lineage<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("no {name} in {report:#}"))
 }
 
-/// `certctl import certbot --config-dir CONFIG --ca-bundle <lab CA>` plus `extra`.
+/// `certctl import certbot --config-dir CONFIG --ca-bundle <lab CA>` plus `extra`, pointed at
+/// the lab's nginx (never the system's); `--no-nginx` when the lab has none.
 fn import_certbot(lab: &Lab, config: &Path, extra: &[&str]) -> Output {
+    let conf = lab.nginx_prefix.join("nginx.conf");
     let mut args = vec![
-        "import",
-        "certbot",
-        "--config-dir",
-        config.to_str().unwrap(),
-        "--ca-bundle",
-        lab.ca_bundle.to_str().unwrap(),
+        "import".to_owned(),
+        "certbot".into(),
+        "--config-dir".into(),
+        config.display().to_string(),
+        "--ca-bundle".into(),
+        lab.ca_bundle.display().to_string(),
     ];
-    args.extend_from_slice(extra);
+    if conf.exists() {
+        args.extend([
+            "--nginx-prefix".into(),
+            lab.nginx_prefix.display().to_string(),
+            "--nginx-conf".into(),
+            conf.display().to_string(),
+        ]);
+    } else {
+        args.push("--no-nginx".into());
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
     lab.certctl(&args).output().unwrap()
 }
 
@@ -631,4 +643,183 @@ fn enable_certbot_timer(root: &Path) -> PathBuf {
     )
     .unwrap();
     wants
+}
+
+fn serial_of_pem(pem: &str) -> String {
+    let (_, pem) = parse_x509_pem(pem.as_bytes()).unwrap();
+    let (_, cert) = X509Certificate::from_der(&pem.contents).unwrap();
+    cert.raw_serial_as_string().replace(':', "")
+}
+
+/// The lines of an nginx file that are not comments.
+fn directives(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn points_nginx_at_certctls_files_and_renews_through_it() {
+    let lab = Lab::with(LabOptions {
+        managed_nginx: true,
+        nonce_reject: Some(0),
+        ..LabOptions::default()
+    });
+    let certbot = Certbot::new(&lab);
+    let config = certbot.config_dir();
+    let prefix = &lab.nginx_prefix;
+    let www = lab.dir.path().join("shop-www");
+    fs::create_dir_all(&www).unwrap();
+    fs::write(www.join("index.html"), "the shop\n").unwrap();
+    // A Debian-style site (sites-available, enabled by a symlink) that nginx serves over
+    // plain HTTP; certbot's webroot lineage is validated through it.
+    let site = prefix.join("sites-available/shop.test");
+    let http = format!(
+        "server {{\n    listen 127.0.0.1:{};\n    server_name shop.test;\n    root {};\n}}\n",
+        lab.http_port,
+        www.display()
+    );
+    fs::write(&site, &http).unwrap();
+    std::os::unix::fs::symlink(&site, prefix.join("sites-enabled/shop.test")).unwrap();
+    lab.reload_nginx();
+    certbot.certonly(
+        &lab,
+        &["--webroot", "-w", www.to_str().unwrap(), "-d", "shop.test"],
+    );
+    // The TLS server as certbot's nginx installer writes it, reading certbot's live/.
+    let live = certbot.live("shop.test");
+    let tls = format!(
+        "server {{\n    listen 127.0.0.1:{} ssl;\n    server_name shop.test;\n    root {};\n    ssl_certificate {}/fullchain.pem; # managed by Certbot\n    ssl_certificate_key {}/privkey.pem; # managed by Certbot\n}}\n",
+        lab.https_port,
+        www.display(),
+        live.display(),
+        live.display()
+    );
+    let original = format!("{http}{tls}");
+    fs::write(&site, &original).unwrap();
+    // What certbot's nginx installer records in the renewal file.
+    let renewal = config.join("renewal/shop.test.conf");
+    let conf = fs::read_to_string(&renewal).unwrap();
+    fs::write(
+        &renewal,
+        conf.replace("[renewalparams]\n", "[renewalparams]\ninstaller = nginx\n"),
+    )
+    .unwrap();
+    lab.reload_nginx();
+    let certbot_serial = serial_of(&live.join("cert.pem"));
+    assert_eq!(
+        serial_of_pem(&lab.served_leaf("shop.test", None)),
+        certbot_serial
+    );
+    let before = snapshot(&config);
+    let import = |extra: &[&str]| import_certbot(&lab, &config, extra);
+
+    // --dry-run shows the diff and writes nothing.
+    let dry = import(&["--dry-run"]);
+    assert_ok(&dry);
+    let text = String::from_utf8_lossy(&dry.stdout);
+    let ours = lab.live("shop.test");
+    assert!(
+        text.contains(&format!(
+            "+    ssl_certificate {}/fullchain.pem;",
+            ours.display()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "-    ssl_certificate_key {}/privkey.pem;",
+            live.display()
+        )),
+        "{text}"
+    );
+    assert_eq!(fs::read_to_string(&site).unwrap(), original);
+    assert!(
+        !lab.state_dir.exists(),
+        "a dry run wrote the state directory"
+    );
+
+    // The import points both lines at certctl's files, in the real file behind the symlink,
+    // and says where (file:line).
+    let report = json(&import(&["--json"]));
+    let shop = lineage(&report, "shop.test");
+    assert_eq!(shop["outcome"], "imported");
+    assert_eq!(shop["installer"], "nginx");
+    let real = fs::canonicalize(&site).unwrap();
+    let at: Vec<&str> = shop["repointed"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{shop:#}"))
+        .iter()
+        .map(|m| m["at"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        at,
+        [
+            format!("{}:10", real.display()),
+            format!("{}:11", real.display())
+        ]
+    );
+    assert_eq!(report["nginx"]["reloaded"], true);
+    assert!(prefix.join("sites-enabled/shop.test").is_symlink());
+    let edited = fs::read_to_string(&site).unwrap();
+    let lines = directives(&edited);
+    assert!(!lines.contains(&config.display().to_string()), "{edited}");
+    assert!(
+        lines.contains(&format!(
+            "ssl_certificate {}/fullchain.pem;",
+            ours.display()
+        )) && lines.contains(&format!(
+            "ssl_certificate_key {}/privkey.pem;",
+            ours.display()
+        )),
+        "{edited}"
+    );
+    let test = Command::new("nginx")
+        .arg("-t")
+        .arg("-p")
+        .arg(prefix)
+        .arg("-c")
+        .arg(prefix.join("nginx.conf"))
+        .output()
+        .unwrap();
+    assert_ok(&test);
+    // The same certificate, now served from certctl's files.
+    assert_eq!(
+        serial_of_pem(&lab.served_leaf("shop.test", None)),
+        certbot_serial
+    );
+    // A second import has nothing left to repoint.
+    let again = json(&import(&["--json"]));
+    assert_eq!(lineage(&again, "shop.test")["outcome"], "already_imported");
+    assert_eq!(again["nginx"]["changed"], serde_json::json!([]));
+    assert_eq!(fs::read_to_string(&site).unwrap(), edited);
+
+    // A renewal goes through certbot's webroot, and nginx serves the new certificate.
+    let renewed = lab
+        .certctl(["renew", "shop.test", "--force"])
+        .output()
+        .unwrap();
+    assert_ok(&renewed);
+    let new_serial = serial_of(&ours.join("cert.pem"));
+    assert_ne!(new_serial, certbot_serial);
+    assert_eq!(
+        serial_of_pem(&lab.served_leaf("shop.test", None)),
+        new_serial
+    );
+
+    // --revert puts certbot's lines back byte for byte; nginx serves certbot's certificate.
+    let reverted = lab
+        .certctl(["nginx", "shop.test", "--revert"])
+        .output()
+        .unwrap();
+    assert_ok(&reverted);
+    assert_eq!(fs::read_to_string(&site).unwrap(), original);
+    // (nginx's old workers answer for a moment after the reload.)
+    crate::common::eventually(|| {
+        (serial_of_pem(&lab.served_leaf("shop.test", None)) == certbot_serial).then_some(())
+    });
+
+    // Nothing of certbot's changed.
+    assert_eq!(snapshot(&config), before);
 }
