@@ -1,6 +1,7 @@
 //! The checks: every security check of Django's `manage.py check --deploy` (Django 5.2's
-//! `django/core/checks/security/`), with the same IDs and conditions evaluated in the same
-//! order, plus certctl's own for a site behind an nginx TLS proxy. A condition that reads an
+//! `django/core/checks/security/`) and the HTTPS-related checks Django runs on every check
+//! (`4_0.E001`), with the same IDs and conditions evaluated in the same order, plus certctl's
+//! own for a site behind an nginx TLS proxy. A condition that reads an
 //! unknown value gives a finding of severity `unknown` that says why, never a guess. Pure.
 
 use std::path::{Path, PathBuf};
@@ -159,6 +160,37 @@ pub fn check(settings: &Settings, context: &Context) -> Vec<Finding> {
         });
     };
     let w = Severity::Warning;
+    // Django's compatibility check (every `manage.py check`, not only --deploy).
+    match r.value("CSRF_TRUSTED_ORIGINS") {
+        Ok(Value::List(origins)) => {
+            for origin in &origins {
+                let missing = match origin {
+                    Value::Str(o) => Ok(!o.contains("://")),
+                    other => Err(format!("an entry is {}", other.display())),
+                };
+                emit(
+                    "4_0.E001",
+                    Severity::Error,
+                    "CSRF_TRUSTED_ORIGINS",
+                    missing,
+                    &format!(
+                        "CSRF_TRUSTED_ORIGINS entry {} has no scheme (Django 4.0+ requires https://…)",
+                        origin.display()
+                    ),
+                    "write each origin with its scheme: https://example.com",
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(why) => emit(
+            "4_0.E001",
+            Severity::Error,
+            "CSRF_TRUSTED_ORIGINS",
+            Err(why),
+            "a CSRF_TRUSTED_ORIGINS entry has no scheme",
+            "write each origin with its scheme: https://example.com",
+        ),
+    }
     let mw = |name: &str| r.contains("MIDDLEWARE", name);
     let security = mw(SECURITY_MW);
     let xframe = mw(XFRAME_MW);
@@ -378,12 +410,13 @@ pub fn check(settings: &Settings, context: &Context) -> Vec<Finding> {
         w,
         "CSRF_TRUSTED_ORIGINS",
         r.value("CSRF_TRUSTED_ORIGINS").map(|v| match v {
-            Value::List(items) => items
-                .iter()
-                .any(|o| !o.as_str().is_some_and(|s| s.starts_with("https://"))),
+            Value::List(items) => items.iter().any(|o| {
+                o.as_str()
+                    .is_some_and(|s| s.contains("://") && !s.starts_with("https://"))
+            }),
             _ => false,
         }),
-        "CSRF_TRUSTED_ORIGINS has an entry without the https:// scheme",
+        "CSRF_TRUSTED_ORIGINS has an origin that is not https://",
         "write each origin as https://example.com",
     );
     for (id, setting) in [
@@ -516,12 +549,15 @@ pub fn strong_secret(key: &Value) -> bool {
     distinct.len() >= 5 && length >= 50 && !key.starts_with("django-insecure-")
 }
 
+/// The Django version whose checks these are (named in `--json`).
+pub const DJANGO_VERSION: &str = "5.2";
+
 /// The IDs of Django's own checks among the findings (what `manage.py check --deploy` prints).
 pub fn django_ids(findings: &[Finding]) -> Vec<&'static str> {
     let mut ids: Vec<&str> = findings
         .iter()
         .map(|f| &f.finding)
-        .filter(|f| f.id.starts_with("security.") && f.severity != Severity::Unknown)
+        .filter(|f| !f.id.starts_with("certctl.") && f.severity != Severity::Unknown)
         .map(|f| f.id)
         .collect();
     ids.sort_unstable();

@@ -5,9 +5,11 @@
 //! [`secret`] makes a SECRET_KEY and writes it into an env file.
 
 pub mod checks;
+pub mod environ;
 pub mod fetch;
 pub mod live;
 pub mod project;
+pub mod python;
 pub mod secret;
 pub mod settings;
 

@@ -34,6 +34,8 @@ pub struct StaticReport {
     pub settings_module: String,
     /// Every settings file read.
     pub files: Vec<PathBuf>,
+    /// The Django version whose checks (IDs and conditions) the findings follow.
+    pub django_checks: &'static str,
     /// Findings, worst first.
     pub findings: Vec<Finding>,
     /// The evaluated settings the checks read (for --json and debugging).
@@ -191,6 +193,7 @@ pub fn check(req: &CheckRequest) -> Result<StaticReport, DjangoError> {
         project: root,
         settings_module: module,
         files: settings.files.clone(),
+        django_checks: checks::DJANGO_VERSION,
         findings,
         settings,
     })

@@ -1,151 +1,28 @@
 //! Static evaluation of a Django settings module: parse it with a real Python parser
-//! (rustpython-parser), then run the small subset of Python that settings files use (literals,
-//! names, `+`, `os.environ`/`os.getenv`, django-environ's `env(...)`, `from .base import *`,
-//! `if` on known values, list appends) and record, for every name, its value and where it came
-//! from. Anything else is [`Value::Unknown`] with the reason; nothing is guessed.
+//! (rustpython-parser), then run the subset of Python that settings files use and record, for
+//! every name, its value and where it came from. Python's semantics are kept where they matter:
+//! lists and dicts are shared objects (a module that mutates an imported list changes it for
+//! every module holding it), imported modules are evaluated once, `try`/`except` picks the
+//! handler for exceptions certctl knows are raised (a missing project module, an unset
+//! variable), and the environment (`os.environ`, django-environ's `read_env`) changes as the
+//! code runs. Where a value depends on what cannot be known (a third-party import, a condition
+//! on an unknown value, `globals()`), it is [`Value::Unknown`] with the reason; nothing is
+//! guessed.
 //!
 //! Pure: files come through a [`Loader`], the environment as a map.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use rustpython_parser::ast::{self, Constant, Expr, Ranged, Stmt};
+use rustpython_parser::ast::{self, Expr, Ranged, Stmt};
 use serde::Serialize;
 
-/// A Python value, as far as it can be known without running Python.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Value {
-    /// None.
-    None,
-    /// True / False.
-    Bool(bool),
-    /// An int.
-    Int(i64),
-    /// A float.
-    Float(f64),
-    /// A str.
-    Str(String),
-    /// A list or tuple.
-    List(Vec<Value>),
-    /// A dict.
-    Dict(Vec<(Value, Value)>),
-    /// A filesystem path (`pathlib.Path` or an `os.path` result).
-    Path(PathBuf),
-    /// A module or object the evaluator knows by name (`os`, `os.environ`, an `environ.Env`).
-    #[serde(skip)]
-    Object(Object),
-    /// Not knowable statically; says why.
-    Unknown(String),
-}
-
-/// Objects with behaviour the evaluator models.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Object {
-    /// The `os` module.
-    Os,
-    /// `os.path`.
-    OsPath,
-    /// `os.environ`.
-    Environ,
-    /// The `environ` (django-environ) module, or its `Env` class.
-    EnvironModule,
-    /// An `environ.Env(...)` instance, with its per-variable (cast, default) scheme.
-    Env(Vec<(String, String, Option<Box<Value>>)>),
-    /// `pathlib.Path`.
-    PathClass,
-    /// A bound method or function: (receiver, name).
-    Method(Box<Value>, String),
-    /// A builtin conversion: `bool`, `int`, `float`, `str`, `list`, `tuple`.
-    Builtin(String),
-}
-
-impl Value {
-    /// Python truthiness; None when unknown.
-    pub fn truthy(&self) -> Option<bool> {
-        Some(match self {
-            Value::None => false,
-            Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
-            Value::Float(f) => *f != 0.0,
-            Value::Str(s) => !s.is_empty(),
-            Value::List(v) => !v.is_empty(),
-            Value::Dict(v) => !v.is_empty(),
-            Value::Path(_) | Value::Object(_) => true,
-            Value::Unknown(_) => return None,
-        })
-    }
-
-    /// The reason, when unknown.
-    pub fn unknown(&self) -> Option<&str> {
-        match self {
-            Value::Unknown(why) => Some(why),
-            _ => None,
-        }
-    }
-
-    /// The string, when it is one.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// Python `x in self` for lists, tuples, dict keys and substrings; None when unknown.
-    pub fn contains(&self, item: &Value) -> Option<bool> {
-        match (self, item) {
-            (Value::Unknown(_), _) | (_, Value::Unknown(_)) => None,
-            (Value::List(items), _) => {
-                let mut unknown = false;
-                for v in items {
-                    match v.equals(item) {
-                        Some(true) => return Some(true),
-                        None => unknown = true,
-                        Some(false) => {}
-                    }
-                }
-                (!unknown).then_some(false)
-            }
-            (Value::Dict(pairs), _) => Some(pairs.iter().any(|(k, _)| k == item)),
-            (Value::Str(s), Value::Str(sub)) => Some(s.contains(sub.as_str())),
-            _ => Some(false),
-        }
-    }
-
-    /// Python `==`; None when unknown.
-    pub fn equals(&self, other: &Value) -> Option<bool> {
-        match (self, other) {
-            (Value::Unknown(_), _) | (_, Value::Unknown(_)) => None,
-            (Value::Int(a), Value::Float(b)) | (Value::Float(b), Value::Int(a)) => {
-                Some(*a as f64 == *b)
-            }
-            (Value::Bool(a), Value::Int(b)) | (Value::Int(b), Value::Bool(a)) => {
-                Some(i64::from(*a) == *b)
-            }
-            _ => Some(self == other),
-        }
-    }
-
-    /// How Python would show it, shortened for reports.
-    pub fn display(&self) -> String {
-        match self {
-            Value::None => "None".into(),
-            Value::Bool(b) => if *b { "True" } else { "False" }.into(),
-            Value::Int(i) => i.to_string(),
-            Value::Float(f) => f.to_string(),
-            Value::Str(s) => format!("{s:?}"),
-            Value::List(v) => format!(
-                "[{}]",
-                v.iter().map(Value::display).collect::<Vec<_>>().join(", ")
-            ),
-            Value::Dict(_) => "{…}".into(),
-            Value::Path(p) => format!("Path({:?})", p.display().to_string()),
-            Value::Object(_) => "<object>".into(),
-            Value::Unknown(why) => format!("unknown ({why})"),
-        }
-    }
-}
+use super::environ::{self, Cast, EnvVar, Environ};
+use super::python::{
+    Exception, attribute, binop, constant, convert, dict_method, list_method, os_path, str_method,
+    subscript,
+};
+pub use super::python::{Object, Value};
 
 /// Where a setting's value came from.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -175,6 +52,8 @@ struct Traced {
     value: Value,
     literal: bool,
     env_var: Option<String>,
+    /// The list or dict object it is (a name bound to it shares it, as in Python).
+    object: Option<usize>,
 }
 
 impl Traced {
@@ -183,6 +62,7 @@ impl Traced {
             value,
             literal: false,
             env_var: None,
+            object: None,
         }
     }
 }
@@ -243,12 +123,16 @@ pub fn evaluate(
 ) -> Result<Settings, SettingsError> {
     let mut eval = Evaluator {
         root: root.to_owned(),
-        env: env.clone(),
+        env: Environ::new(env.iter().map(|(k, v)| (k.clone(), v.clone()))),
         loader,
         files: Vec::new(),
         depth: 0,
+        modules: HashMap::new(),
+        heap: Vec::new(),
+        raised: None,
+        try_depth: 0,
     };
-    let names = eval.module(file)?;
+    let (names, _) = eval.module(file)?;
     let values = names
         .into_iter()
         .filter(|(name, _)| is_setting_name(name))
@@ -287,13 +171,63 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 type Names = BTreeMap<String, Setting>;
+/// Names bound to a shared list or dict: name to object.
+type Refs = HashMap<String, usize>;
+
+/// Standard-library and always-present modules: importing them cannot fail.
+const IMPORTABLE: &[&str] = &[
+    "os",
+    "sys",
+    "pathlib",
+    "environ",
+    "django",
+    "json",
+    "logging",
+    "re",
+    "socket",
+    "datetime",
+    "typing",
+    "urllib",
+    "warnings",
+    "collections",
+    "base64",
+    "string",
+    "io",
+    "platform",
+    "tempfile",
+    "glob",
+    "math",
+    "random",
+    "secrets",
+    "uuid",
+    "decimal",
+    "functools",
+    "itertools",
+    "email",
+    "ssl",
+    "subprocess",
+    "importlib",
+    "contextlib",
+    "ast",
+    "copy",
+    "enum",
+];
 
 struct Evaluator<'l> {
     root: PathBuf,
-    env: HashMap<String, String>,
+    env: Environ,
     loader: &'l dyn Loader,
     files: Vec<PathBuf>,
     depth: usize,
+    /// Modules already evaluated (Python imports a module once): their names and objects.
+    modules: HashMap<PathBuf, (Names, Refs)>,
+    /// Every list and dict the code made, by object number.
+    heap: Vec<Value>,
+    /// An exception raised for certain inside a `try` body, not yet handled.
+    raised: Option<Exception>,
+    /// How many `try` bodies are being evaluated (outside one, certctl does not stop at an
+    /// exception: it reports the value as unknown, as before).
+    try_depth: usize,
 }
 
 /// One module's evaluation: its names and where it is.
@@ -301,35 +235,36 @@ struct Frame<'t> {
     file: PathBuf,
     text: &'t str,
     names: Names,
+    refs: Refs,
 }
 
 impl Frame<'_> {
-    fn set(&mut self, name: &str, traced: Traced, at: &impl Ranged) {
-        let origin = Origin {
+    fn origin(&self, traced: &Traced, at: &impl Ranged) -> Origin {
+        Origin {
             file: self.file.clone(),
             line: line_of(self.text, at.start().to_usize()),
             literal: traced.literal,
-            env_var: traced.env_var,
-        };
-        self.names.insert(
-            name.to_owned(),
-            Setting {
-                value: traced.value,
-                origin,
-            },
-        );
-    }
-
-    fn lookup(&self, name: &str) -> Traced {
-        match self.names.get(name) {
-            Some(s) => Traced {
-                value: s.value.clone(),
-                literal: s.origin.literal,
-                env_var: s.origin.env_var.clone(),
-            },
-            None => Traced::computed(builtin(name)),
+            env_var: traced.env_var.clone(),
         }
     }
+}
+
+/// The parts of a `try` statement.
+#[derive(Clone, Copy)]
+struct Try<'a> {
+    body: &'a [Stmt],
+    handlers: &'a [ast::ExceptHandler],
+    orelse: &'a [Stmt],
+    finalbody: &'a [Stmt],
+}
+
+/// Everything a path through the code can change: restored and merged around a fork.
+struct Snapshot {
+    names: Names,
+    refs: Refs,
+    heap: Vec<Value>,
+    env: Environ,
+    raised: Option<Exception>,
 }
 
 fn builtin(name: &str) -> Value {
@@ -337,7 +272,8 @@ fn builtin(name: &str) -> Value {
         "True" => Value::Bool(true),
         "False" => Value::Bool(false),
         "None" => Value::None,
-        "bool" | "int" | "float" | "str" | "list" | "tuple" => {
+        "bool" | "int" | "float" | "str" | "list" | "tuple" | "dict" | "globals" | "vars"
+        | "locals" | "setattr" | "exec" | "getattr" => {
             Value::Object(Object::Builtin(name.to_owned()))
         }
         _ => Value::Unknown(format!("`{name}` is not defined in the settings")),
@@ -345,7 +281,7 @@ fn builtin(name: &str) -> Value {
 }
 
 impl Evaluator<'_> {
-    fn module(&mut self, file: &Path) -> Result<Names, SettingsError> {
+    fn module(&mut self, file: &Path) -> Result<(Names, Refs), SettingsError> {
         let text = match self.loader.load(file) {
             Ok(Some(text)) => text,
             Ok(None) => {
@@ -367,6 +303,7 @@ impl Evaluator<'_> {
             file: file.to_owned(),
             text: &text,
             names: Names::new(),
+            refs: Refs::new(),
         };
         frame.names.insert(
             "__file__".into(),
@@ -381,14 +318,174 @@ impl Evaluator<'_> {
             },
         );
         self.block(&mut frame, &body)?;
-        Ok(frame.names)
+        self.resolve(&mut frame.names, &frame.refs);
+        Ok((frame.names, frame.refs))
     }
 
+    /// Names bound to shared objects take the objects' current values.
+    fn resolve(&self, names: &mut Names, refs: &Refs) {
+        for (name, id) in refs {
+            if let (Some(s), Some(v)) = (names.get_mut(name), self.heap.get(*id)) {
+                s.value = v.clone();
+            }
+        }
+    }
+
+    /// Statements in order; an exception raised inside a `try` stops the block.
     fn block(&mut self, f: &mut Frame<'_>, body: &[Stmt]) -> Result<(), SettingsError> {
         for stmt in body {
             self.statement(f, stmt)?;
+            if self.raised.is_some() {
+                break;
+            }
         }
         Ok(())
+    }
+
+    /// Raises `e` when inside a `try` (outside one the value is reported as unknown instead).
+    fn raise(&mut self, e: Exception) {
+        if self.try_depth > 0 {
+            self.raised = Some(e);
+        }
+    }
+
+    fn lookup(&self, f: &Frame<'_>, name: &str) -> Traced {
+        match f.names.get(name) {
+            Some(s) => {
+                let object = f.refs.get(name).copied();
+                Traced {
+                    value: object
+                        .and_then(|id| self.heap.get(id).cloned())
+                        .unwrap_or_else(|| s.value.clone()),
+                    literal: s.origin.literal,
+                    env_var: s.origin.env_var.clone(),
+                    object,
+                }
+            }
+            None => Traced::computed(builtin(name)),
+        }
+    }
+
+    /// `name = value`: a new list or dict becomes an object; an existing one is shared.
+    fn bind(&mut self, f: &mut Frame<'_>, name: &str, traced: Traced, at: &impl Ranged) {
+        let object = match (&traced.value, traced.object) {
+            (_, Some(id)) => Some(id),
+            (Value::List(_) | Value::Dict(_), None) => {
+                self.heap.push(traced.value.clone());
+                Some(self.heap.len() - 1)
+            }
+            _ => None,
+        };
+        match object {
+            Some(id) => f.refs.insert(name.to_owned(), id),
+            None => f.refs.remove(name),
+        };
+        let origin = f.origin(&traced, at);
+        f.names.insert(
+            name.to_owned(),
+            Setting {
+                value: traced.value,
+                origin,
+            },
+        );
+    }
+
+    /// An in-place change of the object `name` is bound to (or of its value, when it is none).
+    fn mutate(&mut self, f: &mut Frame<'_>, name: &str, value: Value, at: &impl Ranged) {
+        match f.refs.get(name).copied() {
+            Some(id) => {
+                self.heap[id] = value.clone();
+                let origin = f.origin(&Traced::computed(Value::None), at);
+                f.names.insert(name.to_owned(), Setting { value, origin });
+            }
+            None => self.bind(f, name, Traced::computed(value), at),
+        }
+    }
+
+    fn snapshot(&self, f: &Frame<'_>) -> Snapshot {
+        Snapshot {
+            names: f.names.clone(),
+            refs: f.refs.clone(),
+            heap: self.heap.clone(),
+            env: self.env.clone(),
+            raised: self.raised,
+        }
+    }
+
+    fn restore(&mut self, f: &mut Frame<'_>, s: Snapshot) {
+        f.names = s.names;
+        f.refs = s.refs;
+        self.heap = s.heap;
+        self.env = s.env;
+        self.raised = s.raised;
+    }
+
+    /// Either `first` or `second` runs, and certctl cannot know which: what they leave the
+    /// same stays known, everything else (names, objects, environment variables) is unknown
+    /// for `why`.
+    fn fork(
+        &mut self,
+        f: &mut Frame<'_>,
+        why: &str,
+        first: &mut dyn FnMut(&mut Self, &mut Frame<'_>) -> Result<(), SettingsError>,
+        second: &mut dyn FnMut(&mut Self, &mut Frame<'_>) -> Result<(), SettingsError>,
+    ) -> Result<(), SettingsError> {
+        let before = self.snapshot(f);
+        let common = before.heap.len();
+        first(self, f)?;
+        let mut a = self.snapshot(f);
+        self.resolve(&mut a.names, &a.refs);
+        // The second path's new objects are numbered after the first path's.
+        let mut heap = before.heap.clone();
+        heap.resize(a.heap.len(), Value::Unknown(why.to_owned()));
+        self.restore(f, Snapshot { heap, ..before });
+        second(self, f)?;
+        let mut names_b = f.names.clone();
+        self.resolve(&mut names_b, &f.refs);
+        for id in 0..self.heap.len() {
+            match a.heap.get(id) {
+                Some(va) if id < common && *va != self.heap[id] => {
+                    self.heap[id] = Value::Unknown(why.to_owned());
+                }
+                Some(va) if id >= common && id < a.heap.len() => self.heap[id] = va.clone(),
+                _ => {}
+            }
+        }
+        let names: Vec<String> = a.names.keys().chain(names_b.keys()).cloned().collect();
+        for name in names {
+            let (va, vb) = (a.names.get(&name), names_b.get(&name));
+            if va.map(|s| &s.value) == vb.map(|s| &s.value) {
+                if !f.refs.contains_key(&name)
+                    && let Some(id) = a.refs.get(&name)
+                {
+                    f.refs.insert(name.clone(), *id);
+                }
+                continue;
+            }
+            let origin = va.or(vb).map(|s| s.origin.clone()).unwrap();
+            f.refs.remove(&name);
+            f.names.insert(
+                name,
+                Setting {
+                    value: Value::Unknown(why.to_owned()),
+                    origin,
+                },
+            );
+        }
+        self.env.merge(&a.env, why);
+        if a.raised != self.raised {
+            // One path raised and the other did not: the code after it may not run.
+            self.raised = None;
+        }
+        Ok(())
+    }
+
+    fn why_at(&self, f: &Frame<'_>, at: &impl Ranged, what: &str) -> String {
+        format!(
+            "{what} ({}:{})",
+            f.file.display(),
+            line_of(f.text, at.start().to_usize())
+        )
     }
 
     fn statement(&mut self, f: &mut Frame<'_>, stmt: &Stmt) -> Result<(), SettingsError> {
@@ -407,10 +504,31 @@ impl Evaluator<'_> {
             }
             Stmt::AugAssign(a) => {
                 if let Expr::Name(n) = &*a.target {
-                    let left = f.lookup(n.id.as_str());
+                    let left = self.lookup(f, n.id.as_str());
                     let right = self.expr(f, &a.value);
-                    let value = binop(&a.op, &left.value, &right.value);
-                    f.set(n.id.as_str(), Traced::computed(value), stmt);
+                    match (&a.op, &left.value, left.object) {
+                        // `+=` on a list extends it in place: every holder sees it.
+                        (ast::Operator::Add, Value::List(items), Some(_)) => {
+                            let value = match &right.value {
+                                Value::List(more) => {
+                                    Value::List([items.clone(), more.clone()].concat())
+                                }
+                                Value::Str(s) => Value::List(
+                                    [
+                                        items.clone(),
+                                        s.chars().map(|c| Value::Str(c.to_string())).collect(),
+                                    ]
+                                    .concat(),
+                                ),
+                                other => Value::Unknown(format!("`+=` of {}", other.display())),
+                            };
+                            self.mutate(f, n.id.as_str(), value, stmt);
+                        }
+                        _ => {
+                            let value = binop(&a.op, &left.value, &right.value);
+                            self.bind(f, n.id.as_str(), Traced::computed(value), stmt);
+                        }
+                    }
                 }
             }
             Stmt::Import(i) => {
@@ -421,18 +539,93 @@ impl Evaluator<'_> {
                         "os" => Value::Object(Object::Os),
                         "os.path" if alias.asname.is_some() => Value::Object(Object::OsPath),
                         "environ" => Value::Object(Object::EnvironModule),
-                        _ => continue,
+                        _ => {
+                            if self.missing_project_module(0, module) {
+                                self.raise(Exception::ModuleNotFound);
+                            }
+                            continue;
+                        }
                     };
                     let bound = bound.split('.').next().unwrap_or(bound);
-                    f.set(bound, Traced::computed(value), stmt);
+                    self.bind(f, bound, Traced::computed(value), stmt);
                 }
             }
             Stmt::ImportFrom(i) => self.import_from(f, i, stmt)?,
             Stmt::If(s) => self.branch(f, &s.test, &s.body, &s.orelse, stmt)?,
-            Stmt::Try(t) => {
-                self.block(f, &t.body)?;
-                self.block(f, &t.orelse)?;
-                self.block(f, &t.finalbody)?;
+            Stmt::Try(ast::StmtTry {
+                body,
+                handlers,
+                orelse,
+                finalbody,
+                ..
+            })
+            | Stmt::TryStar(ast::StmtTryStar {
+                body,
+                handlers,
+                orelse,
+                finalbody,
+                ..
+            }) => {
+                let parts = Try {
+                    body,
+                    handlers,
+                    orelse,
+                    finalbody,
+                };
+                self.try_statement(f, &parts, 0, None)?
+            }
+            Stmt::For(l) => self.for_loop(f, &l.target, &l.iter, &l.body, &l.orelse, stmt)?,
+            Stmt::While(w) => {
+                let why = self.why_at(f, stmt, "set in a `while` loop");
+                self.fork(
+                    f,
+                    &why,
+                    &mut |ev, f| {
+                        ev.block(f, &w.body)?;
+                        ev.block(f, &w.orelse)
+                    },
+                    &mut |ev, f| ev.block(f, &w.orelse),
+                )?;
+            }
+            Stmt::With(w) => {
+                for item in &w.items {
+                    let _ = self.expr(f, &item.context_expr);
+                    if let Some(target) = &item.optional_vars {
+                        let why = self.why_at(f, stmt, "a `with` target");
+                        self.assign(f, target, Traced::computed(Value::Unknown(why)), stmt);
+                    }
+                }
+                self.block(f, &w.body)?;
+            }
+            Stmt::Delete(d) => {
+                for target in &d.targets {
+                    match target {
+                        Expr::Name(n) => {
+                            f.names.remove(n.id.as_str());
+                            f.refs.remove(n.id.as_str());
+                        }
+                        Expr::Subscript(s) => {
+                            let base = self.expr(f, &s.value).value;
+                            let key = self.expr(f, &s.slice).value;
+                            if base == Value::Object(Object::Environ)
+                                && let Value::Str(k) = key
+                            {
+                                self.env.remove(&k);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Stmt::Raise(r) => {
+                let name = match r.exc.as_deref() {
+                    Some(Expr::Call(c)) => dotted_tail(&c.func),
+                    Some(e) => dotted_tail(e),
+                    None => None,
+                };
+                if let Some(e) = name.and_then(Exception::named) {
+                    self.raise(e);
+                }
             }
             // Calls for their effect: MIDDLEWARE.append(...), env.read_env(...).
             Stmt::Expr(e) => self.effect_call(f, &e.value, stmt),
@@ -443,7 +636,7 @@ impl Evaluator<'_> {
 
     fn assign(&mut self, f: &mut Frame<'_>, target: &Expr, value: Traced, at: &Stmt) {
         match target {
-            Expr::Name(n) => f.set(n.id.as_str(), value, at),
+            Expr::Name(n) => self.bind(f, n.id.as_str(), value, at),
             Expr::Tuple(t) => {
                 let items = match &value.value {
                     Value::List(items) if items.len() == t.elts.len() => items.clone(),
@@ -453,9 +646,62 @@ impl Evaluator<'_> {
                     self.assign(f, elt, Traced::computed(item), at);
                 }
             }
-            // DATABASES["default"] = …: a key of a dict, not a security setting.
+            Expr::Subscript(s) => {
+                let base = self.expr(f, &s.value);
+                let key = self.expr(f, &s.slice).value;
+                match (&base.value, &s.value.as_ref()) {
+                    (Value::Object(Object::Environ), _) => match (&key, value.value.as_str()) {
+                        (Value::Str(k), Some(v)) => self.env.set(k, EnvVar::Set(v.to_owned())),
+                        (Value::Str(k), None) => self.env.set(
+                            k,
+                            EnvVar::Unknown(self.why_at(f, at, "set to an unknown value")),
+                        ),
+                        _ => self.all_unknown(f, at, "os.environ[...] with an unknown name"),
+                    },
+                    // globals()["NAME"] = value
+                    (Value::Object(Object::Builtin(g)), _) if is_namespace(g) => match key {
+                        Value::Str(k) => self.bind(f, &k, value, at),
+                        _ => self.all_unknown(f, at, "globals() with an unknown name"),
+                    },
+                    (Value::Dict(pairs), Expr::Name(n)) => {
+                        let changed = dict_method(
+                            pairs,
+                            "update",
+                            &[Value::Dict(vec![(key, value.value)])],
+                            &[],
+                        )
+                        .map_or(
+                            Value::Unknown("a dict key that cannot be known".into()),
+                            Value::Dict,
+                        );
+                        self.mutate(f, n.id.as_str(), changed, at);
+                    }
+                    (Value::List(items), Expr::Name(n)) => {
+                        let len = items.len() as i64;
+                        let changed = match key {
+                            Value::Int(i) if (-len..len).contains(&i) => {
+                                let mut items = items.clone();
+                                items[(if i < 0 { len + i } else { i }) as usize] = value.value;
+                                Value::List(items)
+                            }
+                            _ => Value::Unknown("a list item assignment".into()),
+                        };
+                        self.mutate(f, n.id.as_str(), changed, at);
+                    }
+                    _ => {}
+                }
+            }
             _ => {}
         }
+    }
+
+    /// `globals()` or `setattr(module, …)` with what cannot be known: every name may change.
+    fn all_unknown(&mut self, f: &mut Frame<'_>, at: &impl Ranged, what: &str) {
+        let why = self.why_at(f, at, what);
+        for s in f.names.values_mut() {
+            s.value = Value::Unknown(why.clone());
+        }
+        f.refs.clear();
     }
 
     fn branch(
@@ -471,33 +717,207 @@ impl Evaluator<'_> {
             Some(true) => self.block(f, body),
             Some(false) => self.block(f, orelse),
             None => {
-                // Either branch may run: a name the branches leave different is unknown.
-                let line = line_of(f.text, at.start().to_usize());
-                let why = format!(
-                    "set under a condition that cannot be known statically ({}:{line})",
-                    f.file.display()
+                let why = self.why_at(
+                    f,
+                    at,
+                    "set under a condition that cannot be known statically",
                 );
-                let before = f.names.clone();
-                self.block(f, body)?;
-                let taken = std::mem::replace(&mut f.names, before);
-                self.block(f, orelse)?;
-                let names: Vec<String> = taken.keys().chain(f.names.keys()).cloned().collect();
-                for name in names {
-                    let (a, b) = (taken.get(&name), f.names.get(&name));
-                    if a.map(|s| &s.value) != b.map(|s| &s.value) {
-                        let origin = a.or(b).map(|s| s.origin.clone()).unwrap();
-                        f.names.insert(
-                            name,
-                            Setting {
-                                value: Value::Unknown(why.clone()),
-                                origin,
-                            },
-                        );
-                    }
-                }
-                Ok(())
+                self.fork(f, &why, &mut |ev, f| ev.block(f, body), &mut |ev, f| {
+                    ev.block(f, orelse)
+                })
             }
         }
+    }
+
+    /// `for target in iterable:` over a known list runs the body for each item; over anything
+    /// else (or with `break`/`continue`, which certctl does not follow) it may run any number
+    /// of times, so what it sets is unknown.
+    fn for_loop(
+        &mut self,
+        f: &mut Frame<'_>,
+        target: &Expr,
+        iter: &Expr,
+        body: &[Stmt],
+        orelse: &[Stmt],
+        at: &Stmt,
+    ) -> Result<(), SettingsError> {
+        let items = match self.expr(f, iter).value {
+            Value::List(items) => Some(items),
+            Value::Dict(pairs) => Some(pairs.into_iter().map(|(k, _)| k).collect()),
+            Value::Str(s) => Some(s.chars().map(|c| Value::Str(c.to_string())).collect()),
+            _ => None,
+        };
+        match items.filter(|items| !jumps(body) && items.len() <= 10_000) {
+            Some(items) => {
+                for item in items {
+                    self.assign(f, target, Traced::computed(item), at);
+                    self.block(f, body)?;
+                    if self.raised.is_some() {
+                        return Ok(());
+                    }
+                }
+                self.block(f, orelse)
+            }
+            None => {
+                let why = self.why_at(f, at, "set in a loop certctl cannot follow");
+                self.fork(
+                    f,
+                    &why,
+                    &mut |ev, f| {
+                        let unknown = Value::Unknown(why.clone());
+                        ev.assign(f, target, Traced::computed(unknown), at);
+                        ev.block(f, body)?;
+                        ev.block(f, orelse)
+                    },
+                    &mut |ev, f| ev.block(f, orelse),
+                )
+            }
+        }
+    }
+
+    /// `try:` from statement `start` of the body: an import that may fail (a module outside
+    /// the project) forks into "it imported" (`imports` names that statement) and "the
+    /// ImportError handler ran"; an exception raised for certain runs the handler that catches it.
+    fn try_statement(
+        &mut self,
+        f: &mut Frame<'_>,
+        t: &Try<'_>,
+        start: usize,
+        imports: Option<usize>,
+    ) -> Result<(), SettingsError> {
+        let Try {
+            body,
+            handlers,
+            orelse,
+            finalbody,
+        } = *t;
+        for (i, stmt) in body.iter().enumerate().skip(start) {
+            if imports != Some(i)
+                && let Some(module) = self.may_fail_import(stmt)
+            {
+                let why = self.why_at(
+                    f,
+                    stmt,
+                    &format!("set depending on whether `{module}` is installed"),
+                );
+                return self.fork(
+                    f,
+                    &why,
+                    &mut |ev, f| ev.try_statement(f, t, i, Some(i)),
+                    &mut |ev, f| {
+                        ev.raised = Some(Exception::ModuleNotFound);
+                        ev.handle(f, handlers, finalbody)
+                    },
+                );
+            }
+            self.try_depth += 1;
+            let done = self.statement(f, stmt);
+            self.try_depth -= 1;
+            done?;
+            if self.raised.is_some() {
+                return self.handle(f, handlers, finalbody);
+            }
+        }
+        self.block(f, orelse)?;
+        self.finally(f, finalbody)
+    }
+
+    /// The raised exception meets the handlers: the first that catches it runs.
+    fn handle(
+        &mut self,
+        f: &mut Frame<'_>,
+        handlers: &[ast::ExceptHandler],
+        finalbody: &[Stmt],
+    ) -> Result<(), SettingsError> {
+        let Some(exception) = self.raised else {
+            return self.finally(f, finalbody);
+        };
+        for ast::ExceptHandler::ExceptHandler(h) in handlers {
+            let catches = match h.type_.as_deref() {
+                None => Some(true),
+                Some(Expr::Tuple(t)) => {
+                    let each: Vec<Option<bool>> =
+                        t.elts.iter().map(|e| catches(e, exception)).collect();
+                    if each.contains(&Some(true)) {
+                        Some(true)
+                    } else if each.contains(&None) {
+                        None
+                    } else {
+                        Some(false)
+                    }
+                }
+                Some(e) => catches(e, exception),
+            };
+            match catches {
+                Some(false) => continue,
+                Some(true) => {
+                    self.raised = None;
+                    if let Some(name) = &h.name {
+                        let why = self.why_at(f, h, "the exception");
+                        self.bind(f, name.as_str(), Traced::computed(Value::Unknown(why)), h);
+                    }
+                    self.block(f, &h.body)?;
+                    return self.finally(f, finalbody);
+                }
+                None => {
+                    let why = self.why_at(
+                        f,
+                        h,
+                        "set in an `except` clause that may not catch the exception",
+                    );
+                    self.raised = None;
+                    self.fork(f, &why, &mut |ev, f| ev.block(f, &h.body), &mut |_, _| {
+                        Ok(())
+                    })?;
+                    return self.finally(f, finalbody);
+                }
+            }
+        }
+        // Nothing catches it: it goes on up, after `finally`.
+        self.finally(f, finalbody)
+    }
+
+    fn finally(&mut self, f: &mut Frame<'_>, finalbody: &[Stmt]) -> Result<(), SettingsError> {
+        let pending = self.raised.take();
+        self.block(f, finalbody)?;
+        if self.raised.is_none() {
+            self.raised = pending;
+        }
+        Ok(())
+    }
+
+    /// The module an import statement names when it is neither in the project nor always
+    /// importable: whether it imports depends on what is installed.
+    fn may_fail_import(&self, stmt: &Stmt) -> Option<String> {
+        let (level, module) = match stmt {
+            Stmt::Import(i) => (0, i.names.first()?.name.to_string()),
+            Stmt::ImportFrom(i) => (
+                i.level.map_or(0, |l| l.to_u32()),
+                i.module.as_ref().map_or(String::new(), |m| m.to_string()),
+            ),
+            _ => return None,
+        };
+        let top = module.split('.').next().unwrap_or_default();
+        let certain = level > 0 || IMPORTABLE.contains(&top) || self.in_project(top);
+        (!certain).then_some(module)
+    }
+
+    /// Whether `top` is a package or module of the project (next to manage.py).
+    fn in_project(&self, top: &str) -> bool {
+        !top.is_empty()
+            && [
+                self.root.join(top).join("__init__.py"),
+                self.root.join(format!("{top}.py")),
+            ]
+            .iter()
+            .any(|p| matches!(self.loader.load(p), Ok(Some(_))))
+    }
+
+    /// A project module (relative, or under a project package) that does not exist.
+    fn missing_project_module(&self, level: usize, module: &str) -> bool {
+        let top = module.split('.').next().unwrap_or_default();
+        (level > 0 || self.in_project(top))
+            && self.resolve_module(&self.root, level, module).is_none()
     }
 
     fn import_from(
@@ -508,75 +928,75 @@ impl Evaluator<'_> {
     ) -> Result<(), SettingsError> {
         let level = i.level.map_or(0, |l| l.to_u32()) as usize;
         let module = i.module.as_ref().map_or("", |m| m.as_str());
-        match (level, module) {
-            (0, "os") => {
-                for alias in &i.names {
-                    let bound = alias.asname.as_ref().unwrap_or(&alias.name).as_str();
-                    let value = match alias.name.as_str() {
-                        "environ" => Value::Object(Object::Environ),
-                        "getenv" => Value::Object(Object::Method(
-                            Box::new(Value::Object(Object::Os)),
-                            "getenv".into(),
-                        )),
-                        "path" => Value::Object(Object::OsPath),
-                        _ => continue,
-                    };
-                    f.set(bound, Traced::computed(value), at);
-                }
-                return Ok(());
-            }
-            (0, "pathlib") => {
-                for alias in &i.names {
-                    if alias.name.as_str() == "Path" {
-                        let bound = alias.asname.as_ref().unwrap_or(&alias.name).as_str();
-                        f.set(
-                            bound,
-                            Traced::computed(Value::Object(Object::PathClass)),
-                            at,
-                        );
-                    }
-                }
-                return Ok(());
-            }
-            (0, "environ") => {
-                for alias in &i.names {
-                    if alias.name.as_str() == "Env" {
-                        let bound = alias.asname.as_ref().unwrap_or(&alias.name).as_str();
-                        let value = Value::Object(Object::EnvironModule);
-                        f.set(bound, Traced::computed(value), at);
-                    }
-                }
-                return Ok(());
-            }
-            _ => {}
-        }
-        // A module of the project: evaluate it and bring its names in.
-        let Some(path) = self.resolve(&f.file, level, module) else {
-            return Ok(()); // a third-party module: nothing the settings can be read from
+        let known = |name: &str| -> Option<Value> {
+            Some(match (module, name) {
+                ("os", "environ") => Value::Object(Object::Environ),
+                ("os", "getenv") => Value::Object(Object::Method(
+                    Box::new(Value::Object(Object::Os)),
+                    "getenv".into(),
+                )),
+                ("os", "path") => Value::Object(Object::OsPath),
+                ("pathlib", "Path") => Value::Object(Object::PathClass),
+                ("environ", "Env") => Value::Object(Object::EnvironModule),
+                _ => return None,
+            })
         };
-        if self.depth > 16 || self.files.contains(&path) {
+        if level == 0 && matches!(module, "os" | "pathlib" | "environ") {
+            for alias in &i.names {
+                if let Some(value) = known(alias.name.as_str()) {
+                    let bound = alias.asname.as_ref().unwrap_or(&alias.name).as_str();
+                    self.bind(f, bound, Traced::computed(value), at);
+                }
+            }
             return Ok(());
         }
-        self.depth += 1;
-        let names = self.module(&path);
-        self.depth -= 1;
-        let names = names?;
+        // A module of the project: evaluate it (once) and bring its names in.
+        let Some(path) = self.resolve_module(&f.file, level, module) else {
+            if self.missing_project_module(level, module) {
+                self.raise(Exception::ModuleNotFound);
+            }
+            return Ok(()); // a third-party module: nothing the settings can be read from
+        };
+        let (names, refs) = match self.modules.get(&path) {
+            Some(done) => done.clone(),
+            None if self.depth > 16 || self.files.contains(&path) => return Ok(()), // a cycle
+            None => {
+                self.depth += 1;
+                let evaluated = self.module(&path);
+                self.depth -= 1;
+                let evaluated = evaluated?;
+                self.modules.insert(path.clone(), evaluated.clone());
+                evaluated
+            }
+        };
+        let take = |f: &mut Frame<'_>, from: &str, to: &str| {
+            if let Some(v) = names.get(from) {
+                let mut v = v.clone();
+                if let Some(id) = refs.get(from) {
+                    v.value = self.heap[*id].clone();
+                    f.refs.insert(to.to_owned(), *id);
+                } else {
+                    f.refs.remove(to);
+                }
+                f.names.insert(to.to_owned(), v);
+            }
+        };
         for alias in &i.names {
             let name = alias.name.as_str();
             if name == "*" {
-                for (k, v) in names.iter().filter(|(k, _)| !k.starts_with('_')) {
-                    f.names.insert(k.clone(), v.clone());
+                for k in names.keys().filter(|k| !k.starts_with('_')) {
+                    take(f, k, k);
                 }
-            } else if let Some(v) = names.get(name) {
+            } else {
                 let bound = alias.asname.as_ref().map_or(name, |a| a.as_str());
-                f.names.insert(bound.to_owned(), v.clone());
+                take(f, name, bound);
             }
         }
         Ok(())
     }
 
     /// The file of `from <dots><module> import …`, if it is inside the project and exists.
-    fn resolve(&self, from: &Path, level: usize, module: &str) -> Option<PathBuf> {
+    fn resolve_module(&self, from: &Path, level: usize, module: &str) -> Option<PathBuf> {
         let mut base = match level {
             0 => self.root.clone(),
             n => {
@@ -597,44 +1017,49 @@ impl Evaluator<'_> {
             .find(|p| matches!(self.loader.load(p), Ok(Some(_))))
     }
 
-    /// An expression statement: a list method changes the list it is called on; anything else
-    /// is evaluated for what it does (`read_env`).
+    /// An expression statement: a list or dict method changes the object it is called on;
+    /// `os.environ.setdefault`, `read_env`, `globals().update` change the environment or the
+    /// names; anything else is evaluated for what it does.
     fn effect_call(&mut self, f: &mut Frame<'_>, e: &Expr, at: &Stmt) {
         if let Expr::Call(call) = e
             && let Expr::Attribute(attr) = &*call.func
             && let Expr::Name(n) = &*attr.value
-            && let Value::List(mut items) = f.lookup(n.id.as_str()).value
         {
+            let receiver = self.lookup(f, n.id.as_str()).value;
             let method = attr.attr.as_str();
-            let args: Vec<Value> = call.args.iter().map(|a| self.expr(f, a).value).collect();
-            let changed = match (method, args.as_slice()) {
-                ("append", [v]) => {
-                    items.push(v.clone());
-                    true
-                }
-                ("insert", [Value::Int(i), v]) => {
-                    let at = usize::try_from(*i).unwrap_or(0).min(items.len());
-                    items.insert(at, v.clone());
-                    true
-                }
-                ("extend", [Value::List(more)]) => {
-                    items.extend(more.iter().cloned());
-                    true
-                }
-                ("remove", [v]) => {
-                    items.retain(|x| x != v);
-                    true
-                }
-                _ => false,
-            };
-            let value = match changed {
-                true => Value::List(items),
-                false => Value::Unknown(format!("changed by `.{method}(…)`")),
-            };
-            f.set(n.id.as_str(), Traced::computed(value), at);
-            return;
+            if matches!(receiver, Value::List(_) | Value::Dict(_)) {
+                let args: Vec<Value> = call.args.iter().map(|a| self.expr(f, a).value).collect();
+                let kwargs = self.kwargs(f, call);
+                let changed = match &receiver {
+                    Value::List(items) => match list_method(items, method, &args) {
+                        Some(Ok(items)) => Value::List(items),
+                        Some(Err(e)) => {
+                            self.raise(e);
+                            return;
+                        }
+                        None => Value::Unknown(format!("changed by `.{method}(…)`")),
+                    },
+                    Value::Dict(pairs) => match method {
+                        "get" | "copy" | "keys" | "values" | "items" => return,
+                        _ => dict_method(pairs, method, &args, &kwargs).map_or(
+                            Value::Unknown(format!("changed by `.{method}(…)`")),
+                            Value::Dict,
+                        ),
+                    },
+                    _ => unreachable!(),
+                };
+                self.mutate(f, n.id.as_str(), changed, at);
+                return;
+            }
         }
         let _ = self.expr(f, e);
+    }
+
+    fn kwargs(&mut self, f: &mut Frame<'_>, call: &ast::ExprCall) -> Vec<(String, Value)> {
+        call.keywords
+            .iter()
+            .filter_map(|k| Some((k.arg.as_ref()?.to_string(), self.expr(f, &k.value).value)))
+            .collect()
     }
 
     fn expr(&mut self, f: &mut Frame<'_>, e: &Expr) -> Traced {
@@ -642,6 +1067,7 @@ impl Evaluator<'_> {
             value,
             literal: true,
             env_var: None,
+            object: None,
         };
         match e {
             Expr::Constant(c) => literal(constant(&c.value)),
@@ -667,7 +1093,7 @@ impl Evaluator<'_> {
                 }
                 Traced::computed(Value::Dict(pairs))
             }
-            Expr::Name(n) => f.lookup(n.id.as_str()),
+            Expr::Name(n) => self.lookup(f, n.id.as_str()),
             Expr::BinOp(b) => {
                 let left = self.expr(f, &b.left);
                 let right = self.expr(f, &b.right);
@@ -675,6 +1101,7 @@ impl Evaluator<'_> {
                     value: binop(&b.op, &left.value, &right.value),
                     literal: left.literal && right.literal,
                     env_var: left.env_var.or(right.env_var),
+                    object: None,
                 }
             }
             Expr::UnaryOp(u) => {
@@ -685,6 +1112,7 @@ impl Evaluator<'_> {
                         None => v,
                     },
                     (ast::UnaryOp::USub, Value::Int(i)) => Value::Int(-i),
+                    (ast::UnaryOp::UAdd, Value::Int(_)) => v,
                     _ => Value::Unknown("a unary operator".into()),
                 })
             }
@@ -719,12 +1147,45 @@ impl Evaluator<'_> {
                 let base = self.expr(f, &s.value);
                 let key = self.expr(f, &s.slice).value;
                 match base.value {
-                    Value::Object(Object::Environ) => self.env_lookup(&key, None, "os.environ[…]"),
-                    other => Traced::computed(subscript(&other, &key)),
+                    Value::Object(Object::Environ) => self.env_item(&key),
+                    other => {
+                        let value = subscript(&other, &key);
+                        if matches!(&other, Value::Dict(pairs) if key.unknown().is_none() && !pairs.iter().any(|(k, _)| *k == key))
+                        {
+                            self.raise(Exception::KeyError);
+                        }
+                        Traced::computed(value)
+                    }
                 }
             }
             Expr::Call(call) => self.call(f, call),
-            Expr::JoinedStr(_) => Traced::computed(Value::Unknown("an f-string".into())),
+            Expr::JoinedStr(j) => {
+                let mut text = String::new();
+                for part in &j.values {
+                    let piece = match part {
+                        Expr::Constant(c) => constant(&c.value).py_str(),
+                        Expr::FormattedValue(v)
+                            if v.format_spec.is_none()
+                                && matches!(
+                                    v.conversion,
+                                    ast::ConversionFlag::None | ast::ConversionFlag::Str
+                                ) =>
+                        {
+                            self.expr(f, &v.value).value.py_str()
+                        }
+                        _ => None,
+                    };
+                    match piece {
+                        Some(p) => text.push_str(p.as_str()),
+                        None => {
+                            return Traced::computed(Value::Unknown(
+                                "an f-string of an unknown value".into(),
+                            ));
+                        }
+                    }
+                }
+                Traced::computed(Value::Str(text))
+            }
             _ => Traced::computed(Value::Unknown(
                 "an expression certctl does not evaluate".into(),
             )),
@@ -735,11 +1196,19 @@ impl Evaluator<'_> {
         let mut left = self.expr(f, &c.left).value;
         for (op, right) in c.ops.iter().zip(&c.comparators) {
             let right = self.expr(f, right).value;
+            let contains = |container: &Value, item: &Value, env: &Environ| match (container, item)
+            {
+                (Value::Object(Object::Environ | Object::Env(_)), Value::Str(name)) => {
+                    env.contains(name)
+                }
+                (Value::Object(Object::Environ | Object::Env(_)), _) => None,
+                _ => container.contains(item),
+            };
             let result = match op {
                 ast::CmpOp::Eq => left.equals(&right),
                 ast::CmpOp::NotEq => left.equals(&right).map(|b| !b),
-                ast::CmpOp::In => right.contains(&left),
-                ast::CmpOp::NotIn => right.contains(&left).map(|b| !b),
+                ast::CmpOp::In => contains(&right, &left, &self.env),
+                ast::CmpOp::NotIn => contains(&right, &left, &self.env).map(|b| !b),
                 ast::CmpOp::Is => left.unknown().or(right.unknown()).map_or(
                     Some(matches!((&left, &right), (Value::None, Value::None)) || left == right),
                     |_| None,
@@ -775,6 +1244,11 @@ impl Evaluator<'_> {
             .iter()
             .filter_map(|k| Some((k.arg.as_ref()?.to_string(), self.expr(f, &k.value))))
             .collect();
+        let values: Vec<Value> = args.iter().map(|t| t.value.clone()).collect();
+        let kw_values: Vec<(String, Value)> = kwargs
+            .iter()
+            .map(|(k, t)| (k.clone(), t.value.clone()))
+            .collect();
         let kw = |name: &str| kwargs.iter().find(|(k, _)| k == name).map(|(_, v)| v);
         let arg = |i: usize| args.get(i).map(|t| t.value.clone());
         match func {
@@ -785,32 +1259,111 @@ impl Evaluator<'_> {
                     | (Value::Object(Object::Environ), "get") => {
                         let default = args.get(1).cloned().or_else(|| kw("default").cloned());
                         let key = arg(0).unwrap_or(Value::None);
-                        self.env_lookup(
+                        self.env_get(&key, default.unwrap_or(Traced::computed(Value::None)))
+                    }
+                    (Value::Object(Object::Environ), "setdefault") => {
+                        let key = arg(0).unwrap_or(Value::None);
+                        let value = arg(1).unwrap_or(Value::None);
+                        match (&key, value.as_str()) {
+                            (Value::Str(k), Some(v)) => {
+                                self.env.set_default(k, EnvVar::Set(v.to_owned()))
+                            }
+                            (Value::Str(k), None) if self.env.contains(k) == Some(false) => {
+                                let why = format!("{k} was given a value certctl cannot know");
+                                self.env.set(k, EnvVar::Unknown(why));
+                            }
+                            (Value::Str(_), None) => {}
+                            _ => self.all_env_unknown(f, call),
+                        }
+                        self.env_item(&key)
+                    }
+                    (Value::Object(Object::Environ), "pop") => {
+                        let key = arg(0).unwrap_or(Value::None);
+                        let value = self.env_get(
                             &key,
-                            Some(default.unwrap_or(Traced::computed(Value::None))),
-                            "os.getenv",
-                        )
+                            args.get(1)
+                                .cloned()
+                                .unwrap_or(Traced::computed(Value::None)),
+                        );
+                        if let Value::Str(k) = key {
+                            self.env.remove(&k);
+                        }
+                        value
+                    }
+                    (Value::Object(Object::Environ), "update") => {
+                        match arg(0) {
+                            Some(Value::Dict(pairs)) => {
+                                for (k, v) in pairs {
+                                    match (k, v) {
+                                        (Value::Str(k), Value::Str(v)) => {
+                                            self.env.set(&k, EnvVar::Set(v))
+                                        }
+                                        _ => self.all_env_unknown(f, call),
+                                    }
+                                }
+                            }
+                            _ => self.all_env_unknown(f, call),
+                        }
+                        Traced::computed(Value::None)
                     }
                     (Value::Object(Object::EnvironModule), "read_env")
                     | (Value::Object(Object::Env(_)), "read_env") => {
-                        self.read_env(arg(0));
+                        self.read_env(f, arg(0), &kw_values);
                         Traced::computed(Value::None)
                     }
-                    (Value::Object(Object::Env(scheme)), cast) => {
+                    (Value::Object(Object::Env(scheme)), method) => {
                         let scheme = scheme.clone();
-                        self.env_call(&scheme, cast, &args, &kwargs)
+                        self.env_call(&scheme, method, &args, &kwargs)
                     }
                     (Value::Object(Object::OsPath), name) => {
-                        let values: Vec<Value> = args.iter().map(|t| t.value.clone()).collect();
                         Traced::computed(os_path(name, &values))
                     }
                     (Value::Path(p), "resolve" | "absolute") => {
                         Traced::computed(Value::Path(p.clone()))
                     }
-                    (Value::Str(s), name) => {
-                        Traced::computed(str_method(s, name, &arg(0), &arg(1)))
+                    (Value::Path(p), "joinpath") => {
+                        let parts: Option<Vec<&str>> = values.iter().map(Value::as_str).collect();
+                        Traced::computed(match parts {
+                            Some(parts) => {
+                                Value::Path(parts.iter().fold(p.clone(), |acc, s| acc.join(s)))
+                            }
+                            None => Value::Unknown("Path.joinpath() of an unknown value".into()),
+                        })
                     }
+                    (Value::Str(s), name) => {
+                        Traced::computed(str_method(s, name, &values, &kw_values))
+                    }
+                    (Value::Dict(pairs), "get") => {
+                        let key = arg(0).unwrap_or(Value::None);
+                        Traced::computed(match key.unknown() {
+                            Some(_) => key,
+                            None => pairs
+                                .iter()
+                                .find(|(k, _)| *k == key)
+                                .map(|(_, v)| v.clone())
+                                .unwrap_or_else(|| arg(1).unwrap_or(Value::None)),
+                        })
+                    }
+                    (Value::List(_) | Value::Dict(_), "copy") => Traced::computed(receiver.clone()),
                     (Value::Unknown(_), _) => Traced::computed(receiver),
+                    (Value::Object(Object::Builtin(g)), "update") if is_namespace(g) => {
+                        match arg(0) {
+                            Some(Value::Dict(pairs))
+                                if pairs.iter().all(|(k, _)| k.as_str().is_some()) =>
+                            {
+                                for (k, v) in pairs {
+                                    let name = k.as_str().unwrap_or_default().to_owned();
+                                    self.bind(f, &name, Traced::computed(v), call);
+                                }
+                            }
+                            _ => self.all_unknown(
+                                f,
+                                call,
+                                "globals().update() of what certctl cannot know",
+                            ),
+                        }
+                        Traced::computed(Value::None)
+                    }
                     _ => Traced::computed(Value::Unknown(format!("a call to `.{method}()`"))),
                 }
             }
@@ -821,10 +1374,10 @@ impl Evaluator<'_> {
                     .map(|(name, t)| match &t.value {
                         Value::List(pair) if pair.len() == 2 => (
                             name.clone(),
-                            cast_name(&pair[0]),
+                            pair[0].clone(),
                             Some(Box::new(pair[1].clone())),
                         ),
-                        other => (name.clone(), cast_name(other), None),
+                        other => (name.clone(), other.clone(), None),
                     })
                     .collect();
                 Traced::computed(Value::Object(Object::Env(scheme)))
@@ -837,105 +1390,288 @@ impl Evaluator<'_> {
                 Some(Value::Path(p)) => Traced::computed(Value::Path(p)),
                 _ => Traced::computed(Value::Unknown("a Path of an unknown value".into())),
             },
-            Value::Object(Object::Builtin(name)) => match args.into_iter().next() {
-                Some(t) => {
-                    let converted = convert(&name, &t.value);
-                    Traced {
-                        value: converted,
-                        ..t
-                    }
+            Value::Object(Object::Builtin(name)) => match name.as_str() {
+                g if is_namespace(g) => Traced::computed(Value::Object(Object::Builtin(name))),
+                "setattr" | "exec" => {
+                    self.all_unknown(f, call, &format!("{name}() may set any name"));
+                    Traced::computed(Value::None)
                 }
-                None => Traced::computed(convert(&name, &Value::List(Vec::new()))),
+                "getattr" => Traced::computed(Value::Unknown("getattr()".into())),
+                _ => match args.into_iter().next() {
+                    Some(t) => {
+                        let converted = convert(&name, &t.value);
+                        if name == "int"
+                            && matches!(&t.value, Value::Str(_))
+                            && converted.unknown().is_some()
+                        {
+                            self.raise(Exception::ValueError);
+                        }
+                        Traced {
+                            value: converted,
+                            object: None,
+                            ..t
+                        }
+                    }
+                    None => Traced::computed(convert(&name, &Value::List(Vec::new()))),
+                },
             },
             Value::Unknown(why) => Traced::computed(Value::Unknown(why)),
             _ => Traced::computed(Value::Unknown("a function call".into())),
         }
     }
 
-    /// A variable from the environment, else its default, else unknown (Django would not start).
-    fn env_lookup(&self, key: &Value, default: Option<Traced>, how: &str) -> Traced {
+    /// `os.environ.update(…)` / `setdefault` with what cannot be known: no variable is certain.
+    fn all_env_unknown(&mut self, f: &Frame<'_>, at: &impl Ranged) {
+        let why = self.why_at(f, at, "changed by code certctl cannot follow");
+        let mut unknown = Environ::default();
+        unknown.merge(&self.env, &why);
+        self.env = unknown;
+    }
+
+    fn all_env_unknown_at(&mut self, f: &Frame<'_>) {
+        let why = format!(
+            "read_env() of a file certctl cannot know ({})",
+            f.file.display()
+        );
+        let mut unknown = Environ::default();
+        unknown.merge(&self.env, &why);
+        self.env = unknown;
+    }
+
+    /// `os.environ[name]`: the variable, or KeyError.
+    fn env_item(&mut self, key: &Value) -> Traced {
         let Value::Str(name) = key else {
-            return Traced::computed(Value::Unknown(format!("{how} with an unknown name")));
+            return Traced::computed(Value::Unknown("os.environ[…] with an unknown name".into()));
         };
-        let value = match (self.env.get(name), default) {
-            (Some(v), _) => Value::Str(v.clone()),
-            (None, Some(d)) => {
-                return Traced {
-                    value: d.value,
-                    literal: d.literal,
-                    env_var: Some(name.clone()),
-                };
+        let value = match self.env.get(name) {
+            Some(Ok(v)) => Value::Str(v.to_owned()),
+            Some(Err(why)) => Value::Unknown(format!("{name} is {why}")),
+            None => {
+                self.raise(Exception::KeyError);
+                Value::Unknown(format!(
+                    "the environment variable {name} is not set (pass --env-file)"
+                ))
             }
-            (None, None) => Value::Unknown(format!(
-                "the environment variable {name} is not set (pass --env-file)"
-            )),
         };
         Traced {
             value,
             literal: false,
             env_var: Some(name.clone()),
+            object: None,
+        }
+    }
+
+    /// `os.getenv(name, default)` / `os.environ.get(name, default)`.
+    fn env_get(&self, key: &Value, default: Traced) -> Traced {
+        let Value::Str(name) = key else {
+            return Traced::computed(Value::Unknown("os.getenv with an unknown name".into()));
+        };
+        match self.env.get(name) {
+            Some(Ok(v)) => Traced {
+                value: Value::Str(v.to_owned()),
+                literal: false,
+                env_var: Some(name.clone()),
+                object: None,
+            },
+            Some(Err(why)) => Traced {
+                value: Value::Unknown(format!("{name} is {why}")),
+                literal: false,
+                env_var: Some(name.clone()),
+                object: None,
+            },
+            None => Traced {
+                env_var: Some(name.clone()),
+                object: None,
+                ..default
+            },
         }
     }
 
     /// django-environ: `env("X", default=…)`, `env.bool(…)`, `env.int`, `env.list`, `env.str`, …
     fn env_call(
-        &self,
-        scheme: &[(String, String, Option<Box<Value>>)],
+        &mut self,
+        scheme: &[(String, Value, Option<Box<Value>>)],
         method: &str,
         args: &[Traced],
         kwargs: &[(String, Traced)],
     ) -> Traced {
-        let Some(Value::Str(name)) = args.first().map(|a| a.value.clone()) else {
+        let kw = |k: &str| kwargs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let name = args.first().cloned().or_else(|| kw("var"));
+        let Some(Value::Str(name)) = name.map(|t| t.value) else {
             return Traced::computed(Value::Unknown("env() with an unknown name".into()));
         };
-        let declared = scheme.iter().find(|(n, _, _)| *n == name);
-        let kw = |k: &str| kwargs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-        let cast = match method {
-            "__call__" => kw("cast")
-                .map(|c| cast_name(&c.value))
-                .or_else(|| declared.map(|(_, c, _)| c.clone()))
-                .unwrap_or_else(|| "str".into()),
-            other => other.to_owned(),
-        };
-        let default = kw("default").or_else(|| args.get(1).cloned()).or_else(|| {
-            declared.and_then(|(_, _, d)| d.as_ref().map(|d| Traced::computed((**d).clone())))
-        });
-        match self.env.get(&name) {
-            Some(raw) => Traced {
-                value: env_cast(&cast, raw),
-                literal: false,
-                env_var: Some(name),
+        if method == "__contains__" {
+            return Traced::computed(self.env.contains(&name).map_or(
+                Value::Unknown(format!("whether {name} is set")),
+                Value::Bool,
+            ));
+        }
+        let call_cast = match method {
+            "__call__" => kw("cast").map(|c| Cast::of(&c.value)).or_else(|| {
+                args.get(1)
+                    .filter(|_| kw("default").is_some())
+                    .map(|c| Cast::of(&c.value))
+            }),
+            "list" | "tuple" => match kw("cast").or_else(|| args.get(1).cloned()) {
+                Some(c) if c.value != Value::None => {
+                    let each = Some(Box::new(Cast::of(&c.value)));
+                    Some(if method == "list" {
+                        Cast::List(each)
+                    } else {
+                        Cast::Tuple(each)
+                    })
+                }
+                _ => Cast::of_method(method),
             },
-            None => match default {
-                Some(d) => Traced {
-                    value: d.value,
-                    literal: d.literal,
-                    env_var: Some(name),
-                },
-                None => Traced {
-                    value: Value::Unknown(format!(
+            other => match Cast::of_method(other) {
+                Some(cast) => Some(cast),
+                None => {
+                    return Traced::computed(Value::Unknown(format!("env.{other}()")));
+                }
+            },
+        };
+        // env(VAR, cast, default): the default is the third positional argument of a call,
+        // the second of a typed method (env.bool(VAR, default)).
+        let default_position = match method {
+            "__call__" => 2,
+            "list" | "tuple" => 2,
+            _ => 1,
+        };
+        let default = kw("default").or_else(|| args.get(default_position).cloned());
+        let declared = scheme.iter().find(|(n, _, _)| *n == name);
+        let read = environ::Read {
+            var: &name,
+            cast: call_cast,
+            default: default.as_ref().map(|d| d.value.clone()),
+            scheme: declared.map(|(_, c, d)| (Cast::of(c), d.as_ref().map(|d| (**d).clone()))),
+            parse_default: kw("parse_default").is_some_and(|p| p.value.truthy() == Some(true)),
+        };
+        let from_env = self.env.contains(&name) != Some(false);
+        match environ::get_value(&self.env, read) {
+            Ok(value) => Traced {
+                literal: !from_env && default.as_ref().is_some_and(|d| d.literal),
+                value,
+                env_var: Some(name),
+                object: None,
+            },
+            Err(e) => {
+                self.raise(e);
+                let why = match e {
+                    Exception::ImproperlyConfigured => format!(
                         "the environment variable {name} is not set and has no default (pass --env-file)"
-                    )),
+                    ),
+                    _ => format!("the environment variable {name} cannot be cast (it raises)"),
+                };
+                Traced {
+                    value: Value::Unknown(why),
                     literal: false,
                     env_var: Some(name),
-                },
-            },
-        }
-    }
-
-    /// `environ.Env.read_env(path)`: adds a .env file's variables without overriding set ones.
-    fn read_env(&mut self, path: Option<Value>) {
-        let path = match path {
-            Some(Value::Str(s)) => PathBuf::from(s),
-            Some(Value::Path(p)) => p,
-            _ => return,
-        };
-        if let Ok(Some(text)) = self.loader.load(&path) {
-            for (k, v) in parse_env_file(&text) {
-                self.env.entry(k).or_insert(v);
+                    object: None,
+                }
             }
         }
     }
+
+    /// `environ.Env.read_env(path=None, overwrite=False, **overrides)`: with no path, the
+    /// `.env` beside the calling file.
+    fn read_env(&mut self, f: &Frame<'_>, path: Option<Value>, kwargs: &[(String, Value)]) {
+        let path = match path.or_else(|| {
+            kwargs
+                .iter()
+                .find(|(k, _)| k == "env_file")
+                .map(|(_, v)| v.clone())
+        }) {
+            Some(Value::Str(s)) => PathBuf::from(s),
+            Some(Value::Path(p)) => p,
+            None => f.file.parent().map(|d| d.join(".env")).unwrap_or_default(),
+            Some(_) => {
+                self.all_env_unknown_at(f);
+                return;
+            }
+        };
+        let overwrite = kwargs
+            .iter()
+            .any(|(k, v)| k == "overwrite" && v.truthy() == Some(true));
+        let overrides: Vec<(String, String)> = kwargs
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "overwrite" | "parse_comments" | "encoding" | "env_file"
+                )
+            })
+            .filter_map(|(k, v)| Some((k.clone(), v.py_str()?)))
+            .collect();
+        let text = match self.loader.load(&path) {
+            Ok(Some(text)) => text,
+            _ => String::new(),
+        };
+        environ::read_env(&mut self.env, &text, overrides, overwrite);
+    }
+}
+
+/// The last name of `a.b.C` or `C`.
+fn dotted_tail(e: &Expr) -> Option<&str> {
+    match e {
+        Expr::Name(n) => Some(n.id.as_str()),
+        Expr::Attribute(a) => Some(a.attr.as_str()),
+        _ => None,
+    }
+}
+
+/// `globals()`, `vars()`, `locals()`: the module's own names at module level.
+fn is_namespace(name: &str) -> bool {
+    matches!(name, "globals" | "vars" | "locals")
+}
+
+/// Whether `except <e>` catches `exception`: None when the name is not one certctl knows.
+fn catches(e: &Expr, exception: Exception) -> Option<bool> {
+    const OTHERS: &[&str] = &[
+        "OSError",
+        "IOError",
+        "FileNotFoundError",
+        "TypeError",
+        "AttributeError",
+        "NameError",
+        "IndexError",
+        "LookupError",
+        "RuntimeError",
+        "PermissionError",
+        "UnicodeDecodeError",
+        "ImportError",
+        "ModuleNotFoundError",
+        "KeyError",
+        "ValueError",
+        "ImproperlyConfigured",
+        "Exception",
+        "BaseException",
+    ];
+    let name = dotted_tail(e)?;
+    if exception.caught_by().contains(&name) {
+        Some(true)
+    } else if OTHERS.contains(&name) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Whether a loop body has `break` or `continue` of its own (not of a nested loop).
+fn jumps(body: &[Stmt]) -> bool {
+    body.iter().any(|s| match s {
+        Stmt::Break(_) | Stmt::Continue(_) => true,
+        Stmt::If(i) => jumps(&i.body) || jumps(&i.orelse),
+        Stmt::With(w) => jumps(&w.body),
+        Stmt::Try(t) => {
+            jumps(&t.body)
+                || jumps(&t.orelse)
+                || jumps(&t.finalbody)
+                || t.handlers
+                    .iter()
+                    .any(|ast::ExceptHandler::ExceptHandler(h)| jumps(&h.body))
+        }
+        _ => false,
+    })
 }
 
 fn sequence(items: Vec<Traced>) -> Traced {
@@ -943,176 +1679,13 @@ fn sequence(items: Vec<Traced>) -> Traced {
         literal: items.iter().all(|t| t.literal),
         env_var: items.iter().find_map(|t| t.env_var.clone()),
         value: Value::List(items.into_iter().map(|t| t.value).collect()),
+        object: None,
     }
 }
 
-fn constant(c: &Constant) -> Value {
-    match c {
-        Constant::None => Value::None,
-        Constant::Bool(b) => Value::Bool(*b),
-        Constant::Str(s) => Value::Str(s.clone()),
-        Constant::Int(i) => i
-            .to_string()
-            .parse()
-            .map(Value::Int)
-            .unwrap_or(Value::Unknown("a very large int".into())),
-        Constant::Float(x) => Value::Float(*x),
-        Constant::Tuple(items) => Value::List(items.iter().map(constant).collect()),
-        _ => Value::Unknown("a bytes or complex literal".into()),
-    }
-}
-
-fn binop(op: &ast::Operator, left: &Value, right: &Value) -> Value {
-    use ast::Operator::*;
-    match (op, left, right) {
-        (_, Value::Unknown(w), _) | (_, _, Value::Unknown(w)) => Value::Unknown(w.clone()),
-        (Add, Value::Str(a), Value::Str(b)) => Value::Str(format!("{a}{b}")),
-        (Add, Value::List(a), Value::List(b)) => Value::List([a.clone(), b.clone()].concat()),
-        (Add, Value::Int(a), Value::Int(b)) => Value::Int(a.saturating_add(*b)),
-        (Sub, Value::Int(a), Value::Int(b)) => Value::Int(a.saturating_sub(*b)),
-        (Mult, Value::Int(a), Value::Int(b)) => Value::Int(a.saturating_mul(*b)),
-        (Div, Value::Path(p), Value::Str(s)) => Value::Path(p.join(s)),
-        (Mod, Value::Str(_), _) => Value::Unknown("%-formatting".into()),
-        _ => Value::Unknown("an operator on these values".into()),
-    }
-}
-
-fn attribute(base: Value, name: &str) -> Value {
-    match (&base, name) {
-        (Value::Unknown(_), _) => base,
-        (Value::Object(Object::Os), "environ") => Value::Object(Object::Environ),
-        (Value::Object(Object::Os), "path") => Value::Object(Object::OsPath),
-        (Value::Object(Object::EnvironModule), "Env") => Value::Object(Object::EnvironModule),
-        (Value::Path(p), "parent") => {
-            Value::Path(p.parent().map(Path::to_owned).unwrap_or_default())
-        }
-        _ => Value::Object(Object::Method(Box::new(base), name.to_owned())),
-    }
-}
-
-fn subscript(base: &Value, key: &Value) -> Value {
-    match (base, key) {
-        (Value::Unknown(_), _) => base.clone(),
-        (_, Value::Unknown(_)) => key.clone(),
-        (Value::List(items), Value::Int(i)) => {
-            let i = if *i < 0 { items.len() as i64 + i } else { *i };
-            usize::try_from(i)
-                .ok()
-                .and_then(|i| items.get(i).cloned())
-                .unwrap_or(Value::Unknown("an index out of range".into()))
-        }
-        (Value::Dict(pairs), k) => pairs
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or(Value::Unknown("a missing dict key".into())),
-        _ => Value::Unknown("a subscript".into()),
-    }
-}
-
-fn str_method(s: &str, name: &str, a: &Option<Value>, b: &Option<Value>) -> Value {
-    match (name, a, b) {
-        ("lower", None, _) => Value::Str(s.to_lowercase()),
-        ("upper", None, _) => Value::Str(s.to_uppercase()),
-        ("strip", None, _) => Value::Str(s.trim().to_owned()),
-        ("split", None, _) => Value::List(
-            s.split_whitespace()
-                .map(|p| Value::Str(p.to_owned()))
-                .collect(),
-        ),
-        ("split", Some(Value::Str(sep)), _) if !sep.is_empty() => Value::List(
-            s.split(sep.as_str())
-                .map(|p| Value::Str(p.to_owned()))
-                .collect(),
-        ),
-        ("startswith", Some(Value::Str(p)), _) => Value::Bool(s.starts_with(p.as_str())),
-        ("replace", Some(Value::Str(from)), Some(Value::Str(to))) if !from.is_empty() => {
-            Value::Str(s.replace(from.as_str(), to))
-        }
-        _ => Value::Unknown(format!("str.{name}()")),
-    }
-}
-
-fn os_path(name: &str, args: &[Value]) -> Value {
-    let as_path = |v: &Value| match v {
-        Value::Str(s) => Some(PathBuf::from(s)),
-        Value::Path(p) => Some(p.clone()),
-        _ => None,
-    };
-    let paths: Option<Vec<PathBuf>> = args.iter().map(as_path).collect();
-    let Some(paths) = paths else {
-        return Value::Unknown(format!("os.path.{name}() of an unknown value"));
-    };
-    let text = |p: PathBuf| Value::Str(p.display().to_string());
-    match (name, paths.as_slice()) {
-        ("dirname", [p]) => text(p.parent().map(Path::to_owned).unwrap_or_default()),
-        ("abspath" | "realpath" | "normpath", [p]) => text(p.clone()),
-        ("join", [first, rest @ ..]) => text(rest.iter().fold(first.clone(), |acc, p| acc.join(p))),
-        _ => Value::Unknown(format!("os.path.{name}()")),
-    }
-}
-
-/// The cast a django-environ scheme names (`bool`, `int`, `list`, `str`, …).
-fn cast_name(v: &Value) -> String {
-    match v {
-        Value::Object(Object::Builtin(name)) => name.clone(),
-        Value::List(_) => "list".into(),
-        _ => "str".into(),
-    }
-}
-
-/// `bool(x)`, `int(x)`, `str(x)`, … of a known value.
-fn convert(name: &str, v: &Value) -> Value {
-    match (name, v) {
-        (_, Value::Unknown(_)) => v.clone(),
-        ("bool", _) => v.truthy().map_or_else(|| v.clone(), Value::Bool),
-        ("int", Value::Str(s)) => s
-            .trim()
-            .parse()
-            .map(Value::Int)
-            .unwrap_or(Value::Unknown(format!("int({s:?}) fails"))),
-        ("int", Value::Int(i)) => Value::Int(*i),
-        ("int", Value::Bool(b)) => Value::Int(i64::from(*b)),
-        ("str", Value::Path(p)) => Value::Str(p.display().to_string()),
-        ("str", Value::Str(_)) | ("list" | "tuple", Value::List(_)) => v.clone(),
-        ("str", Value::Int(i)) => Value::Str(i.to_string()),
-        _ => Value::Unknown(format!("{name}() of {}", v.display())),
-    }
-}
-
-/// django-environ's casts of a raw environment string.
-fn env_cast(cast: &str, raw: &str) -> Value {
-    match cast {
-        "bool" => {
-            let v = raw.trim().to_lowercase();
-            Value::Bool(matches!(
-                v.as_str(),
-                "true" | "on" | "ok" | "y" | "yes" | "1"
-            ))
-        }
-        "int" => raw
-            .trim()
-            .parse()
-            .map(Value::Int)
-            .unwrap_or(Value::Unknown(format!("{raw:?} is not an int"))),
-        "float" => raw
-            .trim()
-            .parse()
-            .map(Value::Float)
-            .unwrap_or(Value::Unknown(format!("{raw:?} is not a float"))),
-        "list" | "tuple" => Value::List(
-            raw.split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| Value::Str(s.to_owned()))
-                .collect(),
-        ),
-        "str" | "__call__" => Value::Str(raw.to_owned()),
-        other => Value::Unknown(format!("env.{other}()")),
-    }
-}
-
-/// A `.env` file: `KEY=value` lines, `export` prefixes, quotes and comments, as django-environ
-/// and systemd's EnvironmentFile read them.
+/// A `--env-file`: `KEY=value` lines, `export` prefixes, quotes and ` #` comments, as systemd's
+/// EnvironmentFile and docker's `--env-file` are usually written. (A `.env` the project reads
+/// itself with django-environ's `read_env` is parsed by [`environ::parse_dotenv`], its rules.)
 pub fn parse_env_file(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for line in text.lines() {
@@ -1288,11 +1861,12 @@ SESSION_COOKIE_SECURE = env.bool("COOKIE_SECURE", default=True)
             "read_env + scheme cast"
         );
         assert_eq!(value(&s, "SECURE_HSTS_SECONDS"), &Value::Int(31_536_000));
+        // read_env keeps what follows `#` (django-environ's parse_comments=False).
         assert_eq!(
             value(&s, "ALLOWED_HOSTS"),
             &Value::List(vec![
                 Value::Str("a.test".into()),
-                Value::Str("b.test".into())
+                Value::Str("b.test # hosts".into())
             ])
         );
         assert_eq!(value(&s, "SESSION_COOKIE_SECURE"), &Value::Bool(false));
@@ -1343,5 +1917,217 @@ SESSION_COOKIE_SECURE = env.bool("COOKIE_SECURE", default=True)
                 ("D".into(), "plain".into())
             ]
         );
+    }
+
+    fn strs(items: &[&str]) -> Value {
+        Value::List(items.iter().map(|s| Value::Str(s.to_string())).collect())
+    }
+
+    #[test]
+    fn read_env_runs_only_when_the_project_calls_it_and_never_overrides() {
+        // cookiecutter-django: .env is read only when DJANGO_READ_DOT_ENV_FILE is true.
+        let src = r#"
+import environ
+from pathlib import Path
+BASE_DIR = Path(__file__).resolve().parent
+env = environ.Env()
+READ_DOT_ENV_FILE = env.bool("DJANGO_READ_DOT_ENV_FILE", default=False)
+if READ_DOT_ENV_FILE:
+    env.read_env(str(BASE_DIR / ".env"))
+DEBUG = env.bool("DJANGO_DEBUG", False)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+"#;
+        let files = || {
+            vec![
+                ("/p/config/settings.py", src),
+                (
+                    "/p/config/.env",
+                    "DJANGO_DEBUG=True\nDJANGO_SECURE_SSL_REDIRECT=False\n",
+                ),
+            ]
+        };
+        let off = eval(files(), &[]);
+        assert_eq!(value(&off, "DEBUG"), &Value::Bool(false), ".env not read");
+        let on = eval(files(), &[("DJANGO_READ_DOT_ENV_FILE", "yes")]);
+        assert_eq!(value(&on, "DEBUG"), &Value::Bool(true));
+        assert_eq!(value(&on, "SECURE_SSL_REDIRECT"), &Value::Bool(false));
+        // The process environment wins over the file.
+        let both = eval(
+            files(),
+            &[("DJANGO_READ_DOT_ENV_FILE", "1"), ("DJANGO_DEBUG", "0")],
+        );
+        assert_eq!(value(&both, "DEBUG"), &Value::Bool(false));
+        // Unknown switch: the file's variables are unknown, not guessed either way.
+        let unknown = eval(
+            vec![
+                (
+                    "/p/config/settings.py",
+                    "import environ, os\nenv = environ.Env()\nif os.environ.get('A') == os.environ['Q']:\n    env.read_env()\nDEBUG = env.bool('DJANGO_DEBUG', False)\n",
+                ),
+                ("/p/config/.env", "DJANGO_DEBUG=on\n"),
+            ],
+            &[("A", "1")],
+        );
+        assert!(value(&unknown, "DEBUG").unknown().is_some());
+    }
+
+    #[test]
+    fn os_environ_membership_setdefault_and_assignment() {
+        let src = "import os\nos.environ.setdefault('MODE', 'prod')\nos.environ['FORCED'] = 'x'\nDEBUG = 'DEV' in os.environ\nA = os.environ['MODE']\nB = os.environ.get('FORCED')\nC = 'MODE' not in os.environ\n";
+        let s = eval(vec![("/p/s.py", src)], &[("DEV", "")]);
+        assert_eq!(value(&s, "DEBUG"), &Value::Bool(true));
+        assert_eq!(value(&s, "A"), &Value::Str("prod".into()));
+        assert_eq!(value(&s, "B"), &Value::Str("x".into()));
+        assert_eq!(value(&s, "C"), &Value::Bool(false));
+        let s = eval(vec![("/p/s.py", src)], &[("MODE", "dev")]);
+        assert_eq!(value(&s, "DEBUG"), &Value::Bool(false));
+        assert_eq!(
+            value(&s, "A"),
+            &Value::Str("dev".into()),
+            "setdefault keeps it"
+        );
+    }
+
+    #[test]
+    fn try_except_takes_the_path_python_takes() {
+        let base = ("/p/site/base.py", "DEBUG = True\n");
+        let src = "from .base import *\ntry:\n    from .local import *\nexcept ImportError:\n    DEBUG = False\n";
+        // No local.py: the import fails for certain and the handler runs.
+        let s = eval(vec![("/p/site/settings.py", src), base], &[]);
+        assert_eq!(value(&s, "DEBUG"), &Value::Bool(false));
+        // local.py present: it imports and the handler does not run.
+        let s = eval(
+            vec![
+                ("/p/site/settings.py", src),
+                base,
+                ("/p/site/local.py", "X = 1\n"),
+            ],
+            &[],
+        );
+        assert_eq!(value(&s, "DEBUG"), &Value::Bool(true));
+        // A module outside the project may or may not be installed.
+        let s = eval(
+            vec![(
+                "/p/s.py",
+                "DEBUG = False\ntry:\n    import debug_toolbar\n    DEBUG = True\nexcept ImportError:\n    pass\nX = 1\n",
+            )],
+            &[],
+        );
+        assert!(
+            value(&s, "DEBUG")
+                .unknown()
+                .unwrap()
+                .contains("debug_toolbar")
+        );
+        assert_eq!(value(&s, "X"), &Value::Int(1));
+        // An unset variable raises KeyError; else and finally run as Python runs them.
+        let s = eval(
+            vec![(
+                "/p/s.py",
+                "import os\ntry:\n    SECRET_KEY = os.environ['KEY']\n    A = 1\nexcept KeyError:\n    SECRET_KEY = 'fallback'\n    A = 2\nelse:\n    A = 3\nfinally:\n    B = 4\n",
+            )],
+            &[],
+        );
+        assert_eq!(value(&s, "SECRET_KEY"), &Value::Str("fallback".into()));
+        assert_eq!(value(&s, "A"), &Value::Int(2));
+        assert_eq!(value(&s, "B"), &Value::Int(4));
+    }
+
+    #[test]
+    fn loops_string_and_list_methods_follow_python() {
+        let src = r#"
+HOSTS = "a.test b.test c.test"
+ALLOWED_HOSTS = []
+for h in HOSTS.split(" ", 1):
+    ALLOWED_HOSTS.append(h)
+MIDDLEWARE = ["a", "b", "c"]
+MIDDLEWARE.insert(-1, "x")
+MIDDLEWARE.remove("a")
+PARTS = "k=v=w".rsplit("=", 1)
+URL = f"https://{ALLOWED_HOSTS[0]}/"
+NAME = "%s-%d" % ("site", 2)
+FMT = "{}://{host}".format("https", host="a.test")
+"#;
+        let s = eval(vec![("/p/s.py", src)], &[]);
+        assert_eq!(
+            value(&s, "ALLOWED_HOSTS"),
+            &strs(&["a.test", "b.test c.test"])
+        );
+        assert_eq!(value(&s, "MIDDLEWARE"), &strs(&["b", "x", "c"]));
+        assert_eq!(value(&s, "PARTS"), &strs(&["k=v", "w"]));
+        assert_eq!(value(&s, "URL"), &Value::Str("https://a.test/".into()));
+        assert_eq!(value(&s, "NAME"), &Value::Str("site-2".into()));
+        assert_eq!(value(&s, "FMT"), &Value::Str("https://a.test".into()));
+        // A loop over what cannot be known leaves what it changes unknown.
+        let s = eval(
+            vec![(
+                "/p/s.py",
+                "import os\nMIDDLEWARE = ['a']\nfor m in os.environ.get('EXTRA', '').split(','):\n    MIDDLEWARE.append(m)\n",
+            )],
+            &[],
+        );
+        assert_eq!(
+            value(&s, "MIDDLEWARE"),
+            &strs(&["a", ""]),
+            "''.split(',') is ['']"
+        );
+    }
+
+    #[test]
+    fn a_list_mutated_by_a_later_module_is_the_same_list() {
+        // settings.py imports base, then security, which mutates base's MIDDLEWARE: in Python
+        // every module holds the one list.
+        let s = eval(
+            vec![
+                (
+                    "/p/site/settings.py",
+                    "from .base import *\nfrom .security import *\n",
+                ),
+                (
+                    "/p/site/base.py",
+                    "MIDDLEWARE = ['a']\nINSTALLED_APPS = ['x']\n",
+                ),
+                (
+                    "/p/site/security.py",
+                    "from .base import MIDDLEWARE, INSTALLED_APPS\nMIDDLEWARE.insert(0, 'django.middleware.security.SecurityMiddleware')\nINSTALLED_APPS += ['y']\n",
+                ),
+            ],
+            &[],
+        );
+        assert_eq!(
+            value(&s, "MIDDLEWARE"),
+            &strs(&["django.middleware.security.SecurityMiddleware", "a"])
+        );
+        assert_eq!(value(&s, "INSTALLED_APPS"), &strs(&["x", "y"]));
+        // `X = X + [...]` makes a new list: the module that imported X first keeps the old one.
+        let s = eval(
+            vec![
+                (
+                    "/p/site/settings.py",
+                    "from .base import *\nfrom .other import Y\n",
+                ),
+                ("/p/site/base.py", "MIDDLEWARE = ['a']\n"),
+                (
+                    "/p/site/other.py",
+                    "from .base import MIDDLEWARE\nMIDDLEWARE = MIDDLEWARE + ['b']\nY = 1\n",
+                ),
+            ],
+            &[],
+        );
+        assert_eq!(value(&s, "MIDDLEWARE"), &strs(&["a"]));
+    }
+
+    #[test]
+    fn globals_and_exec_make_names_unknown() {
+        let s = eval(
+            vec![(
+                "/p/s.py",
+                "import os\nDEBUG = False\nglobals()['SECURE_SSL_REDIRECT'] = True\nglobals().update(os.environ.get('X'))\nLATER = 1\n",
+            )],
+            &[],
+        );
+        assert!(value(&s, "DEBUG").unknown().is_some());
+        assert!(value(&s, "SECURE_SSL_REDIRECT").unknown().is_some());
+        assert_eq!(value(&s, "LATER"), &Value::Int(1));
     }
 }
