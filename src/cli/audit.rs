@@ -151,8 +151,9 @@ fn print_report(r: &AuditReport) {
         }
         if !cert.name_matches {
             println!(
-                "  M  certificate names {} do not cover the host",
-                cert.names.join(", ")
+                "  M  certificate names {} do not cover {}",
+                cert.names.join(", "),
+                cert.checked_name
             );
         }
     }
