@@ -7,6 +7,7 @@
 use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::*;
 
+use super::clients::ServerKey;
 use super::grade::KeyKind;
 use super::report::CertReport;
 use crate::verify::{self, VerifyError};
@@ -110,15 +111,56 @@ fn signed_with_sha1(der: &[u8]) -> bool {
         .is_ok_and(|(_, c)| SHA1.contains(&c.signature_algorithm.algorithm.to_id_string().as_str()))
 }
 
-/// The leaf's key algorithm and size.
+/// The leaf's key algorithm and size (RSA-PSS keys count as RSA, Ed25519 as a 256-bit curve).
 pub fn key_of(der: &[u8]) -> Option<(KeyKind, u32)> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
     let spki = cert.public_key();
-    match spki.parsed().ok()? {
-        x509_parser::public_key::PublicKey::RSA(rsa) => Some((KeyKind::Rsa, rsa.key_size() as u32)),
-        x509_parser::public_key::PublicKey::EC(ec) => Some((KeyKind::Ec, ec.key_size() as u32)),
-        _ => None,
+    let Some(key) = server_key(der) else {
+        // A curve TLS clients do not name (brainpool): its point size is near enough.
+        return match spki.parsed().ok()? {
+            x509_parser::public_key::PublicKey::EC(ec) => Some((KeyKind::Ec, ec.key_size() as u32)),
+            _ => None,
+        };
+    };
+    match key {
+        ServerKey::Rsa | ServerKey::RsaPss => {
+            let (_, rsa) =
+                x509_parser::public_key::RSAPublicKey::from_der(&spki.subject_public_key.data)
+                    .ok()?;
+            Some((KeyKind::Rsa, rsa.key_size() as u32))
+        }
+        // The curve's size, not the point's (a P-521 point's coordinates take 528 bits).
+        ServerKey::Ecdsa(curve) => Some((
+            KeyKind::Ec,
+            match curve {
+                0x0017 => 256,
+                0x0018 => 384,
+                _ => 521,
+            },
+        )),
+        ServerKey::Ed25519 => Some((KeyKind::Ec, 256)),
     }
+}
+
+/// The leaf's key as a client must verify it: RSA, RSA-PSS, ECDSA on which curve, Ed25519.
+pub fn server_key(der: &[u8]) -> Option<ServerKey> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let algorithm = &cert.public_key().algorithm;
+    Some(match algorithm.algorithm.to_id_string().as_str() {
+        "1.2.840.113549.1.1.1" => ServerKey::Rsa,
+        "1.2.840.113549.1.1.10" => ServerKey::RsaPss,
+        "1.3.101.112" => ServerKey::Ed25519,
+        "1.2.840.10045.2.1" => {
+            let curve = algorithm.parameters.as_ref()?.as_oid().ok()?.to_id_string();
+            ServerKey::Ecdsa(match curve.as_str() {
+                "1.2.840.10045.3.1.7" => 0x0017,
+                "1.3.132.0.34" => 0x0018,
+                "1.3.132.0.35" => 0x0019,
+                _ => return None,
+            })
+        }
+        _ => return None,
+    })
 }
 
 /// One certificate an AIA caIssuers URL supplied.
@@ -409,6 +451,29 @@ mod tests {
         assert!(by_ip.trusted && !by_ip.name_matches, "{by_ip:?}");
         assert_eq!(by_ip.checked_name, "127.0.0.1");
         assert_eq!(by_ip.names, ["aia.test"]);
+    }
+
+    #[test]
+    fn the_key_is_read_by_curve_not_point_size() {
+        for (alg, group, bits) in [
+            (&rcgen::PKCS_ECDSA_P256_SHA256, 0x0017, 256),
+            (&rcgen::PKCS_ECDSA_P384_SHA384, 0x0018, 384),
+            (&rcgen::PKCS_ECDSA_P521_SHA512, 0x0019, 521),
+            (&rcgen::PKCS_ED25519, 0, 256),
+        ] {
+            let key = KeyPair::generate_for(alg).unwrap();
+            let cert = CertificateParams::new(vec!["k.test".to_owned()])
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            let want = match group {
+                0 => ServerKey::Ed25519,
+                curve => ServerKey::Ecdsa(curve),
+            };
+            assert_eq!(server_key(cert.der()), Some(want));
+            assert_eq!(key_of(cert.der()), Some((KeyKind::Ec, bits)));
+        }
+        assert_eq!(server_key(b"garbage"), None);
     }
 
     fn base64_lines(der: &[u8]) -> String {

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use rustls_pki_types::CertificateDer;
 
 use super::AuditError;
-use super::cert::{cert_report, key_of, self_signed};
+use super::cert::{cert_report, key_of, self_signed, server_key};
 use super::grade::{Question, Unknown};
 use super::probe::{self, Accepted};
 use super::report::{AuditReport, ProtocolReport, SuiteReport};
@@ -248,12 +248,12 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
     if dh_bits.is_some() {
         connections += 1;
     }
-    let groups = match groups {
+    let (groups, groups_complete) = match groups {
         (groups, Some(e)) => {
             unknown(Question::Detail("every key exchange group"), e.to_string());
-            groups
+            (groups, false)
         }
-        (groups, None) => groups,
+        (groups, None) => (groups, true),
     };
     connections += match group_version {
         Some(Version::Tls13) => wire::GROUPS.len(),
@@ -327,7 +327,11 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
             .collect(),
         unknowns,
     };
-    let clients = clients::simulate(&inputs.suites, &inputs.server_ordered);
+    let offer = clients::ServerOffer {
+        key: chain.first().and_then(|leaf| server_key(leaf)),
+        groups: (!groups.is_empty() && groups_complete).then(|| groups.clone()),
+    };
+    let clients = clients::simulate_with(&inputs.suites, &inputs.server_ordered, &offer);
     let rating = grade::grade_with(&inputs, &clients);
     Ok(AuditReport {
         grade: rating.grade,

@@ -257,7 +257,11 @@ fn print_report(r: &AuditReport) {
                     " (no FS)"
                 }
             ),
-            None => println!("  {:<24} fails: nothing in common", h.client),
+            None => println!(
+                "  {:<24} fails: {}",
+                h.client,
+                h.failure.as_deref().unwrap_or("nothing in common")
+            ),
         }
     }
     println!("{} connections in {} ms", r.connections, r.elapsed_ms);

@@ -841,3 +841,70 @@ fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
         }
     }
 }
+
+#[test]
+fn a_p521_server_fails_the_clients_that_lack_the_curve() {
+    let lab = Lab::managed_nginx();
+    let root = crate::common::TestCa::root("P-521 Root");
+    let int = root.intermediate("P-521 Intermediate");
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
+    let leaf = int.leaf(&["p521.test"], &key);
+    let ports = serve_certificates(
+        &lab,
+        "p521",
+        &[(format!("{}{}", leaf.pem(), int.pem()), key.serialize_pem())],
+    );
+    let bundle = lab.dir.path().join("p521-root.pem");
+    fs::write(&bundle, root.pem()).unwrap();
+
+    let target = format!("127.0.0.1:{}", ports[0]);
+    let report = audit_json(
+        &lab,
+        &target,
+        &[
+            "--sni",
+            "p521.test",
+            "--ca-bundle",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(report["certificate"]["key"], "EC 521", "{report:#}");
+    let clients = report["clients"].as_array().unwrap();
+    let client = |name: &str| {
+        clients
+            .iter()
+            .find(|c| c["client"].as_str().unwrap().starts_with(name))
+            .unwrap()
+    };
+    // Chrome and Safari offer no ecdsa_secp521r1_sha512 in TLS 1.3; Android 7 has no P-521.
+    for failing in ["Chrome", "Safari", "Android"] {
+        let why = client(failing)["failure"].as_str().unwrap_or_default();
+        assert!(why.contains("secp521r1"), "{failing}: {report:#}");
+        assert!(client(failing)["protocol"].is_null());
+    }
+    assert_eq!(client("Firefox")["protocol"], "TLS 1.3", "{report:#}");
+    assert_eq!(client("Java 11")["protocol"], "TLS 1.3");
+    // SSL Labs grades the configuration, not the clients' reach: still A+.
+    assert_eq!(report["grade"], "A+", "{report:#}");
+
+    // The human report says why each failing client fails.
+    let out = lab
+        .certctl([
+            "audit",
+            &target,
+            "--http-port",
+            "0",
+            "--sni",
+            "p521.test",
+            "--ca-bundle",
+            bundle.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.contains("Chrome")
+            && l.contains("fails: cannot verify the server's ECDSA secp521r1 key")),
+        "{text}"
+    );
+}
