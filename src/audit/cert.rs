@@ -1,50 +1,60 @@
 //! Certificate analysis for the audit: trust (with the chain completed from known
-//! intermediates), SHA-1 signatures, the host name, the key. Pure: the chain, the roots and the
-//! time come in as arguments.
+//! intermediates or from the AIA caIssuers fetches [`super::aia`] made), SHA-1 signatures, the
+//! host name, the key; and the AIA parts that need no network (the URLs, reading what a URL
+//! served). Pure: the chain, the roots, the fetched certificates and the time come in as
+//! arguments.
 
 use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::*;
 
+use super::clients::ServerKey;
 use super::grade::KeyKind;
 use super::report::CertReport;
 use crate::verify::{self, VerifyError};
 
 /// The certificate part of the report for `chain` (leaf first, not empty), checked against
 /// `roots` at `now` (Unix seconds); `known` are intermediates certctl knows (from --ca-bundle)
-/// that tell an incomplete chain from an untrusted one.
+/// that tell an incomplete chain from an untrusted one. `host` is what was audited: the host
+/// name (or --sni), else the IP address, which the certificate must then name in an IP SAN.
+/// `aia` is what the AIA caIssuers fetches found (possibly nothing, with why).
 pub fn cert_report(
     chain: &[CertificateDer<'static>],
     roots: &[CertificateDer<'static>],
     known: &[CertificateDer<'static>],
-    host: Option<&str>,
+    aia: &AiaCompletion,
+    host: &str,
     now: i64,
 ) -> CertReport {
     let info = verify::cert_info(&chain[0]).ok();
     let mut trust = verify::check_trusted(chain, roots, None, now);
     // A chain that only verifies with an intermediate the server did not send (one certctl knows
-    // from --ca-bundle) is incomplete: clients without that intermediate fail.
-    let mut incomplete = false;
-    if matches!(trust, Err(VerifyError::Untrusted(_))) && !known.is_empty() {
+    // from --ca-bundle, or one its AIA URL serves) is incomplete: clients that do not fetch it
+    // fail.
+    let mut completed_from = Vec::new();
+    if matches!(trust, Err(VerifyError::Untrusted(_))) {
         let mut completed = chain.to_vec();
         completed.extend(known.iter().cloned());
-        if verify::check_trusted(&completed, roots, None, now).is_ok() {
+        if !known.is_empty() && verify::check_trusted(&completed, roots, None, now).is_ok() {
             trust = Ok(());
-            incomplete = true;
+            completed_from.push("--ca-bundle".to_owned());
+        } else if !aia.fetched.is_empty() {
+            completed.extend(aia.fetched.iter().map(|f| f.cert.clone()));
+            if verify::check_trusted(&completed, roots, None, now).is_ok() {
+                trust = Ok(());
+                completed_from.extend(aia.fetched.iter().map(|f| f.url.clone()));
+            }
         }
     }
+    if let (Err(VerifyError::Untrusted(why)), Some(failed)) = (&mut trust, &aia.failure) {
+        why.push_str(&format!(" (AIA caIssuers: {failed})"));
+    }
+    let incomplete = !completed_from.is_empty();
     let sha1 = chain
         .iter()
         .take(chain.len().saturating_sub(1).max(1))
         .any(|der| signed_with_sha1(der));
-    let name_matches = match host {
-        Some(h) => {
-            !matches!(
-                verify::check_trusted(chain, roots, Some(h), now),
-                Err(VerifyError::WrongName(_))
-            ) && trust_name_ok(chain, h)
-        }
-        None => true,
-    };
+    // Checked apart from trust, so that T and M are told apart.
+    let name_matches = name_ok(chain, host);
     let problem = match (&trust, sha1) {
         (Err(e), _) => Some(e.to_string()),
         (Ok(()), true) => Some("a certificate in the chain is signed with SHA-1".to_owned()),
@@ -68,12 +78,15 @@ pub fn cert_report(
         trusted: problem.is_none(),
         problem,
         name_matches,
+        checked_name: host.to_owned(),
         incomplete,
+        completed_from,
     }
 }
 
-/// The name check must work for untrusted chains too (T and M are told apart): match the SANs.
-fn trust_name_ok(chain: &[CertificateDer<'static>], host: &str) -> bool {
+/// Whether the leaf covers `host`: a DNS name against the DNS SANs, an IP address against the
+/// IP SANs. Works for untrusted chains too.
+fn name_ok(chain: &[CertificateDer<'static>], host: &str) -> bool {
     let Ok(leaf) = webpki::EndEntityCert::try_from(&chain[0]) else {
         return false;
     };
@@ -98,13 +111,373 @@ fn signed_with_sha1(der: &[u8]) -> bool {
         .is_ok_and(|(_, c)| SHA1.contains(&c.signature_algorithm.algorithm.to_id_string().as_str()))
 }
 
-/// The leaf's key algorithm and size.
+/// The leaf's key algorithm and size (RSA-PSS keys count as RSA, Ed25519 as a 256-bit curve).
 pub fn key_of(der: &[u8]) -> Option<(KeyKind, u32)> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
     let spki = cert.public_key();
-    match spki.parsed().ok()? {
-        x509_parser::public_key::PublicKey::RSA(rsa) => Some((KeyKind::Rsa, rsa.key_size() as u32)),
-        x509_parser::public_key::PublicKey::EC(ec) => Some((KeyKind::Ec, ec.key_size() as u32)),
-        _ => None,
+    let Some(key) = server_key(der) else {
+        // A curve TLS clients do not name (brainpool): its point size is near enough.
+        return match spki.parsed().ok()? {
+            x509_parser::public_key::PublicKey::EC(ec) => Some((KeyKind::Ec, ec.key_size() as u32)),
+            _ => None,
+        };
+    };
+    match key {
+        ServerKey::Rsa | ServerKey::RsaPss => {
+            let (_, rsa) =
+                x509_parser::public_key::RSAPublicKey::from_der(&spki.subject_public_key.data)
+                    .ok()?;
+            Some((KeyKind::Rsa, rsa.key_size() as u32))
+        }
+        // The curve's size, not the point's (a P-521 point's coordinates take 528 bits).
+        ServerKey::Ecdsa(curve) => Some((
+            KeyKind::Ec,
+            match curve {
+                0x0017 => 256,
+                0x0018 => 384,
+                _ => 521,
+            },
+        )),
+        ServerKey::Ed25519 => Some((KeyKind::Ec, 256)),
+    }
+}
+
+/// The leaf's key as a client must verify it: RSA, RSA-PSS, ECDSA on which curve, Ed25519.
+pub fn server_key(der: &[u8]) -> Option<ServerKey> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let algorithm = &cert.public_key().algorithm;
+    Some(match algorithm.algorithm.to_id_string().as_str() {
+        "1.2.840.113549.1.1.1" => ServerKey::Rsa,
+        "1.2.840.113549.1.1.10" => ServerKey::RsaPss,
+        "1.3.101.112" => ServerKey::Ed25519,
+        "1.2.840.10045.2.1" => {
+            let curve = algorithm.parameters.as_ref()?.as_oid().ok()?.to_id_string();
+            ServerKey::Ecdsa(match curve.as_str() {
+                "1.2.840.10045.3.1.7" => 0x0017,
+                "1.3.132.0.34" => 0x0018,
+                "1.3.132.0.35" => 0x0019,
+                _ => return None,
+            })
+        }
+        _ => return None,
+    })
+}
+
+/// One certificate an AIA caIssuers URL supplied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    /// The URL it came from.
+    pub url: String,
+    /// The certificate (the issuer of the one whose URL it was).
+    pub cert: CertificateDer<'static>,
+}
+
+/// What following AIA caIssuers URLs gave: the certificates, each one's issuer next, and why
+/// it stopped short when it did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AiaCompletion {
+    /// In the order fetched, each the issuer of the one before (the first: of the top of the
+    /// served chain).
+    pub fetched: Vec<Fetched>,
+    /// Why no (further) issuer was found, when one was looked for.
+    pub failure: Option<String>,
+}
+
+/// The caIssuers URLs (RFC 5280 4.2.2.1) of `der` that certctl will follow: http and https
+/// only (no ldap, no file).
+pub fn ca_issuers(der: &[u8]) -> Vec<String> {
+    const CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return Vec::new();
+    };
+    verify::access_locations(&cert, CA_ISSUERS)
+        .into_iter()
+        .filter(|uri| {
+            let lower = uri.to_ascii_lowercase();
+            lower.starts_with("http://") || lower.starts_with("https://")
+        })
+        .collect()
+}
+
+/// The certificate in `body` (what a caIssuers URL served: DER, PEM, or a PKCS#7 certs-only
+/// bundle) that issued `child`: its subject is `child`'s issuer. None when there is no such
+/// certificate (an HTML error page, garbage, someone else's certificate).
+pub fn issuer_in(body: &[u8], child: &[u8]) -> Option<CertificateDer<'static>> {
+    let (_, child) = X509Certificate::from_der(child).ok()?;
+    let candidates: Vec<Vec<u8>> = if body.starts_with(b"-----BEGIN") {
+        verify::parse_pem_chain(body)
+            .ok()?
+            .into_iter()
+            .map(|c| c.to_vec())
+            .collect()
+    } else {
+        let mut found = Vec::new();
+        certificates_in(body, 0, &mut found);
+        found
+    };
+    candidates
+        .into_iter()
+        .find(|der| {
+            X509Certificate::from_der(der)
+                .is_ok_and(|(rest, c)| rest.is_empty() && c.subject() == child.issuer())
+        })
+        .map(CertificateDer::from)
+}
+
+/// Every DER certificate inside `der`: the whole of it when it is one, else whatever the
+/// constructed values it is made of hold (a PKCS#7 SignedData keeps them a few levels down).
+/// Depth-bounded; a definite-length DER walk, nothing more.
+fn certificates_in(der: &[u8], depth: usize, found: &mut Vec<Vec<u8>>) {
+    let mut rest = der;
+    while let Some((tag, head, end)) = tlv(rest) {
+        let (whole, next) = rest.split_at(end);
+        let content = &whole[head..];
+        rest = next;
+        if tag == 0x30 && X509Certificate::from_der(whole).is_ok_and(|(r, _)| r.is_empty()) {
+            found.push(whole.to_vec());
+        } else if tag & 0x20 != 0 && depth < 6 {
+            certificates_in(content, depth + 1, found);
+        }
+    }
+}
+
+/// One DER tag-length-value at the start of `b`: (tag, where its content starts, where it
+/// ends). None when it is not one (short, indefinite or absurd length).
+fn tlv(b: &[u8]) -> Option<(u8, usize, usize)> {
+    let tag = *b.first()?;
+    let first = *b.get(1)?;
+    let (len, head) = match first {
+        0..=0x7f => (usize::from(first), 2),
+        0x81..=0x84 => {
+            let n = usize::from(first & 0x7f);
+            let bytes = b.get(2..2 + n)?;
+            (
+                bytes
+                    .iter()
+                    .fold(0usize, |acc, x| (acc << 8) | usize::from(*x)),
+                2 + n,
+            )
+        }
+        _ => return None,
+    };
+    let end = head.checked_add(len).filter(|end| *end <= b.len())?;
+    Some((tag, head, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, CustomExtension, DnType, IsCa, Issuer, KeyPair,
+    };
+
+    fn der_len(n: usize) -> Vec<u8> {
+        match n {
+            0..=127 => vec![n as u8],
+            _ => vec![0x82, (n >> 8) as u8, n as u8],
+        }
+    }
+
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        out.extend(der_len(content.len()));
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// An Authority Information Access extension naming `urls` as caIssuers.
+    fn aia(urls: &[&str]) -> CustomExtension {
+        let ca_issuers = [0x06, 0x08, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+        let descs: Vec<u8> = urls
+            .iter()
+            .flat_map(|url| {
+                tlv(
+                    0x30,
+                    &[&ca_issuers[..], &tlv(0x86, url.as_bytes())].concat(),
+                )
+            })
+            .collect();
+        CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], tlv(0x30, &descs))
+    }
+
+    /// Root → intermediate → leaf (leaf's AIA: `urls`), as DER.
+    fn pki(urls: &[&str]) -> [CertificateDer<'static>; 3] {
+        let ca = |cn: &str| {
+            let mut p = CertificateParams::default();
+            p.distinguished_name.push(DnType::CommonName, cn);
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p
+        };
+        let root_key = KeyPair::generate().unwrap();
+        let root = ca("AIA Root").self_signed(&root_key).unwrap();
+        let root_issuer = Issuer::new(ca("AIA Root"), root_key);
+        let int_key = KeyPair::generate().unwrap();
+        let int = ca("AIA Intermediate")
+            .signed_by(&int_key, &root_issuer)
+            .unwrap();
+        let int_issuer = Issuer::new(ca("AIA Intermediate"), int_key);
+        let mut leaf = CertificateParams::new(vec!["aia.test".to_owned()]).unwrap();
+        leaf.custom_extensions.push(aia(urls));
+        let leaf = leaf
+            .signed_by(&KeyPair::generate().unwrap(), &int_issuer)
+            .unwrap();
+        [leaf.der().clone(), int.der().clone(), root.der().clone()]
+    }
+
+    #[test]
+    fn only_http_and_https_ca_issuers_urls_are_followed() {
+        let [leaf, ..] = pki(&[
+            "ldap://ldap.example/cn=ca",
+            "http://a.example/int.der",
+            "file:///etc/passwd",
+            "HTTPS://b.example/int.p7c",
+        ]);
+        assert_eq!(
+            ca_issuers(&leaf),
+            ["http://a.example/int.der", "HTTPS://b.example/int.p7c"]
+        );
+        let [_, int, _] = pki(&[]);
+        assert!(ca_issuers(&int).is_empty());
+    }
+
+    #[test]
+    fn the_issuer_is_found_in_der_pem_and_pkcs7() {
+        let [leaf, int, root] = pki(&[]);
+        assert_eq!(issuer_in(&int, &leaf).as_ref(), Some(&int));
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            base64_lines(&int)
+        );
+        assert_eq!(issuer_in(pem.as_bytes(), &leaf).as_ref(), Some(&int));
+        // PKCS#7 SignedData, certs-only: ContentInfo { signedData, [0] { version, digests,
+        // contentInfo, [0] certificates } }.
+        let signed_data_oid = [
+            0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02,
+        ];
+        let data_oid = [
+            0x06, 0x09, 0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01,
+        ];
+        let certs = [root.to_vec(), int.to_vec()].concat();
+        let signed = tlv(
+            0x30,
+            &[
+                &[0x02, 0x01, 0x01][..],
+                &tlv(0x31, &[]),
+                &tlv(0x30, &data_oid),
+                &tlv(0xA0, &certs),
+                &tlv(0x31, &[]),
+            ]
+            .concat(),
+        );
+        let p7 = tlv(0x30, &[&signed_data_oid[..], &tlv(0xA0, &signed)].concat());
+        assert_eq!(issuer_in(&p7, &leaf).as_ref(), Some(&int));
+        // The root is in there too, but it did not issue the leaf.
+        assert_eq!(issuer_in(&p7, &int).as_ref(), Some(&root));
+    }
+
+    #[test]
+    fn a_wrong_certificate_or_garbage_is_no_issuer_never_a_panic() {
+        let [leaf, _, root] = pki(&[]);
+        assert_eq!(issuer_in(&root, &leaf), None, "not the leaf's issuer");
+        assert_eq!(issuer_in(b"<html>404 Not Found</html>", &leaf), None);
+        assert_eq!(issuer_in(b"", &leaf), None);
+        assert_eq!(issuer_in(b"-----BEGIN CERTIFICATE-----\nxx", &leaf), None);
+        // Truncations and absurd lengths of a real certificate.
+        let int = pki(&[])[1].to_vec();
+        for cut in [1, 2, 3, 4, 100, int.len() - 1] {
+            assert_eq!(issuer_in(&int[..cut], &leaf), None);
+        }
+        let nested: Vec<u8> = std::iter::repeat_n([0x30u8, 0x84, 0xFF, 0xFF, 0xFF, 0xFF], 50)
+            .flatten()
+            .collect();
+        assert_eq!(issuer_in(&nested, &leaf), None);
+        let deep = (0..10_000).fold(vec![0x05, 0x00], |inner, _| tlv(0x30, &inner));
+        assert_eq!(issuer_in(&deep, &leaf), None, "depth-bounded");
+    }
+
+    #[test]
+    fn a_chain_completed_from_aia_is_trusted_and_incomplete() {
+        let [leaf, int, root] = pki(&["http://127.0.0.1:1/int.der"]);
+        let now = crate::clock::unix_now();
+        let served = [leaf];
+        let roots = [root];
+        let none = cert_report(
+            &served,
+            &roots,
+            &[],
+            &AiaCompletion::default(),
+            "aia.test",
+            now,
+        );
+        assert!(!none.trusted && !none.incomplete, "{none:?}");
+        let failed = AiaCompletion {
+            fetched: Vec::new(),
+            failure: Some("http://127.0.0.1:1/int.der: HTTP 404".into()),
+        };
+        let t = cert_report(&served, &roots, &[], &failed, "aia.test", now);
+        assert!(!t.trusted, "{t:?}");
+        assert!(t.problem.unwrap().contains("HTTP 404"));
+        let fetched = AiaCompletion {
+            fetched: vec![Fetched {
+                url: "http://127.0.0.1:1/int.der".into(),
+                cert: int.clone(),
+            }],
+            failure: None,
+        };
+        let b = cert_report(&served, &roots, &[], &fetched, "aia.test", now);
+        assert!(b.trusted && b.incomplete && b.name_matches, "{b:?}");
+        assert_eq!(b.completed_from, ["http://127.0.0.1:1/int.der"]);
+        // --ca-bundle's intermediate is named as the source when it suffices.
+        let bundle = cert_report(&served, &roots, &[int], &fetched, "aia.test", now);
+        assert_eq!(bundle.completed_from, ["--ca-bundle"]);
+    }
+
+    #[test]
+    fn the_name_checked_is_the_host_or_the_ip_address() {
+        let [leaf, int, root] = pki(&[]);
+        let now = crate::clock::unix_now();
+        let chain = [leaf, int];
+        let none = AiaCompletion::default();
+        let by_name = cert_report(
+            &chain,
+            std::slice::from_ref(&root),
+            &[],
+            &none,
+            "aia.test",
+            now,
+        );
+        assert!(by_name.trusted && by_name.name_matches);
+        let by_ip = cert_report(&chain, &[root], &[], &none, "127.0.0.1", now);
+        assert!(by_ip.trusted && !by_ip.name_matches, "{by_ip:?}");
+        assert_eq!(by_ip.checked_name, "127.0.0.1");
+        assert_eq!(by_ip.names, ["aia.test"]);
+    }
+
+    #[test]
+    fn the_key_is_read_by_curve_not_point_size() {
+        for (alg, group, bits) in [
+            (&rcgen::PKCS_ECDSA_P256_SHA256, 0x0017, 256),
+            (&rcgen::PKCS_ECDSA_P384_SHA384, 0x0018, 384),
+            (&rcgen::PKCS_ECDSA_P521_SHA512, 0x0019, 521),
+            (&rcgen::PKCS_ED25519, 0, 256),
+        ] {
+            let key = KeyPair::generate_for(alg).unwrap();
+            let cert = CertificateParams::new(vec!["k.test".to_owned()])
+                .unwrap()
+                .self_signed(&key)
+                .unwrap();
+            let want = match group {
+                0 => ServerKey::Ed25519,
+                curve => ServerKey::Ecdsa(curve),
+            };
+            assert_eq!(server_key(cert.der()), Some(want));
+            assert_eq!(key_of(cert.der()), Some((KeyKind::Ec, bits)));
+        }
+        assert_eq!(server_key(b"garbage"), None);
+    }
+
+    fn base64_lines(der: &[u8]) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(der)
     }
 }

@@ -185,8 +185,12 @@ pub struct Inputs {
     pub names: Vec<String>,
     /// The certificate covers the host name.
     pub name_matches: bool,
+    /// The name it was checked against (the host name, or the IP address audited).
+    pub checked_name: String,
     /// The server sent an incomplete chain (an intermediate missing) that could still be built.
     pub chain_incomplete: bool,
+    /// Where the missing certificates came from ("--ca-bundle", or AIA URLs), for the report.
+    pub chain_completed_from: Vec<String>,
     /// An MD5-signed certificate.
     pub md5: bool,
     /// TLS compression accepted (CRIME).
@@ -523,7 +527,19 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating 
         cap(Letter::B, &findings::CAP_RC4);
     }
     if inputs.chain_incomplete {
-        cap(Letter::B, &findings::CAP_CHAIN_INCOMPLETE);
+        let rule = &findings::CAP_CHAIN_INCOMPLETE;
+        caps.push((
+            Letter::B,
+            rule,
+            match inputs.chain_completed_from.is_empty() {
+                true => rule.message.to_owned(),
+                false => format!(
+                    "{} (completed from {})",
+                    rule.message,
+                    inputs.chain_completed_from.join(", ")
+                ),
+            },
+        ));
     }
     caps.sort_by_key(|(letter, _, _)| *letter);
 
@@ -573,8 +589,12 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating 
         found.push(match inputs.names.is_empty() {
             true => findings::CERT_NAME_MISMATCH.finding(),
             false => findings::CERT_NAME_MISMATCH.finding_with(format!(
-                "certificate names {} do not cover the host",
-                inputs.names.join(", ")
+                "certificate names {} do not cover {}",
+                inputs.names.join(", "),
+                match inputs.checked_name.is_empty() {
+                    true => "the host",
+                    false => &inputs.checked_name,
+                }
             )),
         });
     }

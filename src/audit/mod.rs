@@ -2,9 +2,11 @@
 //! the suite table ([`suites`]), client simulation ([`clients`]), certificate analysis
 //! ([`cert`]) and the grade ([`grade`]) are pure; the socket side that asks a server one
 //! ClientHello at a time ([`probe`]), the rustls handshake that keeps the served chain
-//! ([`served`]) and the HSTS/redirect fetches ([`http`]) do I/O; [`scan`] sequences them into an
+//! ([`served`]), the HSTS/redirect fetches ([`http`]) and the AIA caIssuers fetches that
+//! complete a short chain ([`aia`]) do I/O; [`scan`] sequences them into an
 //! [`AuditReport`] ([`report`]).
 
+pub mod aia;
 pub mod cert;
 pub mod clients;
 pub mod error;

@@ -51,10 +51,15 @@ pub struct CertReport {
     pub trusted: bool,
     /// Why not.
     pub problem: Option<String>,
-    /// Covers the host name.
+    /// Covers the name checked.
     pub name_matches: bool,
-    /// An intermediate is missing from what the server sends (found in --ca-bundle).
+    /// What the certificate was checked against: the host name (or --sni), else the IP address.
+    pub checked_name: String,
+    /// An intermediate is missing from what the server sends (found in --ca-bundle or at the
+    /// certificate's AIA caIssuers URL).
     pub incomplete: bool,
+    /// Where the missing certificates came from: "--ca-bundle", or the AIA URLs, in order.
+    pub completed_from: Vec<String>,
 }
 
 /// The whole report.

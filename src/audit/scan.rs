@@ -12,12 +12,12 @@ use tokio::time::Instant;
 use rustls_pki_types::CertificateDer;
 
 use super::AuditError;
-use super::cert::{cert_report, key_of, self_signed};
+use super::cert::{cert_report, key_of, self_signed, server_key};
 use super::grade::{Question, Unknown};
 use super::probe::{self, Accepted};
 use super::report::{AuditReport, ProtocolReport, SuiteReport};
 use super::wire::{self, AlertDescription, Answer, CipherSuite, HelloSpec, Version};
-use super::{clients, grade, http, served, suites};
+use super::{aia, clients, grade, http, served, suites};
 
 /// What to audit.
 #[derive(Clone, Debug)]
@@ -184,60 +184,6 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
             Vec::new(),
         ),
     };
-    let dh_bits = match dh_size(addr, sni, &accepted, timeout).await {
-        Ok(bits) => bits,
-        Err(e) => {
-            unknown(Question::DhParams, e.to_string());
-            None
-        }
-    };
-    if dh_bits.is_some() {
-        connections += 1;
-    }
-    let group_version = [Version::Tls13, Version::Tls12]
-        .into_iter()
-        .find(|v| supported.contains(v));
-    let groups = match group_version {
-        Some(v) => probe::groups(addr, sni, v, timeout).await,
-        None => (Vec::new(), None),
-    };
-    let groups = match groups {
-        (groups, Some(e)) => {
-            unknown(Question::Detail("every key exchange group"), e.to_string());
-            groups
-        }
-        (groups, None) => groups,
-    };
-    connections += match group_version {
-        Some(Version::Tls13) => wire::GROUPS.len(),
-        Some(_) => 5,
-        None => 0,
-    };
-    let fallback_scsv = match fallback_scsv(addr, sni, &supported, timeout).await {
-        Ok(honoured) => honoured,
-        Err(e) => {
-            unknown(Question::Detail("TLS_FALLBACK_SCSV"), e.to_string());
-            None
-        }
-    };
-    connections += usize::from(fallback_scsv.is_some());
-    let resume_host = sni
-        .map(str::to_owned)
-        .unwrap_or_else(|| addr.ip().to_string());
-    let resume_until = std::time::Instant::now() + bounded();
-    let resumption =
-        tokio::task::spawn_blocking(move || served::resumes(addr, &resume_host, resume_until))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r);
-    let resumption = match resumption {
-        Ok(resumes) => Some(resumes),
-        Err(e) => {
-            unknown(Question::Detail("session resumption"), e);
-            None
-        }
-    };
-    connections += 2;
     let chain: Vec<CertificateDer<'static>> = match chain {
         Ok(Ok(chain)) if !chain.is_empty() => chain,
         failed => {
@@ -263,8 +209,77 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         .partition(|der| self_signed(der));
     let mut roots = crate::trust::system_roots();
     roots.extend(extra_roots);
-    let certificate = (!chain.is_empty())
-        .then(|| cert_report(&chain, &roots, &known, sni, crate::clock::unix_now()));
+    let now = crate::clock::unix_now();
+
+    // The remaining probes, one after another, while any AIA fetch for a short chain runs.
+    let probes = async {
+        let dh = dh_size(addr, sni, &accepted, timeout).await;
+        let group_version = [Version::Tls13, Version::Tls12]
+            .into_iter()
+            .find(|v| supported.contains(v));
+        let groups = match group_version {
+            Some(v) => probe::groups(addr, sni, v, timeout).await,
+            None => (Vec::new(), None),
+        };
+        let fallback = fallback_scsv(addr, sni, &supported, timeout).await;
+        let resume_host = sni
+            .map(str::to_owned)
+            .unwrap_or_else(|| addr.ip().to_string());
+        let resume_until = std::time::Instant::now() + bounded();
+        let resumption =
+            tokio::task::spawn_blocking(move || served::resumes(addr, &resume_host, resume_until))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
+        (dh, group_version, groups, fallback, resumption)
+    };
+    let (aia, (dh, group_version, groups, fallback, resumption)) = tokio::join!(
+        aia::complete(&chain, &roots, &known, now, timeout, until),
+        probes
+    );
+
+    let dh_bits = match dh {
+        Ok(bits) => bits,
+        Err(e) => {
+            unknown(Question::DhParams, e.to_string());
+            None
+        }
+    };
+    if dh_bits.is_some() {
+        connections += 1;
+    }
+    let (groups, groups_complete) = match groups {
+        (groups, Some(e)) => {
+            unknown(Question::Detail("every key exchange group"), e.to_string());
+            (groups, false)
+        }
+        (groups, None) => (groups, true),
+    };
+    connections += match group_version {
+        Some(Version::Tls13) => wire::GROUPS.len(),
+        Some(_) => 5,
+        None => 0,
+    };
+    let fallback_scsv = match fallback {
+        Ok(honoured) => honoured,
+        Err(e) => {
+            unknown(Question::Detail("TLS_FALLBACK_SCSV"), e.to_string());
+            None
+        }
+    };
+    connections += usize::from(fallback_scsv.is_some());
+    let resumption = match resumption {
+        Ok(resumes) => Some(resumes),
+        Err(e) => {
+            unknown(Question::Detail("session resumption"), e);
+            None
+        }
+    };
+    connections += 2;
+    // Without a name, the certificate must cover the address audited (SSL Labs' M otherwise).
+    let checked_name = sni.map_or_else(|| addr.ip().to_string(), str::to_owned);
+    let certificate =
+        (!chain.is_empty()).then(|| cert_report(&chain, &roots, &known, &aia, &checked_name, now));
     let (hsts_header, hsts_max_age) = match hsts {
         Ok(found) => found,
         Err(e) => {
@@ -294,7 +309,12 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
             .map(|c| c.names.clone())
             .unwrap_or_default(),
         name_matches: certificate.as_ref().is_some_and(|c| c.name_matches),
+        checked_name: checked_name.clone(),
         chain_incomplete: certificate.as_ref().is_some_and(|c| c.incomplete),
+        chain_completed_from: certificate
+            .as_ref()
+            .map(|c| c.completed_from.clone())
+            .unwrap_or_default(),
         md5: false,
         compression,
         secure_renegotiation,
@@ -307,7 +327,11 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
             .collect(),
         unknowns,
     };
-    let clients = clients::simulate(&inputs.suites, &inputs.server_ordered);
+    let offer = clients::ServerOffer {
+        key: chain.first().and_then(|leaf| server_key(leaf)),
+        groups: (!groups.is_empty() && groups_complete).then(|| groups.clone()),
+    };
+    let clients = clients::simulate_with(&inputs.suites, &inputs.server_ordered, &offer);
     let rating = grade::grade_with(&inputs, &clients);
     Ok(AuditReport {
         grade: rating.grade,

@@ -151,8 +151,9 @@ fn print_report(r: &AuditReport) {
         }
         if !cert.name_matches {
             println!(
-                "  M  certificate names {} do not cover the host",
-                cert.names.join(", ")
+                "  M  certificate names {} do not cover {}",
+                cert.names.join(", "),
+                cert.checked_name
             );
         }
     }
@@ -256,7 +257,11 @@ fn print_report(r: &AuditReport) {
                     " (no FS)"
                 }
             ),
-            None => println!("  {:<24} fails: nothing in common", h.client),
+            None => println!(
+                "  {:<24} fails: {}",
+                h.client,
+                h.failure.as_deref().unwrap_or("nothing in common")
+            ),
         }
     }
     println!("{} connections in {} ms", r.connections, r.elapsed_ms);

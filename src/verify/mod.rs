@@ -324,7 +324,12 @@ fn san_strings(cert: &X509Certificate<'_>) -> Vec<String> {
 }
 
 fn ocsp_urls(cert: &X509Certificate<'_>) -> Vec<String> {
-    const OCSP: &str = "1.3.6.1.5.5.7.48.1";
+    access_locations(cert, "1.3.6.1.5.5.7.48.1")
+}
+
+/// The URIs an Authority Information Access extension gives for `method` (an access method
+/// OID: OCSP, caIssuers).
+pub fn access_locations(cert: &X509Certificate<'_>, method: &str) -> Vec<String> {
     cert.extensions()
         .iter()
         .filter_map(|ext| match ext.parsed_extension() {
@@ -332,7 +337,7 @@ fn ocsp_urls(cert: &X509Certificate<'_>) -> Vec<String> {
             _ => None,
         })
         .flat_map(|aia| aia.accessdescs.iter())
-        .filter(|desc| desc.access_method.to_id_string() == OCSP)
+        .filter(|desc| desc.access_method.to_id_string() == method)
         .filter_map(|desc| match &desc.access_location {
             GeneralName::URI(uri) => Some((*uri).to_owned()),
             _ => None,

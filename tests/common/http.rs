@@ -118,3 +118,85 @@ pub fn https_get(
         .push(("x-test-tls-version".into(), format!("{version:?}")));
     Ok(rsp)
 }
+
+/// How [`serve_paths`] answers one path.
+#[derive(Clone, Debug)]
+pub enum Served {
+    /// 200 with this body.
+    Body(Vec<u8>),
+    /// This status, empty body.
+    Status(u16),
+    /// 200 announcing 4 KiB, then one byte a second (a server that never finishes).
+    Trickle,
+    /// 200 without a length, then this many bytes and close (a server that sends too much).
+    Huge(usize),
+}
+
+/// A small plain-HTTP server on 127.0.0.1 (a thread per connection) answering GETs by path,
+/// 404 for any other path: stands in for a CA's AIA or CRL host, which a test cannot reach.
+pub fn serve_paths(routes: Vec<(&'static str, Served)>) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let routes = std::sync::Arc::new(routes);
+    std::thread::spawn(move || {
+        for sock in listener.incoming() {
+            let Ok(mut sock) = sock else { return };
+            let routes = routes.clone();
+            std::thread::spawn(move || {
+                let _ = sock.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && head.len() < 8192 {
+                    match sock.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let text = String::from_utf8_lossy(&head);
+                let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let answer = routes
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map_or(Served::Status(404), |(_, a)| a.clone());
+                let _ = match answer {
+                    Served::Body(body) => sock
+                        .write_all(
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            )
+                            .as_bytes(),
+                        )
+                        .and_then(|()| sock.write_all(&body)),
+                    Served::Status(code) => sock.write_all(
+                        format!("HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                            .as_bytes(),
+                    ),
+                    Served::Trickle => {
+                        let _ = sock.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 4096\r\nConnection: close\r\n\r\n",
+                        );
+                        for _ in 0..60 {
+                            std::thread::sleep(Duration::from_secs(1));
+                            if sock.write_all(b"0").is_err() {
+                                break;
+                            }
+                        }
+                        Ok(())
+                    }
+                    Served::Huge(n) => {
+                        let _ = sock.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                        let block = [0x30u8; 4096];
+                        let mut sent = 0;
+                        while sent < n && sock.write_all(&block).is_ok() {
+                            sent += block.len();
+                        }
+                        Ok(())
+                    }
+                };
+            });
+        }
+    });
+    addr
+}

@@ -65,3 +65,24 @@ fn ca_params(common_name: &str) -> CertificateParams {
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     params
 }
+
+/// An Authority Information Access extension naming `urls` as caIssuers (RFC 5280 4.2.2.1):
+/// where a client that lacks a certificate's issuer may fetch it.
+pub fn aia_ca_issuers(urls: &[&str]) -> rcgen::CustomExtension {
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        match content.len() {
+            n @ 0..=127 => out.push(n as u8),
+            n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+        }
+        out.extend_from_slice(content);
+        out
+    }
+    // id-ad-caIssuers, 1.3.6.1.5.5.7.48.2.
+    let method = [0x06, 0x08, 0x2B, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    let descriptions: Vec<u8> = urls
+        .iter()
+        .flat_map(|url| tlv(0x30, &[&method[..], &tlv(0x86, url.as_bytes())].concat()))
+        .collect();
+    rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], tlv(0x30, &descriptions))
+}

@@ -651,3 +651,260 @@ fn heartbleed_is_found_by_reading_one_record_header() {
         "no heartbeats at all"
     );
 }
+
+/// Serves each (chain PEM, key PEM) from its own nginx server on a free port, with HSTS and
+/// Mozilla's intermediate TLS settings; returns the ports in order.
+fn serve_certificates(lab: &Lab, file: &str, sites: &[(String, String)]) -> Vec<u16> {
+    let dir = lab.dir.path().join(file);
+    fs::create_dir_all(&dir).unwrap();
+    let mut conf = String::new();
+    let mut ports = Vec::new();
+    for (i, (chain, key)) in sites.iter().enumerate() {
+        fs::write(dir.join(format!("{i}.pem")), chain).unwrap();
+        fs::write(dir.join(format!("{i}.key")), key).unwrap();
+        let port = crate::common::free_port();
+        ports.push(port);
+        conf.push_str(&format!(
+            "server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {d}/{i}.pem;\n    ssl_certificate_key {d}/{i}.key;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;\n    add_header Strict-Transport-Security \"max-age=63072000\" always;\n    return 200 \"ok\";\n}}\n",
+            d = dir.display(),
+        ));
+    }
+    fs::write(
+        lab.nginx_prefix.join(format!("sites-enabled/{file}.conf")),
+        conf,
+    )
+    .unwrap();
+    lab.reload_nginx();
+    ports
+}
+
+/// `certctl audit TARGET --json ARGS…`, once nginx answers; the report.
+fn audit_json(lab: &Lab, target: &str, args: &[&str]) -> serde_json::Value {
+    crate::common::eventually(|| {
+        let out = lab
+            .certctl(["audit", target, "--http-port", "0", "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+    })
+}
+
+#[test]
+fn an_address_audited_without_a_name_is_checked_against_the_ip() {
+    let lab = Lab::managed_nginx();
+    let root = crate::common::TestCa::root("Names Root");
+    let int = root.intermediate("Names Intermediate");
+    let site = |names: &[&str]| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let leaf = int.leaf(names, &key);
+        (format!("{}{}", leaf.pem(), int.pem()), key.serialize_pem())
+    };
+    let ports = serve_certificates(
+        &lab,
+        "names",
+        &[site(&["wrong.example.org"]), site(&["127.0.0.1"])],
+    );
+    let bundle = lab.dir.path().join("names-root.pem");
+    fs::write(&bundle, root.pem()).unwrap();
+    let bundle = bundle.to_str().unwrap();
+
+    // A certificate for another name, audited by address: M, naming what it does cover.
+    let target = format!("127.0.0.1:{}", ports[0]);
+    let report = audit_json(&lab, &target, &["--ca-bundle", bundle]);
+    assert_eq!(report["grade"], "M", "{report:#}");
+    assert_eq!(report["certificate"]["trusted"], true);
+    assert_eq!(report["certificate"]["name_matches"], false);
+    assert_eq!(report["certificate"]["checked_name"], "127.0.0.1");
+    let mismatch = report["rating"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "audit.CERT_NAME_MISMATCH")
+        .expect("a name mismatch finding");
+    let message = mismatch["message"].as_str().unwrap();
+    assert!(
+        message.contains("wrong.example.org") && message.contains("127.0.0.1"),
+        "{message}"
+    );
+    assert_eq!(report["rating"]["grade_trust_ignored"], "A+");
+    // The human report says the same.
+    let out = lab
+        .certctl(["audit", &target, "--http-port", "0", "--ca-bundle", bundle])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("M  ") && text.contains("wrong.example.org do not cover 127.0.0.1"),
+        "{text}"
+    );
+    // The same server audited by the name it has: A+.
+    let report = audit_json(
+        &lab,
+        &target,
+        &["--ca-bundle", bundle, "--sni", "wrong.example.org"],
+    );
+    assert_eq!(report["grade"], "A+", "{report:#}");
+    // Untrusted as well as mismatched: T wins.
+    let report = audit_json(&lab, &target, &[]);
+    assert_eq!(report["grade"], "T", "{report:#}");
+
+    // A certificate with the IP address in its SANs: the address is its name.
+    let report = audit_json(
+        &lab,
+        &format!("127.0.0.1:{}", ports[1]),
+        &["--ca-bundle", bundle],
+    );
+    assert_eq!(report["grade"], "A+", "{report:#}");
+    assert_eq!(report["certificate"]["name_matches"], true);
+}
+
+#[test]
+fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
+    use crate::common::http::{Served, serve_paths};
+    let lab = Lab::managed_nginx();
+    let root = crate::common::TestCa::root("AIA Root");
+    let int = root.intermediate("AIA Intermediate");
+    let int_pem = int.pem();
+    let aia = serve_paths(vec![
+        ("/int.der", Served::Body(int.der().to_vec())),
+        ("/int.pem", Served::Body(int_pem.clone().into_bytes())),
+        (
+            "/garbage",
+            Served::Body(b"<html>not a certificate</html>".to_vec()),
+        ),
+        ("/slow", Served::Trickle),
+        ("/huge", Served::Huge(1 << 20)),
+    ]);
+    // Leaf-only chains whose AIA URL answers in each way.
+    let leaf_only = |path: &str| {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["aia.test".to_owned()]).unwrap();
+        let url = format!("http://{aia}{path}");
+        params
+            .custom_extensions
+            .push(crate::common::pki::aia_ca_issuers(&[&url]));
+        (int.sign(params, &key).pem(), key.serialize_pem())
+    };
+    let paths = [
+        "/int.der", "/int.pem", "/missing", "/garbage", "/slow", "/huge",
+    ];
+    let sites: Vec<(String, String)> = paths.iter().map(|p| leaf_only(p)).collect();
+    let ports = serve_certificates(&lab, "aia", &sites);
+    let bundle = lab.dir.path().join("aia-root.pem");
+    fs::write(&bundle, root.pem()).unwrap();
+
+    for ((path, port), (grade, says)) in paths.iter().zip(&ports).zip([
+        ("B", "completed from"),
+        ("B", "completed from"),
+        ("T", "HTTP 404"),
+        ("T", "served no certificate that issued it"),
+        ("T", "/slow"),
+        ("T", "more than 64 KiB"),
+    ]) {
+        let target = format!("127.0.0.1:{port}");
+        let started = std::time::Instant::now();
+        let report = audit_json(
+            &lab,
+            &target,
+            &[
+                "--sni",
+                "aia.test",
+                "--ca-bundle",
+                bundle.to_str().unwrap(),
+                "--deadline",
+                "4",
+                "--timeout",
+                "2",
+            ],
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(4 + 5),
+            "{path}: the audit outlived its deadline"
+        );
+        assert_eq!(report["grade"], grade, "{path}: {report:#}");
+        assert_eq!(report["certificate"]["chain_length"], 1);
+        let url = format!("http://{aia}{path}");
+        match grade {
+            "B" => {
+                let cap = &report["rating"]["caps"][0];
+                assert_eq!(cap["id"], "audit.CAP_CHAIN_INCOMPLETE", "{report:#}");
+                assert!(cap["why"].as_str().unwrap().contains(&url), "{cap}");
+                assert_eq!(report["certificate"]["completed_from"][0], url.as_str());
+            }
+            _ => {
+                let problem = report["certificate"]["problem"].as_str().unwrap();
+                assert!(problem.contains(says), "{path}: {problem}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_p521_server_fails_the_clients_that_lack_the_curve() {
+    let lab = Lab::managed_nginx();
+    let root = crate::common::TestCa::root("P-521 Root");
+    let int = root.intermediate("P-521 Intermediate");
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).unwrap();
+    let leaf = int.leaf(&["p521.test"], &key);
+    let ports = serve_certificates(
+        &lab,
+        "p521",
+        &[(format!("{}{}", leaf.pem(), int.pem()), key.serialize_pem())],
+    );
+    let bundle = lab.dir.path().join("p521-root.pem");
+    fs::write(&bundle, root.pem()).unwrap();
+
+    let target = format!("127.0.0.1:{}", ports[0]);
+    let report = audit_json(
+        &lab,
+        &target,
+        &[
+            "--sni",
+            "p521.test",
+            "--ca-bundle",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(report["certificate"]["key"], "EC 521", "{report:#}");
+    let clients = report["clients"].as_array().unwrap();
+    let client = |name: &str| {
+        clients
+            .iter()
+            .find(|c| c["client"].as_str().unwrap().starts_with(name))
+            .unwrap()
+    };
+    // Chrome and Safari offer no ecdsa_secp521r1_sha512 in TLS 1.3; Android 7 has no P-521.
+    for failing in ["Chrome", "Safari", "Android"] {
+        let why = client(failing)["failure"].as_str().unwrap_or_default();
+        assert!(why.contains("secp521r1"), "{failing}: {report:#}");
+        assert!(client(failing)["protocol"].is_null());
+    }
+    assert_eq!(client("Firefox")["protocol"], "TLS 1.3", "{report:#}");
+    assert_eq!(client("Java 11")["protocol"], "TLS 1.3");
+    // SSL Labs grades the configuration, not the clients' reach: still A+.
+    assert_eq!(report["grade"], "A+", "{report:#}");
+
+    // The human report says why each failing client fails.
+    let out = lab
+        .certctl([
+            "audit",
+            &target,
+            "--http-port",
+            "0",
+            "--sni",
+            "p521.test",
+            "--ca-bundle",
+            bundle.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.contains("Chrome")
+            && l.contains("fails: cannot verify the server's ECDSA secp521r1 key")),
+        "{text}"
+    );
+}
