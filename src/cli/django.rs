@@ -48,6 +48,20 @@ struct CheckArgs {
     /// The plain-HTTP port that must redirect to https
     #[arg(long, default_value_t = 80, value_name = "N", requires = "url")]
     http_port: u16,
+    /// The plain-HTTP URL that must redirect, when it is not http://HOST[:--http-port]/
+    #[arg(
+        long,
+        value_name = "http://HOST[:PORT]/",
+        requires = "url",
+        conflicts_with = "http_port"
+    )]
+    http_url: Option<String>,
+    /// Trust these CA certificates besides the system's when checking the live site
+    #[arg(long, value_name = "FILE", requires = "url")]
+    ca_bundle: Option<PathBuf>,
+    /// Do not verify the live site's certificate (said in the report)
+    #[arg(long, requires = "url", conflicts_with = "ca_bundle")]
+    insecure: bool,
     /// Connect to this address instead of resolving the URL's host (like curl --resolve)
     #[arg(long, value_name = "IP", requires = "url")]
     connect: Option<std::net::IpAddr>,
@@ -118,8 +132,15 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 connect: args.connect,
                 timeout: std::time::Duration::from_secs(args.timeout.max(1)),
                 session_cookie,
+                http_url: args.http_url.clone(),
+                ca_bundle: args.ca_bundle.clone(),
+                insecure: args.insecure,
             };
-            Some(ctx.block_on(fetch::check_live(&req))??)
+            let mut live = ctx.block_on(fetch::check_live(&req))??;
+            if let Some(p) = &project {
+                certctl::django::live::join_settings(&mut live.findings, &p.settings);
+            }
+            Some(live)
         }
         None => None,
     };
@@ -172,6 +193,9 @@ fn use_colour() -> bool {
 fn print_live(l: &LiveReport) {
     let colour = use_colour();
     println!("{} (live)", l.url);
+    if !l.tls_verified {
+        println!("  TLS:   the certificate was NOT verified (--insecure)");
+    }
     let chain = |hops: &[certctl::django::live::Hop]| {
         hops.iter()
             .map(|h| format!("{} {}", h.url, h.status))
@@ -200,13 +224,19 @@ fn print_live(l: &LiveReport) {
     if l.findings.is_empty() {
         println!("no live findings");
     }
-    for f in l.findings.iter().map(|f| &f.finding) {
+    for lf in &l.findings {
+        let f = &lf.finding;
         println!(
             "{} {:<13} {}",
             severity_word(f.severity, colour),
             f.id,
             f.message
         );
+        match (lf.setting, &lf.set_at) {
+            (Some(setting), Some(at)) => println!("{:22}setting: {setting}, set at {at}", ""),
+            (Some(setting), None) => println!("{:22}setting: {setting}", ""),
+            _ => {}
+        }
         println!("{:22}fix: {}", "", f.fix);
     }
 }

@@ -27,6 +27,12 @@ pub struct LiveRequest {
     pub timeout: std::time::Duration,
     /// SESSION_COOKIE_NAME (from the static check when there is one).
     pub session_cookie: String,
+    /// The plain-HTTP URL that must redirect (default: the URL's host on `http_port`).
+    pub http_url: Option<String>,
+    /// Trusted roots besides the system's (`--ca-bundle`).
+    pub ca_bundle: Option<std::path::PathBuf>,
+    /// Do not verify the site's certificate (`--insecure`; said in the report).
+    pub insecure: bool,
 }
 
 /// The live report.
@@ -44,6 +50,8 @@ pub struct LiveReport {
     pub cookie_page: String,
     /// Cookies set on the way.
     pub cookies: Vec<live::CookieView>,
+    /// Whether the site's certificate chain was verified (false with `--insecure`).
+    pub tls_verified: bool,
     /// Findings, worst first.
     pub findings: Vec<live::LiveFinding>,
 }
@@ -53,6 +61,8 @@ pub struct LiveReport {
 struct Fetched {
     chain: Vec<live::Hop>,
     hsts: Vec<String>,
+    /// The last response's headers (names lower-case).
+    headers: Vec<(String, String)>,
     set_cookie: Vec<String>,
     status: u16,
     body: String,
@@ -96,6 +106,7 @@ async fn follow(client: &reqwest::Client, start: reqwest::Url) -> Result<Fetched
     let mut fetched = Fetched {
         chain: Vec::new(),
         hsts: Vec::new(),
+        headers: Vec::new(),
         set_cookie: Vec::new(),
         status: 0,
         body: String::new(),
@@ -116,6 +127,11 @@ async fn follow(client: &reqwest::Client, start: reqwest::Url) -> Result<Fetched
             fetched.hsts = values("strict-transport-security");
         }
         fetched.set_cookie.extend(values("set-cookie"));
+        fetched.headers = rsp
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
         let location = match rsp.status().is_redirection() {
             true => rsp
                 .headers()
@@ -143,8 +159,9 @@ async fn follow(client: &reqwest::Client, start: reqwest::Url) -> Result<Fetched
     }
 }
 
-/// The live check: redirects, HSTS, cookies, mixed content. Certificate trust is not judged here
-/// (that is `certctl audit`'s job), so a lab certificate works.
+/// The live check: redirects, HSTS, cookies, mixed content, security headers, DEBUG and the
+/// CSRF origin check. The certificate is verified (system roots and `ca_bundle`) unless
+/// `insecure`; grading it is `certctl audit`'s job.
 pub async fn check_live(req: &LiveRequest) -> Result<LiveReport, DjangoError> {
     let bad = |why: &str| DjangoError::BadUrl {
         url: req.url.clone(),
@@ -158,8 +175,17 @@ pub async fn check_live(req: &LiveRequest) -> Result<LiveReport, DjangoError> {
     let mut builder = reqwest::Client::builder()
         .no_proxy()
         .timeout(req.timeout)
-        .danger_accept_invalid_certs(true)
         .redirect(reqwest::redirect::Policy::none());
+    builder = if req.insecure {
+        builder.danger_accept_invalid_certs(true)
+    } else {
+        let roots = crate::trust::trusted_roots(req.ca_bundle.as_deref())?;
+        let certs: Vec<reqwest::Certificate> = roots
+            .iter()
+            .filter_map(|c| reqwest::Certificate::from_der(c).ok())
+            .collect();
+        builder.tls_certs_only(certs)
+    };
     if let Some(ip) = req.connect {
         // The port is the URL's; only the address is replaced.
         builder = builder.resolve(&host, std::net::SocketAddr::new(ip, 0));
@@ -168,18 +194,39 @@ pub async fn check_live(req: &LiveRequest) -> Result<LiveReport, DjangoError> {
         .build()
         .map_err(|e| DjangoError::Live(e.to_string()))?;
 
-    let mut plain = url.clone();
-    plain
-        .set_scheme("http")
-        .map_err(|_| bad("cannot make its http:// form"))?;
-    plain
-        .set_port((req.http_port != 80).then_some(req.http_port))
-        .map_err(|_| bad("cannot set the http port"))?;
-    plain.set_path("/");
-    plain.set_query(None);
-    let (http, https) = tokio::join!(
+    let plain = match &req.http_url {
+        Some(given) => {
+            let bad_http = |why: String| DjangoError::BadHttpUrl {
+                url: given.clone(),
+                why,
+            };
+            let plain = reqwest::Url::parse(given).map_err(|e| bad_http(e.to_string()))?;
+            if plain.scheme() != "http" {
+                return Err(bad_http("must be an http:// URL".into()));
+            }
+            plain
+        }
+        None => {
+            let mut plain = url.clone();
+            plain
+                .set_scheme("http")
+                .map_err(|_| bad("cannot make its http:// form"))?;
+            plain
+                .set_port((req.http_port != 80).then_some(req.http_port))
+                .map_err(|_| bad("cannot set the http port"))?;
+            plain.set_path("/");
+            plain.set_query(None);
+            plain
+        }
+    };
+    // A path no site has: DEBUG's technical 404 page shows itself there.
+    let probe = url
+        .join("/certctl-probe-404-9f2c/")
+        .map_err(|e| bad(&e.to_string()))?;
+    let (http, https, missing) = tokio::join!(
         fetch(&client, plain, req.timeout),
-        fetch(&client, url.clone(), req.timeout)
+        fetch(&client, url.clone(), req.timeout),
+        fetch(&client, probe.clone(), req.timeout)
     );
     let (http, https) = (http?, https?);
 
@@ -199,23 +246,46 @@ pub async fn check_live(req: &LiveRequest) -> Result<LiveReport, DjangoError> {
                 fix: "pass --path with a page that sets the session and CSRF cookies".into(),
             },
             url: page_url.clone(),
+            setting: None,
+            set_at: None,
         });
         cookie_page = https.clone();
         page_url = url.to_string();
     }
 
-    findings.extend(live::redirect_findings(&http.chain));
-    findings.extend(live::redirect_findings(&https.chain));
-    findings.extend(live::hsts_findings(url.as_str(), &https.hsts));
+    // A loop is reported once, with its cause; what it hides (HSTS, cookies, headers) is not
+    // reported as a cause of its own.
+    let https_redirects = live::redirect_findings(&https.chain);
+    let looped = https_redirects.iter().any(|f| f.finding.id == "live.L003");
+    findings.extend(
+        live::redirect_findings(&http.chain)
+            .into_iter()
+            .filter(|f| !(looped && f.finding.id == "live.L003")),
+    );
+    findings.extend(https_redirects);
     let cookies = live::parse_cookies(&cookie_page.set_cookie);
-    findings.extend(live::cookie_findings(
-        &page_url,
-        &cookies,
-        &req.session_cookie,
-    ));
-    findings.extend(live::mixed_findings(url.as_str(), &https.body));
-    if page_url != url.as_str() {
-        findings.extend(live::mixed_findings(&page_url, &cookie_page.body));
+    if !looped {
+        findings.extend(live::hsts_findings(url.as_str(), &https.hsts));
+        findings.extend(live::header_findings(url.as_str(), &https.headers));
+        findings.extend(live::cookie_findings(
+            &page_url,
+            &cookies,
+            &req.session_cookie,
+        ));
+        findings.extend(live::mixed_findings(url.as_str(), &https.body));
+        if page_url != url.as_str() {
+            findings.extend(live::mixed_findings(&page_url, &cookie_page.body));
+        }
+        if let Ok(missing) = &missing {
+            findings.extend(live::debug_finding(
+                probe.as_str(),
+                missing.status,
+                &missing.body,
+            ));
+        }
+        if let Some(token) = cookies_value(&cookie_page.set_cookie, "csrftoken") {
+            findings.extend(csrf_origin_check(&client, &page, &token, req.timeout).await);
+        }
     }
     findings.sort_by_key(|f| report_rank(f.finding.severity));
     Ok(LiveReport {
@@ -225,6 +295,79 @@ pub async fn check_live(req: &LiveRequest) -> Result<LiveReport, DjangoError> {
         hsts: https.hsts,
         cookie_page: page_url,
         cookies,
+        tls_verified: !req.insecure,
         findings,
     })
+}
+
+/// The value of the cookie `name` among Set-Cookie headers.
+fn cookies_value(set_cookie: &[String], name: &str) -> Option<String> {
+    set_cookie
+        .iter()
+        .filter_map(|raw| cookie::Cookie::parse(raw.as_str()).ok())
+        .find(|c| c.name() == name)
+        .map(|c| c.value().to_owned())
+}
+
+/// Posts an empty form to `page` with the CSRF cookie and token, as a browser does (Origin and
+/// Referer set), and when Django refuses it, again without them: see
+/// [`live::csrf_origin_finding`]. A post that cannot be made tests nothing.
+async fn csrf_origin_check(
+    client: &reqwest::Client,
+    page: &reqwest::Url,
+    token: &str,
+    timeout: std::time::Duration,
+) -> Option<live::LiveFinding> {
+    let with_origin = csrf_post(client, page, token, true, timeout).await.ok()?;
+    let first = live::PostAnswer {
+        status: with_origin.0,
+        body: &with_origin.1,
+    };
+    let without_origin = match first.status {
+        403 => csrf_post(client, page, token, false, timeout).await.ok(),
+        _ => None,
+    };
+    let second = without_origin
+        .as_ref()
+        .map(|(status, body)| live::PostAnswer {
+            status: *status,
+            body,
+        });
+    live::csrf_origin_finding(page.as_str(), &first, second.as_ref())
+}
+
+/// One form post: (status, body), all within `timeout`.
+async fn csrf_post(
+    client: &reqwest::Client,
+    page: &reqwest::Url,
+    token: &str,
+    origin: bool,
+    timeout: std::time::Duration,
+) -> Result<(u16, String), DjangoError> {
+    let mut request = client
+        .post(page.clone())
+        .header("cookie", format!("csrftoken={token}"))
+        .header("x-csrftoken", token)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("");
+    if origin {
+        request = request
+            .header("origin", page.origin().ascii_serialization())
+            .header("referer", page.as_str());
+    }
+    let send = async {
+        let rsp = request
+            .send()
+            .await
+            .map_err(|e| DjangoError::Live(format!("{page}: {}", crate::acme::error_chain(&e))))?;
+        let status = rsp.status().as_u16();
+        Ok((status, body(rsp).await))
+    };
+    tokio::time::timeout(timeout, send)
+        .await
+        .unwrap_or_else(|_| {
+            Err(DjangoError::Live(format!(
+                "{page}: no answer to the form post"
+            )))
+        })
 }

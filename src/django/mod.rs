@@ -71,6 +71,17 @@ pub enum DjangoError {
         /// Why.
         why: String,
     },
+    /// `--http-url` is not a usable http:// URL.
+    #[error("--http-url {url}: {why}")]
+    BadHttpUrl {
+        /// As given.
+        url: String,
+        /// Why.
+        why: String,
+    },
+    /// `--ca-bundle` could not be used.
+    #[error(transparent)]
+    Bundle(#[from] crate::trust::BundleError),
     /// The live site could not be fetched.
     #[error("cannot check the live site: {0}")]
     Live(String),

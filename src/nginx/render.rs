@@ -258,7 +258,9 @@ fn tls_server(out: &mut String, spec: &SiteSpec, server: &TlsServer, layout: &Ng
         Serve::ProxyPass(url) => {
             out.push_str("    location / {\n");
             out.push_str(&format!("        proxy_pass {url};\n"));
-            out.push_str("        proxy_set_header Host $host;\n");
+            // The Host as the browser sent it, port included: Django's CSRF check compares the
+            // Origin header with it, and $host drops a non-default port.
+            out.push_str("        proxy_set_header Host $http_host;\n");
             out.push_str("        proxy_set_header X-Forwarded-Proto $scheme;\n");
             out.push_str("        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n");
             out.push_str("        proxy_set_header X-Real-IP $remote_addr;\n");

@@ -227,7 +227,7 @@ impl Lab {
     }
 
     /// pebble's root written to `pebble-root.pem` in the lab dir, for openssl's -CAfile.
-    pub(super) fn write_pebble_root(&self) -> PathBuf {
+    pub fn write_pebble_root(&self) -> PathBuf {
         let root_path = self.dir.path().join("pebble-root.pem");
         fs::write(&root_path, self.pebble_get("/roots/0")).unwrap();
         root_path

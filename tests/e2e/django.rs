@@ -520,30 +520,37 @@ impl Gunicorn {
     }
 }
 
-fn live_check(https_port: u16, http_port: u16, module: &str) -> serde_json::Value {
+/// The live check of `https://live.test:PORT/` with the project's settings `module` (None: no
+/// project, the live site only), trusting pebble's root.
+fn live_check(
+    lab: &crate::common::Lab,
+    https_port: u16,
+    http_port: u16,
+    module: Option<&str>,
+) -> serde_json::Value {
     let split = fixtures().join("split");
     let url = format!("https://live.test:{https_port}/");
-    let http = http_port.to_string();
-    let out = certctl(
-        &[
-            "django",
-            "check",
-            "--json",
-            "--project",
-            split.to_str().unwrap(),
-            "--settings",
-            module,
-            "--url",
-            &url,
-            "--connect",
-            "127.0.0.1",
-            "--http-port",
-            &http,
-            "--path",
-            "/visit/",
-        ],
-        &[("DJANGO_SECRET_KEY", KEY)],
-    );
+    let http = format!("http://live.test:{http_port}/");
+    let root = lab.write_pebble_root();
+    let mut args = vec![
+        "django",
+        "check",
+        "--json",
+        "--url",
+        &url,
+        "--connect",
+        "127.0.0.1",
+        "--http-url",
+        &http,
+        "--path",
+        "/visit/",
+        "--ca-bundle",
+        root.to_str().unwrap(),
+    ];
+    if let Some(module) = module {
+        args.extend(["--project", split.to_str().unwrap(), "--settings", module]);
+    }
+    let out = certctl(&args, &[("DJANGO_SECRET_KEY", KEY)]);
     assert_ok(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -567,7 +574,12 @@ fn live_check_of_django_under_gunicorn_behind_nginx_tls() {
     let upstream = format!("http://127.0.0.1:{}", secure.port);
     assert_ok(&lab.issue_nginx(&["live.test"], &["--proxy-pass", &upstream]));
     let report = crate::common::eventually(|| {
-        let r = live_check(lab.https_port, lab.http_port, "shop.settings.secure");
+        let r = live_check(
+            &lab,
+            lab.https_port,
+            lab.http_port,
+            Some("shop.settings.secure"),
+        );
         (r["live"]["https_chain"][0]["status"] == 200).then_some(r)
     });
     let live = &report["live"];
@@ -597,6 +609,23 @@ fn live_check_of_django_under_gunicorn_behind_nginx_tls() {
         1,
         "nginx owns HSTS: one header"
     );
+    assert_eq!(live["tls_verified"], true);
+    // The certificate is verified by default: without the lab's root the check refuses.
+    let out = certctl(
+        &[
+            "django",
+            "check",
+            "--url",
+            &format!("https://live.test:{}/", lab.https_port),
+            "--connect",
+            "127.0.0.1",
+            "--http-port",
+            &lab.http_port.to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("live.test"), "{}", stderr(&out));
 
     // Insecure: a hand-written nginx that proxies plain HTTP too and sends no X-Forwarded-Proto,
     // in front of settings with insecure cookies and an http:// script.
@@ -616,7 +645,7 @@ fn live_check_of_django_under_gunicorn_behind_nginx_tls() {
     .unwrap();
     lab.reload_nginx();
     let report = crate::common::eventually(|| {
-        let r = live_check(https, http, "shop.settings.live_insecure");
+        let r = live_check(&lab, https, http, Some("shop.settings.live_insecure"));
         (r["live"]["https_chain"][0]["status"] == 200).then_some(r)
     });
     let found = live_ids(&report);
@@ -627,8 +656,30 @@ fn live_check_of_django_under_gunicorn_behind_nginx_tls() {
         "live.L021",
         "live.L022",
         "live.L030",
+        // No X-Forwarded-Proto and no SECURE_PROXY_SSL_HEADER: Django refuses its own forms.
+        "live.L060",
     ] {
         assert!(found.contains(id), "{id} missing: {:#}", report["live"]);
+    }
+    // With the project, each live finding says which setting causes it and where it is set.
+    let l020 = report["live"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "live.L060")
+        .unwrap();
+    assert_eq!(l020["setting"], "SECURE_PROXY_SSL_HEADER");
+    assert!(
+        l020["set_at"]
+            .as_str()
+            .is_some_and(|at| at.ends_with("live_insecure.py:5")),
+        "{l020}"
+    );
+    // Without any project checkout the live site alone is checked, and finds the same.
+    let alone = live_check(&lab, https, http, None);
+    assert!(alone.get("findings").is_none(), "no static part");
+    for id in ["live.L001", "live.L020", "live.L060"] {
+        assert!(live_ids(&alone).contains(id), "{id}: {:#}", alone["live"]);
     }
     let mixed: Vec<&str> = report["live"]["findings"]
         .as_array()
@@ -645,4 +696,53 @@ fn live_check_of_django_under_gunicorn_behind_nginx_tls() {
     );
     // The static side agrees: the same project's settings give Django's cookie warnings.
     assert!(ids(&report, "security.").contains("security.W012"));
+
+    // DEBUG on behind a correct proxy, and a redirect loop: SSL redirect behind an nginx that
+    // does not send X-Forwarded-Proto.
+    let debug = Gunicorn::start("shop.settings.debug_on");
+    let looping = Gunicorn::start("shop.settings.redirect_loop");
+    let ports: Vec<(u16, u16)> = (0..2)
+        .map(|_| (crate::common::free_port(), crate::common::free_port()))
+        .collect();
+    let mut conf = String::new();
+    let forwarded = ["proxy_set_header X-Forwarded-Proto $scheme;", ""];
+    for (((https, http), up), header) in ports.iter().zip([debug.port, looping.port]).zip(forwarded)
+    {
+        conf.push_str(&format!(
+            "server {{ listen 127.0.0.1:{http}; server_name live.test; return 301 https://$host:{https}$request_uri; }}\n\
+             server {{ listen 127.0.0.1:{https} ssl; server_name live.test; ssl_certificate {d}/fullchain.pem; ssl_certificate_key {d}/privkey.pem;\n\
+             location / {{ proxy_pass http://127.0.0.1:{up}; proxy_set_header Host $http_host; {header} }} }}\n",
+            d = live_dir.display(),
+        ));
+    }
+    fs::write(lab.nginx_prefix.join("sites-enabled/more.conf"), conf).unwrap();
+    lab.reload_nginx();
+    let (https, http) = ports[0];
+    let report = crate::common::eventually(|| {
+        let r = live_check(&lab, https, http, None);
+        live_ids(&r).contains("live.L050").then_some(r)
+    });
+    assert!(
+        !live_ids(&report).contains("live.L003"),
+        "{:#}",
+        report["live"]
+    );
+    let (https, http) = ports[1];
+    let report = crate::common::eventually(|| {
+        let r = live_check(&lab, https, http, None);
+        live_ids(&r).contains("live.L003").then_some(r)
+    });
+    let findings = report["live"]["findings"].as_array().unwrap();
+    assert_eq!(
+        findings.iter().filter(|f| f["id"] == "live.L003").count(),
+        1,
+        "the loop is reported once: {findings:#?}"
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| !["live.L010", "live.L020", "live.L051"].contains(&f["id"].as_str().unwrap())),
+        "what the loop hides is not reported as causes: {findings:#?}"
+    );
+    assert!(report["live"]["https_chain"].as_array().unwrap().len() <= 6);
 }
