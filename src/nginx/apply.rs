@@ -190,10 +190,14 @@ pub fn apply(
     journal: Option<&Path>,
 ) -> Result<Applied, NginxError> {
     let todo = pending(changes)?;
+    let paths: Vec<PathBuf> = changes.iter().map(|c| c.path().to_owned()).collect();
     if todo.is_empty() {
         if reload == Reload::Always {
             nginx.test()?;
             nginx.reload()?;
+        }
+        if let Some(dir) = journal {
+            record(dir, &paths, &[])?;
         }
         return Ok(Applied {
             reloaded: reload == Reload::Always,
@@ -220,7 +224,7 @@ pub fn apply(
         nginx.reload()
     })();
     let result = result.and_then(|()| match journal {
-        Some(dir) => record(dir, &saved),
+        Some(dir) => record(dir, &paths, &saved),
         None => Ok(()),
     });
     match result {
@@ -279,17 +283,74 @@ fn fingerprint(before: &Before) -> String {
     }
 }
 
-/// Adds the first-touch state of every newly touched path to the journal in `dir`, and what each
-/// path holds now.
-fn record(dir: &Path, saved: &[(PathBuf, Before)]) -> Result<(), NginxError> {
+/// The journals of the other certificates: the sibling directories of `dir`, with their entries.
+fn sibling_journals(dir: &Path) -> Result<Vec<(PathBuf, Vec<Entry>)>, NginxError> {
+    let Some(root) = dir.parent() else {
+        return Ok(Vec::new());
+    };
+    let listing = match fs::read_dir(root) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("cannot read", root)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in listing {
+        let other = entry.map_err(io("cannot read", root))?.path();
+        if other == dir {
+            continue;
+        }
+        if let Some(entries) = load_journal(&other)? {
+            out.push((other, entries));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+fn save_journal(dir: &Path, entries: &[Entry]) -> Result<(), NginxError> {
+    let json = serde_json::to_vec_pretty(entries).expect("journal serializes");
+    Ok(fsio::write_atomic(&dir.join(JOURNAL), &json, 0o600)?)
+}
+
+/// Records in the journal in `dir` every path of a certificate's configuration (`paths`, changed
+/// now or not): what it holds now, and for a path new to this journal what it held before
+/// certctl first touched it — taken from another certificate's journal when that one touched it
+/// first (a shared snippet, a user file with both certificates' names), else from `saved` (the
+/// paths changed now), else what it holds now. The other journals that list a path changed now
+/// learn what it holds now too, so none of them thinks it was edited by someone else.
+fn record(dir: &Path, paths: &[PathBuf], saved: &[(PathBuf, Before)]) -> Result<(), NginxError> {
     fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
     let mut entries = load_journal(dir)?.unwrap_or_default();
-    for (path, before) in saved {
+    let mut siblings = sibling_journals(dir)?;
+    let mut changed = false;
+    for path in paths {
         let now = fingerprint(&read_before(path)?);
         if let Some(e) = entries.iter_mut().find(|e| e.path == *path) {
+            changed |= e.after != now;
             e.after = now;
             continue;
         }
+        changed = true;
+        let first = siblings
+            .iter()
+            .find_map(|(d, list)| list.iter().find(|e| e.path == *path).map(|e| (d, e)));
+        if let Some((other, e)) = first {
+            let mut entry = e.clone();
+            entry.after = now;
+            if let Some(copy) = &e.copy {
+                let from = other.join(copy);
+                let bytes = fs::read(&from).map_err(io("cannot read", &from))?;
+                let name = format!("{}.orig", entries.len());
+                fsio::write_atomic(&dir.join(&name), &bytes, 0o600)?;
+                entry.copy = Some(name);
+            }
+            entries.push(entry);
+            continue;
+        }
+        let before = match saved.iter().find(|(p, _)| p == path) {
+            Some((_, before)) => before.clone(),
+            None => read_before(path)?,
+        };
         let mut entry = Entry {
             path: path.clone(),
             before: "missing".into(),
@@ -302,52 +363,105 @@ fn record(dir: &Path, saved: &[(PathBuf, Before)]) -> Result<(), NginxError> {
             Before::Missing => {}
             Before::File(bytes, mode) => {
                 let copy = format!("{}.orig", entries.len());
-                fsio::write_atomic(&dir.join(&copy), bytes, 0o600)?;
+                fsio::write_atomic(&dir.join(&copy), &bytes, 0o600)?;
                 entry.before = "file".into();
                 entry.copy = Some(copy);
-                entry.mode = *mode;
+                entry.mode = mode;
             }
             Before::Link(target) => {
                 entry.before = "link".into();
-                entry.target = Some(target.clone());
+                entry.target = Some(target);
             }
         }
         entries.push(entry);
     }
-    let json = serde_json::to_vec_pretty(&entries).expect("journal serializes");
-    Ok(fsio::write_atomic(&dir.join(JOURNAL), &json, 0o600)?)
+    if changed {
+        save_journal(dir, &entries)?;
+    }
+    let written: Vec<&PathBuf> = saved.iter().map(|(p, _)| p).collect();
+    update_after(&mut siblings, &written)
 }
 
-/// What a revert puts back: (path, what it holds now, what it held before certctl).
+/// Sets `after` of `paths` in each of `journals` that lists them to what they hold now.
+fn update_after(
+    journals: &mut [(PathBuf, Vec<Entry>)],
+    paths: &[&PathBuf],
+) -> Result<(), NginxError> {
+    for (dir, list) in journals.iter_mut() {
+        let mut dirty = false;
+        for e in list.iter_mut().filter(|e| paths.contains(&&e.path)) {
+            let now = fingerprint(&read_before(&e.path)?);
+            dirty |= e.after != now;
+            e.after = now;
+        }
+        if dirty {
+            save_journal(dir, list)?;
+        }
+    }
+    Ok(())
+}
+
+/// One path of a revert: what it holds now, and what the revert makes it.
+struct Item {
+    path: PathBuf,
+    now: Before,
+    target: Before,
+}
+
+/// What a revert puts back.
 pub struct RevertPlan {
-    items: Vec<(PathBuf, Before, Before)>,
+    items: Vec<Item>,
+    /// User files another certificate's journal lists too, with what they held before certctl.
+    shared: Vec<(PathBuf, String)>,
+}
+
+impl RevertPlan {
+    /// User files (not certctl's own) that another certificate changed too: the path and its
+    /// text before certctl first touched it. The revert puts that text back unless
+    /// [`RevertPlan::set_text`] says otherwise (what the other certificates still need).
+    pub fn shared_user_files(&self) -> &[(PathBuf, String)] {
+        &self.shared
+    }
+
+    /// Makes the revert write `text` to `path` instead of its text before certctl.
+    pub fn set_text(&mut self, path: &Path, text: String) {
+        if let Some(item) = self.items.iter_mut().find(|i| i.path == path) {
+            let mode = match (&item.now, &item.target) {
+                (Before::File(_, mode), _) | (_, Before::File(_, mode)) => *mode,
+                _ => 0o644,
+            };
+            item.target = Before::File(text.into_bytes(), mode);
+        }
+    }
 }
 
 /// Reads the journal in `dir` and checks that nothing certctl wrote was edited since (unless
-/// `force`). Paths another certificate's journal (in `others`) also lists are left as they are.
-pub fn revert_plan(
-    dir: &Path,
-    others: &[PathBuf],
-    force: bool,
-) -> Result<Option<RevertPlan>, NginxError> {
+/// `force`). Files of certctl's own that another certificate's journal also lists (the shared
+/// snippets) stay as they are; user files another certificate changed too are listed in
+/// [`RevertPlan::shared_user_files`].
+pub fn revert_plan(dir: &Path, force: bool) -> Result<Option<RevertPlan>, NginxError> {
     let Some(entries) = load_journal(dir)? else {
         return Ok(None);
     };
-    let mut shared = Vec::new();
-    for other in others {
-        shared.extend(
-            load_journal(other)?
-                .unwrap_or_default()
-                .into_iter()
-                .map(|e| e.path),
-        );
-    }
+    let others: Vec<PathBuf> = sibling_journals(dir)?
+        .into_iter()
+        .flat_map(|(_, list)| list.into_iter().map(|e| e.path))
+        .collect();
     let mut items = Vec::new();
+    let mut shared = Vec::new();
     for e in entries.into_iter().rev() {
-        if shared.contains(&e.path) {
+        let now = read_before(&e.path)?;
+        let is_shared = others.contains(&e.path);
+        let ours = match &now {
+            Before::File(bytes, _) => {
+                ownership(&String::from_utf8_lossy(bytes)) != Ownership::NotOurs
+            }
+            Before::Link(_) => true,
+            Before::Missing => false,
+        };
+        if is_shared && ours {
             continue;
         }
-        let now = read_before(&e.path)?;
         if !force && fingerprint(&now) != e.after {
             return Err(NginxError::EditedSince { path: e.path });
         }
@@ -359,9 +473,16 @@ pub fn revert_plan(
             ("link", _, Some(target)) => Before::Link(target.clone()),
             _ => Before::Missing,
         };
-        items.push((e.path, now, before));
+        if is_shared {
+            shared.push((e.path.clone(), as_text(&before)));
+        }
+        items.push(Item {
+            path: e.path,
+            now,
+            target: before,
+        });
     }
-    Ok(Some(RevertPlan { items }))
+    Ok(Some(RevertPlan { items, shared }))
 }
 
 fn as_text(before: &Before) -> String {
@@ -375,12 +496,12 @@ fn as_text(before: &Before) -> String {
 /// The unified diff of a revert.
 pub fn revert_diff(plan: &RevertPlan) -> Result<String, NginxError> {
     let mut out = String::new();
-    for (path, now, before) in &plan.items {
-        if now == before {
+    for item in &plan.items {
+        if item.now == item.target {
             continue;
         }
-        let path = path.display().to_string();
-        let (old, new) = (as_text(now), as_text(before));
+        let path = item.path.display().to_string();
+        let (old, new) = (as_text(&item.now), as_text(&item.target));
         out.push_str(
             &similar::TextDiff::from_lines(&old, &new)
                 .unified_diff()
@@ -392,16 +513,17 @@ pub fn revert_diff(plan: &RevertPlan) -> Result<String, NginxError> {
 }
 
 /// Puts every path of the plan back, `nginx -t`, reload; on failure puts them back as they
-/// were. The journal goes once the revert took.
+/// were. The journal goes once the revert took; the other certificates' journals learn what
+/// the shared files hold now.
 pub fn revert(plan: &RevertPlan, nginx: &Nginx, journal: &Path) -> Result<Applied, NginxError> {
     let mut done: Vec<(PathBuf, Before)> = Vec::new();
     let result = (|| {
-        for (path, now, before) in &plan.items {
-            if now == before {
+        for item in &plan.items {
+            if item.now == item.target {
                 continue;
             }
-            done.push((path.clone(), now.clone()));
-            restore(path, before.clone())?;
+            done.push((item.path.clone(), item.now.clone()));
+            restore(&item.path, item.target.clone())?;
         }
         nginx.test()?;
         nginx.reload()
@@ -414,6 +536,8 @@ pub fn revert(plan: &RevertPlan, nginx: &Nginx, journal: &Path) -> Result<Applie
         }
         return Err(err);
     }
+    let written: Vec<&PathBuf> = done.iter().map(|(p, _)| p).collect();
+    update_after(&mut sibling_journals(journal)?, &written)?;
     fs::remove_dir_all(journal).map_err(io("cannot remove", journal))?;
     Ok(Applied {
         changed: done.into_iter().map(|(p, _)| p).collect(),

@@ -8,6 +8,7 @@
 //! server. Over HTTPS, each name serves what its port-80 server served (copied from that server,
 //! see `nginx::edit::mirror`), or `--root`/`--proxy-pass` when given.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ struct UserServer {
     real: PathBuf,
     /// The names of the certificate it answers on port 80.
     hosts: Vec<String>,
+    /// The names of certctl's other certificates it answers on port 80: its region redirects
+    /// them too.
+    others: Vec<String>,
 }
 
 impl UserServer {
@@ -77,6 +81,7 @@ fn add_host(list: &mut Vec<UserServer>, block: &ServerBlock, host: &str) -> Resu
             real: real_path(&block.file)?,
             block: block.clone(),
             hosts: vec![host.to_owned()],
+            others: Vec::new(),
         }),
     }
     Ok(())
@@ -93,10 +98,14 @@ fn real_path(path: &Path) -> Result<PathBuf, NginxError> {
     Ok(std::fs::canonicalize(path).map_err(fsio::io("cannot resolve", path))?)
 }
 
+/// Who answers `hosts` (the names of certificate `name`) in what nginx loads; `others` are the
+/// names of certctl's other certificates on the same nginx, noted on the user servers that
+/// answer them.
 fn inspect(
     site: &NginxSite,
     name: &str,
     hosts: &[String],
+    others: &[String],
     http_port: u16,
 ) -> Result<Served, Error> {
     let ours = our_files(site, name);
@@ -124,17 +133,28 @@ fn inspect(
         .iter()
         .filter(|b| b.listens_on(http_port) == Some(false))
         .collect();
-    let mut http: Vec<UserServer> = Vec::new();
-    let mut uncovered = Vec::new();
-    for host in hosts {
-        let best = on_http
+    let best = |host: &str| {
+        on_http
             .iter()
             .filter_map(|b| b.match_rank(host).map(|r| (r, *b)))
             .min_by_key(|(r, _)| *r)
-            .map(|(_, b)| b);
-        match best {
+            .map(|(_, b)| b)
+    };
+    let mut http: Vec<UserServer> = Vec::new();
+    let mut uncovered = Vec::new();
+    for host in hosts {
+        match best(host) {
             None => uncovered.push(host.clone()),
             Some(block) => add_host(&mut http, block, host)?,
+        }
+    }
+    for host in others.iter().filter(|h| !hosts.contains(h)) {
+        if let Some(block) = best(host)
+            && let Some(u) = http
+                .iter_mut()
+                .find(|u| u.block.file == block.file && u.block.index == block.index)
+        {
+            u.others.push(host.clone());
         }
     }
     let default_http = match on_http
@@ -146,6 +166,7 @@ fn inspect(
             real: real_path(&b.file)?,
             block: (*b).clone(),
             hosts: Vec::new(),
+            others: Vec::new(),
         }),
         None => None,
     };
@@ -171,6 +192,14 @@ fn is_certctl_site(site: &NginxSite, file: &Path) -> bool {
 fn read_user_file(path: &Path) -> Result<(String, Vec<crate::nginx::lex::Directive>), Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| NginxError::from(fsio::io("cannot read", path)(e)))?;
+    parse_user_file(path, text)
+}
+
+/// A user's file's text, parsed.
+fn parse_user_file(
+    path: &Path,
+    text: String,
+) -> Result<(String, Vec<crate::nginx::lex::Directive>), Error> {
     let servers = edit::servers(&text).map_err(|e| NginxError::Unparsable {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -224,6 +253,7 @@ fn user_file_changes(
     served: &Served,
     tls: Option<&TlsPart<'_>>,
     keep_existing: bool,
+    bases: &BTreeMap<PathBuf, String>,
 ) -> Result<Vec<Change>, Error> {
     let snippet = site.layout.acme_snippet();
     let target = render::redirect_target(site.https_port);
@@ -236,7 +266,10 @@ fn user_file_changes(
     }
     let mut changes = Vec::new();
     for path in files {
-        let (mut text, servers) = read_user_file(&path)?;
+        let (mut text, servers) = match bases.get(&path) {
+            Some(base) => parse_user_file(&path, base.clone())?,
+            None => read_user_file(&path)?,
+        };
         let mut edits: Vec<RegionEdit> = Vec::new();
         for u in served.http.iter().filter(|u| u.real == path) {
             let d = find_in(u, &servers)?;
@@ -244,14 +277,19 @@ fn user_file_changes(
             if keep_existing && edit::our_region(&text, open).is_some() {
                 continue;
             }
-            let only_some = u.block.names.iter().any(|n| !u.hosts.contains(n));
+            // Every certificate's names this server answers, in one order whichever
+            // certificate's run writes the region.
+            let mut redirected: Vec<String> = u.hosts.iter().chain(&u.others).cloned().collect();
+            redirected.sort();
+            redirected.dedup();
+            let only_some = u.block.names.iter().any(|n| !redirected.contains(n));
             let http_only = served
                 .tls
                 .iter()
                 .any(|t| t.block.file == u.block.file && t.block.index == u.block.index);
             let redirect = edit::Redirect {
                 target: &target,
-                hosts: only_some.then_some(u.hosts.as_slice()),
+                hosts: only_some.then_some(redirected.as_slice()),
                 http_only,
             };
             let mut lines = edit::port80_lines(&snippet, tls.is_some().then_some(redirect));
@@ -457,6 +495,54 @@ pub fn journal_dir(backup_root: &Path, name: &str) -> PathBuf {
     backup_root.with_file_name("nginx-journal").join(name)
 }
 
+/// certctl's other certificates set up on the same nginx (those with a journal and a site in
+/// their record), but for `except`: (name, record).
+fn other_certificates(
+    store: &dyn CertStore,
+    backup_root: &Path,
+    site: &NginxSite,
+    except: &[&str],
+) -> Result<Vec<(String, crate::config::RenewalRecord)>, Error> {
+    let root = backup_root.with_file_name("nginx-journal");
+    let listing = match std::fs::read_dir(&root) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(NginxError::from(fsio::io("cannot read", &root)(e)).into()),
+    };
+    let mut names: Vec<String> = listing
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !except.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        if crate::store::layout::check_cert_name(&name).is_err() {
+            continue;
+        }
+        if let Some(record) = store.load_record(&name)?
+            && record.nginx.as_ref().is_some_and(|s| s.nginx == site.nginx)
+        {
+            out.push((name, record));
+        }
+    }
+    Ok(out)
+}
+
+/// The names of certctl's other certificates on the same nginx: a user server that answers one
+/// of them keeps redirecting it whichever certificate's run rewrites the server's region.
+fn other_names(
+    store: &dyn CertStore,
+    backup_root: &Path,
+    site: &NginxSite,
+    name: &str,
+) -> Result<Vec<String>, Error> {
+    Ok(other_certificates(store, backup_root, site, &[name])?
+        .into_iter()
+        .flat_map(|(_, r)| r.domains)
+        .collect())
+}
+
 /// Before the first certificate: make sure nginx serves ACME challenges for every name on the
 /// HTTP port (the shared snippet, plus certctl's port-80 site or its region in the user's
 /// port-80 server), reload if anything changed. A certificate that is live already keeps its
@@ -473,16 +559,23 @@ pub fn prepare_challenges(
     create_acme_webroot(&site.layout.acme_webroot)?;
     let hosts: Vec<String> = identifiers.iter().map(Identifier::as_string).collect();
     let live = store.live_fullchain(name)?.is_some() && store.load_record(name)?.is_some();
+    let others = other_names(store, backup_root, site, name)?;
     let changes = if live {
-        let (changes, _) = full_changes(store, name, site, &hosts, http_port)?;
+        let (changes, _) = full_changes(store, name, site, &hosts, &others, http_port)?;
         changes
     } else {
-        let served = inspect(site, name, &hosts, http_port)?;
+        let served = inspect(site, name, &hosts, &others, http_port)?;
         let mut changes = vec![Change::Owned {
             path: site.layout.acme_snippet(),
             content: render::acme_snippet(&site.layout.acme_webroot),
         }];
-        changes.extend(user_file_changes(site, &served, None, true)?);
+        changes.extend(user_file_changes(
+            site,
+            &served,
+            None,
+            true,
+            &BTreeMap::new(),
+        )?);
         let site_file = site.layout.site_file(name);
         let ours_exists = apply::owned_file_exists(&site_file)?;
         if !served.uncovered.is_empty() && !ours_exists {
@@ -555,6 +648,7 @@ fn full_changes(
     name: &str,
     site: &NginxSite,
     hosts: &[String],
+    others: &[String],
     http_port: u16,
 ) -> Result<(Vec<Change>, Vec<String>), Error> {
     let stapling = match store.live_fullchain(name)? {
@@ -563,28 +657,8 @@ fn full_changes(
             .is_empty(),
         None => false,
     };
-    let dual = store.load_record(name)?.is_some_and(|r| r.dual);
-    let served = inspect(site, name, hosts, http_port)?;
-    let slots: &[KeySlot] = match dual {
-        true => &[KeySlot::Primary, KeySlot::Rsa],
-        false => &[KeySlot::Primary],
-    };
-    let certs: Vec<CertPaths> = slots
-        .iter()
-        .map(|&slot| {
-            let live = store.live_paths(name, slot);
-            CertPaths {
-                fullchain: live.fullchain,
-                privkey: live.privkey,
-                chain: live.chain,
-            }
-        })
-        .collect();
-    for cert in &certs {
-        for path in [&cert.fullchain, &cert.privkey] {
-            render::check_value("the certificate path", &path.display().to_string())?;
-        }
-    }
+    let served = inspect(site, name, hosts, others, http_port)?;
+    let certs = cert_paths(store, name)?;
     let notes = served
         .http
         .iter()
@@ -612,9 +686,36 @@ fn full_changes(
         &served,
         Some(&TlsPart { certs: &spec.certs }),
         false,
+        &BTreeMap::new(),
     )?);
     changes.extend(site_changes(site, name, render::site(&spec, &site.layout)));
     Ok((changes, notes))
+}
+
+/// The live certificate and key paths of `name` (two pairs for a dual certificate).
+fn cert_paths(store: &dyn CertStore, name: &str) -> Result<Vec<CertPaths>, Error> {
+    let dual = store.load_record(name)?.is_some_and(|r| r.dual);
+    let slots: &[KeySlot] = match dual {
+        true => &[KeySlot::Primary, KeySlot::Rsa],
+        false => &[KeySlot::Primary],
+    };
+    let certs: Vec<CertPaths> = slots
+        .iter()
+        .map(|&slot| {
+            let live = store.live_paths(name, slot);
+            CertPaths {
+                fullchain: live.fullchain,
+                privkey: live.privkey,
+                chain: live.chain,
+            }
+        })
+        .collect();
+    for cert in &certs {
+        for path in [&cert.fullchain, &cert.privkey] {
+            render::check_value("the certificate path", &path.display().to_string())?;
+        }
+    }
+    Ok(certs)
 }
 
 /// Writes the full TLS site for a certificate that is live, with the options in `site`.
@@ -632,7 +733,8 @@ pub fn configure_site(
     store
         .live_fullchain(name)?
         .ok_or_else(|| InputError::NotLive(name.to_owned()))?;
-    let (changes, notes) = full_changes(store, name, site, &record.domains, http_port)?;
+    let others = other_names(store, backup_root, site, name)?;
+    let (changes, notes) = full_changes(store, name, site, &record.domains, &others, http_port)?;
     if dry_run {
         return Ok(NginxOutcome {
             diff: Some(apply::diff(&changes)?),
@@ -666,9 +768,11 @@ pub fn issue_diff(
     site: &NginxSite,
     identifiers: &[Identifier],
     http_port: u16,
+    backup_root: &Path,
 ) -> Result<NginxOutcome, Error> {
     let hosts: Vec<String> = identifiers.iter().map(Identifier::as_string).collect();
-    let (changes, notes) = full_changes(store, name, site, &hosts, http_port)?;
+    let others = other_names(store, backup_root, site, name)?;
+    let (changes, notes) = full_changes(store, name, site, &hosts, &others, http_port)?;
     Ok(NginxOutcome {
         diff: Some(apply::diff(&changes)?),
         applied: Applied::default(),
@@ -689,16 +793,44 @@ pub fn revert(
 ) -> Result<NginxOutcome, Error> {
     let _edits = super::locks::nginx_edits(backup_root, super::locks::DEFAULT_WAIT)?;
     let journal = journal_dir(backup_root, name);
-    let others: Vec<PathBuf> = std::fs::read_dir(journal.parent().unwrap_or(&journal))
-        .map(|dir| {
-            dir.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| *p != journal)
-                .collect()
-        })
-        .unwrap_or_default();
-    let plan = apply::revert_plan(&journal, &others, force)?
+    let mut plan = apply::revert_plan(&journal, force)?
         .ok_or_else(|| NginxError::NothingToRevert(name.to_owned()))?;
+    // A user file another certificate changed too keeps what the others still need: its
+    // original text with the regions their names call for, as if this certificate never was.
+    if !plan.shared_user_files().is_empty() {
+        let mut texts: BTreeMap<PathBuf, String> =
+            plan.shared_user_files().iter().cloned().collect();
+        let remaining = other_certificates(store, backup_root, site, &[name])?;
+        for (other, record) in &remaining {
+            let Some(other_site) = &record.nginx else {
+                continue;
+            };
+            let names: Vec<String> = remaining
+                .iter()
+                .filter(|(n, _)| n != other)
+                .flat_map(|(_, r)| r.domains.clone())
+                .collect();
+            let served = inspect(other_site, other, &record.domains, &names, record.http_port)?;
+            let certs = cert_paths(store, other)?;
+            let changes = user_file_changes(
+                other_site,
+                &served,
+                Some(&TlsPart { certs: &certs }),
+                false,
+                &texts,
+            )?;
+            for change in changes {
+                if let Change::UserFile { path, content } = change
+                    && texts.contains_key(&path)
+                {
+                    texts.insert(path, content);
+                }
+            }
+        }
+        for (path, text) in texts {
+            plan.set_text(&path, text);
+        }
+    }
     if dry_run {
         return Ok(NginxOutcome {
             diff: Some(apply::revert_diff(&plan)?),

@@ -66,16 +66,20 @@ fn nginx(lab: &Lab, name: &str, extra: &[&str]) -> std::process::Output {
     lab.certctl(&args).output().unwrap()
 }
 
+/// Waits until `check` holds five times in a row: nginx's old workers keep answering for a
+/// moment after a reload.
+fn steadily(mut check: impl FnMut() -> bool) {
+    let mut in_a_row = 0;
+    eventually(|| {
+        in_a_row = if check() { in_a_row + 1 } else { 0 };
+        (in_a_row == 5).then_some(())
+    });
+}
+
 /// Reloads and waits until `host` answers `path` with a body containing `body` over plain HTTP.
 fn reload_until(lab: &Lab, host: &str, path: &str, body: &str) {
     lab.reload_nginx();
-    // Old workers keep accepting for a moment after a reload: wait for several answers in a row.
-    let mut in_a_row = 0;
-    eventually(|| {
-        let ok = http_get(lab.http_port, host, path).is_ok_and(|r| r.body.contains(body));
-        in_a_row = if ok { in_a_row + 1 } else { 0 };
-        (in_a_row == 5).then_some(())
-    });
+    steadily(|| http_get(lab.http_port, host, path).is_ok_and(|r| r.body.contains(body)));
 }
 
 /// The whole cycle on a layout already written and loaded: what plain HTTP served for `probes`
@@ -411,4 +415,74 @@ fn issue_dry_run_prints_the_diff_of_every_file_and_writes_nothing() {
     assert!(diff.contains("+    server_name www.dry.test;"), "{diff}");
     assert_eq!(snapshot(p), files, "--dry-run writes nothing");
     assert!(!lab.live("dry.test").exists(), "nothing issued");
+}
+
+#[test]
+fn two_certificates_for_names_of_one_server_each_keep_their_redirect() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    let file = p.join("sites-available/shared");
+    write(
+        &file,
+        &format!(
+            "server {{\n    listen {port};\n    listen [::]:{port};\n    server_name a.test b.test c.test;\n    location / {{ return 200 \"shared $host\\n\"; }}\n}}\n",
+            port = lab.http_port
+        ),
+    );
+    std::os::unix::fs::symlink(&file, p.join("sites-enabled/shared")).unwrap();
+    reload_until(&lab, "a.test", "/", "shared a.test");
+    let files_before = snapshot(p);
+    let acme = p.join("acme/.well-known/acme-challenge");
+    let redirected = |host: &str| {
+        http_get(lab.http_port, host, "/x").is_ok_and(|r| {
+            r.status == 301
+                && r.header("location")
+                    == Some(format!("https://{host}:{}/x", lab.https_port).as_str())
+        })
+    };
+    let plain_again = |host: &str| plain(&lab, host, "/") == (200, format!("shared {host}\n"));
+    let (root, _) = lab.pebble_roots();
+
+    assert_ok(&issue(&lab, &["a.test"], &[]));
+    assert_ok(&issue(&lab, &["b.test"], &[]));
+    fs::create_dir_all(&acme).unwrap();
+    fs::write(acme.join("tok"), "tok.thumb").unwrap();
+    for host in ["a.test", "b.test"] {
+        steadily(|| redirected(host));
+        assert_eq!(
+            plain(&lab, host, "/.well-known/acme-challenge/tok"),
+            (200, "tok.thumb".to_owned()),
+            "{host}"
+        );
+        let page = eventually(|| https_get(lab.https_port, host, "/", &root).ok());
+        assert_eq!(page.body, format!("shared {host}\n"));
+    }
+    assert!(
+        plain_again("c.test"),
+        "c.test is not issued: never redirected"
+    );
+    // Re-running either changes nothing.
+    let issued = snapshot(p);
+    assert_ok(&nginx(&lab, "a.test", &[]));
+    assert_ok(&issue(&lab, &["b.test"], &[]));
+    assert_eq!(snapshot(p), issued, "re-runs change no file");
+
+    // Reverting one certificate leaves the other's name handled, and its own served as before.
+    assert_ok(&nginx(&lab, "a.test", &["--revert"]));
+    steadily(|| plain_again("a.test"));
+    assert!(redirected("b.test"), "b.test keeps its redirect");
+    assert_eq!(
+        plain(&lab, "b.test", "/.well-known/acme-challenge/tok"),
+        (200, "tok.thumb".to_owned())
+    );
+    assert_eq!(
+        eventually(|| https_get(lab.https_port, "b.test", "/", &root).ok()).body,
+        "shared b.test\n"
+    );
+    // And the last one gives every file back byte for byte.
+    assert_ok(&nginx(&lab, "b.test", &["--revert"]));
+    let mut after = snapshot(p);
+    after.retain(|f, _| !f.starts_with(p.join("snippets/certctl")));
+    assert_eq!(after, files_before, "--revert restores every file");
+    steadily(|| plain_again("b.test"));
 }
