@@ -68,6 +68,12 @@ struct Served {
     /// User TLS servers that answer some of the names, taken over (`--take-over`, or certctl's
     /// region shows an earlier take-over).
     tls: Vec<UserServer>,
+    /// Where certctl's port-80 server listens (see [`listen_addresses`]).
+    http_listen: Vec<String>,
+    /// Where certctl's HTTPS servers listen.
+    https_listen: Vec<String>,
+    /// What the user should know about them.
+    listen_notes: Vec<String>,
 }
 
 /// Adds `host` to the user server `block` in `list` (once per block).
@@ -109,9 +115,14 @@ fn inspect(
     http_port: u16,
 ) -> Result<Served, Error> {
     let ours = our_files(site, name);
-    let blocks: Vec<ServerBlock> = dump::server_blocks(&site.nginx.dump()?)
+    let loaded: Vec<ServerBlock> = dump::server_blocks(&site.nginx.dump()?)
         .into_iter()
-        .filter(|b| !ours.contains(&b.file) && !is_certctl_site(site, &b.file))
+        .filter(|b| !ours.contains(&b.file))
+        .collect();
+    let blocks: Vec<ServerBlock> = loaded
+        .iter()
+        .filter(|b| !is_certctl_site(site, &b.file))
+        .cloned()
         .collect();
     let mut tls = Vec::new();
     for host in hosts {
@@ -170,12 +181,133 @@ fn inspect(
         }),
         None => None,
     };
+    let listen = listen_addresses(site, &loaded, &http, !uncovered.is_empty(), http_port);
     Ok(Served {
         http,
         uncovered,
         default_http,
         tls,
+        http_listen: listen.http,
+        https_listen: listen.https,
+        listen_notes: listen.notes,
     })
+}
+
+/// Where certctl's servers listen, and why.
+struct Listen {
+    http: Vec<String>,
+    https: Vec<String>,
+    notes: Vec<String>,
+}
+
+/// The addresses of every server nginx loads on `port`, in order, each once.
+fn addresses_on(blocks: &[ServerBlock], port: u16) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (addr, _) in blocks
+        .iter()
+        .flat_map(|b| &b.addresses)
+        .filter(|(_, p)| *p == port)
+    {
+        if !out.contains(addr) {
+            out.push(addr.clone());
+        }
+    }
+    out
+}
+
+/// Where certctl's servers listen, so that nginx picks for every address the servers it picked
+/// before. nginx first narrows the servers to those listening on the address a connection came
+/// in on, a specific address (`127.0.0.1:80`) hiding the wildcard ones (`80`) from it; a server
+/// of certctl's on an address no server listened on before would take every name there.
+///
+/// - Port 80: the addresses the servers already there listen on, all of them (certctl's server
+///   then answers its names on every address and is never alone on one); `--listen` or all
+///   IPv4 and IPv6 addresses when nothing listens on port 80.
+/// - HTTPS: the addresses of the servers already on the HTTPS port, plus those of the port-80
+///   servers the names come from where that hides nothing (an address already there, a
+///   wildcard, or no wildcard of its family there); when nothing listens on the HTTPS port,
+///   the port-80 servers' addresses; when nothing listens anywhere yet, `--listen`, else all
+///   IPv4 and IPv6 addresses.
+fn listen_addresses(
+    site: &NginxSite,
+    blocks: &[ServerBlock],
+    http: &[UserServer],
+    uncovered: bool,
+    http_port: u16,
+) -> Listen {
+    let mut notes = Vec::new();
+    let given = site.listen.join(" ");
+    let on_http = addresses_on(blocks, http_port);
+    let http_listen = if on_http.is_empty() {
+        site.listen.clone()
+    } else {
+        if !site.listen.is_empty() && site.listen != on_http {
+            notes.push(format!(
+                "--listen {given} is not used for port {http_port}: nginx listens there already, and certctl's server listens as the servers there do ({}), so it hides none of them",
+                shown(&on_http, http_port)
+            ));
+        }
+        on_http
+    };
+    // The port-80 addresses the names come from.
+    let mut from: Vec<String> = Vec::new();
+    let sources = http
+        .iter()
+        .flat_map(|u| u.block.addresses.iter())
+        .filter(|(_, p)| *p == http_port)
+        .map(|(a, _)| a.clone());
+    // certctl's own port-80 server, for the names no server of the user's answers (empty: all
+    // IPv4 and IPv6 addresses, which the HTTPS side gets as well).
+    let certctls = http_listen.iter().cloned().filter(|_| uncovered);
+    for addr in sources.chain(certctls) {
+        if !from.contains(&addr) {
+            from.push(addr);
+        }
+    }
+    let on_https = addresses_on(blocks, site.https_port);
+    let https_listen = if on_https.is_empty() {
+        if from.is_empty() {
+            site.listen.clone()
+        } else {
+            from
+        }
+    } else {
+        let wildcard = |a: &str| a.is_empty() || a == "[::]";
+        let v6 = |a: &str| a.starts_with('[');
+        let mut out = on_https.clone();
+        for addr in from {
+            let hides =
+                !wildcard(&addr) && on_https.iter().any(|o| wildcard(o) && v6(o) == v6(&addr));
+            if !out.contains(&addr) && !hides {
+                out.push(addr);
+            }
+        }
+        out
+    };
+    if !site.listen.is_empty() && !https_listen.is_empty() && site.listen != https_listen {
+        notes.push(format!(
+            "--listen {given} is not used for port {}: certctl's HTTPS servers listen as the servers of these names and those already on that port do ({}), so they hide none of them",
+            site.https_port,
+            shown(&https_listen, site.https_port)
+        ));
+    }
+    Listen {
+        http: http_listen,
+        https: https_listen,
+        notes,
+    }
+}
+
+/// `80, [::]:80` for messages.
+fn shown(addresses: &[String], port: u16) -> String {
+    addresses
+        .iter()
+        .map(|a| match a.as_str() {
+            "" => port.to_string(),
+            a => format!("{a}:{port}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Another certificate's site file of certctl's (its port-80 server is not a user's).
@@ -463,7 +595,8 @@ fn spec_for(
         hsts: site.hsts,
         https_port: site.https_port,
         http_port,
-        listen: site.listen.clone(),
+        https_listen: served.https_listen.clone(),
+        http_listen: served.http_listen.clone(),
         stapling,
         http2_directive: version.has_http2_directive(),
     })
@@ -659,7 +792,7 @@ fn full_changes(
     };
     let served = inspect(site, name, hosts, others, http_port)?;
     let certs = cert_paths(store, name)?;
-    let notes = served
+    let mut notes: Vec<String> = served
         .http
         .iter()
         .map(|u| {
@@ -670,6 +803,7 @@ fn full_changes(
             )
         })
         .collect();
+    notes.extend(served.listen_notes.iter().cloned());
     let spec = spec_for(site, name, &served, http_port, certs, stapling)?;
     let mut changes = vec![
         Change::Owned {
@@ -854,4 +988,90 @@ pub fn revert(
 /// nginx could load them.
 pub fn backup_root(state_dir: &Path) -> PathBuf {
     state_dir.join("nginx-backups")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nginx::binary::Nginx;
+    use crate::nginx::render::NginxLayout;
+
+    fn site(listen: &[&str]) -> NginxSite {
+        NginxSite {
+            nginx: Nginx {
+                bin: "nginx".into(),
+                prefix: None,
+                conf: None,
+                reload_cmd: None,
+            },
+            layout: NginxLayout {
+                snippets_dir: "/etc/nginx/snippets/certctl".into(),
+                sites_dir: "/etc/nginx/sites-available".into(),
+                enabled_dir: Some("/etc/nginx/sites-enabled".into()),
+                acme_webroot: "/var/www/certctl-acme".into(),
+            },
+            profile: Default::default(),
+            hsts: None,
+            content: Content::Site,
+            https_port: 443,
+            listen: listen.iter().map(|s| s.to_string()).collect(),
+            take_over: false,
+        }
+    }
+
+    /// (port-80 addresses, HTTPS addresses) certctl picks for `a.test` among `servers`.
+    fn pick(servers: &str, listen: &[&str]) -> (Vec<String>, Vec<String>) {
+        let blocks = dump::servers_in(Path::new("/etc/nginx/sites-enabled/x"), servers);
+        let http: Vec<UserServer> = blocks
+            .iter()
+            .filter(|b| b.serves("a.test") && b.listens_on(80) == Some(false))
+            .map(|b| UserServer {
+                block: b.clone(),
+                real: b.file.clone(),
+                hosts: vec!["a.test".into()],
+                others: Vec::new(),
+            })
+            .collect();
+        let l = listen_addresses(&site(listen), &blocks, &http, http.is_empty(), 80);
+        (l.http, l.https)
+    }
+
+    fn v(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn listens_where_the_users_servers_do_and_hides_none_of_them() {
+        // Debian's: every IPv4 and IPv6 address; --listen does not narrow it.
+        let debian = "server { listen 80 default_server; listen [::]:80 default_server; server_name _; }\nserver { listen 80; listen [::]:80; server_name a.test; }";
+        assert_eq!(pick(debian, &[]), (v(&["", "[::]"]), v(&["", "[::]"])));
+        assert_eq!(
+            pick(debian, &["127.0.0.1"]),
+            (v(&["", "[::]"]), v(&["", "[::]"]))
+        );
+        // A site on one address only: HTTPS there too.
+        let local = "server { listen 127.0.0.1:80; server_name a.test; }";
+        assert_eq!(pick(local, &[]), (v(&["127.0.0.1"]), v(&["127.0.0.1"])));
+        // A TLS server on every IPv4 address: a specific IPv4 address would hide it there.
+        let tls = "server { listen 10.0.0.5:80; server_name a.test; }\nserver { listen 443 ssl; server_name b.test; }";
+        assert_eq!(pick(tls, &[]), (v(&["10.0.0.5"]), v(&[""])));
+        // …but an IPv6 wildcard hides nothing.
+        let tls6 = "server { listen 80; listen [::]:80; server_name a.test; }\nserver { listen 127.0.0.1:443 ssl; server_name b.test; }";
+        assert_eq!(
+            pick(tls6, &[]),
+            (v(&["", "[::]"]), v(&["127.0.0.1", "", "[::]"]))
+        );
+        // Nothing listens anywhere yet: --listen, else all addresses (empty).
+        assert_eq!(
+            pick("", &["127.0.0.1"]),
+            (v(&["127.0.0.1"]), v(&["127.0.0.1"]))
+        );
+        assert_eq!(pick("", &[]), (v(&[]), v(&[])));
+        // A name only the default server answers: certctl's port-80 server joins every address.
+        let default = "server { listen 127.0.0.1:80 default_server; listen [::1]:80; return 404; }";
+        assert_eq!(
+            pick(default, &[]),
+            (v(&["127.0.0.1", "[::1]"]), v(&["127.0.0.1", "[::1]"]))
+        );
+    }
 }

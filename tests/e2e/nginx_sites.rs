@@ -9,7 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::common::{Lab, assert_ok, eventually, http_get, https_get, stderr};
+use crate::common::{
+    Lab, assert_ok, eventually, http_get, http_get_at, https_get, https_get_at, stderr,
+};
 
 /// Every file and symlink nginx could load, byte for byte (logs, temp files and ACME tokens aside).
 fn snapshot(prefix: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -485,4 +487,71 @@ fn two_certificates_for_names_of_one_server_each_keep_their_redirect() {
     after.retain(|f, _| !f.starts_with(p.join("snippets/certctl")));
     assert_eq!(after, files_before, "--revert restores every file");
     steadily(|| plain_again("b.test"));
+}
+
+#[test]
+fn certctls_servers_listen_as_the_users_do_and_hide_none_of_theirs() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["tlsother.test".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    write(&p.join("ssl/other.pem"), &cert.pem());
+    write(&p.join("ssl/other.key"), &key.serialize_pem());
+    // A plain site and a TLS site of the user's for other names, on every address as Debian's.
+    write(
+        &p.join("sites-enabled/others"),
+        &format!(
+            "server {{\n    listen {port};\n    listen [::]:{port};\n    server_name other.test;\n    return 200 \"other\\n\";\n}}\nserver {{\n    listen {tls} ssl;\n    listen [::]:{tls} ssl;\n    server_name tlsother.test;\n    ssl_certificate {p}/ssl/other.pem;\n    ssl_certificate_key {p}/ssl/other.key;\n    return 200 \"tls other\\n\";\n}}\n",
+            port = lab.http_port,
+            tls = lab.https_port,
+            p = p.display()
+        ),
+    );
+    reload_until(&lab, "other.test", "/", "other");
+    let site = lab.site_dir();
+    fs::write(site.join("index.html"), "new site\n").unwrap();
+    // No server answers new.test: certctl's own servers do. With --listen 127.0.0.1 taken as
+    // written they would be alone on 127.0.0.1, and take other.test and tlsother.test there.
+    let out = issue(
+        &lab,
+        &["new.test"],
+        &["--root", site.to_str().unwrap(), "--listen", "127.0.0.1"],
+    );
+    assert_ok(&out);
+    assert!(
+        stderr(&out).contains(&format!(
+            "--listen 127.0.0.1 is not used for port {}",
+            lab.http_port
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let text = fs::read_to_string(p.join("sites-available/certctl-new.test.conf")).unwrap();
+    for line in [
+        format!("listen {} ssl", lab.https_port),
+        format!("listen [::]:{} ssl", lab.https_port),
+        format!("listen {};", lab.http_port),
+        format!("listen [::]:{};", lab.http_port),
+    ] {
+        assert!(text.contains(&line), "{line}: {text}");
+    }
+    let v4 = |port| std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let v6 = |port| std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    let (root, _) = lab.pebble_roots();
+    for (http, https) in [
+        (v4(lab.http_port), v4(lab.https_port)),
+        (v6(lab.http_port), v6(lab.https_port)),
+    ] {
+        steadily(|| {
+            http_get_at(http, "other.test", "/").is_ok_and(|r| r.body == "other\n")
+                && http_get_at(http, "new.test", "/").is_ok_and(|r| r.status == 301)
+        });
+        let page = https_get_at(https, "tlsother.test", "/", &cert.pem()).unwrap();
+        assert_eq!(page.body, "tls other\n", "{https}");
+        let page = https_get_at(https, "new.test", "/", &root).unwrap();
+        assert_eq!(page.body, "new site\n", "{https}");
+    }
 }
