@@ -258,7 +258,7 @@ fn listen_addresses(
         .map(|(a, _)| a.clone());
     // certctl's own port-80 server, for the names no server of the user's answers (empty: all
     // IPv4 and IPv6 addresses, which the HTTPS side gets as well).
-    let certctls = http_listen.iter().cloned().filter(|_| uncovered);
+    let certctls = http_listen.iter().filter(|_| uncovered).cloned();
     for addr in sources.chain(certctls) {
         if !from.contains(&addr) {
             from.push(addr);
