@@ -502,56 +502,66 @@ fn includes_only_tls(site: &NginxSite, d: &crate::nginx::lex::Directive) -> bool
 }
 
 /// The HTTPS servers: per user port-80 server, its names with a copy of what it serves; the
-/// uncovered names with what the default server serves (or `--root`/`--proxy-pass`).
+/// uncovered names with what the default server serves (or `--root`/`--proxy-pass`). Names a
+/// user's TLS server keeps serving (taken over) get no second server from certctl. A port-80
+/// server that only redirects to https has nothing to copy (its copy would redirect HTTPS to
+/// itself): its names need `--root`/`--proxy-pass`, or the TLS server that serves them.
 fn tls_servers(site: &NginxSite, served: &Served, http_port: u16) -> Result<Vec<TlsServer>, Error> {
-    let out = all_tls_servers(site, served, http_port)?;
-    // Names a user's TLS server keeps serving (taken over) get no second server from certctl.
     let taken: Vec<&String> = served.tls.iter().flat_map(|u| &u.hosts).collect();
-    Ok(out
-        .into_iter()
-        .filter_map(|mut s| {
-            s.names.retain(|n| !taken.contains(&n));
-            (!s.names.is_empty()).then_some(s)
-        })
-        .collect())
-}
-
-fn all_tls_servers(
-    site: &NginxSite,
-    served: &Served,
-    http_port: u16,
-) -> Result<Vec<TlsServer>, Error> {
-    let all: Vec<String> = served
-        .http
-        .iter()
-        .flat_map(|u| u.hosts.clone())
-        .chain(served.uncovered.iter().cloned())
-        .collect();
+    let keep = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| !taken.contains(n))
+            .cloned()
+            .collect()
+    };
+    let uncovered = keep(&served.uncovered);
+    let mut all: Vec<String> = Vec::new();
+    for u in &served.http {
+        all.extend(keep(&u.hosts));
+    }
+    all.extend(uncovered.iter().cloned());
     let explicit = match &site.content {
         Content::Root(dir) => Some(Serve::Root(dir.clone())),
         Content::ProxyPass(url) => Some(Serve::ProxyPass(url.clone())),
         Content::Site => None,
     };
     if let Some(serve) = explicit {
-        return Ok(vec![TlsServer { names: all, serve }]);
+        return Ok(match all.is_empty() {
+            true => Vec::new(),
+            false => vec![TlsServer { names: all, serve }],
+        });
     }
     let hsts = site.hsts.as_ref().map(render::hsts_line);
-    let mirror = |u: &UserServer| -> Result<Serve, Error> {
+    let mirror = |u: &UserServer, names: &[String]| -> Result<Serve, Error> {
         let (text, servers) = read_user_file(&u.real)?;
         let d = find_in(u, &servers)?;
+        if edit::redirects_to_https(&text, d) {
+            return Err(NginxError::OnlyRedirects {
+                name: names[0].clone(),
+                origin: u.origin(),
+            }
+            .into());
+        }
         Ok(Serve::Mirror {
             origin: u.origin(),
             directives: edit::mirror(&text, d, hsts.as_deref()),
         })
     };
-    let mut out: Vec<TlsServer> = Vec::new();
+    let mut out: Vec<(TlsServer, &UserServer)> = Vec::new();
     for u in &served.http {
-        out.push(TlsServer {
-            names: u.hosts.clone(),
-            serve: mirror(u)?,
-        });
+        let names = keep(&u.hosts);
+        if !names.is_empty() {
+            out.push((
+                TlsServer {
+                    serve: mirror(u, &names)?,
+                    names,
+                },
+                u,
+            ));
+        }
     }
-    if let Some(first) = served.uncovered.first() {
+    if let Some(first) = uncovered.first() {
         let Some(default) = &served.default_http else {
             return Err(NginxError::NothingServed {
                 name: first.clone(),
@@ -559,17 +569,20 @@ fn all_tls_servers(
             }
             .into());
         };
-        match out.iter_mut().zip(&served.http).find(|(_, u)| {
+        match out.iter_mut().find(|(_, u)| {
             u.block.file == default.block.file && u.block.index == default.block.index
         }) {
-            Some((server, _)) => server.names.extend(served.uncovered.iter().cloned()),
-            None => out.push(TlsServer {
-                names: served.uncovered.clone(),
-                serve: mirror(default)?,
-            }),
+            Some((server, _)) => server.names.extend(uncovered.iter().cloned()),
+            None => out.push((
+                TlsServer {
+                    serve: mirror(default, &uncovered)?,
+                    names: uncovered.clone(),
+                },
+                default,
+            )),
         }
     }
-    Ok(out)
+    Ok(out.into_iter().map(|(server, _)| server).collect())
 }
 
 fn spec_for(
@@ -698,6 +711,8 @@ pub fn prepare_challenges(
         changes
     } else {
         let served = inspect(site, name, &hosts, &others, http_port)?;
+        // What HTTPS will serve is settled before anything is written or ordered.
+        tls_servers(site, &served, http_port)?;
         let mut changes = vec![Change::Owned {
             path: site.layout.acme_snippet(),
             content: render::acme_snippet(&site.layout.acme_webroot),

@@ -555,3 +555,111 @@ fn certctls_servers_listen_as_the_users_do_and_hide_none_of_theirs() {
         assert_eq!(page.body, "new site\n", "{https}");
     }
 }
+
+#[test]
+fn a_port_80_server_that_already_redirects_is_not_copied_to_https() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    write(
+        &p.join("sites-enabled/redirect"),
+        &format!(
+            "server {{\n    listen {port};\n    listen [::]:{port};\n    server_name r.test;\n    return 301 https://$host$request_uri;\n}}\n",
+            port = lab.http_port
+        ),
+    );
+    lab.reload_nginx();
+    steadily(|| plain(&lab, "r.test", "/").0 == 301);
+    let files = snapshot(p);
+    let out = issue(&lab, &["r.test"], &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("sites-enabled/redirect:1")
+            && err.contains("redirect to https")
+            && err.contains("--root DIR or --proxy-pass URL"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(snapshot(p), files, "nothing changed");
+    assert!(!lab.live("r.test").exists(), "nothing issued");
+
+    // Told what to serve: HTTPS serves it, port 80 keeps redirecting and serving challenges.
+    let site = lab.site_dir();
+    fs::write(site.join("index.html"), "the https site\n").unwrap();
+    assert_ok(&issue(
+        &lab,
+        &["r.test"],
+        &["--root", site.to_str().unwrap()],
+    ));
+    let (root, _) = lab.pebble_roots();
+    let page = eventually(|| https_get(lab.https_port, "r.test", "/", &root).ok());
+    assert_eq!((page.status, page.body.as_str()), (200, "the https site\n"));
+    // certctl's redirect (to the HTTPS port) comes before the user's (to 443).
+    steadily(|| {
+        http_get(lab.http_port, "r.test", "/a?b").is_ok_and(|r| {
+            r.status == 301
+                && r.header("location")
+                    == Some(format!("https://r.test:{}/a?b", lab.https_port).as_str())
+        })
+    });
+    let acme = p.join("acme/.well-known/acme-challenge");
+    fs::create_dir_all(&acme).unwrap();
+    fs::write(acme.join("tok"), "tok.thumb").unwrap();
+    assert_eq!(
+        plain(&lab, "r.test", "/.well-known/acme-challenge/tok"),
+        (200, "tok.thumb".to_owned())
+    );
+}
+
+#[test]
+fn certbots_layout_redirect_on_80_and_the_site_on_443_is_served_by_the_443_server() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["cb.test".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    write(&p.join("ssl/cb.pem"), &cert.pem());
+    write(&p.join("ssl/cb.key"), &key.serialize_pem());
+    // What `certbot --nginx --redirect` leaves: the site on 443, a redirect server on 80.
+    write(
+        &p.join("sites-enabled/cb"),
+        &format!(
+            "server {{\n    server_name cb.test;\n    location / {{ return 200 \"cb site\\n\"; }}\n\n    listen {tls} ssl; # managed by Certbot\n    ssl_certificate {p}/ssl/cb.pem; # managed by Certbot\n    ssl_certificate_key {p}/ssl/cb.key; # managed by Certbot\n}}\nserver {{\n    if ($host = cb.test) {{\n        return 301 https://$host$request_uri;\n    }} # managed by Certbot\n\n    listen {port};\n    server_name cb.test;\n    return 404; # managed by Certbot\n}}\n",
+            port = lab.http_port,
+            tls = lab.https_port,
+            p = p.display()
+        ),
+    );
+    lab.reload_nginx();
+    steadily(|| plain(&lab, "cb.test", "/").0 == 301);
+    let files = snapshot(p);
+    let out = issue(&lab, &["cb.test"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sites-enabled/cb:1") && stderr(&out).contains("--take-over"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(p), files, "nothing changed");
+    // --take-over: the 443 server serves its site with certctl's certificate; nothing copied.
+    assert_ok(&issue(&lab, &["cb.test"], &["--take-over"]));
+    let (root, _) = lab.pebble_roots();
+    let page = eventually(|| https_get(lab.https_port, "cb.test", "/", &root).ok());
+    assert_eq!((page.status, page.body.as_str()), (200, "cb site\n"));
+    assert_eq!(
+        page.header("strict-transport-security"),
+        Some("max-age=63072000")
+    );
+    let ours = p.join("sites-available/certctl-cb.test.conf");
+    assert!(
+        fs::read_to_string(&ours).map_or(true, |t| !t.contains("server_name cb.test")),
+        "no second HTTPS server for cb.test"
+    );
+    assert_refuses_old_tls(&lab, "cb.test");
+    assert_ok(&nginx(&lab, "cb.test", &["--revert"]));
+    let mut after = snapshot(p);
+    after.retain(|f, _| !f.starts_with(p.join("snippets/certctl")));
+    assert_eq!(after, files);
+}
