@@ -313,7 +313,8 @@ fn save_journal(dir: &Path, entries: &[Entry]) -> Result<(), NginxError> {
 }
 
 /// Records in the journal in `dir` every path of a certificate's configuration (`paths`, changed
-/// now or not): what it holds now, and for a path new to this journal what it held before
+/// now or not): what the paths written now (`saved`) hold now, and for a path new to this
+/// journal what it holds now and what it held before
 /// certctl first touched it — taken from another certificate's journal when that one touched it
 /// first (a shared snippet, a user file with both certificates' names), else from `saved` (the
 /// paths changed now), else what it holds now. The other journals that list a path changed now
@@ -326,8 +327,12 @@ fn record(dir: &Path, paths: &[PathBuf], saved: &[(PathBuf, Before)]) -> Result<
     for path in paths {
         let now = fingerprint(&read_before(path)?);
         if let Some(e) = entries.iter_mut().find(|e| e.path == *path) {
-            changed |= e.after != now;
-            e.after = now;
+            // Only what certctl wrote now: a path it left alone keeps its fingerprint, so an
+            // edit of someone else's since is still seen by --revert.
+            if saved.iter().any(|(p, _)| p == path) {
+                changed |= e.after != now;
+                e.after = now;
+            }
             continue;
         }
         changed = true;

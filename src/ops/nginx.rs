@@ -820,6 +820,7 @@ fn full_changes(
         .collect();
     notes.extend(served.listen_notes.iter().cloned());
     let spec = spec_for(site, name, &served, http_port, certs, stapling)?;
+    notes.extend(copied_again(&site.layout.site_file(name), &spec));
     let mut changes = vec![
         Change::Owned {
             path: site.layout.tls_snippet(site.profile),
@@ -839,6 +840,33 @@ fn full_changes(
     )?);
     changes.extend(site_changes(site, name, render::site(&spec, &site.layout)));
     Ok((changes, notes))
+}
+
+/// Notes for the HTTPS servers whose copy of a port-80 server differs from the one in certctl's
+/// site file (the user changed that server since): the run copies it again, and says so.
+fn copied_again(site_file: &Path, spec: &SiteSpec) -> Vec<String> {
+    let Ok(old) = std::fs::read_to_string(site_file) else {
+        return Vec::new();
+    };
+    if render::ownership(&old) != render::Ownership::Ours {
+        return Vec::new();
+    }
+    spec.tls_servers
+        .iter()
+        .filter_map(|server| match &server.serve {
+            Serve::Mirror { origin, directives } => {
+                let copy: String = directives.iter().map(|d| format!("    {d}\n")).collect();
+                let before = format!("server_name {};\n", server.names.join(" "));
+                (old.contains(&before) && !old.contains(&copy)).then(|| {
+                    format!(
+                        "https://{} serves a new copy of what the port-80 server at {origin} serves: it changed since certctl copied it",
+                        server.names.join(" https://")
+                    )
+                })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The live certificate and key paths of `name` (two pairs for a dual certificate).

@@ -663,3 +663,72 @@ fn certbots_layout_redirect_on_80_and_the_site_on_443_is_served_by_the_443_serve
     after.retain(|f, _| !f.starts_with(p.join("snippets/certctl")));
     assert_eq!(after, files);
 }
+
+#[test]
+fn a_changed_port_80_server_is_copied_again_by_the_next_run_never_by_a_renewal() {
+    let lab = Lab::debian_nginx();
+    let p = &lab.nginx_prefix;
+    let file = p.join("sites-available/fresh");
+    let original = format!(
+        "server {{\n    listen {port};\n    listen [::]:{port};\n    server_name f.test;\n    location / {{ return 200 \"version 1\\n\"; }}\n}}\n",
+        port = lab.http_port
+    );
+    write(&file, &original);
+    std::os::unix::fs::symlink("../sites-available/fresh", p.join("sites-enabled/fresh")).unwrap();
+    reload_until(&lab, "f.test", "/", "version 1");
+    assert_ok(&issue(&lab, &["f.test"], &[]));
+    let (root, _) = lab.pebble_roots();
+    let https =
+        |body: &str| https_get(lab.https_port, "f.test", "/", &root).is_ok_and(|r| r.body == body);
+    steadily(|| https("version 1\n"));
+
+    // The user changes what their port-80 server serves.
+    let edited = fs::read_to_string(&file)
+        .unwrap()
+        .replace("version 1", "version 2");
+    fs::write(&file, &edited).unwrap();
+    lab.reload_nginx();
+    let ours = p.join("sites-available/certctl-f.test.conf");
+    let copy = fs::read_to_string(&ours).unwrap();
+
+    // A renewal renews and reloads; it rewrites no file, so HTTPS keeps the copy it had.
+    let out = lab.certctl(["renew", "--force"]).output().unwrap();
+    assert_ok(&out);
+    assert_eq!(
+        fs::read_to_string(&ours).unwrap(),
+        copy,
+        "renew rewrites nothing"
+    );
+    assert_eq!(fs::read_to_string(&file).unwrap(), edited);
+    steadily(|| https("version 1\n"));
+
+    // The next `certctl nginx` (or `issue --nginx`) copies it again and says so.
+    let out = nginx(&lab, "f.test", &[]);
+    assert_ok(&out);
+    let err = stderr(&out);
+    assert!(
+        err.contains("https://f.test serves a new copy") && err.contains("sites-available/fresh:1"),
+        "{err}"
+    );
+    steadily(|| https("version 2\n"));
+    let again = nginx(&lab, "f.test", &[]);
+    assert!(!stderr(&again).contains("new copy"), "{}", stderr(&again));
+
+    // The user's file was edited after certctl changed it: --revert refuses, naming it, and
+    // changes nothing; --force puts back the file as it was before certctl.
+    let files = snapshot(p);
+    let out = nginx(&lab, "f.test", &["--revert"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{} was edited after certctl changed it",
+            file.display()
+        )) && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(snapshot(p), files, "nothing changed");
+    assert_ok(&nginx(&lab, "f.test", &["--revert", "--force"]));
+    assert_eq!(fs::read_to_string(&file).unwrap(), original);
+    assert!(!ours.exists());
+}
