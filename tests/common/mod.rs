@@ -10,9 +10,11 @@
 
 #![allow(dead_code)]
 
+pub mod backends;
 pub mod front;
 pub mod http;
 pub mod lab;
+pub mod netns;
 pub mod nginx;
 pub mod pki;
 pub mod process;

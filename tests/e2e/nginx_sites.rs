@@ -1,8 +1,10 @@
 //! `issue --nginx` on sites written the way real servers have them (Debian's layout, a Django
-//! site behind an upstream, one-line servers, several servers per file, a snakeoil TLS server),
-//! then the re-run and `certctl nginx NAME --revert`. The lab's nginx is laid out as Debian's and
-//! listens on free ports instead of 80/443 (not in a network namespace); the sites use
-//! `listen PORT; listen [::]:PORT;` as Debian's use 80.
+//! site behind an upstream, uWSGI and PHP-FPM sites, one-line servers, several servers per file,
+//! a server in nginx.conf, a snakeoil TLS server, certbot's layout), then the re-run and
+//! `certctl nginx NAME --revert`. The lab's nginx is laid out as Debian's; the sites use
+//! `listen PORT; listen [::]:PORT;` as Debian's use 80. Each layout is a test of its own on free
+//! ports, and [`CORPUS`] runs them all again on the real ports 80 and 443 in a private network
+//! namespace (`the_layouts_on_the_real_ports_80_and_443`).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -10,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::common::{
-    Lab, assert_ok, eventually, http_get, http_get_at, https_get, https_get_at, stderr,
+    Lab, LabOptions, assert_ok, eventually, http_get, http_get_at, https_get, https_get_at, stderr,
 };
 
 /// Every file and symlink nginx could load, byte for byte (logs, temp files and ACME tokens aside).
@@ -120,7 +122,7 @@ fn full_cycle(lab: &Lab, names: &[&str], probes: &[(&str, &str)]) {
         });
         assert_eq!(
             r.header("location"),
-            Some(format!("https://{name}:{}/a/b?c=1", lab.https_port).as_str())
+            Some(https_url(lab, name, "/a/b?c=1").as_str())
         );
         assert_eq!(
             r.header("strict-transport-security"),
@@ -133,6 +135,7 @@ fn full_cycle(lab: &Lab, names: &[&str], probes: &[(&str, &str)]) {
             "{name}: challenges are not redirected"
         );
         assert_refuses_old_tls(lab, name);
+        assert_a_plus(lab, name);
     }
 
     // The re-run changes no file.
@@ -175,6 +178,53 @@ fn full_cycle(lab: &Lab, names: &[&str], probes: &[(&str, &str)]) {
     );
 }
 
+/// `https://HOST[:PORT]PATH`, the port only when it is not 443.
+fn https_url(lab: &Lab, host: &str, path: &str) -> String {
+    match lab.https_port {
+        443 => format!("https://{host}{path}"),
+        port => format!("https://{host}:{port}{path}"),
+    }
+}
+
+/// `certctl audit` grades the HTTPS site of `host` A+: TLS 1.2 and 1.3 only, HSTS, port 80
+/// redirecting.
+fn assert_a_plus(lab: &Lab, host: &str) {
+    let target = format!("127.0.0.1:{}", lab.https_port);
+    let http_port = lab.http_port.to_string();
+    let args = [
+        "audit",
+        &target,
+        "--sni",
+        host,
+        "--ca-bundle",
+        lab.ca_bundle.to_str().unwrap(),
+        "--http-port",
+        &http_port,
+        "--json",
+    ];
+    let out = lab.certctl(args).output().unwrap();
+    assert_ok(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["grade"], "A+", "{host}: {report:#}");
+    for old in ["TLS 1.0", "TLS 1.1"] {
+        let p = report["protocols"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["protocol"] == old);
+        assert!(
+            p.is_none_or(|p| p["supported"] == false),
+            "{host} speaks {old}: {report:#}"
+        );
+    }
+    assert!(
+        report["http_redirect"]["Ok"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("301")),
+        "{host}: {report:#}"
+    );
+}
+
 /// TLS 1.0 and 1.1 are refused even with Debian's http-level `ssl_protocols TLSv1 TLSv1.1 …`.
 fn assert_refuses_old_tls(lab: &Lab, host: &str) {
     for flag in ["-tls1", "-tls1_1"] {
@@ -196,9 +246,7 @@ fn assert_refuses_old_tls(lab: &Lab, host: &str) {
     }
 }
 
-#[test]
-fn debian_site_enabled_by_a_symlink_next_to_the_default_site() {
-    let lab = Lab::debian_nginx();
+fn debian_site(lab: &Lab) {
     let p = &lab.nginx_prefix;
     let www = p.join("www-site");
     write(&www.join("index.html"), "site home\n");
@@ -217,9 +265,9 @@ fn debian_site_enabled_by_a_symlink_next_to_the_default_site() {
         p.join("sites-enabled/site.test"),
     )
     .unwrap();
-    reload_until(&lab, "site.test", "/", "site home");
+    reload_until(lab, "site.test", "/", "site home");
     full_cycle(
-        &lab,
+        lab,
         &["site.test", "www.site.test"],
         &[
             ("site.test", "/"),
@@ -235,8 +283,11 @@ fn debian_site_enabled_by_a_symlink_next_to_the_default_site() {
 }
 
 #[test]
-fn django_site_behind_an_upstream_with_static_and_media_aliases() {
-    let lab = Lab::debian_nginx();
+fn debian_site_enabled_by_a_symlink_next_to_the_default_site() {
+    debian_site(&Lab::debian_nginx());
+}
+
+fn django_site(lab: &Lab) {
     let p = &lab.nginx_prefix;
     let backend = crate::common::free_port();
     let static_dir = p.join("srv/static");
@@ -264,9 +315,9 @@ fn django_site_behind_an_upstream_with_static_and_media_aliases() {
         p.join("sites-enabled/django"),
     )
     .unwrap();
-    reload_until(&lab, "app.test", "/", "app /");
+    reload_until(lab, "app.test", "/", "app /");
     full_cycle(
-        &lab,
+        lab,
         &["app.test"],
         &[
             ("app.test", "/"),
@@ -278,8 +329,11 @@ fn django_site_behind_an_upstream_with_static_and_media_aliases() {
 }
 
 #[test]
-fn one_line_server_and_multi_line_server_name_in_one_file_only_one_issued() {
-    let lab = Lab::debian_nginx();
+fn django_site_behind_an_upstream_with_static_and_media_aliases() {
+    django_site(&Lab::debian_nginx());
+}
+
+fn one_line_and_multi_line_servers(lab: &Lab) {
     let p = &lab.nginx_prefix;
     let file = p.join("sites-enabled/two");
     write(
@@ -289,26 +343,29 @@ fn one_line_server_and_multi_line_server_name_in_one_file_only_one_issued() {
             port = lab.http_port
         ),
     );
-    reload_until(&lab, "one.test", "/", "one");
+    reload_until(lab, "one.test", "/", "one");
     let before = fs::read_to_string(&file).unwrap();
     // Only the one-line server's name: the other server is left as it was.
-    full_cycle(&lab, &["one.test"], &[("one.test", "/")]);
+    full_cycle(lab, &["one.test"], &[("one.test", "/")]);
     assert_eq!(fs::read_to_string(&file).unwrap(), before);
     full_cycle(
-        &lab,
+        lab,
         &["two.test", "www.two.test"],
         &[("two.test", "/"), ("www.two.test", "/x")],
     );
     assert_eq!(
-        plain(&lab, "one.test", "/").0,
+        plain(lab, "one.test", "/").0,
         200,
         "one.test is not redirected"
     );
 }
 
 #[test]
-fn a_name_of_the_users_server_and_one_only_the_default_server_answers() {
-    let lab = Lab::debian_nginx();
+fn one_line_server_and_multi_line_server_name_in_one_file_only_one_issued() {
+    one_line_and_multi_line_servers(&Lab::debian_nginx());
+}
+
+fn user_and_default_server(lab: &Lab) {
     let p = &lab.nginx_prefix;
     write(
         &p.join("sites-enabled/mixed.conf"),
@@ -317,23 +374,121 @@ fn a_name_of_the_users_server_and_one_only_the_default_server_answers() {
             port = lab.http_port
         ),
     );
-    reload_until(&lab, "mixed.test", "/", "mixed");
+    reload_until(lab, "mixed.test", "/", "mixed");
     // www.mixed.test only reaches Debian's default server (its welcome page) today.
     full_cycle(
-        &lab,
+        lab,
         &["mixed.test", "www.mixed.test"],
         &[("mixed.test", "/"), ("www.mixed.test", "/")],
     );
     // other.test shares the user's server but is not issued: never redirected.
     assert_eq!(
-        plain(&lab, "other.test", "/"),
+        plain(lab, "other.test", "/"),
         (200, "mixed other.test\n".into())
     );
 }
 
 #[test]
-fn an_existing_snakeoil_tls_server_is_refused_naming_it_and_nothing_changes() {
-    let lab = Lab::debian_nginx();
+fn a_name_of_the_users_server_and_one_only_the_default_server_answers() {
+    user_and_default_server(&Lab::debian_nginx());
+}
+
+fn uwsgi_site(lab: &Lab) {
+    let p = &lab.nginx_prefix;
+    let backend = crate::common::backends::uwsgi();
+    write(&p.join("srv/uw-static/site.css"), "p{}\n");
+    // A Django project under uWSGI, as its documentation has the nginx side.
+    write(
+        &p.join("sites-available/uwsgi-app"),
+        &format!(
+            "upstream django_uwsgi {{\n    server 127.0.0.1:{backend};\n}}\n\nserver {{\n    listen {port};\n    listen [::]:{port};\n    server_name uw.test;\n    charset utf-8;\n    client_max_body_size 75M;\n\n    location /static {{\n        alias {st};\n    }}\n    location / {{\n        uwsgi_pass django_uwsgi;\n        include {p}/uwsgi_params;\n    }}\n}}\n",
+            port = lab.http_port,
+            st = p.join("srv/uw-static").display(),
+            p = p.display()
+        ),
+    );
+    std::os::unix::fs::symlink(
+        "../sites-available/uwsgi-app",
+        p.join("sites-enabled/uwsgi-app"),
+    )
+    .unwrap();
+    reload_until(lab, "uw.test", "/", "uwsgi GET / host=uw.test");
+    full_cycle(
+        lab,
+        &["uw.test"],
+        &[
+            ("uw.test", "/"),
+            ("uw.test", "/admin/login/?next=/admin/"),
+            ("uw.test", "/static/site.css"),
+        ],
+    );
+}
+
+#[test]
+fn uwsgi_site_with_debians_uwsgi_params() {
+    uwsgi_site(&Lab::debian_nginx());
+}
+
+fn php_fastcgi_site(lab: &Lab) {
+    let p = &lab.nginx_prefix;
+    let socket = lab.dir.path().join("php-fpm.sock");
+    crate::common::backends::fastcgi(&socket);
+    let www = p.join("srv/php");
+    write(&www.join("index.php"), "<?php echo 'never run here';\n");
+    write(&www.join("info.php"), "<?php phpinfo();\n");
+    write(&www.join("robots.txt"), "User-agent: *\n");
+    // Debian's PHP site: its default server's commented PHP block, enabled, with php-fpm.
+    write(
+        &p.join("conf.d/php.conf"),
+        &format!(
+            "server {{\n\tlisten {port};\n\tlisten [::]:{port};\n\troot {www};\n\tindex index.php index.html;\n\tserver_name php.test;\n\n\tlocation / {{\n\t\ttry_files $uri $uri/ =404;\n\t}}\n\n\t# pass PHP scripts to FastCGI server\n\tlocation ~ \\.php$ {{\n\t\tinclude {p}/snippets/fastcgi-php.conf;\n\t\tfastcgi_pass unix:{sock};\n\t}}\n}}\n",
+            port = lab.http_port,
+            www = www.display(),
+            p = p.display(),
+            sock = socket.display()
+        ),
+    );
+    reload_until(lab, "php.test", "/", "fastcgi GET / host=php.test");
+    full_cycle(
+        lab,
+        &["php.test"],
+        &[
+            ("php.test", "/"),
+            ("php.test", "/info.php?x=1"),
+            ("php.test", "/robots.txt"),
+            ("php.test", "/missing.php"),
+        ],
+    );
+}
+
+#[test]
+fn php_site_through_fastcgi_on_a_unix_socket() {
+    php_fastcgi_site(&Lab::debian_nginx());
+}
+
+fn server_in_nginx_conf(lab: &Lab) {
+    let p = &lab.nginx_prefix;
+    let conf = p.join("nginx.conf");
+    let text = fs::read_to_string(&conf).unwrap();
+    let server = format!(
+        "    gzip on;\n\n    server {{\n        listen {port};\n        listen [::]:{port};\n        server_name conf.test;\n        location / {{ return 200 \"in nginx.conf $uri\\n\"; }}\n    }}\n",
+        port = lab.http_port
+    );
+    fs::write(&conf, text.replacen("    gzip on;\n", &server, 1)).unwrap();
+    reload_until(lab, "conf.test", "/", "in nginx.conf /");
+    full_cycle(
+        lab,
+        &["conf.test"],
+        &[("conf.test", "/"), ("conf.test", "/x/y")],
+    );
+}
+
+#[test]
+fn server_written_directly_in_nginx_conf() {
+    server_in_nginx_conf(&Lab::debian_nginx());
+}
+
+fn snakeoil_server(lab: &Lab) {
     let p = &lab.nginx_prefix;
     // A self-signed certificate, as Debian's ssl-cert package makes for snippets/snakeoil.conf.
     let key = rcgen::KeyPair::generate().unwrap();
@@ -360,9 +515,9 @@ fn an_existing_snakeoil_tls_server_is_refused_naming_it_and_nothing_changes() {
             p = p.display()
         ),
     );
-    reload_until(&lab, "snake.test", "/", "plain");
+    reload_until(lab, "snake.test", "/", "plain");
     let files = snapshot(p);
-    let out = issue(&lab, &["snake.test"], &[]);
+    let out = issue(lab, &["snake.test"], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
@@ -374,7 +529,7 @@ fn an_existing_snakeoil_tls_server_is_refused_naming_it_and_nothing_changes() {
     assert!(!lab.live("snake.test").exists(), "nothing issued");
 
     // --take-over: the same server now serves certctl's certificate, TLS settings and HSTS.
-    assert_ok(&issue(&lab, &["snake.test"], &["--take-over"]));
+    assert_ok(&issue(lab, &["snake.test"], &["--take-over"]));
     let (root, _) = lab.pebble_roots();
     let page = eventually(|| https_get(lab.https_port, "snake.test", "/", &root).ok());
     assert_eq!((page.status, page.body.as_str()), (200, "snakeoil\n"));
@@ -382,18 +537,24 @@ fn an_existing_snakeoil_tls_server_is_refused_naming_it_and_nothing_changes() {
         page.header("strict-transport-security"),
         Some("max-age=63072000")
     );
-    eventually(|| (plain(&lab, "snake.test", "/x").0 == 301).then_some(()));
-    assert_refuses_old_tls(&lab, "snake.test");
+    eventually(|| (plain(lab, "snake.test", "/x").0 == 301).then_some(()));
+    assert_refuses_old_tls(lab, "snake.test");
+    assert_a_plus(lab, "snake.test");
     let text = fs::read_to_string(p.join("sites-enabled/snake")).unwrap();
     assert!(text.contains("# certctl: include"), "{text}");
     // A re-run recognises the server it took over; the revert gives the snakeoil server back.
     let again = snapshot(p);
-    assert_ok(&issue(&lab, &["snake.test"], &[]));
+    assert_ok(&issue(lab, &["snake.test"], &[]));
     assert_eq!(snapshot(p), again);
-    assert_ok(&nginx(&lab, "snake.test", &["--revert"]));
+    assert_ok(&nginx(lab, "snake.test", &["--revert"]));
     let mut after = snapshot(p);
     after.retain(|f, _| !f.starts_with(p.join("snippets/certctl")));
     assert_eq!(after, files);
+}
+
+#[test]
+fn an_existing_snakeoil_tls_server_is_refused_naming_it_and_nothing_changes() {
+    snakeoil_server(&Lab::debian_nginx());
 }
 
 #[test]
@@ -611,9 +772,7 @@ fn a_port_80_server_that_already_redirects_is_not_copied_to_https() {
     );
 }
 
-#[test]
-fn certbots_layout_redirect_on_80_and_the_site_on_443_is_served_by_the_443_server() {
-    let lab = Lab::debian_nginx();
+fn certbot_layout(lab: &Lab) {
     let p = &lab.nginx_prefix;
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["cb.test".to_owned()])
@@ -633,9 +792,9 @@ fn certbots_layout_redirect_on_80_and_the_site_on_443_is_served_by_the_443_serve
         ),
     );
     lab.reload_nginx();
-    steadily(|| plain(&lab, "cb.test", "/").0 == 301);
+    steadily(|| plain(lab, "cb.test", "/").0 == 301);
     let files = snapshot(p);
-    let out = issue(&lab, &["cb.test"], &[]);
+    let out = issue(lab, &["cb.test"], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("sites-enabled/cb:1") && stderr(&out).contains("--take-over"),
@@ -644,7 +803,7 @@ fn certbots_layout_redirect_on_80_and_the_site_on_443_is_served_by_the_443_serve
     );
     assert_eq!(snapshot(p), files, "nothing changed");
     // --take-over: the 443 server serves its site with certctl's certificate; nothing copied.
-    assert_ok(&issue(&lab, &["cb.test"], &["--take-over"]));
+    assert_ok(&issue(lab, &["cb.test"], &["--take-over"]));
     let (root, _) = lab.pebble_roots();
     let page = eventually(|| https_get(lab.https_port, "cb.test", "/", &root).ok());
     assert_eq!((page.status, page.body.as_str()), (200, "cb site\n"));
@@ -657,11 +816,17 @@ fn certbots_layout_redirect_on_80_and_the_site_on_443_is_served_by_the_443_serve
         fs::read_to_string(&ours).map_or(true, |t| !t.contains("server_name cb.test")),
         "no second HTTPS server for cb.test"
     );
-    assert_refuses_old_tls(&lab, "cb.test");
-    assert_ok(&nginx(&lab, "cb.test", &["--revert"]));
+    assert_refuses_old_tls(lab, "cb.test");
+    assert_a_plus(lab, "cb.test");
+    assert_ok(&nginx(lab, "cb.test", &["--revert"]));
     let mut after = snapshot(p);
     after.retain(|f, _| !f.starts_with(p.join("snippets/certctl")));
     assert_eq!(after, files);
+}
+
+#[test]
+fn certbots_layout_redirect_on_80_and_the_site_on_443_is_served_by_the_443_server() {
+    certbot_layout(&Lab::debian_nginx());
 }
 
 #[test]
@@ -731,4 +896,53 @@ fn a_changed_port_80_server_is_copied_again_by_the_next_run_never_by_a_renewal()
     assert_ok(&nginx(&lab, "f.test", &["--revert", "--force"]));
     assert_eq!(fs::read_to_string(&file).unwrap(), original);
     assert!(!ours.exists());
+}
+
+/// A layout of the corpus: writes its site into the lab's nginx and takes it through issue,
+/// re-run and revert.
+type Layout = fn(&Lab);
+
+/// The layouts that end in an HTTPS site, each graded A+ with TLS 1.0/1.1 refused.
+const CORPUS: &[(&str, Layout)] = &[
+    (
+        "Debian's default site and a site enabled by a symlink",
+        debian_site,
+    ),
+    ("a Django site behind an upstream", django_site),
+    (
+        "a one-line server and a multi-line server_name",
+        one_line_and_multi_line_servers,
+    ),
+    (
+        "a user's server and the default server",
+        user_and_default_server,
+    ),
+    ("a uWSGI site", uwsgi_site),
+    ("a PHP site through FastCGI", php_fastcgi_site),
+    ("a server in nginx.conf", server_in_nginx_conf),
+    ("a snakeoil TLS server, taken over", snakeoil_server),
+    (
+        "certbot's redirect and TLS servers, taken over",
+        certbot_layout,
+    ),
+];
+
+/// The corpus on the real ports 80 and 443, as users have them, in a private network namespace
+/// with only loopback (see `common::netns`): pebble validates on port 80, the redirects carry no
+/// port, and `certctl audit` grades each site A+.
+#[test]
+fn the_layouts_on_the_real_ports_80_and_443() {
+    if !crate::common::netns::enter("nginx_sites::the_layouts_on_the_real_ports_80_and_443") {
+        return;
+    }
+    for (what, layout) in CORPUS {
+        eprintln!("nginx_sites: {what}, on ports 80 and 443");
+        let lab = Lab::with(LabOptions {
+            debian_nginx: true,
+            real_ports: true,
+            ..LabOptions::default()
+        });
+        assert_eq!((lab.http_port, lab.https_port), (80, 443));
+        layout(&lab);
+    }
 }
