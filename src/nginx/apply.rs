@@ -213,13 +213,11 @@ pub fn apply(
     let result = (|| {
         for change in &todo {
             let path = change.path().to_owned();
-            let before = read_before(&path)?;
-            if let Before::File(bytes, mode) = &before {
-                backup(&backup_dir, &path, bytes, *mode)?;
-            }
-            saved.push((path, before));
-            write_change(change)?;
+            saved.push((path.clone(), read_before(&path)?));
         }
+        // The previous versions, then the new ones: each set in one go (see fsio::replace_all).
+        backup(&backup_dir, &saved)?;
+        write_changes(&todo)?;
         nginx.test()?;
         nginx.reload()
     })();
@@ -324,6 +322,7 @@ fn record(dir: &Path, paths: &[PathBuf], saved: &[(PathBuf, Before)]) -> Result<
     let mut entries = load_journal(dir)?.unwrap_or_default();
     let mut siblings = sibling_journals(dir)?;
     let mut changed = false;
+    let mut copies: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     for path in paths {
         let now = fingerprint(&read_before(path)?);
         if let Some(e) = entries.iter_mut().find(|e| e.path == *path) {
@@ -346,7 +345,7 @@ fn record(dir: &Path, paths: &[PathBuf], saved: &[(PathBuf, Before)]) -> Result<
                 let from = other.join(copy);
                 let bytes = fs::read(&from).map_err(io("cannot read", &from))?;
                 let name = format!("{}.orig", entries.len());
-                fsio::write_atomic(&dir.join(&name), &bytes, 0o600)?;
+                copies.push((dir.join(&name), bytes));
                 entry.copy = Some(name);
             }
             entries.push(entry);
@@ -368,7 +367,7 @@ fn record(dir: &Path, paths: &[PathBuf], saved: &[(PathBuf, Before)]) -> Result<
             Before::Missing => {}
             Before::File(bytes, mode) => {
                 let copy = format!("{}.orig", entries.len());
-                fsio::write_atomic(&dir.join(&copy), &bytes, 0o600)?;
+                copies.push((dir.join(&copy), bytes));
                 entry.before = "file".into();
                 entry.copy = Some(copy);
                 entry.mode = mode;
@@ -381,7 +380,15 @@ fn record(dir: &Path, paths: &[PathBuf], saved: &[(PathBuf, Before)]) -> Result<
         entries.push(entry);
     }
     if changed {
-        save_journal(dir, &entries)?;
+        // The copies and the journal that names them, in one go.
+        let json = serde_json::to_vec_pretty(&entries).expect("journal serializes");
+        let path = dir.join(JOURNAL);
+        let mut items: Vec<fsio::Replacement<'_>> = copies
+            .iter()
+            .map(|(path, bytes)| fsio::Replacement::File(path, bytes, 0o600))
+            .collect();
+        items.push(fsio::Replacement::File(&path, &json, 0o600));
+        fsio::replace_all(&items)?;
     }
     let written: Vec<&PathBuf> = saved.iter().map(|(p, _)| p).collect();
     update_after(&mut siblings, &written)
@@ -551,34 +558,60 @@ pub fn revert(plan: &RevertPlan, nginx: &Nginx, journal: &Path) -> Result<Applie
     })
 }
 
-/// Keeps a copy of `path` (with its mode, so a private file stays private) under `dir`.
-fn backup(dir: &Path, path: &Path, bytes: &[u8], mode: u32) -> Result<(), NginxError> {
+/// Keeps a copy of each file of `saved` (with its mode, so a private file stays private) under
+/// `dir`.
+fn backup(dir: &Path, saved: &[(PathBuf, Before)]) -> Result<(), NginxError> {
+    let copies: Vec<(PathBuf, &[u8], u32)> = saved
+        .iter()
+        .filter_map(|(path, before)| match before {
+            Before::File(bytes, mode) => {
+                let flat = path
+                    .display()
+                    .to_string()
+                    .trim_start_matches('/')
+                    .replace('/', "%");
+                Some((dir.join(flat), bytes.as_slice(), *mode))
+            }
+            _ => None,
+        })
+        .collect();
+    if copies.is_empty() {
+        return Ok(());
+    }
     fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-    let flat = path
-        .display()
-        .to_string()
-        .trim_start_matches('/')
-        .replace('/', "%");
-    let dest = dir.join(flat);
-    Ok(fsio::write_atomic(&dest, bytes, mode)?)
+    let items: Vec<fsio::Replacement<'_>> = copies
+        .iter()
+        .map(|(path, bytes, mode)| fsio::Replacement::File(path, bytes, *mode))
+        .collect();
+    Ok(fsio::replace_all(&items)?)
+}
+
+/// Writes every change (files keep their mode; new ones are 0644), in one go.
+fn write_changes(changes: &[Change]) -> Result<(), NginxError> {
+    let mut modes = Vec::with_capacity(changes.len());
+    for change in changes {
+        let parent = change.path().parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
+        modes.push(match fs::metadata(change.path()) {
+            Ok(meta) => meta.permissions().mode() & 0o7777,
+            Err(_) => 0o644,
+        });
+    }
+    let items: Vec<fsio::Replacement<'_>> = changes
+        .iter()
+        .zip(modes)
+        .map(|(change, mode)| match change {
+            Change::Owned { path, content } | Change::UserFile { path, content } => {
+                fsio::Replacement::File(path, content.as_bytes(), mode)
+            }
+            Change::Symlink { link, target } => fsio::Replacement::Symlink(link, target),
+        })
+        .collect();
+    Ok(fsio::replace_all(&items)?)
 }
 
 fn write_change(change: &Change) -> Result<(), NginxError> {
-    match change {
-        Change::Owned { path, content } | Change::UserFile { path, content } => {
-            let mode = match fs::metadata(path) {
-                Ok(meta) => meta.permissions().mode() & 0o7777,
-                Err(_) => 0o644,
-            };
-            write_file(path, content.as_bytes(), mode)
-        }
-        Change::Symlink { link, target } => {
-            if let Some(parent) = link.parent() {
-                fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
-            }
-            Ok(fsio::swap_symlink(link, target)?)
-        }
-    }
+    write_changes(std::slice::from_ref(change))
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), NginxError> {
