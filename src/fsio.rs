@@ -4,7 +4,9 @@
 //!
 //! A file is written to a temporary name in the same directory, created with its final mode (so
 //! a private key is never readable by others, not even for a moment), fsynced, renamed over the
-//! target, and the directory is fsynced so the rename itself is durable.
+//! target, and the directory is fsynced so the rename itself is durable. [`replace_all`] does the
+//! same for several files at once (an nginx site, its backups, a journal), paying for about one
+//! round of fsyncs instead of two per file.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::Write;
