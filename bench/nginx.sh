@@ -2,7 +2,7 @@
 # nginx benchmark: `certctl issue --nginx` end to end against local pebble and a private nginx
 # (a fresh site each run, so both reloads happen), and dhparam generation against `openssl dhparam`.
 # Runs in a loopback-only network namespace when unshare works.
-#   bash bench/nginx.sh [RUNS]        (DH_RUNS=0 skips the dhparam part)
+#   bash bench/nginx.sh [RUNS]        (DH_RUNS=0 skips the dhparam part, CERTBOT_RUNS=0 certbot's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lab.sh
@@ -49,7 +49,7 @@ hyperfine --runs "$RUNS" --prepare "$issue_app" --export-json "$OUT/nginx-revert
     -n "certctl nginx --revert" "$revert_app"
 
 # The same site through certbot's nginx plugin (python3-certbot-nginx), when it is installed.
-if /usr/bin/python3 -c 'import certbot_nginx' 2>/dev/null; then
+if [ "${CERTBOT_RUNS:-5}" -gt 0 ] && /usr/bin/python3 -c 'import certbot_nginx' 2>/dev/null; then
     # The last benchmark ended with a revert: the site is the user's plain one again.
     cp "$N/sites-available/app" "$W/app.site"
     certbot_reset="cp $W/app.site $N/sites-available/app && rm -rf $W/cb && nginx -p $N -c $N/nginx.conf -s reload && sleep 0.3"

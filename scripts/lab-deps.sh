@@ -14,6 +14,9 @@ lab_deps() {
     python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
     command -v git >/dev/null 2>&1 || missing+=(git)
     command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+    # The nginx corpus on the real ports 80 and 443 runs under `unshare -n` with `ip link set lo up`.
+    command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+    command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
     if [ ${#missing[@]} -gt 0 ]; then

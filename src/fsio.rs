@@ -4,7 +4,9 @@
 //!
 //! A file is written to a temporary name in the same directory, created with its final mode (so
 //! a private key is never readable by others, not even for a moment), fsynced, renamed over the
-//! target, and the directory is fsynced so the rename itself is durable.
+//! target, and the directory is fsynced so the rename itself is durable. [`replace_all`] does the
+//! same for several files at once (an nginx site, its backups, a journal), paying for about one
+//! round of fsyncs instead of two per file.
 
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::io::Write;
@@ -80,6 +82,91 @@ pub fn swap_symlink(link: &Path, target: &Path) -> Result<(), IoError> {
     sync_dir(parent(link))
 }
 
+/// One entry of [`replace_all`].
+#[derive(Clone, Copy, Debug)]
+pub enum Replacement<'a> {
+    /// A file: path, bytes, mode.
+    File(&'a Path, &'a [u8], u32),
+    /// A symlink: the link, its target.
+    Symlink(&'a Path, &'a Path),
+}
+
+impl Replacement<'_> {
+    fn path(&self) -> &Path {
+        match self {
+            Self::File(path, ..) | Self::Symlink(path, _) => path,
+        }
+    }
+}
+
+/// Replaces several files and symlinks as [`write_atomic`] and [`swap_symlink`] do one, for
+/// about the latency of one: every temporary is written and fsynced at the same time (a thread
+/// each), then each is renamed into place, in order, then each directory is fsynced once (at the
+/// same time too). Nothing is renamed unless every temporary was written; when a rename fails,
+/// the entries before it are in place and the caller restores what it must.
+pub fn replace_all(items: &[Replacement<'_>]) -> Result<(), IoError> {
+    let temps: Vec<PathBuf> = items.iter().map(|i| temp_name(i.path())).collect();
+    let write = |item: &Replacement<'_>, tmp: &Path| {
+        let _ = fs::remove_file(tmp);
+        match *item {
+            Replacement::File(path, bytes, mode) => {
+                write_new(tmp, bytes, mode).map_err(|e| io("cannot write", path)(e.source))
+            }
+            Replacement::Symlink(_, target) => {
+                std::os::unix::fs::symlink(target, tmp).map_err(io("cannot create", tmp))
+            }
+        }
+    };
+    let written = each(items.iter().zip(&temps), |(item, tmp)| write(item, tmp));
+    let clean = |from: usize| {
+        for tmp in &temps[from..] {
+            let _ = fs::remove_file(tmp);
+        }
+    };
+    if let Err(e) = written {
+        clean(0);
+        return Err(e);
+    }
+    for (i, (item, tmp)) in items.iter().zip(&temps).enumerate() {
+        if let Err(e) = fs::rename(tmp, item.path()) {
+            clean(i);
+            return Err(io("cannot replace", item.path())(e));
+        }
+    }
+    let mut dirs: Vec<&Path> = items.iter().map(|i| parent(i.path())).collect();
+    dirs.sort();
+    dirs.dedup();
+    each(dirs.into_iter(), sync_dir)
+}
+
+/// Runs `f` on every item, at the same time when there are several (fsyncs wait on the disk,
+/// not the CPU); the first error.
+fn each<T: Send>(
+    items: impl Iterator<Item = T>,
+    f: impl Fn(T) -> Result<(), IoError> + Sync,
+) -> Result<(), IoError> {
+    let items: Vec<T> = items.collect();
+    if items.len() < 2 {
+        return items.into_iter().try_for_each(&f);
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|item| scope.spawn(move || f(item)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect()
+    })
+}
+
 /// Makes a directory's entries (a new file, a rename) durable.
 pub fn sync_dir(dir: &Path) -> Result<(), IoError> {
     File::open(dir)
@@ -126,6 +213,42 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn replaces_several_files_and_links_at_once_or_none_when_one_cannot_be_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, link) = (
+            dir.path().join("a"),
+            dir.path().join("sub/b"),
+            dir.path().join("link"),
+        );
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        fs::write(&a, "old").unwrap();
+        replace_all(&[
+            Replacement::File(&a, b"new a", 0o640),
+            Replacement::File(&b, b"new b", 0o600),
+            Replacement::Symlink(&link, Path::new("a")),
+        ])
+        .unwrap();
+        assert_eq!(fs::read_to_string(&a).unwrap(), "new a");
+        assert_eq!(mode(&a), 0o640);
+        assert_eq!(fs::read_to_string(&b).unwrap(), "new b");
+        assert_eq!(fs::read_link(&link).unwrap(), Path::new("a"));
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            3,
+            "no temporary left"
+        );
+        // A file in a directory that does not exist: nothing is replaced, nothing is left.
+        let err = replace_all(&[
+            Replacement::File(&a, b"newer", 0o644),
+            Replacement::File(&dir.path().join("missing/c"), b"c", 0o644),
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("missing/c"), "{err}");
+        assert_eq!(fs::read_to_string(&a).unwrap(), "new a");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 3);
     }
 
     #[test]

@@ -188,6 +188,7 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 &site,
                 &req.identifiers,
                 req.http_port,
+                &backup_root,
             )?;
             super::nginx::print_outcome(&outcome, ctx);
             return Ok(ExitCode::SUCCESS);

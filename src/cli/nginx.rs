@@ -43,7 +43,8 @@ pub struct NginxArgs {
     /// HTTPS port (default 443)
     #[arg(long, value_name = "N")]
     https_port: Option<u16>,
-    /// Listen on this address only (repeatable; default: all IPv4 and IPv6 addresses)
+    /// Where certctl's servers listen on an nginx that listens on neither port yet (repeatable;
+    /// default: all IPv4 and IPv6 addresses); otherwise they listen as the servers there do
     #[arg(long, value_name = "ADDR")]
     listen: Vec<String>,
     #[command(flatten)]

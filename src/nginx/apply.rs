@@ -189,10 +189,16 @@ pub fn apply(
     reload: Reload,
     journal: Option<&Path>,
 ) -> Result<Applied, NginxError> {
-    apply_recording(changes, nginx, backup_root, reload, |saved| match journal {
-        Some(dir) => record(dir, saved),
-        None => Ok(()),
-    })
+    apply_recording(
+        changes,
+        nginx,
+        backup_root,
+        reload,
+        |paths, saved| match journal {
+            Some(dir) => record(dir, paths, saved),
+            None => Ok(()),
+        },
+    )
 }
 
 /// [`apply`] for changes made for several certificates at once (`import certbot`): one
@@ -205,22 +211,28 @@ pub fn apply_for_each(
     backup_root: &Path,
     journals: &[(PathBuf, Vec<PathBuf>)],
 ) -> Result<Applied, NginxError> {
-    apply_recording(changes, nginx, backup_root, Reload::IfChanged, |saved| {
-        // Each journal waits on its fsyncs; a hundred certificates' are written side by side.
-        crate::parallel::map(journals, 8, |(dir, paths)| {
-            let mine: Vec<(PathBuf, Before)> = saved
-                .iter()
-                .filter(|(path, _)| paths.contains(path))
-                .cloned()
-                .collect();
-            match mine.is_empty() {
-                true => Ok(()),
-                false => record(dir, &mine),
-            }
-        })
-        .into_iter()
-        .collect()
-    })
+    apply_recording(
+        changes,
+        nginx,
+        backup_root,
+        Reload::IfChanged,
+        |_, saved| {
+            // Each journal waits on its fsyncs; a hundred certificates' are written side by side.
+            crate::parallel::map(journals, 8, |(dir, paths)| {
+                let mine: Vec<(PathBuf, Before)> = saved
+                    .iter()
+                    .filter(|(path, _)| paths.contains(path))
+                    .cloned()
+                    .collect();
+                match mine.is_empty() {
+                    true => Ok(()),
+                    false => record(dir, paths, &mine),
+                }
+            })
+            .into_iter()
+            .collect()
+        },
+    )
 }
 
 fn apply_recording(
@@ -228,14 +240,16 @@ fn apply_recording(
     nginx: &Nginx,
     backup_root: &Path,
     reload: Reload,
-    record_journals: impl FnOnce(&[(PathBuf, Before)]) -> Result<(), NginxError>,
+    record_journals: impl FnOnce(&[PathBuf], &[(PathBuf, Before)]) -> Result<(), NginxError>,
 ) -> Result<Applied, NginxError> {
     let todo = pending(changes)?;
+    let paths: Vec<PathBuf> = changes.iter().map(|c| c.path().to_owned()).collect();
     if todo.is_empty() {
         if reload == Reload::Always {
             nginx.test()?;
             nginx.reload()?;
         }
+        record_journals(&paths, &[])?;
         return Ok(Applied {
             reloaded: reload == Reload::Always,
             ..Applied::default()
@@ -250,17 +264,15 @@ fn apply_recording(
     let result = (|| {
         for change in &todo {
             let path = change.path().to_owned();
-            let before = read_before(&path)?;
-            if let Before::File(bytes, mode) = &before {
-                backup(&backup_dir, &path, bytes, *mode)?;
-            }
-            saved.push((path, before));
-            write_change(change)?;
+            saved.push((path.clone(), read_before(&path)?));
         }
+        // The previous versions, then the new ones: each set in one go (see fsio::replace_all).
+        backup(&backup_dir, &saved)?;
+        write_changes(&todo)?;
         nginx.test()?;
         nginx.reload()
     })();
-    let result = result.and_then(|()| record_journals(&saved));
+    let result = result.and_then(|()| record_journals(&paths, &saved));
     match result {
         Ok(()) => Ok(Applied {
             changed: todo.iter().map(|c| c.path().to_owned()).collect(),
@@ -317,17 +329,80 @@ fn fingerprint(before: &Before) -> String {
     }
 }
 
-/// Adds the first-touch state of every newly touched path to the journal in `dir`, and what each
-/// path holds now.
-fn record(dir: &Path, saved: &[(PathBuf, Before)]) -> Result<(), NginxError> {
-    fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-    let mut entries = load_journal(dir)?.unwrap_or_default();
-    for (path, before) in saved {
-        let now = fingerprint(&read_before(path)?);
-        if let Some(e) = entries.iter_mut().find(|e| e.path == *path) {
-            e.after = now;
+/// The journals of the other certificates: the sibling directories of `dir`, with their entries.
+fn sibling_journals(dir: &Path) -> Result<Vec<(PathBuf, Vec<Entry>)>, NginxError> {
+    let Some(root) = dir.parent() else {
+        return Ok(Vec::new());
+    };
+    let listing = match fs::read_dir(root) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("cannot read", root)(e)),
+    };
+    let mut out = Vec::new();
+    for entry in listing {
+        let other = entry.map_err(io("cannot read", root))?.path();
+        if other == dir {
             continue;
         }
+        if let Some(entries) = load_journal(&other)? {
+            out.push((other, entries));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+fn save_journal(dir: &Path, entries: &[Entry]) -> Result<(), NginxError> {
+    let json = serde_json::to_vec_pretty(entries).expect("journal serializes");
+    Ok(fsio::write_atomic(&dir.join(JOURNAL), &json, 0o600)?)
+}
+
+/// Records in the journal in `dir` every path of a certificate's configuration (`paths`, changed
+/// now or not): what the paths written now (`saved`) hold now, and for a path new to this
+/// journal what it holds now and what it held before
+/// certctl first touched it — taken from another certificate's journal when that one touched it
+/// first (a shared snippet, a user file with both certificates' names), else from `saved` (the
+/// paths changed now), else what it holds now. The other journals that list a path changed now
+/// learn what it holds now too, so none of them thinks it was edited by someone else.
+fn record(dir: &Path, paths: &[PathBuf], saved: &[(PathBuf, Before)]) -> Result<(), NginxError> {
+    fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+    let mut entries = load_journal(dir)?.unwrap_or_default();
+    let mut siblings = sibling_journals(dir)?;
+    let mut changed = false;
+    let mut copies: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for path in paths {
+        let now = fingerprint(&read_before(path)?);
+        if let Some(e) = entries.iter_mut().find(|e| e.path == *path) {
+            // Only what certctl wrote now: a path it left alone keeps its fingerprint, so an
+            // edit of someone else's since is still seen by --revert.
+            if saved.iter().any(|(p, _)| p == path) {
+                changed |= e.after != now;
+                e.after = now;
+            }
+            continue;
+        }
+        changed = true;
+        let first = siblings
+            .iter()
+            .find_map(|(d, list)| list.iter().find(|e| e.path == *path).map(|e| (d, e)));
+        if let Some((other, e)) = first {
+            let mut entry = e.clone();
+            entry.after = now;
+            if let Some(copy) = &e.copy {
+                let from = other.join(copy);
+                let bytes = fs::read(&from).map_err(io("cannot read", &from))?;
+                let name = format!("{}.orig", entries.len());
+                copies.push((dir.join(&name), bytes));
+                entry.copy = Some(name);
+            }
+            entries.push(entry);
+            continue;
+        }
+        let before = match saved.iter().find(|(p, _)| p == path) {
+            Some((_, before)) => before.clone(),
+            None => read_before(path)?,
+        };
         let mut entry = Entry {
             path: path.clone(),
             before: "missing".into(),
@@ -340,52 +415,113 @@ fn record(dir: &Path, saved: &[(PathBuf, Before)]) -> Result<(), NginxError> {
             Before::Missing => {}
             Before::File(bytes, mode) => {
                 let copy = format!("{}.orig", entries.len());
-                fsio::write_atomic(&dir.join(&copy), bytes, 0o600)?;
+                copies.push((dir.join(&copy), bytes));
                 entry.before = "file".into();
                 entry.copy = Some(copy);
-                entry.mode = *mode;
+                entry.mode = mode;
             }
             Before::Link(target) => {
                 entry.before = "link".into();
-                entry.target = Some(target.clone());
+                entry.target = Some(target);
             }
         }
         entries.push(entry);
     }
-    let json = serde_json::to_vec_pretty(&entries).expect("journal serializes");
-    Ok(fsio::write_atomic(&dir.join(JOURNAL), &json, 0o600)?)
+    if changed {
+        // The copies and the journal that names them, in one go.
+        let json = serde_json::to_vec_pretty(&entries).expect("journal serializes");
+        let path = dir.join(JOURNAL);
+        let mut items: Vec<fsio::Replacement<'_>> = copies
+            .iter()
+            .map(|(path, bytes)| fsio::Replacement::File(path, bytes, 0o600))
+            .collect();
+        items.push(fsio::Replacement::File(&path, &json, 0o600));
+        fsio::replace_all(&items)?;
+    }
+    let written: Vec<&PathBuf> = saved.iter().map(|(p, _)| p).collect();
+    update_after(&mut siblings, &written)
 }
 
-/// What a revert puts back: (path, what it holds now, what it held before certctl).
+/// Sets `after` of `paths` in each of `journals` that lists them to what they hold now.
+fn update_after(
+    journals: &mut [(PathBuf, Vec<Entry>)],
+    paths: &[&PathBuf],
+) -> Result<(), NginxError> {
+    for (dir, list) in journals.iter_mut() {
+        let mut dirty = false;
+        for e in list.iter_mut().filter(|e| paths.contains(&&e.path)) {
+            let now = fingerprint(&read_before(&e.path)?);
+            dirty |= e.after != now;
+            e.after = now;
+        }
+        if dirty {
+            save_journal(dir, list)?;
+        }
+    }
+    Ok(())
+}
+
+/// One path of a revert: what it holds now, and what the revert makes it.
+struct Item {
+    path: PathBuf,
+    now: Before,
+    target: Before,
+}
+
+/// What a revert puts back.
 pub struct RevertPlan {
-    items: Vec<(PathBuf, Before, Before)>,
+    items: Vec<Item>,
+    /// User files another certificate's journal lists too, with what they held before certctl.
+    shared: Vec<(PathBuf, String)>,
+}
+
+impl RevertPlan {
+    /// User files (not certctl's own) that another certificate changed too: the path and its
+    /// text before certctl first touched it. The revert puts that text back unless
+    /// [`RevertPlan::set_text`] says otherwise (what the other certificates still need).
+    pub fn shared_user_files(&self) -> &[(PathBuf, String)] {
+        &self.shared
+    }
+
+    /// Makes the revert write `text` to `path` instead of its text before certctl.
+    pub fn set_text(&mut self, path: &Path, text: String) {
+        if let Some(item) = self.items.iter_mut().find(|i| i.path == path) {
+            let mode = match (&item.now, &item.target) {
+                (Before::File(_, mode), _) | (_, Before::File(_, mode)) => *mode,
+                _ => 0o644,
+            };
+            item.target = Before::File(text.into_bytes(), mode);
+        }
+    }
 }
 
 /// Reads the journal in `dir` and checks that nothing certctl wrote was edited since (unless
-/// `force`). Paths another certificate's journal (in `others`) also lists are left as they are.
-pub fn revert_plan(
-    dir: &Path,
-    others: &[PathBuf],
-    force: bool,
-) -> Result<Option<RevertPlan>, NginxError> {
+/// `force`). Files of certctl's own that another certificate's journal also lists (the shared
+/// snippets) stay as they are; user files another certificate changed too are listed in
+/// [`RevertPlan::shared_user_files`].
+pub fn revert_plan(dir: &Path, force: bool) -> Result<Option<RevertPlan>, NginxError> {
     let Some(entries) = load_journal(dir)? else {
         return Ok(None);
     };
-    let mut shared = Vec::new();
-    for other in others {
-        shared.extend(
-            load_journal(other)?
-                .unwrap_or_default()
-                .into_iter()
-                .map(|e| e.path),
-        );
-    }
+    let others: Vec<PathBuf> = sibling_journals(dir)?
+        .into_iter()
+        .flat_map(|(_, list)| list.into_iter().map(|e| e.path))
+        .collect();
     let mut items = Vec::new();
+    let mut shared = Vec::new();
     for e in entries.into_iter().rev() {
-        if shared.contains(&e.path) {
+        let now = read_before(&e.path)?;
+        let is_shared = others.contains(&e.path);
+        let ours = match &now {
+            Before::File(bytes, _) => {
+                ownership(&String::from_utf8_lossy(bytes)) != Ownership::NotOurs
+            }
+            Before::Link(_) => true,
+            Before::Missing => false,
+        };
+        if is_shared && ours {
             continue;
         }
-        let now = read_before(&e.path)?;
         if !force && fingerprint(&now) != e.after {
             return Err(NginxError::EditedSince { path: e.path });
         }
@@ -397,9 +533,16 @@ pub fn revert_plan(
             ("link", _, Some(target)) => Before::Link(target.clone()),
             _ => Before::Missing,
         };
-        items.push((e.path, now, before));
+        if is_shared {
+            shared.push((e.path.clone(), as_text(&before)));
+        }
+        items.push(Item {
+            path: e.path,
+            now,
+            target: before,
+        });
     }
-    Ok(Some(RevertPlan { items }))
+    Ok(Some(RevertPlan { items, shared }))
 }
 
 fn as_text(before: &Before) -> String {
@@ -413,12 +556,12 @@ fn as_text(before: &Before) -> String {
 /// The unified diff of a revert.
 pub fn revert_diff(plan: &RevertPlan) -> Result<String, NginxError> {
     let mut out = String::new();
-    for (path, now, before) in &plan.items {
-        if now == before {
+    for item in &plan.items {
+        if item.now == item.target {
             continue;
         }
-        let path = path.display().to_string();
-        let (old, new) = (as_text(now), as_text(before));
+        let path = item.path.display().to_string();
+        let (old, new) = (as_text(&item.now), as_text(&item.target));
         out.push_str(
             &similar::TextDiff::from_lines(&old, &new)
                 .unified_diff()
@@ -430,16 +573,17 @@ pub fn revert_diff(plan: &RevertPlan) -> Result<String, NginxError> {
 }
 
 /// Puts every path of the plan back, `nginx -t`, reload; on failure puts them back as they
-/// were. The journal goes once the revert took.
+/// were. The journal goes once the revert took; the other certificates' journals learn what
+/// the shared files hold now.
 pub fn revert(plan: &RevertPlan, nginx: &Nginx, journal: &Path) -> Result<Applied, NginxError> {
     let mut done: Vec<(PathBuf, Before)> = Vec::new();
     let result = (|| {
-        for (path, now, before) in &plan.items {
-            if now == before {
+        for item in &plan.items {
+            if item.now == item.target {
                 continue;
             }
-            done.push((path.clone(), now.clone()));
-            restore(path, before.clone())?;
+            done.push((item.path.clone(), item.now.clone()));
+            restore(&item.path, item.target.clone())?;
         }
         nginx.test()?;
         nginx.reload()
@@ -452,6 +596,8 @@ pub fn revert(plan: &RevertPlan, nginx: &Nginx, journal: &Path) -> Result<Applie
         }
         return Err(err);
     }
+    let written: Vec<&PathBuf> = done.iter().map(|(p, _)| p).collect();
+    update_after(&mut sibling_journals(journal)?, &written)?;
     fs::remove_dir_all(journal).map_err(io("cannot remove", journal))?;
     Ok(Applied {
         changed: done.into_iter().map(|(p, _)| p).collect(),
@@ -460,34 +606,60 @@ pub fn revert(plan: &RevertPlan, nginx: &Nginx, journal: &Path) -> Result<Applie
     })
 }
 
-/// Keeps a copy of `path` (with its mode, so a private file stays private) under `dir`.
-fn backup(dir: &Path, path: &Path, bytes: &[u8], mode: u32) -> Result<(), NginxError> {
+/// Keeps a copy of each file of `saved` (with its mode, so a private file stays private) under
+/// `dir`.
+fn backup(dir: &Path, saved: &[(PathBuf, Before)]) -> Result<(), NginxError> {
+    let copies: Vec<(PathBuf, &[u8], u32)> = saved
+        .iter()
+        .filter_map(|(path, before)| match before {
+            Before::File(bytes, mode) => {
+                let flat = path
+                    .display()
+                    .to_string()
+                    .trim_start_matches('/')
+                    .replace('/', "%");
+                Some((dir.join(flat), bytes.as_slice(), *mode))
+            }
+            _ => None,
+        })
+        .collect();
+    if copies.is_empty() {
+        return Ok(());
+    }
     fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-    let flat = path
-        .display()
-        .to_string()
-        .trim_start_matches('/')
-        .replace('/', "%");
-    let dest = dir.join(flat);
-    Ok(fsio::write_atomic(&dest, bytes, mode)?)
+    let items: Vec<fsio::Replacement<'_>> = copies
+        .iter()
+        .map(|(path, bytes, mode)| fsio::Replacement::File(path, bytes, *mode))
+        .collect();
+    Ok(fsio::replace_all(&items)?)
+}
+
+/// Writes every change (files keep their mode; new ones are 0644), in one go.
+fn write_changes(changes: &[Change]) -> Result<(), NginxError> {
+    let mut modes = Vec::with_capacity(changes.len());
+    for change in changes {
+        let parent = change.path().parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
+        modes.push(match fs::metadata(change.path()) {
+            Ok(meta) => meta.permissions().mode() & 0o7777,
+            Err(_) => 0o644,
+        });
+    }
+    let items: Vec<fsio::Replacement<'_>> = changes
+        .iter()
+        .zip(modes)
+        .map(|(change, mode)| match change {
+            Change::Owned { path, content } | Change::UserFile { path, content } => {
+                fsio::Replacement::File(path, content.as_bytes(), mode)
+            }
+            Change::Symlink { link, target } => fsio::Replacement::Symlink(link, target),
+        })
+        .collect();
+    Ok(fsio::replace_all(&items)?)
 }
 
 fn write_change(change: &Change) -> Result<(), NginxError> {
-    match change {
-        Change::Owned { path, content } | Change::UserFile { path, content } => {
-            let mode = match fs::metadata(path) {
-                Ok(meta) => meta.permissions().mode() & 0o7777,
-                Err(_) => 0o644,
-            };
-            write_file(path, content.as_bytes(), mode)
-        }
-        Change::Symlink { link, target } => {
-            if let Some(parent) = link.parent() {
-                fs::create_dir_all(parent).map_err(io("cannot create", parent))?;
-            }
-            Ok(fsio::swap_symlink(link, target)?)
-        }
-    }
+    write_changes(std::slice::from_ref(change))
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), NginxError> {

@@ -97,13 +97,30 @@ impl Nginx {
 
     /// `nginx -v`.
     pub fn version(&self) -> Result<Version, NginxError> {
-        let mut cmd = Command::new(resolve(&self.bin));
+        // Asked once per binary (and its modification time, so an upgrade is seen) per process:
+        // an `issue --nginx` renders the site twice.
+        type Seen = Vec<((PathBuf, Option<std::time::SystemTime>), Version)>;
+        static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Vec::new());
+        let bin = resolve(&self.bin);
+        let key = (
+            bin.clone(),
+            std::fs::metadata(&bin).and_then(|m| m.modified()).ok(),
+        );
+        let seen = |list: &Seen| list.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+        if let Some(v) = seen(&SEEN.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(v);
+        }
+        let mut cmd = Command::new(&bin);
         cmd.arg("-v");
         let (_, out, err) = self.run(cmd)?;
-        Version::parse(&format!("{out}{err}")).ok_or_else(|| NginxError::Run {
+        let version = Version::parse(&format!("{out}{err}")).ok_or_else(|| NginxError::Run {
             bin: self.bin.clone(),
             reason: format!("unexpected `nginx -v` output: {}", err.trim()),
-        })
+        })?;
+        SEEN.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((key, version));
+        Ok(version)
     }
 
     /// `nginx -t`: Ok, or the rejection with nginx's own message.

@@ -28,6 +28,10 @@ pub struct ServerBlock {
     pub names: Vec<String>,
     /// (port, ssl) per listen directive; no listen means port 80.
     pub listens: Vec<(u16, bool)>,
+    /// (address, port) per listen directive, the address as nginx groups servers by it: empty
+    /// for all IPv4 addresses (`80`, `*:80`, `0.0.0.0:80`), `[::]` for all IPv6 ones, else as
+    /// written (`127.0.0.1`, `[::1]`, `localhost`).
+    pub addresses: Vec<(String, u16)>,
     /// It holds certctl's marked region (a user's server certctl edited or took over).
     pub certctl_region: bool,
     /// Ports it is the `default_server` of.
@@ -174,6 +178,7 @@ fn parse_server(server: &Directive, file: &Path, text: &str, index: usize) -> Se
         server_name_line: None,
         names: Vec::new(),
         listens: Vec::new(),
+        addresses: Vec::new(),
         default_ports: Vec::new(),
         tls_targets: Vec::new(),
         includes: Vec::new(),
@@ -195,6 +200,7 @@ fn parse_server(server: &Directive, file: &Path, text: &str, index: usize) -> Se
                 if let Some(port) = listen_port(args[0]) {
                     let ssl = args[1..].contains(&"ssl");
                     out.listens.push((port, ssl));
+                    out.addresses.push((listen_address(args[0]), port));
                     if args[1..].contains(&"default_server") || args[1..].contains(&"default") {
                         out.default_ports.push(port);
                     }
@@ -221,6 +227,7 @@ fn parse_server(server: &Directive, file: &Path, text: &str, index: usize) -> Se
     }
     if !saw_listen {
         out.listens.push((80, false));
+        out.addresses.push((String::new(), 80));
     }
     out
 }
@@ -241,6 +248,25 @@ fn listen_port(addr: &str) -> Option<u16> {
     match tail {
         Some(port) => port.parse().ok(),
         None => Some(80),
+    }
+}
+
+/// The address part of a listen address, as [`ServerBlock::addresses`] has it.
+fn listen_address(addr: &str) -> String {
+    let host = if let Some(rest) = addr.strip_prefix('[') {
+        return match rest.split_once(']') {
+            Some(("::" | "0:0:0:0:0:0:0:0", _)) => "[::]".to_owned(),
+            Some((ip, _)) => format!("[{ip}]"),
+            None => addr.to_owned(),
+        };
+    } else if addr.parse::<u16>().is_ok() {
+        ""
+    } else {
+        addr.rsplit_once(':').map_or(addr, |(h, _)| h)
+    };
+    match host {
+        "*" | "0.0.0.0" => String::new(),
+        other => other.to_owned(),
     }
 }
 
@@ -326,6 +352,30 @@ server { server_name *.wild.example; location ^~ /.well-known/acme-challenge/ { 
         assert!(wild.has_acme_location);
         assert!(wild.serves("a.wild.example"));
         assert!(!wild.serves("wild.example"));
+    }
+
+    #[test]
+    fn reads_listen_addresses_as_nginx_groups_them() {
+        for (listen, want) in [
+            ("80", ""),
+            ("*:80", ""),
+            ("0.0.0.0:8080", ""),
+            ("*", ""),
+            ("[::]:80", "[::]"),
+            ("[::]", "[::]"),
+            ("[::1]:443", "[::1]"),
+            ("127.0.0.1:80", "127.0.0.1"),
+            ("127.0.0.1", "127.0.0.1"),
+            ("localhost:80", "localhost"),
+        ] {
+            assert_eq!(listen_address(listen), want, "{listen}");
+        }
+        let blocks = server_blocks(DUMP);
+        assert_eq!(
+            blocks[0].addresses,
+            [(String::new(), 80), ("[::]".to_owned(), 80)]
+        );
+        assert_eq!(blocks[2].addresses, [(String::new(), 80)]);
     }
 
     #[test]

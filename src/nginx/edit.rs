@@ -190,6 +190,46 @@ pub fn mirror(text: &str, server: &Directive, hsts_line: Option<&str>) -> Vec<St
         .collect()
 }
 
+/// Whether a user's server sends its requests to https instead of serving them: a server-level
+/// `return` or `rewrite` to an `https://` URL, also inside a server-level `if` (as certbot writes
+/// its redirect servers) or in its `location /`. Copied to HTTPS, such a server would redirect
+/// HTTPS to itself. certctl's own region does not count.
+pub fn redirects_to_https(text: &str, server: &Directive) -> bool {
+    let region = server.block.as_ref().and_then(|b| our_region(text, b.open));
+    server
+        .children()
+        .iter()
+        .filter(|d| !region.is_some_and(|(s, e)| d.start >= s && d.end <= e))
+        .any(|d| match d.name() {
+            "return" | "rewrite" => to_https(d),
+            "if" => d.children().iter().any(to_https),
+            "location" => {
+                d.args().collect::<Vec<_>>() == ["/"]
+                    && d.children().iter().any(|c| {
+                        to_https(c) || (c.name() == "if" && c.children().iter().any(to_https))
+                    })
+            }
+            _ => false,
+        })
+}
+
+/// A `return` or `rewrite` whose target is an `https://` URL (nginx redirects to it).
+fn to_https(d: &Directive) -> bool {
+    let https = |url: &&str| {
+        url.get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    };
+    let args: Vec<&str> = d.args().collect();
+    match (d.name(), args.as_slice()) {
+        ("return", [code, url]) => {
+            matches!(*code, "301" | "302" | "303" | "307" | "308") && https(url)
+        }
+        ("return", [url]) => https(url),
+        ("rewrite", [_, url, ..]) => https(url),
+        _ => false,
+    }
+}
+
 /// The text of `d`, with `hsts_line` added just inside every block below it that has an
 /// `add_header` of its own and no HSTS yet.
 fn with_hsts(text: &str, d: &Directive, hsts_line: Option<&str>) -> String {
@@ -361,6 +401,45 @@ mod tests {
             "{text}"
         );
         assert!(lex::parse(&text).is_ok());
+    }
+
+    #[test]
+    fn tells_a_server_that_only_redirects_to_https() {
+        for (text, redirects) in [
+            (
+                "server { listen 80; return 301 https://$host$request_uri; }",
+                true,
+            ),
+            ("server { return https://a.test$request_uri; }", true),
+            (
+                "server { rewrite ^ https://$host$request_uri permanent; }",
+                true,
+            ),
+            // certbot's redirect server.
+            (
+                "server {\n    if ($host = a.test) {\n        return 301 https://$host$request_uri;\n    } # managed by Certbot\n    listen 80;\n    server_name a.test;\n    return 404; # managed by Certbot\n}",
+                true,
+            ),
+            (
+                "server { location / { return 308 HTTPS://a.test/; } }",
+                true,
+            ),
+            ("server { location / { proxy_pass http://app; } }", false),
+            (
+                "server { location /old/ { return 301 https://b.test/; } root /srv; }",
+                false,
+            ),
+            ("server { return 301 http://b.test$request_uri; }", false),
+            ("server { return 200 \"https://x\"; }", false),
+        ] {
+            let list = servers(text).unwrap();
+            assert_eq!(redirects_to_https(text, &list[0]), redirects, "{text}");
+        }
+        // certctl's own redirect (its region) is not the user's.
+        let text = "server {\n    listen 80;\n    root /srv;\n}\n";
+        let open = servers(text).unwrap()[0].block.as_ref().unwrap().open;
+        let edited = set_region(text, open, &lines(true));
+        assert!(!redirects_to_https(&edited, &servers(&edited).unwrap()[0]));
     }
 
     #[test]

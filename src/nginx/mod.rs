@@ -94,6 +94,16 @@ pub enum NginxError {
         /// The HTTP port.
         port: u16,
     },
+    /// The port-80 server of a name only redirects to https: there is nothing to copy.
+    #[error(
+        "the port-80 server at {origin} answers {name} with a redirect to https, so there is nothing to copy to https://{name} (a copy would redirect HTTPS to itself): say what https://{name} serves with --root DIR or --proxy-pass URL"
+    )]
+    OnlyRedirects {
+        /// The name.
+        name: String,
+        /// file:line of the server block.
+        origin: String,
+    },
     /// A user's file nginx loads cannot be parsed (it changed since nginx read it).
     #[error("cannot read the server blocks of {path}: {reason}")]
     Unparsable {
@@ -126,7 +136,10 @@ impl NginxError {
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
-            Self::Invalid(_) | Self::NothingServed { .. } | Self::NothingToRevert(_)
+            Self::Invalid(_)
+                | Self::NothingServed { .. }
+                | Self::OnlyRedirects { .. }
+                | Self::NothingToRevert(_)
         )
     }
 }

@@ -162,8 +162,11 @@ pub struct SiteSpec {
     pub https_port: u16,
     /// HTTP port for the redirect server (80).
     pub http_port: u16,
-    /// Listen addresses; empty means all IPv4 and all IPv6 addresses.
-    pub listen: Vec<String>,
+    /// Addresses the HTTPS servers listen on (`""` all IPv4, `[::]` all IPv6, or one address);
+    /// empty means all IPv4 and all IPv6 addresses.
+    pub https_listen: Vec<String>,
+    /// Addresses the port-80 server listens on, the same way.
+    pub http_listen: Vec<String>,
     /// The certificate names an OCSP responder.
     pub stapling: bool,
     /// nginx >= 1.25.1 wants `http2 on;` instead of `listen … http2`.
@@ -216,7 +219,7 @@ pub fn site(spec: &SiteSpec, layout: &NginxLayout) -> String {
 fn tls_server(out: &mut String, spec: &SiteSpec, server: &TlsServer, layout: &NginxLayout) {
     out.push_str("server {\n");
     let http2 = if spec.http2_directive { "" } else { " http2" };
-    for addr in listen_addresses(&spec.listen) {
+    for addr in listen_addresses(&spec.https_listen) {
         out.push_str(&format!(
             "    listen {} ssl{http2};\n",
             listen_target(addr, spec.https_port)
@@ -304,7 +307,7 @@ pub fn hsts_line(hsts: &Hsts) -> String {
 }
 
 fn redirect_server(spec: &SiteSpec, layout: &NginxLayout) -> String {
-    let listen: Vec<String> = listen_addresses(&spec.listen)
+    let listen: Vec<String> = listen_addresses(&spec.http_listen)
         .map(|addr| format!("    listen {};", listen_target(addr, spec.http_port)))
         .collect();
     let target = redirect_target(spec.https_port);
@@ -475,7 +478,8 @@ mod tests {
             }),
             https_port: 443,
             http_port: 80,
-            listen: vec![],
+            https_listen: vec![],
+            http_listen: vec![],
             stapling: false,
             http2_directive: false,
         }
@@ -523,7 +527,8 @@ mod tests {
         });
         s.https_port = 8443;
         s.http_port = 8080;
-        s.listen = vec!["127.0.0.1".into()];
+        s.https_listen = vec!["127.0.0.1".into()];
+        s.http_listen = vec!["127.0.0.1".into()];
         s.http2_directive = true;
         assert_snapshot("site-root-modern.conf", body(&site(&s, &layout())));
     }

@@ -8,6 +8,7 @@
 //! server. Over HTTPS, each name serves what its port-80 server served (copied from that server,
 //! see `nginx::edit::mirror`), or `--root`/`--proxy-pass` when given.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -45,6 +46,9 @@ struct UserServer {
     real: PathBuf,
     /// The names of the certificate it answers on port 80.
     hosts: Vec<String>,
+    /// The names of certctl's other certificates it answers on port 80: its region redirects
+    /// them too.
+    others: Vec<String>,
 }
 
 impl UserServer {
@@ -64,6 +68,12 @@ struct Served {
     /// User TLS servers that answer some of the names, taken over (`--take-over`, or certctl's
     /// region shows an earlier take-over).
     tls: Vec<UserServer>,
+    /// Where certctl's port-80 server listens (see [`listen_addresses`]).
+    http_listen: Vec<String>,
+    /// Where certctl's HTTPS servers listen.
+    https_listen: Vec<String>,
+    /// What the user should know about them.
+    listen_notes: Vec<String>,
 }
 
 /// Adds `host` to the user server `block` in `list` (once per block).
@@ -77,6 +87,7 @@ fn add_host(list: &mut Vec<UserServer>, block: &ServerBlock, host: &str) -> Resu
             real: real_path(&block.file)?,
             block: block.clone(),
             hosts: vec![host.to_owned()],
+            others: Vec::new(),
         }),
     }
     Ok(())
@@ -93,16 +104,25 @@ fn real_path(path: &Path) -> Result<PathBuf, NginxError> {
     Ok(std::fs::canonicalize(path).map_err(fsio::io("cannot resolve", path))?)
 }
 
+/// Who answers `hosts` (the names of certificate `name`) in what nginx loads; `others` are the
+/// names of certctl's other certificates on the same nginx, noted on the user servers that
+/// answer them.
 fn inspect(
     site: &NginxSite,
     name: &str,
     hosts: &[String],
+    others: &[String],
     http_port: u16,
 ) -> Result<Served, Error> {
     let ours = our_files(site, name);
-    let blocks: Vec<ServerBlock> = dump::server_blocks(&site.nginx.dump()?)
+    let loaded: Vec<ServerBlock> = dump::server_blocks(&site.nginx.dump()?)
         .into_iter()
-        .filter(|b| !ours.contains(&b.file) && !is_certctl_site(site, &b.file))
+        .filter(|b| !ours.contains(&b.file))
+        .collect();
+    let blocks: Vec<ServerBlock> = loaded
+        .iter()
+        .filter(|b| !is_certctl_site(site, &b.file))
+        .cloned()
         .collect();
     let mut tls = Vec::new();
     for host in hosts {
@@ -124,17 +144,28 @@ fn inspect(
         .iter()
         .filter(|b| b.listens_on(http_port) == Some(false))
         .collect();
-    let mut http: Vec<UserServer> = Vec::new();
-    let mut uncovered = Vec::new();
-    for host in hosts {
-        let best = on_http
+    let best = |host: &str| {
+        on_http
             .iter()
             .filter_map(|b| b.match_rank(host).map(|r| (r, *b)))
             .min_by_key(|(r, _)| *r)
-            .map(|(_, b)| b);
-        match best {
+            .map(|(_, b)| b)
+    };
+    let mut http: Vec<UserServer> = Vec::new();
+    let mut uncovered = Vec::new();
+    for host in hosts {
+        match best(host) {
             None => uncovered.push(host.clone()),
             Some(block) => add_host(&mut http, block, host)?,
+        }
+    }
+    for host in others.iter().filter(|h| !hosts.contains(h)) {
+        if let Some(block) = best(host)
+            && let Some(u) = http
+                .iter_mut()
+                .find(|u| u.block.file == block.file && u.block.index == block.index)
+        {
+            u.others.push(host.clone());
         }
     }
     let default_http = match on_http
@@ -146,15 +177,137 @@ fn inspect(
             real: real_path(&b.file)?,
             block: (*b).clone(),
             hosts: Vec::new(),
+            others: Vec::new(),
         }),
         None => None,
     };
+    let listen = listen_addresses(site, &loaded, &http, !uncovered.is_empty(), http_port);
     Ok(Served {
         http,
         uncovered,
         default_http,
         tls,
+        http_listen: listen.http,
+        https_listen: listen.https,
+        listen_notes: listen.notes,
     })
+}
+
+/// Where certctl's servers listen, and why.
+struct Listen {
+    http: Vec<String>,
+    https: Vec<String>,
+    notes: Vec<String>,
+}
+
+/// The addresses of every server nginx loads on `port`, in order, each once.
+fn addresses_on(blocks: &[ServerBlock], port: u16) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (addr, _) in blocks
+        .iter()
+        .flat_map(|b| &b.addresses)
+        .filter(|(_, p)| *p == port)
+    {
+        if !out.contains(addr) {
+            out.push(addr.clone());
+        }
+    }
+    out
+}
+
+/// Where certctl's servers listen, so that nginx picks for every address the servers it picked
+/// before. nginx first narrows the servers to those listening on the address a connection came
+/// in on, a specific address (`127.0.0.1:80`) hiding the wildcard ones (`80`) from it; a server
+/// of certctl's on an address no server listened on before would take every name there.
+///
+/// - Port 80: the addresses the servers already there listen on, all of them (certctl's server
+///   then answers its names on every address and is never alone on one); `--listen` or all
+///   IPv4 and IPv6 addresses when nothing listens on port 80.
+/// - HTTPS: the addresses of the servers already on the HTTPS port, plus those of the port-80
+///   servers the names come from where that hides nothing (an address already there, a
+///   wildcard, or no wildcard of its family there); when nothing listens on the HTTPS port,
+///   the port-80 servers' addresses; when nothing listens anywhere yet, `--listen`, else all
+///   IPv4 and IPv6 addresses.
+fn listen_addresses(
+    site: &NginxSite,
+    blocks: &[ServerBlock],
+    http: &[UserServer],
+    uncovered: bool,
+    http_port: u16,
+) -> Listen {
+    let mut notes = Vec::new();
+    let given = site.listen.join(" ");
+    let on_http = addresses_on(blocks, http_port);
+    let http_listen = if on_http.is_empty() {
+        site.listen.clone()
+    } else {
+        if !site.listen.is_empty() && site.listen != on_http {
+            notes.push(format!(
+                "--listen {given} is not used for port {http_port}: nginx listens there already, and certctl's server listens as the servers there do ({}), so it hides none of them",
+                shown(&on_http, http_port)
+            ));
+        }
+        on_http
+    };
+    // The port-80 addresses the names come from.
+    let mut from: Vec<String> = Vec::new();
+    let sources = http
+        .iter()
+        .flat_map(|u| u.block.addresses.iter())
+        .filter(|(_, p)| *p == http_port)
+        .map(|(a, _)| a.clone());
+    // certctl's own port-80 server, for the names no server of the user's answers (empty: all
+    // IPv4 and IPv6 addresses, which the HTTPS side gets as well).
+    let certctls = http_listen.iter().filter(|_| uncovered).cloned();
+    for addr in sources.chain(certctls) {
+        if !from.contains(&addr) {
+            from.push(addr);
+        }
+    }
+    let on_https = addresses_on(blocks, site.https_port);
+    let https_listen = if on_https.is_empty() {
+        if from.is_empty() {
+            site.listen.clone()
+        } else {
+            from
+        }
+    } else {
+        let wildcard = |a: &str| a.is_empty() || a == "[::]";
+        let v6 = |a: &str| a.starts_with('[');
+        let mut out = on_https.clone();
+        for addr in from {
+            let hides =
+                !wildcard(&addr) && on_https.iter().any(|o| wildcard(o) && v6(o) == v6(&addr));
+            if !out.contains(&addr) && !hides {
+                out.push(addr);
+            }
+        }
+        out
+    };
+    if !site.listen.is_empty() && !https_listen.is_empty() && site.listen != https_listen {
+        notes.push(format!(
+            "--listen {given} is not used for port {}: certctl's HTTPS servers listen as the servers of these names and those already on that port do ({}), so they hide none of them",
+            site.https_port,
+            shown(&https_listen, site.https_port)
+        ));
+    }
+    Listen {
+        http: http_listen,
+        https: https_listen,
+        notes,
+    }
+}
+
+/// `80, [::]:80` for messages.
+fn shown(addresses: &[String], port: u16) -> String {
+    addresses
+        .iter()
+        .map(|a| match a.as_str() {
+            "" => port.to_string(),
+            a => format!("{a}:{port}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Another certificate's site file of certctl's (its port-80 server is not a user's).
@@ -171,6 +324,14 @@ fn is_certctl_site(site: &NginxSite, file: &Path) -> bool {
 fn read_user_file(path: &Path) -> Result<(String, Vec<crate::nginx::lex::Directive>), Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| NginxError::from(fsio::io("cannot read", path)(e)))?;
+    parse_user_file(path, text)
+}
+
+/// A user's file's text, parsed.
+fn parse_user_file(
+    path: &Path,
+    text: String,
+) -> Result<(String, Vec<crate::nginx::lex::Directive>), Error> {
     let servers = edit::servers(&text).map_err(|e| NginxError::Unparsable {
         path: path.to_owned(),
         reason: e.to_string(),
@@ -224,6 +385,7 @@ fn user_file_changes(
     served: &Served,
     tls: Option<&TlsPart<'_>>,
     keep_existing: bool,
+    bases: &BTreeMap<PathBuf, String>,
 ) -> Result<Vec<Change>, Error> {
     let snippet = site.layout.acme_snippet();
     let target = render::redirect_target(site.https_port);
@@ -236,7 +398,10 @@ fn user_file_changes(
     }
     let mut changes = Vec::new();
     for path in files {
-        let (mut text, servers) = read_user_file(&path)?;
+        let (mut text, servers) = match bases.get(&path) {
+            Some(base) => parse_user_file(&path, base.clone())?,
+            None => read_user_file(&path)?,
+        };
         let mut edits: Vec<RegionEdit> = Vec::new();
         for u in served.http.iter().filter(|u| u.real == path) {
             let d = find_in(u, &servers)?;
@@ -244,14 +409,19 @@ fn user_file_changes(
             if keep_existing && edit::our_region(&text, open).is_some() {
                 continue;
             }
-            let only_some = u.block.names.iter().any(|n| !u.hosts.contains(n));
+            // Every certificate's names this server answers, in one order whichever
+            // certificate's run writes the region.
+            let mut redirected: Vec<String> = u.hosts.iter().chain(&u.others).cloned().collect();
+            redirected.sort();
+            redirected.dedup();
+            let only_some = u.block.names.iter().any(|n| !redirected.contains(n));
             let http_only = served
                 .tls
                 .iter()
                 .any(|t| t.block.file == u.block.file && t.block.index == u.block.index);
             let redirect = edit::Redirect {
                 target: &target,
-                hosts: only_some.then_some(u.hosts.as_slice()),
+                hosts: only_some.then_some(redirected.as_slice()),
                 http_only,
             };
             let mut lines = edit::port80_lines(&snippet, tls.is_some().then_some(redirect));
@@ -332,56 +502,66 @@ fn includes_only_tls(site: &NginxSite, d: &crate::nginx::lex::Directive) -> bool
 }
 
 /// The HTTPS servers: per user port-80 server, its names with a copy of what it serves; the
-/// uncovered names with what the default server serves (or `--root`/`--proxy-pass`).
+/// uncovered names with what the default server serves (or `--root`/`--proxy-pass`). Names a
+/// user's TLS server keeps serving (taken over) get no second server from certctl. A port-80
+/// server that only redirects to https has nothing to copy (its copy would redirect HTTPS to
+/// itself): its names need `--root`/`--proxy-pass`, or the TLS server that serves them.
 fn tls_servers(site: &NginxSite, served: &Served, http_port: u16) -> Result<Vec<TlsServer>, Error> {
-    let out = all_tls_servers(site, served, http_port)?;
-    // Names a user's TLS server keeps serving (taken over) get no second server from certctl.
     let taken: Vec<&String> = served.tls.iter().flat_map(|u| &u.hosts).collect();
-    Ok(out
-        .into_iter()
-        .filter_map(|mut s| {
-            s.names.retain(|n| !taken.contains(&n));
-            (!s.names.is_empty()).then_some(s)
-        })
-        .collect())
-}
-
-fn all_tls_servers(
-    site: &NginxSite,
-    served: &Served,
-    http_port: u16,
-) -> Result<Vec<TlsServer>, Error> {
-    let all: Vec<String> = served
-        .http
-        .iter()
-        .flat_map(|u| u.hosts.clone())
-        .chain(served.uncovered.iter().cloned())
-        .collect();
+    let keep = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .filter(|n| !taken.contains(n))
+            .cloned()
+            .collect()
+    };
+    let uncovered = keep(&served.uncovered);
+    let mut all: Vec<String> = Vec::new();
+    for u in &served.http {
+        all.extend(keep(&u.hosts));
+    }
+    all.extend(uncovered.iter().cloned());
     let explicit = match &site.content {
         Content::Root(dir) => Some(Serve::Root(dir.clone())),
         Content::ProxyPass(url) => Some(Serve::ProxyPass(url.clone())),
         Content::Site => None,
     };
     if let Some(serve) = explicit {
-        return Ok(vec![TlsServer { names: all, serve }]);
+        return Ok(match all.is_empty() {
+            true => Vec::new(),
+            false => vec![TlsServer { names: all, serve }],
+        });
     }
     let hsts = site.hsts.as_ref().map(render::hsts_line);
-    let mirror = |u: &UserServer| -> Result<Serve, Error> {
+    let mirror = |u: &UserServer, names: &[String]| -> Result<Serve, Error> {
         let (text, servers) = read_user_file(&u.real)?;
         let d = find_in(u, &servers)?;
+        if edit::redirects_to_https(&text, d) {
+            return Err(NginxError::OnlyRedirects {
+                name: names[0].clone(),
+                origin: u.origin(),
+            }
+            .into());
+        }
         Ok(Serve::Mirror {
             origin: u.origin(),
             directives: edit::mirror(&text, d, hsts.as_deref()),
         })
     };
-    let mut out: Vec<TlsServer> = Vec::new();
+    let mut out: Vec<(TlsServer, &UserServer)> = Vec::new();
     for u in &served.http {
-        out.push(TlsServer {
-            names: u.hosts.clone(),
-            serve: mirror(u)?,
-        });
+        let names = keep(&u.hosts);
+        if !names.is_empty() {
+            out.push((
+                TlsServer {
+                    serve: mirror(u, &names)?,
+                    names,
+                },
+                u,
+            ));
+        }
     }
-    if let Some(first) = served.uncovered.first() {
+    if let Some(first) = uncovered.first() {
         let Some(default) = &served.default_http else {
             return Err(NginxError::NothingServed {
                 name: first.clone(),
@@ -389,17 +569,20 @@ fn all_tls_servers(
             }
             .into());
         };
-        match out.iter_mut().zip(&served.http).find(|(_, u)| {
+        match out.iter_mut().find(|(_, u)| {
             u.block.file == default.block.file && u.block.index == default.block.index
         }) {
-            Some((server, _)) => server.names.extend(served.uncovered.iter().cloned()),
-            None => out.push(TlsServer {
-                names: served.uncovered.clone(),
-                serve: mirror(default)?,
-            }),
+            Some((server, _)) => server.names.extend(uncovered.iter().cloned()),
+            None => out.push((
+                TlsServer {
+                    serve: mirror(default, &uncovered)?,
+                    names: uncovered.clone(),
+                },
+                default,
+            )),
         }
     }
-    Ok(out)
+    Ok(out.into_iter().map(|(server, _)| server).collect())
 }
 
 fn spec_for(
@@ -425,7 +608,8 @@ fn spec_for(
         hsts: site.hsts,
         https_port: site.https_port,
         http_port,
-        listen: site.listen.clone(),
+        https_listen: served.https_listen.clone(),
+        http_listen: served.http_listen.clone(),
         stapling,
         http2_directive: version.has_http2_directive(),
     })
@@ -457,6 +641,54 @@ pub fn journal_dir(backup_root: &Path, name: &str) -> PathBuf {
     backup_root.with_file_name("nginx-journal").join(name)
 }
 
+/// certctl's other certificates set up on the same nginx (those with a journal and a site in
+/// their record), but for `except`: (name, record).
+fn other_certificates(
+    store: &dyn CertStore,
+    backup_root: &Path,
+    site: &NginxSite,
+    except: &[&str],
+) -> Result<Vec<(String, crate::config::RenewalRecord)>, Error> {
+    let root = backup_root.with_file_name("nginx-journal");
+    let listing = match std::fs::read_dir(&root) {
+        Ok(listing) => listing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(NginxError::from(fsio::io("cannot read", &root)(e)).into()),
+    };
+    let mut names: Vec<String> = listing
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !except.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        if crate::store::layout::check_cert_name(&name).is_err() {
+            continue;
+        }
+        if let Some(record) = store.load_record(&name)?
+            && record.nginx.as_ref().is_some_and(|s| s.nginx == site.nginx)
+        {
+            out.push((name, record));
+        }
+    }
+    Ok(out)
+}
+
+/// The names of certctl's other certificates on the same nginx: a user server that answers one
+/// of them keeps redirecting it whichever certificate's run rewrites the server's region.
+fn other_names(
+    store: &dyn CertStore,
+    backup_root: &Path,
+    site: &NginxSite,
+    name: &str,
+) -> Result<Vec<String>, Error> {
+    Ok(other_certificates(store, backup_root, site, &[name])?
+        .into_iter()
+        .flat_map(|(_, r)| r.domains)
+        .collect())
+}
+
 /// Before the first certificate: make sure nginx serves ACME challenges for every name on the
 /// HTTP port (the shared snippet, plus certctl's port-80 site or its region in the user's
 /// port-80 server), reload if anything changed. A certificate that is live already keeps its
@@ -473,16 +705,25 @@ pub fn prepare_challenges(
     create_acme_webroot(&site.layout.acme_webroot)?;
     let hosts: Vec<String> = identifiers.iter().map(Identifier::as_string).collect();
     let live = store.live_fullchain(name)?.is_some() && store.load_record(name)?.is_some();
+    let others = other_names(store, backup_root, site, name)?;
     let changes = if live {
-        let (changes, _) = full_changes(store, name, site, &hosts, http_port)?;
+        let (changes, _) = full_changes(store, name, site, &hosts, &others, http_port)?;
         changes
     } else {
-        let served = inspect(site, name, &hosts, http_port)?;
+        let served = inspect(site, name, &hosts, &others, http_port)?;
+        // What HTTPS will serve is settled before anything is written or ordered.
+        tls_servers(site, &served, http_port)?;
         let mut changes = vec![Change::Owned {
             path: site.layout.acme_snippet(),
             content: render::acme_snippet(&site.layout.acme_webroot),
         }];
-        changes.extend(user_file_changes(site, &served, None, true)?);
+        changes.extend(user_file_changes(
+            site,
+            &served,
+            None,
+            true,
+            &BTreeMap::new(),
+        )?);
         let site_file = site.layout.site_file(name);
         let ours_exists = apply::owned_file_exists(&site_file)?;
         if !served.uncovered.is_empty() && !ours_exists {
@@ -555,6 +796,7 @@ fn full_changes(
     name: &str,
     site: &NginxSite,
     hosts: &[String],
+    others: &[String],
     http_port: u16,
 ) -> Result<(Vec<Change>, Vec<String>), Error> {
     let stapling = match store.live_fullchain(name)? {
@@ -563,8 +805,73 @@ fn full_changes(
             .is_empty(),
         None => false,
     };
+    let served = inspect(site, name, hosts, others, http_port)?;
+    let certs = cert_paths(store, name)?;
+    let mut notes: Vec<String> = served
+        .http
+        .iter()
+        .map(|u| {
+            format!(
+                "port {http_port} for {} is served by {}: certctl added its marked ACME include and redirect there",
+                u.hosts.join(" "),
+                u.origin()
+            )
+        })
+        .collect();
+    notes.extend(served.listen_notes.iter().cloned());
+    let spec = spec_for(site, name, &served, http_port, certs, stapling)?;
+    notes.extend(copied_again(&site.layout.site_file(name), &spec));
+    let mut changes = vec![
+        Change::Owned {
+            path: site.layout.tls_snippet(site.profile),
+            content: render::tls_snippet(site.profile),
+        },
+        Change::Owned {
+            path: site.layout.acme_snippet(),
+            content: render::acme_snippet(&site.layout.acme_webroot),
+        },
+    ];
+    changes.extend(user_file_changes(
+        site,
+        &served,
+        Some(&TlsPart { certs: &spec.certs }),
+        false,
+        &BTreeMap::new(),
+    )?);
+    changes.extend(site_changes(site, name, render::site(&spec, &site.layout)));
+    Ok((changes, notes))
+}
+
+/// Notes for the HTTPS servers whose copy of a port-80 server differs from the one in certctl's
+/// site file (the user changed that server since): the run copies it again, and says so.
+fn copied_again(site_file: &Path, spec: &SiteSpec) -> Vec<String> {
+    let Ok(old) = std::fs::read_to_string(site_file) else {
+        return Vec::new();
+    };
+    if render::ownership(&old) != render::Ownership::Ours {
+        return Vec::new();
+    }
+    spec.tls_servers
+        .iter()
+        .filter_map(|server| match &server.serve {
+            Serve::Mirror { origin, directives } => {
+                let copy: String = directives.iter().map(|d| format!("    {d}\n")).collect();
+                let before = format!("server_name {};\n", server.names.join(" "));
+                (old.contains(&before) && !old.contains(&copy)).then(|| {
+                    format!(
+                        "https://{} serves a new copy of what the port-80 server at {origin} serves: it changed since certctl copied it",
+                        server.names.join(" https://")
+                    )
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The live certificate and key paths of `name` (two pairs for a dual certificate).
+fn cert_paths(store: &dyn CertStore, name: &str) -> Result<Vec<CertPaths>, Error> {
     let dual = store.load_record(name)?.is_some_and(|r| r.dual);
-    let served = inspect(site, name, hosts, http_port)?;
     let slots: &[KeySlot] = match dual {
         true => &[KeySlot::Primary, KeySlot::Rsa],
         false => &[KeySlot::Primary],
@@ -585,36 +892,7 @@ fn full_changes(
             render::check_value("the certificate path", &path.display().to_string())?;
         }
     }
-    let notes = served
-        .http
-        .iter()
-        .map(|u| {
-            format!(
-                "port {http_port} for {} is served by {}: certctl added its marked ACME include and redirect there",
-                u.hosts.join(" "),
-                u.origin()
-            )
-        })
-        .collect();
-    let spec = spec_for(site, name, &served, http_port, certs, stapling)?;
-    let mut changes = vec![
-        Change::Owned {
-            path: site.layout.tls_snippet(site.profile),
-            content: render::tls_snippet(site.profile),
-        },
-        Change::Owned {
-            path: site.layout.acme_snippet(),
-            content: render::acme_snippet(&site.layout.acme_webroot),
-        },
-    ];
-    changes.extend(user_file_changes(
-        site,
-        &served,
-        Some(&TlsPart { certs: &spec.certs }),
-        false,
-    )?);
-    changes.extend(site_changes(site, name, render::site(&spec, &site.layout)));
-    Ok((changes, notes))
+    Ok(certs)
 }
 
 /// Writes the full TLS site for a certificate that is live, with the options in `site`.
@@ -632,7 +910,8 @@ pub fn configure_site(
     store
         .live_fullchain(name)?
         .ok_or_else(|| InputError::NotLive(name.to_owned()))?;
-    let (changes, notes) = full_changes(store, name, site, &record.domains, http_port)?;
+    let others = other_names(store, backup_root, site, name)?;
+    let (changes, notes) = full_changes(store, name, site, &record.domains, &others, http_port)?;
     if dry_run {
         return Ok(NginxOutcome {
             diff: Some(apply::diff(&changes)?),
@@ -666,9 +945,11 @@ pub fn issue_diff(
     site: &NginxSite,
     identifiers: &[Identifier],
     http_port: u16,
+    backup_root: &Path,
 ) -> Result<NginxOutcome, Error> {
     let hosts: Vec<String> = identifiers.iter().map(Identifier::as_string).collect();
-    let (changes, notes) = full_changes(store, name, site, &hosts, http_port)?;
+    let others = other_names(store, backup_root, site, name)?;
+    let (changes, notes) = full_changes(store, name, site, &hosts, &others, http_port)?;
     Ok(NginxOutcome {
         diff: Some(apply::diff(&changes)?),
         applied: Applied::default(),
@@ -689,16 +970,44 @@ pub fn revert(
 ) -> Result<NginxOutcome, Error> {
     let _edits = super::locks::nginx_edits(backup_root, super::locks::DEFAULT_WAIT)?;
     let journal = journal_dir(backup_root, name);
-    let others: Vec<PathBuf> = std::fs::read_dir(journal.parent().unwrap_or(&journal))
-        .map(|dir| {
-            dir.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| *p != journal)
-                .collect()
-        })
-        .unwrap_or_default();
-    let plan = apply::revert_plan(&journal, &others, force)?
+    let mut plan = apply::revert_plan(&journal, force)?
         .ok_or_else(|| NginxError::NothingToRevert(name.to_owned()))?;
+    // A user file another certificate changed too keeps what the others still need: its
+    // original text with the regions their names call for, as if this certificate never was.
+    if !plan.shared_user_files().is_empty() {
+        let mut texts: BTreeMap<PathBuf, String> =
+            plan.shared_user_files().iter().cloned().collect();
+        let remaining = other_certificates(store, backup_root, site, &[name])?;
+        for (other, record) in &remaining {
+            let Some(other_site) = &record.nginx else {
+                continue;
+            };
+            let names: Vec<String> = remaining
+                .iter()
+                .filter(|(n, _)| n != other)
+                .flat_map(|(_, r)| r.domains.clone())
+                .collect();
+            let served = inspect(other_site, other, &record.domains, &names, record.http_port)?;
+            let certs = cert_paths(store, other)?;
+            let changes = user_file_changes(
+                other_site,
+                &served,
+                Some(&TlsPart { certs: &certs }),
+                false,
+                &texts,
+            )?;
+            for change in changes {
+                if let Change::UserFile { path, content } = change
+                    && texts.contains_key(&path)
+                {
+                    texts.insert(path, content);
+                }
+            }
+        }
+        for (path, text) in texts {
+            plan.set_text(&path, text);
+        }
+    }
     if dry_run {
         return Ok(NginxOutcome {
             diff: Some(apply::revert_diff(&plan)?),
@@ -723,4 +1032,90 @@ pub fn revert(
 /// nginx could load them.
 pub fn backup_root(state_dir: &Path) -> PathBuf {
     state_dir.join("nginx-backups")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nginx::binary::Nginx;
+    use crate::nginx::render::NginxLayout;
+
+    fn site(listen: &[&str]) -> NginxSite {
+        NginxSite {
+            nginx: Nginx {
+                bin: "nginx".into(),
+                prefix: None,
+                conf: None,
+                reload_cmd: None,
+            },
+            layout: NginxLayout {
+                snippets_dir: "/etc/nginx/snippets/certctl".into(),
+                sites_dir: "/etc/nginx/sites-available".into(),
+                enabled_dir: Some("/etc/nginx/sites-enabled".into()),
+                acme_webroot: "/var/www/certctl-acme".into(),
+            },
+            profile: Default::default(),
+            hsts: None,
+            content: Content::Site,
+            https_port: 443,
+            listen: listen.iter().map(|s| s.to_string()).collect(),
+            take_over: false,
+        }
+    }
+
+    /// (port-80 addresses, HTTPS addresses) certctl picks for `a.test` among `servers`.
+    fn pick(servers: &str, listen: &[&str]) -> (Vec<String>, Vec<String>) {
+        let blocks = dump::servers_in(Path::new("/etc/nginx/sites-enabled/x"), servers);
+        let http: Vec<UserServer> = blocks
+            .iter()
+            .filter(|b| b.serves("a.test") && b.listens_on(80) == Some(false))
+            .map(|b| UserServer {
+                block: b.clone(),
+                real: b.file.clone(),
+                hosts: vec!["a.test".into()],
+                others: Vec::new(),
+            })
+            .collect();
+        let l = listen_addresses(&site(listen), &blocks, &http, http.is_empty(), 80);
+        (l.http, l.https)
+    }
+
+    fn v(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn listens_where_the_users_servers_do_and_hides_none_of_them() {
+        // Debian's: every IPv4 and IPv6 address; --listen does not narrow it.
+        let debian = "server { listen 80 default_server; listen [::]:80 default_server; server_name _; }\nserver { listen 80; listen [::]:80; server_name a.test; }";
+        assert_eq!(pick(debian, &[]), (v(&["", "[::]"]), v(&["", "[::]"])));
+        assert_eq!(
+            pick(debian, &["127.0.0.1"]),
+            (v(&["", "[::]"]), v(&["", "[::]"]))
+        );
+        // A site on one address only: HTTPS there too.
+        let local = "server { listen 127.0.0.1:80; server_name a.test; }";
+        assert_eq!(pick(local, &[]), (v(&["127.0.0.1"]), v(&["127.0.0.1"])));
+        // A TLS server on every IPv4 address: a specific IPv4 address would hide it there.
+        let tls = "server { listen 10.0.0.5:80; server_name a.test; }\nserver { listen 443 ssl; server_name b.test; }";
+        assert_eq!(pick(tls, &[]), (v(&["10.0.0.5"]), v(&[""])));
+        // …but an IPv6 wildcard hides nothing.
+        let tls6 = "server { listen 80; listen [::]:80; server_name a.test; }\nserver { listen 127.0.0.1:443 ssl; server_name b.test; }";
+        assert_eq!(
+            pick(tls6, &[]),
+            (v(&["", "[::]"]), v(&["127.0.0.1", "", "[::]"]))
+        );
+        // Nothing listens anywhere yet: --listen, else all addresses (empty).
+        assert_eq!(
+            pick("", &["127.0.0.1"]),
+            (v(&["127.0.0.1"]), v(&["127.0.0.1"]))
+        );
+        assert_eq!(pick("", &[]), (v(&[]), v(&[])));
+        // A name only the default server answers: certctl's port-80 server joins every address.
+        let default = "server { listen 127.0.0.1:80 default_server; listen [::1]:80; return 404; }";
+        assert_eq!(
+            pick(default, &[]),
+            (v(&["127.0.0.1", "[::1]"]), v(&["127.0.0.1", "[::1]"]))
+        );
+    }
 }

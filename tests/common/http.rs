@@ -1,7 +1,7 @@
 //! Minimal HTTP clients for assertions: a plain HTTP/1.1 GET and an HTTPS GET with rustls, both
 //! to 127.0.0.1 with a chosen Host (and SNI), returning what the tests look at.
 
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use super::process::loopback;
@@ -58,8 +58,13 @@ fn parse_response(raw: &[u8]) -> HttpResponse {
 
 /// A plain HTTP/1.1 GET to 127.0.0.1:port with a Host header.
 pub fn http_get(port: u16, host: &str, path: &str) -> std::io::Result<HttpResponse> {
+    http_get_at(loopback(port), host, path)
+}
+
+/// A plain HTTP/1.1 GET to `addr` (IPv6 too) with a Host header.
+pub fn http_get_at(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<HttpResponse> {
     use std::io::{Read, Write};
-    let mut s = TcpStream::connect(loopback(port))?;
+    let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(
         s,
@@ -70,9 +75,19 @@ pub fn http_get(port: u16, host: &str, path: &str) -> std::io::Result<HttpRespon
     Ok(parse_response(&raw))
 }
 
-/// An HTTPS GET with rustls: SNI `host`, the chain verified against `root_pem`.
+/// An HTTPS GET with rustls to 127.0.0.1:port: SNI `host`, the chain verified against `root_pem`.
 pub fn https_get(
     port: u16,
+    host: &str,
+    path: &str,
+    root_pem: &str,
+) -> Result<HttpResponse, String> {
+    https_get_at(loopback(port), host, path, root_pem)
+}
+
+/// Like [`https_get`], to `addr` (IPv6 too).
+pub fn https_get_at(
+    addr: SocketAddr,
     host: &str,
     path: &str,
     root_pem: &str,
@@ -96,7 +111,7 @@ pub fn https_get(
     let name =
         rustls_pki_types::ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
     let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
-    let sock = TcpStream::connect(loopback(port)).map_err(|e| e.to_string())?;
+    let sock = TcpStream::connect(addr).map_err(|e| e.to_string())?;
     sock.set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| e.to_string())?;
     let mut tls = rustls::StreamOwned::new(conn, sock);

@@ -34,6 +34,9 @@ pub struct LabOptions {
     /// pebble's certificateValidityPeriod in seconds (None: pebble's default, years). Anything
     /// under a day is due for renewal at once.
     pub validity_secs: Option<u64>,
+    /// HTTP on port 80 and HTTPS on 443, as users have them (pebble validates on 80). Only in a
+    /// private network namespace: see [`super::netns`].
+    pub real_ports: bool,
 }
 
 /// See the module docs.
@@ -106,7 +109,7 @@ impl Lab {
         let webroot = root.join("www");
         fs::create_dir(&webroot).unwrap();
         let mut lab = Self {
-            https_port: free_port(),
+            https_port: if options.real_ports { 443 } else { free_port() },
             nginx_prefix: root.join("nginx"),
             state_dir: root.join("state"),
             dir,
@@ -262,8 +265,12 @@ impl Lab {
 
 /// challtestsrv and pebble on fresh ports: (http, acme, management ports, the processes).
 fn start_ca(root: &Path, options: &LabOptions) -> Result<(u16, u16, u16, Vec<Subprocess>), String> {
+    assert!(
+        !options.real_ports || super::netns::inside(),
+        "real ports only in a private network namespace (common::netns)"
+    );
     let (http_port, acme_port, mgmt_port, dns_port, cts_port) = (
-        free_port(),
+        if options.real_ports { 80 } else { free_port() },
         free_port(),
         free_port(),
         free_port(),

@@ -10,9 +10,11 @@
 
 #![allow(dead_code)]
 
+pub mod backends;
 pub mod front;
 pub mod http;
 pub mod lab;
+pub mod netns;
 pub mod nginx;
 pub mod pki;
 pub mod process;
@@ -23,7 +25,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-pub use http::{http_get, https_get};
+pub use http::{http_get, http_get_at, https_get, https_get_at};
 pub use lab::{Lab, LabOptions};
 pub use pki::TestCa;
 pub use process::{Subprocess, free_port, loopback};

@@ -123,6 +123,18 @@ impl Lab {
             "Welcome to nginx!\n",
         )
         .unwrap();
+        // Debian's parameter files for uwsgi_pass and fastcgi_pass, and its PHP snippet.
+        for file in [
+            "uwsgi_params",
+            "fastcgi_params",
+            "fastcgi.conf",
+            "snippets/fastcgi-php.conf",
+        ] {
+            let from = Path::new("/etc/nginx").join(file);
+            let text = fs::read(&from)
+                .unwrap_or_else(|e| panic!("{}: {e} (apt-get install -y nginx)", from.display()));
+            fs::write(p.join(file), text).unwrap();
+        }
         fs::write(
             p.join("sites-available/default"),
             format!(
