@@ -297,24 +297,34 @@ pub fn takes_over(d: &Directive) -> bool {
 pub const OFF: &str = "# certctl: ";
 
 /// `text` with each directive starting at one of `starts` (and ending at the matching end)
-/// commented out by [`OFF`] at the start of each of its lines: only insertions.
+/// commented out by [`OFF`] at the start of each of its lines: only insertions. When more
+/// configuration follows a directive on its line (a one-line server's `… ssl_certificate x; }`),
+/// a line break is inserted after it too, so the comment ends with the directive.
 pub fn comment_out(text: &str, ranges: &[(usize, usize)]) -> String {
-    let mut at: Vec<usize> = Vec::new();
+    let mut at: Vec<(usize, &str)> = Vec::new();
     for &(start, end) in ranges {
-        at.push(start);
+        at.push((start, OFF));
         at.extend(
             text[start..end]
                 .match_indices('\n')
-                .map(|(i, _)| start + i + 1),
+                .map(|(i, _)| (start + i + 1, OFF)),
         );
+        let rest = text[end..]
+            .split('\n')
+            .next()
+            .unwrap_or_default()
+            .trim_start();
+        if !rest.is_empty() && !rest.starts_with('#') {
+            at.push((end, "\n"));
+        }
     }
     at.sort_unstable();
     at.dedup();
     let mut out = String::with_capacity(text.len() + at.len() * OFF.len());
     let mut from = 0;
-    for pos in at {
+    for (pos, insert) in at {
         out.push_str(&text[from..pos]);
-        out.push_str(OFF);
+        out.push_str(insert);
         from = pos;
     }
     out.push_str(&text[from..]);
@@ -493,6 +503,30 @@ mod tests {
             .collect();
         assert_eq!(names, ["listen", "root"]);
         assert_eq!(out.replace(OFF, ""), text);
+
+        // A one-line server: the comment must not swallow the rest of the line.
+        let one = "server { listen 443 ssl; ssl_certificate /a.pem; ssl_certificate_key /k.pem; root /x; }\n";
+        let list = servers(one).unwrap();
+        let ranges: Vec<(usize, usize)> = list[0]
+            .children()
+            .iter()
+            .filter(|d| takes_over(d))
+            .map(|d| (d.start, d.end))
+            .collect();
+        let out = comment_out(one, &ranges);
+        let names: Vec<String> = servers(&out).unwrap()[0]
+            .children()
+            .iter()
+            .map(|d| d.name().to_owned())
+            .collect();
+        assert_eq!(names, ["listen", "root"], "{out}");
+        assert_eq!(
+            out.replace(OFF, "")
+                .replace('\n', " ")
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            one.split_whitespace().collect::<Vec<_>>()
+        );
     }
 
     #[test]
