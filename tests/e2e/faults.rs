@@ -342,3 +342,42 @@ fn dry_runs_of_several_certificates_without_a_stored_account_do_not_hang() {
     assert_eq!(created, 1, "one account for the CA, created once");
     assert!(!Path::new(&accounts).join("missing").exists());
 }
+
+/// The names in the live certificate, as openssl prints them.
+fn live_names(lab: &Lab, name: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(lab.live(name).join("cert.pem"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn the_record_matches_the_live_certificate_whenever_an_install_is_killed() {
+    for step in ["store.before_swap", "store.after_swap"] {
+        let lab = Lab::start();
+        let name = "rec.test";
+        assert_ok(&lab.issue_standalone(&[name], &[]));
+        // A reissue that adds a name, killed just before or just after its version goes live.
+        let port = lab.http_port.to_string();
+        let reissue = lab.issue_command(
+            &[name, "www.rec.test"],
+            &["--standalone", "--http-port", &port],
+        );
+        let out = with_failpoint(reissue, step).output().unwrap();
+        assert!(
+            stderr(&out).contains("failpoint"),
+            "{step}: {}",
+            stderr(&out)
+        );
+        let live = live_names(&lab, name);
+        // The next renewal orders what the live certificate holds, from the record.
+        assert_ok(&lab.certctl(["renew", "--force"]).output().unwrap());
+        assert_eq!(
+            live_names(&lab, name),
+            live,
+            "{step}: the record matched the live certificate"
+        );
+    }
+}
