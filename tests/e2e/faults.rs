@@ -381,3 +381,81 @@ fn the_record_matches_the_live_certificate_whenever_an_install_is_killed() {
         );
     }
 }
+
+#[test]
+fn a_corrupt_renewal_record_fails_that_certificate_alone_naming_the_file() {
+    let lab = Lab::start();
+    for name in ["bad.test", "good.test"] {
+        assert_ok(&lab.issue_standalone(&[name], &[]));
+    }
+    let record = lab.state_dir.join("certs/bad.test/renewal.toml");
+    fs::write(&record, "format = 1\nname = [\n").unwrap();
+    let bad_live = fs::read_link(lab.live("bad.test")).unwrap();
+    let good_live = fs::read_link(lab.live("good.test")).unwrap();
+
+    let out = lab.certctl(["renew", "--force"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.test") && err.contains(&record.display().to_string()),
+        "{err}"
+    );
+    assert!(!err.contains("good.test"), "{err}");
+    assert_eq!(fs::read_link(lab.live("bad.test")).unwrap(), bad_live);
+    assert_ne!(
+        fs::read_link(lab.live("good.test")).unwrap(),
+        good_live,
+        "the other certificate renewed"
+    );
+}
+
+#[test]
+fn the_daemon_and_the_timer_together_deploy_each_version_once() {
+    let mut row = Row::default();
+    for _ in 0..trials() {
+        row.trials += 1;
+        let lab = Lab::managed_nginx();
+        let names = ["d1.test", "d2.test", "d3.test"];
+        for name in names {
+            assert_ok(&run_bounded(issue_command(&lab, name), &mut row).unwrap());
+        }
+        // The daemon renews every due certificate each second; `--days` makes all of them due.
+        // (The counting hook is in each record, so it runs for the daemon's renewals too.)
+        let mut daemon = lab
+            .certctl(["daemon", "--cron", "* * * * * *", "--days", "3650"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Meanwhile the timer's runs, one after another.
+        let started = Instant::now();
+        for _ in 0..3 {
+            if let Some(out) = run_bounded(lab.certctl(["renew", "--days", "3650"]), &mut row) {
+                assert_ok(&out);
+            }
+        }
+        row.longest = row.longest.max(started.elapsed());
+        let stopped = Command::new("kill")
+            .arg(daemon.id().to_string())
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+        daemon.wait().unwrap();
+        // Whatever a stopped daemon run left installed, an ordinary run deploys.
+        assert_ok(&run_bounded(lab.certctl(["renew"]), &mut row).unwrap());
+        for name in names {
+            judge(&lab, name, &mut row, false);
+        }
+        assert!(
+            deploys(&lab).len() >= names.len() * 4,
+            "issued, then renewed by each run: {:?}",
+            deploys(&lab)
+        );
+    }
+    row.print("the daemon and the timer, 3 due certificates");
+    assert_eq!(
+        (row.torn, row.lost, row.duplicate_deploys, row.hangs),
+        (0, 0, 0, 0),
+        "{row:?}"
+    );
+}
