@@ -374,6 +374,13 @@ fn the_record_matches_the_live_certificate_whenever_an_install_is_killed() {
         let live = live_names(&lab, name);
         // The next renewal orders what the live certificate holds, from the record.
         assert_ok(&lab.certctl(["renew", "--force"]).output().unwrap());
+        Row {
+            trials: 1,
+            lost: u32::from(live_names(&lab, name) != live),
+            torn: u32::from(!live_set_intact(&lab, name)),
+            ..Row::default()
+        }
+        .print(&format!("record and version, killed at {step}"));
         assert_eq!(
             live_names(&lab, name),
             live,
@@ -401,6 +408,12 @@ fn a_corrupt_renewal_record_fails_that_certificate_alone_naming_the_file() {
         "{err}"
     );
     assert!(!err.contains("good.test"), "{err}");
+    Row {
+        trials: 1,
+        lost: u32::from(fs::read_link(lab.live("bad.test")).unwrap() != bad_live),
+        ..Row::default()
+    }
+    .print("a corrupt renewal record, 2 certificates");
     assert_eq!(fs::read_link(lab.live("bad.test")).unwrap(), bad_live);
     assert_ne!(
         fs::read_link(lab.live("good.test")).unwrap(),
@@ -458,4 +471,54 @@ fn the_daemon_and_the_timer_together_deploy_each_version_once() {
         (0, 0, 0, 0),
         "{row:?}"
     );
+}
+
+#[test]
+fn a_full_disk_during_renew_leaves_the_live_set_and_says_why() {
+    let lab = Lab::start();
+    let name = "full.test";
+    assert_ok(&lab.issue_standalone(&[name], &[]));
+    // The state directory becomes a small tmpfs, filled up, in a mount namespace of its own
+    // (nothing outside this test sees the mount). Everything is observed from inside it.
+    let script = r#"
+        set -u
+        S="$1"; C="$2"; N="$3"; B="$(mktemp -d)"
+        cp -a "$S/." "$B/" && mount -t tmpfs -o size=4m tmpfs "$S" && cp -a "$B/." "$S/" || exit 99
+        before="$(readlink "$S/live/$N")"
+        dd if=/dev/zero of="$S/fill" bs=4k >/dev/null 2>&1
+        "$C" --state-dir "$S" renew --force 2>"$B/err"
+        echo "renew=$?"
+        echo "error=$(head -c 2000 "$B/err" | tr '\n' ' ')"
+        [ "$(readlink "$S/live/$N")" = "$before" ] && echo live=kept
+        "$C" --state-dir "$S" verify "$N" >/dev/null 2>&1; echo "verify=$?"
+        rm -f "$S/fill"
+        "$C" --state-dir "$S" renew --force >/dev/null 2>&1; echo "after=$?"
+        [ "$(readlink "$S/live/$N")" != "$before" ] && echo live=renewed
+        ls -a "$S/certs/$N/archive" | grep -c '^\.tmp' | sed 's/^/leftovers=/'
+    "#;
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", script, "sh"])
+        .arg(&lab.state_dir)
+        .arg(env!("CARGO_BIN_EXE_certctl"))
+        .arg(name)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let has = |l: &str| lines.contains(&l);
+    Row {
+        trials: 1,
+        torn: u32::from(!has("verify=0")),
+        lost: u32::from(!has("live=kept")),
+        ..Row::default()
+    }
+    .print("a full disk (tmpfs state directory) during renew");
+    assert!(has("renew=1"), "{text}");
+    assert!(text.contains("No space left on device"), "{text}");
+    assert!(has("live=kept"), "{text}");
+    assert!(has("verify=0"), "the live set is whole: {text}");
+    // Space again: the next run renews, and left nothing half-written behind.
+    assert!(has("after=0") && has("live=renewed"), "{text}");
+    assert!(has("leftovers=0"), "{text}");
 }
