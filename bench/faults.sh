@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The fault matrix at larger counts: certctl killed at every step of issue and renew, three
-# concurrent renews, nginx failing for another site, many dry runs creating one account.
+# concurrent renews, the daemon and the timer together, nginx failing for another site, many dry
+# runs creating one account, the record killed on either side of the swap, a corrupt record, a
+# full disk, and CA faults (stalled and endless bodies, storms of 500s and of badNonce).
 # Prints one table row per fault: trials, live sets torn, certificates lost, duplicate deploys,
 # hangs, longest run. Uses the debug build (the failpoints are compiled into debug builds only).
 #   bash bench/faults.sh [TRIALS=5]          results: bench/results/faults.md
