@@ -20,5 +20,5 @@ CERTCTL_FAULT_TRIALS="$TRIALS" cargo test --locked --test e2e faults:: -- --noca
     echo "|---|---|---|---|---|---|---|"
     grep -oE '\| [A-Za-z][^|]* \| [0-9]+ \|.*' "$log"
     echo
-    grep -E "^test result|^test .* FAILED|panicked at" "$log" || true
+    grep -E -A3 "^test result|^test .* FAILED|panicked at" "$log" || true  # a panic with its message
 } | tee "$OUT/faults.md"
