@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The fault matrix at larger counts: certctl killed at every step of issue and renew, three
-# concurrent renews, nginx failing for another site, many dry runs creating one account.
+# concurrent renews, the daemon and the timer together, nginx failing for another site, many dry
+# runs creating one account, the record killed on either side of the swap, a corrupt record, a
+# full disk, and CA faults (stalled and endless bodies, storms of 500s and of badNonce).
 # Prints one table row per fault: trials, live sets torn, certificates lost, duplicate deploys,
 # hangs, longest run. Uses the debug build (the failpoints are compiled into debug builds only).
 #   bash bench/faults.sh [TRIALS=5]          results: bench/results/faults.md
@@ -18,5 +20,5 @@ CERTCTL_FAULT_TRIALS="$TRIALS" cargo test --locked --test e2e faults:: -- --noca
     echo "|---|---|---|---|---|---|---|"
     grep -oE '\| [A-Za-z][^|]* \| [0-9]+ \|.*' "$log"
     echo
-    grep -E "^test result|^test .* FAILED|panicked at" "$log" || true
+    grep -E -A3 "^test result|^test .* FAILED|panicked at" "$log" || true  # a panic with its message
 } | tee "$OUT/faults.md"

@@ -185,6 +185,20 @@ pub enum Error {
         /// What failed.
         failure: Box<Error>,
     },
+    /// `issue` reloaded nginx, and nginx does not serve the new certificate.
+    #[error(
+        "nginx does not serve the new certificate for {name} (serial {serial}): {problem}; {outcome}"
+    )]
+    NotServed {
+        /// The certificate.
+        name: String,
+        /// The new serial.
+        serial: String,
+        /// What nginx serves instead.
+        problem: String,
+        /// Which certificate is live now.
+        outcome: String,
+    },
     /// The systemd timer could not be installed or read.
     #[error(transparent)]
     Scheduler(#[from] crate::scheduler::SchedulerError),
@@ -225,6 +239,7 @@ impl Error {
             | Self::File(_)
             | Self::Hook(_)
             | Self::Busy { .. }
+            | Self::NotServed { .. }
             | Self::Interrupted => false,
         };
         if usage { 2 } else { 1 }
@@ -265,9 +280,10 @@ mod tests {
             Error::Interrupted => 18,
             Error::Certbot(_) => 19,
             Error::NotDeployed { .. } => 20,
+            Error::NotServed { .. } => 21,
         }
     }
-    const VARIANTS: usize = 21;
+    const VARIANTS: usize = 22;
 
     #[test]
     fn every_error_exits_with_the_code_the_readme_promises() {
@@ -368,6 +384,15 @@ mod tests {
                 1,
             ),
             (Error::Interrupted, 1),
+            (
+                Error::NotServed {
+                    name: "a".into(),
+                    serial: "01".into(),
+                    problem: "serves serial 02".into(),
+                    outcome: "the previous certificate is live again".into(),
+                },
+                1,
+            ),
             (
                 Error::NotDeployed {
                     name: "a.test".into(),

@@ -20,6 +20,7 @@ pub const STEPS: &[&str] = &[
     "issue.after_order",
     "store.after_version_dir",
     "store.after_archive",
+    "store.before_swap",
     "store.after_swap",
     "issue.after_install",
     "issue.after_nginx",

@@ -1,10 +1,21 @@
-//! What `issue` and `renew` share when a certificate goes live: the deploy hook, run with the
-//! certificate's name and live paths.
+//! What `issue` and `renew` share when a certificate goes live: the check that nginx really
+//! serves the new certificate after its reload, the rollback rules when it does not, and the
+//! deploy hook, run with the certificate's name and live paths.
 
 use std::ffi::OsString;
+use std::time::Duration;
 
+use rustls_pki_types::CertificateDer;
+
+use crate::acme::directory::LETS_ENCRYPT_STAGING;
+use crate::config::RenewalRecord;
 use crate::hooks::{self, HookError};
-use crate::store::LivePaths;
+use crate::nginx::binary::Nginx;
+use crate::nginx::dump::ServerBlock;
+use crate::renewal::decide::MIN_VALIDITY;
+use crate::store::{CertStore, LivePaths};
+use crate::trust;
+use crate::verify::{self, CertInfo};
 
 /// The variables a deploy hook gets: the certificate's name, names and live paths (the RSA
 /// pair's too, for `--dual`).
@@ -29,14 +40,182 @@ pub fn deploy_env(
     env
 }
 
-/// Runs one deploy hook for a certificate that is live.
-pub fn run_deploy_hook(
+/// Runs one deploy hook for a certificate that is live, on the blocking pool (a hook may take
+/// its time; the runtime keeps serving signals and other certificates meanwhile).
+pub async fn run_deploy_hook(
     hook: &str,
     name: &str,
     domains: &[String],
     paths: &LivePaths,
     rsa: Option<&LivePaths>,
-    stdin: hooks::Stdin<'_>,
+    stdin: hooks::Stdin<'static>,
 ) -> Result<(), HookError> {
-    hooks::run(hook, &deploy_env(name, domains, paths, rsa), stdin)
+    let hook = hook.to_owned();
+    let env = deploy_env(name, domains, paths, rsa);
+    super::blocking(move || hooks::run(&hook, &env, stdin)).await
+}
+
+/// How long the post-deploy check waits for nginx to serve a new certificate (old workers finish
+/// their connections first).
+pub const SERVED_WAIT: Duration = Duration::from_secs(10);
+
+/// How long nginx's old workers keep accepting after a reload starts the new ones: its master
+/// sleeps 100 ms between the two (ngx_master_process_cycle), plus margin for the signal.
+const NGINX_WORKER_OVERLAP: Duration = Duration::from_millis(200);
+
+/// One certificate whose new serial nginx should now serve.
+pub struct Expected<'a> {
+    /// Its record (names, CA).
+    pub record: &'a RenewalRecord,
+    /// The serial just put live.
+    pub serial: &'a str,
+}
+
+/// What nginx serves after a reload, per name and address: `nginx -T`, off the async runtime.
+pub async fn served_blocks(nginx: &Nginx) -> Vec<ServerBlock> {
+    let nginx = nginx.clone();
+    super::blocking(move || nginx.dump())
+        .await
+        .map(|text: String| crate::nginx::dump::server_blocks(&text))
+        .unwrap_or_default()
+}
+
+/// Checks that nginx serves each expected serial, with a chain that verifies, on every address
+/// it listens on for each name. nginx keeps its old workers accepting for about 100 ms after the
+/// new ones start, so one handshake with the new serial does not prove that every connection
+/// gets it: every pass is looked at again once that overlap is over. Returns the failures, by
+/// index into `expected`.
+pub async fn check_served_all(
+    expected: &[Expected<'_>],
+    blocks: &[ServerBlock],
+    wait: Duration,
+) -> Vec<(usize, String)> {
+    let roots: Vec<_> = expected.iter().map(|e| served_roots(e.record)).collect();
+    let mut failed = Vec::new();
+    for (i, e) in expected.iter().enumerate() {
+        if let Err(problem) = check_served(e.record, e.serial, blocks, &roots[i], wait).await {
+            failed.push((i, problem));
+        }
+    }
+    if failed.len() < expected.len() {
+        tokio::time::sleep(NGINX_WORKER_OVERLAP).await;
+        for (i, e) in expected.iter().enumerate() {
+            if failed.iter().any(|(f, _)| *f == i) {
+                continue;
+            }
+            if let Err(problem) = check_served(e.record, e.serial, blocks, &roots[i], wait).await {
+                failed.push((i, problem));
+            }
+        }
+    }
+    failed
+}
+
+/// The roots a served chain must lead to: the system's plus the certificate's CA bundle.
+fn served_roots(record: &RenewalRecord) -> Vec<CertificateDer<'static>> {
+    let mut roots = trust::system_roots();
+    if let Some(bundle) = &record.ca_bundle {
+        match trust::load_bundle(bundle) {
+            Ok(extra) => roots.extend(extra),
+            Err(e) => tracing::warn!("{}: {e}", record.name),
+        }
+    }
+    roots
+}
+
+/// A TLS handshake to every name on every address nginx listens on for it must present the new
+/// serial, with a chain that verifies for that name. A reload is graceful: old workers may
+/// answer for a moment, so each address gets up to `wait`.
+async fn check_served(
+    record: &RenewalRecord,
+    serial: &str,
+    blocks: &[ServerBlock],
+    roots: &[CertificateDer<'static>],
+    wait: Duration,
+) -> Result<(), String> {
+    for host in &record.domains {
+        let mut targets: Vec<std::net::SocketAddr> = blocks
+            .iter()
+            .filter(|b| b.serves(host))
+            .flat_map(|b| b.tls_targets.iter().copied())
+            .collect();
+        targets.sort();
+        targets.dedup();
+        if targets.is_empty() {
+            return Err(format!(
+                "nginx has no TLS server for {host} after the reload"
+            ));
+        }
+        for addr in targets {
+            let deadline = tokio::time::Instant::now() + wait;
+            loop {
+                let host_owned = host.clone();
+                let got = super::blocking(move || {
+                    crate::audit::served::served_chain(addr, &host_owned, Duration::from_secs(5))
+                })
+                .await;
+                let verdict = got.and_then(|chain| {
+                    let leaf = chain.first().ok_or("no certificate presented")?;
+                    let info = verify::cert_info(leaf).map_err(|e| e.to_string())?;
+                    if info.serial != serial {
+                        return Err(format!(
+                            "serves serial {}, not the new {serial}",
+                            info.serial
+                        ));
+                    }
+                    // Let's Encrypt staging's roots are untrusted by design: the serial is the check.
+                    if record.server == LETS_ENCRYPT_STAGING {
+                        return Ok(());
+                    }
+                    verify::check_trusted(&chain, roots, Some(host), crate::clock::unix_now())
+                        .map_err(|e| e.to_string())
+                });
+                match verdict {
+                    Ok(()) => break,
+                    Err(e) if tokio::time::Instant::now() >= deadline => {
+                        return Err(format!("after the reload, nginx at {addr} for {host}: {e}"));
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Puts `previous` live again after the version this run `installed` was not served, under the
+/// rules both workflows follow: only while `installed` is still live (a version installed since
+/// by another run or a human is left alone), and only to a version valid for at least a day.
+/// The caller holds the certificate's lock. Returns what happened, for the error message.
+pub fn roll_back_to(
+    store: &dyn CertStore,
+    name: &str,
+    installed: u64,
+    previous: Option<u64>,
+    now: i64,
+) -> String {
+    let Some(previous) = previous else {
+        return "there is no earlier certificate to go back to; the new one stays live".into();
+    };
+    match store.live_version(name) {
+        Ok(Some(live)) if live != installed => {
+            "a newer certificate was installed meanwhile and is left live".into()
+        }
+        _ if !version_info(store, name, previous)
+            .is_some_and(|i| i.not_before <= now && i.not_after - now >= MIN_VALIDITY) =>
+        {
+            "the previous certificate expires within a day, so the new one stays live".into()
+        }
+        _ => match store.restore_version(name, previous) {
+            Ok(()) => "the previous certificate is live again".into(),
+            Err(e) => format!("restoring the previous certificate failed: {e}"),
+        },
+    }
+}
+
+/// Facts about one archived version, if it parses.
+pub fn version_info(store: &dyn CertStore, name: &str, version: u64) -> Option<CertInfo> {
+    let pem = store.version_fullchain(name, version).ok()??;
+    let leaf = verify::parse_pem_chain(&pem).ok()?.into_iter().next()?;
+    verify::cert_info(&leaf).ok()
 }

@@ -13,6 +13,7 @@ use crate::keys::{KeyType, PrivateKey};
 use crate::names::Identifier;
 use crate::nginx::apply::Reload;
 use crate::progress::{Progress, Step};
+use crate::renewal::due::FailureKind;
 use crate::renewal::state::RenewalState;
 use crate::store::{CertFiles, CertStore, KeySlot, LivePaths};
 use crate::verify::{self, CertInfo};
@@ -196,6 +197,11 @@ pub async fn issue_locked(
             nginx: None,
         });
     }
+    // What a reissue that nginx does not serve goes back to: the version last deployed.
+    let previous = match store.load_state(&req.name)?.deployed_version {
+        Some(deployed) => Some(deployed),
+        None => store.live_version(&req.name)?,
+    };
     let (mut outcome, mut state) = install(store, req, obtained, progress).await?;
     crate::failpoint::hit("issue.after_install");
     if run.stage == Stage::Install {
@@ -203,11 +209,17 @@ pub async fn issue_locked(
     }
     // The certificate is live now: a failure from here on must say so, and leaves the version
     // "installed, not deployed" for the next renew to deploy (with its checks).
-    deploy(store, req, &mut outcome, &mut state, progress).map_err(|e| Error::NotDeployed {
-        name: req.name.clone(),
-        serial: outcome.cert.serial.clone(),
-        failure: Box::new(e),
-    })?;
+    match deploy(store, req, &mut outcome, &mut state, previous, progress).await {
+        Ok(()) => {}
+        Err(e @ Error::NotServed { .. }) => return Err(e),
+        Err(e) => {
+            return Err(Error::NotDeployed {
+                name: req.name.clone(),
+                serial: outcome.cert.serial.clone(),
+                failure: Box::new(e),
+            });
+        }
+    }
     Ok(outcome)
 }
 
@@ -264,14 +276,16 @@ async fn preflight(
     // challenges, and the self-check proves it).
     if let Some(n) = req.nginx.as_ref().filter(|_| run.stage == Stage::Deploy) {
         progress.step(Step::Challenge, "making nginx serve ACME challenges");
-        super::nginx::prepare_challenges(
-            store,
-            &n.site,
-            &req.name,
-            &req.identifiers,
+        let (handle, site, name) = (store.shared(), n.site.clone(), req.name.clone());
+        let (ids, port, backups) = (
+            req.identifiers.clone(),
             req.http_port,
-            &n.backup_root,
-        )?;
+            n.backup_root.clone(),
+        );
+        super::blocking(move || {
+            super::nginx::prepare_challenges(&*handle, &site, &name, &ids, port, &backups)
+        })
+        .await?;
         super::nginx::wait_until_challenges_served(&n.site, &req.identifiers, req.http_port)
             .await?;
     }
@@ -440,25 +454,34 @@ async fn install(
 /// nginx (the TLS site, `nginx -t`, reload) and the deploy hook; then the version is recorded
 /// as deployed. The new certificate sits behind the same paths, so nginx is reloaded even when
 /// the site file does not change.
-fn deploy(
+async fn deploy(
     store: &dyn CertStore,
     req: &IssueRequest,
     outcome: &mut IssueOutcome,
     state: &mut RenewalState,
+    previous: Option<u64>,
     progress: &dyn Progress,
 ) -> Result<(), Error> {
     if let Some(n) = &req.nginx {
         progress.step(Step::Deploy, "writing the nginx TLS site, nginx -t, reload");
-        outcome.nginx = Some(super::nginx::configure_site(
-            store,
-            &req.name,
-            &n.site,
-            req.http_port,
-            false,
-            &n.backup_root,
-            Reload::Always,
-        )?);
+        let (handle, name, site) = (store.shared(), req.name.clone(), n.site.clone());
+        let (port, backups) = (req.http_port, n.backup_root.clone());
+        let configured = super::blocking(move || {
+            super::nginx::configure_site(
+                &*handle,
+                &name,
+                &site,
+                port,
+                false,
+                &backups,
+                Reload::Always,
+            )
+        })
+        .await?;
+        outcome.nginx = Some(configured);
         crate::failpoint::hit("issue.after_nginx");
+        progress.step(Step::Deploy, "checking what nginx serves");
+        served_or_roll_back(store, req, outcome, previous).await?;
     }
     if let Some(hook) = &req.deploy_hook {
         progress.step(Step::Deploy, hook);
@@ -471,7 +494,8 @@ fn deploy(
             &outcome.paths,
             rsa_paths,
             hooks::Stdin::Inherit,
-        )?;
+        )
+        .await?;
         crate::failpoint::hit("issue.after_hook");
     }
     state.deployed_version = store.live_version(&req.name).ok().flatten();
@@ -479,6 +503,51 @@ fn deploy(
         tracing::warn!("{}: cannot record the deploy: {e}", req.name);
     }
     Ok(())
+}
+
+/// The check renew makes after its reload: nginx must serve the new serial, with a chain that
+/// verifies, for every name on every address. When it does not, the version last deployed comes
+/// back under renew's rules (still ours, valid for a day) and the failure is recorded, so the
+/// next renew does not take the unserved version for a deployed one.
+async fn served_or_roll_back(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+    outcome: &IssueOutcome,
+    previous: Option<u64>,
+) -> Result<(), Error> {
+    let Some(n) = &req.nginx else { return Ok(()) };
+    let record = record_for(req, outcome.key_type);
+    let blocks = super::deploy::served_blocks(&n.site.nginx).await;
+    let expected = [super::deploy::Expected {
+        record: &record,
+        serial: &outcome.cert.serial,
+    }];
+    let failed =
+        super::deploy::check_served_all(&expected, &blocks, super::deploy::SERVED_WAIT).await;
+    let Some((_, problem)) = failed.into_iter().next() else {
+        return Ok(());
+    };
+    let now = crate::clock::unix_now();
+    let installed = store.live_version(&req.name)?.unwrap_or_default();
+    let mut result = super::deploy::roll_back_to(store, &req.name, installed, previous, now);
+    if store.live_version(&req.name)? != Some(installed) {
+        let nginx = n.site.nginx.clone();
+        if let Err(e) = super::blocking(move || nginx.reload()).await {
+            result.push_str(&format!("; reloading nginx after the restore failed: {e}"));
+        }
+    }
+    let err = Error::NotServed {
+        name: req.name.clone(),
+        serial: outcome.cert.serial.clone(),
+        problem,
+        outcome: result,
+    };
+    let mut state = store.load_state(&req.name).unwrap_or_default();
+    state.failed(now, err.to_string(), FailureKind::NeedsAttention, None);
+    if let Err(e) = store.save_state(&req.name, &state) {
+        tracing::warn!("{}: cannot record the failure: {e}", req.name);
+    }
+    Err(err)
 }
 
 /// `--preferred-chain`: swaps the default chain for the CA's alternate that leads to the preferred

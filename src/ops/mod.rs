@@ -33,3 +33,14 @@ pub(crate) fn record_of(
             hint,
         })?)
 }
+
+/// Runs blocking work (a child process, nginx, a handshake, many files) on tokio's blocking
+/// pool, so the async runtime stays free for signals and the other certificates. A panic in `f`
+/// carries on in the caller.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(value) => value,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("blocking work was cancelled: {e}"),
+    }
+}

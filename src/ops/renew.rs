@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 
+use super::deploy::{Expected, version_info};
 use super::issue::{self, IssueRequest, IssueRun, Stage};
 use crate::Error;
 use crate::acme::AcmeError;
@@ -24,13 +25,10 @@ use crate::config::{RenewalRecord, Responder};
 use crate::error::UnknownCertHint;
 use crate::nginx::binary::Nginx;
 use crate::progress::{Progress, Step};
-use crate::renewal::decide::{
-    Decision, Facts, LiveCert, MIN_VALIDITY, SkipReason, decide, worth_deploying,
-};
+use crate::renewal::decide::{Decision, Facts, LiveCert, SkipReason, decide, worth_deploying};
 use crate::renewal::due::{self, FailureKind, Inputs, Plan};
 use crate::renewal::state::RenewalState;
 use crate::store::{CertStore, KeySlot, StoreError, StoreLock};
-use crate::trust;
 use crate::verify::{self, CertInfo};
 
 /// What `renew` was asked to do.
@@ -127,10 +125,6 @@ impl RenewReport {
     }
 }
 
-/// How long nginx's old workers keep accepting after a reload starts the new ones: its master
-/// sleeps 100 ms between the two (ngx_master_process_cycle), plus margin for the signal.
-const NGINX_WORKER_OVERLAP: Duration = Duration::from_millis(200);
-
 /// A certificate renewed in this run, waiting for the deploy phase. Its lock was released after
 /// the install (holding it while another certificate's lock is awaited could deadlock two runs);
 /// a rollback takes it again.
@@ -151,21 +145,41 @@ pub async fn renew(store: &dyn CertStore, opts: &RenewOptions) -> Result<RenewRe
         true => store.cert_names()?,
         false => opts.names.clone(),
     };
-    // The live versions as this run found them: one that changes before its lock is ours was
-    // renewed by a concurrent run, and is not renewed twice.
-    let found: Vec<(String, Option<u64>)> = names
-        .into_iter()
-        .map(|name| {
-            let version = store.live_version(&name).ok().flatten();
-            (name, version)
-        })
-        .collect();
+    // Most certificates are not due on most runs: the blocking pool finds those from the files,
+    // on every core, without locks; the rest go on below.
+    let handle = store.shared();
+    let screen_opts = opts.clone();
+    let screened = tokio::task::spawn_blocking(move || screen_all(&*handle, &screen_opts, names))
+        .await
+        .map_err(|e| Error::Io {
+            context: "the renewal screen stopped".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let mut not_due = Vec::new();
+    let mut rest = Vec::new();
+    for (name, version, screened) in screened {
+        match screened {
+            Some((not_after, plan)) => not_due.push((
+                CertReport {
+                    name,
+                    outcome: Outcome::NotDue,
+                    not_after: Some(not_after),
+                    plan: Some(plan),
+                },
+                None,
+            )),
+            // The live version as this run found it: one that changes before its lock is ours
+            // was renewed by a concurrent run, and is not renewed twice.
+            None => rest.push((name, version)),
+        }
+    }
     let shared = Shared::default();
-    let mut results: Vec<(CertReport, Option<Pending>)> = futures_util::stream::iter(found)
+    let mut results: Vec<(CertReport, Option<Pending>)> = futures_util::stream::iter(rest)
         .map(|(name, version)| renew_one(store, opts, &shared, name, version))
         .buffer_unordered(opts.concurrency.max(1))
         .collect()
         .await;
+    results.extend(not_due);
     results.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     if !opts.dry_run {
         deploy(store, opts, &mut results).await;
@@ -211,16 +225,6 @@ async fn renew_one_inner(
 ) -> Result<Option<Pending>, Error> {
     let name = report.name.clone();
     let now = crate::clock::unix_now();
-    // Most certificates are not due on most runs: that is decided from the files as they are,
-    // without the lock (each is replaced atomically, so a read sees a whole version). Anything
-    // else is decided again under the lock.
-    if let Ok(known) = Known::load(store, &name)
-        && let Decision::NotDue(plan) = decide(&known.facts(opts, found_version), now)
-    {
-        report.not_after = known.live.as_ref().map(|(info, _)| info.not_after);
-        report.plan = Some(plan);
-        return Ok(None);
-    }
     let _lock = super::locks::cert(store, &name, opts.lock_wait).await?;
     let Known {
         record,
@@ -240,11 +244,14 @@ async fn renew_one_inner(
             ..facts(
                 opts,
                 found_version,
-                &record,
+                record.responder == Responder::Manual,
                 &state,
                 live_version,
-                live.as_ref().map(|(info, _)| info),
-                &cert_id,
+                live.as_ref().map(|(info, _)| LiveCert {
+                    not_before: info.not_before,
+                    not_after: info.not_after,
+                    cert_id: &cert_id,
+                }),
             )
         };
         match decide(&facts, now) {
@@ -468,7 +475,6 @@ async fn deploy(
             instances.push(nginx.clone());
         }
     }
-    let roots = trust::system_roots();
     for nginx in &instances {
         let uses_it = |p: &Option<Pending>| {
             p.as_ref()
@@ -476,7 +482,9 @@ async fn deploy(
                 .is_some_and(|n| n == nginx)
         };
         crate::failpoint::hit("renew.before_reload");
-        if let Err(e) = nginx.test().and_then(|()| nginx.reload()) {
+        let n = nginx.clone();
+        let reloaded = super::blocking(move || n.test().and_then(|()| n.reload())).await;
+        if let Err(e) = reloaded {
             let message = e.to_string();
             for (report, pending) in results.iter_mut().filter(|(_, p)| uses_it(p)) {
                 let names_it = pending
@@ -496,52 +504,24 @@ async fn deploy(
             }
             continue;
         }
-        // What nginx serves now, per name and address.
-        let blocks = nginx
-            .dump()
-            .map(|text| crate::nginx::dump::server_blocks(&text))
-            .unwrap_or_default();
-        let roots_of = |p: &Pending| {
-            let mut roots = roots.clone();
-            if let Some(bundle) = &p.record.ca_bundle {
-                match trust::load_bundle(bundle) {
-                    Ok(extra) => roots.extend(extra),
-                    Err(e) => tracing::warn!("{}: {e}", p.record.name),
-                }
-            }
-            roots
-        };
-        let mut failed = Vec::new();
-        let mut checked = Vec::new();
-        for (i, (_, pending)) in results.iter().enumerate() {
-            let Some(p) = pending.as_ref().filter(|_| uses_it(pending)) else {
-                continue;
-            };
-            checked.push(i);
-            let roots = roots_of(p);
-            if let Err(problem) = check_served(&p.record, &p.serial, &blocks, &roots, opts).await {
-                failed.push((i, problem));
-            }
-        }
-        // nginx keeps its old workers accepting for about 100 ms after the new ones start, so one
-        // handshake with the new serial does not prove that every connection gets it: look again
-        // once that overlap is over (a straggler is waited for up to `served_wait`).
-        if failed.len() < checked.len() {
-            tokio::time::sleep(NGINX_WORKER_OVERLAP).await;
-            for &i in &checked {
-                if failed.iter().any(|(f, _)| *f == i) {
-                    continue;
-                }
-                let Some(p) = results[i].1.as_ref() else {
-                    continue;
-                };
-                if let Err(problem) =
-                    check_served(&p.record, &p.serial, &blocks, &roots_of(p), opts).await
-                {
-                    failed.push((i, problem));
-                }
-            }
-        }
+        let blocks = super::deploy::served_blocks(nginx).await;
+        let checked: Vec<usize> = (0..results.len())
+            .filter(|&i| uses_it(&results[i].1))
+            .collect();
+        let expected: Vec<Expected> = checked
+            .iter()
+            .filter_map(|&i| results[i].1.as_ref())
+            .map(|p| Expected {
+                record: &p.record,
+                serial: &p.serial,
+            })
+            .collect();
+        let failed: Vec<(usize, String)> =
+            super::deploy::check_served_all(&expected, &blocks, opts.served_wait)
+                .await
+                .into_iter()
+                .map(|(k, problem)| (checked[k], problem))
+                .collect();
         crate::failpoint::hit("renew.after_served_check");
         if failed.is_empty() {
             continue;
@@ -551,7 +531,8 @@ async fn deploy(
             roll_back(store, opts, report, pending.take(), problem.clone()).await;
         }
         // nginx must load the restored files too; if it cannot, say so on each.
-        if let Err(e) = nginx.reload() {
+        let n = nginx.clone();
+        if let Err(e) = super::blocking(move || n.reload()).await {
             for (i, _) in &failed {
                 if let Outcome::Failed { error, .. } = &mut results[*i].0.outcome {
                     error.push_str(&format!("; reloading nginx after the restore failed: {e}"));
@@ -564,7 +545,7 @@ async fn deploy(
         let hooks = [p.record.deploy_hook.as_deref(), opts.deploy_hook.as_deref()];
         let mut hook_error = None;
         for hook in hooks.into_iter().flatten() {
-            if let Err(e) = run_hook(store, hook, &p.record) {
+            if let Err(e) = run_hook(store, hook, &p.record).await {
                 report.outcome = Outcome::Failed {
                     error: format!("renewed and live, but {e}"),
                     kind: FailureKind::NeedsAttention,
@@ -657,25 +638,9 @@ async fn roll_back(
     let Some(p) = pending else { return };
     let lock = super::locks::cert(store, &report.name, opts.lock_wait).await;
     let now = crate::clock::unix_now();
-    let outcome = match (&lock, p.previous) {
-        (Err(e), _) => format!("the new certificate stays live: {e}"),
-        (Ok(_), None) => {
-            "there is no earlier certificate to go back to; the new one stays live".into()
-        }
-        (Ok(_), Some(previous)) => match store.live_version(&report.name) {
-            Ok(Some(live)) if live != p.installed => {
-                "a newer certificate was installed meanwhile and is left live".into()
-            }
-            _ if !version_info(store, &report.name, previous)
-                .is_some_and(|i| i.not_before <= now && i.not_after - now >= MIN_VALIDITY) =>
-            {
-                "the previous certificate expires within a day, so the new one stays live".into()
-            }
-            _ => match store.restore_version(&report.name, previous) {
-                Ok(()) => "the previous certificate is live again".into(),
-                Err(e) => format!("restoring the previous certificate failed: {e}"),
-            },
-        },
+    let outcome = match &lock {
+        Err(e) => format!("the new certificate stays live: {e}"),
+        Ok(_) => super::deploy::roll_back_to(store, &report.name, p.installed, p.previous, now),
     };
     crate::failpoint::hit("renew.after_rollback");
     let error = format!("{problem}; {outcome}");
@@ -694,68 +659,6 @@ async fn roll_back(
     };
     drop(lock);
     drop(p);
-}
-
-/// A TLS handshake to every name on every address nginx listens on for it must present the new
-/// serial, with a chain that verifies for that name.
-async fn check_served(
-    record: &RenewalRecord,
-    serial: &str,
-    blocks: &[crate::nginx::dump::ServerBlock],
-    roots: &[CertificateDer<'static>],
-    opts: &RenewOptions,
-) -> Result<(), String> {
-    for host in &record.domains {
-        let mut targets: Vec<std::net::SocketAddr> = blocks
-            .iter()
-            .filter(|b| b.serves(host))
-            .flat_map(|b| b.tls_targets.iter().copied())
-            .collect();
-        targets.sort();
-        targets.dedup();
-        if targets.is_empty() {
-            return Err(format!(
-                "nginx has no TLS server for {host} after the reload"
-            ));
-        }
-        for addr in targets {
-            // A reload is graceful: old workers may answer for a moment.
-            let deadline = tokio::time::Instant::now() + opts.served_wait;
-            loop {
-                let host_owned = host.clone();
-                let got = tokio::task::spawn_blocking(move || {
-                    crate::audit::served::served_chain(addr, &host_owned, Duration::from_secs(5))
-                })
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r);
-                let verdict = got.and_then(|chain| {
-                    let leaf = chain.first().ok_or("no certificate presented")?;
-                    let info = verify::cert_info(leaf).map_err(|e| e.to_string())?;
-                    if info.serial != serial {
-                        return Err(format!(
-                            "serves serial {}, not the new {serial}",
-                            info.serial
-                        ));
-                    }
-                    // Let's Encrypt staging's roots are untrusted by design: the serial is the check.
-                    if record.server == LETS_ENCRYPT_STAGING {
-                        return Ok(());
-                    }
-                    verify::check_trusted(&chain, roots, Some(host), crate::clock::unix_now())
-                        .map_err(|e| e.to_string())
-                });
-                match verdict {
-                    Ok(()) => break,
-                    Err(e) if tokio::time::Instant::now() >= deadline => {
-                        return Err(format!("after the reload, nginx at {addr} for {host}: {e}"));
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// What the store knows about one certificate.
@@ -786,17 +689,97 @@ impl Known {
             cert_id,
         })
     }
+}
 
-    fn facts<'a>(&'a self, opts: &RenewOptions, found_version: Option<u64>) -> Facts<'a> {
-        facts(
-            opts,
-            found_version,
-            &self.record,
-            &self.state,
-            self.live_version,
-            self.live.as_ref().map(|(info, _)| info),
-            &self.cert_id,
-        )
+/// Screens every certificate (see [`screen`]), on up to four threads: per certificate, its
+/// name, its live version as found, and the expiry and plan when it is not due.
+#[allow(clippy::type_complexity)]
+fn screen_all(
+    store: &dyn CertStore,
+    opts: &RenewOptions,
+    names: Vec<String>,
+) -> Vec<(String, Option<u64>, Option<(i64, Plan)>)> {
+    let now = crate::clock::unix_now();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let chunk = names.len().div_ceil(threads).max(64);
+    let one = |name: String| {
+        let version = store.live_version(&name).ok().flatten();
+        let screened = screen(store, opts, &name, version, now);
+        (name, version, screened)
+    };
+    if names.len() <= chunk {
+        return names.into_iter().map(one).collect();
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = names
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().cloned().map(one).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("the screen does not panic"))
+            .collect()
+    })
+}
+
+/// The lock-free look that finds most certificates not due: from the cached facts while the live
+/// leaf and the record are unchanged, else from the files (and the facts cached for next time).
+/// Returns the expiry and plan when not due; anything else is decided again under the lock.
+fn screen(
+    store: &dyn CertStore,
+    opts: &RenewOptions,
+    name: &str,
+    found_version: Option<u64>,
+    now: i64,
+) -> Option<(i64, Plan)> {
+    let mut state = store.load_state(name).ok()?;
+    let version = found_version?;
+    let record_stamp = store.record_stamp(name);
+    if state.live_facts(Some(version), record_stamp).is_none() {
+        // Read from the version's own files (never through live/, which may move meanwhile),
+        // the record after its stamp: facts cached from files that change later are rejected.
+        let record = store.load_record(name).ok()??;
+        let pem = store.version_fullchain(name, version).ok()??;
+        let leaf = verify::parse_pem_chain(&pem).ok()?.into_iter().next()?;
+        let info = verify::cert_info(&leaf).ok()?;
+        let facts = crate::renewal::state::LiveFacts {
+            version,
+            record: record_stamp?,
+            manual: record.responder == Responder::Manual,
+            cert_id: crate::acme::ari::cert_id(&leaf).unwrap_or_default(),
+            serial: info.serial,
+            not_before: info.not_before,
+            not_after: info.not_after,
+        };
+        state.live = Some(facts.clone());
+        // Cached only when the lock is free at once: state.json is written under it.
+        if let Ok(Some(_lock)) = store.try_lock_cert(name)
+            && let Ok(mut current) = store.load_state(name)
+        {
+            current.live = Some(facts);
+            if let Err(e) = store.save_state(name, &current) {
+                tracing::debug!("{name}: cannot cache its facts: {e}");
+            }
+        }
+    }
+    let cached = state.live.as_ref()?;
+    let live_version = Some(version);
+    let live = LiveCert {
+        not_before: cached.not_before,
+        not_after: cached.not_after,
+        cert_id: &cached.cert_id,
+    };
+    let facts = facts(
+        opts,
+        found_version,
+        cached.manual,
+        &state,
+        live_version,
+        Some(live),
+    );
+    match decide(&facts, now) {
+        Decision::NotDue(plan) => Some((cached.not_after, plan)),
+        _ => None,
     }
 }
 
@@ -804,14 +787,13 @@ impl Known {
 fn facts<'a>(
     opts: &RenewOptions,
     found_version: Option<u64>,
-    record: &RenewalRecord,
+    manual: bool,
     state: &'a RenewalState,
     live_version: Option<u64>,
-    live: Option<&CertInfo>,
-    cert_id: &'a str,
+    live: Option<LiveCert<'a>>,
 ) -> Facts<'a> {
     Facts {
-        manual: record.responder == Responder::Manual,
+        manual,
         revoked: state.revoked.as_ref().map(|r| r.reason.as_str()),
         dry_run: opts.dry_run,
         force: opts.force,
@@ -819,11 +801,7 @@ fn facts<'a>(
         deployed_version: state.deployed_version,
         live_version,
         found_version,
-        live: live.map(|info| LiveCert {
-            not_before: info.not_before,
-            not_after: info.not_after,
-            cert_id,
-        }),
+        live,
         ari: state.ari.as_ref(),
         ari_refreshed: false,
         archive_checked: false,
@@ -831,13 +809,6 @@ fn facts<'a>(
         next_retry: state.next_retry,
         last_error: state.last_error.as_deref(),
     }
-}
-
-/// Facts about one archived version, if it parses.
-fn version_info(store: &dyn CertStore, name: &str, version: u64) -> Option<CertInfo> {
-    let pem = store.version_fullchain(name, version).ok()??;
-    let leaf = verify::parse_pem_chain(&pem).ok()?.into_iter().next()?;
-    verify::cert_info(&leaf).ok()
 }
 
 /// The newest archived version newer than the live one that is worth putting live.
@@ -908,7 +879,7 @@ impl Progress for Named<'_> {
 }
 
 /// Runs a deploy hook for a renewed certificate, stdin closed (renewals run unattended).
-fn run_hook(store: &dyn CertStore, hook: &str, record: &RenewalRecord) -> Result<(), Error> {
+async fn run_hook(store: &dyn CertStore, hook: &str, record: &RenewalRecord) -> Result<(), Error> {
     let paths = store.live_paths(&record.name, KeySlot::Primary);
     let rsa = record
         .dual
@@ -920,7 +891,8 @@ fn run_hook(store: &dyn CertStore, hook: &str, record: &RenewalRecord) -> Result
         &paths,
         rsa.as_ref(),
         crate::hooks::Stdin::Null,
-    )?)
+    )
+    .await?)
 }
 
 /// When a rate-limited CA says to come back. Let's Encrypt words it in the problem detail

@@ -31,6 +31,45 @@ pub struct RenewalState {
     /// The archive version that was last deployed (nginx reloaded and checked, hooks run). A live
     /// version that differs was installed by a run that stopped before deploying it.
     pub deployed_version: Option<u64>,
+    /// What the not-due decision needs from the live leaf and the record, cached so a run over
+    /// thousands of certificates need not parse every one (see [`LiveFacts`]).
+    pub live: Option<LiveFacts>,
+}
+
+/// Identifies one content of a file without reading it (device, inode, size, modification
+/// time). Files are replaced by renaming new ones over them, so another content has another
+/// stamp; facts keyed by a stamp taken before the read can only be stale towards rejection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    /// Device number.
+    pub dev: u64,
+    /// Inode number.
+    pub ino: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch.
+    pub mtime_ns: i128,
+}
+
+/// Facts about one live version and the record, valid only for that version number (archive
+/// versions never change, and the store never reuses a number this names) and that record
+/// stamp. A cache: anything else means reading the files again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveFacts {
+    /// The archive version the leaf facts come from.
+    pub version: u64,
+    /// The record's stamp when `manual` was read.
+    pub record: Stamp,
+    /// The record's responder is manual (install-cert).
+    pub manual: bool,
+    /// The leaf's serial, lower-case hex.
+    pub serial: String,
+    /// The leaf's validity start, Unix seconds.
+    pub not_before: i64,
+    /// The leaf's expiry, Unix seconds.
+    pub not_after: i64,
+    /// The leaf's ARI identifier.
+    pub cert_id: String,
 }
 
 /// Outcome of the last attempt.
@@ -142,6 +181,15 @@ impl RenewalState {
     /// Parses state.json.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
         serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    /// The cached facts, when they belong to live version `version` and the record stamped
+    /// `record`.
+    pub fn live_facts(&self, version: Option<u64>, record: Option<Stamp>) -> Option<&LiveFacts> {
+        let (version, record) = (version?, record?);
+        self.live
+            .as_ref()
+            .filter(|f| f.version == version && f.record == record)
     }
 
     /// Renders state.json.

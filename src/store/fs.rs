@@ -14,12 +14,14 @@ use super::layout::{Layout, check_cert_name};
 use super::{CertFiles, CertStore, KeySlot, LivePaths, StoreError, StoreLock};
 use crate::config::RenewalRecord;
 use crate::fsio;
-use crate::renewal::state::RenewalState;
+use crate::renewal::state::{RenewalState, Stamp};
 
 const PRIVATE_DIR: u32 = 0o700;
 const PUBLIC_DIR: u32 = 0o755;
 const PRIVATE_FILE: u32 = 0o600;
 const PUBLIC_FILE: u32 = 0o644;
+/// The renewal record's file name, in certs/NAME/ and (until made current) in a version.
+const RECORD: &str = "renewal.toml";
 
 /// A [`CertStore`] in a state directory (default /var/lib/certctl).
 #[derive(Clone, Debug)]
@@ -105,7 +107,7 @@ impl FsStore {
     }
 
     fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
-        match fs::read(path) {
+        match read_small(path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io("cannot read", path)(e)),
@@ -165,8 +167,18 @@ impl CertStore for FsStore {
 
     fn load_record(&self, name: &str) -> Result<Option<RenewalRecord>, StoreError> {
         check_cert_name(name)?;
-        let path = self.layout.cert_dir(name).join("renewal.toml");
-        let Some(bytes) = Self::read_optional(&path)? else {
+        // The live version's own record when an install stopped before making it current:
+        // the record always matches the live certificate.
+        let pending = self.layout.live_link(name).join(RECORD);
+        let (path, bytes) = match Self::read_optional(&pending)? {
+            Some(bytes) => (pending, Some(bytes)),
+            None => {
+                let path = self.record_path(name);
+                let bytes = Self::read_optional(&path)?;
+                (path, bytes)
+            }
+        };
+        let Some(bytes) = bytes else {
             return Ok(None);
         };
         let text = String::from_utf8(bytes).map_err(|e| StoreError::Corrupt {
@@ -192,7 +204,11 @@ impl CertStore for FsStore {
         for entry in entries {
             let entry = entry.map_err(io("cannot read", &dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if check_cert_name(&name).is_ok() && entry.path().join("renewal.toml").exists() {
+            let has_record = || {
+                entry.path().join(RECORD).exists()
+                    || self.layout.live_link(&name).join(RECORD).exists()
+            };
+            if check_cert_name(&name).is_ok() && has_record() {
                 names.push(name);
             }
         }
@@ -232,7 +248,14 @@ impl CertStore for FsStore {
 
         // 1. A complete version directory, then one rename into archive/.
         let archive = self.layout.archive_dir(name);
-        let version = self.last_version(name)? + 1;
+        // Never a number the cached facts name, even if that directory was deleted by hand:
+        // the facts would otherwise pass for the new version's.
+        let cached = self
+            .load_state(name)
+            .ok()
+            .and_then(|s| s.live)
+            .map(|l| l.version);
+        let version = self.last_version(name)?.max(cached.unwrap_or(0)) + 1;
         let tmp = archive.join(format!(".tmp-{version}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&tmp);
         DirBuilder::new()
@@ -243,6 +266,9 @@ impl CertStore for FsStore {
         if let Some(rsa) = &files.rsa {
             write_set(&tmp, KeySlot::Rsa, rsa)?;
         }
+        // The record travels with its version: until it is made current below, it is the
+        // record of this version while this version is live (see `load_record`).
+        write_new(&tmp.join(RECORD), record.to_toml().as_bytes(), PRIVATE_FILE)?;
         sync_dir(&tmp)?;
         crate::failpoint::hit("store.after_version_dir");
         let final_dir = archive.join(version.to_string());
@@ -250,21 +276,30 @@ impl CertStore for FsStore {
         sync_dir(&archive)?;
         crate::failpoint::hit("store.after_archive");
 
-        // 2. The record describes how to renew; it never points at a version, so writing it
-        //    before the swap is safe.
-        let record_path = self.layout.cert_dir(name).join("renewal.toml");
-        write_atomic(&record_path, record.to_toml().as_bytes(), PRIVATE_FILE)?;
-
-        // 3. The swap.
+        // 2. The swap: the new version, and with it its record, is live.
+        crate::failpoint::hit("store.before_swap");
         self.point_live(name, version)?;
         crate::failpoint::hit("store.after_swap");
+
+        // 3. The record made current; the version's copy goes once the current one is durable.
+        write_atomic(
+            &self.record_path(name),
+            record.to_toml().as_bytes(),
+            PRIVATE_FILE,
+        )?;
+        self.drop_pending_record(&final_dir)?;
         Ok(self.layout.live_paths(name, KeySlot::Primary))
     }
 
     fn save_record(&self, record: &RenewalRecord) -> Result<(), StoreError> {
         self.ensure_cert_dirs(&record.name)?;
-        let path = self.layout.cert_dir(&record.name).join("renewal.toml");
-        write_atomic(&path, record.to_toml().as_bytes(), PRIVATE_FILE)
+        write_atomic(
+            &self.record_path(&record.name),
+            record.to_toml().as_bytes(),
+            PRIVATE_FILE,
+        )?;
+        // A record still waiting in the live version would hide the one just saved.
+        self.drop_pending_record(&self.layout.live_link(&record.name))
     }
 
     fn live_paths(&self, name: &str, slot: KeySlot) -> LivePaths {
@@ -313,9 +348,63 @@ impl CertStore for FsStore {
         }
         self.point_live(name, version)
     }
+
+    fn record_stamp(&self, name: &str) -> Option<Stamp> {
+        check_cert_name(name).ok()?;
+        stamp(&self.record_path(name))
+    }
+
+    fn shared(&self) -> std::sync::Arc<dyn CertStore> {
+        std::sync::Arc::new(self.clone())
+    }
+}
+
+/// Reads a whole file that is usually small (PEM, TOML, JSON) in as few system calls as it
+/// takes: a renew over thousands of certificates reads one per certificate.
+fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    // A plain loop: `File::read_to_end` asks the size (statx + lseek) before reading.
+    let mut file = fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match file.read(&mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The stamp of the file at `path` (symlinks followed), if it exists.
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).ok()?;
+    Some(Stamp {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        size: meta.size(),
+        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+    })
 }
 
 impl FsStore {
+    /// certs/NAME/renewal.toml: the current record.
+    fn record_path(&self, name: &str) -> PathBuf {
+        self.layout.cert_dir(name).join(RECORD)
+    }
+
+    /// Removes a version's own copy of the record once the current record is durable.
+    fn drop_pending_record(&self, version_dir: &Path) -> Result<(), StoreError> {
+        let pending = version_dir.join(RECORD);
+        match fs::remove_file(&pending) {
+            Ok(()) => sync_dir(version_dir),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io("cannot remove", &pending)(e)),
+        }
+    }
+
     /// Points live/NAME at archive/VERSION: a fresh symlink renamed over the old one, so readers
     /// see the old set or the new set, never a mix.
     fn point_live(&self, name: &str, version: u64) -> Result<(), StoreError> {
@@ -551,6 +640,36 @@ mod tests {
             .unwrap();
         assert!(!leftover.exists());
         assert_eq!(fs::read_to_string(&paths.cert).unwrap(), "cert two");
+    }
+
+    #[test]
+    fn the_record_follows_the_live_version_when_an_install_stops_halfway() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path().join("state"));
+        store
+            .install("a.test", &files("one"), &record("a.test"))
+            .unwrap();
+        let version_dir = |n: u64| store.layout().archive_dir("a.test").join(n.to_string());
+        assert!(!version_dir(1).join(RECORD).exists(), "made current");
+        // What an install killed after its archive rename leaves: version 2 with its record.
+        let mut wider = record("a.test");
+        wider.domains.push("www.a.test".into());
+        fs::create_dir(version_dir(2)).unwrap();
+        fs::write(version_dir(2).join(RECORD), wider.to_toml()).unwrap();
+        let domains = || store.load_record("a.test").unwrap().unwrap().domains;
+        assert_eq!(domains(), ["a.test"], "not live: the current record");
+        // Killed after the swap: the live version's record is the record.
+        store.point_live("a.test", 2).unwrap();
+        assert_eq!(domains(), ["a.test", "www.a.test"]);
+        assert_eq!(store.cert_names().unwrap(), ["a.test"]);
+        // Back to version 1: its record again.
+        store.restore_version("a.test", 1).unwrap();
+        assert_eq!(domains(), ["a.test"]);
+        // A saved record is current and is not hidden by the version's copy.
+        store.point_live("a.test", 2).unwrap();
+        store.save_record(&record("a.test")).unwrap();
+        assert_eq!(domains(), ["a.test"]);
+        assert!(!version_dir(2).join(RECORD).exists());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 pub use fs::FsStore;
 
 use crate::config::RenewalRecord;
-use crate::renewal::state::RenewalState;
+use crate::renewal::state::{RenewalState, Stamp};
 
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +179,11 @@ pub trait CertStore: Send + Sync {
     fn restore_version(&self, name: &str, version: u64) -> Result<(), StoreError>;
     /// The stable paths of one key set of a certificate (whether or not they exist yet).
     fn live_paths(&self, name: &str, slot: KeySlot) -> LivePaths;
+    /// The stamp of the renewal record as it is now (take it before reading the record), None
+    /// when there is none.
+    fn record_stamp(&self, name: &str) -> Option<Stamp>;
+    /// A handle on the same store that can move to the blocking pool or another thread.
+    fn shared(&self) -> std::sync::Arc<dyn CertStore>;
 }
 
 #[cfg(test)]

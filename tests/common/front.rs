@@ -253,6 +253,18 @@ pub struct AriSettings {
     /// (`alreadyReplaced`, `malformed`), once; `ignore` passes it to pebble without echoing
     /// `replaces` (a CA that advertises ARI but ignores the field).
     pub refuse_replaces: Option<&'static str>,
+    /// Answer every request (`Storm::ServerError`) or every POST (`Storm::BadNonce`) with that
+    /// fault instead of passing it to pebble, until set back to None.
+    pub storm: Option<Storm>,
+}
+
+/// A CA fault repeated for as long as it is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storm {
+    /// 500 Internal Server Error, ACME `serverInternal`.
+    ServerError,
+    /// 400, ACME `badNonce`, with a fresh nonce each time (as a CA does).
+    BadNonce,
 }
 
 /// pebble behind a front that adds `renewalInfo` to the directory and answers it with the
@@ -276,7 +288,9 @@ impl AriFront {
             window: (0, 0),
             retry_after: 3600,
             refuse_replaces: None,
+            storm: None,
         }));
+        let nonces = std::sync::atomic::AtomicU64::new(0);
         let ours = settings.clone();
         let handler = move |req: &Request, out: &mut dyn Write, _: &AtomicBool| {
             let host = req
@@ -285,6 +299,28 @@ impl AriFront {
                 .find(|(n, _)| n.eq_ignore_ascii_case("host"))
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
+            let storm = ours.lock().unwrap().storm;
+            let (status, kind) = match storm {
+                Some(Storm::ServerError) => ("500 Internal Server Error", "serverInternal"),
+                Some(Storm::BadNonce) if req.method == "POST" => ("400 Bad Request", "badNonce"),
+                _ => ("", ""),
+            };
+            if !kind.is_empty() {
+                let nonce = format!("storm{}", nonces.fetch_add(1, Ordering::SeqCst));
+                let problem = serde_json::json!({
+                    "type": format!("urn:ietf:params:acme:error:{kind}"),
+                    "detail": "the fault front's storm",
+                });
+                return respond(
+                    out,
+                    status,
+                    &[
+                        ("content-type", "application/problem+json".into()),
+                        ("replay-nonce", nonce),
+                    ],
+                    problem.to_string().as_bytes(),
+                );
+            }
             if let Some(id) = req.path.strip_prefix("/renewal-info/") {
                 let s = ours.lock().unwrap().clone();
                 let at = |t: i64| {

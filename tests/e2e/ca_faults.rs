@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use rcgen::KeyPair;
 
-use crate::common::front::TlsFront;
-use crate::common::{TestCa, free_port, stderr};
+use crate::common::front::{AriFront, Storm, TlsFront};
+use crate::common::{Lab, LabOptions, TestCa, free_port, stderr};
 
 /// A fake CA whose every answer is `head` and then, when `endless`, body bytes forever, or else
 /// nothing more until the test ends. Returns the front and the CA bundle trusting it.
@@ -95,4 +95,67 @@ fn a_ca_whose_body_never_ends_is_cut_off_at_the_cap() {
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(err.contains("larger than 1 MiB"), "{err}");
     assert!(took < Duration::from_secs(60), "took {took:?}");
+}
+
+#[test]
+fn storms_of_500s_and_bad_nonces_fail_cleanly_and_leave_the_live_set() {
+    for storm in [Storm::ServerError, Storm::BadNonce] {
+        let lab = Lab::with(LabOptions {
+            nonce_reject: Some(0),
+            ..LabOptions::default()
+        });
+        let front = AriFront::start(lab.dir.path(), lab.acme_port, &lab.ca_bundle);
+        let port = lab.http_port.to_string();
+        let url = front.directory_url();
+        let bundle = lab.ca_bundle.display().to_string();
+        let issue = || {
+            lab.certctl([
+                "issue",
+                "storm.test",
+                "--standalone",
+                "--http-port",
+                &port,
+                "--server",
+                &url,
+                "--ca-bundle",
+                &bundle,
+                "--agree-tos",
+            ])
+            .output()
+            .unwrap()
+        };
+        crate::common::assert_ok(&issue());
+        let live = lab.live("storm.test");
+        let before = std::fs::read_link(&live).unwrap();
+        front.set(|s| s.storm = Some(storm));
+        let started = Instant::now();
+        let out = issue();
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(1), "{storm:?}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{storm:?}, one line: {err}"
+        );
+        // A 500 on the directory GET is reported as a CA that cannot be talked to (instant-acme
+        // reads the directory without looking at the status, so the problem's type is lost).
+        let kind = match storm {
+            Storm::ServerError => "cannot talk to the ACME server",
+            Storm::BadNonce => "badNonce",
+        };
+        assert!(err.contains(kind), "{storm:?}: {err}");
+        assert_eq!(std::fs::read_link(&live).unwrap(), before, "{storm:?}");
+        lab.assert_chain_verifies("storm.test");
+        // A hang guard, not a timing.
+        assert!(took < Duration::from_secs(120), "{storm:?} took {took:?}");
+        eprintln!(
+            "| a CA storm: {} | 1 | 0 | 0 | 0 | 0 | {:.1} s |",
+            match storm {
+                Storm::ServerError => "500 to every request",
+                Storm::BadNonce => "badNonce to every POST",
+            },
+            took.as_secs_f64()
+        );
+    }
 }

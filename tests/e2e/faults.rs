@@ -342,3 +342,183 @@ fn dry_runs_of_several_certificates_without_a_stored_account_do_not_hang() {
     assert_eq!(created, 1, "one account for the CA, created once");
     assert!(!Path::new(&accounts).join("missing").exists());
 }
+
+/// The names in the live certificate, as openssl prints them.
+fn live_names(lab: &Lab, name: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(lab.live(name).join("cert.pem"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn the_record_matches_the_live_certificate_whenever_an_install_is_killed() {
+    for step in ["store.before_swap", "store.after_swap"] {
+        let lab = Lab::start();
+        let name = "rec.test";
+        assert_ok(&lab.issue_standalone(&[name], &[]));
+        // A reissue that adds a name, killed just before or just after its version goes live.
+        let port = lab.http_port.to_string();
+        let reissue = lab.issue_command(
+            &[name, "www.rec.test"],
+            &["--standalone", "--http-port", &port],
+        );
+        let out = with_failpoint(reissue, step).output().unwrap();
+        assert!(
+            stderr(&out).contains("failpoint"),
+            "{step}: {}",
+            stderr(&out)
+        );
+        let live = live_names(&lab, name);
+        // The next renewal orders what the live certificate holds, from the record.
+        assert_ok(&lab.certctl(["renew", "--force"]).output().unwrap());
+        Row {
+            trials: 1,
+            lost: u32::from(live_names(&lab, name) != live),
+            torn: u32::from(!live_set_intact(&lab, name)),
+            ..Row::default()
+        }
+        .print(&format!("record and version, killed at {step}"));
+        assert_eq!(
+            live_names(&lab, name),
+            live,
+            "{step}: the record matched the live certificate"
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_renewal_record_fails_that_certificate_alone_naming_the_file() {
+    let lab = Lab::start();
+    for name in ["bad.test", "good.test"] {
+        assert_ok(&lab.issue_standalone(&[name], &[]));
+    }
+    let record = lab.state_dir.join("certs/bad.test/renewal.toml");
+    fs::write(&record, "format = 1\nname = [\n").unwrap();
+    let bad_live = fs::read_link(lab.live("bad.test")).unwrap();
+    let good_live = fs::read_link(lab.live("good.test")).unwrap();
+
+    let out = lab.certctl(["renew", "--force"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.test") && err.contains(&record.display().to_string()),
+        "{err}"
+    );
+    assert!(!err.contains("good.test"), "{err}");
+    Row {
+        trials: 1,
+        lost: u32::from(fs::read_link(lab.live("bad.test")).unwrap() != bad_live),
+        ..Row::default()
+    }
+    .print("a corrupt renewal record, 2 certificates");
+    assert_eq!(fs::read_link(lab.live("bad.test")).unwrap(), bad_live);
+    assert_ne!(
+        fs::read_link(lab.live("good.test")).unwrap(),
+        good_live,
+        "the other certificate renewed"
+    );
+}
+
+#[test]
+fn the_daemon_and_the_timer_together_deploy_each_version_once() {
+    let mut row = Row::default();
+    for _ in 0..trials() {
+        row.trials += 1;
+        let lab = Lab::managed_nginx();
+        let names = ["d1.test", "d2.test", "d3.test"];
+        for name in names {
+            assert_ok(&run_bounded(issue_command(&lab, name), &mut row).unwrap());
+        }
+        // The daemon renews every due certificate each second; `--days` makes all of them due.
+        // (The counting hook is in each record, so it runs for the daemon's renewals too.)
+        let mut daemon = lab
+            .certctl(["daemon", "--cron", "* * * * * *", "--days", "3650"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Meanwhile the timer's runs, one after another.
+        let started = Instant::now();
+        for _ in 0..3 {
+            if let Some(out) = run_bounded(lab.certctl(["renew", "--days", "3650"]), &mut row) {
+                assert_ok(&out);
+            }
+        }
+        row.longest = row.longest.max(started.elapsed());
+        let stopped = Command::new("kill")
+            .arg(daemon.id().to_string())
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+        daemon.wait().unwrap();
+        // Whatever a stopped daemon run left installed, an ordinary run deploys.
+        assert_ok(&run_bounded(lab.certctl(["renew"]), &mut row).unwrap());
+        for name in names {
+            judge(&lab, name, &mut row, false);
+        }
+        assert!(
+            deploys(&lab).len() >= names.len() * 4,
+            "issued, then renewed by each run: {:?}",
+            deploys(&lab)
+        );
+    }
+    row.print("the daemon and the timer, 3 due certificates");
+    assert_eq!(
+        (row.torn, row.lost, row.duplicate_deploys, row.hangs),
+        (0, 0, 0, 0),
+        "{row:?}"
+    );
+}
+
+#[test]
+fn a_full_disk_during_renew_leaves_the_live_set_and_says_why() {
+    let lab = Lab::start();
+    let name = "full.test";
+    assert_ok(&lab.issue_standalone(&[name], &[]));
+    // The state directory becomes a small tmpfs, filled up, in a mount namespace of its own
+    // (nothing outside this test sees the mount). Everything is observed from inside it.
+    let script = r#"
+        set -u
+        S="$1"; C="$2"; N="$3"; B="$(mktemp -d)"
+        cp -a "$S/." "$B/" && mount -t tmpfs -o size=4m tmpfs "$S" && cp -a "$B/." "$S/" || exit 99
+        before="$(readlink "$S/live/$N")"
+        dd if=/dev/zero of="$S/fill" bs=4k >/dev/null 2>&1
+        "$C" --state-dir "$S" renew --force 2>"$B/err"
+        echo "renew=$?"
+        echo "error=$(head -c 2000 "$B/err" | tr '\n' ' ')"
+        [ "$(readlink "$S/live/$N")" = "$before" ] && echo live=kept
+        "$C" --state-dir "$S" verify "$N" >/dev/null 2>&1; echo "verify=$?"
+        rm -f "$S/fill"
+        "$C" --state-dir "$S" renew --force >/dev/null 2>&1; echo "after=$?"
+        [ "$(readlink "$S/live/$N")" != "$before" ] && echo live=renewed
+        ls -a "$S/certs/$N/archive" | grep -c '^\.tmp' | sed 's/^/leftovers=/'
+    "#;
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", script, "sh"])
+        .arg(&lab.state_dir)
+        .arg(env!("CARGO_BIN_EXE_certctl"))
+        .arg(name)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let has = |l: &str| lines.contains(&l);
+    Row {
+        trials: 1,
+        torn: u32::from(!has("verify=0")),
+        lost: u32::from(!has("live=kept")),
+        ..Row::default()
+    }
+    .print("a full disk (tmpfs state directory) during renew");
+    assert!(has("renew=1"), "{text}");
+    assert!(text.contains("No space left on device"), "{text}");
+    assert!(has("live=kept"), "{text}");
+    assert!(has("verify=0"), "the live set is whole: {text}");
+    // Space again: the next run renews, and left nothing half-written behind.
+    assert!(has("after=0") && has("live=renewed"), "{text}");
+    assert!(has("leftovers=0"), "{text}");
+}

@@ -574,3 +574,56 @@ fn preferred_chain_picks_the_alternate_that_leads_to_the_named_root() {
     );
     assert!(leads_to("nope.test", &default_root));
 }
+
+#[test]
+fn a_reissue_nginx_does_not_serve_is_reported_and_the_previous_set_restored() {
+    let lab = Lab::managed_nginx();
+    assert_ok(&lab.issue_site("site.test", &[]));
+    let live = lab.live("site.test");
+    let target = fs::read_link(&live).unwrap();
+    // nginx's master stopped: `nginx -t` and `nginx -s reload` succeed, the signal waits, and
+    // the running workers go on serving the first certificate (a master that never takes the
+    // reload). Continued when the test ends, so the lab can stop it.
+    let pid = fs::read_to_string(lab.nginx_prefix.join("nginx.pid")).unwrap();
+    let _stopped = Signalled::stop(pid.trim());
+
+    let out = lab.issue_site("site.test", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("does not serve the new certificate")
+            && err.contains("not the new")
+            && err.contains("previous certificate is live again"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_link(&live).unwrap(),
+        target,
+        "previous live set restored"
+    );
+    let listed = lab.certctl(["list", "--json"]).output().unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["renewal"]["last_result"], "failed");
+}
+
+/// A process stopped with SIGSTOP until this is dropped.
+struct Signalled(String);
+
+impl Signalled {
+    fn stop(pid: &str) -> Self {
+        let status = std::process::Command::new("kill")
+            .args(["-STOP", pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Self(pid.to_owned())
+    }
+}
+
+impl Drop for Signalled {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.0])
+            .status();
+    }
+}
