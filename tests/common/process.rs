@@ -99,22 +99,27 @@ impl Drop for Subprocess {
     }
 }
 
-/// A free TCP port on 127.0.0.1, from the kernel, and never one this test process handed out
-/// before: the port is released before pebble or nginx binds it, and the kernel may offer it
-/// again to a parallel test in between.
+/// A free TCP port on 127.0.0.1 that this test process never handed out before, taken below the
+/// kernel's ephemeral range (`ip_local_port_range`, 32768 and up by default): the port is
+/// released before pebble or nginx binds it, and a port in the ephemeral range can be taken in
+/// between as the local end of any outgoing connection (a flake seen under load).
 pub fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("bind 127.0.0.1:0");
-        if !given.contains(&port) {
+    // Start from a spot that differs per process, so parallel test binaries rarely meet.
+    let seed = (std::process::id() as u64).wrapping_mul(2_654_435_761);
+    let (low, span) = (15_000u64, 17_000u64);
+    for i in 0..span {
+        let port = (low + (seed + i * 7_919) % span) as u16;
+        if given.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             given.push(port);
             return port;
         }
     }
+    panic!("no free port between {low} and {}", low + span);
 }
 
 /// 127.0.0.1:`port`.

@@ -459,11 +459,17 @@ fn the_daemon_and_the_timer_together_deploy_each_version_once() {
         for name in names {
             judge(&lab, name, &mut row, false);
         }
-        assert!(
-            deploys(&lab).len() >= names.len() * 4,
-            "issued, then renewed by each run: {:?}",
-            deploys(&lab)
-        );
+        // Every certificate was renewed at least once, by the daemon or a timer run (which of
+        // them got each certificate depends on timing; that each version deployed once is the
+        // point, judged above).
+        let deployed = deploys(&lab);
+        for name in names {
+            let versions = deployed
+                .keys()
+                .filter(|k| k.starts_with(&format!("{name} ")))
+                .count();
+            assert!(versions >= 2, "{name}: issued, then renewed: {deployed:?}");
+        }
     }
     row.print("the daemon and the timer, 3 due certificates");
     assert_eq!(
