@@ -45,6 +45,8 @@ pub struct Context {
     pub tracked: Vec<PathBuf>,
     /// Where the admin is mounted at the default `admin/` URL (file, line).
     pub default_admin: Option<(PathBuf, usize)>,
+    /// The project's templates: (file, text).
+    pub templates: Vec<(PathBuf, String)>,
 }
 
 const SECURITY_MW: &str = "django.middleware.security.SecurityMiddleware";
@@ -125,6 +127,15 @@ impl Reader<'_> {
             Some(s) => (Some(s.origin.file.clone()), Some(s.origin.line)),
             None => (None, None),
         }
+    }
+}
+
+/// The setting's name as a `'static` str for the findings that name any `*_URL` setting.
+fn setting_name(name: &str) -> &'static str {
+    match name {
+        "STATIC_URL" => "STATIC_URL",
+        "MEDIA_URL" => "MEDIA_URL",
+        _ => "*_URL",
     }
 }
 
@@ -479,6 +490,54 @@ pub fn check(settings: &Settings, context: &Context) -> Vec<Finding> {
         "SECURE_HSTS_SECONDS is shorter than six months, which costs the A+",
         "SECURE_HSTS_SECONDS = 31536000",
     );
+    // URL settings over plain HTTP: a CDN or media host the HTTPS pages load in the clear.
+    for (name, s) in &settings.values {
+        let Some(url) = s.value.as_str() else {
+            continue;
+        };
+        if !name.ends_with("_URL") || !url.to_ascii_lowercase().starts_with("http://") {
+            continue;
+        }
+        let blocked = matches!(name.as_str(), "STATIC_URL");
+        out.push(Finding {
+            finding: finding::Finding {
+                id: "certctl.D010",
+                severity: if blocked { Severity::Error } else { Severity::Warning },
+                message: format!(
+                    "{name} is {url}: the HTTPS pages load from it over plain HTTP (mixed content{})",
+                    if blocked { ", blocked by browsers" } else { "" }
+                ),
+                fix: format!("{name} = '{}'", url.replacen("http://", "https://", 1)),
+            },
+            setting: setting_name(name),
+            file: Some(s.origin.file.clone()),
+            line: Some(s.origin.line),
+        });
+    }
+    // Templates that load scripts, styles, frames or media, or post forms, over plain HTTP.
+    for (file, text) in &context.templates {
+        for (kind, tag, target) in super::live::mixed_content(text) {
+            let line = text
+                .find(&target)
+                .map(|at| super::settings::line_of(text, at));
+            let (severity, what) = match kind {
+                super::live::Mixed::Upgradable => (Severity::Warning, "loads"),
+                super::live::Mixed::Blockable => (Severity::Error, "loads (blocked by browsers)"),
+                super::live::Mixed::Form => (Severity::Error, "submits a form to"),
+            };
+            out.push(Finding {
+                finding: finding::Finding {
+                    id: "certctl.D011",
+                    severity,
+                    message: format!("a template's <{tag}> {what} {target} over plain HTTP"),
+                    fix: "use https:// (or a relative URL) in the template".into(),
+                },
+                setting: "TEMPLATES",
+                file: Some(file.clone()),
+                line,
+            });
+        }
+    }
     if let Some((file, line)) = &context.default_admin {
         out.push(Finding {
             finding: finding::Finding {
@@ -793,7 +852,7 @@ mod tests {
         let s = settings(&pairs);
         let context = Context {
             tracked: vec![PathBuf::from("/p/settings.py")],
-            default_admin: None,
+            ..Context::default()
         };
         let ids: Vec<&str> = check(&s, &context).iter().map(|f| f.finding.id).collect();
         assert_eq!(ids, ["certctl.D007"]);
@@ -850,5 +909,38 @@ mod tests {
                 "file": null, "line": null, "message": "m", "fix": "f",
             })
         );
+    }
+
+    #[test]
+    fn plain_http_url_settings_and_template_resources() {
+        let s = settings(&[
+            ("STATIC_URL", Value::Str("http://cdn.test/static/".into())),
+            ("MEDIA_URL", Value::Str("https://media.test/".into())),
+            ("LOGIN_URL", Value::Str("/login/".into())),
+        ]);
+        let context = Context {
+            templates: vec![(
+                PathBuf::from("/p/templates/map.html"),
+                "{% load static %}\n<link rel=\"stylesheet\" href=\"http://cdn.test/ol.css\">\n<a href=\"http://docs.test/\">docs</a>\n<img src=\"http://tiles.test/0.png\">\n".into(),
+            )],
+            ..Context::default()
+        };
+        let found = check(&s, &context);
+        let of = |id: &str| {
+            found
+                .iter()
+                .filter(|f| f.finding.id == id)
+                .collect::<Vec<_>>()
+        };
+        let d010 = of("certctl.D010");
+        assert_eq!(d010.len(), 1, "{found:#?}");
+        assert_eq!(d010[0].setting, "STATIC_URL");
+        assert_eq!(d010[0].finding.severity, Severity::Error);
+        let d011 = of("certctl.D011");
+        assert_eq!(d011.len(), 2, "links are navigation: {found:#?}");
+        assert_eq!(d011[0].line, Some(2));
+        assert_eq!(d011[0].finding.severity, Severity::Error);
+        assert_eq!(d011[1].line, Some(4));
+        assert_eq!(d011[1].finding.severity, Severity::Warning);
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::DjangoError;
 use super::checks::{self, Context, Finding};
-use super::settings::{self, Loader, Settings};
+use super::settings::{self, Loader, Settings, Value};
 
 /// What to check.
 #[derive(Clone, Debug, Default)]
@@ -152,6 +152,73 @@ pub fn read_env_file(path: &Path) -> Result<Vec<(String, String)>, DjangoError> 
     Ok(settings::parse_env_file(&text))
 }
 
+/// The most template files read, and the largest read (a project's own templates are far
+/// below both; a vendored tree is not read whole).
+const MAX_TEMPLATES: usize = 2_000;
+const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+
+/// The project's template files: every `templates` directory under the project (not inside
+/// hidden directories, virtualenvs or node_modules) and the TEMPLATES DIRS the settings name.
+fn templates(root: &Path, settings: &Settings) -> Vec<(PathBuf, String)> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(Value::List(engines)) = settings.get("TEMPLATES").map(|s| &s.value) {
+        for engine in engines {
+            if let Value::Dict(pairs) = engine
+                && let Some((_, Value::List(listed))) =
+                    pairs.iter().find(|(k, _)| k.as_str() == Some("DIRS"))
+            {
+                for d in listed {
+                    match d {
+                        Value::Str(p) => dirs.push(PathBuf::from(p)),
+                        Value::Path(p) => dirs.push(p.clone()),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_owned(), false)];
+    stack.extend(dirs.into_iter().map(|d| (d, true)));
+    let mut seen = std::collections::HashSet::new();
+    while let Some((dir, inside_templates)) = stack.pop() {
+        if out.len() >= MAX_TEMPLATES || !seen.insert(dir.clone()) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                let skip = name.starts_with('.')
+                    || matches!(
+                        name.as_str(),
+                        "node_modules" | "site-packages" | "venv" | "__pycache__"
+                    );
+                if !skip {
+                    stack.push((path, inside_templates || name == "templates"));
+                }
+            } else if kind.is_file()
+                && inside_templates
+                && (name.ends_with(".html") || name.ends_with(".htm") || name.ends_with(".txt"))
+                && entry
+                    .metadata()
+                    .is_ok_and(|m| m.len() <= MAX_TEMPLATE_BYTES)
+                && let Ok(text) = std::fs::read_to_string(&path)
+            {
+                out.push((path, text));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// The static check.
 pub fn check(req: &CheckRequest) -> Result<StaticReport, DjangoError> {
     let start = req
@@ -187,6 +254,7 @@ pub fn check(req: &CheckRequest) -> Result<StaticReport, DjangoError> {
     let context = Context {
         tracked: git_tracked(&root),
         default_admin,
+        templates: templates(&root, &settings),
     };
     let findings = checks::check(&settings, &context);
     Ok(StaticReport {
