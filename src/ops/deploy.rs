@@ -61,7 +61,7 @@ pub const SERVED_WAIT: Duration = Duration::from_secs(10);
 
 /// How long nginx's old workers keep accepting after a reload starts the new ones: its master
 /// sleeps 100 ms between the two (ngx_master_process_cycle), plus margin for the signal.
-const NGINX_WORKER_OVERLAP: Duration = Duration::from_millis(200);
+pub(crate) const NGINX_WORKER_OVERLAP: Duration = Duration::from_millis(200);
 
 /// One certificate whose new serial nginx should now serve.
 pub struct Expected<'a> {

@@ -768,19 +768,20 @@ pub async fn wait_until_challenges_served(
             key_authorization: "ready".into(),
         })
         .collect();
-    // Old workers keep accepting for a moment after a reload: ask for several answers in a row.
+    // nginx's old workers keep accepting for about 100 ms after the new ones start: the answers
+    // must hold for longer than that, or the CA may reach an old worker that answers 404.
     let mut last = None;
-    let mut in_a_row = 0;
-    for _ in 0..60 {
+    let mut since: Option<std::time::Instant> = None;
+    for _ in 0..80 {
         match challenge::self_check(http_port, &tokens).await {
             Ok(()) => {
-                in_a_row += 1;
-                if in_a_row == 3 {
+                let first = *since.get_or_insert_with(std::time::Instant::now);
+                if first.elapsed() >= super::deploy::NGINX_WORKER_OVERLAP {
                     return Ok(());
                 }
             }
             Err(e) => {
-                in_a_row = 0;
+                since = None;
                 last = Some(e);
             }
         }
