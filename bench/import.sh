@@ -23,24 +23,8 @@ trap 'lab_stop; rm -rf "$W"' EXIT
 mkdir -p "$W/ca"
 lab_start_pebble "$W/ca"
 
-cbdirs="--config-dir $W/cb --work-dir $W/cb-work --logs-dir $W/cb-logs"
-env REQUESTS_CA_BUNDLE="$LAB_CA" certbot certonly --standalone --http-01-port "$LAB_HTTP" \
-    --server "$LAB_DIRECTORY" -d seed.test --agree-tos -m bench@example.test --non-interactive -q $cbdirs
-# Clones: each a complete lineage (archive, live symlinks, renewal file) under its own name.
-python3 - "$W/cb" "$COUNT" <<'PY'
-import os, shutil, sys
-root, count = sys.argv[1], int(sys.argv[2])
-conf = open(os.path.join(root, "renewal", "seed.test.conf")).read()
-for i in range(count - 1):
-    name = f"c{i}.test"
-    shutil.copytree(os.path.join(root, "archive", "seed.test"), os.path.join(root, "archive", name))
-    os.makedirs(os.path.join(root, "live", name))
-    for f in ("cert", "chain", "fullchain", "privkey"):
-        os.symlink(f"../../archive/{name}/{f}1.pem", os.path.join(root, "live", name, f"{f}.pem"))
-    # The paths change; the certificate stays seed.test's (certctl keys lineages by file name).
-    open(os.path.join(root, "renewal", f"{name}.conf"), "w").write(
-        conf.replace("/seed.test", f"/{name}"))
-PY
+lab_certbot_lineages "$W/cb" "$COUNT"
+cbdirs=$LAB_CERTBOT_DIRS
 echo "lineages: $(ls "$W/cb/renewal" | wc -l)" >&2
 # One TLS site per lineage, as certbot's nginx installer leaves them, in one file.
 lab_start_nginx "$W" "$LAB_HTTP"

@@ -38,22 +38,8 @@ for i in range(count):
 PY
 nothing=(-n "certctl renew" "$CERTCTL --state-dir $W/certctl -q renew")
 if [ "${SKIP_CERTBOT:-0}" != 1 ] && command -v certbot >/dev/null; then
-    cbdirs="--config-dir $W/cb --work-dir $W/cb --logs-dir $W/cb"
-    env REQUESTS_CA_BUNDLE="$LAB_CA" certbot certonly --standalone --http-01-port "$LAB_HTTP" \
-        --server "$LAB_DIRECTORY" -d seed.test --agree-tos -m bench@example.test --non-interactive -q $cbdirs
-    python3 - "$W/cb" "$COUNT" <<'PY'
-import os, shutil, sys
-root, count = sys.argv[1], int(sys.argv[2])
-conf = open(os.path.join(root, "renewal", "seed.test.conf")).read()
-for i in range(count):
-    name = f"c{i}.test"
-    shutil.copytree(os.path.join(root, "archive", "seed.test"), os.path.join(root, "archive", name))
-    os.makedirs(os.path.join(root, "live", name))
-    for f in ("cert", "chain", "fullchain", "privkey"):
-        os.symlink(f"../../archive/{name}/{f}1.pem", os.path.join(root, "live", name, f"{f}.pem"))
-    open(os.path.join(root, "renewal", f"{name}.conf"), "w").write(
-        conf.replace("seed.test", name))
-PY
+    lab_certbot_lineages "$W/cb" "$COUNT"
+    cbdirs=$LAB_CERTBOT_DIRS
 fi
 hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$OUT/renew-nothing-due.md" \
     --export-json "$OUT/renew-nothing-due.json" "${nothing[@]}"

@@ -86,6 +86,31 @@ NGINX
     LAB_NGINX_FLAGS="--nginx-prefix $LAB_NGINX --nginx-conf $LAB_NGINX/nginx.conf --nginx-sites $LAB_NGINX/sites-available --nginx-enabled $LAB_NGINX/sites-enabled --nginx-snippets $LAB_NGINX/snippets/certctl --acme-webroot $LAB_NGINX/acme"
 }
 
+# COUNT complete certbot lineages in the config directory DIR (work and logs beside it, as
+# LAB_CERTBOT_DIRS names them for later certbot commands): one real lineage, seed.test, issued by
+# certbot against the lab's pebble, and COUNT-1 copies of it under their own names (archive, live
+# symlinks, renewal file; the paths change, the certificate stays seed.test's).
+lab_certbot_lineages() {
+    local dir=$1 count=$2
+    LAB_CERTBOT_DIRS="--config-dir $dir --work-dir $dir-work --logs-dir $dir-logs"
+    env REQUESTS_CA_BUNDLE="$LAB_CA" certbot certonly --standalone --http-01-port "$LAB_HTTP" \
+        --server "$LAB_DIRECTORY" -d seed.test --agree-tos -m bench@example.test --non-interactive \
+        -q $LAB_CERTBOT_DIRS
+    python3 - "$dir" "$count" <<'PY'
+import os, shutil, sys
+root, count = sys.argv[1], int(sys.argv[2])
+conf = open(os.path.join(root, "renewal", "seed.test.conf")).read()
+for i in range(count - 1):
+    name = f"c{i}.test"
+    shutil.copytree(os.path.join(root, "archive", "seed.test"), os.path.join(root, "archive", name))
+    os.makedirs(os.path.join(root, "live", name))
+    for f in ("cert", "chain", "fullchain", "privkey"):
+        os.symlink(f"../../archive/{name}/{f}1.pem", os.path.join(root, "live", name, f"{f}.pem"))
+    open(os.path.join(root, "renewal", f"{name}.conf"), "w").write(
+        conf.replace("/seed.test", f"/{name}"))
+PY
+}
+
 lab_stop() {
     if [ -n "${LAB_NGINX:-}" ] && [ -f "$LAB_NGINX/nginx.pid" ]; then
         kill "$(cat "$LAB_NGINX/nginx.pid")" 2>/dev/null || true
