@@ -483,43 +483,37 @@ mod tests {
 
     #[test]
     fn turns_directives_off_by_inserting_comment_marks_only() {
+        // The first server's directives a take-over turns off, turned off; and its directives
+        // still in force after that.
+        let take_over = |text: &str| {
+            let ranges: Vec<(usize, usize)> = servers(text).unwrap()[0]
+                .children()
+                .iter()
+                .filter(|d| takes_over(d))
+                .map(|d| (d.start, d.end))
+                .collect();
+            comment_out(text, &ranges)
+        };
+        let names = |text: &str| -> Vec<String> {
+            servers(text).unwrap()[0]
+                .children()
+                .iter()
+                .map(|d| d.name().to_owned())
+                .collect()
+        };
         let text = "server {\n    listen 443 ssl;\n    ssl_certificate /a.pem;\n    ssl_ciphers\n        HIGH;\n    root /x;\n}\n";
-        let list = servers(text).unwrap();
-        let ranges: Vec<(usize, usize)> = list[0]
-            .children()
-            .iter()
-            .filter(|d| takes_over(d))
-            .map(|d| (d.start, d.end))
-            .collect();
-        let out = comment_out(text, &ranges);
+        let out = take_over(text);
         assert_eq!(
             out,
             "server {\n    listen 443 ssl;\n    # certctl: ssl_certificate /a.pem;\n    # certctl: ssl_ciphers\n# certctl:         HIGH;\n    root /x;\n}\n"
         );
-        let names: Vec<String> = servers(&out).unwrap()[0]
-            .children()
-            .iter()
-            .map(|d| d.name().to_owned())
-            .collect();
-        assert_eq!(names, ["listen", "root"]);
+        assert_eq!(names(&out), ["listen", "root"]);
         assert_eq!(out.replace(OFF, ""), text);
 
         // A one-line server: the comment must not swallow the rest of the line.
         let one = "server { listen 443 ssl; ssl_certificate /a.pem; ssl_certificate_key /k.pem; root /x; }\n";
-        let list = servers(one).unwrap();
-        let ranges: Vec<(usize, usize)> = list[0]
-            .children()
-            .iter()
-            .filter(|d| takes_over(d))
-            .map(|d| (d.start, d.end))
-            .collect();
-        let out = comment_out(one, &ranges);
-        let names: Vec<String> = servers(&out).unwrap()[0]
-            .children()
-            .iter()
-            .map(|d| d.name().to_owned())
-            .collect();
-        assert_eq!(names, ["listen", "root"], "{out}");
+        let out = take_over(one);
+        assert_eq!(names(&out), ["listen", "root"], "{out}");
         assert_eq!(
             out.replace(OFF, "")
                 .replace('\n', " ")
