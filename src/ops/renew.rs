@@ -139,6 +139,29 @@ struct Pending {
     serial: String,
 }
 
+/// A version already in the store (never deployed, or valid in the archive), taken to the deploy
+/// phase; the report says it was renewed to it.
+fn to_deploy(
+    report: &mut CertReport,
+    claim: StoreLock,
+    record: RenewalRecord,
+    info: CertInfo,
+    previous: Option<u64>,
+    installed: u64,
+) -> Pending {
+    report.not_after = Some(info.not_after);
+    report.outcome = Outcome::Renewed {
+        serial: info.serial.clone(),
+    };
+    Pending {
+        _claim: claim,
+        record,
+        previous,
+        installed,
+        serial: info.serial,
+    }
+}
+
 /// Runs renew. See the module docs.
 pub async fn renew(store: &dyn CertStore, opts: &RenewOptions) -> Result<RenewReport, Error> {
     let names = match opts.names.is_empty() {
@@ -315,17 +338,15 @@ async fn renew_one_inner(
                 "{name}: version {installed} is live but was never deployed; deploying it"
             );
             let (info, _) = live.expect("decided on a live certificate");
-            report.not_after = Some(info.not_after);
-            report.outcome = Outcome::Renewed {
-                serial: info.serial.clone(),
-            };
-            return Ok(Some(Pending {
-                _claim: claim.expect("claimed above"),
+            let claim = claim.expect("claimed above");
+            return Ok(Some(to_deploy(
+                report,
+                claim,
                 record,
-                previous: Some(previous),
+                info,
+                Some(previous),
                 installed,
-                serial: info.serial,
-            }));
+            )));
         }
         Decision::RenewedConcurrently => {
             tracing::info!("{name}: renewed by a concurrent certctl run moments ago");
@@ -360,17 +381,15 @@ async fn renew_one_inner(
                 "{name}: version {version} in the archive is valid; deploying it instead of ordering again"
             );
             store.restore_version(&name, version)?;
-            report.not_after = Some(info.not_after);
-            report.outcome = Outcome::Renewed {
-                serial: info.serial.clone(),
-            };
-            return Ok(Some(Pending {
-                _claim: claim.expect("claimed above"),
+            let claim = claim.expect("claimed above");
+            return Ok(Some(to_deploy(
+                report,
+                claim,
                 record,
-                previous: live_version,
-                installed: version,
-                serial: info.serial,
-            }));
+                info,
+                live_version,
+                version,
+            )));
         }
         Decision::Renew { plan } => plan,
     };
