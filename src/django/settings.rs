@@ -1423,18 +1423,13 @@ impl Evaluator<'_> {
     /// `os.environ.update(…)` / `setdefault` with what cannot be known: no variable is certain.
     fn all_env_unknown(&mut self, f: &Frame<'_>, at: &impl Ranged) {
         let why = self.why_at(f, at, "changed by code certctl cannot follow");
-        let mut unknown = Environ::default();
-        unknown.merge(&self.env, &why);
-        self.env = unknown;
+        self.forget_env(&why);
     }
 
-    fn all_env_unknown_at(&mut self, f: &Frame<'_>) {
-        let why = format!(
-            "read_env() of a file certctl cannot know ({})",
-            f.file.display()
-        );
+    /// Every variable set so far becomes unknown for `why`.
+    fn forget_env(&mut self, why: &str) {
         let mut unknown = Environ::default();
-        unknown.merge(&self.env, &why);
+        unknown.merge(&self.env, why);
         self.env = unknown;
     }
 
@@ -1585,7 +1580,11 @@ impl Evaluator<'_> {
             Some(Value::Path(p)) => p,
             None => f.file.parent().map(|d| d.join(".env")).unwrap_or_default(),
             Some(_) => {
-                self.all_env_unknown_at(f);
+                let why = format!(
+                    "read_env() of a file certctl cannot know ({})",
+                    f.file.display()
+                );
+                self.forget_env(&why);
                 return;
             }
         };
