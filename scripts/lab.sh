@@ -18,8 +18,28 @@ lab_enter_netns() {
     fi
 }
 
+# A free port below the kernel's ephemeral range (32768 and up), where no outgoing connection
+# can take it between this check and the server's bind (as tests/common/process.rs does), and
+# never one this script handed out before (listed in a file: callers use $(lab_free_port), a
+# subshell, so a variable would not keep them).
 lab_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    local port given="/tmp/certctl-lab-ports.$$"
+    port=$(python3 -c '
+import random, socket, sys
+given = set(sys.argv[1].split())
+for port in random.sample(range(15000, 32000), 17000):
+    if str(port) in given:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break
+' "$(cat "$given" 2>/dev/null || true)")
+    echo "$port" >>"$given"
+    echo "$port"
 }
 
 lab_wait_port() {
@@ -118,4 +138,5 @@ lab_stop() {
     for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     LAB_PIDS=()
+    rm -f "/tmp/certctl-lab-ports.$$"
 }
