@@ -55,6 +55,10 @@ pub struct Applied {
     pub backup_dir: Option<PathBuf>,
     /// nginx was reloaded.
     pub reloaded: bool,
+    /// The configuration nginx accepted before that reload (`nginx -T`, which tests it as
+    /// `nginx -t` does): what it serves now, without asking again.
+    #[serde(skip)]
+    pub config: Option<String>,
 }
 
 /// What a path held before, to restore it.
@@ -245,13 +249,15 @@ fn apply_recording(
     let todo = pending(changes)?;
     let paths: Vec<PathBuf> = changes.iter().map(|c| c.path().to_owned()).collect();
     if todo.is_empty() {
+        let mut config = None;
         if reload == Reload::Always {
-            nginx.test()?;
+            config = Some(nginx.dump()?);
             nginx.reload()?;
         }
         record_journals(&paths, &[])?;
         return Ok(Applied {
             reloaded: reload == Reload::Always,
+            config,
             ..Applied::default()
         });
     }
@@ -269,15 +275,17 @@ fn apply_recording(
         // The previous versions, then the new ones: each set in one go (see fsio::replace_all).
         backup(&backup_dir, &saved)?;
         write_changes(&todo)?;
-        nginx.test()?;
-        nginx.reload()
+        let config = nginx.dump()?;
+        nginx.reload()?;
+        Ok(config)
     })();
-    let result = result.and_then(|()| record_journals(&paths, &saved));
+    let result = result.and_then(|config| record_journals(&paths, &saved).map(|()| config));
     match result {
-        Ok(()) => Ok(Applied {
+        Ok(config) => Ok(Applied {
             changed: todo.iter().map(|c| c.path().to_owned()).collect(),
             backup_dir: Some(backup_dir),
             reloaded: true,
+            config: Some(config),
         }),
         Err(err) => {
             for (path, before) in saved.into_iter().rev() {
@@ -603,6 +611,7 @@ pub fn revert(plan: &RevertPlan, nginx: &Nginx, journal: &Path) -> Result<Applie
         changed: done.into_iter().map(|(p, _)| p).collect(),
         backup_dir: None,
         reloaded: true,
+        config: None,
     })
 }
 

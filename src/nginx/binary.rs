@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -97,30 +98,54 @@ impl Nginx {
 
     /// `nginx -v`.
     pub fn version(&self) -> Result<Version, NginxError> {
-        // Asked once per binary (and its modification time, so an upgrade is seen) per process:
-        // an `issue --nginx` renders the site twice.
-        type Seen = Vec<((PathBuf, Option<std::time::SystemTime>), Version)>;
+        Ok(self.build()?.version)
+    }
+
+    /// `nginx -V`: the version and the paths compiled in. Asked once per binary (and its
+    /// modification time, so an upgrade is seen) per process: an `issue --nginx` renders the
+    /// site twice and reloads twice.
+    fn build(&self) -> Result<Build, NginxError> {
+        type Seen = Vec<((PathBuf, Option<std::time::SystemTime>), Build)>;
         static SEEN: std::sync::Mutex<Seen> = std::sync::Mutex::new(Vec::new());
         let bin = resolve(&self.bin);
         let key = (
             bin.clone(),
             std::fs::metadata(&bin).and_then(|m| m.modified()).ok(),
         );
-        let seen = |list: &Seen| list.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
-        if let Some(v) = seen(&SEEN.lock().unwrap_or_else(|p| p.into_inner())) {
-            return Ok(v);
+        let seen = |list: &Seen| list.iter().find(|(k, _)| *k == key).map(|(_, b)| b.clone());
+        if let Some(b) = seen(&SEEN.lock().unwrap_or_else(|p| p.into_inner())) {
+            return Ok(b);
         }
         let mut cmd = Command::new(&bin);
-        cmd.arg("-v");
+        cmd.arg("-V");
         let (_, out, err) = self.run(cmd)?;
-        let version = Version::parse(&format!("{out}{err}")).ok_or_else(|| NginxError::Run {
+        let build = Build::parse(&format!("{out}{err}")).ok_or_else(|| NginxError::Run {
             bin: self.bin.clone(),
-            reason: format!("unexpected `nginx -v` output: {}", err.trim()),
+            reason: format!(
+                "unexpected `nginx -V` output: {}",
+                err.lines().next().unwrap_or_default()
+            ),
         })?;
         SEEN.lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((key, version));
-        Ok(version)
+            .push((key, build.clone()));
+        Ok(build)
+    }
+
+    /// The pid file of the master this configuration runs: the main file's `pid` directive, else
+    /// the compiled-in path; relative paths are under the prefix.
+    fn pid_file(&self) -> Option<PathBuf> {
+        let build = self.build().ok()?;
+        let prefix = self.prefix.clone().unwrap_or_else(|| build.prefix.clone());
+        let conf = prefix.join(self.conf.as_ref().unwrap_or(&build.conf_path));
+        let text = std::fs::read_to_string(conf).ok()?;
+        let main = super::lex::parse(&text).ok()?;
+        let pid = main
+            .iter()
+            .find(|d| d.name() == "pid" && d.block.is_none())
+            .and_then(|d| d.args().next().map(PathBuf::from))
+            .unwrap_or(build.pid_path);
+        Some(prefix.join(pid))
     }
 
     /// `nginx -t`: Ok, or the rejection with nginx's own message.
@@ -143,8 +168,14 @@ impl Nginx {
         }
     }
 
-    /// Reloads nginx (the configured command, else `nginx -s reload`).
+    /// Reloads nginx (the configured command, else `nginx -s reload`) and returns once new
+    /// connections reach the new workers only: when the master's workers can be watched, as soon
+    /// as every old one has stopped accepting (see [`super::workers`]); otherwise after the
+    /// master's fixed overlap.
     pub fn reload(&self) -> Result<(), NginxError> {
+        let workers = self
+            .pid_file()
+            .and_then(|p| super::workers::Workers::before_reload(&p));
         let cmd = match &self.reload_cmd {
             Some(shell) => crate::hooks::shell(shell),
             None => {
@@ -154,11 +185,53 @@ impl Nginx {
             }
         };
         match self.run(cmd)? {
-            (true, _, _) => Ok(()),
-            (false, out, err) => Err(NginxError::ReloadFailed {
-                stderr: format!("{out}{err}"),
-            }),
+            (true, _, _) => {}
+            (false, out, err) => {
+                return Err(NginxError::ReloadFailed {
+                    stderr: format!("{out}{err}"),
+                });
+            }
         }
+        if !workers.is_some_and(|w| w.wait_settled(SETTLE_LIMIT)) {
+            std::thread::sleep(WORKER_OVERLAP);
+        }
+        Ok(())
+    }
+}
+
+/// How long nginx's old workers keep accepting after a reload starts the new ones: its master
+/// sleeps 100 ms between the two, plus margin for the signal. The wait when the workers cannot
+/// be watched.
+const WORKER_OVERLAP: Duration = Duration::from_millis(200);
+
+/// How long a reload may take to show in the master's workers before the fixed wait is used.
+const SETTLE_LIMIT: Duration = Duration::from_secs(2);
+
+/// What `nginx -V` says: the version and the compiled-in paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Build {
+    version: Version,
+    prefix: PathBuf,
+    conf_path: PathBuf,
+    pid_path: PathBuf,
+}
+
+impl Build {
+    /// Parses `nginx -V` (version line, then `configure arguments: --prefix=… --conf-path=…`);
+    /// nginx's own defaults for the paths not configured.
+    fn parse(text: &str) -> Option<Self> {
+        let version = Version::parse(text)?;
+        let arg = |name: &str| {
+            text.split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .map(PathBuf::from)
+        };
+        Some(Self {
+            version,
+            prefix: arg("--prefix=").unwrap_or_else(|| PathBuf::from("/usr/local/nginx")),
+            conf_path: arg("--conf-path=").unwrap_or_else(|| PathBuf::from("conf/nginx.conf")),
+            pid_path: arg("--pid-path=").unwrap_or_else(|| PathBuf::from("logs/nginx.pid")),
+        })
     }
 }
 
@@ -174,6 +247,22 @@ mod tests {
         assert_eq!(
             resolve(Path::new("no-such-binary-here")),
             PathBuf::from("no-such-binary-here")
+        );
+    }
+
+    #[test]
+    fn reads_the_compiled_in_paths() {
+        let debian = "nginx version: nginx/1.22.1\nbuilt with OpenSSL 3.0.15\nconfigure arguments: --with-cc-opt='-g -O2' --prefix=/usr/share/nginx --conf-path=/etc/nginx/nginx.conf --pid-path=/run/nginx.pid --with-http_ssl_module\n";
+        let b = Build::parse(debian).unwrap();
+        assert_eq!(b.version, Version(1, 22, 1));
+        assert_eq!(b.prefix, PathBuf::from("/usr/share/nginx"));
+        assert_eq!(b.conf_path, PathBuf::from("/etc/nginx/nginx.conf"));
+        assert_eq!(b.pid_path, PathBuf::from("/run/nginx.pid"));
+        // A build configured with nothing: nginx's own defaults, under the prefix.
+        let plain = Build::parse("nginx version: nginx/1.27.0\n").unwrap();
+        assert_eq!(
+            plain.prefix.join(&plain.pid_path),
+            PathBuf::from("/usr/local/nginx/logs/nginx.pid")
         );
     }
 

@@ -10,6 +10,7 @@ pub mod edit;
 pub mod lex;
 pub mod render;
 pub mod repoint;
+pub mod workers;
 
 /// What `certctl nginx` / `issue --nginx` set up, remembered for re-runs and renewals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

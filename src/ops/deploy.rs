@@ -59,10 +59,6 @@ pub async fn run_deploy_hook(
 /// their connections first).
 pub const SERVED_WAIT: Duration = Duration::from_secs(10);
 
-/// How long nginx's old workers keep accepting after a reload starts the new ones: its master
-/// sleeps 100 ms between the two (ngx_master_process_cycle), plus margin for the signal.
-pub(crate) const NGINX_WORKER_OVERLAP: Duration = Duration::from_millis(200);
-
 /// One certificate whose new serial nginx should now serve.
 pub struct Expected<'a> {
     /// Its record (names, CA).
@@ -81,10 +77,9 @@ pub async fn served_blocks(nginx: &Nginx) -> Vec<ServerBlock> {
 }
 
 /// Checks that nginx serves each expected serial, with a chain that verifies, on every address
-/// it listens on for each name. nginx keeps its old workers accepting for about 100 ms after the
-/// new ones start, so one handshake with the new serial does not prove that every connection
-/// gets it: every pass is looked at again once that overlap is over. Returns the failures, by
-/// index into `expected`.
+/// it listens on for each name. [`Nginx::reload`] returns once the old workers have stopped
+/// accepting, so a handshake with the new serial shows what every new connection gets. Returns
+/// the failures, by index into `expected`.
 pub async fn check_served_all(
     expected: &[Expected<'_>],
     blocks: &[ServerBlock],
@@ -95,17 +90,6 @@ pub async fn check_served_all(
     for (i, e) in expected.iter().enumerate() {
         if let Err(problem) = check_served(e.record, e.serial, blocks, &roots[i], wait).await {
             failed.push((i, problem));
-        }
-    }
-    if failed.len() < expected.len() {
-        tokio::time::sleep(NGINX_WORKER_OVERLAP).await;
-        for (i, e) in expected.iter().enumerate() {
-            if failed.iter().any(|(f, _)| *f == i) {
-                continue;
-            }
-            if let Err(problem) = check_served(e.record, e.serial, blocks, &roots[i], wait).await {
-                failed.push((i, problem));
-            }
         }
     }
     failed
@@ -175,7 +159,7 @@ async fn check_served(
                     Err(e) if tokio::time::Instant::now() >= deadline => {
                         return Err(format!("after the reload, nginx at {addr} for {host}: {e}"));
                     }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
                 }
             }
         }

@@ -517,7 +517,14 @@ async fn served_or_roll_back(
 ) -> Result<(), Error> {
     let Some(n) = &req.nginx else { return Ok(()) };
     let record = record_for(req, outcome.key_type);
-    let blocks = super::deploy::served_blocks(&n.site.nginx).await;
+    let blocks = match outcome
+        .nginx
+        .as_ref()
+        .and_then(|o| o.applied.config.as_deref())
+    {
+        Some(config) => crate::nginx::dump::server_blocks(config),
+        None => super::deploy::served_blocks(&n.site.nginx).await,
+    };
     let expected = [super::deploy::Expected {
         record: &record,
         serial: &outcome.cert.serial,

@@ -768,22 +768,13 @@ pub async fn wait_until_challenges_served(
             key_authorization: "ready".into(),
         })
         .collect();
-    // nginx's old workers keep accepting for about 100 ms after the new ones start: the answers
-    // must hold for longer than that, or the CA may reach an old worker that answers 404.
+    // The reload returned once nginx's old workers stopped accepting (Nginx::reload): one
+    // answer from the new configuration is what the CA will get too.
     let mut last = None;
-    let mut since: Option<std::time::Instant> = None;
     for _ in 0..80 {
         match challenge::self_check(http_port, &tokens).await {
-            Ok(()) => {
-                let first = *since.get_or_insert_with(std::time::Instant::now);
-                if first.elapsed() >= super::deploy::NGINX_WORKER_OVERLAP {
-                    return Ok(());
-                }
-            }
-            Err(e) => {
-                since = None;
-                last = Some(e);
-            }
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -502,28 +502,36 @@ async fn deploy(
         };
         crate::failpoint::hit("renew.before_reload");
         let n = nginx.clone();
-        let reloaded = super::blocking(move || n.test().and_then(|()| n.reload())).await;
-        if let Err(e) = reloaded {
-            let message = e.to_string();
-            for (report, pending) in results.iter_mut().filter(|(_, p)| uses_it(p)) {
-                let names_it = pending
-                    .as_ref()
-                    .is_some_and(|p| names_live_files(store, &p.record, &message));
-                if names_it {
-                    let problem = format!("nginx did not take the new certificate ({e})");
-                    roll_back(store, opts, report, pending.take(), problem).await;
-                } else {
-                    let error = format!(
-                        "renewed and live, but nginx could not be reloaded for a reason other than the new certificate, so nothing was rolled back; the next run deploys it again: {e}"
-                    );
-                    record_failure(store, opts, report, error).await;
-                    // Not deployed: the version stays "installed, not deployed".
-                    pending.take();
+        // `nginx -T` tests the configuration as `-t` does and says what the reload will serve.
+        let reloaded = super::blocking(move || {
+            let config = n.dump()?;
+            n.reload().map(|()| config)
+        })
+        .await;
+        let config = match reloaded {
+            Ok(config) => config,
+            Err(e) => {
+                let message = e.to_string();
+                for (report, pending) in results.iter_mut().filter(|(_, p)| uses_it(p)) {
+                    let names_it = pending
+                        .as_ref()
+                        .is_some_and(|p| names_live_files(store, &p.record, &message));
+                    if names_it {
+                        let problem = format!("nginx did not take the new certificate ({e})");
+                        roll_back(store, opts, report, pending.take(), problem).await;
+                    } else {
+                        let error = format!(
+                            "renewed and live, but nginx could not be reloaded for a reason other than the new certificate, so nothing was rolled back; the next run deploys it again: {e}"
+                        );
+                        record_failure(store, opts, report, error).await;
+                        // Not deployed: the version stays "installed, not deployed".
+                        pending.take();
+                    }
                 }
+                continue;
             }
-            continue;
-        }
-        let blocks = super::deploy::served_blocks(nginx).await;
+        };
+        let blocks = crate::nginx::dump::server_blocks(&config);
         let checked: Vec<usize> = (0..results.len())
             .filter(|&i| uses_it(&results[i].1))
             .collect();

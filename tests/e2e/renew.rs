@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::common::{Lab, LabOptions, assert_ok, eventually, stderr};
 
 /// Certificates valid for ten minutes: under a day, so due for renewal at once. pebble never
-/// reuses an authorization, so every renewal is validated again.
+/// reuses an authorization (but about 1% of the time, see below), so renewals are validated again.
 fn short_lived(managed_nginx: bool, nginx: bool) -> Lab {
     Lab::with(LabOptions {
         managed_nginx,
