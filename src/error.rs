@@ -313,6 +313,7 @@ mod tests {
             (NginxError::Invalid("--proxy-pass".into()).into(), 2),
             (NginxError::ProbeNeverServed.into(), 1),
             (NginxError::TestFailed { stderr: "x".into() }.into(), 1),
+            (NginxError::Broken { stderr: "x".into() }.into(), 1),
             (ConfigError::Format(99).into(), 1),
             (InputError::NotLive("a.test".into()).into(), 2),
             (

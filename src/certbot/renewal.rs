@@ -245,9 +245,12 @@ pub const CERTBOT_DEFAULT_SERVER: &str = "https://acme-v02.api.letsencrypt.org/d
 /// What certctl would make of one lineage's renewal settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
-    /// How challenges would be answered (certbot's authenticator).
-    pub responder: Responder,
-    /// The HTTP-01 port (standalone's `http01_port`; 80 otherwise).
+    /// How challenges would be answered (certbot's authenticator); `None` for certbot's nginx
+    /// authenticator, whose challenges certctl's nginx site answers once the import has taken
+    /// that site over (its ACME include in the port-80 server, as `certctl nginx --take-over`).
+    pub responder: Option<Responder>,
+    /// The HTTP-01 port (`http01_port`, which the standalone and nginx authenticators honour;
+    /// 80 otherwise).
     pub http_port: u16,
     /// ACME directory URL.
     pub server: String,
@@ -289,8 +292,6 @@ pub enum Refusal {
     DnsPlugin(String),
     /// `--manual`.
     Manual,
-    /// certbot's nginx authenticator.
-    NginxAuthenticator,
     /// An authenticator certctl does not know.
     UnknownAuthenticator(String),
     /// No authenticator recorded.
@@ -327,9 +328,6 @@ impl fmt::Display for Refusal {
             ),
             Self::Manual => f.write_str(
                 "authenticator manual needs a person or a script for every challenge; certctl has no manual mode",
-            ),
-            Self::NginxAuthenticator => f.write_str(
-                "authenticator nginx: certbot adds a server of its own to nginx for each renewal's challenges, and certctl's renewals need its ACME include in your port-80 server instead; take the site over with `certctl issue NAME --nginx --take-over`",
             ),
             Self::UnknownAuthenticator(a) => write!(f, "unknown authenticator {a}"),
             Self::NoAuthenticator => f.write_str("the renewal file names no authenticator"),
@@ -459,27 +457,27 @@ pub fn plan(conf: &RenewalConf) -> Result<Plan, Refusal> {
             return Err(Refusal::Challenges(challs));
         }
     }
-    let mut http_port = 80;
+    let http_port = match conf.param("http01_port") {
+        Some(port) => port.parse().map_err(|_| Refusal::BadValue {
+            key: "http01_port".into(),
+            value: port,
+        })?,
+        None => 80,
+    };
     let responder = match short.as_str() {
-        "webroot" => Responder::Webroot {
+        "webroot" => Some(Responder::Webroot {
             path: webroot(conf)?,
-        },
+        }),
         "standalone" => {
-            if let Some(port) = conf.param("http01_port") {
-                http_port = port.parse().map_err(|_| Refusal::BadValue {
-                    key: "http01_port".into(),
-                    value: port,
-                })?;
-            }
             if let Some(address) = conf.param("http01_address") {
                 notes.push(format!(
                     "http01_address {address} is not kept: certctl's standalone server listens on every address"
                 ));
             }
-            Responder::Standalone
+            Some(Responder::Standalone)
         }
+        "nginx" => None,
         "manual" => return Err(Refusal::Manual),
-        "nginx" => return Err(Refusal::NginxAuthenticator),
         a if a.starts_with("dns-") || a.starts_with("dns_") => {
             return Err(Refusal::DnsPlugin(authenticator));
         }
@@ -601,9 +599,9 @@ reuse_key = True
         let plan = plan(&conf).unwrap();
         assert_eq!(
             plan.responder,
-            Responder::Webroot {
+            Some(Responder::Webroot {
                 path: "/var/www/b".into()
-            }
+            })
         );
         assert_eq!(plan.key_type, Some(KeyType::EcdsaP256));
         assert_eq!(plan.server, "https://127.0.0.1:24000/dir");
@@ -620,7 +618,7 @@ reuse_key = True
         assert!(hook.starts_with("RENEWED_LINEAGE="), "{hook}");
 
         let plan = super::plan(&RenewalConf::parse(STANDALONE).unwrap()).unwrap();
-        assert_eq!(plan.responder, Responder::Standalone);
+        assert_eq!(plan.responder, Some(Responder::Standalone));
         assert_eq!(plan.http_port, 8080);
         assert_eq!(plan.key_type, Some(KeyType::Rsa3072));
         assert!(plan.reuse_key);
@@ -667,11 +665,6 @@ reuse_key = True
             ("authenticator = dns-cloudflare", "DNS-01"),
             ("authenticator = certbot-dns-route53:dns-route53", "DNS-01"),
             ("authenticator = manual", "no manual mode"),
-            (
-                "authenticator = nginx\ninstaller = nginx",
-                "authenticator nginx",
-            ),
-            ("authenticator = nginx", "certctl issue NAME --nginx"),
             ("authenticator = apache", "unknown authenticator apache"),
             ("", "names no authenticator"),
             (
@@ -721,7 +714,10 @@ reuse_key = True
         assert_eq!(plan.server, "https://ca.test/dir");
         assert_eq!(plan.notes.len(), 2, "{:?}", plan.notes);
         let plan = with("authenticator = webroot\nwebroot_path = /a, /a").unwrap();
-        assert_eq!(plan.responder, Responder::Webroot { path: "/a".into() });
+        assert_eq!(
+            plan.responder,
+            Some(Responder::Webroot { path: "/a".into() })
+        );
     }
 
     #[test]
@@ -789,10 +785,15 @@ reuse_key = True
         assert!(taken.installer_nginx);
         assert_eq!(
             taken.responder,
-            Responder::Webroot {
+            Some(Responder::Webroot {
                 path: "/var/www/html".into()
-            }
+            })
         );
+        // certbot's nginx authenticator: certctl's nginx site answers, on certbot's port.
+        let text =
+            "[renewalparams]\nauthenticator = nginx\ninstaller = nginx\nhttp01_port = 8080\n";
+        let taken = plan(&RenewalConf::parse(text).unwrap()).unwrap();
+        assert_eq!((taken.responder, taken.http_port), (None, 8080));
         let text = "[renewalparams]\nauthenticator = standalone\ninstaller = None\n";
         assert!(
             !plan(&RenewalConf::parse(text).unwrap())

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::Ctx;
-use super::nginx::NginxBinArgs;
+use super::nginx::NginxLayoutArgs;
 use certctl::Error;
+use certctl::nginx::NginxSite;
+use certctl::nginx::render::{Content, Hsts};
 use certctl::ops::import::{self, AccountOutcome, ImportReport, ImportRequest, Outcome};
 use certctl::ops::repoint::NginxReport;
 
@@ -54,8 +56,11 @@ struct CertbotArgs {
     /// ssl_trusted_certificate reading an imported lineage's live/ files is pointed at certctl's)
     #[arg(long)]
     no_nginx: bool,
+    /// Which nginx, and where certctl's files go when a site whose challenges certbot's nginx
+    /// authenticator answered is taken over (as `certctl nginx NAME --take-over` does, with the
+    /// intermediate TLS profile and two years of HSTS)
     #[command(flatten)]
-    nginx: NginxBinArgs,
+    nginx: NginxLayoutArgs,
 }
 
 pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
@@ -70,6 +75,23 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         }
         None => None,
     };
+    // A site certbot's nginx plugin set up keeps its own listen and content; certctl points its
+    // TLS server at certctl's certificate with the default profile and HSTS (`certctl nginx
+    // NAME` changes either afterwards).
+    let site = NginxSite {
+        nginx: args.nginx.binary.resolve(None),
+        layout: args.nginx.resolve(None),
+        profile: Default::default(),
+        hsts: Some(Hsts {
+            max_age: 63_072_000,
+            include_subdomains: false,
+            preload: false,
+        }),
+        content: Content::Site,
+        https_port: 443,
+        listen: Vec::new(),
+        take_over: true,
+    };
     let req = ImportRequest {
         config_dir: args.config_dir,
         dry_run: args.dry_run,
@@ -78,7 +100,7 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         nginx: match args.no_nginx {
             true => Err("--no-nginx: nginx's files were not looked at".into()),
             false => {
-                let nginx = args.nginx.resolve(None);
+                let nginx = site.nginx.clone();
                 match nginx.bin.exists() {
                     true => Ok(nginx),
                     false => Err(format!(
@@ -88,6 +110,7 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 }
             }
         },
+        site,
         backup_root: certctl::ops::nginx::backup_root(ctx.store.layout().root()),
         now: certctl::clock::unix_now(),
     };
@@ -170,6 +193,20 @@ fn print_human(report: &ImportReport) {
                 m.from,
                 m.to.display()
             );
+        }
+        if let Some(site) = &l.site {
+            for path in &site.changed {
+                println!("      nginx site taken over: wrote {}", path.display());
+            }
+            if let Some(diff) = &site.diff {
+                println!("      nginx site: {diff}");
+            }
+            if let Some(error) = &site.error {
+                println!(
+                    "      nginx site NOT taken over: {error} (renewals fail their challenges until `certctl nginx {} --take-over` succeeds)",
+                    l.name
+                );
+            }
         }
         for note in &l.notes {
             println!("      note: {note}");

@@ -48,7 +48,19 @@ pub struct NginxArgs {
     #[arg(long, value_name = "ADDR")]
     listen: Vec<String>,
     #[command(flatten)]
-    binary: NginxBinArgs,
+    pub layout: NginxLayoutArgs,
+    /// When a TLS server of yours already serves a name (a snakeoil or certbot certificate),
+    /// point it at certctl's certificate with certctl's TLS settings and HSTS
+    #[arg(long)]
+    take_over: bool,
+}
+
+/// Which nginx, and where certctl's files go: `issue --nginx`, `certctl nginx` and `import
+/// certbot`.
+#[derive(Debug, Args, Default)]
+pub struct NginxLayoutArgs {
+    #[command(flatten)]
+    pub binary: NginxBinArgs,
     /// Where site files go (default /etc/nginx/sites-available)
     #[arg(long, value_name = "DIR")]
     nginx_sites: Option<PathBuf>,
@@ -61,10 +73,34 @@ pub struct NginxArgs {
     /// Web root for ACME challenges (default /var/www/certctl-acme)
     #[arg(long, value_name = "DIR")]
     acme_webroot: Option<PathBuf>,
-    /// When a TLS server of yours already serves a name (a snakeoil or certbot certificate),
-    /// point it at certctl's certificate with certctl's TLS settings and HSTS
-    #[arg(long)]
-    take_over: bool,
+}
+
+impl NginxLayoutArgs {
+    /// Flags over the remembered layout over the Debian defaults.
+    pub fn resolve(&self, old: Option<&NginxLayout>) -> NginxLayout {
+        NginxLayout {
+            snippets_dir: self
+                .nginx_snippets
+                .clone()
+                .or_else(|| old.map(|l| l.snippets_dir.clone()))
+                .unwrap_or_else(|| "/etc/nginx/snippets/certctl".into()),
+            sites_dir: self
+                .nginx_sites
+                .clone()
+                .or_else(|| old.map(|l| l.sites_dir.clone()))
+                .unwrap_or_else(|| "/etc/nginx/sites-available".into()),
+            enabled_dir: self
+                .nginx_enabled
+                .clone()
+                .or_else(|| old.and_then(|l| l.enabled_dir.clone()))
+                .or_else(|| Some("/etc/nginx/sites-enabled".into())),
+            acme_webroot: self
+                .acme_webroot
+                .clone()
+                .or_else(|| old.map(|l| l.acme_webroot.clone()))
+                .unwrap_or_else(|| "/var/www/certctl-acme".into()),
+        }
+    }
 }
 
 /// Which nginx, and how it is reloaded: `issue --nginx`, `certctl nginx` and `import certbot`.
@@ -141,29 +177,8 @@ impl NginxArgs {
             remembered.and_then(|r| r.hsts)
         };
         let old = remembered;
-        let nginx = self.binary.resolve(old.map(|r| &r.nginx));
-        let layout = NginxLayout {
-            snippets_dir: self
-                .nginx_snippets
-                .clone()
-                .or_else(|| old.map(|r| r.layout.snippets_dir.clone()))
-                .unwrap_or_else(|| "/etc/nginx/snippets/certctl".into()),
-            sites_dir: self
-                .nginx_sites
-                .clone()
-                .or_else(|| old.map(|r| r.layout.sites_dir.clone()))
-                .unwrap_or_else(|| "/etc/nginx/sites-available".into()),
-            enabled_dir: self
-                .nginx_enabled
-                .clone()
-                .or_else(|| old.and_then(|r| r.layout.enabled_dir.clone()))
-                .or_else(|| Some("/etc/nginx/sites-enabled".into())),
-            acme_webroot: self
-                .acme_webroot
-                .clone()
-                .or_else(|| old.map(|r| r.layout.acme_webroot.clone()))
-                .unwrap_or_else(|| "/var/www/certctl-acme".into()),
-        };
+        let nginx = self.layout.binary.resolve(old.map(|r| &r.nginx));
+        let layout = self.layout.resolve(old.map(|r| &r.layout));
         let site = NginxSite {
             nginx,
             layout,
@@ -221,7 +236,11 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         let mut site = args.nginx.resolve(record.nginx.as_ref())?;
         if record.nginx.is_none() {
             // Files an import repointed: the nginx it found then.
-            site.nginx = args.nginx.binary.resolve(record.reload_nginx.as_ref());
+            site.nginx = args
+                .nginx
+                .layout
+                .binary
+                .resolve(record.reload_nginx.as_ref());
         }
         let outcome = ops_nginx::revert(
             &ctx.store,

@@ -251,7 +251,7 @@ fn apply_recording(
     if todo.is_empty() {
         let mut config = None;
         if reload == Reload::Always {
-            config = Some(nginx.dump()?);
+            config = Some(nginx.test_and_dump()?);
             nginx.reload()?;
         }
         record_journals(&paths, &[])?;
@@ -275,7 +275,7 @@ fn apply_recording(
         // The previous versions, then the new ones: each set in one go (see fsio::replace_all).
         backup(&backup_dir, &saved)?;
         write_changes(&todo)?;
-        let config = nginx.dump()?;
+        let config = nginx.test_and_dump()?;
         nginx.reload()?;
         Ok(config)
     })();

@@ -158,13 +158,24 @@ impl Nginx {
         }
     }
 
-    /// `nginx -T`: the whole configuration nginx loads, every included file inlined.
+    /// `nginx -T`: the whole configuration nginx loads, every included file inlined. A failure
+    /// is the configuration as it stands (certctl changed nothing yet).
     pub fn dump(&self) -> Result<String, NginxError> {
+        self.dump_as(|stderr| NginxError::Broken { stderr })
+    }
+
+    /// `nginx -T` as the test of files certctl just wrote (it tests as `-t` does): a failure
+    /// is a rejection of those files, which the caller restores.
+    pub fn test_and_dump(&self) -> Result<String, NginxError> {
+        self.dump_as(|stderr| NginxError::TestFailed { stderr })
+    }
+
+    fn dump_as(&self, failed: fn(String) -> NginxError) -> Result<String, NginxError> {
         let mut cmd = self.command();
         cmd.arg("-T");
         match self.run(cmd)? {
             (true, stdout, _) => Ok(stdout),
-            (false, _, stderr) => Err(NginxError::TestFailed { stderr }),
+            (false, _, stderr) => Err(failed(stderr)),
         }
     }
 

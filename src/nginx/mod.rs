@@ -61,6 +61,12 @@ pub enum NginxError {
         /// nginx's own message.
         stderr: String,
     },
+    /// `nginx -T` fails on the configuration as it is, before certctl changed anything.
+    #[error("nginx's configuration does not load as it is (nginx -T), before certctl changed anything: {}", one_line(.stderr))]
+    Broken {
+        /// nginx's own message.
+        stderr: String,
+    },
     /// The reload command failed; every file was restored.
     #[error("reloading nginx failed, so every file was restored: {}", one_line(.stderr))]
     ReloadFailed {

@@ -14,6 +14,8 @@ use crate::certbot::renewal::{self, Plan, RenewalConf};
 use crate::certbot::{account, schedule};
 use crate::config::{RECORD_FORMAT, RenewalRecord, Responder};
 use crate::keys::PrivateKey;
+use crate::nginx::NginxSite;
+use crate::nginx::apply::Reload;
 use crate::nginx::binary::Nginx;
 use crate::ops::repoint::{Moved, NginxReport, Repointing};
 use crate::store::{CertFiles, CertStore, KeySlot};
@@ -32,6 +34,10 @@ pub struct ImportRequest {
     pub disable_certbot: Option<PathBuf>,
     /// The nginx whose files are pointed at certctl's copies, or why none is looked at.
     pub nginx: Result<Nginx, String>,
+    /// How a site whose challenges certbot's nginx authenticator answered is taken over, as
+    /// `certctl nginx NAME --take-over` does: certctl's layout, TLS profile and HSTS (used only
+    /// when `nginx` is Ok, whose binary it carries).
+    pub site: NginxSite,
     /// Where previous versions of nginx files go (and the journals `--revert` reads).
     pub backup_root: PathBuf,
     /// Now (Unix seconds).
@@ -131,8 +137,27 @@ pub struct LineageReport {
     /// nginx directives that now read certctl's files instead of certbot's.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub repointed: Vec<Moved>,
+    /// certbot's nginx authenticator answered this lineage's challenges: the files certctl
+    /// changed to take the site over (its ACME include and redirect on port 80, its certificate,
+    /// TLS settings and HSTS on 443), or with `--dry-run` the diff.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<SiteTakeOver>,
     /// Things the user should know (settings not carried over, paths to repoint).
     pub notes: Vec<String>,
+}
+
+/// A site taken over for a lineage certbot's nginx authenticator answered for.
+#[derive(Debug, Default, Serialize)]
+pub struct SiteTakeOver {
+    /// Files changed (empty with `--dry-run`).
+    pub changed: Vec<PathBuf>,
+    /// `--dry-run`: the unified diff of what would change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    /// Why the site could not be taken over: renewals fail their challenges until it is
+    /// (`certctl nginx NAME --take-over`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What was done to certbot's schedule.
@@ -168,7 +193,9 @@ pub struct ImportReport {
 impl ImportReport {
     /// True when some lineage could not be written, or nginx not repointed (exit 1).
     pub fn failed(&self) -> bool {
-        self.lineages.iter().any(|l| l.outcome == Outcome::Failed) || self.nginx.error.is_some()
+        self.lineages.iter().any(|l| {
+            l.outcome == Outcome::Failed || l.site.as_ref().is_some_and(|s| s.error.is_some())
+        }) || self.nginx.error.is_some()
     }
 }
 
@@ -211,6 +238,7 @@ pub async fn import_certbot(
             fullchain: None,
             installer: None,
             repointed: Vec::new(),
+            site: None,
             notes: Vec::new(),
         };
         match prepare(store, &dir, &file.name, file.text, req, &mut report) {
@@ -250,6 +278,12 @@ pub async fn import_certbot(
         }
     }
     let nginx = repoint(store, &dir, req, &mut lineages);
+    let taken_over: Vec<(usize, u16)> = pending
+        .iter()
+        .filter(|(_, t)| t.record.nginx.is_some())
+        .map(|(i, t)| (*i, t.record.http_port))
+        .collect();
+    take_over_sites(store, req, &taken_over, &mut lineages).await;
     let certbot_schedule = match &req.disable_certbot {
         None => None,
         Some(root) => Some(disable_certbot(root, &lineages, req.dry_run)?),
@@ -347,6 +381,57 @@ fn repoint(
     result.report
 }
 
+/// Takes over, one after the other (two lineages may share a file), the sites whose challenges
+/// certbot's nginx authenticator answered, exactly as `certctl nginx NAME --take-over` does, so
+/// certctl's renewals are answered by its ACME include on port 80.
+async fn take_over_sites(
+    store: &dyn CertStore,
+    req: &ImportRequest,
+    taken_over: &[(usize, u16)],
+    lineages: &mut [LineageReport],
+) {
+    for &(i, http_port) in taken_over {
+        let l = &mut lineages[i];
+        let result = match l.outcome {
+            Outcome::WouldImport => Ok(SiteTakeOver {
+                diff: Some(format!(
+                    "(taken over as `certctl nginx {} --take-over` does once the lineage is imported)",
+                    l.name
+                )),
+                ..SiteTakeOver::default()
+            }),
+            Outcome::Imported => {
+                let (handle, name, site) = (store.shared(), l.name.clone(), req.site.clone());
+                let backups = req.backup_root.clone();
+                super::blocking(move || {
+                    super::nginx::configure_site(
+                        &*handle,
+                        &name,
+                        &site,
+                        http_port,
+                        false,
+                        &backups,
+                        Reload::IfChanged,
+                    )
+                })
+                .await
+                .map(|outcome| {
+                    l.notes.extend(outcome.notes);
+                    SiteTakeOver {
+                        changed: outcome.applied.changed,
+                        ..SiteTakeOver::default()
+                    }
+                })
+            }
+            _ => continue,
+        };
+        l.site = Some(result.unwrap_or_else(|e| SiteTakeOver {
+            error: Some(e.to_string()),
+            ..SiteTakeOver::default()
+        }));
+    }
+}
+
 impl LineageReport {
     fn fullchain_dir(&self, dir: &ConfigDir) -> String {
         dir.root()
@@ -406,7 +491,7 @@ fn prepare(
     let conf = RenewalConf::parse(&text?).map_err(|e| format!("renewal/{name}.conf {e}"))?;
     let plan = renewal::plan(&conf).map_err(|r| r.to_string())?;
     report.server = Some(plan.server.clone());
-    report.responder = Some(describe(&plan.responder, plan.http_port));
+    report.responder = Some(describe(plan.responder.as_ref(), plan.http_port));
     report.deploy_hook = plan.deploy_hook.clone();
     report.installer = plan.installer_nginx.then(|| "nginx".to_owned());
     report.notes.extend(plan.notes.iter().cloned());
@@ -417,7 +502,7 @@ fn prepare(
     report.serial = Some(checked.serial.clone());
     report.not_after = Some(crate::verify::rfc3339(checked.not_after));
     report.notes.extend(checked.notes.iter().cloned());
-    if let Responder::Webroot { path } = &plan.responder
+    if let Some(Responder::Webroot { path }) = &plan.responder
         && !path.is_dir()
     {
         report
@@ -442,6 +527,21 @@ fn prepare(
         _ => checked.key_type,
     };
     report.key_type = Some(key_type.to_string());
+    // certbot's nginx authenticator: certctl's ACME include, in the site it takes over, answers.
+    let (responder, site) = match (&plan.responder, &req.nginx) {
+        (Some(responder), _) => (responder.clone(), None),
+        (None, Ok(_)) => (
+            Responder::Webroot {
+                path: req.site.layout.acme_webroot.clone(),
+            },
+            Some(req.site.clone()),
+        ),
+        (None, Err(why)) => {
+            return Err(format!(
+                "authenticator nginx: certctl answers its challenges through the nginx site it takes over, but {why}"
+            ));
+        }
+    };
     let (email, account) = certbot_account(dir, &plan);
     let record = RenewalRecord {
         format: RECORD_FORMAT,
@@ -457,10 +557,10 @@ fn prepare(
         email,
         http_port: plan.http_port,
         // certbot never fetched its own tokens; certctl checks where it serves them itself.
-        self_check: plan.responder == Responder::Standalone,
+        self_check: responder == Responder::Standalone || site.is_some(),
         deploy_hook: plan.deploy_hook.clone(),
-        responder: plan.responder.clone(),
-        nginx: None,
+        responder,
+        nginx: site,
         reload_nginx: None,
     };
     let files = CertFiles {
@@ -477,11 +577,12 @@ fn prepare(
     }))
 }
 
-fn describe(responder: &Responder, port: u16) -> String {
+fn describe(responder: Option<&Responder>, port: u16) -> String {
     match responder {
-        Responder::Webroot { path } => format!("webroot {}", path.display()),
-        Responder::Standalone => format!("standalone on port {port}"),
-        Responder::Manual => "manual".into(),
+        Some(Responder::Webroot { path }) => format!("webroot {}", path.display()),
+        Some(Responder::Standalone) => format!("standalone on port {port}"),
+        Some(Responder::Manual) => "manual".into(),
+        None => format!("nginx on port {port}: certctl's ACME include in the site it takes over"),
     }
 }
 

@@ -504,7 +504,7 @@ async fn deploy(
         let n = nginx.clone();
         // `nginx -T` tests the configuration as `-t` does and says what the reload will serve.
         let reloaded = super::blocking(move || {
-            let config = n.dump()?;
+            let config = n.test_and_dump()?;
             n.reload().map(|()| config)
         })
         .await;

@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 
 use x509_parser::prelude::*;
 
-use crate::common::{Lab, LabOptions, assert_ok, stderr};
+use crate::common::{Lab, LabOptions, assert_ok, eventually, https_get, stderr};
 
 /// A lab for certbot: pebble without its random nonce rejection, which certctl's own tests
 /// exercise and which certbot 2.1 does not always retry.
@@ -40,8 +40,13 @@ impl Certbot {
 
     /// `certbot certonly` against the lab's pebble, trusting its HTTPS through REQUESTS_CA_BUNDLE.
     fn certonly(&self, lab: &Lab, args: &[&str]) {
+        self.run(lab, "certonly", args);
+    }
+
+    /// `certbot SUBCOMMAND` against the lab's pebble (see [`Certbot::certonly`]).
+    fn run(&self, lab: &Lab, subcommand: &str, args: &[&str]) {
         let out = Command::new("certbot")
-            .arg("certonly")
+            .arg(subcommand)
             .args(["--server", &lab.directory_url()])
             .arg("--config-dir")
             .arg(self.config_dir())
@@ -822,4 +827,125 @@ fn points_nginx_at_certctls_files_and_renews_through_it() {
 
     // Nothing of certbot's changed.
     assert_eq!(snapshot(&config), before);
+}
+
+/// The layout `certbot --nginx --redirect --hsts` leaves on a Debian site, made by the real
+/// certbot nginx plugin: its nginx authenticator answered the challenges, so certctl takes the
+/// site over (its ACME include and redirect on port 80, its certificate on 443) and its renewals
+/// are answered there.
+#[test]
+fn takes_over_a_site_certbots_nginx_plugin_set_up_and_renews_through_it() {
+    let lab = Lab::with(LabOptions {
+        debian_nginx: true,
+        nonce_reject: Some(0),
+        ..LabOptions::default()
+    });
+    let certbot = Certbot::new(&lab);
+    let config = certbot.config_dir();
+    let prefix = &lab.nginx_prefix;
+    let site = prefix.join("sites-available/nx");
+    fs::write(
+        &site,
+        format!(
+            "server {{\n    listen {};\n    server_name nx.test;\n    location / {{ return 200 \"nx site\\n\"; }}\n}}\n",
+            lab.http_port
+        ),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("../sites-available/nx", prefix.join("sites-enabled/nx")).unwrap();
+    lab.reload_nginx();
+    let (http, https) = (lab.http_port.to_string(), lab.https_port.to_string());
+    certbot.run(
+        &lab,
+        "run",
+        &[
+            "--nginx",
+            "--nginx-server-root",
+            prefix.to_str().unwrap(),
+            "--redirect",
+            "--hsts",
+            "-d",
+            "nx.test",
+            "--http-01-port",
+            &http,
+            "--https-port",
+            &https,
+        ],
+    );
+    let renewal = fs::read_to_string(config.join("renewal/nx.test.conf")).unwrap();
+    assert!(renewal.contains("authenticator = nginx"), "{renewal}");
+    let certbot_serial = serial_of(&certbot.live("nx.test").join("cert.pem"));
+    let before = snapshot(&config);
+    let certbots_site = fs::read_to_string(&site).unwrap();
+
+    // Where certctl's files go in the lab's Debian layout (import_certbot adds -p and -c).
+    let dir = |sub: &str| prefix.join(sub).display().to_string();
+    let (sites, enabled) = (dir("sites-available"), dir("sites-enabled"));
+    let (snippets, acme) = (dir("snippets/certctl"), dir("acme"));
+    let out = import_certbot(
+        &lab,
+        &config,
+        &[
+            "--json",
+            "--nginx-sites",
+            &sites,
+            "--nginx-enabled",
+            &enabled,
+            "--nginx-snippets",
+            &snippets,
+            "--acme-webroot",
+            &acme,
+        ],
+    );
+    assert_ok(&out);
+    let report = json(&out);
+    let nx = lineage(&report, "nx.test");
+    assert_eq!(nx["outcome"], "imported", "{nx:#}");
+    assert!(
+        nx["responder"]
+            .as_str()
+            .unwrap()
+            .starts_with("nginx on port"),
+        "{nx:#}"
+    );
+    let changed = nx["site"]["changed"].as_array().unwrap();
+    assert!(!changed.is_empty(), "{nx:#}");
+    // The same certificate, now read from certctl's files, with HSTS; port 80 redirects.
+    let (root, _) = lab.pebble_roots();
+    let served = eventually(|| {
+        let leaf = serial_of_pem(&lab.served_leaf("nx.test", None));
+        (leaf == certbot_serial).then_some(leaf)
+    });
+    assert_eq!(served, certbot_serial);
+    let text = fs::read_to_string(&site).unwrap();
+    assert!(
+        text.contains(&format!("{}/fullchain.pem", lab.live("nx.test").display())),
+        "{text}"
+    );
+
+    // The first renewal is answered by certctl's ACME include in the port-80 server.
+    let out = lab.certctl(["renew", "--force"]).output().unwrap();
+    assert_ok(&out);
+    let renewed = serial_of(&lab.live("nx.test").join("cert.pem"));
+    assert_ne!(renewed, certbot_serial);
+    let page = eventually(|| {
+        https_get(lab.https_port, "nx.test", "/", &root)
+            .ok()
+            .filter(|p| p.status == 200)
+    });
+    assert_eq!(page.body, "nx site\n");
+    assert!(page.header("strict-transport-security").is_some());
+    assert_eq!(serial_of_pem(&lab.served_leaf("nx.test", None)), renewed);
+    assert_eq!(
+        snapshot(&config),
+        before,
+        "certbot's directory is untouched"
+    );
+
+    // --revert puts certbot's site back as certbot left it, repointed lines included.
+    let mut revert = vec!["nginx", "nx.test", "--revert"];
+    let flags = lab.debian_nginx_flags();
+    revert.extend(flags.iter().map(String::as_str));
+    assert_ok(&lab.certctl(&revert).output().unwrap());
+    assert_eq!(fs::read_to_string(&site).unwrap(), certbots_site);
 }
