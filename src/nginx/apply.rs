@@ -198,6 +198,7 @@ pub fn apply(
         nginx,
         backup_root,
         reload,
+        true,
         |paths, saved| match journal {
             Some(dir) => record(dir, paths, saved),
             None => Ok(()),
@@ -215,13 +216,20 @@ pub fn apply_for_each(
     backup_root: &Path,
     journals: &[(PathBuf, Vec<PathBuf>)],
 ) -> Result<Applied, NginxError> {
+    // Nothing checks what nginx serves right after an import: the reload is not waited on.
     apply_recording(
         changes,
         nginx,
         backup_root,
         Reload::IfChanged,
+        false,
         |_, saved| {
-            // Each journal waits on its fsyncs; a hundred certificates' are written side by side.
+            // The journals there were before are read once, not once per certificate; each
+            // journal waits on its fsyncs, so a hundred are written side by side.
+            let mut before = match journals.first().and_then(|(dir, _)| dir.parent()) {
+                Some(root) => journals_under(root)?,
+                None => Vec::new(),
+            };
             crate::parallel::map(journals, 8, |(dir, paths)| {
                 let mine: Vec<(PathBuf, Before)> = saved
                     .iter()
@@ -230,20 +238,25 @@ pub fn apply_for_each(
                     .collect();
                 match mine.is_empty() {
                     true => Ok(()),
-                    false => record(dir, paths, &mine),
+                    false => write_journal(dir, paths, &mine, &before),
                 }
             })
             .into_iter()
-            .collect()
+            .collect::<Result<(), NginxError>>()?;
+            before.retain(|(dir, _)| !journals.iter().any(|(d, _)| d == dir));
+            let written: Vec<&PathBuf> = saved.iter().map(|(p, _)| p).collect();
+            update_after(&mut before, &written)
         },
     )
 }
 
+/// `wait`: the reload returns once nginx serves the new configuration ([`Nginx::reload`]).
 fn apply_recording(
     changes: &[Change],
     nginx: &Nginx,
     backup_root: &Path,
     reload: Reload,
+    wait: bool,
     record_journals: impl FnOnce(&[PathBuf], &[(PathBuf, Before)]) -> Result<(), NginxError>,
 ) -> Result<Applied, NginxError> {
     let todo = pending(changes)?;
@@ -252,7 +265,7 @@ fn apply_recording(
         let mut config = None;
         if reload == Reload::Always {
             config = Some(nginx.test_and_dump()?);
-            nginx.reload()?;
+            reload_nginx(nginx, wait)?;
         }
         record_journals(&paths, &[])?;
         return Ok(Applied {
@@ -276,7 +289,7 @@ fn apply_recording(
         backup(&backup_dir, &saved)?;
         write_changes(&todo)?;
         let config = nginx.test_and_dump()?;
-        nginx.reload()?;
+        reload_nginx(nginx, wait)?;
         Ok(config)
     })();
     let result = result.and_then(|config| record_journals(&paths, &saved).map(|()| config));
@@ -295,6 +308,13 @@ fn apply_recording(
             }
             Err(err)
         }
+    }
+}
+
+fn reload_nginx(nginx: &Nginx, wait: bool) -> Result<(), NginxError> {
+    match wait {
+        true => nginx.reload(),
+        false => nginx.reload_without_waiting(),
     }
 }
 
@@ -342,6 +362,13 @@ fn sibling_journals(dir: &Path) -> Result<Vec<(PathBuf, Vec<Entry>)>, NginxError
     let Some(root) = dir.parent() else {
         return Ok(Vec::new());
     };
+    let mut all = journals_under(root)?;
+    all.retain(|(other, _)| other != dir);
+    Ok(all)
+}
+
+/// Every journal under `root`, by directory.
+fn journals_under(root: &Path) -> Result<Vec<(PathBuf, Vec<Entry>)>, NginxError> {
     let listing = match fs::read_dir(root) {
         Ok(listing) => listing,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
@@ -350,9 +377,6 @@ fn sibling_journals(dir: &Path) -> Result<Vec<(PathBuf, Vec<Entry>)>, NginxError
     let mut out = Vec::new();
     for entry in listing {
         let other = entry.map_err(io("cannot read", root))?.path();
-        if other == dir {
-            continue;
-        }
         if let Some(entries) = load_journal(&other)? {
             out.push((other, entries));
         }
@@ -374,9 +398,21 @@ fn save_journal(dir: &Path, entries: &[Entry]) -> Result<(), NginxError> {
 /// paths changed now), else what it holds now. The other journals that list a path changed now
 /// learn what it holds now too, so none of them thinks it was edited by someone else.
 fn record(dir: &Path, paths: &[PathBuf], saved: &[(PathBuf, Before)]) -> Result<(), NginxError> {
+    let mut siblings = sibling_journals(dir)?;
+    write_journal(dir, paths, saved, &siblings)?;
+    let written: Vec<&PathBuf> = saved.iter().map(|(p, _)| p).collect();
+    update_after(&mut siblings, &written)
+}
+
+/// The journal in `dir` alone, given the other journals (`siblings`; `dir`'s own is skipped).
+fn write_journal(
+    dir: &Path,
+    paths: &[PathBuf],
+    saved: &[(PathBuf, Before)],
+    siblings: &[(PathBuf, Vec<Entry>)],
+) -> Result<(), NginxError> {
     fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
     let mut entries = load_journal(dir)?.unwrap_or_default();
-    let mut siblings = sibling_journals(dir)?;
     let mut changed = false;
     let mut copies: Vec<(PathBuf, Vec<u8>)> = Vec::new();
     for path in paths {
@@ -393,6 +429,7 @@ fn record(dir: &Path, paths: &[PathBuf], saved: &[(PathBuf, Before)]) -> Result<
         changed = true;
         let first = siblings
             .iter()
+            .filter(|(d, _)| d != dir)
             .find_map(|(d, list)| list.iter().find(|e| e.path == *path).map(|e| (d, e)));
         if let Some((other, e)) = first {
             let mut entry = e.clone();
@@ -446,8 +483,7 @@ fn record(dir: &Path, paths: &[PathBuf], saved: &[(PathBuf, Before)]) -> Result<
         items.push(fsio::Replacement::File(&path, &json, 0o600));
         fsio::replace_all(&items)?;
     }
-    let written: Vec<&PathBuf> = saved.iter().map(|(p, _)| p).collect();
-    update_after(&mut siblings, &written)
+    Ok(())
 }
 
 /// Sets `after` of `paths` in each of `journals` that lists them to what they hold now.

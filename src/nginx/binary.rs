@@ -184,9 +184,23 @@ impl Nginx {
     /// as every old one has stopped accepting (see [`super::workers`]); otherwise after the
     /// master's fixed overlap.
     pub fn reload(&self) -> Result<(), NginxError> {
-        let workers = self
-            .pid_file()
-            .and_then(|p| super::workers::Workers::before_reload(&p));
+        self.reload_then(true)
+    }
+
+    /// Reloads nginx and returns at once, for changes nothing checks right away (an import's
+    /// repointed paths name the same certificate): with many sites, the master may take a
+    /// second to load them all before its old workers stop.
+    pub fn reload_without_waiting(&self) -> Result<(), NginxError> {
+        self.reload_then(false)
+    }
+
+    fn reload_then(&self, wait: bool) -> Result<(), NginxError> {
+        let workers = match wait {
+            true => self
+                .pid_file()
+                .and_then(|p| super::workers::Workers::before_reload(&p)),
+            false => None,
+        };
         let cmd = match &self.reload_cmd {
             Some(shell) => crate::hooks::shell(shell),
             None => {
@@ -203,7 +217,7 @@ impl Nginx {
                 });
             }
         }
-        if !workers.is_some_and(|w| w.wait_settled(SETTLE_LIMIT)) {
+        if wait && !workers.is_some_and(|w| w.wait_settled(SETTLE_LIMIT)) {
             std::thread::sleep(WORKER_OVERLAP);
         }
         Ok(())

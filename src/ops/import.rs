@@ -262,6 +262,14 @@ pub async fn import_certbot(
         }
         lineages.push(report);
     }
+    // `nginx -T` loads every certificate nginx serves (hundreds of ms for a hundred sites): it
+    // runs while the lineages are written.
+    let dump = req
+        .nginx
+        .as_ref()
+        .ok()
+        .cloned()
+        .map(|nginx| tokio::task::spawn_blocking(move || nginx.dump()));
     if !req.dry_run {
         for (i, installed) in install_all(store, &pending) {
             let report = &mut lineages[i];
@@ -277,7 +285,11 @@ pub async fn import_certbot(
             }
         }
     }
-    let nginx = repoint(store, &dir, req, &mut lineages);
+    let dump = match dump {
+        Some(task) => task.await.ok().and_then(Result::ok),
+        None => None,
+    };
+    let nginx = repoint(store, &dir, req, dump, &mut lineages);
     let taken_over: Vec<(usize, u16)> = pending
         .iter()
         .filter(|(_, t)| t.record.nginx.is_some())
@@ -304,6 +316,7 @@ fn repoint(
     store: &dyn CertStore,
     dir: &ConfigDir,
     req: &ImportRequest,
+    dump: Option<String>,
     lineages: &mut [LineageReport],
 ) -> NginxReport {
     let ours: Vec<String> = lineages
@@ -327,6 +340,7 @@ fn repoint(
         Ok(nginx) => super::repoint::repoint_nginx(
             store,
             nginx,
+            dump,
             &super::repoint::certbot_dirs(&req.config_dir),
             &ours,
             req.dry_run,

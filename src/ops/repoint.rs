@@ -71,9 +71,12 @@ pub struct Repointing {
 
 /// Points nginx at certctl's files for `lineages` (certificates certctl has, or in a dry run
 /// would have, under the same names), reading certbot's paths under each of `certbot_dirs`.
+/// `dump` is `nginx -T`'s output, when the caller already has it: it only says which files
+/// nginx loads; what is edited is read from the files under the lock.
 pub fn repoint_nginx(
     store: &dyn CertStore,
     nginx: &Nginx,
+    dump: Option<String>,
     certbot_dirs: &[PathBuf],
     lineages: &[String],
     dry_run: bool,
@@ -106,7 +109,10 @@ pub fn repoint_nginx(
             render::check_value("certctl's certificate path", &path.display().to_string())?;
         }
     }
-    let dump = nginx.dump()?;
+    let dump = match dump {
+        Some(text) => text,
+        None => nginx.dump()?,
+    };
     let mut seen: Vec<PathBuf> = Vec::new();
     let mut changes = Vec::new();
     // Lineage → the files changed for it (its journal).

@@ -161,7 +161,7 @@ fn dry_run_prints_a_diff_and_writes_nothing_then_modern_profile_serves_tls13_onl
 }
 
 #[test]
-fn a_failing_nginx_test_restores_every_file_and_keeps_serving() {
+fn a_configuration_broken_by_another_file_is_named_as_such_and_nothing_changes() {
     let lab = Lab::managed_nginx();
     let root = site_root(&lab);
     assert_ok(&issue_nginx(&lab, &["--root", &root]));
@@ -170,7 +170,7 @@ fn a_failing_nginx_test_restores_every_file_and_keeps_serving() {
         .join("sites-available/certctl-site.test.conf");
     let before = fs::read_to_string(&site_file).unwrap();
 
-    // Someone else's broken file makes nginx -t fail.
+    // Someone else's broken file makes nginx -t fail before certctl changes anything.
     fs::write(
         lab.nginx_prefix.join("sites-enabled/broken.conf"),
         "server { bogus_directive on; }\n",
@@ -180,8 +180,12 @@ fn a_failing_nginx_test_restores_every_file_and_keeps_serving() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("nginx -t rejected") && err.contains("bogus_directive"),
+        err.contains("does not load as it is") && err.contains("bogus_directive"),
         "{err}"
+    );
+    assert!(
+        !err.contains("restored"),
+        "nothing was changed to restore: {err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(

@@ -955,25 +955,3 @@ fn the_layouts_on_the_real_ports_80_and_443() {
         layout(&lab);
     }
 }
-
-#[test]
-fn a_configuration_nginx_refuses_before_certctl_is_named_as_such_and_nothing_changes() {
-    let lab = Lab::debian_nginx();
-    let p = &lab.nginx_prefix;
-    // The user's own site is broken (nginx keeps running its previous configuration).
-    write(
-        &p.join("sites-enabled/broken"),
-        &format!(
-            "server {{\n    listen {};\n    server_name x.test;\n    no_such_directive on;\n}}\n",
-            lab.http_port
-        ),
-    );
-    let files = snapshot(p);
-    let out = issue(&lab, &["x.test"], &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("does not load as it is"), "{err}");
-    assert!(err.contains("no_such_directive"), "{err}");
-    assert!(!err.contains("restored"), "{err}");
-    assert_eq!(snapshot(p), files, "nothing changed");
-}
