@@ -866,3 +866,38 @@ fn install(store: &dyn CertStore, taken: &Taken) -> Result<PathBuf, Error> {
     let paths = store.install(name, &taken.files, &taken.record)?;
     Ok(paths.fullchain)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_is_left_to_certbot_while_a_lineage_may_use_it() {
+        let file = |server: &str, account: &str| {
+            Ok::<_, String>(format!(
+                "[renewalparams]\nauthenticator = manual\nserver = {server}\naccount = {account}\n"
+            ))
+        };
+        let (ca, other) = ("https://ca.test/dir", "https://other.test/dir");
+        let mut left = LeftToCertbot::default();
+        left.add("b.test", account_use(&file(ca, "acct1")));
+        left.add("a.test", account_use(&file(ca, "acct1")));
+        left.add("c.test", account_use(&file(other, "acct1")));
+        assert_eq!(left.users(ca, "acct1"), ["a.test", "b.test"]);
+        assert!(left.users(ca, "acct2").is_empty());
+        assert_eq!(left.users(other, "acct1"), ["c.test"]);
+        // certbot's default server when the file names none.
+        left.add(
+            "le.test",
+            account_use(&Ok("[renewalparams]\naccount = acct3\n".into())),
+        );
+        assert_eq!(
+            left.users(renewal::CERTBOT_DEFAULT_SERVER, "acct3"),
+            ["le.test"]
+        );
+        // A file that does not parse, or names no account, may use any account.
+        left.add("bad.test", account_use(&Err("unreadable".into())));
+        left.add("none.test", account_use(&Ok("[renewalparams]\n".into())));
+        assert_eq!(left.users(ca, "acct2"), ["bad.test", "none.test"]);
+    }
+}

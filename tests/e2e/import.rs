@@ -745,6 +745,28 @@ fn rolls_certbots_rsa_account_over_to_p256_and_keeps_its_url() {
     let again = json(&import_certbot(&lab, &config, &["--json"]));
     assert_eq!(lineage(&again, "roll.test")["outcome"], "already_imported");
     assert_eq!(fs::read(&stored_path).unwrap(), stored_bytes);
+
+    // An import into another state directory cannot roll certbot's key over again (the CA
+    // refuses it now): it says so and registers a new account.
+    let out = Command::new(env!("CARGO_BIN_EXE_certctl"))
+        .arg("--state-dir")
+        .arg(lab.dir.path().join("other-state"))
+        .args(["import", "certbot", "--no-nginx", "--json", "--config-dir"])
+        .arg(&config)
+        .arg("--ca-bundle")
+        .arg(&lab.ca_bundle)
+        .output()
+        .unwrap();
+    let other = json(&out);
+    let account = &lineage(&other, "roll.test")["account"];
+    assert_eq!(account["status"], "registered", "{account:#}");
+    assert_ne!(account["url"], account_url.as_str());
+    let reason = account["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("rolling certbot's RSA account key over to a P-256 key failed")
+            && reason.contains("the CA refused the account key rollover"),
+        "{reason}"
+    );
 }
 
 /// certbot's timer enabled under a fake root, as Debian's package enables it; the wants/ dir.
