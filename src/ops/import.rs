@@ -320,7 +320,9 @@ pub async fn import_certbot(
             continue;
         }
         let account = accounts.decide(store, taken, &left, req).await;
-        report.notes.extend(account_note(&account));
+        report
+            .notes
+            .extend(account_note(&account, req.disable_certbot.is_some()));
         report.account = Some(account);
     }
     let nginx = repoint(store, &dir, req, &mut lineages);
@@ -421,18 +423,23 @@ fn repoint(
     result.report
 }
 
-/// What the user must know about the account a lineage renews with.
-fn account_note(account: &AccountOutcome) -> Option<String> {
+/// What the user must know about the account a lineage renews with (`disabling`: certbot's
+/// schedule is being disabled).
+fn account_note(account: &AccountOutcome, disabling: bool) -> Option<String> {
+    let stop = match disabling {
+        true => "what --disable-certbot does to certbot's schedule is reported below",
+        false => "stop certbot's renewals with `certctl import certbot --disable-certbot`",
+    };
     match account {
         AccountOutcome::Registered { .. } | AccountOutcome::WouldRegister { .. } => Some(
             "a CAA record whose accounturi names certbot's account must name certctl's too".into(),
         ),
-        AccountOutcome::KeyRolledOver { .. } => Some(
-            "certbot can no longer use this account: the CA now refuses certbot's copy of its key; stop certbot's renewals with `certctl import certbot --disable-certbot`".into(),
-        ),
-        AccountOutcome::WouldRollOver { .. } => Some(
-            "rolling the account's key over means certbot can no longer use this account (the CA refuses certbot's copy of its key); --disable-certbot stops certbot's renewals".into(),
-        ),
+        AccountOutcome::KeyRolledOver { .. } => Some(format!(
+            "certbot can no longer use this account: the CA now refuses certbot's copy of its key; {stop}"
+        )),
+        AccountOutcome::WouldRollOver { .. } => Some(format!(
+            "rolling the account's key over means certbot can no longer use this account (the CA would refuse certbot's copy of its key); {stop}"
+        )),
         _ => None,
     }
 }
