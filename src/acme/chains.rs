@@ -5,23 +5,18 @@
 use std::path::Path;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use instant_acme::{AccountCredentials, BodyWrapper, HttpClient};
+use instant_acme::AccountCredentials;
 
 use super::AcmeError;
-use super::http::AcmeHttp;
+use super::jws::{self, KeyRef, P256Signer};
+use super::signed::{SignedClient, header};
 
 /// Fetches certificate chains as the account.
 pub struct ChainFetcher {
-    http: AcmeHttp,
-    key: EcdsaKeyPair,
+    client: SignedClient,
+    key: P256Signer,
     kid: String,
-    new_nonce: String,
-    nonce: Option<String>,
-    directory_url: String,
 }
 
 impl ChainFetcher {
@@ -35,24 +30,13 @@ impl ChainFetcher {
         let bad = || AcmeError::BadAccount(directory_url.to_owned());
         let credentials: AccountCredentials =
             serde_json::from_slice(credentials_json).map_err(|_| bad())?;
-        let key = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
-            credentials.private_key().secret_pkcs8_der(),
-        )
-        .map_err(|_| bad())?;
-        let http = AcmeHttp::new(ca_bundle)?;
-        let directory = send(&http, get(directory_url), directory_url).await?;
-        let new_nonce = serde_json::from_slice::<serde_json::Value>(&directory.1)
-            .ok()
-            .and_then(|d| d["newNonce"].as_str().map(str::to_owned))
-            .ok_or_else(|| AcmeError::Protocol("the directory has no newNonce URL".into()))?;
+        let key = P256Signer::from_pkcs8(credentials.private_key().secret_pkcs8_der())
+            .map_err(|_| bad())?;
+        let client = SignedClient::new(directory_url, ca_bundle, "the alternate chains").await?;
         Ok(Self {
-            http,
+            client,
             key,
             kid: account_url.to_owned(),
-            new_nonce,
-            nonce: None,
-            directory_url: directory_url.to_owned(),
         })
     }
 
@@ -67,100 +51,23 @@ impl ChainFetcher {
         Ok(chains)
     }
 
-    /// One signed POST-as-GET; returns the alternate links and the body. A rejected nonce is
-    /// retried with the fresh one the CA sent.
+    /// One signed POST-as-GET; returns the alternate links and the body.
     async fn post_as_get(&mut self, url: &str) -> Result<(Vec<String>, Bytes), AcmeError> {
-        for _ in 0..4 {
-            let nonce = match self.nonce.take() {
-                Some(n) => n,
-                None => self.fresh_nonce().await?,
-            };
-            let protected =
-                serde_json::json!({"alg": "ES256", "kid": self.kid, "nonce": nonce, "url": url});
-            let protected = URL_SAFE_NO_PAD.encode(protected.to_string());
-            let signature = self
-                .key
-                .sign(&SystemRandom::new(), format!("{protected}.").as_bytes())
-                .map_err(|_| AcmeError::Protocol("cannot sign with the account key".into()))?;
-            let body = serde_json::json!({
-                "protected": protected,
-                "payload": "",
-                "signature": URL_SAFE_NO_PAD.encode(signature.as_ref()),
-            });
-            let request = http::Request::post(url)
-                .header(http::header::CONTENT_TYPE, "application/jose+json")
-                .body(BodyWrapper::from(body.to_string().into_bytes()))
-                .map_err(|e| AcmeError::Protocol(e.to_string()))?;
-            let (parts, bytes) = send(&self.http, request, &self.directory_url).await?;
-            self.nonce = header(&parts, "replay-nonce").next();
-            if parts.status.is_success() {
-                // One header may carry several links, comma-separated (RFC 8288).
-                let links = header(&parts, "link")
-                    .flat_map(|h| split_links(&h))
-                    .filter_map(|l| alternate(&l))
-                    .collect();
-                return Ok((links, bytes));
-            }
-            let problem: instant_acme::Problem = serde_json::from_slice(&bytes).map_err(|_| {
-                AcmeError::Protocol(format!(
-                    "{url} answered {} without a problem document",
-                    parts.status
-                ))
-            })?;
-            if !problem
-                .r#type
-                .as_deref()
-                .is_some_and(|t| t.ends_with(":badNonce"))
-            {
-                return Err(AcmeError::refused("the alternate chains", problem));
-            }
-        }
-        Err(AcmeError::Protocol("the CA kept rejecting nonces".into()))
+        let (key, kid, rng) = (&self.key, self.kid.as_str(), SystemRandom::new());
+        let (parts, bytes) = self
+            .client
+            .post(url, |nonce| {
+                jws::sign(key, &rng, KeyRef::Kid(kid), Some(nonce), url, b"")
+                    .map(|j| j.to_string().into_bytes())
+            })
+            .await?;
+        // One header may carry several links, comma-separated (RFC 8288).
+        let links = header(&parts, "link")
+            .flat_map(|h| split_links(&h))
+            .filter_map(|l| alternate(&l))
+            .collect();
+        Ok((links, bytes))
     }
-
-    async fn fresh_nonce(&self) -> Result<String, AcmeError> {
-        let request = http::Request::head(&self.new_nonce)
-            .body(BodyWrapper::default())
-            .map_err(|e| AcmeError::Protocol(e.to_string()))?;
-        let (parts, _) = send(&self.http, request, &self.directory_url).await?;
-        header(&parts, "replay-nonce")
-            .next()
-            .ok_or_else(|| AcmeError::Protocol("the CA sent no Replay-Nonce".into()))
-    }
-}
-
-fn get(url: &str) -> http::Request<BodyWrapper<Bytes>> {
-    http::Request::get(url)
-        .body(BodyWrapper::default())
-        .expect("a GET request builds")
-}
-
-async fn send(
-    http: &AcmeHttp,
-    request: http::Request<BodyWrapper<Bytes>>,
-    directory_url: &str,
-) -> Result<(http::response::Parts, Bytes), AcmeError> {
-    let mut rsp = http
-        .request(request)
-        .await
-        .map_err(|e| AcmeError::from_acme("the alternate chains", directory_url, e))?;
-    let body = rsp
-        .body
-        .into_bytes()
-        .await
-        .map_err(|e| AcmeError::Unreachable {
-            url: directory_url.to_owned(),
-            reason: e.to_string(),
-        })?;
-    Ok((rsp.parts, body))
-}
-
-fn header<'a>(parts: &'a http::response::Parts, name: &str) -> impl Iterator<Item = String> + 'a {
-    parts
-        .headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok().map(str::to_owned))
 }
 
 /// Splits a Link header value into its links: at commas outside `<…>`.

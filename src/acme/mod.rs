@@ -10,7 +10,10 @@ pub mod chains;
 pub mod challenge;
 pub mod directory;
 mod http;
+pub mod jws;
 pub mod order;
+pub mod rollover;
+mod signed;
 
 use std::fmt;
 
@@ -105,6 +108,9 @@ pub enum AcmeError {
     /// The `--ca-bundle` file is unusable.
     #[error(transparent)]
     CaBundle(#[from] crate::trust::BundleError),
+    /// The CA's directory offers no account key rollover.
+    #[error("the CA at {0} offers no account key rollover (its directory has no keyChange)")]
+    NoKeyChange(String),
     /// A stored account does not parse.
     #[error("the stored account for {0} is damaged; move it away to create a new one")]
     BadAccount(String),

@@ -3,9 +3,10 @@
 //!
 //! certctl's ACME library (instant-acme 0.8) signs only with ECDSA P-256 account keys
 //! (`Key::from_pkcs8_der` accepts nothing else, and its signer is not pluggable). certbot, from
-//! 2.x to 5.x, registers every account with an RSA key, so a certbot account can be reused only
-//! when its key is P-256 (made by another tool, or by hand). Otherwise the import registers a
-//! new account with the same CA, and this module says why.
+//! 2.x to 5.x, registers every account with an RSA key. A P-256 key (made by another tool, or by
+//! hand) is reused as it is; an RSA key is read here too, so that the import can roll the
+//! account over to a P-256 key (RFC 8555 section 7.3.5, `acme::rollover`), keeping its URL.
+//! Other keys cannot be used, and this module says why.
 
 use base64::Engine;
 use base64::prelude::BASE64_URL_SAFE_NO_PAD;
@@ -49,48 +50,95 @@ pub fn registration(regr_json: &[u8]) -> Result<Registration, String> {
     Ok(Registration { url, email })
 }
 
-/// The account key (`private_key.json`, a JWK) as PKCS#8 DER that instant-acme accepts, or the
-/// sentence saying why it cannot be used.
-pub fn account_key_pkcs8(jwk_json: &[u8]) -> Result<Vec<u8>, String> {
+/// certbot's account key, as PKCS#8 DER.
+#[derive(Clone, PartialEq, Eq)]
+pub enum AccountKey {
+    /// ECDSA P-256: instant-acme signs with it as it is.
+    P256(Vec<u8>),
+    /// RSA (what certbot makes): usable only after a key rollover to a P-256 key.
+    Rsa(Vec<u8>),
+}
+
+impl std::fmt::Debug for AccountKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key itself.
+        f.write_str(match self {
+            Self::P256(_) => "AccountKey::P256",
+            Self::Rsa(_) => "AccountKey::Rsa",
+        })
+    }
+}
+
+/// The account key (`private_key.json`, a JWK), or the sentence saying why it cannot be used.
+pub fn account_key(jwk_json: &[u8]) -> Result<AccountKey, String> {
     #[derive(Deserialize)]
     struct Jwk {
         kty: String,
         crv: Option<String>,
         n: Option<String>,
+        e: Option<String>,
         x: Option<String>,
         y: Option<String>,
         d: Option<String>,
+        p: Option<String>,
+        q: Option<String>,
+        dp: Option<String>,
+        dq: Option<String>,
+        qi: Option<String>,
     }
     let jwk: Jwk = serde_json::from_slice(jwk_json)
         .map_err(|e| format!("private_key.json does not parse: {e}"))?;
     let lib = "instant-acme 0.8, certctl's ACME library, signs only with ECDSA P-256 account keys";
-    match (jwk.kty.as_str(), jwk.crv.as_deref()) {
-        ("EC", Some("P-256")) => {}
-        ("RSA", _) => {
-            let bits = jwk
-                .n
-                .as_deref()
-                .and_then(|n| BASE64_URL_SAFE_NO_PAD.decode(n).ok())
-                .map(|n| {
-                    let n = n.iter().skip_while(|b| **b == 0).count();
-                    format!(" {}-bit", n * 8)
-                })
-                .unwrap_or_default();
-            return Err(format!("certbot's account key is{bits} RSA and {lib}"));
-        }
-        (kty, crv) => {
-            return Err(format!(
-                "certbot's account key is {kty}{} and {lib}",
-                crv.map(|c| format!(" {c}")).unwrap_or_default()
-            ));
-        }
-    }
     let field = |name: &str, v: Option<String>| -> Result<Vec<u8>, String> {
         v.and_then(|v| BASE64_URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')).ok())
-            .ok_or_else(|| format!("private_key.json: the EC key's {name} is missing or bad"))
+            .ok_or_else(|| format!("private_key.json: the key's {name} is missing or bad"))
     };
-    let (x, y, d) = (field("x", jwk.x)?, field("y", jwk.y)?, field("d", jwk.d)?);
-    ec_p256_pkcs8(&x, &y, &d).ok_or_else(|| "private_key.json: not a valid P-256 key".to_owned())
+    match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+        ("EC", Some("P-256")) => {
+            let (x, y, d) = (field("x", jwk.x)?, field("y", jwk.y)?, field("d", jwk.d)?);
+            ec_p256_pkcs8(&x, &y, &d)
+                .map(AccountKey::P256)
+                .ok_or_else(|| "private_key.json: not a valid P-256 key".to_owned())
+        }
+        ("RSA", _) => {
+            let parts = [
+                field("n", jwk.n)?,
+                field("e", jwk.e)?,
+                field("d", jwk.d)?,
+                field("p", jwk.p)?,
+                field("q", jwk.q)?,
+                field("dp", jwk.dp)?,
+                field("dq", jwk.dq)?,
+                field("qi", jwk.qi)?,
+            ];
+            rsa_pkcs8(&parts)
+                .map(AccountKey::Rsa)
+                .ok_or_else(|| "private_key.json: not a valid RSA key".to_owned())
+        }
+        (kty, crv) => Err(format!(
+            "certbot's account key is {kty}{} and {lib}",
+            crv.map(|c| format!(" {c}")).unwrap_or_default()
+        )),
+    }
+}
+
+/// An RSA key from its JWK parts (n, e, d, p, q, dp, dq, qi), checked, as PKCS#8 DER.
+fn rsa_pkcs8(parts: &[Vec<u8>; 8]) -> Option<Vec<u8>> {
+    use openssl::bn::BigNum;
+    let [n, e, d, p, q, dp, dq, qi] = parts
+        .iter()
+        .map(|v| BigNum::from_slice(v).ok())
+        .collect::<Option<Vec<_>>>()?
+        .try_into()
+        .ok()?;
+    let rsa = openssl::rsa::Rsa::from_private_components(n, e, d, p, q, dp, dq, qi).ok()?;
+    if !rsa.check_key().ok()? || rsa.size() < 256 {
+        return None;
+    }
+    openssl::pkey::PKey::from_rsa(rsa)
+        .ok()?
+        .private_key_to_pkcs8()
+        .ok()
 }
 
 fn ec_p256_pkcs8(x: &[u8], y: &[u8], d: &[u8]) -> Option<Vec<u8>> {
@@ -158,7 +206,9 @@ mod tests {
     #[test]
     fn a_p256_account_key_becomes_credentials_instant_acme_loads() {
         let (jwk, key) = ec_jwk();
-        let der = account_key_pkcs8(jwk.as_bytes()).unwrap();
+        let AccountKey::P256(der) = account_key(jwk.as_bytes()).unwrap() else {
+            panic!("not P-256")
+        };
         let back = openssl::pkey::PKey::private_key_from_pkcs8(&der).unwrap();
         assert_eq!(
             back.ec_key().unwrap().private_key().to_vec(),
@@ -169,25 +219,55 @@ mod tests {
         assert_eq!(creds.private_key().secret_pkcs8_der(), der.as_slice());
     }
 
+    /// What certbot writes: an RSA JWK (n, e, d, p, q, dp, dq, qi).
+    fn rsa_jwk(rsa: &openssl::rsa::Rsa<openssl::pkey::Private>) -> serde_json::Value {
+        let b = |n: Option<&openssl::bn::BigNumRef>| b64(&n.unwrap().to_vec());
+        serde_json::json!({
+            "kty": "RSA", "n": b(Some(rsa.n())), "e": b(Some(rsa.e())), "d": b(Some(rsa.d())),
+            "p": b(rsa.p()), "q": b(rsa.q()), "dp": b(rsa.dmp1()), "dq": b(rsa.dmq1()),
+            "qi": b(rsa.iqmp()),
+        })
+    }
+
     #[test]
-    fn rsa_and_other_keys_say_why_not() {
-        // What certbot writes: an RSA JWK (n, e, d, p, q, dp, dq, qi).
+    fn certbots_rsa_account_key_becomes_the_same_key_in_pkcs8() {
         let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
-        let jwk = serde_json::json!({
-            "kty": "RSA", "n": b64(&rsa.n().to_vec()), "e": b64(&rsa.e().to_vec()),
-            "d": b64(&rsa.d().to_vec()),
-        });
-        let why = account_key_pkcs8(jwk.to_string().as_bytes()).unwrap_err();
-        assert!(why.contains("2048-bit RSA"), "{why}");
-        assert!(why.contains("ECDSA P-256"), "{why}");
-        let why = account_key_pkcs8(br#"{"kty":"EC","crv":"P-384","x":"AA","y":"AA","d":"AA"}"#)
-            .unwrap_err();
-        assert!(why.contains("EC P-384"), "{why}");
-        let why = account_key_pkcs8(br#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"}"#)
-            .unwrap_err();
+        let jwk = rsa_jwk(&rsa);
+        let AccountKey::Rsa(der) = account_key(jwk.to_string().as_bytes()).unwrap() else {
+            panic!("not RSA")
+        };
+        let back = openssl::pkey::PKey::private_key_from_pkcs8(&der).unwrap();
+        let back = back.rsa().unwrap();
+        assert_eq!(back.n().to_vec(), rsa.n().to_vec());
+        assert_eq!(back.d().to_vec(), rsa.d().to_vec());
+        // A missing part, or parts of two keys, are refused.
+        let mut partial = jwk.clone();
+        partial.as_object_mut().unwrap().remove("qi");
+        let why = account_key(partial.to_string().as_bytes()).unwrap_err();
+        assert!(why.contains("qi is missing"), "{why}");
+        let other = rsa_jwk(&openssl::rsa::Rsa::generate(2048).unwrap());
+        let mut mixed = jwk.clone();
+        mixed["p"] = other["p"].clone();
+        let why = account_key(mixed.to_string().as_bytes()).unwrap_err();
+        assert!(why.contains("not a valid RSA key"), "{why}");
+        assert!(!format!("{:?}", AccountKey::Rsa(der)).contains('['));
+    }
+
+    #[test]
+    fn other_keys_say_why_not() {
+        let why =
+            account_key(br#"{"kty":"EC","crv":"P-384","x":"AA","y":"AA","d":"AA"}"#).unwrap_err();
+        assert!(
+            why.contains("EC P-384") && why.contains("ECDSA P-256"),
+            "{why}"
+        );
+        let why = account_key(br#"{"kty":"OKP","crv":"Ed25519","x":"AA","d":"AA"}"#).unwrap_err();
+        assert!(why.contains("OKP Ed25519"), "{why}");
+        let why =
+            account_key(br#"{"kty":"EC","crv":"P-256","x":"AA","y":"AA","d":"AA"}"#).unwrap_err();
         assert!(why.contains("not a valid P-256 key"), "{why}");
-        assert!(account_key_pkcs8(b"{").is_err());
-        assert!(account_key_pkcs8(br#"{"kty":"EC","crv":"P-256"}"#).is_err());
+        assert!(account_key(b"{").is_err());
+        assert!(account_key(br#"{"kty":"EC","crv":"P-256"}"#).is_err());
     }
 
     #[test]

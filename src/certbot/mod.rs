@@ -60,7 +60,7 @@ pub mod fuzzing {
         {
             let _ = super::renewal::plan(&conf);
         }
-        let _ = super::account::account_key_pkcs8(bytes);
+        let _ = super::account::account_key(bytes);
         let _ = super::account::registration(bytes);
     }
 }

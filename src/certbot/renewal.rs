@@ -427,6 +427,16 @@ fn deploy_hook(conf: &RenewalConf, notes: &mut Vec<String>) -> Option<String> {
     })
 }
 
+/// The ACME server and the certbot account a renewal file names, whatever else it says (for a
+/// lineage left to certbot: the account certbot keeps renewing it with).
+pub fn account_of(conf: &RenewalConf) -> (String, Option<String>) {
+    (
+        conf.param("server")
+            .unwrap_or_else(|| CERTBOT_DEFAULT_SERVER.to_owned()),
+        conf.param("account"),
+    )
+}
+
 /// Decides whether certctl can renew a lineage the way certbot did, and how.
 pub fn plan(conf: &RenewalConf) -> Result<Plan, Refusal> {
     let mut notes = Vec::new();
@@ -507,14 +517,12 @@ pub fn plan(conf: &RenewalConf) -> Result<Plan, Refusal> {
     Ok(Plan {
         responder,
         http_port,
-        server: conf
-            .param("server")
-            .unwrap_or_else(|| CERTBOT_DEFAULT_SERVER.to_owned()),
+        server: account_of(conf).0,
         key_type,
         reuse_key,
         deploy_hook,
         preferred_chain: conf.param("preferred_chain"),
-        account: conf.param("account"),
+        account: account_of(conf).1,
         files: LiveFiles {
             cert: conf.top_path("cert"),
             chain: conf.top_path("chain"),

@@ -38,14 +38,10 @@ impl Certbot {
         self.root.join("config")
     }
 
-    /// `certbot certonly` against the lab's pebble, trusting its HTTPS through REQUESTS_CA_BUNDLE.
-    fn certonly(&self, lab: &Lab, args: &[&str]) {
-        self.run(lab, "certonly", args);
-    }
-
-    /// `certbot SUBCOMMAND` against the lab's pebble (see [`Certbot::certonly`]).
-    fn run(&self, lab: &Lab, subcommand: &str, args: &[&str]) {
-        let out = Command::new("certbot")
+    /// `certbot SUBCOMMAND` against the lab's pebble, trusting its HTTPS through
+    /// REQUESTS_CA_BUNDLE.
+    fn run(&self, lab: &Lab, subcommand: &str, args: &[&str]) -> Output {
+        Command::new("certbot")
             .arg(subcommand)
             .args(["--server", &lab.directory_url()])
             .arg("--config-dir")
@@ -64,7 +60,22 @@ impl Certbot {
             .output()
             .unwrap_or_else(|e| {
                 panic!("cannot run certbot: {e}. Install it with: apt-get install -y certbot")
-            });
+            })
+    }
+
+    /// certbot's own query of its account at the CA (a POST-as-GET signed with its key).
+    fn show_account(&self, lab: &Lab) -> Output {
+        self.run(lab, "show_account", &[])
+    }
+
+    /// `certbot certonly`, which must succeed.
+    fn certonly(&self, lab: &Lab, args: &[&str]) {
+        self.run_ok(lab, "certonly", args);
+    }
+
+    /// `certbot SUBCOMMAND`, which must succeed.
+    fn run_ok(&self, lab: &Lab, subcommand: &str, args: &[&str]) {
+        let out = self.run(lab, subcommand, args);
         if !out.status.success() {
             // certbot 2.1 on Python 3.11 shows every ACME error as "AttributeError: can't set
             // attribute" (certbot#9539); the real one is in its log.
@@ -274,6 +285,16 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
         !lab.state_dir.exists(),
         "a dry run wrote the state directory"
     );
+    // certbot still renews dns.test with its account: certctl would register its own.
+    let web = lineage(&planned, "web.test");
+    assert_eq!(web["account"]["status"], "would_register", "{web:#}");
+    assert!(
+        web["account"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("certbot still renews dns.test with this account"),
+        "{web:#}"
+    );
 
     // The import itself, in words.
     let out = import(&lab, &[]);
@@ -338,8 +359,9 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
     );
     assert!(web.contains("RENEWED_LINEAGE"), "{web}");
 
-    // certbot's account key is RSA, which instant-acme cannot sign with: certctl has its own
-    // account with the same CA, and says why.
+    // certbot's account key is RSA, which instant-acme cannot sign with, and certbot still
+    // renews dns.test with it, so its key is not rolled over: certctl has its own account with
+    // the same CA, says why, and certbot's account still works at the CA.
     let again = json(&import(&lab, &["--json"]));
     for name in ["solo.test", "web.test"] {
         assert_eq!(lineage(&again, name)["outcome"], "already_imported");
@@ -354,9 +376,11 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
     let stored: serde_json::Value = serde_json::from_slice(&account).unwrap();
     assert_ne!(stored["id"], account_url.as_str());
     assert!(
-        text.contains("account: registered") && text.contains("RSA"),
+        text.contains("account: registered")
+            && text.contains("certbot still renews dns.test with this account"),
         "{text}"
     );
+    assert_ok(&certbot.show_account(&lab));
 
     // The first renewal of each goes through certbot's responder: standalone while nginx is
     // down (a webroot would not be served), then webroot with nginx on the port (standalone
@@ -626,16 +650,128 @@ fn reuses_a_p256_certbot_account_with_its_url() {
         scalar(&pkcs8)
     );
     // Renewal signs with it (pebble knows the URL and checks the key), and registers nothing.
-    let renewed = lab
-        .certctl(["renew", "ec.test", "--force"])
-        .output()
-        .unwrap();
+    renews_with_the_stored_account(&lab, &certbot, "ec.test", &stored_path);
+}
+
+/// `certctl renew NAME --force` makes a new certificate with certctl's stored account, which
+/// stays as it was (nothing registered).
+fn renews_with_the_stored_account(lab: &Lab, certbot: &Certbot, name: &str, account: &Path) {
+    let before = fs::read(account).unwrap();
+    let renewed = lab.certctl(["renew", name, "--force"]).output().unwrap();
     assert_ok(&renewed);
     assert_ne!(
-        serial_of(&lab.live("ec.test").join("cert.pem")),
-        serial_of(&certbot.live("ec.test").join("cert.pem"))
+        serial_of(&lab.live(name).join("cert.pem")),
+        serial_of(&certbot.live(name).join("cert.pem"))
     );
+    assert_eq!(fs::read(account).unwrap(), before);
+}
+
+#[test]
+fn rolls_certbots_rsa_account_over_to_p256_and_keeps_its_url() {
+    use base64::Engine;
+    use base64::prelude::BASE64_URL_SAFE_NO_PAD as B64;
+    let lab = certbot_lab(false);
+    let certbot = Certbot::new(&lab);
+    let port = lab.http_port.to_string();
+    for name in ["roll.test", "roll2.test"] {
+        certbot.certonly(&lab, &["--standalone", "--http-01-port", &port, "-d", name]);
+    }
+    let (account_dir, account_url) = certbot.account(&lab);
+    let key: serde_json::Value =
+        serde_json::from_slice(&fs::read(account_dir.join("private_key.json")).unwrap()).unwrap();
+    assert_eq!(key["kty"], "RSA", "certbot registers RSA accounts");
+    let config = certbot.config_dir();
+    let before = snapshot(&config);
+
+    // --dry-run says it would roll the key over, and sends nothing: certbot's key still works.
+    let planned = json(&import_certbot(&lab, &config, &["--dry-run", "--json"]));
+    for name in ["roll.test", "roll2.test"] {
+        let l = lineage(&planned, name);
+        assert_eq!(l["account"]["status"], "would_roll_over", "{l:#}");
+        assert_eq!(l["account"]["url"], account_url.as_str());
+    }
+    assert_ok(&certbot.show_account(&lab));
+
+    // Every lineage of the account is certctl's: the account is rolled over to a P-256 key.
+    let out = import_certbot(&lab, &config, &[]);
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "account: certbot's, {account_url}, its RSA key rolled over to a new P-256 key"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("certbot can no longer use this account")
+            && text.contains("--disable-certbot"),
+        "{text}"
+    );
+    let stored_path = lab
+        .state_dir
+        .join("accounts")
+        .join(format!("127.0.0.1_{}_dir", lab.acme_port))
+        .join("account.json");
+    let stored_bytes = fs::read(&stored_path).unwrap();
+    assert_eq!(crate::common::mode(&stored_path) & 0o077, 0);
+    let stored: serde_json::Value = serde_json::from_slice(&stored_bytes).unwrap();
+    assert_eq!(stored["id"], account_url.as_str());
+    let new_key = openssl::pkey::PKey::private_key_from_pkcs8(
+        &B64.decode(stored["key_pkcs8"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        new_key.ec_key().unwrap().group().curve_name(),
+        Some(openssl::nid::Nid::X9_62_PRIME256V1)
+    );
+
+    // certctl renews with it: pebble finds the account by certbot's URL (the kid of every
+    // request) and checks the signature against the key it now holds, the new one.
+    renews_with_the_stored_account(&lab, &certbot, "roll.test", &stored_path);
+
+    // certbot's copy of the key is refused now, though nothing of certbot's changed.
+    let refused = certbot.show_account(&lab);
+    // certbot asks for the account by its key (newAccount, onlyReturnExisting): there is none
+    // now. (certbot 2.1 prints every ACME error as an AttributeError, certbot#9539; the log of
+    // its last run, letsencrypt.log, has the CA's answer.)
+    assert!(
+        !refused.status.success(),
+        "certbot's old key still works: {}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
+    let log = fs::read_to_string(certbot.root.join("logs/letsencrypt.log")).unwrap();
+    assert!(
+        log.contains("urn:ietf:params:acme:error:accountDoesNotExist"),
+        "{log}"
+    );
+    assert_eq!(snapshot(&config), before);
+
+    // A second import changes nothing: the account stays certctl's.
+    let again = json(&import_certbot(&lab, &config, &["--json"]));
+    assert_eq!(lineage(&again, "roll.test")["outcome"], "already_imported");
     assert_eq!(fs::read(&stored_path).unwrap(), stored_bytes);
+
+    // An import into another state directory cannot roll certbot's key over again (the CA
+    // refuses it now): it says so and registers a new account.
+    let out = Command::new(env!("CARGO_BIN_EXE_certctl"))
+        .arg("--state-dir")
+        .arg(lab.dir.path().join("other-state"))
+        .args(["import", "certbot", "--no-nginx", "--json", "--config-dir"])
+        .arg(&config)
+        .arg("--ca-bundle")
+        .arg(&lab.ca_bundle)
+        .output()
+        .unwrap();
+    let other = json(&out);
+    let account = &lineage(&other, "roll.test")["account"];
+    assert_eq!(account["status"], "registered", "{account:#}");
+    assert_ne!(account["url"], account_url.as_str());
+    let reason = account["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("rolling certbot's RSA account key over to a P-256 key failed")
+            && reason.contains("the CA refused the account key rollover"),
+        "{reason}"
+    );
 }
 
 /// certbot's timer enabled under a fake root, as Debian's package enables it; the wants/ dir.
@@ -855,7 +991,7 @@ fn takes_over_a_site_certbots_nginx_plugin_set_up_and_renews_through_it() {
     std::os::unix::fs::symlink("../sites-available/nx", prefix.join("sites-enabled/nx")).unwrap();
     lab.reload_nginx();
     let (http, https) = (lab.http_port.to_string(), lab.https_port.to_string());
-    certbot.run(
+    certbot.run_ok(
         &lab,
         "run",
         &[
