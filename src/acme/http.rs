@@ -115,6 +115,26 @@ pub(crate) enum ExchangeError {
     /// The connection failed or broke off.
     #[error("{0}")]
     Transport(String),
+    /// An HTTP error status that instant-acme would misread: to a GET or HEAD (it parses the
+    /// body as the directory, or the nonce, it asked for) or without a problem document.
+    #[error("the CA answered HTTP {status} to {method} {url}")]
+    Status {
+        /// The request's method.
+        method: http::Method,
+        /// The request's URL.
+        url: String,
+        /// The status line's code and reason.
+        status: http::StatusCode,
+        /// The problem document the body held, if any.
+        problem: Option<instant_acme::Problem>,
+    },
+}
+
+/// The problem document in an error response's body, if it holds one.
+fn problem_in(body: &[u8]) -> Option<instant_acme::Problem> {
+    serde_json::from_slice::<instant_acme::Problem>(body)
+        .ok()
+        .filter(|p| p.r#type.is_some() || p.detail.is_some())
 }
 
 /// A size for people: "1 MiB", "64 KiB", "100 bytes".
@@ -131,6 +151,7 @@ impl HttpClient for AcmeHttp {
         &self,
         req: http::Request<BodyWrapper<Bytes>>,
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
+        let (method, url) = (req.method().clone(), req.uri().to_string());
         let fut = self.client.request(req);
         let limits = self.limits;
         Box::pin(async move {
@@ -154,6 +175,20 @@ impl HttpClient for AcmeHttp {
                         Err(e) => ExchangeError::Transport(super::error_chain(e.as_ref())),
                     })?
                     .to_bytes();
+                let status = parts.status;
+                if !(status.is_success() || status.is_informational() || status.is_redirection()) {
+                    let problem = problem_in(&body);
+                    // instant-acme reads a POST's problem document itself (and retries on
+                    // badNonce); anything else would reach it as "not ACME JSON".
+                    if method != http::Method::POST || problem.is_none() {
+                        return Err(ExchangeError::Status {
+                            method,
+                            url,
+                            status,
+                            problem,
+                        });
+                    }
+                }
                 Ok(http::Response::from_parts(parts, Full::new(body)))
             };
             match tokio::time::timeout(limits.deadline, exchange).await {

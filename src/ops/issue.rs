@@ -15,7 +15,7 @@ use crate::nginx::apply::Reload;
 use crate::progress::{Progress, Step};
 use crate::renewal::due::FailureKind;
 use crate::renewal::state::RenewalState;
-use crate::store::{CertFiles, CertStore, KeySlot, LivePaths};
+use crate::store::{CertFiles, CertStore, KeySlot, LivePaths, StoreError};
 use crate::verify::{self, CertInfo};
 
 /// Everything `issue` needs, resolved and validated by the CLI.
@@ -462,6 +462,13 @@ async fn deploy(
     previous: Option<u64>,
     progress: &dyn Progress,
 ) -> Result<(), Error> {
+    // The version this run put live: what the deploy marks and the record are about.
+    let version = store
+        .live_version(&req.name)?
+        .ok_or_else(|| StoreError::Corrupt {
+            path: outcome.paths.cert.clone(),
+            reason: "no live version after the install".into(),
+        })?;
     if let Some(n) = &req.nginx {
         progress.step(Step::Deploy, "writing the nginx TLS site, nginx -t, reload");
         let (handle, name, site) = (store.shared(), req.name.clone(), n.site.clone());
@@ -482,23 +489,23 @@ async fn deploy(
         crate::failpoint::hit("issue.after_nginx");
         progress.step(Step::Deploy, "checking what nginx serves");
         served_or_roll_back(store, req, outcome, previous).await?;
+        super::deploy::confirm_served(store, &req.name, version).await;
     }
     if let Some(hook) = &req.deploy_hook {
         progress.step(Step::Deploy, hook);
         let domains: Vec<String> = req.identifiers.iter().map(Identifier::as_string).collect();
-        let rsa_paths = outcome.rsa.as_ref().map(|r| &r.paths);
-        super::deploy::run_deploy_hook(
-            hook,
-            &req.name,
-            &domains,
-            &outcome.paths,
-            rsa_paths,
-            hooks::Stdin::Inherit,
-        )
-        .await?;
+        let hook = super::deploy::DeployHook {
+            command: hook,
+            name: &req.name,
+            version,
+            domains: &domains,
+            paths: &outcome.paths,
+            rsa: outcome.rsa.as_ref().map(|r| &r.paths),
+        };
+        super::deploy::run_deploy_hook(store, &hook, hooks::Stdin::Inherit).await?;
         crate::failpoint::hit("issue.after_hook");
     }
-    state.deployed_version = store.live_version(&req.name).ok().flatten();
+    state.deployed_version = Some(version);
     if let Err(e) = store.save_state(&req.name, state) {
         tracing::warn!("{}: cannot record the deploy: {e}", req.name);
     }

@@ -137,6 +137,9 @@ struct Pending {
     /// The version this run put live.
     installed: u64,
     serial: String,
+    /// nginx was already confirmed to serve `installed` (by a run that died before recording
+    /// the deploy): no reload and no check for it again.
+    served: bool,
 }
 
 /// A version already in the store (never deployed, or valid in the archive), taken to the deploy
@@ -148,6 +151,7 @@ fn to_deploy(
     info: CertInfo,
     previous: Option<u64>,
     installed: u64,
+    served: bool,
 ) -> Pending {
     report.not_after = Some(info.not_after);
     report.outcome = Outcome::Renewed {
@@ -159,6 +163,7 @@ fn to_deploy(
         previous,
         installed,
         serial: info.serial,
+        served,
     }
 }
 
@@ -339,6 +344,7 @@ async fn renew_one_inner(
             );
             let (info, _) = live.expect("decided on a live certificate");
             let claim = claim.expect("claimed above");
+            let served = super::deploy::served_confirmed(store, &name, installed).await;
             return Ok(Some(to_deploy(
                 report,
                 claim,
@@ -346,6 +352,7 @@ async fn renew_one_inner(
                 info,
                 Some(previous),
                 installed,
+                served,
             )));
         }
         Decision::RenewedConcurrently => {
@@ -382,6 +389,7 @@ async fn renew_one_inner(
             );
             store.restore_version(&name, version)?;
             let claim = claim.expect("claimed above");
+            // Its deploy marks went with the restore: a full deploy.
             return Ok(Some(to_deploy(
                 report,
                 claim,
@@ -389,6 +397,7 @@ async fn renew_one_inner(
                 info,
                 live_version,
                 version,
+                false,
             )));
         }
         Decision::Renew { plan } => plan,
@@ -456,6 +465,7 @@ async fn renew_one_inner(
                 previous: state.deployed_version.or(previous),
                 installed,
                 serial: outcome.cert.serial,
+                served: false,
             }))
         }
         Err(e) if stage == Stage::DryRun => Err(e),
@@ -474,7 +484,9 @@ async fn renew_one_inner(
     }
 }
 
-/// nginx test + one reload per nginx instance, the served-certificate check, the hooks.
+/// nginx test + one reload per nginx instance, the served-certificate check, the hooks. A
+/// version nginx was already confirmed to serve is not reloaded or checked again, and a hook
+/// that already ran for a version is not run again (a run that died mid-deploy did them).
 ///
 /// A rollback happens only when the failure is the new certificate's (nginx names its files, or
 /// serves another serial, or the handshake for it fails), and only to a version valid for at
@@ -486,20 +498,23 @@ async fn deploy(
     opts: &RenewOptions,
     results: &mut [(CertReport, Option<Pending>)],
 ) {
+    // The nginx a pending version still needs reloaded and checked.
+    let to_check = |p: &Option<Pending>| {
+        p.as_ref()
+            .filter(|p| !p.served)
+            .and_then(|p| nginx_of(&p.record))
+            .cloned()
+    };
     let mut instances: Vec<Nginx> = Vec::new();
     for (_, pending) in results.iter() {
-        if let Some(nginx) = pending.as_ref().and_then(|p| nginx_of(&p.record))
-            && !instances.contains(nginx)
+        if let Some(nginx) = to_check(pending)
+            && !instances.contains(&nginx)
         {
-            instances.push(nginx.clone());
+            instances.push(nginx);
         }
     }
     for nginx in &instances {
-        let uses_it = |p: &Option<Pending>| {
-            p.as_ref()
-                .and_then(|p| nginx_of(&p.record))
-                .is_some_and(|n| n == nginx)
-        };
+        let uses_it = |p: &Option<Pending>| to_check(p).is_some_and(|n| n == *nginx);
         crate::failpoint::hit("renew.before_reload");
         let n = nginx.clone();
         let reloaded = super::blocking(move || n.test().and_then(|()| n.reload())).await;
@@ -541,6 +556,14 @@ async fn deploy(
                 .into_iter()
                 .map(|(k, problem)| (checked[k], problem))
                 .collect();
+        for &i in checked
+            .iter()
+            .filter(|i| !failed.iter().any(|(f, _)| f == *i))
+        {
+            if let Some(p) = &results[i].1 {
+                super::deploy::confirm_served(store, &p.record.name, p.installed).await;
+            }
+        }
         crate::failpoint::hit("renew.after_served_check");
         if failed.is_empty() {
             continue;
@@ -564,7 +587,7 @@ async fn deploy(
         let hooks = [p.record.deploy_hook.as_deref(), opts.deploy_hook.as_deref()];
         let mut hook_error = None;
         for hook in hooks.into_iter().flatten() {
-            if let Err(e) = run_hook(store, hook, &p.record).await {
+            if let Err(e) = run_hook(store, hook, &p.record, p.installed).await {
                 report.outcome = Outcome::Failed {
                     error: format!("renewed and live, but {e}"),
                     kind: FailureKind::NeedsAttention,
@@ -897,21 +920,28 @@ impl Progress for Named<'_> {
     }
 }
 
-/// Runs a deploy hook for a renewed certificate, stdin closed (renewals run unattended).
-async fn run_hook(store: &dyn CertStore, hook: &str, record: &RenewalRecord) -> Result<(), Error> {
+/// Runs a deploy hook for a renewed certificate (once for `version`), stdin closed (renewals
+/// run unattended).
+async fn run_hook(
+    store: &dyn CertStore,
+    hook: &str,
+    record: &RenewalRecord,
+    version: u64,
+) -> Result<(), Error> {
     let paths = store.live_paths(&record.name, KeySlot::Primary);
     let rsa = record
         .dual
         .then(|| store.live_paths(&record.name, KeySlot::Rsa));
-    Ok(super::deploy::run_deploy_hook(
-        hook,
-        &record.name,
-        &record.domains,
-        &paths,
-        rsa.as_ref(),
-        crate::hooks::Stdin::Null,
-    )
-    .await?)
+    let hook = super::deploy::DeployHook {
+        command: hook,
+        name: &record.name,
+        version,
+        domains: &record.domains,
+        paths: &paths,
+        rsa: rsa.as_ref(),
+    };
+    super::deploy::run_deploy_hook(store, &hook, crate::hooks::Stdin::Null).await?;
+    Ok(())
 }
 
 /// When a rate-limited CA says to come back. Let's Encrypt words it in the problem detail
@@ -955,6 +985,12 @@ pub fn failure_kind(err: &Error) -> FailureKind {
                 FailureKind::Transient
             }
         }
+        // A CA that errs on its side (or asks us to slow down) will answer again later; a 4xx
+        // to the directory is a wrong URL.
+        Error::Acme(AcmeError::Status { code, .. }) => match *code >= 500 || *code == 429 {
+            true => FailureKind::Transient,
+            false => FailureKind::NeedsAttention,
+        },
         Error::Acme(AcmeError::ValidationFailed { failures }) => {
             let all_permanent = failures
                 .iter()
