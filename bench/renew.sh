@@ -4,14 +4,20 @@
 #   2. DUE short-lived certificates, all due, renewed against local pebble in one `certctl renew`;
 #   3. the daemon's memory while idle over the COUNT certificates.
 #   bash bench/renew.sh [COUNT=1000] [DUE=50] [RUNS=10]      results: bench/results/renew-*.md
+# CERTCTL_BIN=PATH measures that build instead of building this tree (a before/after comparison);
+# SKIP_CERTBOT=1 leaves certbot out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lab.sh
 lab_enter_netns bench/renew.sh "$@"
 COUNT="${1:-1000}"; DUE="${2:-50}"; RUNS="${3:-10}"
 command -v hyperfine >/dev/null || { echo "apt-get install -y hyperfine" >&2; exit 1; }
-cargo build --release --locked -q
-CERTCTL="$PWD/target/release/certctl"
+if [ -n "${CERTCTL_BIN:-}" ]; then
+    CERTCTL="$(realpath "$CERTCTL_BIN")"
+else
+    cargo build --release --locked -q
+    CERTCTL="$PWD/target/release/certctl"
+fi
 OUT="$PWD/bench/results"; mkdir -p "$OUT"
 export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
 W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"

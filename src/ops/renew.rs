@@ -260,7 +260,10 @@ async fn renew_one_inner(
         live_version,
         live,
         cert_id,
-    } = Known::load(store, &name)?;
+    } = {
+        let name = name.clone();
+        super::with_store(store, move |s| Known::load(s, &name)).await?
+    };
     let mut ari_refreshed = false;
     let mut archive_checked = false;
     let mut newer_archived = None;
@@ -286,18 +289,25 @@ async fn renew_one_inner(
             Decision::RefreshAri => {
                 ari_refreshed = true;
                 if let Some((_, leaf)) = &live
-                    && let Some(account) = shared.account(store, &record).await
+                    && let Some(account) = shared
+                        .account(store, &record.server, record.ca_bundle.as_deref())
+                        .await
                     && let Some(ari) =
                         super::ari::refresh(&account, &record.server, leaf, state.ari.as_ref(), now)
                             .await
                 {
                     state.ari = Some(ari);
-                    store.save_state(&name, &state)?;
+                    let (name, state) = (name.clone(), state.clone());
+                    super::with_store(store, move |s| s.save_state(&name, &state)).await?;
                 }
             }
             Decision::CheckArchive => {
                 archive_checked = true;
-                newer_archived = newer_archived_version(store, &name, live_version, now);
+                let name = name.clone();
+                newer_archived = super::with_store(store, move |s| {
+                    newer_archived_version(s, &name, live_version, now)
+                })
+                .await;
             }
             decision => break decision,
         }
@@ -311,7 +321,8 @@ async fn renew_one_inner(
     );
     let mut claim = None;
     if deploys && !opts.dry_run {
-        claim = store.try_claim_deploy(&name)?;
+        let owned = name.clone();
+        claim = super::with_store(store, move |s| s.try_claim_deploy(&owned)).await?;
         if claim.is_none() {
             tracing::info!("{name}: another certctl run is deploying it");
             report.not_after = live_expiry;
@@ -377,17 +388,22 @@ async fn renew_one_inner(
             return Ok(None);
         }
         Decision::DeployArchived { version } => {
-            let Some(info) = version_info(store, &name, version) else {
-                return Err(StoreError::Corrupt {
-                    path: format!("archive/{version}").into(),
-                    reason: "the version to deploy does not parse".into(),
-                }
-                .into());
-            };
-            tracing::info!(
-                "{name}: version {version} in the archive is valid; deploying it instead of ordering again"
-            );
-            store.restore_version(&name, version)?;
+            let owned = name.clone();
+            let info = super::with_store(store, move |s| -> Result<CertInfo, Error> {
+                let Some(info) = version_info(s, &owned, version) else {
+                    return Err(StoreError::Corrupt {
+                        path: format!("archive/{version}").into(),
+                        reason: "the version to deploy does not parse".into(),
+                    }
+                    .into());
+                };
+                tracing::info!(
+                    "{owned}: version {version} in the archive is valid; deploying it instead of ordering again"
+                );
+                s.restore_version(&owned, version)?;
+                Ok(info)
+            })
+            .await?;
             let claim = claim.expect("claimed above");
             // Its deploy marks went with the restore: a full deploy.
             return Ok(Some(to_deploy(
@@ -425,12 +441,19 @@ async fn renew_one_inner(
         }
         false => Stage::Install,
     };
+    // One account per CA per run, shared by every certificate's order (restoring one fetches
+    // the directory); without a stored one the workflow creates it.
+    let account = shared
+        .account(store, &req.directory_url, req.ca_bundle.as_deref())
+        .await;
     let run = IssueRun {
         stage,
         replaces: replaces.as_deref().filter(|_| stage == Stage::Install),
         trusted: !opts.dry_run,
+        account: account.as_ref(),
     };
-    let previous = store.live_version(&name)?;
+    let owned = name.clone();
+    let previous = super::with_store(store, move |s| s.live_version(&owned)).await?;
     let progress = Named(&name);
     // Standalone responders bind the HTTP port: those certificates take turns.
     let _port = match req.responder {
@@ -458,7 +481,10 @@ async fn renew_one_inner(
                 serial: outcome.cert.serial.clone(),
             };
             crate::failpoint::hit("renew.after_install");
-            let installed = store.live_version(&name)?.unwrap_or_default();
+            let owned = name.clone();
+            let installed = super::with_store(store, move |s| s.live_version(&owned))
+                .await?
+                .unwrap_or_default();
             Ok(Some(Pending {
                 _claim: claim.expect("claimed unless a dry run"),
                 record,
@@ -471,9 +497,14 @@ async fn renew_one_inner(
         Err(e) if stage == Stage::DryRun => Err(e),
         Err(e) => {
             let kind = failure_kind(&e);
-            let mut state = store.load_state(&name).unwrap_or(state);
-            state.failed(now, e.to_string(), kind, retry_after(&e));
-            store.save_state(&name, &state)?;
+            let (owned, error, retry) = (name.clone(), e.to_string(), retry_after(&e));
+            let state = super::with_store(store, move |s| -> Result<RenewalState, Error> {
+                let mut state = s.load_state(&owned).unwrap_or(state);
+                state.failed(now, error, kind, retry);
+                s.save_state(&owned, &state)?;
+                Ok(state)
+            })
+            .await?;
             report.outcome = Outcome::Failed {
                 error: e.to_string(),
                 kind,
@@ -599,19 +630,14 @@ async fn deploy(
         crate::failpoint::hit("renew.after_hooks");
         // Deployed: a later run does not deploy this version again. Written under the
         // certificate's lock, while this run still holds the deploy claim.
-        match super::locks::cert(store, &report.name, opts.lock_wait).await {
-            Ok(_lock) => {
-                let mut state = store.load_state(&report.name).unwrap_or_default();
-                state.deployed_version = Some(p.installed);
-                if hook_error.is_some() {
-                    state.last_error = hook_error;
-                }
-                if let Err(e) = store.save_state(&report.name, &state) {
-                    tracing::warn!("{}: cannot record the deploy: {e}", report.name);
-                }
+        let installed = p.installed;
+        update_state(store, opts, &report.name, "the deploy", move |state| {
+            state.deployed_version = Some(installed);
+            if hook_error.is_some() {
+                state.last_error = hook_error;
             }
-            Err(e) => tracing::warn!("{}: cannot record the deploy: {e}", report.name),
-        }
+        })
+        .await;
         drop(p);
     }
 }
@@ -649,17 +675,11 @@ async fn record_failure(
     error: String,
 ) {
     let now = crate::clock::unix_now();
-    let mut state = RenewalState::default();
-    match super::locks::cert(store, &report.name, opts.lock_wait).await {
-        Ok(_lock) => {
-            state = store.load_state(&report.name).unwrap_or_default();
-            state.failed(now, error.clone(), FailureKind::NeedsAttention, None);
-            if let Err(e) = store.save_state(&report.name, &state) {
-                tracing::warn!("{}: cannot record the failure: {e}", report.name);
-            }
-        }
-        Err(e) => tracing::warn!("{}: cannot record the failure: {e}", report.name),
-    }
+    let failure = error.clone();
+    let state = update_state(store, opts, &report.name, "the failure", move |state| {
+        state.failed(now, failure, FailureKind::NeedsAttention, None);
+    })
+    .await;
     report.outcome = Outcome::Failed {
         error,
         kind: FailureKind::NeedsAttention,
@@ -680,27 +700,62 @@ async fn roll_back(
     let Some(p) = pending else { return };
     let lock = super::locks::cert(store, &report.name, opts.lock_wait).await;
     let now = crate::clock::unix_now();
-    let outcome = match &lock {
-        Err(e) => format!("the new certificate stays live: {e}"),
-        Ok(_) => super::deploy::roll_back_to(store, &report.name, p.installed, p.previous, now),
-    };
-    crate::failpoint::hit("renew.after_rollback");
-    let error = format!("{problem}; {outcome}");
-    let mut state = store.load_state(&report.name).unwrap_or_default();
-    state.failed(now, error.clone(), FailureKind::NeedsAttention, None);
-    if lock.is_ok()
-        && let Err(e) = store.save_state(&report.name, &state)
-    {
-        tracing::warn!("{}: cannot record the failure: {e}", report.name);
-    }
-    report.not_after = live_leaf(store, &report.name).map(|(info, _)| info.not_after);
+    let (name, installed, previous) = (report.name.clone(), p.installed, p.previous);
+    let (error, state, not_after) = super::with_store(store, move |s| {
+        let outcome = match &lock {
+            Err(e) => format!("the new certificate stays live: {e}"),
+            Ok(_) => super::deploy::roll_back_to(s, &name, installed, previous, now),
+        };
+        crate::failpoint::hit("renew.after_rollback");
+        let error = format!("{problem}; {outcome}");
+        let mut state = s.load_state(&name).unwrap_or_default();
+        state.failed(now, error.clone(), FailureKind::NeedsAttention, None);
+        if lock.is_ok()
+            && let Err(e) = s.save_state(&name, &state)
+        {
+            tracing::warn!("{name}: cannot record the failure: {e}");
+        }
+        let not_after = live_leaf(s, &name).map(|(info, _)| info.not_after);
+        (error, state, not_after)
+    })
+    .await;
+    report.not_after = not_after;
     report.outcome = Outcome::Failed {
         error,
         kind: FailureKind::NeedsAttention,
         next_retry: state.next_retry,
     };
-    drop(lock);
     drop(p);
+}
+
+/// Changes a certificate's state under its lock, on the blocking pool; a state that cannot be
+/// written is logged (`what` was not recorded). Returns the state as changed (the default when
+/// the lock could not be had).
+async fn update_state(
+    store: &dyn CertStore,
+    opts: &RenewOptions,
+    name: &str,
+    what: &'static str,
+    change: impl FnOnce(&mut RenewalState) + Send + 'static,
+) -> RenewalState {
+    let lock = match super::locks::cert(store, name, opts.lock_wait).await {
+        Ok(lock) => lock,
+        Err(e) => {
+            tracing::warn!("{name}: cannot record {what}: {e}");
+            return RenewalState::default();
+        }
+    };
+    let name = name.to_owned();
+    super::with_store(store, move |s| {
+        let _lock = lock;
+        let mut state = s.load_state(&name).unwrap_or_default();
+        change(&mut state);
+        if let Err(e) = s.save_state(&name, &state) {
+            tracing::warn!("{name}: cannot record {what}: {e}");
+        }
+        state
+    })
+    .await
 }
 
 /// What the store knows about one certificate.
@@ -880,33 +935,36 @@ fn live_leaf(store: &dyn CertStore, name: &str) -> Option<(CertInfo, Certificate
 }
 
 /// What the concurrent renewals of one run share: one account per CA (restoring one fetches the
-/// directory), and the turn of the standalone responders.
+/// directory, and its HTTP client keeps its connections for every order), and the turn of the
+/// standalone responders.
 #[derive(Default)]
 struct Shared {
-    cache: tokio::sync::Mutex<HashMap<String, Option<instant_acme::Account>>>,
+    #[allow(clippy::type_complexity)]
+    cache: tokio::sync::Mutex<HashMap<(String, Option<PathBuf>), Option<instant_acme::Account>>>,
     standalone: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
+    /// The stored account for the CA at `server` (trusting `ca_bundle`), restored once per run.
+    /// None when there is none yet (the workflow creates it; the next certificate finds it) or
+    /// it cannot be restored (remembered, so a CA that is down costs one wait, not one each).
     async fn account(
         &self,
         store: &dyn CertStore,
-        record: &RenewalRecord,
+        server: &str,
+        ca_bundle: Option<&std::path::Path>,
     ) -> Option<instant_acme::Account> {
+        let key = (server.to_owned(), ca_bundle.map(ToOwned::to_owned));
         let mut cache = self.cache.lock().await;
-        if let Some(found) = cache.get(&record.server) {
+        if let Some(found) = cache.get(&key) {
             return found.clone();
         }
-        let account = match store.load_account(&record.server) {
-            Ok(Some(json)) => {
-                crate::acme::account::restore(&record.server, record.ca_bundle.as_deref(), &json)
-                    .await
-                    .inspect_err(|e| tracing::warn!("renewal information unavailable: {e}"))
-                    .ok()
-            }
-            _ => None,
-        };
-        cache.insert(record.server.clone(), account.clone());
+        let json = super::issue::stored_account(store, server).await.ok()??;
+        let account = crate::acme::account::restore(server, ca_bundle, &json)
+            .await
+            .inspect_err(|e| tracing::warn!("{server}: {e}"))
+            .ok();
+        cache.insert(key, account.clone());
         account
     }
 }
