@@ -84,5 +84,10 @@ lab_wait_port "$LAB_HTTP"
 for i in $(seq 1 "$DUE"); do
     "$CERTCTL" --state-dir "$W/due" -q issue "d$i.test" --webroot "$W/www" --http-port "$LAB_HTTP" $common
 done
-hyperfine -N --runs "$RUNS" --export-markdown "$OUT/renew-due.md" --export-json "$OUT/renew-due.json" \
+# One run first, with its messages: hyperfine would only say "non-zero exit code" (and they are
+# due again at once, so this is the warmup too).
+"$CERTCTL" --state-dir "$W/due" renew --concurrency 16 >"$W/first-run.log" 2>&1 ||
+    { tail -n 30 "$W/first-run.log" >&2; echo "renew failed on its first run (above)" >&2; exit 1; }
+# --show-output: a quiet run prints only what failed, and a failure then says why.
+hyperfine -N --show-output --runs "$RUNS" --export-markdown "$OUT/renew-due.md" --export-json "$OUT/renew-due.json" \
     -n "certctl renew ($DUE due, --concurrency 16)" "$CERTCTL --state-dir $W/due -q renew --concurrency 16"

@@ -8,6 +8,12 @@
 //! kilobytes and a certificate chain rarely more than ten, so 1 MiB is far above anything a
 //! CA sends and far below anything that hurts. TCP keepalive is on, so a CA that vanishes
 //! without closing the connection is noticed on pooled connections too.
+//!
+//! An HTTP error status is reported as one (status, method and URL) when instant-acme would
+//! misread it: to a GET or HEAD, whose body it parses as the directory or ignores, and to a POST
+//! without a problem document (a proxy's HTML 502). A POST's problem document goes to
+//! instant-acme, which reads it (and retries a rejected nonce). A failed exchange names its
+//! request ("POST https://…/new-order: …").
 
 use std::future::Future;
 use std::path::Path;
@@ -130,6 +136,16 @@ pub(crate) enum ExchangeError {
     },
 }
 
+/// An exchange cut short, named by its request: "POST https://…/new-order: no complete answer …".
+#[derive(Debug, thiserror::Error)]
+#[error("{request}: {error}")]
+pub(crate) struct CutShort {
+    /// The method and URL.
+    request: String,
+    /// Why.
+    error: ExchangeError,
+}
+
 /// The problem document in an error response's body, if it holds one.
 fn problem_in(body: &[u8]) -> Option<instant_acme::Problem> {
     serde_json::from_slice::<instant_acme::Problem>(body)
@@ -152,6 +168,7 @@ impl HttpClient for AcmeHttp {
         req: http::Request<BodyWrapper<Bytes>>,
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
         let (method, url) = (req.method().clone(), req.uri().to_string());
+        let request = format!("{method} {url}");
         let fut = self.client.request(req);
         let limits = self.limits;
         Box::pin(async move {
@@ -191,13 +208,19 @@ impl HttpClient for AcmeHttp {
                 }
                 Ok(http::Response::from_parts(parts, Full::new(body)))
             };
-            match tokio::time::timeout(limits.deadline, exchange).await {
-                Ok(Ok(rsp)) => Ok(BytesResponse::from(rsp)),
-                Ok(Err(e)) => Err(instant_acme::Error::Other(Box::new(e))),
-                Err(_) => Err(instant_acme::Error::Other(Box::new(
-                    ExchangeError::Deadline(limits.deadline),
-                ))),
-            }
+            let error = match tokio::time::timeout(limits.deadline, exchange).await {
+                Ok(Ok(rsp)) => return Ok(BytesResponse::from(rsp)),
+                // The status line names the request already.
+                Ok(Err(e @ ExchangeError::Status { .. })) => {
+                    return Err(instant_acme::Error::Other(Box::new(e)));
+                }
+                Ok(Err(e)) => e,
+                Err(_) => ExchangeError::Deadline(limits.deadline),
+            };
+            Err(instant_acme::Error::Other(Box::new(CutShort {
+                request,
+                error,
+            })))
         })
     }
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::common::{Lab, assert_ok, stderr};
+use crate::common::{Lab, assert_ok, stderr, stdout};
 
 /// What one row of the matrix counts.
 #[derive(Debug, Default)]
@@ -251,13 +251,29 @@ fn concurrent_renewals_deploy_each_version_once() {
                     .unwrap()
             })
             .collect();
-        for run in runs {
-            let out = run.wait_with_output().unwrap();
-            assert_ok(&out);
-        }
+        // Each run's output is read as it comes (one thread each): a run blocked writing to a
+        // full pipe while it holds a lock would stall the others until their lock wait ends.
+        let outs: Vec<Output> = runs
+            .into_iter()
+            .map(|run| std::thread::spawn(move || run.wait_with_output().unwrap()))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
         row.longest = row.longest.max(started.elapsed());
+        for out in &outs {
+            assert_ok(out);
+        }
+        let before = (row.torn, row.lost, row.duplicate_deploys);
         for name in names {
             judge(&lab, name, &mut row);
+        }
+        if (row.torn, row.lost, row.duplicate_deploys) != before {
+            // What a failure needs explained: each run's account of itself, and the deploys.
+            for out in &outs {
+                eprintln!("--- a run:\n{}{}", stdout(out), stderr(out));
+            }
+            eprintln!("--- deploys:\n{:?}", deploys(&lab));
         }
     }
     row.print("three concurrent renews, 4 due certificates");
@@ -590,4 +606,79 @@ fn a_hook_that_completes_after_certctl_died_is_not_run_again_and_the_rest_run_on
     // And a later run leaves the deployed version alone.
     assert_ok(&lab.certctl(["renew"]).output().unwrap());
     assert_eq!(fs::read_to_string(&log).unwrap(), runs);
+}
+
+#[test]
+fn a_held_certificate_lock_is_waited_for_boundedly_and_sigterm_ends_the_wait() {
+    let lab = Lab::start();
+    let name = "lock.test";
+    assert_ok(&lab.issue_standalone(&[name], &[]));
+    let before = fs::read_link(lab.live(name)).unwrap();
+    // Another certctl (this test) holds the certificate's lock.
+    let lock = fs::File::open(lab.state_dir.join("certs").join(name).join(".lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+
+    // renew waits as long as --lock-wait says, then says who holds it up.
+    let mut row = Row::default();
+    let out = run_bounded(
+        lab.certctl(["renew", "--force", "--lock-wait", "1"]),
+        &mut row,
+    )
+    .expect("renew ends after its lock wait");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "another certctl has been working on {name} for over 1 s"
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    // issue waits longer (120 s), and SIGTERM ends the wait with a clear message.
+    let port = lab.http_port.to_string();
+    let mut issue = lab
+        .issue_command(&[name], &["--standalone", "--http-port", &port])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        issue.try_wait().unwrap().is_none(),
+        "issue waits for the lock"
+    );
+    let term = Command::new("kill")
+        .args(["-TERM", &issue.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let started = Instant::now();
+    let out = loop {
+        if issue.try_wait().unwrap().is_some() {
+            break issue.wait_with_output().unwrap();
+        }
+        // A hang guard, not a timing: the wait would otherwise last 120 s.
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "SIGTERM did not end the lock wait"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("interrupted; the live certificate was not changed"),
+        "{}",
+        stderr(&out)
+    );
+    drop(lock);
+    assert_eq!(fs::read_link(lab.live(name)).unwrap(), before);
+    Row {
+        trials: 1,
+        lost: u32::from(fs::read_link(lab.live(name)).unwrap() != before),
+        torn: u32::from(!live_set_intact(&lab, name)),
+        hangs: row.hangs,
+        longest: row.longest,
+        ..Row::default()
+    }
+    .print("a held certificate lock (renew --lock-wait, issue and SIGTERM)");
 }
