@@ -2,7 +2,8 @@
 # The fault matrix at larger counts: certctl killed at every step of issue and renew, three
 # concurrent renews, the daemon and the timer together, nginx failing for another site, many dry
 # runs creating one account, the record killed on either side of the swap, a corrupt record, a
-# full disk, and CA faults (stalled and endless bodies, storms of 500s and of badNonce).
+# full disk, and CA faults (stalled, reset and endless bodies, bodies past the cap, storms of 500s
+# and of badNonce).
 # Prints one table row per fault: trials, live sets torn, certificates lost, duplicate deploys,
 # hangs, longest run. Uses the debug build (the failpoints are compiled into debug builds only).
 #   bash bench/faults.sh [TRIALS=5]          results: bench/results/faults.md

@@ -4,14 +4,20 @@
 #   2. DUE short-lived certificates, all due, renewed against local pebble in one `certctl renew`;
 #   3. the daemon's memory while idle over the COUNT certificates.
 #   bash bench/renew.sh [COUNT=1000] [DUE=50] [RUNS=10]      results: bench/results/renew-*.md
+# CERTCTL_BIN=PATH measures that build instead of building this tree (a before/after comparison);
+# SKIP_CERTBOT=1 leaves certbot out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lab.sh
 lab_enter_netns bench/renew.sh "$@"
 COUNT="${1:-1000}"; DUE="${2:-50}"; RUNS="${3:-10}"
 command -v hyperfine >/dev/null || { echo "apt-get install -y hyperfine" >&2; exit 1; }
-cargo build --release --locked -q
-CERTCTL="$PWD/target/release/certctl"
+if [ -n "${CERTCTL_BIN:-}" ]; then
+    CERTCTL="$(realpath "$CERTCTL_BIN")"
+else
+    cargo build --release --locked -q
+    CERTCTL="$PWD/target/release/certctl"
+fi
 OUT="$PWD/bench/results"; mkdir -p "$OUT"
 export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
 W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"
@@ -78,5 +84,10 @@ lab_wait_port "$LAB_HTTP"
 for i in $(seq 1 "$DUE"); do
     "$CERTCTL" --state-dir "$W/due" -q issue "d$i.test" --webroot "$W/www" --http-port "$LAB_HTTP" $common
 done
-hyperfine -N --runs "$RUNS" --export-markdown "$OUT/renew-due.md" --export-json "$OUT/renew-due.json" \
+# One run first, with its messages: hyperfine would only say "non-zero exit code" (and they are
+# due again at once, so this is the warmup too).
+"$CERTCTL" --state-dir "$W/due" renew --concurrency 16 >"$W/first-run.log" 2>&1 ||
+    { tail -n 30 "$W/first-run.log" >&2; echo "renew failed on its first run (above)" >&2; exit 1; }
+# --show-output: a quiet run prints only what failed, and a failure then says why.
+hyperfine -N --show-output --runs "$RUNS" --export-markdown "$OUT/renew-due.md" --export-json "$OUT/renew-due.json" \
     -n "certctl renew ($DUE due, --concurrency 16)" "$CERTCTL --state-dir $W/due -q renew --concurrency 16"

@@ -53,7 +53,8 @@ lab_wait_port() {
 
 lab_start_pebble() {
     local dir="$1" dns cts
-    LAB_HTTP=$(lab_free_port); LAB_ACME=$(lab_free_port); LAB_MGMT=$(lab_free_port)
+    # LAB_HTTP_PORT: the port pebble validates HTTP-01 on (80 inside a private network namespace).
+    LAB_HTTP=${LAB_HTTP_PORT:-$(lab_free_port)}; LAB_ACME=$(lab_free_port); LAB_MGMT=$(lab_free_port)
     dns=$(lab_free_port); cts=$(lab_free_port)
     LAB_CA="$dir/lab-ca.pem"
     LAB_DIRECTORY="https://127.0.0.1:$LAB_ACME/dir"

@@ -1,9 +1,16 @@
 //! The one way certctl runs a user's command: deploy hooks (issue and renew), the on-failure
 //! hook, and a configured nginx reload command all go through `/bin/sh -c`, with what they need
 //! in `CERTCTL_*` variables.
+//!
+//! A deploy hook runs once per certificate version: [`run_marked`] runs it inside a wrapper
+//! shell that, once the hook exits 0, creates a mark file before exiting itself. The mark is on
+//! disk as soon as the hook is done, written by a process that outlives certctl, so a certctl
+//! killed the moment after a hook finished does not make the next run repeat it. A hook that is
+//! itself killed before it exits has no mark and runs again.
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 
 /// A hook that could not run or did not succeed.
@@ -45,7 +52,40 @@ pub fn run(
     env: &[(&'static str, OsString)],
     stdin: Stdin<'_>,
 ) -> Result<(), HookError> {
-    let mut shell = shell(command);
+    wait_for(shell(command), command, env, stdin)
+}
+
+/// The wrapper of [`run_marked`]: `$1` is the hook, `$2` the mark. It runs the hook in a shell
+/// of its own (the hook's `exit` ends that shell, not the wrapper), creates the mark when the
+/// hook succeeded (an empty file: its creation is atomic), and exits with the hook's status.
+const MARK_WRAPPER: &str =
+    r#"/bin/sh -c "$1"; s=$?; if [ "$s" -eq 0 ]; then : >"$2"; fi; exit "$s""#;
+
+/// Runs a deploy hook like [`run`], and when it exits 0 creates `mark` from the wrapper shell
+/// that ran it (see the module docs). The caller makes the mark durable if it is still alive.
+pub fn run_marked(
+    command: &str,
+    env: &[(&'static str, OsString)],
+    stdin: Stdin<'_>,
+    mark: &Path,
+) -> Result<(), HookError> {
+    let mut wrapper = Command::new("/bin/sh");
+    wrapper
+        .arg("-c")
+        .arg(MARK_WRAPPER)
+        .arg("certctl-hook")
+        .arg(command)
+        .arg(mark);
+    wait_for(wrapper, command, env, stdin)
+}
+
+/// Starts `shell` (which runs `command`) with `env` and `stdin`, and waits for it.
+fn wait_for(
+    mut shell: Command,
+    command: &str,
+    env: &[(&'static str, OsString)],
+    stdin: Stdin<'_>,
+) -> Result<(), HookError> {
     shell.envs(env.iter().map(|(k, v)| (k, v)));
     match stdin {
         Stdin::Inherit => {}
@@ -86,5 +126,30 @@ mod tests {
         .unwrap();
         let err = run("exit 3", &env, Stdin::Null).unwrap_err();
         assert_eq!(err.to_string(), "\"exit 3\" exited with exit status: 3");
+    }
+
+    #[test]
+    fn a_marked_hook_leaves_its_mark_only_when_it_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mark = dir.path().join("hook-x");
+        let env = [("CERTCTL_NAME", OsString::from("a.test"))];
+        let err = run_marked(
+            r#"test "$CERTCTL_NAME" = a.test && exit 4"#,
+            &env,
+            Stdin::Null,
+            &mark,
+        )
+        .unwrap_err();
+        assert!(err.to_string().ends_with("exit status: 4"), "{err}");
+        assert!(!mark.exists());
+        // The hook's own `exit` and its input are its own; the mark follows its success.
+        run_marked(
+            r#"test "$(cat)" = in && exit 0; exit 1"#,
+            &env,
+            Stdin::Bytes(b"in"),
+            &mark,
+        )
+        .unwrap();
+        assert!(mark.exists());
     }
 }

@@ -8,6 +8,12 @@
 //! kilobytes and a certificate chain rarely more than ten, so 1 MiB is far above anything a
 //! CA sends and far below anything that hurts. TCP keepalive is on, so a CA that vanishes
 //! without closing the connection is noticed on pooled connections too.
+//!
+//! An HTTP error status is reported as one (status, method and URL) when instant-acme would
+//! misread it: to a GET or HEAD, whose body it parses as the directory or ignores, and to a POST
+//! without a problem document (a proxy's HTML 502). A POST's problem document goes to
+//! instant-acme, which reads it (and retries a rejected nonce). A failed exchange names its
+//! request ("POST https://…/new-order: …").
 
 use std::future::Future;
 use std::path::Path;
@@ -115,6 +121,36 @@ pub(crate) enum ExchangeError {
     /// The connection failed or broke off.
     #[error("{0}")]
     Transport(String),
+    /// An HTTP error status that instant-acme would misread: to a GET or HEAD (it parses the
+    /// body as the directory, or the nonce, it asked for) or without a problem document.
+    #[error("the CA answered HTTP {status} to {method} {url}")]
+    Status {
+        /// The request's method.
+        method: http::Method,
+        /// The request's URL.
+        url: String,
+        /// The status line's code and reason.
+        status: http::StatusCode,
+        /// The problem document the body held, if any.
+        problem: Option<instant_acme::Problem>,
+    },
+}
+
+/// An exchange cut short, named by its request: "POST https://…/new-order: no complete answer …".
+#[derive(Debug, thiserror::Error)]
+#[error("{request}: {error}")]
+pub(crate) struct CutShort {
+    /// The method and URL.
+    request: String,
+    /// Why.
+    error: ExchangeError,
+}
+
+/// The problem document in an error response's body, if it holds one.
+fn problem_in(body: &[u8]) -> Option<instant_acme::Problem> {
+    serde_json::from_slice::<instant_acme::Problem>(body)
+        .ok()
+        .filter(|p| p.r#type.is_some() || p.detail.is_some())
 }
 
 /// A size for people: "1 MiB", "64 KiB", "100 bytes".
@@ -131,6 +167,8 @@ impl HttpClient for AcmeHttp {
         &self,
         req: http::Request<BodyWrapper<Bytes>>,
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
+        let (method, url) = (req.method().clone(), req.uri().to_string());
+        let request = format!("{method} {url}");
         let fut = self.client.request(req);
         let limits = self.limits;
         Box::pin(async move {
@@ -154,15 +192,35 @@ impl HttpClient for AcmeHttp {
                         Err(e) => ExchangeError::Transport(super::error_chain(e.as_ref())),
                     })?
                     .to_bytes();
+                let status = parts.status;
+                if !(status.is_success() || status.is_informational() || status.is_redirection()) {
+                    let problem = problem_in(&body);
+                    // instant-acme reads a POST's problem document itself (and retries on
+                    // badNonce); anything else would reach it as "not ACME JSON".
+                    if method != http::Method::POST || problem.is_none() {
+                        return Err(ExchangeError::Status {
+                            method,
+                            url,
+                            status,
+                            problem,
+                        });
+                    }
+                }
                 Ok(http::Response::from_parts(parts, Full::new(body)))
             };
-            match tokio::time::timeout(limits.deadline, exchange).await {
-                Ok(Ok(rsp)) => Ok(BytesResponse::from(rsp)),
-                Ok(Err(e)) => Err(instant_acme::Error::Other(Box::new(e))),
-                Err(_) => Err(instant_acme::Error::Other(Box::new(
-                    ExchangeError::Deadline(limits.deadline),
-                ))),
-            }
+            let error = match tokio::time::timeout(limits.deadline, exchange).await {
+                Ok(Ok(rsp)) => return Ok(BytesResponse::from(rsp)),
+                // The status line names the request already.
+                Ok(Err(e @ ExchangeError::Status { .. })) => {
+                    return Err(instant_acme::Error::Other(Box::new(e)));
+                }
+                Ok(Err(e)) => e,
+                Err(_) => ExchangeError::Deadline(limits.deadline),
+            };
+            Err(instant_acme::Error::Other(Box::new(CutShort {
+                request,
+                error,
+            })))
         })
     }
 }

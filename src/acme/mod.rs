@@ -32,6 +32,19 @@ pub enum AcmeError {
         /// What went wrong (connection refused, TLS failure, timeout…).
         reason: String,
     },
+    /// The CA answered an HTTP error status to a request whose answer is not a problem
+    /// document (the directory, a nonce), or without a problem document.
+    #[error("the ACME server answered HTTP {status} to {request}{}", .problem.as_ref().map(|p| format!(": {}", ProblemDisplay(p))).unwrap_or_default())]
+    Status {
+        /// The method and URL ("GET https://…/directory").
+        request: String,
+        /// Its code and reason ("500 Internal Server Error").
+        status: String,
+        /// The code alone.
+        code: u16,
+        /// The problem document the body held, if any.
+        problem: Option<Box<Problem>>,
+    },
     /// The CA answered with a problem document.
     #[error("the CA refused {during}: {}{}", ProblemDisplay(.problem), .hint.map(|h| format!(" ({h})")).unwrap_or_default())]
     Refused {
@@ -125,9 +138,28 @@ impl AcmeError {
         match err {
             instant_acme::Error::Api(problem) => Self::refused(during, problem),
             instant_acme::Error::Timeout(_) => Self::Timeout(during),
-            instant_acme::Error::Other(inner) => Self::Unreachable {
-                url: url.to_owned(),
-                reason: error_chain(inner.as_ref()),
+            instant_acme::Error::Other(inner) => match inner.downcast::<http::ExchangeError>() {
+                Ok(exchange) => match *exchange {
+                    http::ExchangeError::Status {
+                        method,
+                        url,
+                        status,
+                        problem,
+                    } => Self::Status {
+                        request: format!("{method} {url}"),
+                        status: status.to_string(),
+                        code: status.as_u16(),
+                        problem: problem.map(Box::new),
+                    },
+                    other => Self::Unreachable {
+                        url: url.to_owned(),
+                        reason: other.to_string(),
+                    },
+                },
+                Err(inner) => Self::Unreachable {
+                    url: url.to_owned(),
+                    reason: error_chain(inner.as_ref()),
+                },
             },
             instant_acme::Error::Json(e) => Self::Unreachable {
                 url: url.to_owned(),
@@ -268,6 +300,40 @@ mod tests {
                 .with_ip_context(true)
                 .to_string()
                 .contains("shortlived")
+        );
+    }
+
+    #[test]
+    fn an_http_error_status_is_named_with_its_url_not_taken_for_bad_json() {
+        let shown = |method, url: &str, status, problem| {
+            let exchange = http::ExchangeError::Status {
+                method,
+                url: url.into(),
+                status,
+                problem,
+            };
+            let other = instant_acme::Error::Other(Box::new(exchange));
+            AcmeError::from_acme("the directory", "https://ca.test/dir", other).to_string()
+        };
+        assert_eq!(
+            shown(
+                ::http::Method::GET,
+                "https://ca.test/dir",
+                ::http::StatusCode::INTERNAL_SERVER_ERROR,
+                Some(problem(
+                    r#"{"type":"urn:ietf:params:acme:error:serverInternal","detail":"down"}"#
+                )),
+            ),
+            "the ACME server answered HTTP 500 Internal Server Error to GET https://ca.test/dir: down (urn:ietf:params:acme:error:serverInternal)"
+        );
+        assert_eq!(
+            shown(
+                ::http::Method::POST,
+                "https://ca.test/new-order",
+                ::http::StatusCode::BAD_GATEWAY,
+                None,
+            ),
+            "the ACME server answered HTTP 502 Bad Gateway to POST https://ca.test/new-order"
         );
     }
 

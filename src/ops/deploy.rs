@@ -13,7 +13,7 @@ use crate::hooks::{self, HookError};
 use crate::nginx::binary::Nginx;
 use crate::nginx::dump::ServerBlock;
 use crate::renewal::decide::MIN_VALIDITY;
-use crate::store::{CertStore, LivePaths};
+use crate::store::{CertStore, DeployStep, LivePaths};
 use crate::trust;
 use crate::verify::{self, CertInfo};
 
@@ -40,19 +40,79 @@ pub fn deploy_env(
     env
 }
 
-/// Runs one deploy hook for a certificate that is live, on the blocking pool (a hook may take
-/// its time; the runtime keeps serving signals and other certificates meanwhile).
+/// One deploy hook to run for a version that is live: what it gets in its environment.
+pub struct DeployHook<'a> {
+    /// The command as the user wrote it.
+    pub command: &'a str,
+    /// The certificate.
+    pub name: &'a str,
+    /// The version that is live (its deploy marks say whether this hook already ran for it).
+    pub version: u64,
+    /// The certificate's names.
+    pub domains: &'a [String],
+    /// Its live paths.
+    pub paths: &'a LivePaths,
+    /// The RSA pair's live paths, for `--dual`.
+    pub rsa: Option<&'a LivePaths>,
+}
+
+/// Runs one deploy hook for a version that is live, once per version: a hook already marked
+/// done for this version (a run that died before recording the deploy ran it) is skipped, and
+/// one that completes is marked by the shell that ran it (see `hooks`). On the blocking pool: a
+/// hook may take its time, and the runtime keeps serving signals and other certificates.
+/// Returns false when the hook was skipped.
 pub async fn run_deploy_hook(
-    hook: &str,
-    name: &str,
-    domains: &[String],
-    paths: &LivePaths,
-    rsa: Option<&LivePaths>,
+    store: &dyn CertStore,
+    hook: &DeployHook<'_>,
     stdin: hooks::Stdin<'static>,
-) -> Result<(), HookError> {
-    let hook = hook.to_owned();
-    let env = deploy_env(name, domains, paths, rsa);
-    super::blocking(move || hooks::run(&hook, &env, stdin)).await
+) -> Result<bool, HookError> {
+    let env = deploy_env(hook.name, hook.domains, hook.paths, hook.rsa);
+    let (store, command, name, version) = (
+        store.shared(),
+        hook.command.to_owned(),
+        hook.name.to_owned(),
+        hook.version,
+    );
+    super::blocking(move || {
+        let step = DeployStep::Hook(&command);
+        if store.deploy_marked(&name, version, step) {
+            tracing::info!("{name}: {command:?} already ran for version {version}; not again");
+            return Ok(false);
+        }
+        match store.deploy_mark_path(&name, version, step) {
+            Ok(mark) => hooks::run_marked(&command, &env, stdin, &mark)?,
+            Err(e) => {
+                tracing::warn!(
+                    "{name}: cannot mark deploy hooks, running {command:?} unmarked: {e}"
+                );
+                hooks::run(&command, &env, stdin)?;
+            }
+        }
+        // The wrapper made the mark; made durable here while certctl lives.
+        if let Err(e) = store.mark_deployed(&name, version, step) {
+            tracing::warn!("{name}: cannot record that {command:?} ran: {e}");
+        }
+        Ok(true)
+    })
+    .await
+}
+
+/// True when nginx was already confirmed to serve `version` (a run that died before recording
+/// the deploy checked it): the reload and the check are not repeated.
+pub async fn served_confirmed(store: &dyn CertStore, name: &str, version: u64) -> bool {
+    let (store, name) = (store.shared(), name.to_owned());
+    super::blocking(move || store.deploy_marked(&name, version, DeployStep::Served)).await
+}
+
+/// Marks `version` as served by nginx, before anything else of its deploy happens.
+pub async fn confirm_served(store: &dyn CertStore, name: &str, version: u64) {
+    let (store, name) = (store.shared(), name.to_owned());
+    super::blocking(move || {
+        if let Err(e) = store.mark_deployed(&name, version, DeployStep::Served) {
+            tracing::warn!("{name}: cannot record that nginx serves version {version}: {e}");
+        }
+    })
+    .await
 }
 
 /// How long the post-deploy check waits for nginx to serve a new certificate (old workers finish

@@ -15,7 +15,7 @@ use crate::nginx::apply::Reload;
 use crate::progress::{Progress, Step};
 use crate::renewal::due::FailureKind;
 use crate::renewal::state::RenewalState;
-use crate::store::{CertFiles, CertStore, KeySlot, LivePaths};
+use crate::store::{CertFiles, CertStore, KeySlot, LivePaths, StoreError};
 use crate::verify::{self, CertInfo};
 
 /// Everything `issue` needs, resolved and validated by the CLI.
@@ -141,8 +141,8 @@ pub enum Stage {
     DryRun,
 }
 
-/// What a run needs beyond the request: the stage and the certificate it replaces.
-#[derive(Clone, Copy, Debug)]
+/// What a run needs beyond the request: the stage, the certificate it replaces, the account.
+#[derive(Clone, Copy)]
 pub struct IssueRun<'a> {
     /// How far to go.
     pub stage: Stage,
@@ -152,6 +152,9 @@ pub struct IssueRun<'a> {
     /// before it goes live. Skipped for Let's Encrypt's staging CA, whose roots are untrusted by
     /// design.
     pub trusted: bool,
+    /// The CA account, when the caller already has it (renew restores one per CA per run, not
+    /// one per certificate); else it is loaded, or created, here.
+    pub account: Option<&'a instant_acme::Account>,
 }
 
 /// Runs the issue workflow under the certificate's lock. See the crate docs for the steps.
@@ -169,6 +172,7 @@ pub async fn issue(
         stage: Stage::Deploy,
         replaces: None,
         trusted: true,
+        account: None,
     };
     issue_locked(store, req, run, progress).await
 }
@@ -198,10 +202,14 @@ pub async fn issue_locked(
         });
     }
     // What a reissue that nginx does not serve goes back to: the version last deployed.
-    let previous = match store.load_state(&req.name)?.deployed_version {
-        Some(deployed) => Some(deployed),
-        None => store.live_version(&req.name)?,
-    };
+    let name = req.name.clone();
+    let previous = super::with_store(store, move |s| -> Result<_, Error> {
+        Ok(match s.load_state(&name)?.deployed_version {
+            Some(deployed) => Some(deployed),
+            None => s.live_version(&name)?,
+        })
+    })
+    .await?;
     let (mut outcome, mut state) = install(store, req, obtained, progress).await?;
     crate::failpoint::hit("issue.after_install");
     if run.stage == Stage::Install {
@@ -240,16 +248,29 @@ async fn preflight(
     run: IssueRun<'_>,
     progress: &dyn Progress,
 ) -> Result<Prepared, Error> {
-    // A dual certificate stays dual: its nginx site serves both sets.
-    let remembered = store.load_record(&req.name).ok().flatten();
-    let dual = req.dual || remembered.as_ref().is_some_and(|r| r.dual);
-    if req.reuse_key
-        && let Some(revoked) = store.load_state(&req.name).ok().and_then(|s| s.revoked)
-        && revoked.reason == "keyCompromise"
-    {
+    // A dual certificate stays dual: its nginx site serves both sets. What the store holds is
+    // read on the blocking pool.
+    let (name, reuse, asked_dual) = (req.name.clone(), req.reuse_key, req.dual);
+    let (dual, compromised, reused, reused_rsa) =
+        super::with_store(store, move |s| -> Result<_, Error> {
+            let remembered = s.load_record(&name).ok().flatten();
+            let dual = asked_dual || remembered.is_some_and(|r| r.dual);
+            let compromised = reuse
+                && s.load_state(&name)
+                    .ok()
+                    .and_then(|st| st.revoked)
+                    .is_some_and(|r| r.reason == "keyCompromise");
+            let reused = reused_key(s, &name, reuse, KeySlot::Primary)?;
+            let reused_rsa = match dual {
+                true => reused_key(s, &name, reuse, KeySlot::Rsa)?,
+                false => None,
+            };
+            Ok((dual, compromised, reused, reused_rsa))
+        })
+        .await?;
+    if compromised {
         return Err(InputError::CompromisedKey(req.name.clone()).into());
     }
-    let reused = reused_key(store, req, KeySlot::Primary)?;
     let key_type = reused
         .as_ref()
         .map(PrivateKey::key_type)
@@ -268,10 +289,6 @@ async fn preflight(
     if dual && key_type.is_rsa() {
         return Err(InputError::DualRsa(key_type).into());
     }
-    let reused_rsa = match dual {
-        true => reused_key(store, req, KeySlot::Rsa)?,
-        false => None,
-    };
     // `issue --nginx` sets nginx up; a renewal leaves nginx files alone (the site already serves
     // challenges, and the self-check proves it).
     if let Some(n) = req.nginx.as_ref().filter(|_| run.stage == Stage::Deploy) {
@@ -331,7 +348,10 @@ async fn obtain(
         rsa_key_task,
     } = prepared;
     progress.step(Step::Account, &req.directory_url);
-    let (account, account_created) = load_or_create_account(store, req).await?;
+    let (account, account_created) = match run.account {
+        Some(account) => (account.clone(), false),
+        None => load_or_create_account(store, req).await?,
+    };
     progress.step(
         Step::Account,
         if account_created {
@@ -414,31 +434,40 @@ async fn install(
     progress.step(Step::Install, &req.name);
     let mut record = record_for(req, obtained.key_type);
     record.dual = obtained.dual;
-    // nginx files of the user's that read this certificate (an import pointed them here) keep
-    // reading it: every later version reloads that nginx too.
-    record.reload_nginx = store
-        .load_record(&req.name)
+    let leaf = verify::parse_pem_chain(obtained.files.cert.as_bytes())
         .ok()
-        .flatten()
-        .and_then(|r| r.reload_nginx);
-    let paths = store.install(&req.name, &obtained.files, &record)?;
+        .and_then(|c| c.into_iter().next());
+    // The writes and their fsyncs, on the blocking pool.
+    let (name, files) = (req.name.clone(), obtained.files);
+    let (paths, mut state) = super::with_store(store, move |s| -> Result<_, Error> {
+        // nginx files of the user's that read this certificate (an import pointed them here)
+        // keep reading it: every later version reloads that nginx too.
+        record.reload_nginx = s
+            .load_record(&name)
+            .ok()
+            .flatten()
+            .and_then(|r| r.reload_nginx);
+        let paths = s.install(&name, &files, &record)?;
+        Ok((paths, s.load_state(&name).unwrap_or_default()))
+    })
+    .await?;
     let rsa = obtained.rsa_cert.map(|cert| RsaOutcome {
         paths: store.live_paths(&req.name, KeySlot::Rsa),
         cert,
     });
-    let mut state = store.load_state(&req.name).unwrap_or_default();
     let now = crate::clock::unix_now();
     state.succeeded(now);
-    if let Some(leaf) = verify::parse_pem_chain(obtained.files.cert.as_bytes())
-        .ok()
-        .and_then(|c| c.into_iter().next())
-    {
+    if let Some(leaf) = leaf {
         state.ari =
             super::ari::refresh(&obtained.account, &req.directory_url, &leaf, None, now).await;
     }
-    if let Err(e) = store.save_state(&req.name, &state) {
-        tracing::warn!("{}: cannot record the renewal state: {e}", req.name);
-    }
+    let (name, saved) = (req.name.clone(), state.clone());
+    super::with_store(store, move |s| {
+        if let Err(e) = s.save_state(&name, &saved) {
+            tracing::warn!("{name}: cannot record the renewal state: {e}");
+        }
+    })
+    .await;
     let outcome = IssueOutcome {
         name: req.name.clone(),
         paths,
@@ -462,6 +491,13 @@ async fn deploy(
     previous: Option<u64>,
     progress: &dyn Progress,
 ) -> Result<(), Error> {
+    // The version this run put live: what the deploy marks and the record are about.
+    let version = store
+        .live_version(&req.name)?
+        .ok_or_else(|| StoreError::Corrupt {
+            path: outcome.paths.cert.clone(),
+            reason: "no live version after the install".into(),
+        })?;
     if let Some(n) = &req.nginx {
         progress.step(Step::Deploy, "writing the nginx TLS site, nginx -t, reload");
         let (handle, name, site) = (store.shared(), req.name.clone(), n.site.clone());
@@ -482,23 +518,23 @@ async fn deploy(
         crate::failpoint::hit("issue.after_nginx");
         progress.step(Step::Deploy, "checking what nginx serves");
         served_or_roll_back(store, req, outcome, previous).await?;
+        super::deploy::confirm_served(store, &req.name, version).await;
     }
     if let Some(hook) = &req.deploy_hook {
         progress.step(Step::Deploy, hook);
         let domains: Vec<String> = req.identifiers.iter().map(Identifier::as_string).collect();
-        let rsa_paths = outcome.rsa.as_ref().map(|r| &r.paths);
-        super::deploy::run_deploy_hook(
-            hook,
-            &req.name,
-            &domains,
-            &outcome.paths,
-            rsa_paths,
-            hooks::Stdin::Inherit,
-        )
-        .await?;
+        let hook = super::deploy::DeployHook {
+            command: hook,
+            name: &req.name,
+            version,
+            domains: &domains,
+            paths: &outcome.paths,
+            rsa: outcome.rsa.as_ref().map(|r| &r.paths),
+        };
+        super::deploy::run_deploy_hook(store, &hook, hooks::Stdin::Inherit).await?;
         crate::failpoint::hit("issue.after_hook");
     }
-    state.deployed_version = store.live_version(&req.name).ok().flatten();
+    state.deployed_version = Some(version);
     if let Err(e) = store.save_state(&req.name, state) {
         tracing::warn!("{}: cannot record the deploy: {e}", req.name);
     }
@@ -643,14 +679,15 @@ impl ChainChooser<'_> {
 /// The live key of one set when `--reuse-key` asks for it.
 fn reused_key(
     store: &dyn CertStore,
-    req: &IssueRequest,
+    name: &str,
+    reuse_key: bool,
     slot: KeySlot,
 ) -> Result<Option<PrivateKey>, Error> {
-    if !req.reuse_key {
+    if !reuse_key {
         return Ok(None);
     }
     Ok(store
-        .live_privkey(&req.name, slot)?
+        .live_privkey(name, slot)?
         .map(|pem| PrivateKey::from_pem_any(&pem))
         .transpose()?)
 }
@@ -716,21 +753,31 @@ async fn load_or_create_account(
 ) -> Result<(instant_acme::Account, bool), Error> {
     let url = &req.directory_url;
     let bundle = req.ca_bundle.as_deref();
-    if let Some(json) = store.load_account(url)? {
+    if let Some(json) = stored_account(store, url).await? {
         return Ok((account::restore(url, bundle, &json).await?, false));
     }
     // Several processes may start at once on a fresh state dir: one creates, the others wait
     // for the lock and then find its account.
     let _lock = super::locks::account(store, url, super::locks::DEFAULT_WAIT).await?;
-    if let Some(json) = store.load_account(url)? {
+    if let Some(json) = stored_account(store, url).await? {
         return Ok((account::restore(url, bundle, &json).await?, false));
     }
     if !req.agree_tos {
         return Err(AcmeError::TermsNotAgreed(None).into());
     }
     let (account, json) = account::create(url, bundle, req.email.as_deref()).await?;
-    store.save_account(url, &json)?;
+    let owned = url.clone();
+    super::with_store(store, move |s| s.save_account(&owned, &json)).await?;
     Ok((account, true))
+}
+
+/// The stored credentials for the CA at `url`, read on the blocking pool.
+pub(crate) async fn stored_account(
+    store: &dyn CertStore,
+    url: &str,
+) -> Result<Option<Vec<u8>>, Error> {
+    let url = url.to_owned();
+    Ok(super::with_store(store, move |s| s.load_account(&url)).await?)
 }
 
 fn record_for(req: &IssueRequest, key_type: KeyType) -> RenewalRecord {

@@ -34,6 +34,16 @@ pub(crate) fn record_of(
         })?)
 }
 
+/// Runs store work (every store call is file I/O) on the blocking pool, with a handle on the same
+/// store.
+pub(crate) async fn with_store<T: Send + 'static>(
+    store: &dyn CertStore,
+    f: impl FnOnce(&dyn CertStore) -> T + Send + 'static,
+) -> T {
+    let handle = store.shared();
+    blocking(move || f(&*handle)).await
+}
+
 /// Runs blocking work (a child process, nginx, a handshake, many files) on tokio's blocking
 /// pool, so the async runtime stays free for signals and the other certificates. A panic in `f`
 /// carries on in the caller.

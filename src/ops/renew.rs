@@ -137,6 +137,9 @@ struct Pending {
     /// The version this run put live.
     installed: u64,
     serial: String,
+    /// nginx was already confirmed to serve `installed` (by a run that died before recording
+    /// the deploy): no reload and no check for it again.
+    served: bool,
 }
 
 /// A version already in the store (never deployed, or valid in the archive), taken to the deploy
@@ -148,6 +151,7 @@ fn to_deploy(
     info: CertInfo,
     previous: Option<u64>,
     installed: u64,
+    served: bool,
 ) -> Pending {
     report.not_after = Some(info.not_after);
     report.outcome = Outcome::Renewed {
@@ -159,6 +163,7 @@ fn to_deploy(
         previous,
         installed,
         serial: info.serial,
+        served,
     }
 }
 
@@ -255,7 +260,10 @@ async fn renew_one_inner(
         live_version,
         live,
         cert_id,
-    } = Known::load(store, &name)?;
+    } = {
+        let name = name.clone();
+        super::with_store(store, move |s| Known::load(s, &name)).await?
+    };
     let mut ari_refreshed = false;
     let mut archive_checked = false;
     let mut newer_archived = None;
@@ -281,18 +289,25 @@ async fn renew_one_inner(
             Decision::RefreshAri => {
                 ari_refreshed = true;
                 if let Some((_, leaf)) = &live
-                    && let Some(account) = shared.account(store, &record).await
+                    && let Some(account) = shared
+                        .account(store, &record.server, record.ca_bundle.as_deref())
+                        .await
                     && let Some(ari) =
                         super::ari::refresh(&account, &record.server, leaf, state.ari.as_ref(), now)
                             .await
                 {
                     state.ari = Some(ari);
-                    store.save_state(&name, &state)?;
+                    let (name, state) = (name.clone(), state.clone());
+                    super::with_store(store, move |s| s.save_state(&name, &state)).await?;
                 }
             }
             Decision::CheckArchive => {
                 archive_checked = true;
-                newer_archived = newer_archived_version(store, &name, live_version, now);
+                let name = name.clone();
+                newer_archived = super::with_store(store, move |s| {
+                    newer_archived_version(s, &name, live_version, now)
+                })
+                .await;
             }
             decision => break decision,
         }
@@ -306,7 +321,8 @@ async fn renew_one_inner(
     );
     let mut claim = None;
     if deploys && !opts.dry_run {
-        claim = store.try_claim_deploy(&name)?;
+        let owned = name.clone();
+        claim = super::with_store(store, move |s| s.try_claim_deploy(&owned)).await?;
         if claim.is_none() {
             tracing::info!("{name}: another certctl run is deploying it");
             report.not_after = live_expiry;
@@ -339,6 +355,7 @@ async fn renew_one_inner(
             );
             let (info, _) = live.expect("decided on a live certificate");
             let claim = claim.expect("claimed above");
+            let served = super::deploy::served_confirmed(store, &name, installed).await;
             return Ok(Some(to_deploy(
                 report,
                 claim,
@@ -346,6 +363,7 @@ async fn renew_one_inner(
                 info,
                 Some(previous),
                 installed,
+                served,
             )));
         }
         Decision::RenewedConcurrently => {
@@ -370,18 +388,24 @@ async fn renew_one_inner(
             return Ok(None);
         }
         Decision::DeployArchived { version } => {
-            let Some(info) = version_info(store, &name, version) else {
-                return Err(StoreError::Corrupt {
-                    path: format!("archive/{version}").into(),
-                    reason: "the version to deploy does not parse".into(),
-                }
-                .into());
-            };
-            tracing::info!(
-                "{name}: version {version} in the archive is valid; deploying it instead of ordering again"
-            );
-            store.restore_version(&name, version)?;
+            let owned = name.clone();
+            let info = super::with_store(store, move |s| -> Result<CertInfo, Error> {
+                let Some(info) = version_info(s, &owned, version) else {
+                    return Err(StoreError::Corrupt {
+                        path: format!("archive/{version}").into(),
+                        reason: "the version to deploy does not parse".into(),
+                    }
+                    .into());
+                };
+                tracing::info!(
+                    "{owned}: version {version} in the archive is valid; deploying it instead of ordering again"
+                );
+                s.restore_version(&owned, version)?;
+                Ok(info)
+            })
+            .await?;
             let claim = claim.expect("claimed above");
+            // Its deploy marks went with the restore: a full deploy.
             return Ok(Some(to_deploy(
                 report,
                 claim,
@@ -389,6 +413,7 @@ async fn renew_one_inner(
                 info,
                 live_version,
                 version,
+                false,
             )));
         }
         Decision::Renew { plan } => plan,
@@ -416,12 +441,19 @@ async fn renew_one_inner(
         }
         false => Stage::Install,
     };
+    // One account per CA per run, shared by every certificate's order (restoring one fetches
+    // the directory); without a stored one the workflow creates it.
+    let account = shared
+        .account(store, &req.directory_url, req.ca_bundle.as_deref())
+        .await;
     let run = IssueRun {
         stage,
         replaces: replaces.as_deref().filter(|_| stage == Stage::Install),
         trusted: !opts.dry_run,
+        account: account.as_ref(),
     };
-    let previous = store.live_version(&name)?;
+    let owned = name.clone();
+    let previous = super::with_store(store, move |s| s.live_version(&owned)).await?;
     let progress = Named(&name);
     // Standalone responders bind the HTTP port: those certificates take turns.
     let _port = match req.responder {
@@ -449,21 +481,30 @@ async fn renew_one_inner(
                 serial: outcome.cert.serial.clone(),
             };
             crate::failpoint::hit("renew.after_install");
-            let installed = store.live_version(&name)?.unwrap_or_default();
+            let owned = name.clone();
+            let installed = super::with_store(store, move |s| s.live_version(&owned))
+                .await?
+                .unwrap_or_default();
             Ok(Some(Pending {
                 _claim: claim.expect("claimed unless a dry run"),
                 record,
                 previous: state.deployed_version.or(previous),
                 installed,
                 serial: outcome.cert.serial,
+                served: false,
             }))
         }
         Err(e) if stage == Stage::DryRun => Err(e),
         Err(e) => {
             let kind = failure_kind(&e);
-            let mut state = store.load_state(&name).unwrap_or(state);
-            state.failed(now, e.to_string(), kind, retry_after(&e));
-            store.save_state(&name, &state)?;
+            let (owned, error, retry) = (name.clone(), e.to_string(), retry_after(&e));
+            let state = super::with_store(store, move |s| -> Result<RenewalState, Error> {
+                let mut state = s.load_state(&owned).unwrap_or(state);
+                state.failed(now, error, kind, retry);
+                s.save_state(&owned, &state)?;
+                Ok(state)
+            })
+            .await?;
             report.outcome = Outcome::Failed {
                 error: e.to_string(),
                 kind,
@@ -474,7 +515,9 @@ async fn renew_one_inner(
     }
 }
 
-/// nginx test + one reload per nginx instance, the served-certificate check, the hooks.
+/// nginx test + one reload per nginx instance, the served-certificate check, the hooks. A
+/// version nginx was already confirmed to serve is not reloaded or checked again, and a hook
+/// that already ran for a version is not run again (a run that died mid-deploy did them).
 ///
 /// A rollback happens only when the failure is the new certificate's (nginx names its files, or
 /// serves another serial, or the handshake for it fails), and only to a version valid for at
@@ -486,20 +529,23 @@ async fn deploy(
     opts: &RenewOptions,
     results: &mut [(CertReport, Option<Pending>)],
 ) {
+    // The nginx a pending version still needs reloaded and checked.
+    let to_check = |p: &Option<Pending>| {
+        p.as_ref()
+            .filter(|p| !p.served)
+            .and_then(|p| nginx_of(&p.record))
+            .cloned()
+    };
     let mut instances: Vec<Nginx> = Vec::new();
     for (_, pending) in results.iter() {
-        if let Some(nginx) = pending.as_ref().and_then(|p| nginx_of(&p.record))
-            && !instances.contains(nginx)
+        if let Some(nginx) = to_check(pending)
+            && !instances.contains(&nginx)
         {
-            instances.push(nginx.clone());
+            instances.push(nginx);
         }
     }
     for nginx in &instances {
-        let uses_it = |p: &Option<Pending>| {
-            p.as_ref()
-                .and_then(|p| nginx_of(&p.record))
-                .is_some_and(|n| n == nginx)
-        };
+        let uses_it = |p: &Option<Pending>| to_check(p).is_some_and(|n| n == *nginx);
         crate::failpoint::hit("renew.before_reload");
         let n = nginx.clone();
         // `nginx -T` tests the configuration as `-t` does and says what the reload will serve.
@@ -549,6 +595,14 @@ async fn deploy(
                 .into_iter()
                 .map(|(k, problem)| (checked[k], problem))
                 .collect();
+        for &i in checked
+            .iter()
+            .filter(|i| !failed.iter().any(|(f, _)| f == *i))
+        {
+            if let Some(p) = &results[i].1 {
+                super::deploy::confirm_served(store, &p.record.name, p.installed).await;
+            }
+        }
         crate::failpoint::hit("renew.after_served_check");
         if failed.is_empty() {
             continue;
@@ -572,7 +626,7 @@ async fn deploy(
         let hooks = [p.record.deploy_hook.as_deref(), opts.deploy_hook.as_deref()];
         let mut hook_error = None;
         for hook in hooks.into_iter().flatten() {
-            if let Err(e) = run_hook(store, hook, &p.record).await {
+            if let Err(e) = run_hook(store, hook, &p.record, p.installed).await {
                 report.outcome = Outcome::Failed {
                     error: format!("renewed and live, but {e}"),
                     kind: FailureKind::NeedsAttention,
@@ -584,19 +638,14 @@ async fn deploy(
         crate::failpoint::hit("renew.after_hooks");
         // Deployed: a later run does not deploy this version again. Written under the
         // certificate's lock, while this run still holds the deploy claim.
-        match super::locks::cert(store, &report.name, opts.lock_wait).await {
-            Ok(_lock) => {
-                let mut state = store.load_state(&report.name).unwrap_or_default();
-                state.deployed_version = Some(p.installed);
-                if hook_error.is_some() {
-                    state.last_error = hook_error;
-                }
-                if let Err(e) = store.save_state(&report.name, &state) {
-                    tracing::warn!("{}: cannot record the deploy: {e}", report.name);
-                }
+        let installed = p.installed;
+        update_state(store, opts, &report.name, "the deploy", move |state| {
+            state.deployed_version = Some(installed);
+            if hook_error.is_some() {
+                state.last_error = hook_error;
             }
-            Err(e) => tracing::warn!("{}: cannot record the deploy: {e}", report.name),
-        }
+        })
+        .await;
         drop(p);
     }
 }
@@ -634,17 +683,11 @@ async fn record_failure(
     error: String,
 ) {
     let now = crate::clock::unix_now();
-    let mut state = RenewalState::default();
-    match super::locks::cert(store, &report.name, opts.lock_wait).await {
-        Ok(_lock) => {
-            state = store.load_state(&report.name).unwrap_or_default();
-            state.failed(now, error.clone(), FailureKind::NeedsAttention, None);
-            if let Err(e) = store.save_state(&report.name, &state) {
-                tracing::warn!("{}: cannot record the failure: {e}", report.name);
-            }
-        }
-        Err(e) => tracing::warn!("{}: cannot record the failure: {e}", report.name),
-    }
+    let failure = error.clone();
+    let state = update_state(store, opts, &report.name, "the failure", move |state| {
+        state.failed(now, failure, FailureKind::NeedsAttention, None);
+    })
+    .await;
     report.outcome = Outcome::Failed {
         error,
         kind: FailureKind::NeedsAttention,
@@ -665,27 +708,62 @@ async fn roll_back(
     let Some(p) = pending else { return };
     let lock = super::locks::cert(store, &report.name, opts.lock_wait).await;
     let now = crate::clock::unix_now();
-    let outcome = match &lock {
-        Err(e) => format!("the new certificate stays live: {e}"),
-        Ok(_) => super::deploy::roll_back_to(store, &report.name, p.installed, p.previous, now),
-    };
-    crate::failpoint::hit("renew.after_rollback");
-    let error = format!("{problem}; {outcome}");
-    let mut state = store.load_state(&report.name).unwrap_or_default();
-    state.failed(now, error.clone(), FailureKind::NeedsAttention, None);
-    if lock.is_ok()
-        && let Err(e) = store.save_state(&report.name, &state)
-    {
-        tracing::warn!("{}: cannot record the failure: {e}", report.name);
-    }
-    report.not_after = live_leaf(store, &report.name).map(|(info, _)| info.not_after);
+    let (name, installed, previous) = (report.name.clone(), p.installed, p.previous);
+    let (error, state, not_after) = super::with_store(store, move |s| {
+        let outcome = match &lock {
+            Err(e) => format!("the new certificate stays live: {e}"),
+            Ok(_) => super::deploy::roll_back_to(s, &name, installed, previous, now),
+        };
+        crate::failpoint::hit("renew.after_rollback");
+        let error = format!("{problem}; {outcome}");
+        let mut state = s.load_state(&name).unwrap_or_default();
+        state.failed(now, error.clone(), FailureKind::NeedsAttention, None);
+        if lock.is_ok()
+            && let Err(e) = s.save_state(&name, &state)
+        {
+            tracing::warn!("{name}: cannot record the failure: {e}");
+        }
+        let not_after = live_leaf(s, &name).map(|(info, _)| info.not_after);
+        (error, state, not_after)
+    })
+    .await;
+    report.not_after = not_after;
     report.outcome = Outcome::Failed {
         error,
         kind: FailureKind::NeedsAttention,
         next_retry: state.next_retry,
     };
-    drop(lock);
     drop(p);
+}
+
+/// Changes a certificate's state under its lock, on the blocking pool; a state that cannot be
+/// written is logged (`what` was not recorded). Returns the state as changed (the default when
+/// the lock could not be had).
+async fn update_state(
+    store: &dyn CertStore,
+    opts: &RenewOptions,
+    name: &str,
+    what: &'static str,
+    change: impl FnOnce(&mut RenewalState) + Send + 'static,
+) -> RenewalState {
+    let lock = match super::locks::cert(store, name, opts.lock_wait).await {
+        Ok(lock) => lock,
+        Err(e) => {
+            tracing::warn!("{name}: cannot record {what}: {e}");
+            return RenewalState::default();
+        }
+    };
+    let name = name.to_owned();
+    super::with_store(store, move |s| {
+        let _lock = lock;
+        let mut state = s.load_state(&name).unwrap_or_default();
+        change(&mut state);
+        if let Err(e) = s.save_state(&name, &state) {
+            tracing::warn!("{name}: cannot record {what}: {e}");
+        }
+        state
+    })
+    .await
 }
 
 /// What the store knows about one certificate.
@@ -865,33 +943,36 @@ fn live_leaf(store: &dyn CertStore, name: &str) -> Option<(CertInfo, Certificate
 }
 
 /// What the concurrent renewals of one run share: one account per CA (restoring one fetches the
-/// directory), and the turn of the standalone responders.
+/// directory, and its HTTP client keeps its connections for every order), and the turn of the
+/// standalone responders.
 #[derive(Default)]
 struct Shared {
-    cache: tokio::sync::Mutex<HashMap<String, Option<instant_acme::Account>>>,
+    #[allow(clippy::type_complexity)]
+    cache: tokio::sync::Mutex<HashMap<(String, Option<PathBuf>), Option<instant_acme::Account>>>,
     standalone: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
+    /// The stored account for the CA at `server` (trusting `ca_bundle`), restored once per run.
+    /// None when there is none yet (the workflow creates it; the next certificate finds it) or
+    /// it cannot be restored (remembered, so a CA that is down costs one wait, not one each).
     async fn account(
         &self,
         store: &dyn CertStore,
-        record: &RenewalRecord,
+        server: &str,
+        ca_bundle: Option<&std::path::Path>,
     ) -> Option<instant_acme::Account> {
+        let key = (server.to_owned(), ca_bundle.map(ToOwned::to_owned));
         let mut cache = self.cache.lock().await;
-        if let Some(found) = cache.get(&record.server) {
+        if let Some(found) = cache.get(&key) {
             return found.clone();
         }
-        let account = match store.load_account(&record.server) {
-            Ok(Some(json)) => {
-                crate::acme::account::restore(&record.server, record.ca_bundle.as_deref(), &json)
-                    .await
-                    .inspect_err(|e| tracing::warn!("renewal information unavailable: {e}"))
-                    .ok()
-            }
-            _ => None,
-        };
-        cache.insert(record.server.clone(), account.clone());
+        let json = super::issue::stored_account(store, server).await.ok()??;
+        let account = crate::acme::account::restore(server, ca_bundle, &json)
+            .await
+            .inspect_err(|e| tracing::warn!("{server}: {e}"))
+            .ok();
+        cache.insert(key, account.clone());
         account
     }
 }
@@ -905,21 +986,28 @@ impl Progress for Named<'_> {
     }
 }
 
-/// Runs a deploy hook for a renewed certificate, stdin closed (renewals run unattended).
-async fn run_hook(store: &dyn CertStore, hook: &str, record: &RenewalRecord) -> Result<(), Error> {
+/// Runs a deploy hook for a renewed certificate (once for `version`), stdin closed (renewals
+/// run unattended).
+async fn run_hook(
+    store: &dyn CertStore,
+    hook: &str,
+    record: &RenewalRecord,
+    version: u64,
+) -> Result<(), Error> {
     let paths = store.live_paths(&record.name, KeySlot::Primary);
     let rsa = record
         .dual
         .then(|| store.live_paths(&record.name, KeySlot::Rsa));
-    Ok(super::deploy::run_deploy_hook(
-        hook,
-        &record.name,
-        &record.domains,
-        &paths,
-        rsa.as_ref(),
-        crate::hooks::Stdin::Null,
-    )
-    .await?)
+    let hook = super::deploy::DeployHook {
+        command: hook,
+        name: &record.name,
+        version,
+        domains: &record.domains,
+        paths: &paths,
+        rsa: rsa.as_ref(),
+    };
+    super::deploy::run_deploy_hook(store, &hook, crate::hooks::Stdin::Null).await?;
+    Ok(())
 }
 
 /// When a rate-limited CA says to come back. Let's Encrypt words it in the problem detail
@@ -963,6 +1051,12 @@ pub fn failure_kind(err: &Error) -> FailureKind {
                 FailureKind::Transient
             }
         }
+        // A CA that errs on its side (or asks us to slow down) will answer again later; a 4xx
+        // to the directory is a wrong URL.
+        Error::Acme(AcmeError::Status { code, .. }) => match *code >= 500 || *code == 429 {
+            true => FailureKind::Transient,
+            false => FailureKind::NeedsAttention,
+        },
         Error::Acme(AcmeError::ValidationFailed { failures }) => {
             let all_permanent = failures
                 .iter()

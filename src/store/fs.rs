@@ -11,7 +11,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::layout::{Layout, check_cert_name};
-use super::{CertFiles, CertStore, KeySlot, LivePaths, StoreError, StoreLock};
+use super::{CertFiles, CertStore, DeployStep, KeySlot, LivePaths, StoreError, StoreLock};
 use crate::config::RenewalRecord;
 use crate::fsio;
 use crate::renewal::state::{RenewalState, Stamp};
@@ -346,7 +346,38 @@ impl CertStore for FsStore {
                 reason: "the version to restore is missing".into(),
             });
         }
+        let marks = self.layout.deploy_marks_dir(name, version);
+        match fs::remove_dir_all(&marks) {
+            Ok(()) => sync_dir(&dir)?,
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(io("cannot remove", &marks)(e)),
+        }
         self.point_live(name, version)
+    }
+
+    fn deploy_mark_path(
+        &self,
+        name: &str,
+        version: u64,
+        step: DeployStep<'_>,
+    ) -> Result<PathBuf, StoreError> {
+        check_cert_name(name)?;
+        ensure_dir(&self.layout.deploy_marks_dir(name, version), PRIVATE_DIR)?;
+        Ok(self.layout.deploy_mark(name, version, step))
+    }
+
+    fn deploy_marked(&self, name: &str, version: u64, step: DeployStep<'_>) -> bool {
+        check_cert_name(name).is_ok() && self.layout.deploy_mark(name, version, step).exists()
+    }
+
+    fn mark_deployed(
+        &self,
+        name: &str,
+        version: u64,
+        step: DeployStep<'_>,
+    ) -> Result<(), StoreError> {
+        let path = self.deploy_mark_path(name, version, step)?;
+        write_atomic(&path, b"", PRIVATE_FILE)
     }
 
     fn record_stamp(&self, name: &str) -> Option<Stamp> {

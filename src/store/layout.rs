@@ -4,12 +4,13 @@
 //! accounts/<directory>/account.json          0600, in a 0700 directory
 //! certs/<name>/renewal.toml                  how to renew it unattended
 //! certs/<name>/archive/<n>/{cert,chain,fullchain,privkey}.pem
+//! certs/<name>/archive/<n>/.deployed/{served,hook-<sha256>}   deploy steps done for version n
 //! live/<name> -> ../certs/<name>/archive/<n> swapped atomically (one rename)
 //! ```
 
 use std::path::{Path, PathBuf};
 
-use super::{KeySlot, LivePaths, StoreError};
+use super::{DeployStep, KeySlot, LivePaths, StoreError};
 
 /// The state directory's layout.
 #[derive(Clone, Debug)]
@@ -70,6 +71,29 @@ impl Layout {
             .join(name)
             .join("archive")
             .join(version.to_string())
+    }
+
+    /// certs/<name>/archive/<n>/.deployed/: the deploy steps done for version n (it goes with
+    /// its version, so a version number used again never inherits another's marks).
+    pub fn deploy_marks_dir(&self, name: &str, version: u64) -> PathBuf {
+        self.archive_dir(name)
+            .join(version.to_string())
+            .join(".deployed")
+    }
+
+    /// The mark of one deploy step of version n: `served`, or `hook-` and the SHA-256 of the
+    /// hook's command (the command itself may hold secrets; its hash names it).
+    pub fn deploy_mark(&self, name: &str, version: u64, step: DeployStep<'_>) -> PathBuf {
+        let file = match step {
+            DeployStep::Served => "served".to_owned(),
+            DeployStep::Hook(command) => {
+                let digest =
+                    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, command.as_bytes());
+                let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+                format!("hook-{hex}")
+            }
+        };
+        self.deploy_marks_dir(name, version).join(file)
     }
 
     /// The stable file paths of one key set under live/<name>/.
@@ -139,6 +163,21 @@ mod tests {
         for bad in ["", ".", "..", "../x", "a/b", "a b", ".hidden", "a;b"] {
             assert!(check_cert_name(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn deploy_marks_live_in_their_version_and_name_hooks_by_hash() {
+        let layout = Layout::new("/s");
+        assert_eq!(
+            layout.deploy_mark("a.test", 3, DeployStep::Served),
+            Path::new("/s/certs/a.test/archive/3/.deployed/served")
+        );
+        let one = layout.deploy_mark("a.test", 3, DeployStep::Hook("systemctl reload x"));
+        let two = layout.deploy_mark("a.test", 3, DeployStep::Hook("systemctl reload y"));
+        assert_ne!(one, two);
+        let file = one.file_name().unwrap().to_str().unwrap();
+        assert!(file.starts_with("hook-") && file.len() == 5 + 64, "{file}");
+        assert!(!file.contains("systemctl"));
     }
 
     #[test]

@@ -53,6 +53,19 @@ pub struct CertFiles {
     pub rsa: Option<Box<CertFiles>>,
 }
 
+/// A step of deploying one version that happens once for that version, however many runs it
+/// takes: nginx confirmed to serve it, or one deploy hook completed. Each is marked in the
+/// version's own directory when done, so a run that finishes the deploy of a version an earlier
+/// run installed (and died deploying) repeats none of them. The marks of a version are cleared
+/// when it is put live again ([`CertStore::restore_version`]).
+#[derive(Clone, Copy, Debug)]
+pub enum DeployStep<'a> {
+    /// nginx, after a reload, served this version on every address for every name.
+    Served,
+    /// This deploy hook (the command as written) exited 0 for this version.
+    Hook(&'a str),
+}
+
 /// Which key set of a certificate: every certificate has a primary set; `--dual` adds an RSA set
 /// whose files carry an `-rsa` suffix (fullchain-rsa.pem, privkey-rsa.pem, …).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,8 +188,26 @@ pub trait CertStore: Send + Sync {
     fn save_state(&self, name: &str, state: &RenewalState) -> Result<(), StoreError>;
     /// The version number live/NAME points at, if any.
     fn live_version(&self, name: &str) -> Result<Option<u64>, StoreError>;
-    /// Points live/NAME back at an earlier version (after a deploy that did not take).
+    /// Points live/NAME back at an earlier version (after a deploy that did not take). The
+    /// version's deploy marks are cleared first: going live again is a new deploy.
     fn restore_version(&self, name: &str, version: u64) -> Result<(), StoreError>;
+    /// The file whose existence marks `step` of deploying `version` done, its directory created:
+    /// for a process other than certctl to create (the wrapper a deploy hook runs in).
+    fn deploy_mark_path(
+        &self,
+        name: &str,
+        version: u64,
+        step: DeployStep<'_>,
+    ) -> Result<PathBuf, StoreError>;
+    /// True when `step` of deploying `version` is marked done.
+    fn deploy_marked(&self, name: &str, version: u64, step: DeployStep<'_>) -> bool;
+    /// Marks `step` of deploying `version` done, durably. Call under the deploy claim.
+    fn mark_deployed(
+        &self,
+        name: &str,
+        version: u64,
+        step: DeployStep<'_>,
+    ) -> Result<(), StoreError>;
     /// The stable paths of one key set of a certificate (whether or not they exist yet).
     fn live_paths(&self, name: &str, slot: KeySlot) -> LivePaths;
     /// The stamp of the renewal record as it is now (take it before reading the record), None

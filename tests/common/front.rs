@@ -44,9 +44,28 @@ impl Request {
     }
 }
 
-/// What a handler gets: the request, the connection to answer on, and a flag that turns true
-/// when the front is dropped (a handler that stalls must watch it and return).
-pub type Handler = dyn Fn(&Request, &mut dyn Write, &AtomicBool) + Send + Sync;
+/// What a handler gets: the request, the connection to answer on, and the [`Control`] of that
+/// connection.
+pub type Handler = dyn Fn(&Request, &mut dyn Write, &Control) + Send + Sync;
+
+/// What a handler may know and ask of its connection besides writing to it.
+pub struct Control {
+    stop: Arc<AtomicBool>,
+    reset: AtomicBool,
+}
+
+impl Control {
+    /// True once the front is dropped: a handler that stalls must watch this and return.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Ends the connection with a TCP reset once the handler returns (SO_LINGER 0 and a close,
+    /// without TLS close_notify), as a CA's crashing load balancer does.
+    pub fn reset(&self) {
+        self.reset.store(true, Ordering::SeqCst);
+    }
+}
 
 /// See the module docs. Stops accepting when dropped.
 pub struct TlsFront {
@@ -102,8 +121,16 @@ impl TlsFront {
                         return;
                     };
                     seen.lock().unwrap().push(request.clone());
-                    handler(&request, &mut tls, &stop);
+                    let control = Control {
+                        stop,
+                        reset: AtomicBool::new(false),
+                    };
+                    handler(&request, &mut tls, &control);
                     let _ = tls.flush();
+                    if control.reset.load(Ordering::SeqCst) {
+                        let _ = socket2::SockRef::from(&tls.sock).set_linger(Some(Duration::ZERO));
+                        return;
+                    }
                     tls.conn.send_close_notify();
                     let _ = tls.flush();
                 });
@@ -176,6 +203,31 @@ pub fn respond(out: &mut dyn Write, status: &str, headers: &[(&str, String)], bo
     head.push_str("\r\n");
     let _ = out.write_all(head.as_bytes());
     let _ = out.write_all(body);
+}
+
+/// A 200 whose body breaks off: a reset after part of it, or (`endless`) one byte every 100 ms
+/// for as long as the client listens.
+fn broken_answer(out: &mut dyn Write, control: &Control, endless: bool) {
+    let head = match endless {
+        true => {
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
+        }
+        false => {
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n{\"status\":"
+        }
+    };
+    if out.write_all(head.as_bytes()).is_err() || out.flush().is_err() {
+        return;
+    }
+    if !endless {
+        return control.reset();
+    }
+    while !control.stopping() {
+        if out.write_all(b"1\r\n \r\n").is_err() || out.flush().is_err() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// An HTTP response read from upstream.
@@ -265,6 +317,11 @@ pub enum Storm {
     ServerError,
     /// 400, ACME `badNonce`, with a fresh nonce each time (as a CA does).
     BadNonce,
+    /// To every POST: a 200 head announcing 5000 bytes, part of the body, then a TCP reset.
+    ResetMidBody,
+    /// To every POST: a 200 head, then a chunked body trickling one byte every 100 ms, never
+    /// ending (until certctl hangs up or the front is dropped).
+    EndlessBody,
 }
 
 /// pebble behind a front that adds `renewalInfo` to the directory and answers it with the
@@ -292,7 +349,7 @@ impl AriFront {
         }));
         let nonces = std::sync::atomic::AtomicU64::new(0);
         let ours = settings.clone();
-        let handler = move |req: &Request, out: &mut dyn Write, _: &AtomicBool| {
+        let handler = move |req: &Request, out: &mut dyn Write, control: &Control| {
             let host = req
                 .headers
                 .iter()
@@ -300,6 +357,11 @@ impl AriFront {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default();
             let storm = ours.lock().unwrap().storm;
+            if req.method == "POST"
+                && matches!(storm, Some(Storm::ResetMidBody | Storm::EndlessBody))
+            {
+                return broken_answer(out, control, storm == Some(Storm::EndlessBody));
+            }
             let (status, kind) = match storm {
                 Some(Storm::ServerError) => ("500 Internal Server Error", "serverInternal"),
                 Some(Storm::BadNonce) if req.method == "POST" => ("400 Bad Request", "badNonce"),

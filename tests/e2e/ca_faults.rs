@@ -4,12 +4,11 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rcgen::KeyPair;
 
-use crate::common::front::{AriFront, Storm, TlsFront};
+use crate::common::front::{AriFront, Control, Storm, TlsFront};
 use crate::common::{Lab, LabOptions, TestCa, free_port, stderr};
 
 /// A fake CA whose every answer is `head` and then, when `endless`, body bytes forever, or else
@@ -21,12 +20,12 @@ fn broken_ca(dir: &std::path::Path, head: &'static str, endless: bool) -> (TlsFr
     let bundle = dir.join("broken-ca.pem");
     std::fs::write(&bundle, ca.pem()).unwrap();
     let handler =
-        move |_: &crate::common::front::Request, out: &mut dyn Write, stop: &AtomicBool| {
+        move |_: &crate::common::front::Request, out: &mut dyn Write, control: &Control| {
             if out.write_all(head.as_bytes()).is_err() || out.flush().is_err() {
                 return;
             }
             let chunk = format!("4000\r\n{}\r\n", "{".repeat(0x4000));
-            while !stop.load(Ordering::SeqCst) {
+            while !control.stopping() {
                 if endless {
                     if out.write_all(chunk.as_bytes()).is_err() {
                         return;
@@ -76,7 +75,13 @@ fn a_ca_that_stalls_mid_body_fails_within_the_deadline() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains("no complete answer within 15 s"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "GET {}: no complete answer within 15 s",
+            front.directory_url()
+        )),
+        "{err}"
+    );
     // A hang guard, not a timing: the deadline is 15 s, the test would otherwise wait forever.
     assert!(took < Duration::from_secs(60), "took {took:?}");
 }
@@ -98,8 +103,13 @@ fn a_ca_whose_body_never_ends_is_cut_off_at_the_cap() {
 }
 
 #[test]
-fn storms_of_500s_and_bad_nonces_fail_cleanly_and_leave_the_live_set() {
-    for storm in [Storm::ServerError, Storm::BadNonce] {
+fn storms_and_broken_bodies_fail_cleanly_and_leave_the_live_set() {
+    for storm in [
+        Storm::ServerError,
+        Storm::BadNonce,
+        Storm::ResetMidBody,
+        Storm::EndlessBody,
+    ] {
         let lab = Lab::with(LabOptions {
             nonce_reject: Some(0),
             ..LabOptions::default()
@@ -138,13 +148,25 @@ fn storms_of_500s_and_bad_nonces_fail_cleanly_and_leave_the_live_set() {
             1,
             "{storm:?}, one line: {err}"
         );
-        // A 500 on the directory GET is reported as a CA that cannot be talked to (instant-acme
-        // reads the directory without looking at the status, so the problem's type is lost).
-        let kind = match storm {
-            Storm::ServerError => "cannot talk to the ACME server",
-            Storm::BadNonce => "badNonce",
+        // A 500 on the directory GET says so, with the URL (not "not ACME JSON"); a broken
+        // body names the request it broke off (the new order, a POST).
+        let kinds = match storm {
+            Storm::ServerError => vec![format!(
+                "answered HTTP 500 Internal Server Error to GET {url}"
+            )],
+            Storm::BadNonce => vec!["badNonce".to_owned()],
+            Storm::ResetMidBody => vec!["POST https://".into(), ": error reading a body".into()],
+            Storm::EndlessBody => {
+                vec![
+                    "POST https://".into(),
+                    ": no complete answer within 15 s".into(),
+                ]
+            }
         };
-        assert!(err.contains(kind), "{storm:?}: {err}");
+        for kind in kinds {
+            assert!(err.contains(&kind), "{storm:?}: {err}");
+        }
+        eprintln!("{storm:?}: {}", err.trim_end());
         assert_eq!(std::fs::read_link(&live).unwrap(), before, "{storm:?}");
         lab.assert_chain_verifies("storm.test");
         // A hang guard, not a timing.
@@ -154,6 +176,8 @@ fn storms_of_500s_and_bad_nonces_fail_cleanly_and_leave_the_live_set() {
             match storm {
                 Storm::ServerError => "500 to every request",
                 Storm::BadNonce => "badNonce to every POST",
+                Storm::ResetMidBody => "a reset mid-body to every POST",
+                Storm::EndlessBody => "a body that never ends to every POST",
             },
             took.as_secs_f64()
         );

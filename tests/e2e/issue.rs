@@ -624,3 +624,33 @@ impl Drop for Signalled {
             .status();
     }
 }
+
+#[test]
+fn a_chain_to_a_root_outside_the_bundle_is_refused_before_anything_goes_live() {
+    let mut lab = Lab::start();
+    // The bundle trusts the CA's API (the lab CA) but not the root pebble issues under.
+    const END: &str = "-----END CERTIFICATE-----";
+    let both = fs::read_to_string(&lab.ca_bundle).unwrap();
+    let first = &both[..both.find(END).unwrap() + END.len()];
+    let bundle = lab.dir.path().join("api-only.pem");
+    fs::write(&bundle, format!("{first}\n")).unwrap();
+    lab.ca_bundle = bundle;
+    let out = lab.issue_standalone(&["t.test"], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    // Which root is missing, and what to do about it.
+    assert!(
+        err.contains("issuer unknown")
+            && err.contains("Pebble Root CA")
+            && err.contains("--ca-bundle"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!lab.live("t.test").exists(), "nothing went live");
+    let archive = lab.state_dir.join("certs/t.test/archive");
+    assert_eq!(
+        fs::read_dir(&archive).map(|d| d.count()).unwrap_or(0),
+        0,
+        "nothing was installed"
+    );
+}
