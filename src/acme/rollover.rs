@@ -2,8 +2,10 @@
 //! accounts with, to a new P-256 key, the only kind instant-acme signs with. The account keeps
 //! its URL (so CAA `accounturi` and the CA's rate limits still see the same account) and the old
 //! key stops working at the CA. Three exchanges (directory, nonce, keyChange; again on a
-//! rejected nonce), each with the client's deadline and all together within
-//! [`ROLLOVER_DEADLINE`]. The JWS is built by `jws`.
+//! rejected nonce) each have the client's deadline and all together [`ROLLOVER_DEADLINE`].
+//! When the keyChange's answer is lost (the connection broke, or its deadline passed), the CA
+//! may have taken the new key anyway: a fourth request, the account fetched with the new key,
+//! decides, so a key the CA holds is not thrown away. The JWS is built by `jws`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,11 +13,11 @@ use std::time::Duration;
 use aws_lc_rs::rand::SystemRandom;
 
 use super::AcmeError;
-use super::jws::{self, AccountSigner, P256Signer, RsaSigner};
+use super::jws::{self, AccountSigner, KeyRef, P256Signer, RsaSigner};
 use super::signed::SignedClient;
 
 /// The whole rollover, every exchange and retry included.
-pub const ROLLOVER_DEADLINE: Duration = Duration::from_secs(45);
+pub const ROLLOVER_DEADLINE: Duration = Duration::from_secs(75);
 
 const DURING: &str = "the account key rollover";
 
@@ -36,23 +38,55 @@ pub async fn roll_over(
         let url = client
             .endpoint("keyChange")
             .ok_or_else(|| AcmeError::NoKeyChange(directory_url.to_owned()))?;
-        let (_, body) = client
+        let posted = client
             .post(&url, |nonce| {
                 jws::key_change(&old, &new, &rng, account_url, &url, nonce)
             })
-            .await?;
-        // A CA that shows the account's key must show the new one.
-        let shown = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|account| jws::thumbprint(&account["key"]));
-        if shown.is_some_and(|t| Some(t) != jws::thumbprint(&new.jwk())) {
-            return Err(AcmeError::Protocol(
-                "the CA accepted the key rollover but shows another key for the account".into(),
-            ));
+            .await;
+        match posted {
+            Ok((_, body)) => check_key(&body, &new)?,
+            // The answer was lost: whether the CA took the key is for the account to say.
+            Err(lost @ (AcmeError::Unreachable { .. } | AcmeError::Timeout(_))) => {
+                holds_key(&mut client, &new, &rng, account_url)
+                    .await
+                    .map_err(|_| lost)?
+            }
+            Err(refused) => return Err(refused),
         }
         Ok(new.pkcs8().to_vec())
     };
     tokio::time::timeout(ROLLOVER_DEADLINE, exchange)
         .await
         .unwrap_or(Err(AcmeError::Timeout(DURING)))
+}
+
+/// Fetches the account (POST-as-GET) signed with `key`: it succeeds only when the CA holds that
+/// key for the account.
+async fn holds_key(
+    client: &mut SignedClient,
+    key: &P256Signer,
+    rng: &SystemRandom,
+    account_url: &str,
+) -> Result<(), AcmeError> {
+    let (_, body) = client
+        .post(account_url, |nonce| {
+            let kid = KeyRef::Kid(account_url);
+            jws::sign(key, rng, kid, Some(nonce), account_url, b"")
+                .map(|j| j.to_string().into_bytes())
+        })
+        .await?;
+    check_key(&body, key)
+}
+
+/// A CA that shows the account's key (in the account object `body`) must show `key`.
+fn check_key(body: &[u8], key: &P256Signer) -> Result<(), AcmeError> {
+    let shown = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|account| jws::thumbprint(&account["key"]));
+    if shown.is_some_and(|t| Some(t) != jws::thumbprint(&key.jwk())) {
+        return Err(AcmeError::Protocol(
+            "the CA accepted the key rollover but shows another key for the account".into(),
+        ));
+    }
+    Ok(())
 }
