@@ -15,7 +15,7 @@ CERTCTL="$PWD/target/release/certctl"
 OUT="$PWD/bench/results"; mkdir -p "$OUT"
 export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 LAB_HTTP_PORT=80
 W="$(mktemp -d /tmp/certctl-layouts.XXXXXX)"; chmod 755 "$W"
-trap 'lab_stop; rm -rf "$W"' EXIT
+trap 'lab_stop; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
 lab_start_pebble "$W"
 lab_start_nginx "$W" 80
 N="$LAB_NGINX"
@@ -65,7 +65,7 @@ grade() { # NAME: the grade certctl audit gives 127.0.0.1:443 for NAME, or "-" w
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 printf '| layout | certctl issue --nginx | grade | ms | certbot --nginx --redirect --hsts | grade | ms |\n|---|---|---|---|---|---|---|\n' >"$OUT/nginx-layouts.md"
-for l in deb proxy one multi two snake; do
+for l in ${LAYOUTS:-deb proxy one multi two snake}; do
     read -r -a ns <<<"$(names "$l")"
     ds=(); for n in "${ns[@]}"; do ds+=(-d "$n"); done
     layout "$l"
