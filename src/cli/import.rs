@@ -82,11 +82,7 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         nginx: args.nginx.binary.resolve(None),
         layout: args.nginx.resolve(None),
         profile: Default::default(),
-        hsts: Some(Hsts {
-            max_age: 63_072_000,
-            include_subdomains: false,
-            preload: false,
-        }),
+        hsts: Some(Hsts::TWO_YEARS),
         content: Content::Site,
         https_port: 443,
         listen: Vec::new(),

@@ -169,7 +169,7 @@ impl NginxArgs {
             || remembered.is_none()
         {
             Some(Hsts {
-                max_age: self.hsts.unwrap_or(63_072_000),
+                max_age: self.hsts.unwrap_or(Hsts::TWO_YEARS.max_age),
                 include_subdomains: self.hsts_subdomains,
                 preload: self.hsts_preload,
             })

@@ -70,6 +70,13 @@ pub struct Hsts {
 }
 
 impl Hsts {
+    /// certctl's default header when none is asked for: two years, the name alone.
+    pub const TWO_YEARS: Self = Self {
+        max_age: 63_072_000,
+        include_subdomains: false,
+        preload: false,
+    };
+
     /// Checks the preload list's requirements.
     pub fn validate(&self) -> Result<(), NginxError> {
         if self.preload && !(self.include_subdomains && self.max_age >= 31_536_000) {
