@@ -159,12 +159,14 @@ where
     progress.step(Step::Validation, "waiting for the CA");
     // An invalid order may come back as a status or as the order's error document; either way
     // the user wants to know which identifier failed and why.
-    let order_problem = match order.poll_ready(&retry_policy()).await {
-        Ok(OrderStatus::Invalid) => order.state().error.clone(),
-        Ok(_) => None,
-        Err(instant_acme::Error::Api(problem)) => Some(problem),
-        Err(e) => return Err(AcmeError::from_acme("validation", url, e)),
-    };
+    // Each poll is a signed request too: a rejected nonce there is retried like any other.
+    let order_problem =
+        match retry_bad_nonce(async || order.poll_ready(&retry_policy()).await).await {
+            Ok(OrderStatus::Invalid) => order.state().error.clone(),
+            Ok(_) => None,
+            Err(instant_acme::Error::Api(problem)) => Some(problem),
+            Err(e) => return Err(AcmeError::from_acme("validation", url, e)),
+        };
     if order.state().status == OrderStatus::Invalid || order_problem.is_some() {
         let failures = collect_failures(&mut order, url).await?;
         return Err(match (failures.is_empty(), order_problem) {
@@ -190,8 +192,7 @@ where
         .map_err(|e| AcmeError::from_acme("the certificate", url, e))?
     {
         Some(chain) => chain,
-        None => order
-            .poll_certificate(&retry_policy())
+        None => retry_bad_nonce(async || order.poll_certificate(&retry_policy()).await)
             .await
             .map_err(|e| AcmeError::from_acme("the certificate", url, e))?,
     };
@@ -218,6 +219,8 @@ fn refuses_replaces(err: &instant_acme::Error) -> bool {
 /// instant-acme retries a rejected nonce twice; a CA that rejects more in a row (pebble's test
 /// mode rejects 5% of good nonces, and Let's Encrypt may too under load) gets three more tries
 /// for the requests that are safe to repeat: a badNonce means the request was not processed.
+/// The polls (order ready, certificate issued) are wrapped too: each is several signed
+/// requests, and three rejections in a row among a run's many requests is not rare with pebble.
 async fn retry_bad_nonce<T>(
     mut request: impl AsyncFnMut() -> Result<T, instant_acme::Error>,
 ) -> Result<T, instant_acme::Error> {

@@ -563,6 +563,8 @@ fn a_version_installed_but_never_deployed_is_deployed_by_the_next_run() {
         .status()
         .unwrap();
     assert!(copy.success());
+    // A version made this way has done none of its deploy (the copy took version 1's marks).
+    fs::remove_dir_all(archive.join("2/.deployed")).unwrap();
     let live = lab.live("site.test");
     fs::remove_file(&live).unwrap();
     std::os::unix::fs::symlink("../certs/site.test/archive/2", &live).unwrap();
