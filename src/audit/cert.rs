@@ -142,6 +142,19 @@ pub fn key_of(der: &[u8]) -> Option<(KeyKind, u32)> {
     }
 }
 
+/// The leaf's RSA public key (modulus, exponent, big-endian), for RSA key exchange; None for
+/// any other key.
+pub fn rsa_public_key(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let spki = cert.public_key();
+    if spki.algorithm.algorithm.to_id_string() != "1.2.840.113549.1.1.1" {
+        return None;
+    }
+    let (_, rsa) =
+        x509_parser::public_key::RSAPublicKey::from_der(&spki.subject_public_key.data).ok()?;
+    Some((rsa.modulus.to_vec(), rsa.exponent.to_vec()))
+}
+
 /// The leaf's key as a client must verify it: RSA, RSA-PSS, ECDSA on which curve, Ed25519.
 pub fn server_key(der: &[u8]) -> Option<ServerKey> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;

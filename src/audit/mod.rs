@@ -13,6 +13,8 @@ pub mod error;
 pub mod findings;
 pub mod grade;
 pub mod http;
+pub mod oracle;
+pub mod oracle_probe;
 pub mod probe;
 pub mod report;
 pub mod scan;

@@ -14,10 +14,11 @@ use rustls_pki_types::CertificateDer;
 use super::AuditError;
 use super::cert::{cert_report, key_of, self_signed, server_key};
 use super::grade::{Question, Unknown};
+use super::oracle::Verdict;
 use super::probe::{self, Accepted};
 use super::report::{AuditReport, ProtocolReport, SuiteReport};
 use super::wire::{self, AlertDescription, Answer, CipherSuite, HelloSpec, Version};
-use super::{aia, clients, grade, http, served, suites};
+use super::{aia, clients, grade, http, oracle_probe, served, suites};
 
 /// What to audit.
 #[derive(Clone, Debug)]
@@ -74,6 +75,8 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
     let host_for_chain = sni
         .map(str::to_owned)
         .unwrap_or_else(|| addr.ip().to_string());
+    // The system's roots are files: read them on the blocking pool while the probes run.
+    let system_roots = tokio::task::spawn_blocking(crate::trust::system_roots);
     let chain_until = std::time::Instant::now() + bounded();
     let chain = tokio::task::spawn_blocking(move || {
         served::served_chain_until(addr, &host_for_chain, chain_until)
@@ -207,7 +210,7 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         .iter()
         .cloned()
         .partition(|der| self_signed(der));
-    let mut roots = crate::trust::system_roots();
+    let mut roots = system_roots.await.unwrap_or_default();
     roots.extend(extra_roots);
     let now = crate::clock::unix_now();
 
@@ -233,10 +236,21 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
                 .and_then(|r| r);
         (dh, group_version, groups, fallback, resumption)
     };
-    let (aia, (dh, group_version, groups, fallback, resumption)) = tokio::join!(
+    let (aia, (dh, group_version, groups, fallback, resumption), robot, padding_oracle) = tokio::join!(
         aia::complete(&chain, &roots, &known, now, timeout, until),
-        probes
+        probes,
+        oracle_probe::robot(addr, sni, &accepted, timeout),
+        oracle_probe::cbc_padding(addr, sni, &accepted, timeout),
     );
+    for (outcome, question) in [
+        (&robot, Question::Robot),
+        (&padding_oracle, Question::PaddingOracle),
+    ] {
+        connections += outcome.connections;
+        if let Verdict::Unknown(why) = &outcome.verdict {
+            unknown(question, why.clone());
+        }
+    }
 
     let dh_bits = match dh {
         Ok(bits) => bits,
@@ -320,6 +334,8 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         secure_renegotiation,
         hsts_max_age,
         heartbleed: matches!(heartbleed, Ok(Some(true))),
+        robot: Some(robot.verdict.clone()),
+        padding_oracle: Some(padding_oracle.verdict.clone()),
         server_ordered: accepted
             .iter()
             .filter(|(_, r)| r.as_ref().is_ok_and(|a| a.server_order == Some(true)))
@@ -347,6 +363,8 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         http_redirect: redirect,
         sslv2: matches!(sslv2, Ok(true)),
         heartbleed: heartbleed.ok().flatten(),
+        robot: robot.verdict,
+        cbc_padding_oracle: padding_oracle.verdict,
         secure_renegotiation,
         dh_bits,
         compression,

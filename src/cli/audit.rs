@@ -237,6 +237,19 @@ fn print_report(r: &AuditReport) {
         yes_no(Some(r.h2)),
         yes_no(r.ocsp_stapling),
     );
+    for (name, verdict) in [
+        ("ROBOT", &r.robot),
+        ("CBC padding oracle", &r.cbc_padding_oracle),
+    ] {
+        use certctl::audit::oracle::Verdict;
+        let (status, detail) = match verdict {
+            Verdict::Vulnerable(d) => ("VULNERABLE", d),
+            Verdict::NotVulnerable(d) => ("no", d),
+            Verdict::Untested(d) => ("not tested", d),
+            Verdict::Unknown(d) => ("could not test", d),
+        };
+        println!("{name}: {status} ({detail})");
+    }
     if !r.groups.is_empty() {
         println!("key exchange groups: {}", r.groups.join(", "));
     }
