@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use rustls_pki_types::CertificateDer;
 
 use super::AuditError;
-use super::cert::{cert_report, key_of, self_signed, server_key};
+use super::cert::{self, cert_report, key_of, self_signed, server_key};
 use super::grade::{Question, Unknown};
 use super::oracle::Verdict;
 use super::probe::{self, Accepted};
@@ -292,8 +292,19 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
     connections += 2;
     // Without a name, the certificate must cover the address audited (SSL Labs' M otherwise).
     let checked_name = sni.map_or_else(|| addr.ip().to_string(), str::to_owned);
-    let certificate =
-        (!chain.is_empty()).then(|| cert_report(&chain, &roots, &known, &aia, &checked_name, now));
+    let uses = cert::KeyUse {
+        rsa_kex: grade_suites
+            .iter()
+            .any(|(_, id)| suites::by_id(*id).is_some_and(|s| s.name.starts_with("TLS_RSA_WITH_"))),
+        signs: grade_suites
+            .iter()
+            .any(|(_, id)| suites::by_id(*id).is_some_and(|s| s.forward_secrecy)),
+    };
+    let certificate = (!chain.is_empty()).then(|| {
+        let mut report = cert_report(&chain, &roots, &known, &aia, &checked_name, now);
+        report.details = cert::details(&chain, uses, ocsp_stapling);
+        report
+    });
     let (hsts_header, hsts_max_age) = match hsts {
         Ok(found) => found,
         Err(e) => {
@@ -329,7 +340,7 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
             .as_ref()
             .map(|c| c.completed_from.clone())
             .unwrap_or_default(),
-        md5: false,
+        md5: cert::md5_signed(&chain),
         compression,
         secure_renegotiation,
         hsts_max_age,
@@ -348,7 +359,10 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         groups: (!groups.is_empty() && groups_complete).then(|| groups.clone()),
     };
     let clients = clients::simulate_with(&inputs.suites, &inputs.server_ordered, &offer);
-    let rating = grade::grade_with(&inputs, &clients);
+    let mut rating = grade::grade_with(&inputs, &clients);
+    if let Some(c) = &certificate {
+        rating.findings.extend(c.details.findings.iter().cloned());
+    }
     Ok(AuditReport {
         grade: rating.grade,
         rating,

@@ -174,6 +174,14 @@ fn print_report(r: &AuditReport) {
     if !g.weaknesses.is_empty() {
         println!("  weaknesses: {}", g.weaknesses.join("; "));
     }
+    // Certificate details and probes that did not apply: said, not graded.
+    for f in g
+        .findings
+        .iter()
+        .filter(|f| f.id.starts_with("audit.X509_") || f.id.starts_with("audit.UNTESTED_"))
+    {
+        println!("  i  {}", f.message);
+    }
     println!();
     for p in r.protocols.iter().filter(|p| p.supported) {
         let order = match p.server_order {
@@ -215,6 +223,24 @@ fn print_report(r: &AuditReport) {
             c.issuer,
             c.not_after,
             c.chain_length
+        );
+    }
+    if let Some(d) = r.certificate.as_ref().map(|c| &c.details) {
+        let list = |l: &Option<Vec<String>>| match l {
+            Some(l) => l.join(" "),
+            None => "(none)".to_owned(),
+        };
+        let usage = d
+            .key_usage
+            .as_ref()
+            .map(|l| l.iter().map(|s| (*s).to_owned()).collect());
+        println!(
+            "  key usage: {}, extended key usage: {}, {} embedded SCTs, Must-Staple: {}, valid for {} days",
+            list(&usage),
+            list(&d.extended_key_usage),
+            d.embedded_scts,
+            if d.must_staple { "yes" } else { "no" },
+            d.validity_days
         );
     }
     println!("HSTS: {}", r.hsts_header.as_deref().unwrap_or("none"));

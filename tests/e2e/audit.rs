@@ -592,6 +592,9 @@ fn the_battery_grades_each_configuration_as_the_rating_guide_says() {
             report["cbc_padding_oracle"]["status"].as_str(),
         );
         assert_eq!(oracles, (Some(robot), Some(cbc)), "{case}: {report:#}");
+        // CAA needs DNS: said on every report, never silence.
+        let ids = report["rating"]["findings"].to_string();
+        assert!(ids.contains("audit.X509_CAA_NOT_CHECKED"), "{case}: {ids}");
         let connections = report["connections"].as_u64().unwrap();
         assert!(connections < 60, "{case}: {connections} connections");
     }
