@@ -624,6 +624,70 @@ fn the_battery_grades_each_configuration_as_the_rating_guide_says() {
     );
 }
 
+/// Real nginx on `[::1]` and a plain-HTTP port whose redirect goes to a look-alike host: the
+/// IPv6 literal target is audited like any other, and `https://bat.test.evil.net/` is not a
+/// redirect to `bat.test` (a prefix match took it for one).
+#[test]
+fn an_ipv6_target_is_audited_and_a_look_alike_redirect_is_refused() {
+    let lab = Lab::managed_nginx();
+    let pki = battery_pki();
+    let dir = lab.dir.path().join("v6");
+    fs::create_dir_all(&dir).unwrap();
+    let (_, cert, key) = &pki.leaves[0];
+    fs::write(dir.join("c.pem"), format!("{cert}{}", pki.intermediate)).unwrap();
+    fs::write(dir.join("c.key"), key).unwrap();
+    let root = dir.join("root.pem");
+    fs::write(&root, &pki.root).unwrap();
+    let (tls, plain) = (crate::common::free_port(), crate::common::free_port());
+    let conf = format!(
+        "server {{\n    listen [::1]:{tls} ssl;\n    server_name bat.test;\n    ssl_certificate {d}/c.pem;\n    ssl_certificate_key {d}/c.key;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    return 200 \"ok\";\n}}\nserver {{\n    listen [::1]:{plain};\n    return 301 https://bat.test.evil.net/;\n}}\n",
+        d = dir.display()
+    );
+    fs::write(lab.nginx_prefix.join("sites-enabled/v6.conf"), conf).unwrap();
+    lab.reload_nginx();
+    let target = format!("[::1]:{tls}");
+    let plain = plain.to_string();
+    let report: serde_json::Value = crate::common::eventually(|| {
+        let out = lab
+            .certctl([
+                "audit",
+                &target,
+                "--sni",
+                "bat.test",
+                "--json",
+                "--http-port",
+                &plain,
+                "--ca-bundle",
+            ])
+            .arg(&root)
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+    });
+    assert_eq!(
+        report["target"],
+        format!("bat.test ([::1]:{tls})"),
+        "{report:#}"
+    );
+    assert_eq!(report["certificate"]["name_matches"], true);
+    let spoken: Vec<&str> = report["protocols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["supported"] == true)
+        .map(|p| p["protocol"].as_str().unwrap())
+        .collect();
+    assert_eq!(spoken, ["TLS 1.2", "TLS 1.3"]);
+    let redirect = report["http_redirect"]["Err"].as_str().unwrap_or_default();
+    assert!(
+        redirect.contains("https://bat.test.evil.net/")
+            && redirect.contains("not https on the same host"),
+        "{report:#}"
+    );
+}
+
 /// A fake TLS server for the one failure a real nginx here cannot show: Debian's OpenSSL 3 has no
 /// heartbeat support, let alone Heartbleed. It answers any ClientHello with a ServerHello (echoing
 /// the heartbeat extension when `heartbeat`) and ServerHelloDone, then, when `leaks`, answers the
