@@ -647,25 +647,16 @@ fn an_ipv6_target_is_audited_and_a_look_alike_redirect_is_refused() {
     lab.reload_nginx();
     let target = format!("[::1]:{tls}");
     let plain = plain.to_string();
-    let report: serde_json::Value = crate::common::eventually(|| {
-        let out = lab
-            .certctl([
-                "audit",
-                &target,
-                "--sni",
-                "bat.test",
-                "--json",
-                "--http-port",
-                &plain,
-                "--ca-bundle",
-            ])
-            .arg(&root)
-            .output()
-            .unwrap();
-        out.status
-            .success()
-            .then(|| serde_json::from_slice(&out.stdout).unwrap())
-    });
+    let root = root.to_str().unwrap();
+    let args = [
+        "--sni",
+        "bat.test",
+        "--http-port",
+        &plain,
+        "--ca-bundle",
+        root,
+    ];
+    let report = audit_json(&lab, &target, &args);
     assert_eq!(
         report["target"],
         format!("bat.test ([::1]:{tls})"),
@@ -781,10 +772,16 @@ fn serve_certificates(lab: &Lab, file: &str, sites: &[(String, String)]) -> Vec<
 }
 
 /// `certctl audit TARGET --json ARGS…`, once nginx answers; the report.
+/// `certctl audit TARGET --json ARGS…` once it succeeds (`--http-port 0` unless ARGS name one).
 fn audit_json(lab: &Lab, target: &str, args: &[&str]) -> serde_json::Value {
+    let no_redirect: &[&str] = match args.contains(&"--http-port") {
+        true => &[],
+        false => &["--http-port", "0"],
+    };
     crate::common::eventually(|| {
         let out = lab
-            .certctl(["audit", target, "--http-port", "0", "--json"])
+            .certctl(["audit", target, "--json"])
+            .args(no_redirect)
             .args(args)
             .output()
             .unwrap();
