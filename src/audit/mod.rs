@@ -24,4 +24,4 @@ pub mod wire;
 
 pub use error::AuditError;
 pub use report::AuditReport;
-pub use scan::{AuditRequest, audit};
+pub use scan::{AuditRequest, audit, audit_many};

@@ -68,6 +68,18 @@ pub fn audit_deadline() -> Option<Instant> {
     BUDGET.try_with(|b| b.until).ok().flatten()
 }
 
+/// Runs `work` (a connection the probes do not make themselves: an HTTP fetch, a rustls
+/// handshake) while holding one of the budget's connection slots, so that it counts against the
+/// same `--concurrency` (shared by every target of `audit_many`). `work` starts once the slot is
+/// held and bounds itself; the audit's deadline passing before a slot is [`ProbeError::Cut`].
+pub async fn holding_slot<F: Future>(
+    timeout: Duration,
+    work: impl FnOnce() -> F,
+) -> Result<F::Output, ProbeError> {
+    let _slot = Slot::take(timeout).await?;
+    Ok(work().await)
+}
+
 /// One probe's turn: a connection slot from the budget, then an absolute deadline for the whole
 /// exchange (connect, write, every read). The deadline starts counting only once the slot is
 /// held, so waiting behind other probes does not eat into it; the audit's deadline still

@@ -48,6 +48,18 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, AuditError> {
     probe::with_budget(req.concurrency, Some(until), scan).await
 }
 
+/// Audits every request at once within one connection budget (`concurrency` probe connections
+/// for all of them together) and one overall `deadline`; the results in the order asked.
+pub async fn audit_many(
+    reqs: &[AuditRequest],
+    concurrency: usize,
+    deadline: Duration,
+) -> Vec<Result<AuditReport, AuditError>> {
+    let until = Instant::now() + deadline;
+    let all = futures_util::future::join_all(reqs.iter().map(|req| Box::pin(run(req, until))));
+    probe::with_budget(concurrency, Some(until), all).await
+}
+
 async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditError> {
     let started = Instant::now();
     let sni = req.host.as_deref();
@@ -77,16 +89,42 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         .unwrap_or_else(|| addr.ip().to_string());
     // The system's roots are files: read them on the blocking pool while the probes run.
     let system_roots = tokio::task::spawn_blocking(crate::trust::system_roots);
-    let chain_until = std::time::Instant::now() + bounded();
-    let chain = tokio::task::spawn_blocking(move || {
-        served::served_chain_until(addr, &host_for_chain, chain_until)
+    // The rustls handshakes and HTTP fetches hold a connection slot too, and their time counts
+    // from when they have it.
+    let chain = probe::holding_slot(timeout, || {
+        let chain_until = std::time::Instant::now() + bounded();
+        tokio::task::spawn_blocking(move || {
+            served::served_chain_until(addr, &host_for_chain, chain_until)
+        })
     });
+    let chain = async {
+        chain
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|joined| joined.map_err(|e| e.to_string()))
+    };
+    let hsts = async {
+        probe::holding_slot(timeout, || http::hsts(addr, sni, bounded()))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r)
+    };
+    let redirect = async {
+        match req.http_port {
+            None => None,
+            Some(port) => probe::holding_slot(timeout, || {
+                http::redirect(addr, sni, req.http_port, bounded())
+            })
+            .await
+            .unwrap_or_else(|e| Some(http::Redirect::Failed(format!("port {port}: {e}")))),
+        }
+    };
     let (accepted, hello, chain, hsts, redirect, sslv2, heartbleed) = tokio::join!(
         futures_util::future::join_all(versions),
         hello,
         chain,
-        http::hsts(addr, sni, bounded()),
-        http::redirect(addr, sni, req.http_port, bounded()),
+        hsts,
+        redirect,
         probe::speaks_sslv2(addr, timeout),
         probe::heartbleed(addr, sni, Version::Tls12, timeout),
     );
@@ -228,12 +266,14 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         let resume_host = sni
             .map(str::to_owned)
             .unwrap_or_else(|| addr.ip().to_string());
-        let resume_until = std::time::Instant::now() + bounded();
-        let resumption =
+        let resumption = probe::holding_slot(timeout, || {
+            let resume_until = std::time::Instant::now() + bounded();
             tokio::task::spawn_blocking(move || served::resumes(addr, &resume_host, resume_until))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r);
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|joined| joined.map_err(|e| e.to_string()))
+        .and_then(|r| r);
         (dh, group_version, groups, fallback, resumption)
     };
     let (aia, (dh, group_version, groups, fallback, resumption), robot, padding_oracle) = tokio::join!(

@@ -624,20 +624,99 @@ fn the_battery_grades_each_configuration_as_the_rating_guide_says() {
     );
 }
 
-/// Real nginx on `[::1]` and a plain-HTTP port whose redirect goes to a look-alike host: the
-/// IPv6 literal target is audited like any other, and `https://bat.test.evil.net/` is not a
-/// redirect to `bat.test` (a prefix match took it for one).
-#[test]
-fn an_ipv6_target_is_audited_and_a_look_alike_redirect_is_refused() {
-    let lab = Lab::managed_nginx();
+/// The battery's ECDSA leaf for `bat.test` with its intermediate (`DIR/c.pem`, `DIR/c.key`) and
+/// the root, written under the lab for hand-written server blocks: (DIR, the root's path).
+fn ecdsa_site_files(lab: &Lab, name: &str) -> (std::path::PathBuf, String) {
     let pki = battery_pki();
-    let dir = lab.dir.path().join("v6");
+    let dir = lab.dir.path().join(name);
     fs::create_dir_all(&dir).unwrap();
     let (_, cert, key) = &pki.leaves[0];
     fs::write(dir.join("c.pem"), format!("{cert}{}", pki.intermediate)).unwrap();
     fs::write(dir.join("c.key"), key).unwrap();
     let root = dir.join("root.pem");
     fs::write(&root, &pki.root).unwrap();
+    (dir, root.display().to_string())
+}
+
+/// Fifty TLS listens of one real nginx server: `certctl audit T1 … T50` audits them at once
+/// within one connection budget, one line each and a summary with the worst grade, which
+/// `--min-grade` turns into the exit code; `--nginx` finds the same fifty in `nginx -T`.
+#[test]
+fn fifty_targets_at_once_and_the_sites_nginx_serves() {
+    let lab = Lab::managed_nginx();
+    let (dir, root) = ecdsa_site_files(&lab, "fifty");
+    let ports: Vec<u16> = (0..50).map(|_| crate::common::free_port()).collect();
+    let listens: String = ports
+        .iter()
+        .map(|p| format!("    listen 127.0.0.1:{p} ssl;\n"))
+        .collect();
+    let conf = format!(
+        "server {{\n{listens}    server_name bat.test;\n    ssl_certificate {d}/c.pem;\n    ssl_certificate_key {d}/c.key;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    return 200 \"ok\";\n}}\n",
+        d = dir.display()
+    );
+    fs::write(lab.nginx_prefix.join("sites-enabled/fifty.conf"), conf).unwrap();
+    lab.reload_nginx();
+    let targets: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let audit = |extra: &[&str]| {
+        let mut cmd = lab.certctl(["audit", "--sni", "bat.test", "--http-port", "0"]);
+        cmd.args(&targets).args(["--ca-bundle", &root]).args(extra);
+        cmd.output().unwrap()
+    };
+    let out = crate::common::eventually(|| {
+        let out = audit(&[]);
+        out.status.success().then_some(out)
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 51, "{stdout}");
+    for (line, port) in lines.iter().zip(&ports) {
+        assert!(
+            line.starts_with(&format!("A   bat.test (127.0.0.1:{port})")),
+            "{line}"
+        );
+    }
+    assert_eq!(lines[50], "50 targets, worst grade A");
+    let strict = audit(&["--min-grade", "A+"]);
+    assert_eq!(strict.status.code(), Some(1), "no HSTS: A is worse than A+");
+    assert!(
+        String::from_utf8_lossy(&strict.stderr).contains("grade A is worse than --min-grade A+")
+    );
+
+    // --nginx: the same fifty from nginx -T (and whatever else the lab's nginx serves).
+    let prefix = lab.nginx_prefix.display().to_string();
+    let conf = lab.nginx_prefix.join("nginx.conf").display().to_string();
+    let out = lab
+        .certctl([
+            "audit",
+            "--nginx",
+            "--nginx-prefix",
+            &prefix,
+            "--nginx-conf",
+            &conf,
+        ])
+        .args(["--http-port", "0", "--json", "--ca-bundle", &root])
+        .output()
+        .unwrap();
+    let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let ours: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|r| {
+            r["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("bat.test (127.0.0.1:"))
+        })
+        .collect();
+    assert_eq!(ours.len(), 50, "{all:#?}");
+    assert!(ours.iter().all(|r| r["grade"] == "A"), "{ours:#?}");
+}
+
+/// Real nginx on `[::1]` and a plain-HTTP port whose redirect goes to a look-alike host: the
+/// IPv6 literal target is audited like any other, and `https://bat.test.evil.net/` is not a
+/// redirect to `bat.test` (a prefix match took it for one).
+#[test]
+fn an_ipv6_target_is_audited_and_a_look_alike_redirect_is_refused() {
+    let lab = Lab::managed_nginx();
+    let (dir, root) = ecdsa_site_files(&lab, "v6");
     let (tls, plain) = (crate::common::free_port(), crate::common::free_port());
     let conf = format!(
         "server {{\n    listen [::1]:{tls} ssl;\n    server_name bat.test;\n    ssl_certificate {d}/c.pem;\n    ssl_certificate_key {d}/c.key;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    return 200 \"ok\";\n}}\nserver {{\n    listen [::1]:{plain};\n    return 301 https://bat.test.evil.net/;\n}}\n",
@@ -647,14 +726,13 @@ fn an_ipv6_target_is_audited_and_a_look_alike_redirect_is_refused() {
     lab.reload_nginx();
     let target = format!("[::1]:{tls}");
     let plain = plain.to_string();
-    let root = root.to_str().unwrap();
     let args = [
         "--sni",
         "bat.test",
         "--http-port",
         &plain,
         "--ca-bundle",
-        root,
+        &root,
     ];
     let report = audit_json(&lab, &target, &args);
     assert_eq!(
