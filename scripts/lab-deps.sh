@@ -19,6 +19,8 @@ lab_deps() {
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+    # The audit's --html page is opened in a real headless browser.
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing: ${missing[*]}" >&2
         local sudo=""

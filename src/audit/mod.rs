@@ -12,6 +12,7 @@ pub mod clients;
 pub mod error;
 pub mod findings;
 pub mod grade;
+pub mod html;
 pub mod http;
 pub mod oracle;
 pub mod oracle_probe;

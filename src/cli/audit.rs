@@ -57,6 +57,9 @@ pub struct AuditArgs {
     /// Machine-readable report (top-level "grade"; with several targets, an array)
     #[arg(long)]
     json: bool,
+    /// Also write the report as one self-contained HTML page to FILE (one target)
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 /// HOST[:PORT] → (host, port).
@@ -133,6 +136,11 @@ pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         }
     }
     let single = asked.len() == 1 && !args.nginx;
+    if args.html.is_some() && !single {
+        return Err(Error::Usage(
+            "--html writes the report of one target".into(),
+        ));
+    }
     let request = |addr, host| AuditRequest {
         addr,
         host,
@@ -187,6 +195,10 @@ pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         let Some(report) = report else {
             return Ok(ExitCode::SUCCESS);
         };
+        if let Some(path) = &args.html {
+            let page = audit::html::render(&report);
+            certctl::fsio::write_atomic(path, page.as_bytes(), 0o644)?;
+        }
         if args.json {
             println!(
                 "{}",

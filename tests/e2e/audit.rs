@@ -710,6 +710,64 @@ fn fifty_targets_at_once_and_the_sites_nginx_serves() {
     assert!(ours.iter().all(|r| r["grade"] == "A"), "{ours:#?}");
 }
 
+/// `--html FILE` on a real nginx site, opened in Debian's headless chromium: the page loads with
+/// no console error, asks for nothing outside itself, and shows the grade.
+#[test]
+fn the_html_report_loads_in_chromium_and_shows_the_grade() {
+    let lab = Lab::managed_nginx();
+    assert_ok(&lab.issue_site("site.test", &[]));
+    let target = format!("127.0.0.1:{}", lab.https_port);
+    let page = lab.dir.path().join("report.html");
+    let page_arg = page.display().to_string();
+    let bundle = lab.ca_bundle.display().to_string();
+    let args = [
+        "--sni",
+        "site.test",
+        "--html",
+        &page_arg,
+        "--ca-bundle",
+        &bundle,
+    ];
+    let report = audit_json(&lab, &target, &args);
+    let grade = report["grade"].as_str().unwrap().to_owned();
+    let html = fs::read_to_string(&page).unwrap();
+    assert!(
+        !html.contains("src=") && !html.contains("href=") && !html.contains("@import"),
+        "self-contained"
+    );
+    let profile = lab.dir.path().join("chromium-profile");
+    let chromium = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium (scripts/lab-deps.sh installs it)");
+    assert!(
+        chromium.status.success(),
+        "{}",
+        String::from_utf8_lossy(&chromium.stderr)
+    );
+    let dom = String::from_utf8_lossy(&chromium.stdout);
+    assert!(
+        dom.contains(&format!("<div id=\"grade\">{grade}</div>")),
+        "{dom}"
+    );
+    assert!(dom.contains("site.test"), "{dom}");
+    let stderr = String::from_utf8_lossy(&chromium.stderr);
+    assert!(!stderr.contains("CONSOLE"), "console messages: {stderr}");
+}
+
 /// Real nginx on `[::1]` and a plain-HTTP port whose redirect goes to a look-alike host: the
 /// IPv6 literal target is audited like any other, and `https://bat.test.evil.net/` is not a
 /// redirect to `bat.test` (a prefix match took it for one).
