@@ -26,10 +26,44 @@ export CERTCTL_STATE_DIR="$W/state"
 
 cmds=(-n "certctl audit" "$CERTCTL audit 127.0.0.1:$HTTPS --sni bench.test --ca-bundle $LAB_CA --http-port $HTTP --json")
 command -v sslscan >/dev/null && cmds+=(-n "sslscan" "sslscan --sni-name=bench.test 127.0.0.1:$HTTPS")
-command -v sslyze >/dev/null && cmds+=(-n "sslyze" "sslyze 127.0.0.1:$HTTPS{bench.test}")
-hyperfine -N --warmup 2 --runs "$RUNS" --export-markdown "$OUT/audit.md" --export-json "$OUT/audit.json" "${cmds[@]}"
+command -v sslyze >/dev/null && cmds+=(-n "sslyze" "sslyze bench.test:$HTTPS{127.0.0.1}")
+hyperfine -N -i --warmup 2 --runs "$RUNS" --export-markdown "$OUT/audit.md" --export-json "$OUT/audit.json" "${cmds[@]}"
 TESTSSL=$(command -v testssl || command -v testssl.sh || true)
 if [ -n "$TESTSSL" ]; then
     hyperfine -N --runs 3 --export-markdown "$OUT/audit-testssl.md" --export-json "$OUT/audit-testssl.json" \
         -n "testssl.sh" "$TESTSSL --quiet --color 0 --ip 127.0.0.1 https://bench.test:$HTTPS"
 fi
+
+# Connections each tool makes to the server for one full run: TCP PassiveOpens (connections
+# accepted) before and after, in the bench's own network namespace (without one, the whole
+# machine's count: an upper bound).
+passive_opens() { awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "PassiveOpens") c = i; h = 1 } else print $c }' /proc/net/snmp; }
+connections() { local before; before=$(passive_opens); "$@" >/dev/null 2>&1 || true; echo $(( $(passive_opens) - before )); }
+{
+    echo "| tool | connections (one run) |"
+    echo "|---|---|"
+    echo "| certctl audit | $(connections "$CERTCTL" audit "127.0.0.1:$HTTPS" --sni bench.test --ca-bundle "$LAB_CA" --http-port "$HTTP" --json) |"
+    command -v sslscan >/dev/null && echo "| sslscan | $(connections sslscan --sni-name=bench.test "127.0.0.1:$HTTPS") |"
+    command -v sslyze >/dev/null && echo "| sslyze | $(connections sslyze "bench.test:$HTTPS{127.0.0.1}") |"
+    [ -n "$TESTSSL" ] && echo "| testssl.sh | $(connections "$TESTSSL" --quiet --color 0 --ip 127.0.0.1 "https://bench.test:$HTTPS") |"
+    echo
+    echo "certctl's own count (report.connections): $("$CERTCTL" audit "127.0.0.1:$HTTPS" --sni bench.test --ca-bundle "$LAB_CA" --http-port "$HTTP" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["connections"])')"
+} | tee "$OUT/audit-connections.md"
+
+# Fifty targets at once: fifty TLS listens of one nginx server with the same certificate,
+# audited by one `certctl audit T1 … T50` (one connection budget, --concurrency 8).
+SITE_CERT=$(grep -RhoE 'ssl_certificate +[^;]+' "$LAB_NGINX/sites-enabled/" | head -1 | awk '{print $2}')
+SITE_KEY=$(grep -RhoE 'ssl_certificate_key +[^;]+' "$LAB_NGINX/sites-enabled/" | head -1 | awk '{print $2}')
+FIFTY=()
+{
+    echo "server {"
+    for _ in $(seq 50); do p=$(lab_free_port); FIFTY+=("127.0.0.1:$p"); echo "    listen 127.0.0.1:$p ssl;"; done
+    echo "    server_name bench.test; ssl_certificate $SITE_CERT; ssl_certificate_key $SITE_KEY;"
+    echo "    ssl_protocols TLSv1.2 TLSv1.3; return 200 ok;"
+    echo "}"
+} >"$LAB_NGINX/sites-enabled/fifty.conf"
+nginx -p "$LAB_NGINX" -c "$LAB_NGINX/nginx.conf" -s reload
+sleep 1
+"$CERTCTL" audit "${FIFTY[@]}" --sni bench.test --ca-bundle "$LAB_CA" --http-port 0 | tail -1
+hyperfine -N --warmup 1 --runs 5 --export-markdown "$OUT/audit-fifty.md" \
+    -n "certctl audit (50 targets)" "$CERTCTL audit ${FIFTY[*]} --sni bench.test --ca-bundle $LAB_CA --http-port 0"

@@ -21,6 +21,8 @@ lab_deps() {
     dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
     # certbot's nginx plugin: the import tests take a site `certbot --nginx` set up.
     dpkg -s python3-certbot-nginx >/dev/null 2>&1 || missing+=(python3-certbot-nginx)
+    # The audit's --html page is opened in a real headless browser.
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing: ${missing[*]}" >&2
         local sudo=""

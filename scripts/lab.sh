@@ -93,7 +93,7 @@ lab_start_nginx() {
     cat >"$LAB_NGINX/nginx.conf" <<NGINX
 pid $LAB_NGINX/nginx.pid;
 error_log $LAB_NGINX/error.log;
-events { worker_connections 64; }
+events { worker_connections 1024; }
 http {
     access_log $LAB_NGINX/access.log;
     client_body_temp_path $LAB_NGINX/tmp/body; proxy_temp_path $LAB_NGINX/tmp/proxy;

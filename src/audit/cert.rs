@@ -8,8 +8,10 @@ use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::*;
 
 use super::clients::ServerKey;
+use super::findings;
 use super::grade::KeyKind;
 use super::report::CertReport;
+use crate::finding::Finding;
 use crate::verify::{self, VerifyError};
 
 /// The certificate part of the report for `chain` (leaf first, not empty), checked against
@@ -81,7 +83,224 @@ pub fn cert_report(
         checked_name: host.to_owned(),
         incomplete,
         completed_from,
+        details: Details::default(),
     }
+}
+
+/// What a checker reports about the certificates beyond trust and names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Details {
+    /// The leaf's key usage bits (None: no extension, anything goes).
+    pub key_usage: Option<Vec<&'static str>>,
+    /// The leaf's extended key usages (None: no extension).
+    pub extended_key_usage: Option<Vec<String>>,
+    /// SCTs embedded in the leaf (Certificate Transparency).
+    pub embedded_scts: usize,
+    /// The leaf asks for OCSP Must-Staple (TLS Feature status_request, RFC 7633).
+    pub must_staple: bool,
+    /// The leaf's validity period, in days (rounded up).
+    pub validity_days: u64,
+    /// Certificates below the root signed with MD5, MD2 or SHA-1: (subject, algorithm).
+    pub weak_signatures: Vec<(String, &'static str)>,
+    /// The findings these details bring (`audit.X509_*`), CAA's "not checked" included; the
+    /// report lists them in `rating.findings`.
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+}
+
+/// How the server uses its key, which the key usage must allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyUse {
+    /// RSA key exchange suites are accepted (the key decrypts: keyEncipherment).
+    pub rsa_kex: bool,
+    /// Suites where the key signs are accepted (ECDHE, DHE, TLS 1.3: digitalSignature).
+    pub signs: bool,
+}
+
+const SECS_PER_DAY: i64 = 86_400;
+
+/// The longest validity the CA/Browser Forum's Baseline Requirements allow for a server
+/// certificate issued at `not_before` (Unix seconds), in days: 825 from March 2018, 398 from
+/// September 2020, then ballot SC-081's steps (200 from 15 March 2026, 100 from 15 March 2027, 47
+/// from 15 March 2029).
+pub fn max_validity_days(not_before: i64) -> i64 {
+    const STEPS: [(i64, i64); 6] = [
+        (1_773_532_800, 200), // 2026-03-15
+        (1_805_068_800, 100), // 2027-03-15
+        (1_868_227_200, 47),  // 2029-03-15
+        (1_598_918_400, 398), // 2020-09-01
+        (1_519_862_400, 825), // 2018-03-01
+        (i64::MIN, 1185),     // 39 months before that
+    ];
+    let mut best = (i64::MIN, 1185);
+    for (from, days) in STEPS {
+        if not_before >= from && from >= best.0 {
+            best = (from, days);
+        }
+    }
+    best.1
+}
+
+/// The certificate details of `chain` (leaf first; a self-signed last certificate is a root and
+/// its own signature does not count): key usage against how the server uses the key, EKU,
+/// embedded SCTs, Must-Staple against `stapled` (None: no TLS 1.2 handshake to tell), the
+/// validity against the CA/B limit of its issue date, weak signatures below the root, and that
+/// CAA is not checked (it needs DNS).
+pub fn details(chain: &[CertificateDer<'static>], uses: KeyUse, stapled: Option<bool>) -> Details {
+    let mut d = Details::default();
+    let mut found = |rule: &findings::Rule, detail: String| {
+        d.findings
+            .push(rule.finding_with(format!("{}: {detail}", rule.message)));
+    };
+    let weak = weak_signatures(chain);
+    let mut key_usage = None;
+    let mut eku = None;
+    let (mut scts, mut must_staple, mut days) = (0, false, 0);
+    if let Some(Ok((_, leaf))) = chain.first().map(|der| X509Certificate::from_der(der)) {
+        if let Ok(Some(ku)) = leaf.key_usage() {
+            let ku = ku.value;
+            let bits = [
+                (ku.digital_signature(), "digitalSignature"),
+                (ku.key_encipherment(), "keyEncipherment"),
+                (ku.key_agreement(), "keyAgreement"),
+                (ku.key_cert_sign(), "keyCertSign"),
+            ];
+            key_usage = Some(bits.iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect());
+            let mut missing = Vec::new();
+            if uses.signs && !ku.digital_signature() {
+                missing.push("digitalSignature (the key signs the key exchange)");
+            }
+            if uses.rsa_kex && !ku.key_encipherment() {
+                missing.push("keyEncipherment (RSA key exchange decrypts with the key)");
+            }
+            if !missing.is_empty() {
+                found(
+                    &findings::X509_KEY_USAGE,
+                    format!("it lacks {}", missing.join(" and ")),
+                );
+            }
+        }
+        if let Ok(Some(ext)) = leaf.extended_key_usage() {
+            let e = ext.value;
+            let mut names: Vec<String> = Vec::new();
+            for (on, name) in [
+                (e.any, "any"),
+                (e.server_auth, "serverAuth"),
+                (e.client_auth, "clientAuth"),
+                (e.code_signing, "codeSigning"),
+                (e.email_protection, "emailProtection"),
+                (e.time_stamping, "timeStamping"),
+                (e.ocsp_signing, "OCSPSigning"),
+            ] {
+                if on {
+                    names.push(name.to_owned());
+                }
+            }
+            names.extend(e.other.iter().map(|o| o.to_id_string()));
+            if !e.server_auth && !e.any {
+                found(
+                    &findings::X509_NO_SERVER_AUTH,
+                    format!("it lists {}", names.join(", ")),
+                );
+            }
+            eku = Some(names);
+        }
+        for ext in leaf.extensions() {
+            match ext.oid.to_id_string().as_str() {
+                "1.3.6.1.4.1.11129.2.4.2" => scts = sct_count(ext.value),
+                // TLS Feature (RFC 7633): a SEQUENCE of INTEGERs; 5 is status_request.
+                "1.3.6.1.5.5.7.1.24" => must_staple = ext.value.windows(3).any(|w| w == [2, 1, 5]),
+                _ => {}
+            }
+        }
+        let (nb, na) = (
+            leaf.validity().not_before.timestamp(),
+            leaf.validity().not_after.timestamp(),
+        );
+        let seconds = na.saturating_sub(nb).saturating_add(1).max(0);
+        days = (seconds + SECS_PER_DAY - 1) / SECS_PER_DAY;
+        let limit = max_validity_days(nb);
+        if days > limit {
+            found(
+                &findings::X509_VALIDITY_TOO_LONG,
+                format!("{days} days, where at most {limit} are allowed for one issued then"),
+            );
+        }
+    }
+    if scts == 0 {
+        d.findings.push(findings::X509_NO_SCTS.finding());
+    }
+    if must_staple && stapled == Some(false) {
+        d.findings
+            .push(findings::X509_MUST_STAPLE_UNSTAPLED.finding());
+    }
+    if !weak.is_empty() {
+        let list: Vec<String> = weak.iter().map(|(s, a)| format!("{s} ({a})")).collect();
+        let rule = &findings::X509_WEAK_SIGNATURE;
+        d.findings
+            .push(rule.finding_with(format!("{}: {}", rule.message, list.join("; "))));
+    }
+    d.findings.push(findings::X509_CAA_NOT_CHECKED.finding());
+    Details {
+        key_usage,
+        extended_key_usage: eku,
+        embedded_scts: scts,
+        must_staple,
+        validity_days: u64::try_from(days).unwrap_or(0),
+        weak_signatures: weak,
+        findings: d.findings,
+    }
+}
+
+/// The name of a weak signature algorithm (MD2, MD5, SHA-1), by OID.
+fn weak_signature(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "1.2.840.113549.1.1.2" => "MD2",
+        "1.2.840.113549.1.1.4" => "MD5",
+        "1.2.840.113549.1.1.5" | "1.2.840.10045.4.1" | "1.2.840.10040.4.3" => "SHA-1",
+        _ => return None,
+    })
+}
+
+/// Whether a certificate below the root of `chain` is signed with MD5 or MD2 (SSL Labs: F).
+pub fn md5_signed(chain: &[CertificateDer<'static>]) -> bool {
+    weak_signatures(chain).iter().any(|(_, a)| *a != "SHA-1")
+}
+
+/// The certificates below the root (a self-signed last certificate) signed with a weak
+/// algorithm: (subject, algorithm).
+fn weak_signatures(chain: &[CertificateDer<'static>]) -> Vec<(String, &'static str)> {
+    let below_root = match chain.last().is_some_and(|c| self_signed(c)) && chain.len() > 1 {
+        true => &chain[..chain.len() - 1],
+        false => chain,
+    };
+    below_root
+        .iter()
+        .filter_map(|der| X509Certificate::from_der(der).ok())
+        .filter_map(|(_, c)| {
+            let alg = weak_signature(&c.signature_algorithm.algorithm.to_id_string())?;
+            Some((c.subject().to_string(), alg))
+        })
+        .collect()
+}
+
+/// How many SCTs the SCT list extension holds: its value is an OCTET STRING around a TLS
+/// vector of two-byte-length entries (RFC 6962 section 3.3). A broken list counts what it could.
+fn sct_count(value: &[u8]) -> usize {
+    let Some((0x04, start, end)) = tlv(value) else {
+        return 0;
+    };
+    let list = &value[start..end];
+    let Some(body) = list.get(2..) else { return 0 };
+    let mut rest = body;
+    let mut n = 0;
+    while let [hi, lo, tail @ ..] = rest {
+        let len = usize::from(u16::from_be_bytes([*hi, *lo]));
+        let Some(next) = tail.get(len..) else { break };
+        n += 1;
+        rest = next;
+    }
+    n
 }
 
 /// Whether the leaf covers `host`: a DNS name against the DNS SANs, an IP address against the
@@ -140,6 +359,19 @@ pub fn key_of(der: &[u8]) -> Option<(KeyKind, u32)> {
         )),
         ServerKey::Ed25519 => Some((KeyKind::Ec, 256)),
     }
+}
+
+/// The leaf's RSA public key (modulus, exponent, big-endian), for RSA key exchange; None for
+/// any other key.
+pub fn rsa_public_key(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let spki = cert.public_key();
+    if spki.algorithm.algorithm.to_id_string() != "1.2.840.113549.1.1.1" {
+        return None;
+    }
+    let (_, rsa) =
+        x509_parser::public_key::RSAPublicKey::from_der(&spki.subject_public_key.data).ok()?;
+    Some((rsa.modulus.to_vec(), rsa.exponent.to_vec()))
 }
 
 /// The leaf's key as a client must verify it: RSA, RSA-PSS, ECDSA on which curve, Ed25519.
@@ -479,5 +711,193 @@ mod tests {
     fn base64_lines(der: &[u8]) -> String {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD.encode(der)
+    }
+
+    /// A leaf for `d.test` with `edit` applied, self-signed.
+    fn leaf_with(edit: impl FnOnce(&mut CertificateParams)) -> Vec<CertificateDer<'static>> {
+        let mut p = CertificateParams::new(vec!["d.test".to_owned()]).unwrap();
+        p.not_before = ::time::macros::datetime!(2026-04-01 0:00 UTC);
+        p.not_after = ::time::macros::datetime!(2026-06-01 0:00 UTC);
+        edit(&mut p);
+        vec![
+            p.self_signed(&KeyPair::generate().unwrap())
+                .unwrap()
+                .der()
+                .clone(),
+        ]
+    }
+
+    fn ids(d: &Details) -> Vec<&'static str> {
+        d.findings.iter().map(|f| f.id).collect()
+    }
+
+    const ECDHE: KeyUse = KeyUse {
+        rsa_kex: false,
+        signs: true,
+    };
+
+    #[test]
+    fn a_plain_short_leaf_says_only_what_is_always_said() {
+        let d = details(&leaf_with(|_| {}), ECDHE, Some(true));
+        assert_eq!(
+            (d.key_usage.clone(), d.extended_key_usage.clone()),
+            (None, None)
+        );
+        assert_eq!(
+            (d.embedded_scts, d.must_staple, d.validity_days),
+            (0, false, 62)
+        );
+        assert_eq!(
+            ids(&d),
+            ["audit.X509_NO_SCTS", "audit.X509_CAA_NOT_CHECKED"]
+        );
+    }
+
+    #[test]
+    fn key_usage_must_allow_how_the_key_is_used() {
+        use rcgen::KeyUsagePurpose::{DigitalSignature, KeyEncipherment};
+        let with = |usages: Vec<rcgen::KeyUsagePurpose>, uses| {
+            details(&leaf_with(|p| p.key_usages = usages), uses, None)
+        };
+        let d = with(vec![KeyEncipherment], ECDHE);
+        assert_eq!(d.key_usage, Some(vec!["keyEncipherment"]));
+        assert!(
+            d.findings[0].message.contains("lacks digitalSignature"),
+            "{:?}",
+            d.findings
+        );
+        let rsa = KeyUse {
+            rsa_kex: true,
+            signs: true,
+        };
+        let d = with(vec![DigitalSignature], rsa);
+        assert!(d.findings[0].message.contains("lacks keyEncipherment"));
+        let d = with(vec![DigitalSignature, KeyEncipherment], rsa);
+        assert!(!ids(&d).contains(&"audit.X509_KEY_USAGE"));
+    }
+
+    #[test]
+    fn an_eku_without_server_auth_is_named() {
+        let d = details(
+            &leaf_with(|p| {
+                p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth]
+            }),
+            ECDHE,
+            None,
+        );
+        assert_eq!(d.extended_key_usage, Some(vec!["clientAuth".to_owned()]));
+        assert!(d.findings[0].message.ends_with("it lists clientAuth"));
+        assert_eq!(d.findings[0].id, "audit.X509_NO_SERVER_AUTH");
+        let ok = details(
+            &leaf_with(|p| {
+                p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth]
+            }),
+            ECDHE,
+            None,
+        );
+        assert!(!ids(&ok).contains(&"audit.X509_NO_SERVER_AUTH"));
+    }
+
+    #[test]
+    fn embedded_scts_are_counted() {
+        // RFC 6962: an OCTET STRING around a u16 list of u16-prefixed SCTs.
+        let sct = |n: u8| [&[0, 4][..], &[0, n, n, n]].concat();
+        let list = [sct(1), sct(2)].concat();
+        let tls = [&(list.len() as u16).to_be_bytes()[..], &list].concat();
+        let ext =
+            CustomExtension::from_oid_content(&[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2], tlv(0x04, &tls));
+        let d = details(&leaf_with(|p| p.custom_extensions.push(ext)), ECDHE, None);
+        assert_eq!(d.embedded_scts, 2);
+        assert!(!ids(&d).contains(&"audit.X509_NO_SCTS"));
+        assert_eq!(
+            sct_count(&[0x04, 3, 0, 9, 1]),
+            0,
+            "a broken list counts nothing whole"
+        );
+    }
+
+    #[test]
+    fn must_staple_without_a_staple_is_named() {
+        let staple = || {
+            let features = tlv(0x30, &[2, 1, 5]);
+            CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 24], features)
+        };
+        let leaf = leaf_with(|p| p.custom_extensions.push(staple()));
+        let none = details(&leaf, ECDHE, Some(false));
+        assert!(none.must_staple);
+        assert!(ids(&none).contains(&"audit.X509_MUST_STAPLE_UNSTAPLED"));
+        assert!(
+            !ids(&details(&leaf, ECDHE, Some(true))).contains(&"audit.X509_MUST_STAPLE_UNSTAPLED")
+        );
+        assert!(!ids(&details(&leaf, ECDHE, None)).contains(&"audit.X509_MUST_STAPLE_UNSTAPLED"));
+    }
+
+    #[test]
+    fn validity_is_held_to_the_limit_of_its_issue_date() {
+        use ::time::macros::datetime;
+        let ts = |t: ::time::OffsetDateTime| t.unix_timestamp();
+        assert_eq!(max_validity_days(ts(datetime!(2017-01-01 0:00 UTC))), 1185);
+        assert_eq!(max_validity_days(ts(datetime!(2019-01-01 0:00 UTC))), 825);
+        assert_eq!(max_validity_days(ts(datetime!(2026-03-14 0:00 UTC))), 398);
+        assert_eq!(max_validity_days(ts(datetime!(2026-03-15 0:00 UTC))), 200);
+        assert_eq!(max_validity_days(ts(datetime!(2028-01-01 0:00 UTC))), 100);
+        assert_eq!(max_validity_days(ts(datetime!(2030-01-01 0:00 UTC))), 47);
+        // 200 days to the second is allowed; one second more (BR counts both ends) is not.
+        let at_limit = |end| details(&leaf_with(|p| p.not_after = end), ECDHE, None);
+        let fits = at_limit(datetime!(2026-10-17 23:59:59 UTC));
+        assert_eq!(fits.validity_days, 200);
+        assert!(!ids(&fits).contains(&"audit.X509_VALIDITY_TOO_LONG"));
+        let over = at_limit(datetime!(2026-10-18 0:00 UTC));
+        let finding = over
+            .findings
+            .iter()
+            .find(|f| f.id == "audit.X509_VALIDITY_TOO_LONG");
+        assert!(
+            finding
+                .unwrap()
+                .message
+                .contains("201 days, where at most 200")
+        );
+    }
+
+    /// A self-signed RSA leaf signed with `digest`, through OpenSSL (rcgen signs no SHA-1 or MD5).
+    fn openssl_leaf(digest: openssl::hash::MessageDigest) -> CertificateDer<'static> {
+        use openssl::{pkey::PKey, rsa::Rsa, x509};
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let mut name = x509::X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "weak.test").unwrap();
+        let name = name.build();
+        let mut b = x509::X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(&name).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(30).unwrap())
+            .unwrap();
+        b.sign(&key, digest).unwrap();
+        CertificateDer::from(b.build().to_der().unwrap())
+    }
+
+    #[test]
+    fn weak_signatures_below_the_root_are_named_and_md5_is_told_apart() {
+        let sha1 = openssl_leaf(openssl::hash::MessageDigest::sha1());
+        let [leaf, _, root] = pki(&[]);
+        // A SHA-1 leaf under a root: named; the root's own signature never counts.
+        let d = details(&[sha1.clone(), root.clone()], ECDHE, None);
+        assert_eq!(d.weak_signatures, [("CN=weak.test".to_owned(), "SHA-1")]);
+        assert!(ids(&d).contains(&"audit.X509_WEAK_SIGNATURE"));
+        assert!(!md5_signed(&[sha1]));
+        assert!(
+            details(&[leaf, root], ECDHE, None)
+                .weak_signatures
+                .is_empty()
+        );
+        if let Ok(md5) =
+            std::panic::catch_unwind(|| openssl_leaf(openssl::hash::MessageDigest::md5()))
+        {
+            assert!(md5_signed(&[md5]));
+        }
     }
 }

@@ -7,6 +7,10 @@
 //! - `audit.WARN_*` keeps an A at A-,
 //! - `audit.WEAK_*` names a known attack the findings expose (no grade effect of its own),
 //! - `audit.CERT_*` replaces the grade with T (not trusted) or M (names do not match).
+//! - `audit.X509_*` reports a certificate detail (key usage, EKU, SCTs, Must-Staple, validity,
+//!   weak signatures, CAA not checked): no grade effect of its own.
+//! - `audit.UNTESTED_*` says a probe did not apply or could not run against this server (no RSA
+//!   key exchange for ROBOT, no CBC suite the padding probe speaks): information, not graded.
 //! - `audit.UNKNOWN_*` says what could not be tested (a probe that timed out, was cut by the
 //!   audit's deadline, or got no usable answer). The grade then assumes the worst answer to that
 //!   question ([`super::grade::Question`]): it may cap the grade, and never improves it.
@@ -97,6 +101,22 @@ pub const CAP_HEARTBLEED: Rule = Rule {
     severity: Severity::Error,
     message: "vulnerable to Heartbleed (CVE-2014-0160)",
     fix: "upgrade OpenSSL, then replace the key and the certificate",
+};
+
+/// Caps the grade at F.
+pub const CAP_ROBOT: Rule = Rule {
+    id: "audit.CAP_ROBOT",
+    severity: Severity::Error,
+    message: "vulnerable to ROBOT (a Bleichenbacher oracle on RSA key exchange)",
+    fix: "upgrade the TLS library (or the load balancer's firmware), or remove the RSA key exchange suites",
+};
+
+/// Caps the grade at F.
+pub const CAP_PADDING_ORACLE: Rule = Rule {
+    id: "audit.CAP_PADDING_ORACLE",
+    severity: Severity::Error,
+    message: "a CBC padding oracle (POODLE against TLS, Zombie POODLE, GOLDENDOODLE)",
+    fix: "upgrade the TLS library (or the load balancer's firmware), or remove the CBC suites",
 };
 
 /// Caps the grade at F.
@@ -307,6 +327,94 @@ pub const WEAK_HEARTBLEED: Rule = Rule {
     fix: "upgrade OpenSSL, then replace the key and the certificate",
 };
 
+/// A named weakness.
+pub const WEAK_ROBOT: Rule = Rule {
+    id: "audit.WEAK_ROBOT",
+    severity: Severity::Error,
+    message: "ROBOT (RSA key exchange decrypts as an oracle)",
+    fix: "upgrade the TLS library, or remove the RSA key exchange suites",
+};
+
+/// A named weakness.
+pub const WEAK_PADDING_ORACLE: Rule = Rule {
+    id: "audit.WEAK_PADDING_ORACLE",
+    severity: Severity::Error,
+    message: "CBC padding oracle (POODLE TLS, Zombie POODLE, GOLDENDOODLE)",
+    fix: "upgrade the TLS library, or remove the CBC suites",
+};
+
+/// ROBOT did not apply or could not run (not graded).
+pub const UNTESTED_ROBOT: Rule = Rule {
+    id: "audit.UNTESTED_ROBOT",
+    severity: Severity::Info,
+    message: "ROBOT was not tested",
+    fix: "nothing to do when the server accepts no RSA key exchange",
+};
+
+/// The CBC padding probe did not apply or could not run (not graded).
+pub const UNTESTED_PADDING_ORACLE: Rule = Rule {
+    id: "audit.UNTESTED_PADDING_ORACLE",
+    severity: Severity::Info,
+    message: "the CBC padding oracles were not tested",
+    fix: "nothing to do when the server accepts no CBC suite; else check with testssl.sh",
+};
+
+/// A certificate detail.
+pub const X509_KEY_USAGE: Rule = Rule {
+    id: "audit.X509_KEY_USAGE",
+    severity: Severity::Warning,
+    message: "the certificate's key usage does not allow how the server uses its key",
+    fix: "issue a certificate with digitalSignature (and keyEncipherment for RSA key exchange)",
+};
+
+/// A certificate detail.
+pub const X509_NO_SERVER_AUTH: Rule = Rule {
+    id: "audit.X509_NO_SERVER_AUTH",
+    severity: Severity::Error,
+    message: "the certificate's extended key usage does not include TLS server authentication",
+    fix: "issue a certificate with the serverAuth extended key usage",
+};
+
+/// A certificate detail.
+pub const X509_NO_SCTS: Rule = Rule {
+    id: "audit.X509_NO_SCTS",
+    severity: Severity::Info,
+    message: "the certificate embeds no SCTs (Certificate Transparency); public CAs embed them, Chrome and Safari require them",
+    fix: "nothing to do for a private CA; a public CA's certificate should carry SCTs",
+};
+
+/// A certificate detail.
+pub const X509_MUST_STAPLE_UNSTAPLED: Rule = Rule {
+    id: "audit.X509_MUST_STAPLE_UNSTAPLED",
+    severity: Severity::Error,
+    message: "the certificate requires OCSP stapling (Must-Staple) and the server staples nothing",
+    fix: "turn stapling on (nginx: ssl_stapling on; ssl_stapling_verify on;) or issue without Must-Staple",
+};
+
+/// A certificate detail.
+pub const X509_VALIDITY_TOO_LONG: Rule = Rule {
+    id: "audit.X509_VALIDITY_TOO_LONG",
+    severity: Severity::Warning,
+    message: "the certificate is valid for longer than the CA/Browser Forum allows",
+    fix: "issue a shorter-lived certificate (certctl issue; ACME CAs issue 90 days or less)",
+};
+
+/// A certificate detail.
+pub const X509_WEAK_SIGNATURE: Rule = Rule {
+    id: "audit.X509_WEAK_SIGNATURE",
+    severity: Severity::Error,
+    message: "a certificate in the chain is signed with a weak algorithm",
+    fix: "issue a new certificate; serve a chain signed with SHA-256 or better",
+};
+
+/// A certificate detail.
+pub const X509_CAA_NOT_CHECKED: Rule = Rule {
+    id: "audit.X509_CAA_NOT_CHECKED",
+    severity: Severity::Info,
+    message: "CAA records were not checked: that needs DNS, which the audit does not query",
+    fix: "check the domain's CAA records with dig CAA NAME if a CA restriction matters",
+};
+
 /// Replaces the grade with T.
 pub const CERT_UNTRUSTED: Rule = Rule {
     id: "audit.CERT_UNTRUSTED",
@@ -345,6 +453,22 @@ pub const UNKNOWN_HEARTBLEED: Rule = Rule {
     severity: Severity::Warning,
     message: "could not test for Heartbleed",
     fix: "make sure the server answers a TLS 1.2 ClientHello promptly, or raise --timeout/--deadline",
+};
+
+/// Could not test for ROBOT (the grade assumes the worst).
+pub const UNKNOWN_ROBOT: Rule = Rule {
+    id: "audit.UNKNOWN_ROBOT",
+    severity: Severity::Warning,
+    message: "could not test for ROBOT",
+    fix: "make sure the server answers RSA key exchange handshakes promptly, or raise --timeout/--deadline",
+};
+
+/// Could not test for a CBC padding oracle (the grade assumes the worst).
+pub const UNKNOWN_PADDING_ORACLE: Rule = Rule {
+    id: "audit.UNKNOWN_PADDING_ORACLE",
+    severity: Severity::Warning,
+    message: "could not test for a CBC padding oracle",
+    fix: "make sure the server completes a TLS 1.2 CBC handshake promptly, or raise --timeout/--deadline",
 };
 
 /// Could not read a full TLS 1.2 handshake (compression, renegotiation, ALPN, OCSP stapling).
@@ -397,7 +521,7 @@ pub const UNKNOWN_DETAIL: Rule = Rule {
 
 /// Every rule, in report order: caps worst first, warnings, weaknesses, certificate overrides,
 /// then what could not be tested.
-pub const ALL: [&Rule; 44] = [
+pub const ALL: [&Rule; 59] = [
     &CAP_SSL2,
     &CAP_SSL3_BEST,
     &CAP_EXPORT,
@@ -405,6 +529,8 @@ pub const ALL: [&Rule; 44] = [
     &CAP_WEAK_CIPHER,
     &CAP_KEY_1024,
     &CAP_HEARTBLEED,
+    &CAP_ROBOT,
+    &CAP_PADDING_ORACLE,
     &CAP_MD5,
     &CAP_NO_TLS12,
     &CAP_RC4_MODERN,
@@ -431,11 +557,24 @@ pub const ALL: [&Rule; 44] = [
     &WEAK_RC4,
     &WEAK_CRIME,
     &WEAK_HEARTBLEED,
+    &WEAK_ROBOT,
+    &WEAK_PADDING_ORACLE,
+    &UNTESTED_ROBOT,
+    &UNTESTED_PADDING_ORACLE,
+    &X509_KEY_USAGE,
+    &X509_NO_SERVER_AUTH,
+    &X509_NO_SCTS,
+    &X509_MUST_STAPLE_UNSTAPLED,
+    &X509_VALIDITY_TOO_LONG,
+    &X509_WEAK_SIGNATURE,
+    &X509_CAA_NOT_CHECKED,
     &CERT_UNTRUSTED,
     &CERT_NAME_MISMATCH,
     &UNKNOWN_PROTOCOL,
     &UNKNOWN_SUITES,
     &UNKNOWN_HEARTBLEED,
+    &UNKNOWN_ROBOT,
+    &UNKNOWN_PADDING_ORACLE,
     &UNKNOWN_HANDSHAKE,
     &UNKNOWN_DH,
     &UNKNOWN_HSTS,
@@ -458,14 +597,23 @@ mod tests {
         for rule in ALL {
             let name = rule.id.strip_prefix("audit.").expect("audit. prefix");
             assert!(
-                ["CAP_", "WARN_", "WEAK_", "CERT_", "UNKNOWN_"]
-                    .iter()
-                    .any(|kind| name.starts_with(kind)),
+                [
+                    "CAP_",
+                    "WARN_",
+                    "WEAK_",
+                    "CERT_",
+                    "UNKNOWN_",
+                    "UNTESTED_",
+                    "X509_"
+                ]
+                .iter()
+                .any(|kind| name.starts_with(kind)),
                 "{name}"
             );
             assert!(
                 name.chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'),
+                "{name}"
             );
             assert!(!rule.message.is_empty() && !rule.fix.is_empty(), "{name}");
         }

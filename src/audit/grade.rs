@@ -14,6 +14,7 @@
 use serde::Serialize;
 
 use super::findings::{self, Rule};
+use super::oracle::Verdict;
 use super::wire::{CipherSuite, Version};
 use super::{clients, suites};
 use crate::finding::Finding;
@@ -201,6 +202,10 @@ pub struct Inputs {
     pub hsts_max_age: Option<u64>,
     /// Heartbleed (CVE-2014-0160).
     pub heartbleed: bool,
+    /// ROBOT (None: not probed). An unknown verdict comes in `unknowns` too.
+    pub robot: Option<Verdict>,
+    /// The CBC padding oracles (None: not probed).
+    pub padding_oracle: Option<Verdict>,
     /// Versions whose suite order the server decides (`suites` is then in its order).
     pub server_ordered: Vec<Version>,
     /// The questions the probes could not decide.
@@ -232,6 +237,10 @@ pub enum Question {
     Order(Version),
     /// Heartbleed? Worst: vulnerable, F.
     Heartbleed,
+    /// ROBOT? Worst: vulnerable, F.
+    Robot,
+    /// A CBC padding oracle? Worst: vulnerable, F.
+    PaddingOracle,
     /// The full TLS 1.2 handshake (compression, secure renegotiation). Worst: compression on
     /// (CRIME), C.
     Handshake,
@@ -263,6 +272,8 @@ impl Question {
             Self::Suites(_) => (&findings::UNKNOWN_SUITES, Some(Letter::F), true),
             Self::Order(_) => (&findings::UNKNOWN_SUITES, None, true),
             Self::Heartbleed => (&findings::UNKNOWN_HEARTBLEED, Some(Letter::F), true),
+            Self::Robot => (&findings::UNKNOWN_ROBOT, Some(Letter::F), true),
+            Self::PaddingOracle => (&findings::UNKNOWN_PADDING_ORACLE, Some(Letter::F), true),
             Self::Handshake => (&findings::UNKNOWN_HANDSHAKE, Some(Letter::C), true),
             Self::DhParams => (&findings::UNKNOWN_DH, Some(Letter::B), true),
             Self::Hsts => (&findings::UNKNOWN_HSTS, None, true),
@@ -280,6 +291,8 @@ impl Question {
             Self::Suites(v) => format!("every {} cipher suite", v.name()),
             Self::Order(v) => format!("whose {} suite order decides", v.name()),
             Self::Heartbleed => "Heartbleed".into(),
+            Self::Robot => "ROBOT".into(),
+            Self::PaddingOracle => "the CBC padding oracles".into(),
             Self::Handshake => "compression and secure renegotiation".into(),
             Self::DhParams => "the DH parameters".into(),
             Self::Hsts => "the HSTS header".into(),
@@ -541,6 +554,14 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating 
             },
         ));
     }
+    for (verdict, rule) in [
+        (&inputs.robot, &findings::CAP_ROBOT),
+        (&inputs.padding_oracle, &findings::CAP_PADDING_ORACLE),
+    ] {
+        if let Some(Verdict::Vulnerable(how)) = verdict {
+            caps.push((Letter::F, rule, format!("{}: {how}", rule.message)));
+        }
+    }
     caps.sort_by_key(|(letter, _, _)| *letter);
 
     let mut warnings: Vec<&'static Rule> = Vec::new();
@@ -608,6 +629,14 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating 
             .iter()
             .map(|(rule, message)| rule.finding_with(message.clone())),
     );
+    for (verdict, rule) in [
+        (&inputs.robot, &findings::UNTESTED_ROBOT),
+        (&inputs.padding_oracle, &findings::UNTESTED_PADDING_ORACLE),
+    ] {
+        if let Some(Verdict::Untested(why)) = verdict {
+            found.push(rule.finding_with(format!("{}: {why}", rule.message)));
+        }
+    }
     found.extend(weaknesses.iter().map(|rule| rule.finding()));
 
     Rating {
@@ -662,6 +691,12 @@ fn weaknesses(inputs: &Inputs, accepted: &[(Version, &suites::Suite)]) -> Vec<&'
     name(any(&|_, s| s.rc4), &findings::WEAK_RC4);
     name(inputs.compression, &findings::WEAK_CRIME);
     name(inputs.heartbleed, &findings::WEAK_HEARTBLEED);
+    let vulnerable = |v: &Option<Verdict>| matches!(v, Some(Verdict::Vulnerable(_)));
+    name(vulnerable(&inputs.robot), &findings::WEAK_ROBOT);
+    name(
+        vulnerable(&inputs.padding_oracle),
+        &findings::WEAK_PADDING_ORACLE,
+    );
     out
 }
 
@@ -905,6 +940,36 @@ mod tests {
     }
 
     #[test]
+    fn oracles_cap_at_f_and_untested_ones_are_said_without_a_cap() {
+        let robot = with(|i| i.robot = Some(Verdict::Vulnerable("alert 40 vs 20".into())));
+        assert_eq!(robot.grade, "F");
+        assert_eq!(robot.caps[0].id, "audit.CAP_ROBOT");
+        assert!(robot.caps[0].why.contains("alert 40 vs 20"));
+        assert!(robot.findings.iter().any(|f| f.id == "audit.WEAK_ROBOT"));
+        let cbc = with(|i| i.padding_oracle = Some(Verdict::Vulnerable("POODLE".into())));
+        assert_eq!(cbc.grade, "F");
+        assert_eq!(cbc.caps[0].id, "audit.CAP_PADDING_ORACLE");
+        assert!(
+            cbc.findings
+                .iter()
+                .any(|f| f.id == "audit.WEAK_PADDING_ORACLE")
+        );
+        let fine = with(|i| {
+            i.robot = Some(Verdict::NotVulnerable("alike".into()));
+            i.padding_oracle = Some(Verdict::Untested("no CBC suite is accepted".into()));
+        });
+        assert_eq!(fine.grade, "A+");
+        let ids: Vec<&str> = fine.findings.iter().map(|f| f.id).collect();
+        assert_eq!(ids, ["audit.UNTESTED_PADDING_ORACLE"]);
+        assert!(
+            fine.findings[0]
+                .message
+                .ends_with("no CBC suite is accepted")
+        );
+        assert_eq!(fine.findings[0].severity, crate::finding::Severity::Info);
+    }
+
+    #[test]
     fn what_could_not_be_tested_never_improves_the_grade() {
         let unknown = |question| Unknown {
             question,
@@ -920,6 +985,8 @@ mod tests {
             (Question::Suites(Tls13), "A-"),
             (Question::Order(Tls12), "A-"),
             (Question::Heartbleed, "F"),
+            (Question::Robot, "F"),
+            (Question::PaddingOracle, "F"),
             (Question::Handshake, "C"),
             (Question::DhParams, "B"),
             (Question::Hsts, "A-"),

@@ -22,10 +22,7 @@ pub async fn hsts(
         .resolve(&host, addr)
         .build()
         .map_err(|e| e.to_string())?;
-    let url = match host.parse::<IpAddr>() {
-        Ok(IpAddr::V6(ip)) => format!("https://[{ip}]:{}/", addr.port()),
-        _ => format!("https://{host}:{}/", addr.port()),
-    };
+    let url = format!("https://{}/", authority(&host, addr.port()));
     let rsp = client.get(url).send().await.map_err(|e| e.to_string())?;
     let header = rsp
         .headers()
@@ -36,6 +33,34 @@ pub async fn hsts(
         .as_deref()
         .and_then(|h| crate::hsts::parse_hsts(h).max_age);
     Ok((header, max_age))
+}
+
+/// `host:port` for a URL, an IPv6 address in brackets.
+fn authority(host: &str, port: u16) -> String {
+    match host.parse::<IpAddr>() {
+        Ok(IpAddr::V6(ip)) => format!("[{ip}]:{port}"),
+        _ => format!("{host}:{port}"),
+    }
+}
+
+/// Whether `location` is an absolute https URL whose host is exactly `host` (a name compared
+/// case-insensitively without a trailing dot, an address as an address): never a prefix, so
+/// `https://example.com.evil.net/` and `https://example.com@evil.net/` are not `example.com`.
+/// Pure.
+fn https_on(location: &str, host: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(location) else {
+        return false;
+    };
+    let Some(got) = url.host_str().filter(|_| url.scheme() == "https") else {
+        return false;
+    };
+    let got = got.trim_start_matches('[').trim_end_matches(']');
+    let bare = |n: &str| n.trim_end_matches('.').to_ascii_lowercase();
+    match (got.parse::<IpAddr>(), host.parse::<IpAddr>()) {
+        (Ok(got), Ok(want)) => got == want,
+        (Err(_), Err(_)) => bare(got) == bare(host),
+        _ => false,
+    }
 }
 
 /// What plain HTTP answered.
@@ -69,7 +94,8 @@ pub async fn redirect(
         .resolve(&host, target)
         .build()
         .ok()?;
-    let rsp = match client.get(format!("http://{host}:{port}/")).send().await {
+    let url = format!("http://{}/", authority(&host, port));
+    let rsp = match client.get(url).send().await {
         Ok(rsp) => rsp,
         Err(e) => return Some(Redirect::Failed(format!("port {port}: {e}"))),
     };
@@ -79,7 +105,7 @@ pub async fn redirect(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let ok = rsp.status().is_redirection() && location.starts_with(&format!("https://{host}"));
+    let ok = rsp.status().is_redirection() && https_on(&location, &host);
     Some(match ok {
         true => Redirect::Good(format!("{} to {location}", rsp.status().as_u16())),
         false => Redirect::Wrong(format!(
@@ -92,4 +118,32 @@ pub async fn redirect(
             }
         )),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_redirect_host_must_be_the_host_exactly() {
+        for (location, host, ok) in [
+            ("https://example.com/", "example.com", true),
+            ("https://EXAMPLE.com./path?q", "example.com", true),
+            ("https://example.com:8443/", "example.com", true),
+            ("https://example.com.evil.net/", "example.com", false),
+            ("https://example.com@evil.net/", "example.com", false),
+            ("https://evil.net/example.com", "example.com", false),
+            ("http://example.com/", "example.com", false),
+            ("/relative", "example.com", false),
+            ("//example.com/", "example.com", false),
+            ("https://[::1]:8443/", "::1", true),
+            ("https://[::2]/", "::1", false),
+            ("https://127.0.0.1/", "127.0.0.1", true),
+            ("https://127.0.0.10/", "127.0.0.1", false),
+        ] {
+            assert_eq!(https_on(location, host), ok, "{location} for {host}");
+        }
+        assert_eq!(authority("::1", 80), "[::1]:80");
+        assert_eq!(authority("a.test", 80), "a.test:80");
+    }
 }

@@ -12,7 +12,10 @@ pub mod clients;
 pub mod error;
 pub mod findings;
 pub mod grade;
+pub mod html;
 pub mod http;
+pub mod oracle;
+pub mod oracle_probe;
 pub mod probe;
 pub mod report;
 pub mod scan;
@@ -22,4 +25,4 @@ pub mod wire;
 
 pub use error::AuditError;
 pub use report::AuditReport;
-pub use scan::{AuditRequest, audit};
+pub use scan::{AuditRequest, audit, audit_many};

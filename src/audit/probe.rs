@@ -68,11 +68,23 @@ pub fn audit_deadline() -> Option<Instant> {
     BUDGET.try_with(|b| b.until).ok().flatten()
 }
 
+/// Runs `work` (a connection the probes do not make themselves: an HTTP fetch, a rustls
+/// handshake) while holding one of the budget's connection slots, so that it counts against the
+/// same `--concurrency` (shared by every target of `audit_many`). `work` starts once the slot is
+/// held and bounds itself; the audit's deadline passing before a slot is [`ProbeError::Cut`].
+pub async fn holding_slot<F: Future>(
+    timeout: Duration,
+    work: impl FnOnce() -> F,
+) -> Result<F::Output, ProbeError> {
+    let _slot = Slot::take(timeout).await?;
+    Ok(work().await)
+}
+
 /// One probe's turn: a connection slot from the budget, then an absolute deadline for the whole
 /// exchange (connect, write, every read). The deadline starts counting only once the slot is
 /// held, so waiting behind other probes does not eat into it; the audit's deadline still
 /// bounds both.
-struct Slot {
+pub(super) struct Slot {
     _permit: Option<OwnedSemaphorePermit>,
     deadline: Instant,
     /// The audit's deadline comes before the probe's own.
@@ -81,7 +93,7 @@ struct Slot {
 }
 
 impl Slot {
-    async fn take(timeout: Duration) -> Result<Self, ProbeError> {
+    pub(super) async fn take(timeout: Duration) -> Result<Self, ProbeError> {
         let budget = BUDGET.try_with(Arc::clone).ok();
         let until = budget.as_ref().and_then(|b| b.until);
         let permit = match &budget {
@@ -118,8 +130,18 @@ impl Slot {
         }
     }
 
+    /// When the exchange must be over.
+    pub(super) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The audit's deadline, not the probe's own, is the slot's.
+    pub(super) fn cut(&self) -> bool {
+        self.cut
+    }
+
     /// Runs `work` until the slot's deadline.
-    async fn run<T>(
+    pub(super) async fn run<T>(
         &self,
         work: impl Future<Output = Result<T, ProbeError>>,
     ) -> Result<T, ProbeError> {
@@ -150,7 +172,7 @@ pub enum ProbeError {
 }
 
 /// Connects and sends `hello`. Callers bound it with their [`Slot`].
-async fn open(addr: SocketAddr, hello: &[u8]) -> Result<TcpStream, ProbeError> {
+pub(super) async fn open(addr: SocketAddr, hello: &[u8]) -> Result<TcpStream, ProbeError> {
     let mut sock = TcpStream::connect(addr)
         .await
         .map_err(|e| ProbeError::Connect(addr, e))?;
@@ -163,7 +185,7 @@ async fn open(addr: SocketAddr, hello: &[u8]) -> Result<TcpStream, ProbeError> {
 /// Reads until `parse` has an answer (`Incomplete` means read on), at most
 /// [`wire::MAX_FLIGHT`] bytes. When the server closes, `parse` gets one last look with
 /// `closed = true`; still incomplete then is [`ProbeError::Closed`].
-async fn read_until<T>(
+pub(super) async fn read_until<T>(
     sock: &mut TcpStream,
     mut parse: impl FnMut(&[u8], bool) -> Result<T, WireError>,
 ) -> Result<T, ProbeError> {
@@ -381,7 +403,7 @@ pub fn plain_hello(version: Version, suites: &[CipherSuite], sni: Option<&str>) 
     })
 }
 
-fn fresh_random() -> [u8; 32] {
+pub(super) fn fresh_random() -> [u8; 32] {
     use aws_lc_rs::rand::SecureRandom;
     let mut random = [0u8; 32];
     let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut random);

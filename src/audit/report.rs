@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::clients;
 use super::grade::{Grade, Rating};
+use super::oracle::Verdict;
 
 /// One protocol version's findings.
 #[derive(Clone, Debug, Serialize)]
@@ -60,6 +61,8 @@ pub struct CertReport {
     pub incomplete: bool,
     /// Where the missing certificates came from: "--ca-bundle", or the AIA URLs, in order.
     pub completed_from: Vec<String>,
+    /// Key usage, EKU, SCTs, Must-Staple, validity, weak signatures, and their findings.
+    pub details: super::cert::Details,
 }
 
 /// The whole report.
@@ -85,6 +88,11 @@ pub struct AuditReport {
     pub sslv2: bool,
     /// Heartbleed: None when the server does no heartbeats at all.
     pub heartbleed: Option<bool>,
+    /// ROBOT (a Bleichenbacher oracle on RSA key exchange): `{"status": "not_vulnerable" |
+    /// "vulnerable" | "untested" | "unknown", "detail": …}`.
+    pub robot: Verdict,
+    /// The CBC padding oracles (POODLE TLS, Zombie POODLE, GOLDENDOODLE), as `robot`.
+    pub cbc_padding_oracle: Verdict,
     /// RFC 5746 secure renegotiation.
     pub secure_renegotiation: bool,
     /// The DH prime of the DHE suites, in bits (None: no DHE suite).

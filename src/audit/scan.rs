@@ -12,12 +12,13 @@ use tokio::time::Instant;
 use rustls_pki_types::CertificateDer;
 
 use super::AuditError;
-use super::cert::{cert_report, key_of, self_signed, server_key};
+use super::cert::{self, cert_report, key_of, self_signed, server_key};
 use super::grade::{Question, Unknown};
+use super::oracle::Verdict;
 use super::probe::{self, Accepted};
 use super::report::{AuditReport, ProtocolReport, SuiteReport};
 use super::wire::{self, AlertDescription, Answer, CipherSuite, HelloSpec, Version};
-use super::{aia, clients, grade, http, served, suites};
+use super::{aia, clients, grade, http, oracle_probe, served, suites};
 
 /// What to audit.
 #[derive(Clone, Debug)]
@@ -47,6 +48,18 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, AuditError> {
     probe::with_budget(req.concurrency, Some(until), scan).await
 }
 
+/// Audits every request at once within one connection budget (`concurrency` probe connections
+/// for all of them together) and one overall `deadline`; the results in the order asked.
+pub async fn audit_many(
+    reqs: &[AuditRequest],
+    concurrency: usize,
+    deadline: Duration,
+) -> Vec<Result<AuditReport, AuditError>> {
+    let until = Instant::now() + deadline;
+    let all = futures_util::future::join_all(reqs.iter().map(|req| Box::pin(run(req, until))));
+    probe::with_budget(concurrency, Some(until), all).await
+}
+
 async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditError> {
     let started = Instant::now();
     let sni = req.host.as_deref();
@@ -74,16 +87,44 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
     let host_for_chain = sni
         .map(str::to_owned)
         .unwrap_or_else(|| addr.ip().to_string());
-    let chain_until = std::time::Instant::now() + bounded();
-    let chain = tokio::task::spawn_blocking(move || {
-        served::served_chain_until(addr, &host_for_chain, chain_until)
+    // The system's roots are files: read them on the blocking pool while the probes run.
+    let system_roots = tokio::task::spawn_blocking(crate::trust::system_roots);
+    // The rustls handshakes and HTTP fetches hold a connection slot too, and their time counts
+    // from when they have it.
+    let chain = probe::holding_slot(timeout, || {
+        let chain_until = std::time::Instant::now() + bounded();
+        tokio::task::spawn_blocking(move || {
+            served::served_chain_until(addr, &host_for_chain, chain_until)
+        })
     });
+    let chain = async {
+        chain
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|joined| joined.map_err(|e| e.to_string()))
+    };
+    let hsts = async {
+        probe::holding_slot(timeout, || http::hsts(addr, sni, bounded()))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r)
+    };
+    let redirect = async {
+        match req.http_port {
+            None => None,
+            Some(port) => probe::holding_slot(timeout, || {
+                http::redirect(addr, sni, req.http_port, bounded())
+            })
+            .await
+            .unwrap_or_else(|e| Some(http::Redirect::Failed(format!("port {port}: {e}")))),
+        }
+    };
     let (accepted, hello, chain, hsts, redirect, sslv2, heartbleed) = tokio::join!(
         futures_util::future::join_all(versions),
         hello,
         chain,
-        http::hsts(addr, sni, bounded()),
-        http::redirect(addr, sni, req.http_port, bounded()),
+        hsts,
+        redirect,
         probe::speaks_sslv2(addr, timeout),
         probe::heartbleed(addr, sni, Version::Tls12, timeout),
     );
@@ -207,7 +248,7 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         .iter()
         .cloned()
         .partition(|der| self_signed(der));
-    let mut roots = crate::trust::system_roots();
+    let mut roots = system_roots.await.unwrap_or_default();
     roots.extend(extra_roots);
     let now = crate::clock::unix_now();
 
@@ -225,18 +266,31 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         let resume_host = sni
             .map(str::to_owned)
             .unwrap_or_else(|| addr.ip().to_string());
-        let resume_until = std::time::Instant::now() + bounded();
-        let resumption =
+        let resumption = probe::holding_slot(timeout, || {
+            let resume_until = std::time::Instant::now() + bounded();
             tokio::task::spawn_blocking(move || served::resumes(addr, &resume_host, resume_until))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r);
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|joined| joined.map_err(|e| e.to_string()))
+        .and_then(|r| r);
         (dh, group_version, groups, fallback, resumption)
     };
-    let (aia, (dh, group_version, groups, fallback, resumption)) = tokio::join!(
+    let (aia, (dh, group_version, groups, fallback, resumption), robot, padding_oracle) = tokio::join!(
         aia::complete(&chain, &roots, &known, now, timeout, until),
-        probes
+        probes,
+        oracle_probe::robot(addr, sni, &accepted, timeout),
+        oracle_probe::cbc_padding(addr, sni, &accepted, timeout),
     );
+    for (outcome, question) in [
+        (&robot, Question::Robot),
+        (&padding_oracle, Question::PaddingOracle),
+    ] {
+        connections += outcome.connections;
+        if let Verdict::Unknown(why) = &outcome.verdict {
+            unknown(question, why.clone());
+        }
+    }
 
     let dh_bits = match dh {
         Ok(bits) => bits,
@@ -278,8 +332,19 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
     connections += 2;
     // Without a name, the certificate must cover the address audited (SSL Labs' M otherwise).
     let checked_name = sni.map_or_else(|| addr.ip().to_string(), str::to_owned);
-    let certificate =
-        (!chain.is_empty()).then(|| cert_report(&chain, &roots, &known, &aia, &checked_name, now));
+    let uses = cert::KeyUse {
+        rsa_kex: grade_suites
+            .iter()
+            .any(|(_, id)| suites::by_id(*id).is_some_and(|s| s.name.starts_with("TLS_RSA_WITH_"))),
+        signs: grade_suites
+            .iter()
+            .any(|(_, id)| suites::by_id(*id).is_some_and(|s| s.forward_secrecy)),
+    };
+    let certificate = (!chain.is_empty()).then(|| {
+        let mut report = cert_report(&chain, &roots, &known, &aia, &checked_name, now);
+        report.details = cert::details(&chain, uses, ocsp_stapling);
+        report
+    });
     let (hsts_header, hsts_max_age) = match hsts {
         Ok(found) => found,
         Err(e) => {
@@ -315,11 +380,13 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
             .as_ref()
             .map(|c| c.completed_from.clone())
             .unwrap_or_default(),
-        md5: false,
+        md5: cert::md5_signed(&chain),
         compression,
         secure_renegotiation,
         hsts_max_age,
         heartbleed: matches!(heartbleed, Ok(Some(true))),
+        robot: Some(robot.verdict.clone()),
+        padding_oracle: Some(padding_oracle.verdict.clone()),
         server_ordered: accepted
             .iter()
             .filter(|(_, r)| r.as_ref().is_ok_and(|a| a.server_order == Some(true)))
@@ -332,7 +399,10 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         groups: (!groups.is_empty() && groups_complete).then(|| groups.clone()),
     };
     let clients = clients::simulate_with(&inputs.suites, &inputs.server_ordered, &offer);
-    let rating = grade::grade_with(&inputs, &clients);
+    let mut rating = grade::grade_with(&inputs, &clients);
+    if let Some(c) = &certificate {
+        rating.findings.extend(c.details.findings.iter().cloned());
+    }
     Ok(AuditReport {
         grade: rating.grade,
         rating,
@@ -347,6 +417,8 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         http_redirect: redirect,
         sslv2: matches!(sslv2, Ok(true)),
         heartbleed: heartbleed.ok().flatten(),
+        robot: robot.verdict,
+        cbc_padding_oracle: padding_oracle.verdict,
         secure_renegotiation,
         dh_bits,
         compression,

@@ -15,8 +15,22 @@ use certctl::audit::{self, AuditError, AuditReport, AuditRequest};
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// HOST, HOST:PORT, IP:PORT or [IPv6]:PORT (port 443 by default)
-    target: String,
+    /// HOST, HOST:PORT, IP:PORT or [IPv6]:PORT (port 443 by default); several are audited at
+    /// once, one line each
+    #[arg(value_name = "TARGET")]
+    targets: Vec<String>,
+    /// Also audit every name and TLS port the local nginx serves (from nginx -T)
+    #[arg(long)]
+    nginx: bool,
+    /// The nginx binary for --nginx
+    #[arg(long, value_name = "PATH", requires = "nginx")]
+    nginx_bin: Option<PathBuf>,
+    /// nginx -p PREFIX for --nginx
+    #[arg(long, value_name = "DIR", requires = "nginx")]
+    nginx_prefix: Option<PathBuf>,
+    /// nginx -c CONF for --nginx
+    #[arg(long, value_name = "FILE", requires = "nginx")]
+    nginx_conf: Option<PathBuf>,
     /// The name to send as SNI and check the certificate against (default: HOST)
     #[arg(long, value_name = "NAME")]
     sni: Option<String>,
@@ -26,22 +40,26 @@ pub struct AuditArgs {
     /// Port whose plain HTTP must redirect to https (0 skips the check)
     #[arg(long, default_value_t = 80, value_name = "N")]
     http_port: u16,
-    /// Exit 1 when the grade is worse than this (A+, A, A-, B, C, D, E, F)
+    /// Exit 1 when a grade (the worst, with several targets) is worse than this (A+, A, A-, B,
+    /// C, D, E, F)
     #[arg(long, value_name = "GRADE", value_parser = str::parse::<Grade>)]
     min_grade: Option<Grade>,
     /// Seconds per connection
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     timeout: u64,
-    /// The whole audit ends within this many seconds, against any server; what could not be
-    /// tested by then is reported as unknown
+    /// The whole audit (of every target) ends within this many seconds, against any server;
+    /// what could not be tested by then is reported as unknown
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     deadline: u64,
-    /// At most this many connections to the server at once
+    /// At most this many probe connections at once, for all targets together
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
-    /// Machine-readable report (top-level "grade")
+    /// Machine-readable report (top-level "grade"; with several targets, an array)
     #[arg(long)]
     json: bool,
+    /// Also write the report as one self-contained HTML page to FILE (one target)
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 /// HOST[:PORT] → (host, port).
@@ -68,58 +86,213 @@ fn split_target(target: &str) -> Result<(String, u16), AuditError> {
     }
 }
 
-pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
-    let (host, port) = split_target(&args.target)?;
+/// One target as asked: (host or address, port).
+fn resolve_request(
+    host: &str,
+    port: u16,
+    sni: Option<&String>,
+) -> Result<(Option<String>, String), AuditError> {
     if port == 0 {
-        return Err(AuditError::PortZero.into());
+        return Err(AuditError::PortZero);
+    }
+    let sni = match (sni, host.parse::<IpAddr>()) {
+        (Some(name), _) => Some(name.clone()),
+        (None, Ok(_)) => None,
+        (None, Err(_)) => Some(host.to_owned()),
+    };
+    Ok((sni, host.to_owned()))
+}
+
+pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
+    if args.targets.is_empty() && !args.nginx {
+        return Err(Error::Usage(
+            "name a TARGET (HOST[:PORT]) or pass --nginx".into(),
+        ));
+    }
+    // (SNI, where to connect: a host to look up or an address) per target, checked first.
+    let mut asked: Vec<(Option<String>, String, u16)> = Vec::new();
+    for target in &args.targets {
+        let (host, port) = split_target(target)?;
+        let (sni, host) = resolve_request(&host, port, args.sni.as_ref())?;
+        let sni = match sni {
+            Some(name) => Some(certctl::names::parse_identifier(&name).map(|i| i.as_string())?),
+            None => None,
+        };
+        asked.push((sni, host, port));
     }
     let extra_roots = match &args.ca_bundle {
         Some(path) => certctl::trust::load_bundle(path)?,
         None => Vec::new(),
     };
-    let sni = match (&args.sni, host.parse::<IpAddr>()) {
-        (Some(name), _) => Some(certctl::names::parse_identifier(name).map(|i| i.as_string())?),
-        (None, Ok(_)) => None,
-        (None, Err(_)) => Some(certctl::names::parse_identifier(&host).map(|i| i.as_string())?),
-    };
-    let report = ctx.block_on(async {
-        let addr: SocketAddr = match host.parse::<IpAddr>() {
-            Ok(ip) => SocketAddr::new(ip, port),
-            Err(_) => tokio::net::lookup_host((host.as_str(), port))
-                .await
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(|| AuditError::Unresolved { host: host.clone() })?,
+    if args.nginx {
+        let nginx = certctl::nginx::binary::Nginx {
+            bin: args.nginx_bin.clone().unwrap_or_else(|| "nginx".into()),
+            prefix: args.nginx_prefix.clone(),
+            conf: args.nginx_conf.clone(),
+            reload_cmd: None,
         };
-        audit::audit(&AuditRequest {
-            addr,
-            host: sni,
-            extra_roots,
-            http_port: (args.http_port != 0).then_some(args.http_port),
-            timeout: Duration::from_secs(args.timeout.max(1)),
-            concurrency: usize::from(args.concurrency),
-            deadline: Duration::from_secs(args.deadline.max(1)),
-        })
-        .await
-    })??;
-    if args.json {
+        for t in certctl::ops::audit::nginx_targets(&nginx)? {
+            asked.push((t.name, t.addr.ip().to_string(), t.addr.port()));
+        }
+    }
+    let single = asked.len() == 1 && !args.nginx;
+    if args.html.is_some() && !single {
+        return Err(Error::Usage(
+            "--html writes the report of one target".into(),
+        ));
+    }
+    let request = |addr, host| AuditRequest {
+        addr,
+        host,
+        extra_roots: extra_roots.clone(),
+        http_port: (args.http_port != 0).then_some(args.http_port),
+        timeout: Duration::from_secs(args.timeout.max(1)),
+        concurrency: usize::from(args.concurrency),
+        deadline: Duration::from_secs(args.deadline.max(1)),
+    };
+    let results: Vec<(String, Result<AuditReport, AuditError>)> = ctx.block_on(async {
+        let mut reqs = Vec::new();
+        let mut shown = Vec::new();
+        let mut failed = Vec::new();
+        for (i, (sni, host, port)) in asked.iter().enumerate() {
+            let addr: Result<SocketAddr, AuditError> = match host.parse::<IpAddr>() {
+                Ok(ip) => Ok(SocketAddr::new(ip, *port)),
+                Err(_) => tokio::net::lookup_host((host.as_str(), *port))
+                    .await
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or_else(|| AuditError::Unresolved { host: host.clone() }),
+            };
+            let name = match sni {
+                Some(n) => format!("{n} ({host}:{port})"),
+                None => format!("{host}:{port}"),
+            };
+            match addr {
+                Ok(addr) => {
+                    reqs.push(request(addr, sni.clone()));
+                    shown.push((i, name));
+                }
+                Err(e) => failed.push((i, name, e)),
+            }
+        }
+        let reports = audit::audit_many(
+            &reqs,
+            usize::from(args.concurrency),
+            Duration::from_secs(args.deadline.max(1)),
+        )
+        .await;
+        let mut all: Vec<(usize, String, Result<AuditReport, AuditError>)> = shown
+            .into_iter()
+            .zip(reports)
+            .map(|((i, name), r)| (i, name, r))
+            .collect();
+        all.extend(failed.into_iter().map(|(i, name, e)| (i, name, Err(e))));
+        all.sort_by_key(|(i, _, _)| *i);
+        all.into_iter().map(|(_, name, r)| (name, r)).collect()
+    })?;
+    if single {
+        let report = results.into_iter().next().map(|(_, r)| r).transpose()?;
+        let Some(report) = report else {
+            return Ok(ExitCode::SUCCESS);
+        };
+        if let Some(path) = &args.html {
+            let page = audit::html::render(&report);
+            certctl::fsio::write_atomic(path, page.as_bytes(), 0o644)?;
+        }
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("report serializes")
+            );
+        } else if !ctx.quiet {
+            print_report(&report);
+        }
+        return Ok(below_min(report.grade, args.min_grade));
+    }
+    print_many(&results, args.json, ctx.quiet);
+    let any_failed = results.iter().any(|(_, r)| r.is_err());
+    let worst = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|r| r.grade)
+        .min();
+    if any_failed {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(match worst {
+        Some(worst) => below_min(worst, args.min_grade),
+        None => ExitCode::SUCCESS,
+    })
+}
+
+/// Exit 1 (said on stderr) when `grade` is worse than `--min-grade`.
+fn below_min(grade: Grade, min: Option<Grade>) -> ExitCode {
+    match min {
+        Some(min) if grade < min => {
+            eprintln!("certctl: grade {grade} is worse than --min-grade {min}");
+            ExitCode::from(1)
+        }
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+/// Several targets: one line each (grade, target, what caps it), or a JSON array whose entries
+/// are reports or `{"target", "error"}`.
+fn print_many(results: &[(String, Result<AuditReport, AuditError>)], json: bool, quiet: bool) {
+    if json {
+        let all: Vec<serde_json::Value> = results
+            .iter()
+            .map(|(name, r)| match r {
+                Ok(report) => serde_json::to_value(report).expect("report serializes"),
+                Err(e) => serde_json::json!({ "target": name, "error": e.to_string() }),
+            })
+            .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&report).expect("report serializes")
+            serde_json::to_string_pretty(&all).expect("reports serialize")
         );
-    } else if !ctx.quiet {
-        print_report(&report);
+        return;
     }
-    match args.min_grade {
-        Some(min) if report.grade < min => {
-            eprintln!(
-                "certctl: grade {} is worse than --min-grade {min}",
-                report.grade
-            );
-            Ok(ExitCode::from(1))
+    if quiet {
+        return;
+    }
+    for (name, r) in results {
+        match r {
+            Ok(report) => {
+                let caps: Vec<&str> = report
+                    .rating
+                    .caps
+                    .iter()
+                    .map(|c| c.why.as_str())
+                    .take(2)
+                    .collect();
+                println!(
+                    "{:<3} {name}  {} connections, {} ms{}{}",
+                    report.grade.as_str(),
+                    report.connections,
+                    report.elapsed_ms,
+                    if caps.is_empty() { "" } else { "; " },
+                    caps.join("; ")
+                );
+            }
+            Err(e) => println!("-   {name}  {e}"),
         }
-        _ => Ok(ExitCode::SUCCESS),
     }
+    let worst = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|r| r.grade)
+        .min();
+    let failed = results.iter().filter(|(_, r)| r.is_err()).count();
+    println!(
+        "{} targets, worst grade {}{}",
+        results.len(),
+        worst.map_or("-", |g| g.as_str()),
+        match failed {
+            0 => String::new(),
+            n => format!(", {n} could not be audited"),
+        }
+    );
 }
 
 fn print_report(r: &AuditReport) {
@@ -174,6 +347,14 @@ fn print_report(r: &AuditReport) {
     if !g.weaknesses.is_empty() {
         println!("  weaknesses: {}", g.weaknesses.join("; "));
     }
+    // Certificate details and probes that did not apply: said, not graded.
+    for f in g
+        .findings
+        .iter()
+        .filter(|f| f.id.starts_with("audit.X509_") || f.id.starts_with("audit.UNTESTED_"))
+    {
+        println!("  i  {}", f.message);
+    }
     println!();
     for p in r.protocols.iter().filter(|p| p.supported) {
         let order = match p.server_order {
@@ -217,6 +398,24 @@ fn print_report(r: &AuditReport) {
             c.chain_length
         );
     }
+    if let Some(d) = r.certificate.as_ref().map(|c| &c.details) {
+        let list = |l: &Option<Vec<String>>| match l {
+            Some(l) => l.join(" "),
+            None => "(none)".to_owned(),
+        };
+        let usage = d
+            .key_usage
+            .as_ref()
+            .map(|l| l.iter().map(|s| (*s).to_owned()).collect());
+        println!(
+            "  key usage: {}, extended key usage: {}, {} embedded SCTs, Must-Staple: {}, valid for {} days",
+            list(&usage),
+            list(&d.extended_key_usage),
+            d.embedded_scts,
+            if d.must_staple { "yes" } else { "no" },
+            d.validity_days
+        );
+    }
     println!("HSTS: {}", r.hsts_header.as_deref().unwrap_or("none"));
     match &r.http_redirect {
         Some(Ok(to)) => println!("HTTP: redirects ({to})"),
@@ -237,6 +436,19 @@ fn print_report(r: &AuditReport) {
         yes_no(Some(r.h2)),
         yes_no(r.ocsp_stapling),
     );
+    for (name, verdict) in [
+        ("ROBOT", &r.robot),
+        ("CBC padding oracle", &r.cbc_padding_oracle),
+    ] {
+        use certctl::audit::oracle::Verdict;
+        let (status, detail) = match verdict {
+            Verdict::Vulnerable(d) => ("VULNERABLE", d),
+            Verdict::NotVulnerable(d) => ("no", d),
+            Verdict::Untested(d) => ("not tested", d),
+            Verdict::Unknown(d) => ("could not test", d),
+        };
+        println!("{name}: {status} ({detail})");
+    }
     if !r.groups.is_empty() {
         println!("key exchange groups: {}", r.groups.join(", "));
     }

@@ -1,6 +1,7 @@
 //! Workflows that cross modules (acme → verify → store). Only this module sequences domains.
 
 pub mod ari;
+pub mod audit;
 pub mod csr;
 pub mod deploy;
 pub mod import;

@@ -300,7 +300,7 @@ fn nginx_preamble(prefix: &Path) -> String {
 worker_processes 1;
 pid {p}/nginx.pid;
 error_log {p}/logs/error.log;
-events {{ worker_connections 64; }}
+events {{ worker_connections 1024; }}
 http {{
     access_log {p}/logs/access.log;
     client_body_temp_path {p}/tmp/body;

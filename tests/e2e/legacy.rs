@@ -1,13 +1,20 @@
-//! What a real nginx here cannot show: Debian's OpenSSL 3 serves no SSL 3.0, RC4 or 3DES at all.
-//! A hand-built legacy server (a mock, on purpose) answers ClientHellos the way an old OpenSSL did,
-//! from a list of protocols and suites, and the whole `audit` runs against it: the findings and
-//! the caps must come out of the wire exchange, as they would against a real old server.
+//! What a real nginx here cannot show: Debian's OpenSSL 3 serves no SSL 3.0, RC4 or 3DES at all,
+//! and has neither a ROBOT nor a CBC padding oracle. A hand-built legacy server (a mock, on
+//! purpose) answers ClientHellos the way an old OpenSSL did, from a list of protocols and suites,
+//! and completes a real TLS 1.2 handshake with RSA key exchange on an AES-CBC suite (the premaster
+//! decrypted with its key, the Finished checked, records opened and sealed), so that it can be
+//! taught the oracles: answer bad PKCS#1 padding with another alert than a bad Finished (ROBOT),
+//! answer bad CBC padding with another alert than a bad MAC, or accept bad padding bytes (POODLE
+//! against TLS). The whole `audit` runs against it: the findings and the caps must come out of the
+//! wire exchange, as they would against a real old server.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
+use certctl::audit::oracle::Verdict;
 use certctl::audit::wire::codec;
+use certctl::audit::wire::tls12::{self, CbcSuite, Flaw, Header, Session};
 use certctl::audit::wire::{
     AlertDescription, CipherSuite, ContentType, ExtensionType, HandshakeType,
 };
@@ -21,6 +28,21 @@ const AES128_SHA: CipherSuite = CipherSuite(0x002F);
 const ECDHE_RSA_AES128_GCM_SHA256: CipherSuite = CipherSuite(0xC02F);
 const ECDHE_RSA_DES_CBC3_SHA: CipherSuite = CipherSuite(0xC012);
 
+/// Which oracle the fake server has.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Oracle {
+    /// None: every bad premaster goes on with a random one (implicit rejection) and every bad
+    /// record gets bad_record_mac.
+    None,
+    /// Bad PKCS#1 padding gets handshake_failure at once; a well-padded premaster goes on (and
+    /// the probe's Finished then gets bad_record_mac).
+    Robot,
+    /// Bad CBC padding gets decryption_failed, a bad MAC bad_record_mac.
+    Padding,
+    /// Only the padding length byte is checked: bad padding bytes pass (POODLE against TLS).
+    PoodleTls,
+}
+
 /// What the fake server speaks.
 #[derive(Clone)]
 struct Legacy {
@@ -30,8 +52,11 @@ struct Legacy {
     server_order: bool,
     /// DER, leaf first.
     chain: Vec<Vec<u8>>,
+    /// The leaf's RSA key (PEM).
+    key: String,
     /// Staple an (opaque, fake) OCSP response when asked.
     staple: bool,
+    oracle: Oracle,
 }
 
 /// The parts of a ClientHello the fake server looks at.
@@ -40,16 +65,25 @@ struct Hello {
     suites: Vec<CipherSuite>,
     renegotiation_info: bool,
     status_request: bool,
+    random: [u8; 32],
+    /// The message as sent, for the Finished.
+    message: Vec<u8>,
+}
+
+/// One record: its type and fragment.
+fn read_record(sock: &mut TcpStream) -> Option<(ContentType, Vec<u8>)> {
+    let mut header = [0u8; codec::RECORD_HEADER_LEN];
+    sock.read_exact(&mut header).ok()?;
+    let mut body = vec![0u8; u16::from_be_bytes([header[3], header[4]]) as usize];
+    sock.read_exact(&mut body).ok()?;
+    Some((ContentType(header[0]), body))
 }
 
 fn read_hello(sock: &mut TcpStream) -> Option<Hello> {
-    let mut header = [0u8; codec::RECORD_HEADER_LEN];
-    sock.read_exact(&mut header).ok()?;
-    if ContentType(header[0]) != ContentType::HANDSHAKE {
-        return None; // SSL 2.0 or not TLS: an old server without SSL 2.0 hangs up.
-    }
-    let mut body = vec![0u8; u16::from_be_bytes([header[3], header[4]]) as usize];
-    sock.read_exact(&mut body).ok()?;
+    // SSL 2.0 or not TLS: an old server without SSL 2.0 hangs up.
+    let (ContentType::HANDSHAKE, body) = read_record(sock)? else {
+        return None;
+    };
     let hello = codec::parse_client_hello(&body).ok()?;
     Some(Hello {
         version: hello.version,
@@ -59,27 +93,33 @@ fn read_hello(sock: &mut TcpStream) -> Option<Hello> {
             || hello.has_extension(ExtensionType::RENEGOTIATION_INFO),
         status_request: hello.has_extension(ExtensionType::STATUS_REQUEST),
         suites: hello.suites,
+        random: body.get(6..38)?.try_into().ok()?,
+        message: body,
     })
 }
 
-fn answer(server: &Legacy, hello: &Hello) -> Vec<u8> {
-    let alert = |version: u16, why: AlertDescription| {
-        codec::record(ContentType::ALERT, version, &[2, why.0])
-    };
+const SERVER_RANDOM: [u8; 32] = [7; 32];
+
+fn alert(version: u16, why: AlertDescription) -> Vec<u8> {
+    codec::record(ContentType::ALERT, version, &[2, why.0])
+}
+
+/// The server's flight, and the version and suite it chose (None: it refused).
+fn answer(server: &Legacy, hello: &Hello) -> (Vec<u8>, Option<(u16, CipherSuite)>) {
     let Some(&version) = server
         .versions
         .iter()
         .filter(|&&v| v <= hello.version)
         .max()
     else {
-        return alert(0x0301, AlertDescription::PROTOCOL_VERSION);
+        return (alert(0x0301, AlertDescription::PROTOCOL_VERSION), None);
     };
     let chosen = match server.server_order {
         true => server.suites.iter().find(|s| hello.suites.contains(s)),
         false => hello.suites.iter().find(|s| server.suites.contains(s)),
     };
     let Some(&suite) = chosen else {
-        return alert(version, AlertDescription::HANDSHAKE_FAILURE);
+        return (alert(version, AlertDescription::HANDSHAKE_FAILURE), None);
     };
     let staple = server.staple && hello.status_request && version > 0x0300;
     let mut extensions = Vec::new();
@@ -89,7 +129,7 @@ fn answer(server: &Legacy, hello: &Hello) -> Vec<u8> {
     if staple {
         codec::put_extension(&mut extensions, ExtensionType::STATUS_REQUEST, &[]);
     }
-    let mut flight = codec::server_hello(version, [7; 32], suite, &extensions);
+    let mut flight = codec::server_hello(version, SERVER_RANDOM, suite, &extensions);
     flight.extend(codec::handshake(
         HandshakeType::CERTIFICATE,
         &codec::certificate_list(&server.chain),
@@ -102,7 +142,136 @@ fn answer(server: &Legacy, hello: &Hello) -> Vec<u8> {
         flight.extend(codec::handshake(HandshakeType::CERTIFICATE_STATUS, &status));
     }
     flight.extend(codec::handshake(HandshakeType::SERVER_HELLO_DONE, &[]));
-    codec::record(ContentType::HANDSHAKE, version, &flight)
+    (
+        codec::record(ContentType::HANDSHAKE, version, &flight),
+        Some((version, suite)),
+    )
+}
+
+/// The premaster from an RSA ClientKeyExchange, as the server's oracle decides: `Err` carries the
+/// alert a ROBOT-vulnerable server sends at once.
+fn premaster(server: &Legacy, hello: &Hello, key_exchange: &[u8]) -> Result<Vec<u8>, Vec<u8>> {
+    let key = openssl::pkey::PKey::private_key_from_pem(server.key.as_bytes())
+        .unwrap()
+        .rsa()
+        .unwrap();
+    let k = key.size() as usize;
+    let mut em = vec![0u8; k];
+    let decrypted = key_exchange.get(6..).and_then(|c| {
+        key.private_decrypt(c, &mut em, openssl::rsa::Padding::NONE)
+            .ok()
+    });
+    // 00 02, at least 8 non-zero bytes, 00, then 48 bytes starting with the hello's version.
+    let zero = em.iter().skip(2).position(|b| *b == 0).map(|i| i + 2);
+    let well_padded = decrypted == Some(k) && em[..2] == [0, 2] && zero.is_some_and(|z| z >= 10);
+    let premaster = zero.map(|z| em[z + 1..].to_vec()).unwrap_or_default();
+    let valid =
+        well_padded && premaster.len() == 48 && premaster[..2] == hello.version.to_be_bytes();
+    match (valid, server.oracle) {
+        (true, _) => Ok(premaster),
+        (false, Oracle::Robot) if !well_padded => {
+            Err(alert(0x0303, AlertDescription::HANDSHAKE_FAILURE))
+        }
+        // Implicit rejection: go on with a premaster the client cannot know.
+        (false, _) => Ok(vec![0x99; 48]),
+    }
+}
+
+/// After its flight: the client's key exchange, ChangeCipherSpec and Finished, the server's
+/// ChangeCipherSpec and Finished, then one application-data record answered with a response or
+/// an alert, as the oracle says. TLS 1.2 with an AES-CBC suite only; anything else ends the
+/// connection (older servers were never asked more than their flight).
+fn finish_handshake(
+    server: &Legacy,
+    hello: &Hello,
+    (version, suite): (u16, CipherSuite),
+    flight: &[u8],
+    sock: &mut TcpStream,
+) {
+    let Some((ContentType::HANDSHAKE, key_exchange)) = read_record(sock) else {
+        return;
+    };
+    if key_exchange.first() != Some(&HandshakeType::CLIENT_KEY_EXCHANGE.0) {
+        return;
+    }
+    let premaster = match premaster(server, hello, &key_exchange) {
+        Ok(premaster) => premaster,
+        Err(alert) => {
+            let _ = sock.write_all(&alert);
+            return;
+        }
+    };
+    let Some((ContentType::CHANGE_CIPHER_SPEC, _)) = read_record(sock) else {
+        return;
+    };
+    let Some((ContentType::HANDSHAKE, finished)) = read_record(sock) else {
+        return;
+    };
+    let bad_mac = alert(0x0303, AlertDescription::BAD_RECORD_MAC);
+    let (Some(suite), 0x0303) = (CbcSuite::of(suite), version) else {
+        let _ = sock.write_all(&bad_mac);
+        return;
+    };
+    let session = Session::derive(suite, &premaster, &hello.random, &SERVER_RANDOM);
+    let at = |seq, kind| Header {
+        seq,
+        kind,
+        version: 0x0303,
+    };
+    let mut transcript = [&hello.message[..], &flight[5..], &key_exchange].concat();
+    let opened = tls12::open(
+        &suite,
+        &session.client,
+        at(0, ContentType::HANDSHAKE),
+        &finished,
+    );
+    let expected = session.finished(true, &transcript);
+    if !(opened.mac_ok && opened.padding_ok) || opened.content.as_deref() != Some(&expected) {
+        let _ = sock.write_all(&bad_mac);
+        return;
+    }
+    transcript.extend_from_slice(&expected);
+    let seal = |seq, kind, content: &[u8]| {
+        tls12::seal(
+            &suite,
+            &session.server,
+            at(seq, kind),
+            content,
+            [3; 16],
+            Flaw::None,
+        )
+    };
+    let mut out = codec::record(ContentType::CHANGE_CIPHER_SPEC, 0x0303, &[1]);
+    out.extend(seal(
+        0,
+        ContentType::HANDSHAKE,
+        &session.finished(false, &transcript),
+    ));
+    let _ = sock.write_all(&out);
+
+    let Some((ContentType::APPLICATION_DATA, record)) = read_record(sock) else {
+        return;
+    };
+    let opened = tls12::open(
+        &suite,
+        &session.client,
+        at(1, ContentType::APPLICATION_DATA),
+        &record,
+    );
+    let accepted = match server.oracle {
+        Oracle::PoodleTls => opened.mac_ok,
+        _ => opened.mac_ok && opened.padding_ok,
+    };
+    let reply = match (accepted, server.oracle) {
+        (true, _) => seal(
+            1,
+            ContentType::APPLICATION_DATA,
+            b"HTTP/1.1 200 OK\r\n\r\nlegacy",
+        ),
+        (false, Oracle::Padding) if !opened.padding_ok => seal(1, ContentType::ALERT, &[2, 21]),
+        (false, _) => seal(1, ContentType::ALERT, &[2, 20]),
+    };
+    let _ = sock.write_all(&reply);
 }
 
 fn legacy_server(server: Legacy) -> SocketAddr {
@@ -115,8 +284,12 @@ fn legacy_server(server: Legacy) -> SocketAddr {
             std::thread::spawn(move || {
                 let _ = sock.set_read_timeout(Some(Duration::from_secs(2)));
                 if let Some(hello) = read_hello(&mut sock) {
-                    let _ = sock.write_all(&answer(&server, &hello));
-                    // Wait for the client to give up (it sends no key exchange).
+                    let (flight, chosen) = answer(&server, &hello);
+                    let _ = sock.write_all(&flight);
+                    if let Some(chosen) = chosen {
+                        finish_handshake(&server, &hello, chosen, &flight, &mut sock);
+                    }
+                    // Wait for the client to give up.
                     let _ = sock.read(&mut [0u8; 512]);
                 }
             });
@@ -127,7 +300,7 @@ fn legacy_server(server: Legacy) -> SocketAddr {
 
 /// A leaf for `legacy.test` under a root the audit is told to trust, so only protocols and
 /// suites decide the grade.
-fn pki() -> (Vec<Vec<u8>>, Vec<CertificateDer<'static>>) {
+fn pki() -> (Vec<Vec<u8>>, String, Vec<CertificateDer<'static>>) {
     let root = crate::common::TestCa::root("Legacy Root");
     let leaf_key = certctl::keys::PrivateKey::generate(certctl::keys::KeyType::Rsa2048).unwrap();
     let leaf_pair = rcgen::KeyPair::from_pem(&leaf_key.to_pem()).unwrap();
@@ -135,11 +308,11 @@ fn pki() -> (Vec<Vec<u8>>, Vec<CertificateDer<'static>>) {
     let roots = CertificateDer::pem_slice_iter(root.pem().as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
-    (vec![leaf.der().to_vec()], roots)
+    (vec![leaf.der().to_vec()], leaf_key.to_pem(), roots)
 }
 
 fn audit_legacy(versions: &[u16], suites: &[CipherSuite], server_order: bool) -> AuditReport {
-    audit_legacy_with(versions, suites, server_order, false)
+    audit_legacy_with(versions, suites, server_order, false, Oracle::None)
 }
 
 fn audit_legacy_with(
@@ -147,14 +320,17 @@ fn audit_legacy_with(
     suites: &[CipherSuite],
     server_order: bool,
     staple: bool,
+    oracle: Oracle,
 ) -> AuditReport {
-    let (chain, roots) = pki();
+    let (chain, key, roots) = pki();
     let addr = legacy_server(Legacy {
         versions: versions.to_vec(),
         suites: suites.to_vec(),
         server_order,
         chain,
+        key,
         staple,
+        oracle,
     });
     let req = AuditRequest {
         addr,
@@ -204,6 +380,7 @@ fn an_ssl3_and_rc4_server_is_found_on_the_wire_and_capped() {
         &[RC4_128_SHA, DES_CBC3_SHA, AES128_SHA],
         true,
         true,
+        Oracle::None,
     );
     assert_eq!(spoken(&report), ["SSL 3.0", "TLS 1.0"], "{report:#?}");
     assert_eq!(
@@ -328,4 +505,129 @@ fn rsa_key_exchange_kept_last_for_old_clients_costs_no_grade() {
         "{preferred:#?}"
     );
     assert_eq!(preferred.grade, "B");
+}
+
+fn status(verdict: &Verdict) -> &'static str {
+    match verdict {
+        Verdict::Vulnerable(_) => "vulnerable",
+        Verdict::NotVulnerable(_) => "not vulnerable",
+        Verdict::Untested(_) => "untested",
+        Verdict::Unknown(_) => "unknown",
+    }
+}
+
+/// The audit of a TLS 1.2 AES128-SHA server with `oracle`: the verdict `of` picks must say
+/// vulnerable, naming each of `shows`; the grade is F with the finding's cap and weakness.
+fn found(
+    oracle: Oracle,
+    of: fn(&AuditReport) -> &Verdict,
+    finding: &str,
+    shows: &[&str],
+) -> AuditReport {
+    let report = audit_legacy_with(&[0x0303], &[AES128_SHA], true, false, oracle);
+    let Verdict::Vulnerable(how) = of(&report) else {
+        panic!("not vulnerable: {:?}", of(&report))
+    };
+    for what in shows {
+        assert!(how.contains(what), "{what:?} not in {how:?}");
+    }
+    assert_eq!(report.grade, "F");
+    assert_eq!(report.rating.caps[0].id, format!("audit.CAP_{finding}"));
+    assert!(ids(&report).contains(&format!("audit.WEAK_{finding}").as_str()));
+    report
+}
+
+fn ids(report: &AuditReport) -> Vec<&'static str> {
+    report.rating.findings.iter().map(|f| f.id).collect()
+}
+
+#[test]
+fn a_server_that_completes_real_handshakes_has_no_oracle() {
+    let report = audit_legacy(&[0x0303], &[AES128_SHA], true);
+    assert_eq!(
+        status(&report.robot),
+        "not vulnerable",
+        "{:?}",
+        report.robot
+    );
+    assert_eq!(
+        status(&report.cbc_padding_oracle),
+        "not vulnerable",
+        "{:?}",
+        report.cbc_padding_oracle
+    );
+    let Verdict::NotVulnerable(how) = &report.cbc_padding_oracle else {
+        unreachable!()
+    };
+    assert!(how.contains("alert bad_record_mac"), "{how}");
+    assert!(
+        !report.rating.caps.iter().any(|c| c.cap.as_str() == "F"),
+        "{:#?}",
+        report.rating.caps
+    );
+    assert!(
+        report.connections < 60,
+        "{} connections",
+        report.connections
+    );
+}
+
+#[test]
+fn robot_is_found_when_bad_pkcs1_padding_gets_its_own_alert() {
+    let report = found(
+        Oracle::Robot,
+        |r| &r.robot,
+        "ROBOT",
+        &[
+            "correct padding: alert bad_record_mac",
+            "wrong first bytes: alert handshake_failure",
+        ],
+    );
+    // The difference was asked twice: 5 more connections, still inside the budget.
+    assert!(
+        report.connections < 60,
+        "{} connections",
+        report.connections
+    );
+    // The CBC records are still judged alike.
+    assert_eq!(status(&report.cbc_padding_oracle), "not vulnerable");
+}
+
+#[test]
+fn cbc_padding_oracles_are_found_on_the_wire() {
+    let oracle = found(
+        Oracle::Padding,
+        |r| &r.cbc_padding_oracle,
+        "PADDING_ORACLE",
+        &[
+            "bad MAC: alert bad_record_mac",
+            "bad padding bytes: alert decryption_failed",
+        ],
+    );
+    assert_eq!(status(&oracle.robot), "not vulnerable");
+    found(
+        Oracle::PoodleTls,
+        |r| &r.cbc_padding_oracle,
+        "PADDING_ORACLE",
+        &["POODLE against TLS"],
+    );
+}
+
+#[test]
+fn oracle_probes_that_do_not_apply_say_so() {
+    // No RSA key exchange and no CBC: nothing to test, no grade effect, and no connection spent.
+    let report = audit_legacy(&[0x0303], &[ECDHE_RSA_AES128_GCM_SHA256], true);
+    assert_eq!(status(&report.robot), "untested");
+    assert_eq!(status(&report.cbc_padding_oracle), "untested");
+    let found = ids(&report);
+    assert!(
+        found.contains(&"audit.UNTESTED_ROBOT") && found.contains(&"audit.UNTESTED_PADDING_ORACLE")
+    );
+    assert_eq!(report.grade, "A-");
+    // 3DES over TLS 1.0 only: the CBC probe speaks TLS 1.2 AES-CBC, and says so.
+    let old = audit_legacy(&[0x0301], &[DES_CBC3_SHA], true);
+    let Verdict::Untested(why) = &old.cbc_padding_oracle else {
+        panic!("{:?}", old.cbc_padding_oracle)
+    };
+    assert!(why.contains("TLS 1.2 with AES-CBC"), "{why}");
 }

@@ -19,6 +19,23 @@ pub fn record(kind: ContentType, version: u16, fragment: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The first whole record in `buf`: its type, version, fragment and the bytes it took. None
+/// while the record is still incomplete.
+pub fn split_record(buf: &[u8]) -> Option<(ContentType, u16, &[u8], usize)> {
+    if buf.len() < RECORD_HEADER_LEN {
+        return None;
+    }
+    let len = usize::from(u16::from_be_bytes([buf[3], buf[4]]));
+    let end = RECORD_HEADER_LEN + len;
+    let fragment = buf.get(RECORD_HEADER_LEN..end)?;
+    Some((
+        ContentType(buf[0]),
+        u16::from_be_bytes([buf[1], buf[2]]),
+        fragment,
+        end,
+    ))
+}
+
 /// A handshake message: type, 24-bit length, body.
 pub fn handshake(kind: HandshakeType, body: &[u8]) -> Vec<u8> {
     let mut out = vec![kind.0];
@@ -213,6 +230,13 @@ mod tests {
         let mut ext = Vec::new();
         put_extension(&mut ext, ExtensionType::RENEGOTIATION_INFO, &[0]);
         assert_eq!(ext, [0xFF, 0x01, 0x00, 0x01, 0x00]);
+        let two = [record(ContentType::ALERT, 0x0303, &[2, 20]), vec![23, 3]].concat();
+        assert_eq!(
+            split_record(&two),
+            Some((ContentType::ALERT, 0x0303, &[2u8, 20][..], 7))
+        );
+        assert_eq!(split_record(&two[7..]), None);
+        assert_eq!(split_record(&two[..6]), None);
         assert_eq!(
             certificate_list(&[vec![0xAA; 2]]),
             [0, 0, 5, 0, 0, 2, 0xAA, 0xAA]

@@ -95,6 +95,10 @@ wire_enum! {
         SERVER_KEY_EXCHANGE = 12,
         /// ServerHelloDone (TLS 1.2 and older).
         SERVER_HELLO_DONE = 14,
+        /// ClientKeyExchange (TLS 1.2 and older).
+        CLIENT_KEY_EXCHANGE = 16,
+        /// Finished.
+        FINISHED = 20,
         /// CertificateStatus: a stapled OCSP response (TLS 1.2 and older).
         CERTIFICATE_STATUS = 22,
     }
@@ -107,12 +111,18 @@ wire_enum! {
         CLOSE_NOTIFY = 0,
         /// unexpected_message.
         UNEXPECTED_MESSAGE = 10,
+        /// bad_record_mac: a record failed to decrypt or authenticate.
+        BAD_RECORD_MAC = 20,
+        /// decryption_failed (TLS 1.0's separate padding alert, withdrawn since TLS 1.1).
+        DECRYPTION_FAILED = 21,
         /// handshake_failure: nothing offered is acceptable.
         HANDSHAKE_FAILURE = 40,
         /// illegal_parameter.
         ILLEGAL_PARAMETER = 47,
         /// decode_error.
         DECODE_ERROR = 50,
+        /// decrypt_error: a Finished or signature did not verify.
+        DECRYPT_ERROR = 51,
         /// protocol_version: the version offered is not spoken.
         PROTOCOL_VERSION = 70,
         /// insufficient_security.

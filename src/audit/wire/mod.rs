@@ -10,6 +10,8 @@
 
 pub mod codec;
 pub mod enums;
+pub mod robot;
+pub mod tls12;
 
 use codec::{Reader, put_extension, put_u16_prefixed};
 pub use enums::{AlertDescription, CipherSuite, ContentType, ExtensionType, HandshakeType};
@@ -267,6 +269,13 @@ pub struct ServerHello {
     pub dh_bits: Option<u32>,
     /// From the ServerKeyExchange of an ECDHE suite: the named group.
     pub ecdhe_group: Option<u16>,
+    /// From the ServerKeyExchange of an ECDHE suite: the server's public point.
+    pub ecdhe_public: Option<Vec<u8>>,
+    /// The server random.
+    pub random: [u8; 32],
+    /// Every handshake message of the flight as sent (type and length included), for the
+    /// Finished a completed handshake needs.
+    pub transcript: Vec<u8>,
 }
 
 /// Why a server's bytes could not be read as TLS.
@@ -450,16 +459,16 @@ fn read_messages(buf: &mut Vec<u8>, hello: &mut Option<ServerHello>) -> Result<(
         if buf.len() < 4 + len {
             return Ok(());
         }
-        let body: Vec<u8> = buf[4..4 + len].to_vec();
-        let kind = HandshakeType(buf[0]);
-        buf.drain(..4 + len);
+        let message: Vec<u8> = buf.drain(..4 + len).collect();
+        let body = &message[4..];
+        let kind = HandshakeType(message[0]);
         match (kind, hello.as_mut()) {
-            (HandshakeType::SERVER_HELLO, None) => *hello = Some(parse_server_hello(&body)?),
+            (HandshakeType::SERVER_HELLO, None) => *hello = Some(parse_server_hello(body)?),
             (HandshakeType::CERTIFICATE, Some(h)) if h.version != Version::Tls13 => {
-                h.certificates = parse_certificate_list(&body)?;
+                h.certificates = parse_certificate_list(body)?;
             }
             (HandshakeType::SERVER_KEY_EXCHANGE, Some(h)) if h.version != Version::Tls13 => {
-                read_key_exchange(&body, h)?;
+                read_key_exchange(body, h)?;
             }
             (HandshakeType::SERVER_HELLO_DONE, Some(h)) => h.flight_done = true,
             // status_type ocsp(1), then a non-empty OCSPResponse (RFC 6066 section 8).
@@ -473,6 +482,9 @@ fn read_messages(buf: &mut Vec<u8>, hello: &mut Option<ServerHello>) -> Result<(
                 )));
             }
             _ => {}
+        }
+        if let Some(h) = hello.as_mut() {
+            h.transcript.extend_from_slice(&message);
         }
     }
 }
@@ -500,6 +512,9 @@ fn parse_server_hello(body: &[u8]) -> Result<ServerHello, WireError> {
         ocsp_stapled: false,
         dh_bits: None,
         ecdhe_group: None,
+        ecdhe_public: None,
+        random: random.try_into().unwrap_or([0; 32]),
+        transcript: Vec::new(),
     };
     if r.is_empty() {
         return Ok(hello);
@@ -538,6 +553,7 @@ fn read_key_exchange(body: &[u8], hello: &mut ServerHello) -> Result<(), WireErr
     if suite.name.contains("_ECDHE_") {
         if r.u8()? == 3 {
             hello.ecdhe_group = Some(r.u16()?); // named_curve
+            hello.ecdhe_public = Some(r.u8_prefixed()?.to_vec());
         }
     } else if suite.name.contains("_DHE_") || suite.name.contains("_DH_anon_") {
         let len = r.u16()? as usize;
