@@ -19,6 +19,9 @@ lab_deps() {
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+    # The fleet tests' PostgreSQL: Debian's server (initdb, pg_ctl under /usr/lib/postgresql/N/bin),
+    # run by tests/common/postgres.rs as a private cluster on loopback.
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing: ${missing[*]}" >&2
         local sudo=""

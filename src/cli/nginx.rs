@@ -10,7 +10,6 @@ use certctl::nginx::NginxSite;
 use certctl::nginx::binary::Nginx;
 use certctl::nginx::render::{self, Content, Hsts, NginxLayout};
 use certctl::ops::nginx::{self as ops_nginx, NginxOutcome};
-use certctl::store::CertStore;
 use certctl::tls_policy::Profile;
 
 use super::Ctx;
@@ -216,7 +215,7 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             args.name
         ))
     })?;
-    let backup_root = ops_nginx::backup_root(ctx.store.layout().root());
+    let backup_root = ops_nginx::backup_root(ctx.local.layout().root());
     if args.revert {
         let mut site = args.nginx.resolve(record.nginx.as_ref())?;
         if record.nginx.is_none() {
@@ -224,7 +223,7 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             site.nginx = args.nginx.binary.resolve(record.reload_nginx.as_ref());
         }
         let outcome = ops_nginx::revert(
-            &ctx.store,
+            &*ctx.store,
             &args.name,
             &site,
             &backup_root,
@@ -245,7 +244,7 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     }
     let site = args.nginx.resolve(record.nginx.as_ref())?;
     let outcome = ops_nginx::configure_site(
-        &ctx.store,
+        &*ctx.store,
         &args.name,
         &site,
         args.http_port,

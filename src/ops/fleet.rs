@@ -1,0 +1,42 @@
+//! `certctl fleet import`: a single server's state directory copied into the fleet's store.
+//! Idempotent: a certificate or account the store already has is left as the fleet has it.
+
+use crate::Error;
+use crate::store::{CertStore, FsStore, PgStore};
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportReport {
+    /// Certificates copied into the store.
+    pub imported: Vec<String>,
+    /// Certificates the store already had (left as they are).
+    pub present: Vec<String>,
+    /// ACME directories whose account was copied.
+    pub accounts: Vec<String>,
+}
+
+/// Copies every certificate (all versions, record, state, live version) and the account of
+/// every CA they use from `from` into `store`.
+pub fn import(from: &FsStore, store: &PgStore) -> Result<ImportReport, Error> {
+    let mut report = ImportReport::default();
+    let mut directories = Vec::new();
+    for name in from.cert_names()? {
+        if let Some(record) = from.load_record(&name)?
+            && !directories.contains(&record.server)
+        {
+            directories.push(record.server.clone());
+        }
+        match store.import_cert(from, &name)? {
+            true => report.imported.push(name),
+            false => report.present.push(name),
+        }
+    }
+    for url in directories {
+        if let Some(credentials) = from.load_account(&url)?
+            && store.import_account(&url, &credentials)?
+        {
+            report.accounts.push(url);
+        }
+    }
+    Ok(report)
+}

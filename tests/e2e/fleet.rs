@@ -1,0 +1,348 @@
+//! The fleet store (issue 16) against a real PostgreSQL cluster (tests/common/postgres.rs):
+//! `fleet init`, the fleet key, leases with fences, the store behind the CLI, node status,
+//! import, and the database going away.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::Duration;
+
+use certctl::store::pg::{Lease, cert_key};
+use certctl::store::{CertStore, PgOptions, PgStore, StoreError};
+
+use crate::common::postgres::Postgres;
+use crate::common::{assert_ok, eventually, mode, stderr};
+
+/// A node: its own state directory and name, the fleet's store and key.
+struct Node {
+    state: PathBuf,
+    name: &'static str,
+    url: String,
+    key: PathBuf,
+}
+
+impl Node {
+    fn new(dir: &Path, name: &'static str, pg: &Postgres, key: &Path) -> Self {
+        Self {
+            state: dir.join(name),
+            name,
+            url: pg.url(),
+            key: key.to_owned(),
+        }
+    }
+
+    fn certctl(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_certctl"));
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("CERTCTL_") {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.stdin(Stdio::null())
+            .arg("--state-dir")
+            .arg(&self.state)
+            .args(["--node", self.name])
+            .env("CERTCTL_STORE", &self.url)
+            .env("CERTCTL_FLEET_KEY", &self.key)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// The library's store for this node, with a lease of `ttl`.
+    fn store(&self, ttl: Duration) -> PgStore {
+        PgStore::open(&PgOptions {
+            url: self.url.clone(),
+            key_path: self.key.clone(),
+            node: self.name.into(),
+            local_root: self.state.clone(),
+            lease_ttl: ttl,
+        })
+        .unwrap()
+    }
+}
+
+/// A cluster with the schema and a fleet key, and two nodes.
+fn fleet(dir: &Path) -> (Postgres, Node, Node) {
+    let pg = Postgres::start();
+    let key = dir.join("fleet.key");
+    let (web1, web2) = (
+        Node::new(dir, "web1", &pg, &key),
+        Node::new(dir, "web2", &pg, &key),
+    );
+    assert_ok(&web1.certctl(&["fleet", "init"]));
+    (pg, web1, web2)
+}
+
+/// `install-cert NAME` on `node` with a fresh key and certificate made in `dir`.
+fn install(node: &Node, dir: &Path, name: &str) -> Output {
+    let pki = dir.join(format!("pki-{name}-{}", rand_tag()));
+    std::fs::create_dir_all(&pki).unwrap();
+    crate::common::pki::byo_pki(&pki, &[name], 90);
+    let p = |f: &str| pki.join(f).display().to_string();
+    node.certctl(&[
+        "install-cert",
+        name,
+        "--cert",
+        &p("cert.pem"),
+        "--chain",
+        &p("ca.pem"),
+        "--key",
+        &p("key.pem"),
+    ])
+}
+
+fn rand_tag() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Asserts that certctl failed with `code` and said `text`.
+fn fails_with(out: &Output, code: i32, text: &str) {
+    assert_eq!(out.status.code(), Some(code), "{}", stderr(out));
+    assert!(stderr(out).contains(text), "{}", stderr(out));
+}
+
+/// A fleet and the library's stores of its two nodes, with leases of `ttl`.
+fn two_stores(ttl: Duration) -> (tempfile::TempDir, Postgres, PgStore, PgStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let (pg, web1, web2) = fleet(dir.path());
+    let (a, b) = (web1.store(ttl), web2.store(ttl));
+    (dir, pg, a, b)
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn fleet_init_is_idempotent_and_a_missing_or_wrong_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pg, web1, _) = fleet(dir.path());
+    assert_eq!(mode(&web1.key), 0o600);
+    let key_before = std::fs::read(&web1.key).unwrap();
+
+    // Again, from any node: nothing changes.
+    let again = web1.certctl(&["fleet", "init"]);
+    assert_ok(&again);
+    assert!(stderr(&again).contains("up to date"), "{}", stderr(&again));
+    assert_eq!(std::fs::read(&web1.key).unwrap(), key_before);
+    assert_eq!(
+        pg.psql("SELECT string_agg(version::text, ',') FROM certctl_schema_version"),
+        "1"
+    );
+
+    // A node without the key file: init does not make a second key for the same fleet.
+    let mut keyless = Node::new(dir.path(), "web3", &pg, &dir.path().join("none.key"));
+    let out = keyless.certctl(&["fleet", "init"]);
+    fails_with(&out, 2, "copy it here");
+    assert!(!keyless.key.exists());
+    let out = keyless.certctl(&["list"]);
+    fails_with(&out, 2, "no such file");
+
+    // Another fleet's key: refused before anything is read or written.
+    let other = Postgres::start();
+    keyless.key = dir.path().join("other.key");
+    keyless.url = other.url();
+    assert_ok(&keyless.certctl(&["fleet", "init"]));
+    keyless.url = pg.url();
+    let out = keyless.certctl(&["list"]);
+    fails_with(&out, 2, "not the key this fleet");
+}
+
+#[test]
+fn two_holders_racing_for_a_lease_one_wins() {
+    let (_dir, _pg, a, b) = two_stores(Duration::from_secs(30));
+    let stores = [a, b];
+    for round in 0..20 {
+        let key = cert_key(&format!("race{round}.test"));
+        let barrier = Arc::new(Barrier::new(2));
+        let won: Vec<Option<Lease>> = std::thread::scope(|s| {
+            let handles: Vec<_> = stores
+                .iter()
+                .map(|store| {
+                    let (barrier, key) = (barrier.clone(), key.clone());
+                    s.spawn(move || {
+                        barrier.wait();
+                        store.try_lease(&key, Duration::from_secs(30)).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            won.iter().filter(|w| w.is_some()).count(),
+            1,
+            "round {round}: {won:?}"
+        );
+    }
+}
+
+#[test]
+fn an_expired_lease_is_taken_over_and_the_stale_holders_write_is_refused() {
+    let (_dir, _pg, a, b) = two_stores(Duration::from_secs(30));
+    let key = cert_key("stale.test");
+    // web1 takes a short lease and then stalls (no heartbeat).
+    let stale = a.try_lease(&key, Duration::from_secs(1)).unwrap().unwrap();
+    assert_eq!(b.try_lease(&key, Duration::from_secs(30)).unwrap(), None);
+    // web2 takes over once it expired, with a larger fence.
+    let fresh = eventually(|| b.try_lease(&key, Duration::from_secs(30)).unwrap());
+    assert!(fresh.fence > stale.fence, "{fresh:?} after {stale:?}");
+
+    let mut state = certctl::renewal::state::RenewalState::default();
+    state.succeeded(1_000);
+    b.save_state_fenced(&fresh, "stale.test", &state).unwrap();
+
+    // web1 wakes up: its late write and its heartbeat are refused by the fence.
+    let mut late = certctl::renewal::state::RenewalState::default();
+    late.succeeded(2_000);
+    let err = a
+        .save_state_fenced(&stale, "stale.test", &late)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Fenced { .. }), "{err}");
+    assert!(matches!(
+        a.heartbeat(&stale, Duration::from_secs(30)),
+        Err(StoreError::Fenced { .. })
+    ));
+    assert_eq!(
+        a.load_state("stale.test").unwrap().to_json(),
+        state.to_json(),
+        "the store keeps the new holder's state"
+    );
+    // Releasing the stale lease does not free the new holder's.
+    a.release(&stale).unwrap();
+    assert_eq!(a.try_lease(&key, Duration::from_secs(30)).unwrap(), None);
+}
+
+#[test]
+fn a_held_certificate_lock_heartbeats_and_frees_on_drop() {
+    // A lease of 2 s kept alive by heartbeats every 2/3 s.
+    let (_dir, _pg, a, b) = two_stores(Duration::from_secs(2));
+    let lock = a.try_lock_cert("held.test").unwrap().expect("free");
+    // Three lease lifetimes later, the holder still holds it.
+    let until = std::time::Instant::now() + Duration::from_secs(6);
+    while std::time::Instant::now() < until {
+        assert!(b.try_lock_cert("held.test").unwrap().is_none());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Writes through the trait carry the holder's fence; the other node cannot write.
+    a.save_state("held.test", &Default::default()).unwrap();
+    assert!(matches!(
+        b.save_state("held.test", &Default::default()),
+        Err(StoreError::LeaseBusy(_))
+    ));
+    drop(lock);
+    assert!(b.try_lock_cert("held.test").unwrap().is_some());
+}
+
+#[test]
+fn certificates_go_through_the_store_and_every_node_reports_what_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pg, web1, web2) = fleet(dir.path());
+    assert_ok(&install(&web1, dir.path(), "shop.test"));
+
+    // web1 wrote its local live set; the database holds the key sealed, never the PEM.
+    let key_pem = std::fs::read_to_string(web1.state.join("live/shop.test/privkey.pem")).unwrap();
+    assert!(key_pem.contains("PRIVATE KEY"));
+    assert_eq!(mode(&web1.state.join("live/shop.test/privkey.pem")), 0o600);
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM certctl_version WHERE position('PRIVATE' in encode(privkey, 'escape')) > 0"),
+        "0"
+    );
+    assert_eq!(pg.psql("SELECT count(*) FROM certctl_version"), "1");
+
+    // web2 has nothing yet: it lags, and status says so (exit 1).
+    assert_ok(&web2.certctl(&["fleet", "sync"]));
+    let list = web2.certctl(&["list", "--json"]);
+    assert_ok(&list);
+    assert_eq!(json(&list)[0]["name"], "shop.test");
+    assert_eq!(
+        std::fs::read_to_string(web2.state.join("live/shop.test/privkey.pem")).unwrap(),
+        key_pem
+    );
+    let status = web1.certctl(&["fleet", "status", "--json"]);
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    let v = json(&status);
+    assert_eq!(v["nodes"], serde_json::json!(["web1", "web2"]));
+    let serial = v["certs"][0]["live_serial"].as_str().unwrap().to_owned();
+    assert_eq!(v["certs"][0]["nodes"][1]["serial"], serial.as_str());
+
+    // A new version from web1: web2 lags until it syncs.
+    assert_ok(&install(&web1, dir.path(), "shop.test"));
+    let status = web1.certctl(&["fleet", "status", "--json"]);
+    assert_eq!(status.status.code(), Some(1), "{}", stderr(&status));
+    let v = json(&status);
+    assert_eq!(v["certs"][0]["live_version"], 2);
+    assert_eq!(v["certs"][0]["nodes"][0]["lagging"], false);
+    assert_eq!(v["certs"][0]["nodes"][1]["lagging"], true);
+    assert_eq!(v["certs"][0]["nodes"][1]["serial"], serial.as_str());
+    let table = web1.certctl(&["fleet", "status"]);
+    assert!(
+        String::from_utf8_lossy(&table.stdout).contains("lagging (live: 2)"),
+        "{}",
+        String::from_utf8_lossy(&table.stdout)
+    );
+    assert_ok(&web2.certctl(&["fleet", "sync"]));
+    assert_ok(&web1.certctl(&["fleet", "status"]));
+    assert_eq!(
+        std::fs::read_link(web2.state.join("live/shop.test")).unwrap(),
+        Path::new("../certs/shop.test/archive/2")
+    );
+}
+
+#[test]
+fn import_copies_a_state_directory_once_and_the_database_going_away_leaves_nodes_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pg, web1, _) = fleet(dir.path());
+    // A single server's state directory, made without the store.
+    let single = Node {
+        url: String::new(),
+        ..Node::new(dir.path(), "web1", &pg, &web1.key)
+    };
+    for name in ["a.test", "b.test"] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_certctl"));
+        let pki = dir.path().join(format!("pki-{name}"));
+        std::fs::create_dir_all(&pki).unwrap();
+        crate::common::pki::byo_pki(&pki, &[name], 90);
+        let out = cmd
+            .env_remove("CERTCTL_STORE")
+            .arg("--state-dir")
+            .arg(&single.state)
+            .args(["install-cert", name, "--cert"])
+            .arg(pki.join("cert.pem"))
+            .arg("--key")
+            .arg(pki.join("key.pem"))
+            .output()
+            .unwrap();
+        assert_ok(&out);
+    }
+    let first = web1.certctl(&["fleet", "import"]);
+    assert_ok(&first);
+    let text = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        text.contains("imported a.test") && text.contains("imported b.test"),
+        "{text}"
+    );
+    let second = web1.certctl(&["fleet", "import"]);
+    assert_ok(&second);
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("already in the store: a.test"),
+        "{}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+    assert_eq!(pg.psql("SELECT count(*) FROM certctl_version"), "2");
+    let list = web1.certctl(&["list", "--json"]);
+    assert_ok(&list);
+    assert_eq!(json(&list).as_array().unwrap().len(), 2);
+
+    // The database goes away: store commands fail (exit 1, naming it); local files stay.
+    pg.stop();
+    let out = web1.certctl(&["list"]);
+    fails_with(&out, 1, "fleet database");
+    assert!(web1.state.join("live/a.test/fullchain.pem").exists());
+    // It comes back: so does the store.
+    pg.start_server();
+    assert_ok(&web1.certctl(&["list"]));
+}
