@@ -32,13 +32,7 @@ impl Node {
     }
 
     fn certctl(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_certctl"));
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("CERTCTL_") {
-                cmd.env_remove(&key);
-            }
-        }
-        cmd.stdin(Stdio::null())
+        bare([])
             .arg("--state-dir")
             .arg(&self.state)
             .args(["--node", self.name])
@@ -345,4 +339,85 @@ fn import_copies_a_state_directory_once_and_the_database_going_away_leaves_nodes
     // It comes back: so does the store.
     pg.start_server();
     assert_ok(&web1.certctl(&["list"]));
+}
+
+/// certctl with `args` and no CERTCTL_* from the test's environment.
+fn bare<const N: usize>(args: [&str; N]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_certctl"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CERTCTL_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.stdin(Stdio::null()).args(args);
+    cmd
+}
+
+/// `cmd` as node `node` of the fleet in `pg`, with `state` as its state directory (`cmd` gives
+/// no --state-dir of its own).
+fn as_node(mut cmd: Command, pg: &Postgres, key: &Path, node: &str, state: &Path) -> Command {
+    cmd.env("CERTCTL_STORE", pg.url())
+        .env("CERTCTL_FLEET_KEY", key)
+        .env("CERTCTL_NODE", node)
+        .env("CERTCTL_STATE_DIR", state);
+    cmd
+}
+
+#[test]
+fn acme_issue_and_renewals_run_through_the_store_with_one_order_per_renewal() {
+    // pebble issuing ten-minute certificates (due at once), HTTP-01 through nginx's webroot.
+    let lab = crate::common::Lab::with(crate::common::LabOptions {
+        nginx: true,
+        validity_secs: Some(600),
+        authz_reuse: Some(0),
+        ..Default::default()
+    });
+    let pg = Postgres::start();
+    let key = lab.dir.path().join("fleet.key");
+    let web2_state = lab.dir.path().join("web2");
+    let web1 = |cmd| as_node(cmd, &pg, &key, "web1", &lab.state_dir);
+    let web2 = |cmd| as_node(cmd, &pg, &key, "web2", &web2_state);
+    assert_ok(&web1(bare(["fleet", "init"])).output().unwrap());
+
+    let (webroot, port) = (lab.webroot.display().to_string(), lab.http_port.to_string());
+    let issue = lab.issue_command(
+        &["fleet.test"],
+        &["--webroot", &webroot, "--http-port", &port],
+    );
+    assert_ok(&web1(issue).output().unwrap());
+    assert_eq!(pg.psql("SELECT count(*) FROM certctl_account"), "1");
+
+    // web2 renews what web1 issued, with the fleet's account from the store.
+    let out = web2(bare(["renew"])).output().unwrap();
+    assert_ok(&out);
+    assert_eq!(
+        pg.psql("SELECT string_agg(created_by || ':' || version, ',' ORDER BY version) FROM certctl_version"),
+        "web1:1,web2:2"
+    );
+    assert!(web2_state.join("live/fleet.test/privkey.pem").exists());
+    let status = web1(bare(["fleet", "status", "--json"])).output().unwrap();
+    assert_eq!(status.status.code(), Some(1), "web1 still has version 1");
+
+    // Both nodes renew at once: one order, one new version.
+    let runs: Vec<_> = [web1(bare(["renew"])), web2(bare(["renew"]))]
+        .into_iter()
+        .map(|mut cmd| {
+            cmd.stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for run in runs {
+        assert_ok(&run.wait_with_output().unwrap());
+    }
+    assert_eq!(pg.psql("SELECT count(*) FROM certctl_version"), "3");
+    assert_eq!(pg.psql("SELECT live_version FROM certctl_cert"), "3");
+    assert_ok(&web1(bare(["fleet", "sync"])).output().unwrap());
+    assert_ok(&web2(bare(["fleet", "sync"])).output().unwrap());
+    assert_ok(&web1(bare(["fleet", "status"])).output().unwrap());
+    assert_eq!(
+        std::fs::read(lab.state_dir.join("live/fleet.test/cert.pem")).unwrap(),
+        std::fs::read(web2_state.join("live/fleet.test/cert.pem")).unwrap()
+    );
 }
