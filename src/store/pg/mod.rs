@@ -69,6 +69,25 @@ pub struct InitReport {
     pub key_created: bool,
 }
 
+/// How long the snapshot `cert_names` takes answers reads made without the certificate's lease.
+const SNAPSHOT_AGE: Duration = Duration::from_secs(2);
+
+/// What `cert_names` read of every certificate in the same statement: a renew run's screen over
+/// hundreds of certificates then costs one round trip, not three per certificate. Only reads
+/// that are racy anyway (no lease held) are answered from it; a read under this process's lease,
+/// or of a certificate this process wrote since, goes to the database.
+struct Snapshot {
+    taken: std::time::Instant,
+    certs: HashMap<String, SnapRow>,
+}
+
+#[derive(Clone)]
+struct SnapRow {
+    live_version: Option<u64>,
+    stamp: Stamp,
+    state: Option<String>,
+}
+
 /// A certificate's lease key.
 pub fn cert_key(name: &str) -> String {
     format!("cert:{name}")
@@ -109,6 +128,7 @@ struct Inner {
     holder: String,
     local: FsStore,
     held: Mutex<HashMap<String, i64>>,
+    snapshot: Mutex<Option<Snapshot>>,
     lease_ttl: Duration,
     round_trips: AtomicU64,
 }
@@ -309,6 +329,7 @@ impl PgStore {
                 node: opts.node.clone(),
                 local: FsStore::new(&opts.local_root),
                 held: Mutex::new(HashMap::new()),
+                snapshot: Mutex::new(None),
                 lease_ttl: opts.lease_ttl,
                 round_trips: AtomicU64::new(0),
             }),
@@ -404,6 +425,9 @@ impl PgStore {
     /// The fence this process holds on `key`, or a lease taken just for one write (released
     /// when the returned lock drops). Another holder's live lease refuses the write.
     fn fence(&self, key: &str) -> Result<(i64, Option<StoreLock>), StoreError> {
+        if let Some(name) = key.strip_prefix("cert:") {
+            self.forget(name);
+        }
         if let Some(fence) = self.held_fence(key) {
             return Ok((fence, None));
         }
@@ -414,6 +438,36 @@ impl PgStore {
             .held_fence(key)
             .expect("a lease just taken is registered");
         Ok((fence, Some(lock)))
+    }
+
+    /// The snapshot's row for `name`, when it may answer (see [`Snapshot`]).
+    fn snapped(&self, name: &str) -> Option<SnapRow> {
+        if self.held_fence(&cert_key(name)).is_some() {
+            return None;
+        }
+        let snapshot = self
+            .inner
+            .snapshot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let snapshot = snapshot.as_ref()?;
+        if snapshot.taken.elapsed() >= SNAPSHOT_AGE {
+            return None;
+        }
+        snapshot.certs.get(name).cloned()
+    }
+
+    /// Drops `name` from the snapshot: this process is about to write it.
+    fn forget(&self, name: &str) {
+        if let Some(snapshot) = self
+            .inner
+            .snapshot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut()
+        {
+            snapshot.certs.remove(name);
+        }
     }
 
     fn held_fence(&self, key: &str) -> Option<i64> {
@@ -1038,6 +1092,16 @@ impl Drop for HeldLease {
     }
 }
 
+/// A record's stamp from its revision and last change (microseconds).
+fn stamp(rev: i64, updated_us: i64) -> Stamp {
+    Stamp {
+        dev: 0,
+        ino: 0,
+        size: rev as u64,
+        mtime_ns: i128::from(updated_us) * 1000,
+    }
+}
+
 fn record_from(name: &str, text: &str) -> Result<RenewalRecord, StoreError> {
     RenewalRecord::from_toml(text).map_err(|e| StoreError::Corrupt {
         path: PathBuf::from(format!("postgres:certctl_cert/{name}")),
@@ -1125,14 +1189,34 @@ impl CertStore for PgStore {
     }
 
     fn cert_names(&self) -> Result<Vec<String>, StoreError> {
-        Ok(self
-            .query(
-                "SELECT name FROM certctl_cert WHERE record IS NOT NULL ORDER BY name",
-                vec![],
-            )?
-            .iter()
-            .map(|row| row.get(0))
-            .collect())
+        let taken = std::time::Instant::now();
+        let rows = self.query(
+            "SELECT c.name, c.live_version, c.record_rev, \
+                    (extract(epoch FROM c.updated_at) * 1000000)::int8, s.state \
+             FROM certctl_cert c LEFT JOIN certctl_renewal_state s ON s.name = c.name \
+             WHERE c.record IS NOT NULL ORDER BY c.name",
+            vec![],
+        )?;
+        let mut names = Vec::with_capacity(rows.len());
+        let mut certs = HashMap::with_capacity(rows.len());
+        for row in rows {
+            let name: String = row.get(0);
+            certs.insert(
+                name.clone(),
+                SnapRow {
+                    live_version: row.get::<_, Option<i64>>(1).map(|v| v as u64),
+                    stamp: stamp(row.get(2), row.get(3)),
+                    state: row.get(4),
+                },
+            );
+            names.push(name);
+        }
+        *self
+            .inner
+            .snapshot
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(Snapshot { taken, certs });
+        Ok(names)
     }
 
     fn live_privkey(&self, name: &str, slot: KeySlot) -> Result<Option<String>, StoreError> {
@@ -1233,14 +1317,18 @@ impl CertStore for PgStore {
 
     fn load_state(&self, name: &str) -> Result<RenewalState, StoreError> {
         super::layout::check_cert_name(name)?;
-        let Some(row) = self.query_opt(
-            "SELECT state FROM certctl_renewal_state WHERE name = $1",
-            vec![P::Text(name.to_owned())],
-        )?
-        else {
+        let text = match self.snapped(name) {
+            Some(row) => row.state,
+            None => self
+                .query_opt(
+                    "SELECT state FROM certctl_renewal_state WHERE name = $1",
+                    vec![P::Text(name.to_owned())],
+                )?
+                .map(|row| row.get::<_, String>(0)),
+        };
+        let Some(text) = text else {
             return Ok(RenewalState::default());
         };
-        let text: String = row.get(0);
         match RenewalState::from_json(text.as_bytes()) {
             Ok(state) => Ok(state),
             // As the filesystem store does: the state only steers timing, so renewal goes on
@@ -1270,6 +1358,9 @@ impl CertStore for PgStore {
 
     fn live_version(&self, name: &str) -> Result<Option<u64>, StoreError> {
         super::layout::check_cert_name(name)?;
+        if let Some(row) = self.snapped(name) {
+            return Ok(row.live_version);
+        }
         Ok(self
             .query_opt(
                 "SELECT live_version FROM certctl_cert WHERE name = $1",
@@ -1321,6 +1412,9 @@ impl CertStore for PgStore {
 
     fn record_stamp(&self, name: &str) -> Option<Stamp> {
         super::layout::check_cert_name(name).ok()?;
+        if let Some(row) = self.snapped(name) {
+            return Some(row.stamp);
+        }
         let row = self
             .query_opt(
                 "SELECT record_rev, (extract(epoch FROM updated_at) * 1000000)::int8 \
@@ -1328,12 +1422,7 @@ impl CertStore for PgStore {
                 vec![P::Text(name.to_owned())],
             )
             .ok()??;
-        Some(Stamp {
-            dev: 0,
-            ino: 0,
-            size: row.get::<_, i64>(0) as u64,
-            mtime_ns: i128::from(row.get::<_, i64>(1)) * 1000,
-        })
+        Some(stamp(row.get(0), row.get(1)))
     }
 
     fn shared(&self) -> Arc<dyn CertStore> {
