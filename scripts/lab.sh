@@ -18,6 +18,19 @@ lab_enter_netns() {
     fi
 }
 
+# What every bench script starts with: hyperfine present, the release build, CERTCTL and OUT
+# (bench/results), pebble without nonce rejection or authorization reuse, a work directory W
+# removed with everything the lab started on exit.
+lab_bench_setup() {
+    command -v hyperfine >/dev/null || { echo "apt-get install -y hyperfine" >&2; exit 1; }
+    cargo build --release --locked -q
+    CERTCTL="$PWD/target/release/certctl"
+    OUT="$PWD/bench/results"; mkdir -p "$OUT"
+    export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
+    W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"
+    trap 'lab_stop; rm -rf "$W"' EXIT
+}
+
 # A free port below the kernel's ephemeral range (32768 and up), where no outgoing connection
 # can take it between this check and the server's bind (as tests/common/process.rs does), and
 # never one this script handed out before (listed in a file: callers use $(lab_free_port), a
