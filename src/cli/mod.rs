@@ -63,6 +63,11 @@ pub struct GlobalArgs {
     /// This node's name in the fleet (default: the host name)
     #[arg(long, global = true, env = "CERTCTL_NODE", value_name = "NAME")]
     pub node: Option<String>,
+    /// How long a fleet lease lasts without a heartbeat, in seconds (tests shorten it)
+    #[arg(long, global = true, hide = true, env = "CERTCTL_LEASE_TTL", value_name = "SECONDS",
+          default_value_t = certctl::store::pg::DEFAULT_LEASE_TTL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_ttl: u64,
     /// Print nothing but errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -170,7 +175,7 @@ impl Ctx {
                 key_path: global.fleet_key.clone(),
                 node: global.node.clone().unwrap_or_else(host_name),
                 local_root: global.state_dir.clone(),
-                lease_ttl: certctl::store::pg::DEFAULT_LEASE_TTL,
+                lease_ttl: std::time::Duration::from_secs(global.lease_ttl),
             })?),
             _ => None,
         };

@@ -421,3 +421,62 @@ fn acme_issue_and_renewals_run_through_the_store_with_one_order_per_renewal() {
         std::fs::read(web2_state.join("live/fleet.test/cert.pem")).unwrap()
     );
 }
+
+#[test]
+fn a_renewer_killed_mid_order_loses_its_lease_and_another_node_finishes() {
+    let lab = crate::common::Lab::with(crate::common::LabOptions {
+        nginx: true,
+        validity_secs: Some(600),
+        authz_reuse: Some(0),
+        ..Default::default()
+    });
+    let pg = Postgres::start();
+    let key = lab.dir.path().join("fleet.key");
+    let web2_state = lab.dir.path().join("web2");
+    // Leases of 2 s, so the dead holder's runs out within the test.
+    let node = |cmd, name, state: &Path| {
+        let mut cmd = as_node(cmd, &pg, &key, name, state);
+        cmd.env("CERTCTL_LEASE_TTL", "2");
+        cmd
+    };
+    assert_ok(
+        &node(bare(["fleet", "init"]), "web1", &lab.state_dir)
+            .output()
+            .unwrap(),
+    );
+    let (webroot, port) = (lab.webroot.display().to_string(), lab.http_port.to_string());
+    let issue = lab.issue_command(
+        &["kill.test"],
+        &["--webroot", &webroot, "--http-port", &port],
+    );
+    assert_ok(&node(issue, "web1", &lab.state_dir).output().unwrap());
+
+    // web1 dies (SIGABRT, no cleanup) after its renewal order, before the install.
+    let mut renew = node(bare(["renew"]), "web1", &lab.state_dir);
+    let died = renew
+        .env("CERTCTL_FAILPOINT", "issue.after_order")
+        .output()
+        .unwrap();
+    assert!(!died.status.success(), "{}", stderr(&died));
+    assert!(
+        pg.psql("SELECT holder FROM certctl_lease WHERE key = 'cert:kill.test'")
+            .starts_with("web1:"),
+        "the dead renewer's lease is still in the table"
+    );
+    assert_eq!(pg.psql("SELECT count(*) FROM certctl_version"), "1");
+
+    // web2 waits for that lease to run out, takes it, and renews.
+    let out = node(bare(["renew", "--lock-wait", "60"]), "web2", &web2_state)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(
+        pg.psql("SELECT string_agg(created_by || ':' || version, ',' ORDER BY version) FROM certctl_version"),
+        "web1:1,web2:2"
+    );
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM certctl_lease"),
+        "0",
+        "released after the run"
+    );
+}
