@@ -363,28 +363,67 @@ fn as_node(mut cmd: Command, pg: &Postgres, key: &Path, node: &str, state: &Path
     cmd
 }
 
+/// pebble issuing ten-minute certificates (due at once, every authorization validated again),
+/// HTTP-01 through nginx's webroot; a fleet whose web1 uses the lab's state directory and web2
+/// its own; `name` issued by web1.
+struct AcmeFleet {
+    lab: crate::common::Lab,
+    pg: Postgres,
+    key: PathBuf,
+    web2_state: PathBuf,
+    lease_ttl: &'static str,
+}
+
+impl AcmeFleet {
+    fn start(name: &str, lease_ttl: &'static str) -> Self {
+        let lab = crate::common::Lab::with(crate::common::LabOptions {
+            nginx: true,
+            validity_secs: Some(600),
+            authz_reuse: Some(0),
+            ..Default::default()
+        });
+        let fleet = Self {
+            pg: Postgres::start(),
+            key: lab.dir.path().join("fleet.key"),
+            web2_state: lab.dir.path().join("web2"),
+            lab,
+            lease_ttl,
+        };
+        assert_ok(
+            &fleet
+                .node("web1", bare(["fleet", "init"]))
+                .output()
+                .unwrap(),
+        );
+        let (webroot, port) = (
+            fleet.lab.webroot.display().to_string(),
+            fleet.lab.http_port.to_string(),
+        );
+        let issue = fleet
+            .lab
+            .issue_command(&[name], &["--webroot", &webroot, "--http-port", &port]);
+        assert_ok(&fleet.node("web1", issue).output().unwrap());
+        fleet
+    }
+
+    /// `cmd` as web1 or web2.
+    fn node(&self, node: &str, cmd: Command) -> Command {
+        let state = match node {
+            "web1" => &self.lab.state_dir,
+            _ => &self.web2_state,
+        };
+        let mut cmd = as_node(cmd, &self.pg, &self.key, node, state);
+        cmd.env("CERTCTL_LEASE_TTL", self.lease_ttl);
+        cmd
+    }
+}
+
 #[test]
 fn acme_issue_and_renewals_run_through_the_store_with_one_order_per_renewal() {
-    // pebble issuing ten-minute certificates (due at once), HTTP-01 through nginx's webroot.
-    let lab = crate::common::Lab::with(crate::common::LabOptions {
-        nginx: true,
-        validity_secs: Some(600),
-        authz_reuse: Some(0),
-        ..Default::default()
-    });
-    let pg = Postgres::start();
-    let key = lab.dir.path().join("fleet.key");
-    let web2_state = lab.dir.path().join("web2");
-    let web1 = |cmd| as_node(cmd, &pg, &key, "web1", &lab.state_dir);
-    let web2 = |cmd| as_node(cmd, &pg, &key, "web2", &web2_state);
-    assert_ok(&web1(bare(["fleet", "init"])).output().unwrap());
-
-    let (webroot, port) = (lab.webroot.display().to_string(), lab.http_port.to_string());
-    let issue = lab.issue_command(
-        &["fleet.test"],
-        &["--webroot", &webroot, "--http-port", &port],
-    );
-    assert_ok(&web1(issue).output().unwrap());
+    let fleet = AcmeFleet::start("fleet.test", "30");
+    let (lab, pg, web2_state) = (&fleet.lab, &fleet.pg, &fleet.web2_state);
+    let web1 = |cmd| fleet.node("web1", cmd);
+    let web2 = |cmd| fleet.node("web2", cmd);
     assert_eq!(pg.psql("SELECT count(*) FROM certctl_account"), "1");
 
     // web2 renews what web1 issued, with the fleet's account from the store.
@@ -424,35 +463,12 @@ fn acme_issue_and_renewals_run_through_the_store_with_one_order_per_renewal() {
 
 #[test]
 fn a_renewer_killed_mid_order_loses_its_lease_and_another_node_finishes() {
-    let lab = crate::common::Lab::with(crate::common::LabOptions {
-        nginx: true,
-        validity_secs: Some(600),
-        authz_reuse: Some(0),
-        ..Default::default()
-    });
-    let pg = Postgres::start();
-    let key = lab.dir.path().join("fleet.key");
-    let web2_state = lab.dir.path().join("web2");
     // Leases of 2 s, so the dead holder's runs out within the test.
-    let node = |cmd, name, state: &Path| {
-        let mut cmd = as_node(cmd, &pg, &key, name, state);
-        cmd.env("CERTCTL_LEASE_TTL", "2");
-        cmd
-    };
-    assert_ok(
-        &node(bare(["fleet", "init"]), "web1", &lab.state_dir)
-            .output()
-            .unwrap(),
-    );
-    let (webroot, port) = (lab.webroot.display().to_string(), lab.http_port.to_string());
-    let issue = lab.issue_command(
-        &["kill.test"],
-        &["--webroot", &webroot, "--http-port", &port],
-    );
-    assert_ok(&node(issue, "web1", &lab.state_dir).output().unwrap());
+    let fleet = AcmeFleet::start("kill.test", "2");
+    let pg = &fleet.pg;
 
     // web1 dies (SIGABRT, no cleanup) after its renewal order, before the install.
-    let mut renew = node(bare(["renew"]), "web1", &lab.state_dir);
+    let mut renew = fleet.node("web1", bare(["renew"]));
     let died = renew
         .env("CERTCTL_FAILPOINT", "issue.after_order")
         .output()
@@ -466,7 +482,8 @@ fn a_renewer_killed_mid_order_loses_its_lease_and_another_node_finishes() {
     assert_eq!(pg.psql("SELECT count(*) FROM certctl_version"), "1");
 
     // web2 waits for that lease to run out, takes it, and renews.
-    let out = node(bare(["renew", "--lock-wait", "60"]), "web2", &web2_state)
+    let out = fleet
+        .node("web2", bare(["renew", "--lock-wait", "60"]))
         .output()
         .unwrap();
     assert_ok(&out);
