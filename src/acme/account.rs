@@ -24,6 +24,36 @@ pub async fn restore(
         .map_err(|e| AcmeError::from_acme("the directory", directory_url, e))
 }
 
+/// The account key's JWK thumbprint (RFC 7638, SHA-256, base64url): every key authorization of
+/// the account is `TOKEN.THUMBPRINT` (RFC 8555 §8.1), so a server that knows it can answer any
+/// HTTP-01 challenge of the account without seeing the token first.
+pub fn thumbprint(directory_url: &str, credentials_json: &[u8]) -> Result<String, AcmeError> {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let bad = || AcmeError::BadAccount(directory_url.to_owned());
+    let credentials: AccountCredentials =
+        serde_json::from_slice(credentials_json).map_err(|_| bad())?;
+    let key = EcdsaKeyPair::from_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        credentials.private_key().secret_pkcs8_der(),
+    )
+    .map_err(|_| bad())?;
+    // An uncompressed point: 0x04, x, y (32 bytes each).
+    let point = key.public_key().as_ref();
+    if point.len() != 65 || point[0] != 4 {
+        return Err(bad());
+    }
+    // The required members in lexicographic order, no whitespace (RFC 7638 §3.2).
+    let jwk = format!(
+        r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(&point[1..33]),
+        URL_SAFE_NO_PAD.encode(&point[33..])
+    );
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, jwk.as_bytes());
+    Ok(URL_SAFE_NO_PAD.encode(digest.as_ref()))
+}
+
 /// Registers a new account (P-256 key) and returns it with its credentials to store (0600).
 pub async fn create(
     directory_url: &str,

@@ -30,6 +30,15 @@ enum FleetCommand {
     Import,
     /// Bring this node's live/ to the store's live versions and record what it has
     Sync,
+    /// The nginx location that answers HTTP-01 for the fleet's account on any node (TOKEN.THUMBPRINT)
+    Http01Snippet {
+        /// The ACME directory URL of the account
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// Write it to this file (0644, replaced atomically) instead of stdout
+        #[arg(long, value_name = "PATH")]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 /// `fleet init` makes the store it would otherwise open.
@@ -93,6 +102,14 @@ pub fn run(args: FleetArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 for url in &report.accounts {
                     println!("imported the account for {url}");
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FleetCommand::Http01Snippet { server, out } => {
+            let snippet = certctl::ops::fleet::http01_snippet(store, &server)?;
+            match out {
+                Some(path) => certctl::fsio::write_atomic(&path, snippet.as_bytes(), 0o644)?,
+                None => print!("{snippet}"),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -1,7 +1,9 @@
 //! `certctl fleet import`: a single server's state directory copied into the fleet's store.
 //! Idempotent: a certificate or account the store already has is left as the fleet has it.
+//! `certctl fleet http01-snippet`: the stateless HTTP-01 location for the fleet's account.
 
 use crate::Error;
+use crate::error::InputError;
 use crate::store::{CertStore, FsStore, PgStore};
 
 /// What an import did.
@@ -39,4 +41,14 @@ pub fn import(from: &FsStore, store: &PgStore) -> Result<ImportReport, Error> {
         }
     }
     Ok(report)
+}
+
+/// The nginx location that answers every HTTP-01 challenge of the account the store holds for
+/// `directory_url`, on any node (see `nginx-snippets/acme-challenge-stateless.conf`).
+pub fn http01_snippet(store: &dyn CertStore, directory_url: &str) -> Result<String, Error> {
+    let credentials = store
+        .load_account(directory_url)?
+        .ok_or_else(|| InputError::NoAccount(directory_url.to_owned()))?;
+    let thumbprint = crate::acme::account::thumbprint(directory_url, &credentials)?;
+    Ok(crate::nginx::render::acme_stateless_snippet(&thumbprint))
 }

@@ -497,3 +497,65 @@ fn a_renewer_killed_mid_order_loses_its_lease_and_another_node_finishes() {
         "released after the run"
     );
 }
+
+#[test]
+fn any_node_answers_http01_for_the_fleet_account_without_the_token_file() {
+    let fleet = AcmeFleet::start("first.test", "30");
+    let lab = &fleet.lab;
+    let snippet = lab.dir.path().join("stateless.conf");
+    let directory = lab.directory_url();
+    let out = fleet
+        .node(
+            "web2",
+            bare(["fleet", "http01-snippet", "--server", &directory, "--out"]),
+        )
+        .arg(&snippet)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert_eq!(mode(&snippet), 0o644);
+
+    // A node whose webroot nginx does not serve: validation fails while nginx only serves files.
+    let unserved = lab.dir.path().join("unserved");
+    std::fs::create_dir(&unserved).unwrap();
+    let port = lab.http_port.to_string();
+    let issue = |name: &str| {
+        let cmd = lab.issue_command(
+            &[name],
+            &[
+                "--webroot",
+                unserved.to_str().unwrap(),
+                "--http-port",
+                &port,
+            ],
+        );
+        fleet.node("web1", cmd).output().unwrap()
+    };
+    assert!(!issue("second.test").status.success());
+
+    // With the stateless location, nginx answers any token itself, and the CA's validation of
+    // an order it never wrote a file for passes.
+    lab.serve_challenges_with(&snippet);
+    // (nginx reloads asynchronously: its new workers answer a moment later.)
+    let thumbprint = eventually(|| {
+        let answer = crate::common::http_get(
+            lab.http_port,
+            "any.test",
+            "/.well-known/acme-challenge/tok-EN_1",
+        )
+        .ok()?;
+        Some(answer.body.trim().strip_prefix("tok-EN_1.")?.to_owned())
+    });
+    assert_eq!(
+        thumbprint.len(),
+        43,
+        "a SHA-256 in base64url: {thumbprint:?}"
+    );
+    assert_ok(&issue("second.test"));
+    assert_eq!(
+        fleet
+            .pg
+            .psql("SELECT count(*) FROM certctl_cert WHERE live_version IS NOT NULL"),
+        "2"
+    );
+}
