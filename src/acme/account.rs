@@ -28,17 +28,11 @@ pub async fn restore(
 /// the account is `TOKEN.THUMBPRINT` (RFC 8555 §8.1), so a server that knows it can answer any
 /// HTTP-01 challenge of the account without seeing the token first.
 pub fn thumbprint(directory_url: &str, credentials_json: &[u8]) -> Result<String, AcmeError> {
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use aws_lc_rs::signature::KeyPair;
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let bad = || AcmeError::BadAccount(directory_url.to_owned());
-    let credentials: AccountCredentials =
-        serde_json::from_slice(credentials_json).map_err(|_| bad())?;
-    let key = EcdsaKeyPair::from_pkcs8(
-        &ECDSA_P256_SHA256_FIXED_SIGNING,
-        credentials.private_key().secret_pkcs8_der(),
-    )
-    .map_err(|_| bad())?;
+    let key = account_key(directory_url, credentials_json)?;
     // An uncompressed point: 0x04, x, y (32 bytes each).
     let point = key.public_key().as_ref();
     if point.len() != 65 || point[0] != 4 {
@@ -52,6 +46,22 @@ pub fn thumbprint(directory_url: &str, credentials_json: &[u8]) -> Result<String
     );
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, jwk.as_bytes());
     Ok(URL_SAFE_NO_PAD.encode(digest.as_ref()))
+}
+
+/// The account's P-256 key from stored credentials.
+pub(crate) fn account_key(
+    directory_url: &str,
+    credentials_json: &[u8],
+) -> Result<aws_lc_rs::signature::EcdsaKeyPair, AcmeError> {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+    let bad = || AcmeError::BadAccount(directory_url.to_owned());
+    let credentials: AccountCredentials =
+        serde_json::from_slice(credentials_json).map_err(|_| bad())?;
+    EcdsaKeyPair::from_pkcs8(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        credentials.private_key().secret_pkcs8_der(),
+    )
+    .map_err(|_| bad())
 }
 
 /// Registers a new account (P-256 key) and returns it with its credentials to store (0600).

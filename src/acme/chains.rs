@@ -5,11 +5,11 @@
 use std::path::Path;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use aws_lc_rs::signature::EcdsaKeyPair;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
-use instant_acme::{AccountCredentials, BodyWrapper, HttpClient};
+use instant_acme::{BodyWrapper, HttpClient};
 
 use super::AcmeError;
 use super::http::AcmeHttp;
@@ -32,14 +32,7 @@ impl ChainFetcher {
         credentials_json: &[u8],
         account_url: &str,
     ) -> Result<Self, AcmeError> {
-        let bad = || AcmeError::BadAccount(directory_url.to_owned());
-        let credentials: AccountCredentials =
-            serde_json::from_slice(credentials_json).map_err(|_| bad())?;
-        let key = EcdsaKeyPair::from_pkcs8(
-            &ECDSA_P256_SHA256_FIXED_SIGNING,
-            credentials.private_key().secret_pkcs8_der(),
-        )
-        .map_err(|_| bad())?;
+        let key = super::account::account_key(directory_url, credentials_json)?;
         let http = AcmeHttp::new(ca_bundle)?;
         let directory = send(&http, get(directory_url), directory_url).await?;
         let new_nonce = serde_json::from_slice::<serde_json::Value>(&directory.1)
