@@ -18,7 +18,8 @@ pub struct ImportReport {
 }
 
 /// Copies every certificate (all versions, record, state, live version) and the account of
-/// every CA they use from `from` into `store`.
+/// every CA they use from `from` (this node's state directory) into `store`, then brings this
+/// node in line with the fleet (`converge`), which also records what it serves.
 pub fn import(from: &FsStore, store: &PgStore) -> Result<ImportReport, Error> {
     let mut report = ImportReport::default();
     let mut directories = Vec::new();
@@ -40,6 +41,7 @@ pub fn import(from: &FsStore, store: &PgStore) -> Result<ImportReport, Error> {
             report.accounts.push(url);
         }
     }
+    store.converge()?;
     Ok(report)
 }
 

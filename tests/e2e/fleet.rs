@@ -330,6 +330,10 @@ fn import_copies_a_state_directory_once_and_the_database_going_away_leaves_nodes
     let list = web1.certctl(&["list", "--json"]);
     assert_ok(&list);
     assert_eq!(json(&list).as_array().unwrap().len(), 2);
+    // The importing node reports what it serves: the fleet does not lag.
+    let status = web1.certctl(&["fleet", "status", "--json"]);
+    assert_ok(&status);
+    assert_eq!(json(&status)["nodes"], serde_json::json!(["web1"]));
 
     // The database goes away: store commands fail (exit 1, naming it); local files stay.
     pg.stop();
