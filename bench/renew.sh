@@ -11,17 +11,7 @@ cd "$(dirname "$0")/.."
 . scripts/lab.sh
 lab_enter_netns bench/renew.sh "$@"
 COUNT="${1:-1000}"; DUE="${2:-50}"; RUNS="${3:-10}"
-command -v hyperfine >/dev/null || { echo "apt-get install -y hyperfine" >&2; exit 1; }
-if [ -n "${CERTCTL_BIN:-}" ]; then
-    CERTCTL="$(realpath "$CERTCTL_BIN")"
-else
-    cargo build --release --locked -q
-    CERTCTL="$PWD/target/release/certctl"
-fi
-OUT="$PWD/bench/results"; mkdir -p "$OUT"
-export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
-W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"
-trap 'lab_stop; rm -rf "$W"' EXIT
+lab_bench_setup
 mkdir -p "$W/ca1" "$W/ca2"
 lab_start_pebble "$W/ca1"
 common="--server $LAB_DIRECTORY --ca-bundle $LAB_CA --agree-tos --email bench@example.test"
@@ -29,19 +19,7 @@ common="--server $LAB_DIRECTORY --ca-bundle $LAB_CA --agree-tos --email bench@ex
 # 1. Nothing due. One real certificate per tool, cloned COUNT times (cloning is how 1,000
 #    lineages are made in seconds; each clone is a complete, valid lineage for the tool).
 "$CERTCTL" --state-dir "$W/certctl" -q issue seed.test --standalone --http-port "$LAB_HTTP" $common
-python3 - "$W/certctl" "$COUNT" <<'PY'
-import os, shutil, sys
-root, count = sys.argv[1], int(sys.argv[2])
-seed = os.path.join(root, "certs", "seed.test")
-for i in range(count):
-    name = f"c{i}.test"
-    dst = os.path.join(root, "certs", name)
-    shutil.copytree(seed, dst, symlinks=True)
-    rec = os.path.join(dst, "renewal.toml")
-    text = open(rec).read().replace('name = "seed.test"', f'name = "{name}"')
-    open(rec, "w").write(text)
-    os.symlink(f"../certs/{name}/archive/1", os.path.join(root, "live", name))
-PY
+lab_clone_certctl "$W/certctl" "$COUNT"
 nothing=(-n "certctl renew" "$CERTCTL --state-dir $W/certctl -q renew")
 if [ "${SKIP_CERTBOT:-0}" != 1 ] && command -v certbot >/dev/null; then
     lab_certbot_lineages "$W/cb" "$COUNT"

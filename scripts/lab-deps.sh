@@ -23,6 +23,9 @@ lab_deps() {
     dpkg -s python3-certbot-nginx >/dev/null 2>&1 || missing+=(python3-certbot-nginx)
     # The audit's --html page is opened in a real headless browser.
     command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    # The fleet tests' PostgreSQL: Debian's server (initdb, pg_ctl under /usr/lib/postgresql/N/bin),
+    # run by tests/common/postgres.rs as a private cluster on loopback.
+    compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing: ${missing[*]}" >&2
         local sudo=""

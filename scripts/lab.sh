@@ -18,6 +18,23 @@ lab_enter_netns() {
     fi
 }
 
+# What every bench script starts with: hyperfine present, the release build, CERTCTL and OUT
+# (bench/results), pebble without nonce rejection or authorization reuse, a work directory W
+# removed with everything the lab started on exit.
+lab_bench_setup() {
+    command -v hyperfine >/dev/null || { echo "apt-get install -y hyperfine" >&2; exit 1; }
+    if [ -n "${CERTCTL_BIN:-}" ]; then
+        CERTCTL="$(realpath "$CERTCTL_BIN")"   # a given build (before/after comparisons)
+    else
+        cargo build --release --locked -q
+        CERTCTL="$PWD/target/release/certctl"
+    fi
+    OUT="$PWD/bench/results"; mkdir -p "$OUT"
+    export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
+    W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"
+    trap 'lab_stop; rm -rf "$W"' EXIT
+}
+
 # A free port below the kernel's ephemeral range (32768 and up), where no outgoing connection
 # can take it between this check and the server's bind (as tests/common/process.rs does), and
 # never one this script handed out before (listed in a file: callers use $(lab_free_port), a
@@ -132,7 +149,51 @@ for i in range(count - 1):
 PY
 }
 
+# Clones certctl's certificate seed.test in the state directory ROOT into COUNT certificates
+# c0.test … (each a complete copy: archive, record, live link): how benches get many certificates
+# from one real issue in seconds.
+lab_clone_certctl() {
+    python3 - "$1" "$2" <<'PY'
+import os, shutil, sys
+root, count = sys.argv[1], int(sys.argv[2])
+seed = os.path.join(root, "certs", "seed.test")
+for i in range(count):
+    name = f"c{i}.test"
+    dst = os.path.join(root, "certs", name)
+    shutil.copytree(seed, dst, symlinks=True)
+    rec = os.path.join(dst, "renewal.toml")
+    text = open(rec).read().replace('name = "seed.test"', f'name = "{name}"')
+    open(rec, "w").write(text)
+    os.symlink(f"../certs/{name}/archive/1", os.path.join(root, "live", name))
+PY
+}
+
+# A private PostgreSQL cluster (Debian's server) in DIR on a free loopback port, as the test lab's
+# tests/common/postgres.rs runs it (as the postgres user when root). Sets LAB_PG_URL; lab_stop
+# stops it.
+lab_start_postgres() {
+    local dir="$1" bin as=()
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    [ -x "$bin/initdb" ] || { echo "apt-get install -y postgresql" >&2; return 1; }
+    mkdir -p "$dir/sock"
+    if [ "$(id -u)" -eq 0 ]; then
+        # The server refuses root: it runs as postgres, which must reach DIR.
+        chmod o+x "$(dirname "$dir")"; chmod 755 "$dir"; chown -R postgres: "$dir"
+        as=(runuser -u postgres --)
+    fi
+    local port; port=$(lab_free_port)
+    "${as[@]}" "$bin/initdb" -A trust -U certctl -E UTF8 --no-sync -D "$dir/data" >/dev/null
+    "${as[@]}" "$bin/pg_ctl" start -w -D "$dir/data" -l "$dir/server.log" \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock" >/dev/null
+    LAB_PG_STOP=("${as[@]}" "$bin/pg_ctl" stop -m fast -D "$dir/data")
+    LAB_PG_URL="postgres://certctl@127.0.0.1:$port/postgres"
+}
+
 lab_stop() {
+    if [ -n "${LAB_PG_STOP:-}" ]; then
+        "${LAB_PG_STOP[@]}" >/dev/null 2>&1 || true
+        LAB_PG_STOP=()
+    fi
     if [ -n "${LAB_NGINX:-}" ] && [ -f "$LAB_NGINX/nginx.pid" ]; then
         kill "$(cat "$LAB_NGINX/nginx.pid")" 2>/dev/null || true
     fi

@@ -224,7 +224,10 @@ impl Error {
         let usage = match self {
             Self::Name(_) | Self::Input(_) | Self::Usage(_) | Self::Bundle(_) => true,
             Self::Key(e) => matches!(e, KeyError::UnknownType(_)),
-            Self::Store(e) => matches!(e, StoreError::BadName(_)),
+            Self::Store(e) => matches!(
+                e,
+                StoreError::BadName(_) | StoreError::BadUrl(_) | StoreError::FleetKey { .. }
+            ),
             Self::Dh(e) => matches!(e, crate::dhparam::DhError::Invalid(_)),
             Self::Acme(e) => e.is_usage(),
             Self::Nginx(e) => e.is_usage(),
@@ -293,6 +296,23 @@ mod tests {
             (KeyError::UnknownType("dsa".into()).into(), 2),
             (StoreError::BadName("..".into()).into(), 2),
             (StoreError::InTheWay(path()).into(), 1),
+            (StoreError::BadUrl("x".into()).into(), 2),
+            (
+                StoreError::FleetKey {
+                    path: path(),
+                    reason: "r".into(),
+                }
+                .into(),
+                2,
+            ),
+            (
+                StoreError::Fenced {
+                    key: "cert:a".into(),
+                    fence: 1,
+                }
+                .into(),
+                1,
+            ),
             (AcmeError::TermsNotAgreed(None).into(), 2),
             (
                 AcmeError::ProfileNotOffered {

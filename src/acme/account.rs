@@ -24,6 +24,28 @@ pub async fn restore(
         .map_err(|e| AcmeError::from_acme("the directory", directory_url, e))
 }
 
+/// The account key's JWK thumbprint (RFC 7638, SHA-256, base64url): every key authorization of
+/// the account is `TOKEN.THUMBPRINT` (RFC 8555 §8.1), so a server that knows it can answer any
+/// HTTP-01 challenge of the account without seeing the token first.
+pub fn thumbprint(directory_url: &str, credentials_json: &[u8]) -> Result<String, AcmeError> {
+    let key = account_key(directory_url, credentials_json)?;
+    use super::jws::AccountSigner;
+    super::jws::thumbprint(&key.jwk())
+        .ok_or_else(|| AcmeError::BadAccount(directory_url.to_owned()))
+}
+
+/// The account's P-256 key from stored credentials.
+pub(crate) fn account_key(
+    directory_url: &str,
+    credentials_json: &[u8],
+) -> Result<super::jws::P256Signer, AcmeError> {
+    let bad = || AcmeError::BadAccount(directory_url.to_owned());
+    let credentials: AccountCredentials =
+        serde_json::from_slice(credentials_json).map_err(|_| bad())?;
+    super::jws::P256Signer::from_pkcs8(credentials.private_key().secret_pkcs8_der())
+        .map_err(|_| bad())
+}
+
 /// Registers a new account (P-256 key) and returns it with its credentials to store (0600).
 pub async fn create(
     directory_url: &str,

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use aws_lc_rs::rand::SystemRandom;
 use bytes::Bytes;
-use instant_acme::AccountCredentials;
 
 use super::AcmeError;
 use super::jws::{self, KeyRef, P256Signer};
@@ -27,11 +26,7 @@ impl ChainFetcher {
         credentials_json: &[u8],
         account_url: &str,
     ) -> Result<Self, AcmeError> {
-        let bad = || AcmeError::BadAccount(directory_url.to_owned());
-        let credentials: AccountCredentials =
-            serde_json::from_slice(credentials_json).map_err(|_| bad())?;
-        let key = P256Signer::from_pkcs8(credentials.private_key().secret_pkcs8_der())
-            .map_err(|_| bad())?;
+        let key = super::account::account_key(directory_url, credentials_json)?;
         let client = SignedClient::new(directory_url, ca_bundle, "the alternate chains").await?;
         Ok(Self {
             client,

@@ -98,7 +98,7 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     ctx.block_on(async {
         loop {
             let now = unix_now();
-            let entries = list::list(&ctx.store, now).unwrap_or_default();
+            let entries = list::list(&*ctx.store, now).unwrap_or_default();
             let cron_next = schedule.upcoming(chrono::Utc).next().map(|t| t.timestamp());
             let upcoming: Vec<Upcoming> = entries
                 .iter()
@@ -205,7 +205,7 @@ fn one_run(args: &DaemonArgs, ctx: &Ctx, say: &dyn Fn(&str)) -> Result<ExitCode,
     let opts = args.flags.options(ctx, args.days);
     let result = ctx.block_on(async {
         tokio::select! {
-            result = renew::renew(&ctx.store, &opts) => result,
+            result = renew::renew(&*ctx.store, &opts) => result,
             _ = super::interrupted() => Err(Error::Interrupted),
         }
     })?;

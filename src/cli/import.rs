@@ -107,10 +107,10 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             }
         },
         site,
-        backup_root: certctl::ops::nginx::backup_root(ctx.store.layout().root()),
+        backup_root: certctl::ops::nginx::backup_root(ctx.local.layout().root()),
         now: certctl::clock::unix_now(),
     };
-    let report = ctx.block_on(import::import_certbot(&ctx.store, &req))??;
+    let report = ctx.block_on(import::import_certbot(&*ctx.store, &req))??;
     if args.json {
         let json = serde_json::to_string_pretty(&report).expect("the report serializes");
         println!("{json}");

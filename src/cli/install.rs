@@ -34,7 +34,7 @@ pub fn run(args: InstallArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         chain: args.chain,
         key: args.key,
     };
-    let installed = install::install_cert(&ctx.store, &req, now)?;
+    let installed = install::install_cert(&*ctx.store, &req, now)?;
     if !ctx.quiet {
         println!(
             "Installed {} ({}), valid until {}, issuer {}",

@@ -12,7 +12,6 @@ use certctl::config::Responder;
 use certctl::keys::KeyType;
 use certctl::names;
 use certctl::ops::issue::{self, IssueRequest};
-use certctl::store::CertStore;
 use certctl::store::layout::check_cert_name;
 
 use super::Ctx;
@@ -176,14 +175,14 @@ impl IssueArgs {
 pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let mut req = args.request()?;
     let remembered = ctx.store.load_record(&req.name)?.and_then(|r| r.nginx);
-    let backup_root = certctl::ops::nginx::backup_root(ctx.store.layout().root());
+    let backup_root = certctl::ops::nginx::backup_root(ctx.local.layout().root());
     if args.nginx {
         let mut options = args.nginx_options;
         options.profile = args.tls_profile;
         let site = options.resolve(remembered.as_ref())?;
         if args.dry_run {
             let outcome = certctl::ops::nginx::issue_diff(
-                &ctx.store,
+                &*ctx.store,
                 &req.name,
                 &site,
                 &req.identifiers,
@@ -201,7 +200,7 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         // The site certctl wrote for this certificate keeps being served, with the new one.
         req.nginx = Some(issue::IssueNginx { site, backup_root });
     }
-    if !req.agree_tos && issue::needs_account(&ctx.store, &req.directory_url)? {
+    if !req.agree_tos && issue::needs_account(&*ctx.store, &req.directory_url)? {
         req.agree_tos = ctx.stdin_tty && ask_terms(&req.directory_url);
         if !req.agree_tos {
             return Err(Error::Usage(format!(
@@ -213,7 +212,7 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let progress = ctx.progress();
     let outcome = ctx.block_on(async {
         tokio::select! {
-            result = issue::issue(&ctx.store, &req, &progress) => result,
+            result = issue::issue(&*ctx.store, &req, &progress) => result,
             _ = super::interrupted() => Err(Error::Interrupted),
         }
     })??;

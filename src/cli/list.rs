@@ -21,7 +21,7 @@ pub struct ListArgs {
 
 pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let now = certctl::clock::unix_now();
-    let entries = certctl::ops::list::list(&ctx.store, now)?;
+    let entries = certctl::ops::list::list(&*ctx.store, now)?;
     if args.json {
         println!(
             "{}",
@@ -35,7 +35,7 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     }
     if entries.is_empty() {
         if !ctx.quiet {
-            eprintln!("no certificates in {}", ctx.store.layout().root().display());
+            eprintln!("no certificates in {}", ctx.local.layout().root().display());
         }
         return Ok(ExitCode::SUCCESS);
     }

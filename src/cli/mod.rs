@@ -6,6 +6,7 @@ mod csr;
 mod daemon;
 mod dhparam;
 mod django;
+mod fleet;
 mod import;
 mod install;
 mod issue;
@@ -46,6 +47,27 @@ pub struct GlobalArgs {
         default_value = "/var/lib/certctl"
     )]
     pub state_dir: PathBuf,
+    /// The fleet's shared store (postgres://…); without it, the state directory alone. With
+    /// it, the state directory holds this node's local live/ files
+    #[arg(long, global = true, env = "CERTCTL_STORE", value_name = "URL")]
+    pub store: Option<String>,
+    /// The fleet key file (0600) that seals private keys in the shared store
+    #[arg(
+        long,
+        global = true,
+        env = "CERTCTL_FLEET_KEY",
+        value_name = "PATH",
+        default_value = "/etc/certctl/fleet.key"
+    )]
+    pub fleet_key: PathBuf,
+    /// This node's name in the fleet (default: the host name)
+    #[arg(long, global = true, env = "CERTCTL_NODE", value_name = "NAME")]
+    pub node: Option<String>,
+    /// How long a fleet lease lasts without a heartbeat, in seconds (tests shorten it)
+    #[arg(long, global = true, hide = true, env = "CERTCTL_LEASE_TTL", value_name = "SECONDS",
+          default_value_t = certctl::store::pg::DEFAULT_LEASE_TTL.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub lease_ttl: u64,
     /// Print nothing but errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -84,11 +106,18 @@ pub enum Command {
     Django(django::DjangoArgs),
     /// Take certificates over from another ACME client (certbot), leaving its files as they are
     Import(import::ImportArgs),
+    /// Several nodes sharing one PostgreSQL store: init, status, import, sync
+    Fleet(fleet::FleetArgs),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
-    let ctx = Ctx::new(&cli.global);
+    // Commands that never touch the store do not connect to a shared one.
+    let uses_store = !matches!(
+        cli.command,
+        Command::Audit(_) | Command::Dhparam(_) | Command::Csr(_) | Command::Django(_)
+    ) && !fleet::is_init(&cli.command);
+    let ctx = Ctx::new(&cli.global, uses_store)?;
     // These add or change renewal records, and so the directories renewals write to.
     let changes_records = matches!(
         cli.command,
@@ -117,12 +146,20 @@ fn dispatch(command: Command, ctx: &Ctx) -> Result<ExitCode, Error> {
         Command::InstallCert(args) => install::run(args, ctx),
         Command::Django(args) => django::run(args, ctx),
         Command::Import(args) => import::run(args, ctx),
+        Command::Fleet(args) => fleet::run(args, ctx),
     }
 }
 
 /// What every command needs: the store, the runtime, how to talk to the user.
 pub struct Ctx {
-    pub store: certctl::store::FsStore,
+    /// The store every workflow uses: the fleet's when --store is given, else `local`.
+    pub store: std::sync::Arc<dyn certctl::store::CertStore>,
+    /// The state directory (with --store: this node's local live/ files).
+    pub local: certctl::store::FsStore,
+    /// The fleet's store, when --store is given.
+    pub pg: Option<certctl::store::PgStore>,
+    pub store_url: Option<String>,
+    pub fleet_key: PathBuf,
     pub quiet: bool,
     pub verbose: u8,
     pub stderr_tty: bool,
@@ -130,14 +167,33 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn new(global: &GlobalArgs) -> Self {
-        Self {
-            store: certctl::store::FsStore::new(&global.state_dir),
+    fn new(global: &GlobalArgs, open_store: bool) -> Result<Self, Error> {
+        let local = certctl::store::FsStore::new(&global.state_dir);
+        let pg = match (&global.store, open_store) {
+            (Some(url), true) => Some(certctl::store::PgStore::open(&certctl::store::PgOptions {
+                url: url.clone(),
+                key_path: global.fleet_key.clone(),
+                node: global.node.clone().unwrap_or_else(host_name),
+                local_root: global.state_dir.clone(),
+                lease_ttl: std::time::Duration::from_secs(global.lease_ttl),
+            })?),
+            _ => None,
+        };
+        let store: std::sync::Arc<dyn certctl::store::CertStore> = match &pg {
+            Some(pg) => std::sync::Arc::new(pg.clone()),
+            None => std::sync::Arc::new(local.clone()),
+        };
+        Ok(Self {
+            store,
+            local,
+            pg,
+            store_url: global.store.clone(),
+            fleet_key: global.fleet_key.clone(),
             quiet: global.quiet,
             verbose: global.verbose,
             stderr_tty: std::io::stderr().is_terminal(),
             stdin_tty: std::io::stdin().is_terminal(),
-        }
+        })
     }
 
     /// Runs a future on a single-threaded runtime (a CLI run is one workflow).
@@ -158,6 +214,15 @@ impl Ctx {
             enabled: !self.quiet && (self.stderr_tty || self.verbose > 0),
         }
     }
+}
+
+/// The kernel's host name: a node's default name in the fleet.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".into())
 }
 
 /// Prints each step to stderr as it happens.

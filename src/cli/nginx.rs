@@ -10,7 +10,6 @@ use certctl::nginx::NginxSite;
 use certctl::nginx::binary::Nginx;
 use certctl::nginx::render::{self, Content, Hsts, NginxLayout};
 use certctl::ops::nginx::{self as ops_nginx, NginxOutcome};
-use certctl::store::CertStore;
 use certctl::tls_policy::Profile;
 
 use super::Ctx;
@@ -231,7 +230,7 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             args.name
         ))
     })?;
-    let backup_root = ops_nginx::backup_root(ctx.store.layout().root());
+    let backup_root = ops_nginx::backup_root(ctx.local.layout().root());
     if args.revert {
         let mut site = args.nginx.resolve(record.nginx.as_ref())?;
         if record.nginx.is_none() {
@@ -243,7 +242,7 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 .resolve(record.reload_nginx.as_ref());
         }
         let outcome = ops_nginx::revert(
-            &ctx.store,
+            &*ctx.store,
             &args.name,
             &site,
             &backup_root,
@@ -264,7 +263,7 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     }
     let site = args.nginx.resolve(record.nginx.as_ref())?;
     let outcome = ops_nginx::configure_site(
-        &ctx.store,
+        &*ctx.store,
         &args.name,
         &site,
         args.http_port,

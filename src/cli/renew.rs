@@ -9,7 +9,6 @@ use clap::Args;
 use super::Ctx;
 use certctl::Error;
 use certctl::ops::renew::{self, CertReport, Outcome, RenewOptions, RenewReport};
-use certctl::store::CertStore;
 
 #[derive(Debug, Args)]
 pub struct RenewArgs {
@@ -67,7 +66,7 @@ impl RenewFlags {
             deploy_hook: self.deploy_hook.clone(),
             concurrency: usize::from(self.concurrency),
             lock_wait: Duration::from_secs(self.lock_wait),
-            backup_root: certctl::ops::nginx::backup_root(ctx.store.layout().root()),
+            backup_root: certctl::ops::nginx::backup_root(ctx.local.layout().root()),
             served_wait: Duration::from_secs(10),
         }
     }
@@ -80,7 +79,7 @@ impl RenewFlags {
             }
         }
         if let Some(path) = &self.metrics_file {
-            let text = certctl::ops::list::metrics(&ctx.store, certctl::clock::unix_now())?;
+            let text = certctl::ops::list::metrics(&*ctx.store, certctl::clock::unix_now())?;
             write_metrics(path, &text)?;
         }
         Ok(())
@@ -108,7 +107,7 @@ pub fn run(args: RenewArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     };
     let report = ctx.block_on(async {
         tokio::select! {
-            result = renew::renew(&ctx.store, &opts) => result,
+            result = renew::renew(&*ctx.store, &opts) => result,
             _ = super::interrupted() => Err(Error::Interrupted),
         }
     })??;

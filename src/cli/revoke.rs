@@ -23,7 +23,7 @@ pub fn run(args: RevokeArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     certctl::store::layout::check_cert_name(&args.name)?;
     let revoked = ctx.block_on(async {
         tokio::select! {
-            result = revoke::revoke(&ctx.store, &args.name, args.reason) => result,
+            result = revoke::revoke(&*ctx.store, &args.name, args.reason) => result,
             _ = super::interrupted() => Err(Error::Interrupted),
         }
     })??;

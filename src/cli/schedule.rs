@@ -37,10 +37,10 @@ struct RootArg {
 /// paths follow (see `scheduler::systemd`). A failure is a warning: the certificate is fine,
 /// only its renewal under the timer may not be.
 pub fn refresh_paths(ctx: &Ctx) {
-    let Ok(state) = std::path::absolute(ctx.store.layout().root()) else {
+    let Ok(state) = std::path::absolute(ctx.local.layout().root()) else {
         return;
     };
-    match schedule::refresh(&state, &schedule::writable_paths(&ctx.store)) {
+    match schedule::refresh(&state, &schedule::writable_paths(&*ctx.store)) {
         Ok(changed) => {
             for file in changed {
                 tracing::info!("updated {} (paths renewals write to)", file.display());
@@ -61,9 +61,9 @@ pub fn run(args: ScheduleArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                     context: "cannot tell where the certctl binary is".into(),
                     source,
                 })?;
-            let state = std::path::absolute(ctx.store.layout().root())
+            let state = std::path::absolute(ctx.local.layout().root())
                 .map_err(|e| Error::Usage(format!("bad --state-dir: {e}")))?;
-            let writable = schedule::writable_paths(&ctx.store);
+            let writable = schedule::writable_paths(&*ctx.store);
             let installed = schedule::install(&a.root, &binary, &state, &writable)?;
             if !ctx.quiet {
                 for file in &installed.files {

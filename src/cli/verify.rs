@@ -66,7 +66,7 @@ pub fn run(args: VerifyArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         hostname: args.host,
         warn_days: args.warn_days,
     };
-    let outcome = verify::verify(&ctx.store, &req, certctl::clock::unix_now())?;
+    let outcome = verify::verify(&*ctx.store, &req, certctl::clock::unix_now())?;
     if args.json {
         println!(
             "{}",

@@ -14,6 +14,7 @@ use crate::tls_policy::Profile;
 const TLS_INTERMEDIATE: &str = include_str!("../../nginx-snippets/tls-intermediate.conf");
 const TLS_MODERN: &str = include_str!("../../nginx-snippets/tls-modern.conf");
 const ACME_CHALLENGE: &str = include_str!("../../nginx-snippets/acme-challenge.conf");
+const ACME_STATELESS: &str = include_str!("../../nginx-snippets/acme-challenge-stateless.conf");
 const HSTS: &str = include_str!("../../nginx-snippets/hsts.conf");
 const HTTP_REDIRECT: &str = include_str!("../../nginx-snippets/http-redirect.conf");
 
@@ -191,6 +192,17 @@ pub fn tls_snippet(profile: Profile) -> String {
 /// The ACME challenge location snippet for a web root.
 pub fn acme_snippet(webroot: &Path) -> String {
     managed(&ACME_CHALLENGE.replace("{{ACME_WEBROOT}}", &webroot.display().to_string()))
+}
+
+/// The stateless ACME challenge location of a fleet: `TOKEN.THUMBPRINT` for any token, with the
+/// account's JWK thumbprint (base64url, so nothing in it needs quoting in nginx).
+pub fn acme_stateless_snippet(thumbprint: &str) -> String {
+    debug_assert!(
+        thumbprint
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    );
+    managed(&ACME_STATELESS.replace("{{THUMBPRINT}}", thumbprint))
 }
 
 /// A site that only answers on port 80: the challenge location plus the redirect. Written before

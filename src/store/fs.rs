@@ -46,6 +46,18 @@ impl FsStore {
         ensure_dir(self.layout.root(), PUBLIC_DIR)
     }
 
+    /// The certificate's directories, and live/NAME free for certctl's symlink.
+    fn ensure_live_dirs(&self, name: &str) -> Result<(), StoreError> {
+        self.ensure_cert_dirs(name)?;
+        let link = self.layout.live_link(name);
+        if let Ok(meta) = fs::symlink_metadata(&link)
+            && !meta.file_type().is_symlink()
+        {
+            return Err(StoreError::InTheWay(link));
+        }
+        Ok(())
+    }
+
     fn ensure_cert_dirs(&self, name: &str) -> Result<(), StoreError> {
         check_cert_name(name)?;
         self.ensure_root()?;
@@ -238,16 +250,8 @@ impl CertStore for FsStore {
         files: &CertFiles,
         record: &RenewalRecord,
     ) -> Result<LivePaths, StoreError> {
-        self.ensure_cert_dirs(name)?;
-        let link = self.layout.live_link(name);
-        if let Ok(meta) = fs::symlink_metadata(&link)
-            && !meta.file_type().is_symlink()
-        {
-            return Err(StoreError::InTheWay(link));
-        }
+        self.ensure_live_dirs(name)?;
 
-        // 1. A complete version directory, then one rename into archive/.
-        let archive = self.layout.archive_dir(name);
         // Never a number the cached facts name, even if that directory was deleted by hand:
         // the facts would otherwise pass for the new version's.
         let cached = self
@@ -256,39 +260,7 @@ impl CertStore for FsStore {
             .and_then(|s| s.live)
             .map(|l| l.version);
         let version = self.last_version(name)?.max(cached.unwrap_or(0)) + 1;
-        let tmp = archive.join(format!(".tmp-{version}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&tmp);
-        DirBuilder::new()
-            .mode(PRIVATE_DIR)
-            .create(&tmp)
-            .map_err(io("cannot create", &tmp))?;
-        write_set(&tmp, KeySlot::Primary, files)?;
-        if let Some(rsa) = &files.rsa {
-            write_set(&tmp, KeySlot::Rsa, rsa)?;
-        }
-        // The record travels with its version: until it is made current below, it is the
-        // record of this version while this version is live (see `load_record`).
-        write_new(&tmp.join(RECORD), record.to_toml().as_bytes(), PRIVATE_FILE)?;
-        sync_dir(&tmp)?;
-        crate::failpoint::hit("store.after_version_dir");
-        let final_dir = archive.join(version.to_string());
-        fs::rename(&tmp, &final_dir).map_err(io("cannot rename into", &final_dir))?;
-        sync_dir(&archive)?;
-        crate::failpoint::hit("store.after_archive");
-
-        // 2. The swap: the new version, and with it its record, is live.
-        crate::failpoint::hit("store.before_swap");
-        self.point_live(name, version)?;
-        crate::failpoint::hit("store.after_swap");
-
-        // 3. The record made current; the version's copy goes once the current one is durable.
-        write_atomic(
-            &self.record_path(name),
-            record.to_toml().as_bytes(),
-            PRIVATE_FILE,
-        )?;
-        self.drop_pending_record(&final_dir)?;
-        Ok(self.layout.live_paths(name, KeySlot::Primary))
+        self.write_version(name, version, files, record)
     }
 
     fn save_record(&self, record: &RenewalRecord) -> Result<(), StoreError> {
@@ -421,6 +393,115 @@ fn stamp(path: &Path) -> Option<Stamp> {
 }
 
 impl FsStore {
+    /// Makes `version` of `name` live here with exactly that number: what a shared store's node
+    /// does with a version the fleet made (the same archive directory, swap and record as
+    /// [`CertStore::install`]). A version directory already present with the same fullchain is
+    /// kept; one with another certificate under that number is refused.
+    pub fn install_version(
+        &self,
+        name: &str,
+        version: u64,
+        files: &CertFiles,
+        record: &RenewalRecord,
+    ) -> Result<LivePaths, StoreError> {
+        self.ensure_live_dirs(name)?;
+        let dir = self.layout.archive_dir(name).join(version.to_string());
+        if dir.is_dir() {
+            let here = self.version_fullchain(name, version)?;
+            if here.as_deref() != Some(files.fullchain.as_bytes()) {
+                return Err(StoreError::Corrupt {
+                    path: dir,
+                    reason: "this local version holds another certificate than the store's".into(),
+                });
+            }
+            self.point_live(name, version)?;
+            write_atomic(
+                &self.record_path(name),
+                record.to_toml().as_bytes(),
+                PRIVATE_FILE,
+            )?;
+            self.drop_pending_record(&dir)?;
+            return Ok(self.layout.live_paths(name, KeySlot::Primary));
+        }
+        self.write_version(name, version, files, record)
+    }
+
+    /// The files of one archive version (both key sets), if it exists: what `fleet import`
+    /// copies.
+    pub fn version_files(&self, name: &str, version: u64) -> Result<Option<CertFiles>, StoreError> {
+        check_cert_name(name)?;
+        let dir = self.layout.archive_dir(name).join(version.to_string());
+        let read_set = |slot: KeySlot| -> Result<Option<CertFiles>, StoreError> {
+            let text = |stem: &str| -> Result<Option<String>, StoreError> {
+                Ok(Self::read_optional(&dir.join(slot.file_name(stem)))?
+                    .map(|b| String::from_utf8_lossy(&b).into_owned()))
+            };
+            let (Some(cert), Some(fullchain), Some(privkey)) =
+                (text("cert")?, text("fullchain")?, text("privkey")?)
+            else {
+                return Ok(None);
+            };
+            Ok(Some(CertFiles {
+                cert,
+                chain: text("chain")?.unwrap_or_default(),
+                fullchain,
+                privkey,
+                rsa: None,
+            }))
+        };
+        let Some(mut files) = read_set(KeySlot::Primary)? else {
+            return Ok(None);
+        };
+        files.rsa = read_set(KeySlot::Rsa)?.map(Box::new);
+        Ok(Some(files))
+    }
+
+    /// Writes version `version` (which must not exist yet) and makes it live: a complete
+    /// version directory renamed into archive/, the swap, then the record made current.
+    fn write_version(
+        &self,
+        name: &str,
+        version: u64,
+        files: &CertFiles,
+        record: &RenewalRecord,
+    ) -> Result<LivePaths, StoreError> {
+        let archive = self.layout.archive_dir(name);
+        // 1. A complete version directory, then one rename into archive/.
+        let tmp = archive.join(format!(".tmp-{version}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        DirBuilder::new()
+            .mode(PRIVATE_DIR)
+            .create(&tmp)
+            .map_err(io("cannot create", &tmp))?;
+        write_set(&tmp, KeySlot::Primary, files)?;
+        if let Some(rsa) = &files.rsa {
+            write_set(&tmp, KeySlot::Rsa, rsa)?;
+        }
+        // The record travels with its version: until it is made current below, it is the
+        // record of this version while this version is live (see `load_record`).
+        write_new(&tmp.join(RECORD), record.to_toml().as_bytes(), PRIVATE_FILE)?;
+        sync_dir(&tmp)?;
+        crate::failpoint::hit("store.after_version_dir");
+        let final_dir = archive.join(version.to_string());
+        fs::rename(&tmp, &final_dir).map_err(io("cannot rename into", &final_dir))?;
+        sync_dir(&archive)?;
+        crate::failpoint::hit("store.after_archive");
+
+        // 2. The swap: the new version, and with it its record, is live.
+        crate::failpoint::hit("store.before_swap");
+        self.point_live(name, version)?;
+        crate::failpoint::hit("store.after_swap");
+
+        // 3. The record made current; the version's copy goes once the current one is durable.
+        write_atomic(
+            &self.record_path(name),
+            record.to_toml().as_bytes(),
+            PRIVATE_FILE,
+        )?;
+        self.drop_pending_record(&final_dir)?;
+        Ok(self.layout.live_paths(name, KeySlot::Primary))
+    }
+
     /// certs/NAME/renewal.toml: the current record.
     fn record_path(&self, name: &str) -> PathBuf {
         self.layout.cert_dir(name).join(RECORD)
@@ -569,6 +650,35 @@ mod tests {
         assert_eq!(fs::read_to_string(old).unwrap(), "fullchain one");
         assert_eq!(store.cert_names().unwrap(), vec!["a.test"]);
         assert_eq!(store.load_record("a.test").unwrap(), Some(record("a.test")));
+    }
+
+    #[test]
+    fn a_fleet_version_keeps_its_number_and_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsStore::new(dir.path().join("state"));
+        let mut dual = files("seven");
+        dual.rsa = Some(Box::new(files("seven rsa")));
+        store
+            .install_version("a.test", 7, &dual, &record("a.test"))
+            .unwrap();
+        assert_eq!(store.live_version("a.test").unwrap(), Some(7));
+        let back = store.version_files("a.test", 7).unwrap().unwrap();
+        assert_eq!(back.privkey, "key seven");
+        assert_eq!(back.rsa.unwrap().fullchain, "fullchain seven rsa");
+        assert!(store.version_files("a.test", 6).unwrap().is_none());
+        // Again (a node syncing twice) is fine; another certificate under the number is not.
+        store
+            .install_version("a.test", 7, &dual, &record("a.test"))
+            .unwrap();
+        let err = store
+            .install_version("a.test", 7, &files("other"), &record("a.test"))
+            .unwrap_err();
+        assert!(err.to_string().contains("another certificate"), "{err}");
+        // The next local install goes past the fleet's number.
+        store
+            .install("a.test", &files("eight"), &record("a.test"))
+            .unwrap();
+        assert_eq!(store.live_version("a.test").unwrap(), Some(8));
     }
 
     #[test]

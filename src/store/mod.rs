@@ -1,15 +1,18 @@
 //! The state store: ACME accounts, certificate versions, the stable live paths, renewal records.
 //!
-//! Everything above this module talks to [`CertStore`], never to the filesystem directly, so a
-//! shared backend for a fleet of servers can replace [`FsStore`] later without touching the ACME,
-//! nginx or renewal code. The store never prints and never logs key material.
+//! Everything above this module talks to [`CertStore`], never to the filesystem directly, so the
+//! fleet's shared backend ([`PgStore`], PostgreSQL) replaces [`FsStore`] without touching the
+//! ACME, nginx or renewal code. The store never prints and never logs key material.
 
 mod fs;
 pub mod layout;
+pub mod pg;
+pub mod seal;
 
 use std::path::PathBuf;
 
 pub use fs::FsStore;
+pub use pg::{PgOptions, PgStore};
 
 use crate::config::RenewalRecord;
 use crate::renewal::state::{RenewalState, Stamp};
@@ -36,6 +39,46 @@ pub enum StoreError {
     /// Something is in the way of a path certctl manages.
     #[error("{0} exists and was not made by certctl; move it away first")]
     InTheWay(PathBuf),
+    /// The `--store` URL does not parse.
+    #[error("--store is not a PostgreSQL URL: {0}")]
+    BadUrl(String),
+    /// The fleet key file is missing, unreadable, open to others, malformed or not this
+    /// fleet's.
+    #[error("fleet key {}: {reason}", path.display())]
+    FleetKey {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A sealed value does not open with the fleet key.
+    #[error(
+        "the stored secret {0} does not open with the fleet key: it was changed, or sealed by another fleet"
+    )]
+    Sealed(String),
+    /// The database cannot be reached, or a statement failed.
+    #[error("{action} the fleet database: {reason}")]
+    Db {
+        /// What certctl was doing.
+        action: &'static str,
+        /// The database's or the network's word.
+        reason: String,
+    },
+    /// The database's schema is not the one this certctl uses.
+    #[error("{0}")]
+    Schema(String),
+    /// A write under a lease this process no longer holds: it expired and another node took
+    /// it (a larger fence). The write was refused; nothing changed.
+    #[error("the lease on {key} (fence {fence}) was lost to another node; this write was refused")]
+    Fenced {
+        /// The lease (`cert:NAME`, `account:URL`).
+        key: String,
+        /// The fence this process held.
+        fence: i64,
+    },
+    /// A write without the lease while another node holds it.
+    #[error("another node holds the lease on {0}; try again when it is done")]
+    LeaseBusy(String),
 }
 
 /// The PEM files of one certificate version, as written to the archive and exposed under live/.

@@ -17,6 +17,7 @@ pub mod lab;
 pub mod netns;
 pub mod nginx;
 pub mod pki;
+pub mod postgres;
 pub mod process;
 
 use std::fs;

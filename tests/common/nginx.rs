@@ -19,6 +19,11 @@ impl Lab {
         for sub in ["", "tmp", "logs"] {
             fs::create_dir_all(prefix.join(sub)).unwrap();
         }
+        let location = format!(
+            "location /.well-known/acme-challenge/ {{ root {}; default_type text/plain; try_files $uri =404; }}",
+            self.webroot.display()
+        );
+        fs::write(prefix.join("challenge.conf"), location).unwrap();
         let conf = format!(
             r#"{preamble}    # Requests without a *.test Host get 404, so tests prove the Host header is right.
     server {{
@@ -28,18 +33,14 @@ impl Lab {
     server {{
         listen 127.0.0.1:{port};
         server_name ~^[a-z0-9.-]+\.test$;
-        location /.well-known/acme-challenge/ {{
-            root {www};
-            default_type text/plain;
-            try_files $uri =404;
-        }}
+        include {challenge};
         location / {{ return 301 https://$host$request_uri; }}
     }}
 }}
 "#,
             preamble = nginx_preamble(&prefix),
             port = self.http_port,
-            www = self.webroot.display()
+            challenge = prefix.join("challenge.conf").display()
         );
         fs::write(prefix.join("nginx.conf"), conf).unwrap();
         self.spawn_nginx(&prefix);
@@ -182,6 +183,13 @@ impl Lab {
             .args(["-p", &p, "-c", &format!("{p}/nginx.conf"), "-s", signal])
             .output()
             .expect("run nginx")
+    }
+
+    /// The lab nginx's HTTP-01 location (the webroot's, from [`Lab::start_nginx`]) replaced by
+    /// the one in `snippet`, and nginx reloaded.
+    pub fn serve_challenges_with(&self, snippet: &Path) {
+        fs::copy(snippet, self.nginx_prefix.join("challenge.conf")).unwrap();
+        self.reload_nginx();
     }
 
     /// Reloads the lab's nginx after a test wrote a server of its own.

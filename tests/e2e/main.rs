@@ -9,6 +9,7 @@ mod ca_faults;
 mod daemon;
 mod django;
 mod faults;
+mod fleet;
 mod hostile;
 mod import;
 mod issue;

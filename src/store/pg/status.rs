@@ -1,0 +1,189 @@
+//! `fleet status`: what each node serves of each certificate, against the version the fleet
+//! made live. Pure: rows in, report out.
+
+use serde::Serialize;
+
+/// One certificate as the store has it.
+#[derive(Clone, Debug)]
+pub struct LiveRow {
+    /// The certificate.
+    pub name: String,
+    /// The version the fleet made live (None: never installed).
+    pub version: Option<u64>,
+    /// Its serial.
+    pub serial: Option<String>,
+}
+
+/// What one node reported for one certificate.
+#[derive(Clone, Debug)]
+pub struct NodeRow {
+    /// The node.
+    pub node: String,
+    /// The certificate.
+    pub name: String,
+    /// The version in the node's local live/NAME.
+    pub version: u64,
+    /// Its serial.
+    pub serial: String,
+    /// When the node started serving this version (Unix seconds).
+    pub since: i64,
+    /// When the node last checked (Unix seconds).
+    pub checked_at: i64,
+}
+
+/// One certificate on one node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeCert {
+    /// The node.
+    pub node: String,
+    /// The version it has (None: it never reported this certificate).
+    pub version: Option<u64>,
+    /// The serial it has.
+    pub serial: Option<String>,
+    /// Since when (Unix seconds).
+    pub since: Option<i64>,
+    /// When it last checked (Unix seconds).
+    pub checked_at: Option<i64>,
+    /// It does not have the fleet's live version.
+    pub lagging: bool,
+}
+
+/// One certificate across the fleet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CertStatus {
+    /// The certificate.
+    pub name: String,
+    /// The fleet's live version.
+    pub live_version: Option<u64>,
+    /// Its serial.
+    pub live_serial: Option<String>,
+    /// Every node that has reported anything, in name order.
+    pub nodes: Vec<NodeCert>,
+}
+
+/// The whole fleet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FleetStatus {
+    /// Every node that has reported, in name order.
+    pub nodes: Vec<String>,
+    /// Every certificate, in name order.
+    pub certs: Vec<CertStatus>,
+}
+
+impl FleetStatus {
+    /// Whether any node lacks any certificate's live version.
+    pub fn lagging(&self) -> bool {
+        self.certs.iter().flat_map(|c| &c.nodes).any(|n| n.lagging)
+    }
+}
+
+/// Every node is expected to serve every live certificate: one that reported other
+/// certificates but not this one lags too (it has not caught up since the issue).
+pub fn fleet_status(live: &[LiveRow], reported: &[NodeRow]) -> FleetStatus {
+    let mut nodes: Vec<String> = reported.iter().map(|r| r.node.clone()).collect();
+    nodes.sort();
+    nodes.dedup();
+    let mut certs: Vec<CertStatus> = live
+        .iter()
+        .map(|cert| CertStatus {
+            name: cert.name.clone(),
+            live_version: cert.version,
+            live_serial: cert.serial.clone(),
+            nodes: nodes
+                .iter()
+                .map(|node| {
+                    let row = reported
+                        .iter()
+                        .find(|r| &r.node == node && r.name == cert.name);
+                    NodeCert {
+                        node: node.clone(),
+                        version: row.map(|r| r.version),
+                        serial: row.map(|r| r.serial.clone()),
+                        since: row.map(|r| r.since),
+                        checked_at: row.map(|r| r.checked_at),
+                        lagging: cert.version.is_some() && row.map(|r| r.version) != cert.version,
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    certs.sort_by(|a, b| a.name.cmp(&b.name));
+    FleetStatus { nodes, certs }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(name: &str, version: u64) -> LiveRow {
+        LiveRow {
+            name: name.into(),
+            version: Some(version),
+            serial: Some(format!("s{version}")),
+        }
+    }
+
+    fn node(node: &str, name: &str, version: u64) -> NodeRow {
+        NodeRow {
+            node: node.into(),
+            name: name.into(),
+            version,
+            serial: format!("s{version}"),
+            since: 100,
+            checked_at: 200,
+        }
+    }
+
+    #[test]
+    fn a_node_behind_or_missing_a_certificate_lags() {
+        let status = fleet_status(
+            &[live("b.test", 2), live("a.test", 1)],
+            &[
+                node("web2", "a.test", 1),
+                node("web1", "a.test", 1),
+                node("web1", "b.test", 2),
+                node("web2", "b.test", 1),
+            ],
+        );
+        assert_eq!(status.nodes, ["web1", "web2"]);
+        let lagging: Vec<(&str, &str)> = status
+            .certs
+            .iter()
+            .flat_map(|c| {
+                c.nodes
+                    .iter()
+                    .filter(|n| n.lagging)
+                    .map(|n| (c.name.as_str(), n.node.as_str()))
+            })
+            .collect();
+        assert_eq!(lagging, [("b.test", "web2")]);
+        assert!(status.lagging());
+
+        let missing = fleet_status(
+            &[live("a.test", 1), live("b.test", 1)],
+            &[node("web1", "a.test", 1)],
+        );
+        assert_eq!(missing.certs[1].nodes[0].version, None);
+        assert!(missing.certs[1].nodes[0].lagging);
+    }
+
+    #[test]
+    fn a_converged_fleet_does_not_lag() {
+        let status = fleet_status(
+            &[live("a.test", 3)],
+            &[node("web1", "a.test", 3), node("web2", "a.test", 3)],
+        );
+        assert!(!status.lagging());
+        assert_eq!(status.certs[0].nodes[1].since, Some(100));
+        // A certificate that was never installed is nobody's lag.
+        let none = fleet_status(
+            &[LiveRow {
+                name: "c.test".into(),
+                version: None,
+                serial: None,
+            }],
+            &[node("web1", "a.test", 3)],
+        );
+        assert!(!none.lagging());
+    }
+}
