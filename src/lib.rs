@@ -32,6 +32,7 @@ pub mod parallel;
 pub mod progress;
 pub mod renewal;
 pub mod scheduler;
+pub mod settings;
 pub mod store;
 pub mod tls_policy;
 pub mod trust;

@@ -11,6 +11,7 @@ use super::nginx::NginxBinArgs;
 use certctl::Error;
 use certctl::ops::import::{self, AccountOutcome, ImportReport, ImportRequest, Outcome};
 use certctl::ops::repoint::NginxReport;
+use certctl::settings::Key;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -38,6 +39,7 @@ struct CertbotArgs {
     /// Extra trusted roots (PEM) for the CA's API, kept in every imported record (certbot took
     /// them from REQUESTS_CA_BUNDLE)
     #[arg(long, value_name = "PEM")]
+    #[allow(dead_code)] // read through ctx.settings
     ca_bundle: Option<PathBuf>,
     /// Disable certbot's systemd timer and cron entry, once certbot has no lineage left to renew
     #[arg(long)]
@@ -60,7 +62,7 @@ struct CertbotArgs {
 
 pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let Source::Certbot(args) = args.source;
-    let ca_bundle = match &args.ca_bundle {
+    let ca_bundle = match &ctx.settings.path(Key::CaBundle) {
         Some(path) => {
             certctl::trust::load_bundle(path)?;
             Some(
@@ -78,7 +80,7 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         nginx: match args.no_nginx {
             true => Err("--no-nginx: nginx's files were not looked at".into()),
             false => {
-                let nginx = args.nginx.resolve(None);
+                let nginx = args.nginx.resolve(None, &ctx.settings);
                 match nginx.bin.exists() {
                     true => Ok(nginx),
                     false => Err(format!(

@@ -2,6 +2,7 @@
 //! beyond turning arguments into library requests and results into text.
 
 mod audit;
+mod config;
 mod csr;
 mod daemon;
 mod dhparam;
@@ -20,10 +21,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, Parser, Subcommand};
 
 use certctl::Error;
+use certctl::error::InputError;
 use certctl::progress::{Progress, Step};
+use certctl::settings::{self, Key, Settings, Spec};
 
 /// certctl: TLS certificates for nginx sites, issued, installed and kept right.
 #[derive(Debug, Parser)]
@@ -39,13 +43,11 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// State directory (accounts, archive, live certificates)
-    #[arg(
-        long,
-        global = true,
-        env = "CERTCTL_STATE_DIR",
-        default_value = "/var/lib/certctl"
-    )]
-    pub state_dir: PathBuf,
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// The config file (default /etc/certctl/certctl.toml, when it exists)
+    #[arg(long, global = true, env = "CERTCTL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Print nothing but errors
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -84,11 +86,86 @@ pub enum Command {
     Django(django::DjangoArgs),
     /// Take certificates over from another ACME client (certbot), leaving its files as they are
     Import(import::ImportArgs),
+    /// Show the effective settings and where each comes from (flag, environment, file, default)
+    Config(config::ConfigArgs),
+}
+
+/// The clap command: the derive definition, with each flag that has a setting saying its
+/// environment variable, its config file key and its default.
+pub fn command() -> clap::Command {
+    with_settings(Cli::command())
+}
+
+fn with_settings(mut cmd: clap::Command) -> clap::Command {
+    for spec in &settings::SPECS {
+        if !cmd.get_arguments().any(|a| a.get_id() == spec.arg) {
+            continue;
+        }
+        let mut note = format!("[env: {}] [config: {}]", spec.env, spec.name);
+        if let Some(default) = spec.default {
+            note.push_str(&format!(" [default: {default}]"));
+        }
+        cmd = cmd.mut_arg(spec.arg, |arg| {
+            let short = arg.get_help().map(ToString::to_string).unwrap_or_default();
+            let long = arg.get_long_help().map(|h| format!("{h}\n\n{note}"));
+            let arg = arg.help(format!("{short} {note}"));
+            match long {
+                Some(long) => arg.long_help(long),
+                None => arg,
+            }
+        });
+    }
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in subs {
+        cmd = cmd.mut_subcommand(name, with_settings);
+    }
+    cmd
+}
+
+/// Reads the config file and resolves every setting: flag > environment > file > default.
+/// A bad file or variable is an error (exit 2) and nothing runs.
+fn load_settings(global: &GlobalArgs, matches: &ArgMatches) -> Result<Settings, Error> {
+    let (path, named) = match &global.config {
+        Some(path) => (path.clone(), true),
+        None => (PathBuf::from(settings::DEFAULT_PATH), false),
+    };
+    let file = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(settings::parse_file(&path, &text)?),
+        Err(e) if !named && e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(InputError::unreadable(&path)(e).into()),
+    };
+    let mut command = Vec::new();
+    let mut leaf = matches;
+    while let Some((name, sub)) = leaf.subcommand() {
+        command.push(name);
+        leaf = sub;
+    }
+    let command = command.join(" ");
+    let flag = |spec: &Spec| -> Option<String> {
+        if !spec.taken_by(&command) {
+            return None;
+        }
+        [leaf, matches].into_iter().find_map(|m| {
+            let mut raw = m.try_get_raw(spec.arg).ok().flatten()?;
+            (m.value_source(spec.arg) == Some(ValueSource::CommandLine))
+                .then(|| raw.next().map(|v| v.to_string_lossy().into_owned()))
+                .flatten()
+        })
+    };
+    Ok(settings::resolve(
+        &flag,
+        &|var| std::env::var(var).ok(),
+        file.as_ref(),
+    )?)
 }
 
 /// Runs the parsed command.
-pub fn run(cli: Cli) -> Result<ExitCode, Error> {
-    let ctx = Ctx::new(&cli.global);
+pub fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode, Error> {
+    let settings = load_settings(&cli.global, matches)?;
+    let ctx = Ctx::new(&cli.global, settings);
     // These add or change renewal records, and so the directories renewals write to.
     let changes_records = matches!(
         cli.command,
@@ -117,12 +194,15 @@ fn dispatch(command: Command, ctx: &Ctx) -> Result<ExitCode, Error> {
         Command::InstallCert(args) => install::run(args, ctx),
         Command::Django(args) => django::run(args, ctx),
         Command::Import(args) => import::run(args, ctx),
+        Command::Config(args) => config::run(args, ctx),
     }
 }
 
 /// What every command needs: the store, the runtime, how to talk to the user.
 pub struct Ctx {
     pub store: certctl::store::FsStore,
+    /// Every setting, resolved once (flag > environment > config file > default).
+    pub settings: Settings,
     pub quiet: bool,
     pub verbose: u8,
     pub stderr_tty: bool,
@@ -130,9 +210,13 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn new(global: &GlobalArgs) -> Self {
+    fn new(global: &GlobalArgs, settings: Settings) -> Self {
+        let state_dir = settings
+            .path(Key::StateDir)
+            .unwrap_or_else(|| PathBuf::from("/var/lib/certctl"));
         Self {
-            store: certctl::store::FsStore::new(&global.state_dir),
+            store: certctl::store::FsStore::new(&state_dir),
+            settings,
             quiet: global.quiet,
             verbose: global.verbose,
             stderr_tty: std::io::stderr().is_terminal(),
@@ -185,10 +269,37 @@ pub async fn interrupted() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn verify_cli() {
-        Cli::command().debug_assert();
+        command().debug_assert();
+    }
+
+    /// Every flag a setting names exists, with that id, on every command the setting lists.
+    #[test]
+    fn every_setting_names_real_flags() {
+        let root = command();
+        for spec in &settings::SPECS {
+            for path in spec.commands {
+                let mut cmd = &root;
+                for name in path.split(' ').filter(|n| *n != "*") {
+                    cmd = cmd.find_subcommand(name).expect(path);
+                }
+                let arg = cmd
+                    .get_arguments()
+                    .find(|a| a.get_id() == spec.arg)
+                    .unwrap_or_else(|| panic!("{path} has no {}", spec.arg));
+                assert_eq!(
+                    format!("--{}", arg.get_long().unwrap()),
+                    spec.flag,
+                    "{path}"
+                );
+                assert!(
+                    arg.get_default_values().is_empty(),
+                    "{path} {}: the default lives in settings",
+                    spec.flag
+                );
+            }
+        }
     }
 }

@@ -45,6 +45,16 @@ pub fn assert_ok(out: &Output) {
     );
 }
 
+/// The entry of a JSON array whose `field` is `value` (a certificate in `list --json`, a
+/// lineage in an import report, a setting in `config show --json`).
+pub fn entry<'a>(list: &'a serde_json::Value, field: &str, value: &str) -> &'a serde_json::Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list:#}"))
+        .iter()
+        .find(|e| e[field] == value)
+        .unwrap_or_else(|| panic!("no {field} {value:?} in {list:#}"))
+}
+
 /// File mode bits.
 pub fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777

@@ -6,6 +6,7 @@ mod common;
 mod ari;
 mod audit;
 mod ca_faults;
+mod config;
 mod daemon;
 mod django;
 mod faults;
