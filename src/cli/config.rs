@@ -19,6 +19,7 @@ pub struct ConfigArgs {
 enum ConfigCommand {
     /// Each setting's effective value and its source: flag, environment, file (with its line) or
     /// default. Hook commands show their first word only (they may carry tokens).
+    #[command(after_help = super::examples::CONFIG)]
     Show {
         /// Machine-readable: {"config_file", "settings": [{key, value, source, origin, env, flag}]}
         #[arg(long)]

@@ -22,6 +22,7 @@ pub struct ImportArgs {
 #[derive(Debug, Subcommand)]
 enum Source {
     /// certbot's lineages (renewal/*.conf, live/, archive/) and its ACME account
+    #[command(after_help = super::examples::IMPORT)]
     Certbot(CertbotArgs),
 }
 

@@ -7,10 +7,12 @@ mod csr;
 mod daemon;
 mod dhparam;
 mod django;
+mod examples;
 mod import;
 mod install;
 mod issue;
 mod list;
+mod man;
 mod nginx;
 mod renew;
 mod revoke;
@@ -59,35 +61,56 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Obtain a certificate over ACME HTTP-01 and install it under live/NAME
+    #[command(after_help = examples::ISSUE)]
     Issue(Box<issue::IssueArgs>),
     /// Show the certificates certctl manages
+    #[command(after_help = examples::LIST)]
     List(list::ListArgs),
     /// Make a key and a CSR for another CA (SANs only, no Common Name)
+    #[command(after_help = examples::CSR)]
     Csr(csr::CsrArgs),
     /// Bring your own certificate and key into the store (checked like an issued one)
+    #[command(after_help = examples::INSTALL_CERT)]
     InstallCert(install::InstallArgs),
     /// Write Diffie-Hellman parameters (RFC 7919, instant; or --generate)
+    #[command(after_help = examples::DHPARAM)]
     Dhparam(dhparam::DhparamArgs),
     /// Renew every certificate that is due (as the timer runs it), verify, deploy, check
+    #[command(after_help = examples::RENEW)]
     Renew(Box<renew::RenewArgs>),
     /// Run renew on a cron schedule in the foreground (containers without systemd)
+    #[command(after_help = examples::DAEMON)]
     Daemon(Box<daemon::DaemonArgs>),
     /// Grade a live server the way SSL Labs does (protocols, suites, certificate, HSTS, redirect)
+    #[command(after_help = examples::AUDIT)]
     Audit(audit::AuditArgs),
     /// Revoke a certificate at its CA; certctl stops renewing it
+    #[command(after_help = examples::REVOKE)]
     Revoke(revoke::RevokeArgs),
     /// Check a certificate, its chain and key (exit 0 ok, 1 warning, 2 critical)
+    #[command(after_help = examples::VERIFY)]
     Verify(verify::VerifyArgs),
     /// Install, show or remove the systemd timer that runs `certctl renew`
+    #[command(after_help = examples::SCHEDULE)]
     Schedule(schedule::ScheduleArgs),
     /// Write a hardened nginx TLS site (HSTS, redirect) for a certificate, test it, reload
+    #[command(after_help = examples::NGINX)]
     Nginx(Box<nginx::NginxCmdArgs>),
     /// Check a Django project's HTTPS settings; make a SECRET_KEY
+    #[command(after_help = examples::DJANGO)]
     Django(django::DjangoArgs),
     /// Take certificates over from another ACME client (certbot), leaving its files as they are
+    #[command(after_help = examples::IMPORT)]
     Import(import::ImportArgs),
     /// Show the effective settings and where each comes from (flag, environment, file, default)
+    #[command(after_help = examples::CONFIG)]
     Config(config::ConfigArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) for certctl
+    #[command(after_help = examples::COMPLETIONS)]
+    Completions(man::CompletionsArgs),
+    /// Write man pages for certctl and every subcommand into a directory (package builds)
+    #[command(hide = true)]
+    Man(man::ManArgs),
 }
 
 /// The clap command: the derive definition, with each flag that has a setting saying its
@@ -195,6 +218,8 @@ fn dispatch(command: Command, ctx: &Ctx) -> Result<ExitCode, Error> {
         Command::Django(args) => django::run(args, ctx),
         Command::Import(args) => import::run(args, ctx),
         Command::Config(args) => config::run(args, ctx),
+        Command::Completions(args) => man::completions(args),
+        Command::Man(args) => man::man_pages(args),
     }
 }
 
