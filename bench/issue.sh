@@ -8,13 +8,7 @@ cd "$(dirname "$0")/.."
 . scripts/lab.sh
 lab_enter_netns bench/issue.sh "$@"
 RUNS="${1:-20}"
-command -v hyperfine >/dev/null || { echo "apt-get install -y hyperfine" >&2; exit 1; }
-cargo build --release --locked -q
-CERTCTL="$PWD/target/release/certctl"
-OUT="$PWD/bench/results"; mkdir -p "$OUT"
-export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
-W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"
-trap 'lab_stop; rm -rf "$W"' EXIT
+lab_bench_init
 lab_start_pebble "$W"
 P=$LAB_HTTP
 common="--server $LAB_DIRECTORY --ca-bundle $LAB_CA --agree-tos --email bench@example.test"

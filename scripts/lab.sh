@@ -51,6 +51,19 @@ lab_wait_port() {
     return 1
 }
 
+# What a benchmark does first, inside its namespace: hyperfine there, a release build ($CERTCTL),
+# bench/results ($OUT), pebble without nonce rejection or authorization reuse, and a work
+# directory $W removed, with the lab, on exit.
+lab_bench_init() {
+    command -v hyperfine >/dev/null || { echo "apt-get install -y hyperfine" >&2; exit 1; }
+    cargo build --release --locked -q
+    CERTCTL="$PWD/target/release/certctl"
+    OUT="$PWD/bench/results"; mkdir -p "$OUT"
+    export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
+    W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"
+    trap 'lab_stop; rm -rf "$W"' EXIT
+}
+
 lab_start_pebble() {
     local dir="$1" dns cts
     LAB_HTTP=$(lab_free_port); LAB_ACME=$(lab_free_port); LAB_MGMT=$(lab_free_port)

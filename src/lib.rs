@@ -22,6 +22,7 @@ pub mod error;
 pub mod failpoint;
 pub mod finding;
 pub mod fsio;
+pub mod health;
 pub mod hooks;
 pub mod hsts;
 pub mod keys;

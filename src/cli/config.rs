@@ -64,26 +64,8 @@ pub fn run(args: ConfigArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             ]
         })
         .collect();
-    let header = ["KEY", "VALUE", "SOURCE"];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let print_row = |cells: [&str; 3]| {
-        println!(
-            "{:<w0$}  {:<w1$}  {}",
-            cells[0],
-            cells[1],
-            cells[2],
-            w0 = widths[0],
-            w1 = widths[1]
-        );
-    };
-    print_row(header);
-    for row in &rows {
-        print_row(row.each_ref().map(String::as_str));
+    for line in super::table(["KEY", "VALUE", "SOURCE"], &rows) {
+        println!("{line}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -122,3 +122,9 @@ pub const COMPLETIONS: &str = "\
 Examples:
   certctl completions bash > /etc/bash_completion.d/certctl  # also zsh, fish
   certctl completions zsh > /usr/local/share/zsh/site-functions/_certctl";
+
+/// `certctl status`.
+pub const STATUS: &str = "\
+Examples:
+  certctl status         # every certificate, next renewal, last result, timer/daemon, what nginx serves
+  certctl status --json  # the same for monitoring; exit 0 all good, 1 warnings, 2 needs a person";

@@ -17,6 +17,7 @@ mod nginx;
 mod renew;
 mod revoke;
 mod schedule;
+mod status;
 mod verify;
 
 use std::io::IsTerminal;
@@ -105,6 +106,10 @@ pub enum Command {
     /// Show the effective settings and where each comes from (flag, environment, file, default)
     #[command(after_help = examples::CONFIG)]
     Config(config::ConfigArgs),
+    /// Every certificate, its next renewal and last result, what nginx serves, the timer and
+    /// daemon: exit 0 all good, 1 warnings, 2 something needs a person
+    #[command(after_help = examples::STATUS)]
+    Status(status::StatusArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) for certctl
     #[command(after_help = examples::COMPLETIONS)]
     Completions(man::CompletionsArgs),
@@ -219,6 +224,7 @@ fn dispatch(command: Command, ctx: &Ctx) -> Result<ExitCode, Error> {
         Command::Import(args) => import::run(args, ctx),
         Command::Config(args) => config::run(args, ctx),
         Command::Completions(args) => man::completions(args),
+        Command::Status(args) => status::run(args, ctx),
         Command::Man(args) => man::man_pages(args),
     }
 }
@@ -267,6 +273,27 @@ impl Ctx {
             enabled: !self.quiet && (self.stderr_tty || self.verbose > 0),
         }
     }
+}
+
+/// A table's lines, header first: each column as wide as its widest cell, two spaces between.
+pub fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> Vec<String> {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; N]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        parts.join("  ").trim_end().to_owned()
+    };
+    std::iter::once(line(header))
+        .chain(rows.iter().map(|r| line(r.each_ref().map(String::as_str))))
+        .collect()
 }
 
 /// Prints each step to stderr as it happens.

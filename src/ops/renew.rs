@@ -488,7 +488,7 @@ async fn deploy(
 ) {
     let mut instances: Vec<Nginx> = Vec::new();
     for (_, pending) in results.iter() {
-        if let Some(nginx) = pending.as_ref().and_then(|p| nginx_of(&p.record))
+        if let Some(nginx) = pending.as_ref().and_then(|p| p.record.served_by())
             && !instances.contains(nginx)
         {
             instances.push(nginx.clone());
@@ -497,7 +497,7 @@ async fn deploy(
     for nginx in &instances {
         let uses_it = |p: &Option<Pending>| {
             p.as_ref()
-                .and_then(|p| nginx_of(&p.record))
+                .and_then(|p| p.record.served_by())
                 .is_some_and(|n| n == nginx)
         };
         crate::failpoint::hit("renew.before_reload");
@@ -591,15 +591,6 @@ async fn deploy(
         }
         drop(p);
     }
-}
-
-/// The nginx that serves a certificate: certctl's site's, or the user's own (after an import).
-fn nginx_of(record: &RenewalRecord) -> Option<&Nginx> {
-    record
-        .nginx
-        .as_ref()
-        .map(|site| &site.nginx)
-        .or(record.reload_nginx.as_ref())
 }
 
 /// True when nginx's complaint names one of this certificate's live files: the failure is the

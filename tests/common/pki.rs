@@ -86,3 +86,19 @@ pub fn aia_ca_issuers(urls: &[&str]) -> rcgen::CustomExtension {
         .collect();
     rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], tlv(0x30, &descriptions))
 }
+
+/// A bring-your-own PKI in `dir`: `ca.pem` (a root, "BYO CA"), `cert.pem` for `names` valid from
+/// `valid_since_days` ago until `not_after_days` from now (negative: already expired), `key.pem`.
+pub fn byo_pki(dir: &std::path::Path, names: &[&str], valid_since_days: i64, not_after_days: i64) {
+    let ca = TestCa::root("BYO CA");
+    let key = KeyPair::generate().unwrap();
+    let mut leaf =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    leaf.not_before = now - time::Duration::days(valid_since_days);
+    leaf.not_after = now + time::Duration::days(not_after_days);
+    let cert = ca.sign(leaf, &key);
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+}

@@ -18,5 +18,6 @@ mod nginx;
 mod nginx_sites;
 mod renew;
 mod schedule;
+mod status;
 mod tools;
 mod webroot;

@@ -92,28 +92,12 @@ fn csr_has_the_names_as_sans_only_and_a_private_key() {
     );
 }
 
-/// A CA and a leaf for `names`, valid from `not_before` to `not_after` (Unix seconds).
-fn byo_pki(dir: &std::path::Path, names: &[&str], not_after_days: i64) {
-    use rcgen::{CertificateParams, KeyPair};
-    let ca = crate::common::TestCa::root("BYO CA");
-    let key = KeyPair::generate().unwrap();
-    let mut leaf =
-        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    let now = time::OffsetDateTime::now_utc();
-    leaf.not_before = now - time::Duration::days(2);
-    leaf.not_after = now + time::Duration::days(not_after_days);
-    let cert = ca.sign(leaf, &key);
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-}
-
 #[test]
 fn install_cert_brings_a_checked_certificate_into_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let s = state.to_str().unwrap();
-    byo_pki(dir.path(), &["byo.test", "www.byo.test"], 90);
+    crate::common::pki::byo_pki(dir.path(), &["byo.test", "www.byo.test"], 2, 90);
     // A SEC1 ("EC PRIVATE KEY") key, as many CAs' tools write it.
     let sec1 = dir.path().join("sec1.pem");
     let conv = Command::new("openssl")
@@ -153,7 +137,7 @@ fn install_cert_brings_a_checked_certificate_into_the_store() {
     // A key that does not belong to the certificate, or an expired certificate: exit 2, nothing changes.
     let before = std::fs::read(state.join("live/byo.test/fullchain.pem")).unwrap();
     let other = tempfile::tempdir().unwrap();
-    byo_pki(other.path(), &["byo.test"], 90);
+    crate::common::pki::byo_pki(other.path(), &["byo.test"], 2, 90);
     let out = certctl(&[
         "--state-dir",
         s,
@@ -171,7 +155,7 @@ fn install_cert_brings_a_checked_certificate_into_the_store() {
         stderr(&out)
     );
     let expired = tempfile::tempdir().unwrap();
-    byo_pki(expired.path(), &["byo.test"], -1);
+    crate::common::pki::byo_pki(expired.path(), &["byo.test"], 2, -1);
     let e = |f: &str| expired.path().join(f).display().to_string();
     let out = certctl(&[
         "--state-dir",
