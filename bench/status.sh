@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 lab_enter_netns bench/status.sh "$@"
 COUNT="${1:-50}"; RUNS="${2:-20}"
 lab_bench_init
+chmod 755 "$W"   # nginx's workers read the challenge webroot under it
 lab_start_pebble "$W"
 lab_start_nginx "$W" "$LAB_HTTP"
 HTTPS=$(lab_free_port)

@@ -19,6 +19,11 @@ lab_deps() {
     command -v ip >/dev/null 2>&1 || missing+=(iproute2)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     dpkg -s libssl-dev >/dev/null 2>&1 || missing+=(libssl-dev)
+    # The package: lintian checks the .deb, man -w finds its man pages once installed.
+    command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+    command -v man >/dev/null 2>&1 || missing+=(man-db)
+    # The tests validate real --json outputs against docs/schemas/.
+    python3 -c 'import jsonschema' >/dev/null 2>&1 || missing+=(python3-jsonschema)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing: ${missing[*]}" >&2
         local sudo=""

@@ -28,3 +28,10 @@ if [ -n "$impure" ]; then
 fi
 
 cargo test --locked --all-targets
+
+# The Debian package, from the debug binary the tests built (nothing is compiled again): lintian
+# without errors, then installed into a throwaway root, checked and removed (scripts/test-deb.sh).
+started=$(date +%s)
+deb=$(bash scripts/package.sh --dev | tail -1)
+bash scripts/test-deb.sh "$deb"
+echo "package + install test: $(( $(date +%s) - started )) s" >&2

@@ -97,9 +97,10 @@ pub async fn check_served_all(
     wait: Duration,
 ) -> Vec<(usize, String)> {
     let roots: Vec<_> = expected.iter().map(|e| served_roots(e.record)).collect();
+    let anchors: Vec<_> = roots.iter().map(|r| verify::Anchors::new(r)).collect();
     let mut failed = Vec::new();
     for (i, e) in expected.iter().enumerate() {
-        if let Err(problem) = check_served(e.record, e.serial, blocks, &roots[i], wait).await {
+        if let Err(problem) = check_served(e.record, e.serial, blocks, &anchors[i], wait).await {
             failed.push((i, problem));
         }
     }
@@ -109,7 +110,8 @@ pub async fn check_served_all(
             if failed.iter().any(|(f, _)| *f == i) {
                 continue;
             }
-            if let Err(problem) = check_served(e.record, e.serial, blocks, &roots[i], wait).await {
+            if let Err(problem) = check_served(e.record, e.serial, blocks, &anchors[i], wait).await
+            {
                 failed.push((i, problem));
             }
         }
@@ -177,13 +179,14 @@ impl std::fmt::Display for Unserved {
 }
 
 /// One handshake to `addr` with SNI `host`, bounded by `timeout` (connect and handshake, on the
-/// blocking pool): it must present `serial` with a chain that verifies for `host` against `roots`.
+/// blocking pool): it must present `serial` with a chain that verifies for `host` against
+/// `anchors` (the roots, made ready once).
 pub(crate) async fn served_verdict(
     record: &RenewalRecord,
     host: &str,
     addr: SocketAddr,
     serial: &str,
-    roots: &[CertificateDer<'static>],
+    anchors: &verify::Anchors<'_>,
     timeout: Duration,
 ) -> Result<(), Unserved> {
     let host_owned = host.to_owned();
@@ -205,7 +208,7 @@ pub(crate) async fn served_verdict(
     if record.server == LETS_ENCRYPT_STAGING {
         return Ok(());
     }
-    verify::check_trusted(&chain, roots, Some(host), crate::clock::unix_now())
+    verify::check_anchored(&chain, anchors, Some(host), crate::clock::unix_now())
         .map_err(|e| Unserved::Chain(e.to_string()))
 }
 
@@ -216,7 +219,7 @@ async fn check_served(
     record: &RenewalRecord,
     serial: &str,
     blocks: &[ServerBlock],
-    roots: &[CertificateDer<'static>],
+    anchors: &verify::Anchors<'_>,
     wait: Duration,
 ) -> Result<(), String> {
     for host in &record.domains {
@@ -230,7 +233,8 @@ async fn check_served(
             let deadline = tokio::time::Instant::now() + wait;
             loop {
                 let verdict =
-                    served_verdict(record, host, addr, serial, roots, Duration::from_secs(5)).await;
+                    served_verdict(record, host, addr, serial, anchors, Duration::from_secs(5))
+                        .await;
                 match verdict {
                     Ok(()) => break,
                     Err(e) if tokio::time::Instant::now() >= deadline => {

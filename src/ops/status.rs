@@ -22,6 +22,7 @@ use crate::nginx::dump::ServerBlock;
 use crate::scheduler::daemon::{self, DaemonState};
 use crate::scheduler::systemd::{self, TimerState};
 use crate::store::CertStore;
+use crate::verify::Anchors;
 
 use super::deploy::{self, Unserved};
 use super::list::{self, ListEntry};
@@ -137,6 +138,9 @@ async fn served(g: &Gathered, opts: &StatusOptions) -> Vec<Vec<Served>> {
             .entry(record.ca_bundle.as_deref())
             .or_insert_with(|| deploy::with_bundle(g.system_roots.clone(), record));
     }
+    // Made ready for path building once per CA bundle, not once per handshake.
+    let anchors: HashMap<Option<&Path>, Anchors<'_>> =
+        roots.iter().map(|(k, r)| (*k, Anchors::new(r))).collect();
     // (certificate, name, address or what stands in for the handshake)
     let mut out: Vec<Vec<Served>> = vec![Vec::new(); g.entries.len()];
     let mut checks = Vec::new();
@@ -168,10 +172,10 @@ async fn served(g: &Gathered, opts: &StatusOptions) -> Vec<Vec<Served>> {
                 });
             }
             for addr in targets {
-                let roots = &roots[&record.ca_bundle.as_deref()];
+                let anchors = &anchors[&record.ca_bundle.as_deref()];
                 checks.push(async move {
                     let verdict =
-                        deploy::served_verdict(record, host, addr, serial, roots, opts.timeout)
+                        deploy::served_verdict(record, host, addr, serial, anchors, opts.timeout)
                             .await;
                     let result = match verdict {
                         Ok(()) => ServedResult::Live,

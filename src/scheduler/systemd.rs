@@ -326,10 +326,16 @@ pub struct TimerState {
 
 /// The timer: installed or not, and its state and runs when systemd knows them.
 pub fn timer_state(root: &Path) -> Result<TimerState, SchedulerError> {
-    let unit = unit_dir(root).join(TIMER);
+    // `schedule install`'s unit, else the package's (shipped in /usr/lib, enabled by hand).
+    let candidates = [
+        unit_dir(root).join(TIMER),
+        root.join("usr/lib/systemd/system").join(TIMER),
+        root.join("lib/systemd/system").join(TIMER),
+    ];
+    let found = candidates.iter().find(|p| p.exists());
     let mut state = TimerState {
-        installed: unit.exists(),
-        unit,
+        installed: found.is_some(),
+        unit: found.unwrap_or(&candidates[0]).clone(),
         ..TimerState::default()
     };
     if !state.installed || !systemctl_usable(root) {

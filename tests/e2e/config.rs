@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use crate::common::lab::Lab;
-use crate::common::{assert_ok, entry, stderr};
+use crate::common::{assert_ok, assert_schema, entry, stderr};
 
 fn write(path: &Path, text: &str) {
     fs::write(path, text).unwrap();
@@ -16,6 +16,7 @@ fn key_type(lab: &Lab, name: &str) -> String {
     let out = lab.certctl(["list", "--json"]).output().unwrap();
     assert_ok(&out);
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_schema("list", &list);
     entry(&list, "name", name)["key_type"]
         .as_str()
         .unwrap()
@@ -66,6 +67,7 @@ fn issue_takes_the_file_and_flags_and_the_environment_beat_it() {
         .unwrap();
     assert_ok(&out);
     let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_schema("config-show", &shown);
     assert_eq!(shown["config_file"], config.to_str().unwrap());
     let setting = |key: &str| entry(&shown["settings"], "key", key).clone();
     assert_eq!(setting("acme.server")["value"], lab.directory_url());

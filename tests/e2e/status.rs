@@ -3,7 +3,7 @@
 //! still serves the old serial), the exit code and both outputs.
 
 use crate::common::lab::Lab;
-use crate::common::{assert_ok, entry, eventually, stderr};
+use crate::common::{assert_ok, assert_schema, entry, eventually, stderr};
 
 /// `status --json` (the timer looked for under `root`) → (exit code, report).
 fn status(lab: &Lab, root: &std::path::Path) -> (i32, serde_json::Value) {
@@ -13,6 +13,7 @@ fn status(lab: &Lab, root: &std::path::Path) -> (i32, serde_json::Value) {
         .unwrap();
     let report =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    assert_schema("status", &report);
     (out.status.code().unwrap(), report)
 }
 
@@ -168,4 +169,41 @@ fn status_tells_healthy_expiring_failing_and_stale_apart() {
     });
     assert_eq!(code, 1, "{report:#}");
     assert!(ids(entry(&report["certificates"], "name", "stale.test")).is_empty());
+}
+
+#[test]
+fn status_sees_a_running_daemon_and_its_next_run() {
+    let lab = Lab::start();
+    assert_ok(&lab.issue_standalone(&["daemon.test"], &[]));
+    let nowhere = lab.dir.path().join("no-systemd");
+    // Nothing runs renew: a warning.
+    let (code, report) = status(&lab, &nowhere);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["findings"][0]["id"], "status.NO_SCHEDULER");
+
+    let daemon = crate::common::Subprocess::spawn(
+        "certctl daemon",
+        lab.certctl(["daemon", "--cron", "0 0 7 * * *"]),
+        lab.dir.path().join("daemon.log"),
+    );
+    let (code, report) = eventually(|| {
+        let (code, report) = status(&lab, &nowhere);
+        (!report["scheduler"]["daemon"].is_null()).then_some((code, report))
+    });
+    assert_eq!(code, 0, "{report:#}");
+    let heartbeat = &report["scheduler"]["daemon"];
+    assert_eq!(heartbeat["cron"], "0 0 7 * * *");
+    assert!(heartbeat["next_run"].as_i64().unwrap() > report["now"].as_i64().unwrap());
+    let out = lab
+        .certctl(["status", "--root", nowhere.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let screen = String::from_utf8(out.stdout).unwrap();
+    assert!(screen.contains("daemon: running (pid "), "{screen}");
+
+    // Stopped, it says so: the heartbeat goes with it.
+    drop(daemon);
+    let (code, report) = status(&lab, &nowhere);
+    assert!(report["scheduler"]["daemon"].is_null(), "{report:#}");
+    assert_eq!(code, 1);
 }
