@@ -95,10 +95,16 @@ fn status_tells_healthy_expiring_failing_and_stale_apart() {
 
     lab.stop_pebble();
     let out = lab
-        .certctl(["renew", "failing.test", "--force"])
+        .certctl(["renew", "failing.test", "--force", "--json"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let renewed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_schema("renew", &renewed);
+    assert_eq!(
+        entry(&renewed["certs"], "name", "failing.test")["result"],
+        "failed"
+    );
 
     let (code, report) = status(&lab, &root);
     assert_eq!(code, 2, "{report:#}");
