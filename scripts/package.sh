@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Debian package with cargo-deb (installed when missing) and checks it with lintian:
 #   bash scripts/package.sh            release build → target/debian/certctl_VERSION-1_ARCH.deb
-#   bash scripts/package.sh --dev      the debug build the tests already made (CI: no second build)
+#   bash scripts/package.sh --dev      the debug build the tests already made (CI: no second build),
+#                                      written to target/debian/dev/
 # Before cargo-deb runs, the binary writes what the package ships besides itself into
 # target/package/: the systemd units with /usr/bin/certctl and /var/lib/certctl filled in (shipped
 # in /usr/lib/systemd/system, not enabled), the bash/zsh/fish completions and a man page for
@@ -35,7 +36,8 @@ certctl completions fish >"$out/completions/certctl.fish"
 certctl man --out-dir "$out/man"
 gzip -9n "$out"/man/*.1
 args=(--no-build --locked --strip)
-[ "$profile" = dev ] && args+=(--profile dev)
+# The test build goes to its own directory, so it is never taken for the release package.
+[ "$profile" = dev ] && { mkdir -p target/debian/dev; args+=(--profile dev --output target/debian/dev); }
 deb=$(cargo deb "${args[@]}" | tail -1)
 echo "$deb"
 # Errors fail the build; warnings are shown.
