@@ -5,10 +5,12 @@
 use serde::Serialize;
 
 use crate::finding::{Finding, Severity};
+use crate::renewal::due::FailureKind;
 use crate::renewal::state::LastResult;
 use crate::verify::expiry::Expiry;
 
-/// A certificate's renewal keeps failing: from this many failures in a row a person must look.
+/// A certificate's renewal keeps failing: from this many failures in a row a person must look (at
+/// once when the failure is of the kind that does not fix itself: unauthorized, DNS, CAA …).
 pub const FAILURES_NEED_A_PERSON: u32 = 3;
 
 /// What one handshake to one address for one name found.
@@ -68,6 +70,8 @@ pub struct CertFacts<'a> {
     pub last_result: Option<LastResult>,
     /// Its error.
     pub last_error: Option<&'a str>,
+    /// How the last failure is expected to behave.
+    pub failure_kind: Option<FailureKind>,
     /// Failures in a row.
     pub failures: u32,
     /// What nginx serves for each name.
@@ -134,7 +138,9 @@ pub fn assess(c: &CertFacts<'_>) -> Vec<Finding> {
         )),
         _ if failing => out.push(finding(
             "status.RENEWAL_FAILED",
-            match c.failures >= FAILURES_NEED_A_PERSON {
+            match c.failures >= FAILURES_NEED_A_PERSON
+                || c.failure_kind == Some(FailureKind::NeedsAttention)
+            {
                 true => Error,
                 false => Warning,
             },
@@ -324,6 +330,17 @@ mod tests {
                     expiry: Some(Expiry::Fine),
                     last_result: Some(LastResult::Failed),
                     failures: FAILURES_NEED_A_PERSON,
+                    ..CertFacts::default()
+                },
+                vec![("status.RENEWAL_FAILED", Severity::Error)],
+                2,
+            ),
+            (
+                CertFacts {
+                    expiry: Some(Expiry::Fine),
+                    last_result: Some(LastResult::Failed),
+                    failure_kind: Some(FailureKind::NeedsAttention),
+                    failures: 1,
                     ..CertFacts::default()
                 },
                 vec![("status.RENEWAL_FAILED", Severity::Error)],

@@ -225,6 +225,7 @@ pub async fn status(g: Gathered, opts: &StatusOptions, now: i64) -> StatusReport
             not_renewed: entry.not_renewed.as_deref(),
             last_result: renewal.and_then(|r| r.last_result),
             last_error: renewal.and_then(|r| r.last_error.as_deref()),
+            failure_kind: renewal.and_then(|r| r.failure_kind),
             failures: renewal.map_or(0, |r| r.failures),
             served: &served,
         });

@@ -138,6 +138,8 @@ fn status_tells_healthy_expiring_failing_and_stale_apart() {
         "{failing:#}"
     );
     assert_eq!(failing["renewal"]["last_result"], "failed");
+    // An unreachable CA is the kind of failure that fixes itself: a warning, not yet a person.
+    assert_eq!(failing["renewal"]["failure_kind"], "transient");
     assert!(
         failing["findings"][0]["message"]
             .as_str()
