@@ -26,6 +26,11 @@ lab_deps() {
     # The fleet tests' PostgreSQL: Debian's server (initdb, pg_ctl under /usr/lib/postgresql/N/bin),
     # run by tests/common/postgres.rs as a private cluster on loopback.
     compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+    # The package: lintian checks the .deb, man -w finds its man pages once installed.
+    command -v lintian >/dev/null 2>&1 || missing+=(lintian)
+    command -v man >/dev/null 2>&1 || missing+=(man-db)
+    # The tests validate real --json outputs against docs/schemas/.
+    python3 -c 'import jsonschema' >/dev/null 2>&1 || missing+=(python3-jsonschema)
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing: ${missing[*]}" >&2
         local sudo=""

@@ -11,7 +11,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
 # Pure leaves stay free of I/O outside their tests (see docs/ARCHITECTURE.md).
-pure=$(find src/names.rs src/keys.rs src/verify src/config.rs src/store/layout.rs src/tls_policy.rs \
+pure=$(find src/names.rs src/keys.rs src/verify src/config.rs src/settings.rs src/health.rs src/store/layout.rs src/tls_policy.rs \
     src/finding.rs src/progress.rs src/hsts.rs src/renewal src/scheduler/cron.rs \
     src/nginx/mod.rs src/nginx/render.rs src/nginx/dump.rs src/nginx/lex.rs src/nginx/edit.rs src/nginx/repoint.rs \
     src/audit/wire src/audit/suites.rs src/audit/grade.rs src/audit/clients.rs \
@@ -29,3 +29,10 @@ if [ -n "$impure" ]; then
 fi
 
 cargo test --locked --all-targets
+
+# The Debian package, from the debug binary the tests built (nothing is compiled again): lintian
+# without errors, then installed into a throwaway root, checked and removed (scripts/test-deb.sh).
+started=$(date +%s)
+deb=$(bash scripts/package.sh --dev | tail -1)
+bash scripts/test-deb.sh "$deb"
+echo "package + install test: $(( $(date +%s) - started )) s" >&2

@@ -120,6 +120,15 @@ impl RenewalRecord {
         Ok(record)
     }
 
+    /// The nginx whose servers read this certificate's live files: certctl's site's, or the
+    /// user's own (after an import).
+    pub fn served_by(&self) -> Option<&crate::nginx::binary::Nginx> {
+        self.nginx
+            .as_ref()
+            .map(|site| &site.nginx)
+            .or(self.reload_nginx.as_ref())
+    }
+
     /// The identifiers, parsed again (records store them as text).
     pub fn identifiers(&self) -> Result<Vec<Identifier>, NameError> {
         names::parse_identifiers(self.domains.iter().map(String::as_str))

@@ -214,6 +214,9 @@ pub enum Error {
     /// certbot's directory cannot be imported, or its schedule cannot be disabled.
     #[error(transparent)]
     Certbot(#[from] crate::certbot::CertbotError),
+    /// A config file or environment variable certctl cannot use: nothing runs.
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
 }
 
 impl Error {
@@ -222,7 +225,11 @@ impl Error {
     /// listed, so a new one must choose.
     pub fn exit_code(&self) -> u8 {
         let usage = match self {
-            Self::Name(_) | Self::Input(_) | Self::Usage(_) | Self::Bundle(_) => true,
+            Self::Name(_)
+            | Self::Input(_)
+            | Self::Usage(_)
+            | Self::Bundle(_)
+            | Self::Settings(_) => true,
             Self::Key(e) => matches!(e, KeyError::UnknownType(_)),
             Self::Store(e) => matches!(
                 e,
@@ -284,9 +291,10 @@ mod tests {
             Error::Certbot(_) => 19,
             Error::NotDeployed { .. } => 20,
             Error::NotServed { .. } => 21,
+            Error::Settings(_) => 22,
         }
     }
-    const VARIANTS: usize = 22;
+    const VARIANTS: usize = 23;
 
     #[test]
     fn every_error_exits_with_the_code_the_readme_promises() {
@@ -347,6 +355,15 @@ mod tests {
             ),
             (InputError::unreadable(&path())(io_error()).into(), 2),
             (Error::Usage("give a NAME".into()), 2),
+            (
+                crate::settings::SettingsError::BadEnv {
+                    var: "CERTCTL_KEY_TYPE",
+                    key: "acme.key_type",
+                    message: "dsa".into(),
+                }
+                .into(),
+                2,
+            ),
             (
                 Error::Io {
                     context: "cannot start the async runtime".into(),

@@ -5,12 +5,13 @@ mod logging;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let matches = cli::command().get_matches();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     logging::init(cli.global.verbose, cli.global.quiet);
-    match cli::run(cli) {
+    match cli::run(cli, &matches) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("certctl: error: {}", one_line(&err));

@@ -18,9 +18,10 @@ pub struct CsrArgs {
     /// More names (repeatable)
     #[arg(short = 'd', long = "domain", value_name = "NAME")]
     more: Vec<String>,
-    /// Key type: ecdsa-p256 (default), ecdsa-p384, rsa-2048, rsa-3072, rsa-4096
-    #[arg(long, default_value = "ecdsa-p256", value_parser = |s: &str| s.parse::<KeyType>().map_err(|e| e.to_string()))]
-    key_type: KeyType,
+    /// Key type: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096
+    #[arg(long, value_parser = |s: &str| s.parse::<KeyType>().map_err(|e| e.to_string()))]
+    #[allow(dead_code)] // read through ctx.settings
+    key_type: Option<KeyType>,
     /// Directory for NAME.key (0600) and NAME.csr
     #[arg(long, value_name = "DIR", default_value = ".")]
     out_dir: PathBuf,
@@ -32,7 +33,7 @@ pub fn run(args: CsrArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     )?;
     let name = ids[0].as_string();
     certctl::store::layout::check_cert_name(&name)?;
-    let files = certctl::ops::csr::write_csr(&name, &ids, args.key_type, &args.out_dir)?;
+    let files = certctl::ops::csr::write_csr(&name, &ids, ctx.settings.key_type(), &args.out_dir)?;
     if !ctx.quiet {
         println!(
             "key: {} (0600)\ncsr: {}",

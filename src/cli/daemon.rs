@@ -20,6 +20,7 @@ use certctl::Error;
 use certctl::clock::unix_now;
 use certctl::ops::{list, renew};
 use certctl::scheduler::cron::{Upcoming, next_wake};
+use certctl::scheduler::daemon as heartbeat;
 use certctl::verify::rfc3339;
 
 /// A stopped run gets this long to exit after SIGTERM before SIGKILL.
@@ -95,7 +96,7 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         args.cron,
         args.run_deadline.as_secs()
     ));
-    ctx.block_on(async {
+    let result = ctx.block_on(async {
         loop {
             let now = unix_now();
             let entries = list::list(&*ctx.store, now).unwrap_or_default();
@@ -110,6 +111,17 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 .collect();
             let wake = next_wake(now, cron_next, &upcoming);
             say(&format!("next run {}", rfc3339(wake)));
+            let heartbeat = heartbeat::DaemonState {
+                pid: std::process::id(),
+                cron: args.cron.clone(),
+                next_run: wake,
+                updated: now,
+            };
+            if let Err(e) = heartbeat::write(ctx.local.layout().root(), &heartbeat) {
+                say(&format!(
+                    "cannot write the heartbeat `certctl status` reads: {e}"
+                ));
+            }
             let sleep = Duration::from_secs(u64::try_from(wake - now).unwrap_or(1));
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
@@ -150,7 +162,9 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         }
         say("stopped");
         Ok(())
-    })??;
+    })?;
+    heartbeat::remove(ctx.local.layout().root());
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 

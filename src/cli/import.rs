@@ -13,6 +13,7 @@ use certctl::nginx::NginxSite;
 use certctl::nginx::render::{Content, Hsts};
 use certctl::ops::import::{self, AccountOutcome, ImportReport, ImportRequest, Outcome};
 use certctl::ops::repoint::NginxReport;
+use certctl::settings::Key;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -23,6 +24,7 @@ pub struct ImportArgs {
 #[derive(Debug, Subcommand)]
 enum Source {
     /// certbot's lineages (renewal/*.conf, live/, archive/) and its ACME account
+    #[command(after_help = super::examples::IMPORT)]
     Certbot(CertbotArgs),
 }
 
@@ -40,6 +42,7 @@ struct CertbotArgs {
     /// Extra trusted roots (PEM) for the CA's API, kept in every imported record (certbot took
     /// them from REQUESTS_CA_BUNDLE)
     #[arg(long, value_name = "PEM")]
+    #[allow(dead_code)] // read through ctx.settings
     ca_bundle: Option<PathBuf>,
     /// Disable certbot's systemd timer and cron entry, once certbot has no lineage left to renew
     #[arg(long)]
@@ -65,7 +68,7 @@ struct CertbotArgs {
 
 pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let Source::Certbot(args) = args.source;
-    let ca_bundle = match &args.ca_bundle {
+    let ca_bundle = match &ctx.settings.path(Key::CaBundle) {
         Some(path) => {
             certctl::trust::load_bundle(path)?;
             Some(
@@ -79,8 +82,8 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     // TLS server at certctl's certificate with the default profile and HSTS (`certctl nginx
     // NAME` changes either afterwards).
     let site = NginxSite {
-        nginx: args.nginx.binary.resolve(None),
-        layout: args.nginx.resolve(None),
+        nginx: args.nginx.binary.resolve(None, &ctx.settings),
+        layout: args.nginx.resolve(None, &ctx.settings),
         profile: Default::default(),
         hsts: Some(Hsts::TWO_YEARS),
         content: Content::Site,

@@ -12,6 +12,7 @@ use certctl::config::Responder;
 use certctl::keys::KeyType;
 use certctl::names;
 use certctl::ops::issue::{self, IssueRequest};
+use certctl::settings::{Key, Settings, Source};
 use certctl::store::layout::check_cert_name;
 
 use super::Ctx;
@@ -36,8 +37,9 @@ pub struct IssueArgs {
     /// Port of the standalone server, or of the web server that serves --webroot
     #[arg(long, default_value_t = 80, value_name = "N")]
     http_port: u16,
-    /// Key type: ecdsa-p256 (default), ecdsa-p384, rsa-2048, rsa-3072, rsa-4096
+    /// Key type: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096
     #[arg(long, value_parser = parse_key_type)]
+    #[allow(dead_code)] // read through ctx.settings, the flag layer of settings::resolve
     key_type: Option<KeyType>,
     /// Keep the current private key instead of making a new one
     #[arg(long)]
@@ -55,17 +57,20 @@ pub struct IssueArgs {
     /// Two keys for one name: ECDSA P-256 plus RSA 2048, issued, renewed and served as a pair
     #[arg(long)]
     dual: bool,
-    /// ACME directory URL (default: Let's Encrypt production)
+    /// ACME directory URL
     #[arg(long, value_name = "URL", conflicts_with = "staging")]
+    #[allow(dead_code)] // read through ctx.settings
     server: Option<String>,
     /// Use Let's Encrypt's staging CA (untrusted certificates, for trials)
     #[arg(long)]
     staging: bool,
     /// Also trust the roots in this PEM file for the CA's HTTPS API
     #[arg(long, value_name = "PEM")]
+    #[allow(dead_code)] // read through ctx.settings
     ca_bundle: Option<PathBuf>,
     /// Contact address for the ACME account
     #[arg(long)]
+    #[allow(dead_code)] // read through ctx.settings
     email: Option<String>,
     /// Agree to the CA's terms of service (needed to create an account)
     #[arg(long)]
@@ -97,7 +102,8 @@ fn parse_key_type(s: &str) -> Result<KeyType, String> {
 
 impl IssueArgs {
     /// Every check that needs neither the network nor a write.
-    fn request(&self) -> Result<IssueRequest, Error> {
+    fn request(&self, settings: &Settings) -> Result<IssueRequest, Error> {
+        let ca_bundle_setting = settings.path(Key::CaBundle);
         let identifiers = names::parse_identifiers(
             std::iter::once(self.domain.as_str()).chain(self.more.iter().map(String::as_str)),
         )?;
@@ -108,7 +114,7 @@ impl IssueArgs {
         check_cert_name(&name)?;
         for (flag, path) in [
             ("--webroot", &self.webroot),
-            ("--ca-bundle", &self.ca_bundle),
+            ("--ca-bundle", &ca_bundle_setting),
         ] {
             if let Some(path) = path
                 && path.to_str().is_none()
@@ -139,12 +145,18 @@ impl IssueArgs {
                 "--http-port must be between 1 and 65535".into(),
             ));
         }
-        let directory_url =
-            directory::directory_url(self.server.as_deref(), self.staging).map_err(Error::Usage)?;
-        if let Some(email) = &self.email {
+        // --staging beats a server from the environment or the file; with --server it is refused.
+        let server = match settings.get(Key::Server).source {
+            Source::Flag => settings.value(Key::Server),
+            Source::Env | Source::File if !self.staging => settings.value(Key::Server),
+            _ => None,
+        };
+        let directory_url = directory::directory_url(server, self.staging).map_err(Error::Usage)?;
+        let email = settings.value(Key::Email).map(str::to_owned);
+        if let Some(email) = &email {
             account::check_email(email).map_err(Error::Usage)?;
         }
-        let ca_bundle = match &self.ca_bundle {
+        let ca_bundle = match &ca_bundle_setting {
             Some(path) => {
                 certctl::trust::load_bundle(path)?;
                 Some(std::path::absolute(path).unwrap_or_else(|_| path.clone()))
@@ -154,14 +166,15 @@ impl IssueArgs {
         Ok(IssueRequest {
             name,
             identifiers,
-            key_type: self.key_type,
+            key_type: settings.explicit(Key::KeyType).and_then(|k| k.parse().ok()),
+            default_key_type: settings.key_type(),
             reuse_key: self.reuse_key,
             dual: self.dual,
             profile: self.profile.clone(),
             preferred_chain: self.preferred_chain.clone(),
             directory_url,
             ca_bundle,
-            email: self.email.clone(),
+            email,
             agree_tos: self.agree_tos,
             responder,
             http_port: self.http_port,
@@ -173,13 +186,13 @@ impl IssueArgs {
 }
 
 pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
-    let mut req = args.request()?;
+    let mut req = args.request(&ctx.settings)?;
     let remembered = ctx.store.load_record(&req.name)?.and_then(|r| r.nginx);
     let backup_root = certctl::ops::nginx::backup_root(ctx.local.layout().root());
     if args.nginx {
         let mut options = args.nginx_options;
         options.profile = args.tls_profile;
-        let site = options.resolve(remembered.as_ref())?;
+        let site = options.resolve(remembered.as_ref(), &ctx.settings)?;
         if args.dry_run {
             let outcome = certctl::ops::nginx::issue_diff(
                 &*ctx.store,

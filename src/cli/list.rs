@@ -78,23 +78,8 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         "NEXT RENEWAL",
         "ISSUER",
     ];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
-        }
-    }
-    let print_row = |cells: &[&str]| {
-        let line: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-    };
-    print_row(&header);
-    for row in &rows {
-        print_row(&row.each_ref().map(String::as_str));
+    for line in super::table(header, &rows) {
+        println!("{line}");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ use certctl::nginx::NginxSite;
 use certctl::nginx::binary::Nginx;
 use certctl::nginx::render::{self, Content, Hsts, NginxLayout};
 use certctl::ops::nginx::{self as ops_nginx, NginxOutcome};
+use certctl::settings::{Key, Settings};
 use certctl::tls_policy::Profile;
 
 use super::Ctx;
@@ -62,42 +63,40 @@ pub struct NginxLayoutArgs {
     pub binary: NginxBinArgs,
     /// Where site files go (default /etc/nginx/sites-available)
     #[arg(long, value_name = "DIR")]
+    #[allow(dead_code)] // read through ctx.settings
     nginx_sites: Option<PathBuf>,
     /// Where enabling symlinks go (default /etc/nginx/sites-enabled)
     #[arg(long, value_name = "DIR")]
+    #[allow(dead_code)] // read through ctx.settings
     nginx_enabled: Option<PathBuf>,
     /// Where certctl's snippets go (default /etc/nginx/snippets/certctl)
     #[arg(long, value_name = "DIR")]
+    #[allow(dead_code)] // read through ctx.settings
     nginx_snippets: Option<PathBuf>,
     /// Web root for ACME challenges (default /var/www/certctl-acme)
     #[arg(long, value_name = "DIR")]
+    #[allow(dead_code)] // read through ctx.settings
     acme_webroot: Option<PathBuf>,
 }
 
 impl NginxLayoutArgs {
-    /// Flags over the remembered layout over the Debian defaults.
-    pub fn resolve(&self, old: Option<&NginxLayout>) -> NginxLayout {
+    /// Flags and environment over the remembered layout over the config file over the Debian
+    /// defaults (the flags arrive through `settings`).
+    pub fn resolve(&self, old: Option<&NginxLayout>, settings: &Settings) -> NginxLayout {
+        // Every one of these has a built-in default in settings, so each is Some.
+        let path = |key, old: Option<PathBuf>| {
+            settings
+                .over_remembered(key, old, |v: &str| PathBuf::from(v))
+                .unwrap_or_default()
+        };
         NginxLayout {
-            snippets_dir: self
-                .nginx_snippets
-                .clone()
-                .or_else(|| old.map(|l| l.snippets_dir.clone()))
-                .unwrap_or_else(|| "/etc/nginx/snippets/certctl".into()),
-            sites_dir: self
-                .nginx_sites
-                .clone()
-                .or_else(|| old.map(|l| l.sites_dir.clone()))
-                .unwrap_or_else(|| "/etc/nginx/sites-available".into()),
-            enabled_dir: self
-                .nginx_enabled
-                .clone()
-                .or_else(|| old.and_then(|l| l.enabled_dir.clone()))
-                .or_else(|| Some("/etc/nginx/sites-enabled".into())),
-            acme_webroot: self
-                .acme_webroot
-                .clone()
-                .or_else(|| old.map(|l| l.acme_webroot.clone()))
-                .unwrap_or_else(|| "/var/www/certctl-acme".into()),
+            snippets_dir: path(Key::SnippetsDir, old.map(|l| l.snippets_dir.clone())),
+            sites_dir: path(Key::SitesDir, old.map(|l| l.sites_dir.clone())),
+            enabled_dir: Some(path(
+                Key::EnabledDir,
+                old.and_then(|l| l.enabled_dir.clone()),
+            )),
+            acme_webroot: path(Key::AcmeWebroot, old.map(|l| l.acme_webroot.clone())),
         }
     }
 }
@@ -105,42 +104,42 @@ impl NginxLayoutArgs {
 /// Which nginx, and how it is reloaded: `issue --nginx`, `certctl nginx` and `import certbot`.
 #[derive(Debug, Args, Default)]
 pub struct NginxBinArgs {
-    /// The nginx binary
+    /// The nginx binary (default: nginx in $PATH or sbin)
     #[arg(long, value_name = "PATH")]
+    #[allow(dead_code)] // read through ctx.settings
     nginx_bin: Option<PathBuf>,
     /// nginx -p PREFIX (for a private instance)
     #[arg(long, value_name = "DIR")]
+    #[allow(dead_code)] // read through ctx.settings
     nginx_prefix: Option<PathBuf>,
     /// nginx -c CONF
     #[arg(long, value_name = "FILE")]
+    #[allow(dead_code)] // read through ctx.settings
     nginx_conf: Option<PathBuf>,
     /// Shell command that reloads nginx (default: nginx -s reload)
     #[arg(long, value_name = "CMD")]
+    #[allow(dead_code)] // read through ctx.settings
     reload_cmd: Option<String>,
 }
 
 impl NginxBinArgs {
-    /// Flags over the remembered nginx over a bare `nginx` looked up in $PATH and sbin.
-    pub fn resolve(&self, old: Option<&Nginx>) -> Nginx {
+    /// Flags and environment over the remembered nginx over the config file over a bare
+    /// `nginx` looked up in $PATH and sbin (the flags arrive through `settings`).
+    pub fn resolve(&self, old: Option<&Nginx>, settings: &Settings) -> Nginx {
+        let path = |key, old: Option<PathBuf>| {
+            settings.over_remembered(key, old, |v: &str| PathBuf::from(v))
+        };
         Nginx {
-            bin: self
-                .nginx_bin
-                .clone()
-                .or_else(|| old.map(|n| n.bin.clone()))
+            bin: path(Key::NginxBin, old.map(|n| n.bin.clone()))
                 .map(|bin| certctl::nginx::binary::resolve(&bin))
                 .unwrap_or_else(|| certctl::nginx::binary::resolve(std::path::Path::new("nginx"))),
-            prefix: self
-                .nginx_prefix
-                .clone()
-                .or_else(|| old.and_then(|n| n.prefix.clone())),
-            conf: self
-                .nginx_conf
-                .clone()
-                .or_else(|| old.and_then(|n| n.conf.clone())),
-            reload_cmd: self
-                .reload_cmd
-                .clone()
-                .or_else(|| old.and_then(|n| n.reload_cmd.clone())),
+            prefix: path(Key::NginxPrefix, old.and_then(|n| n.prefix.clone())),
+            conf: path(Key::NginxConf, old.and_then(|n| n.conf.clone())),
+            reload_cmd: settings.over_remembered(
+                Key::ReloadCmd,
+                old.and_then(|n| n.reload_cmd.clone()),
+                str::to_owned,
+            ),
         }
     }
 }
@@ -150,8 +149,13 @@ pub fn parse_profile(s: &str) -> Result<Profile, String> {
 }
 
 impl NginxArgs {
-    /// Flags over the remembered site over defaults; checked before anything is written.
-    pub fn resolve(&self, remembered: Option<&NginxSite>) -> Result<NginxSite, Error> {
+    /// Flags over the remembered site over the config file over defaults; checked before
+    /// anything is written.
+    pub fn resolve(
+        &self,
+        remembered: Option<&NginxSite>,
+        settings: &Settings,
+    ) -> Result<NginxSite, Error> {
         let content = match (&self.root, &self.proxy_pass, remembered) {
             (Some(dir), _, _) => {
                 Content::Root(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
@@ -176,8 +180,8 @@ impl NginxArgs {
             remembered.and_then(|r| r.hsts)
         };
         let old = remembered;
-        let nginx = self.layout.binary.resolve(old.map(|r| &r.nginx));
-        let layout = self.layout.resolve(old.map(|r| &r.layout));
+        let nginx = self.layout.binary.resolve(old.map(|r| &r.nginx), settings);
+        let layout = self.layout.resolve(old.map(|r| &r.layout), settings);
         let site = NginxSite {
             nginx,
             layout,
@@ -232,14 +236,14 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     })?;
     let backup_root = ops_nginx::backup_root(ctx.local.layout().root());
     if args.revert {
-        let mut site = args.nginx.resolve(record.nginx.as_ref())?;
+        let mut site = args.nginx.resolve(record.nginx.as_ref(), &ctx.settings)?;
         if record.nginx.is_none() {
             // Files an import repointed: the nginx it found then.
             site.nginx = args
                 .nginx
                 .layout
                 .binary
-                .resolve(record.reload_nginx.as_ref());
+                .resolve(record.reload_nginx.as_ref(), &ctx.settings);
         }
         let outcome = ops_nginx::revert(
             &*ctx.store,
@@ -261,7 +265,7 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let site = args.nginx.resolve(record.nginx.as_ref())?;
+    let site = args.nginx.resolve(record.nginx.as_ref(), &ctx.settings)?;
     let outcome = ops_nginx::configure_site(
         &*ctx.store,
         &args.name,

@@ -9,6 +9,7 @@ use clap::Args;
 use super::Ctx;
 use certctl::Error;
 use certctl::ops::renew::{self, CertReport, Outcome, RenewOptions, RenewReport};
+use certctl::settings::Key;
 
 #[derive(Debug, Args)]
 pub struct RenewArgs {
@@ -39,16 +40,20 @@ pub struct RenewArgs {
 pub struct RenewFlags {
     /// Run after each successful deploy (after the certificate's own hook)
     #[arg(long, value_name = "CMD")]
+    #[allow(dead_code)] // read through ctx.settings
     deploy_hook: Option<String>,
     /// Run once per failed certificate, with a JSON description of the failure on stdin
     #[arg(long, value_name = "CMD")]
+    #[allow(dead_code)] // read through ctx.settings
     on_failure_hook: Option<String>,
     /// Write a Prometheus textfile-collector file with every certificate's expiry, next renewal and last result
     #[arg(long, value_name = "PATH")]
+    #[allow(dead_code)] // read through ctx.settings
     metrics_file: Option<PathBuf>,
     /// How many certificates renew at once
-    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
-    concurrency: u16,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[allow(dead_code)] // read through ctx.settings
+    concurrency: Option<u16>,
     /// How long to wait for a certificate another certctl run is working on
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     lock_wait: u64,
@@ -63,8 +68,8 @@ impl RenewFlags {
             days,
             dry_run: false,
             server: None,
-            deploy_hook: self.deploy_hook.clone(),
-            concurrency: usize::from(self.concurrency),
+            deploy_hook: ctx.settings.value(Key::DeployHook).map(str::to_owned),
+            concurrency: usize::from(ctx.settings.concurrency()),
             lock_wait: Duration::from_secs(self.lock_wait),
             backup_root: certctl::ops::nginx::backup_root(ctx.local.layout().root()),
             served_wait: Duration::from_secs(10),
@@ -73,14 +78,14 @@ impl RenewFlags {
 
     /// The metrics file and the failure hook, after every run.
     pub fn after_run(&self, report: &RenewReport, ctx: &Ctx) -> Result<(), Error> {
-        if let Some(hook) = &self.on_failure_hook {
+        if let Some(hook) = ctx.settings.value(Key::OnFailureHook) {
             for failed in report.failures() {
                 run_failure_hook(hook, failed);
             }
         }
-        if let Some(path) = &self.metrics_file {
+        if let Some(path) = ctx.settings.path(Key::MetricsFile) {
             let text = certctl::ops::list::metrics(&*ctx.store, certctl::clock::unix_now())?;
-            write_metrics(path, &text)?;
+            write_metrics(&path, &text)?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! deploy hook, run with the certificate's name and live paths.
 
 use std::ffi::OsString;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
@@ -129,11 +130,16 @@ pub struct Expected<'a> {
 
 /// What nginx serves after a reload, per name and address: `nginx -T`, off the async runtime.
 pub async fn served_blocks(nginx: &Nginx) -> Vec<ServerBlock> {
+    try_served_blocks(nginx).await.unwrap_or_default()
+}
+
+/// [`served_blocks`], saying why `nginx -T` failed when it did.
+pub async fn try_served_blocks(nginx: &Nginx) -> Result<Vec<ServerBlock>, String> {
     let nginx = nginx.clone();
     super::blocking(move || nginx.dump())
         .await
         .map(|text: String| crate::nginx::dump::server_blocks(&text))
-        .unwrap_or_default()
+        .map_err(|e| e.to_string())
 }
 
 /// Checks that nginx serves each expected serial, with a chain that verifies, on every address
@@ -146,9 +152,10 @@ pub async fn check_served_all(
     wait: Duration,
 ) -> Vec<(usize, String)> {
     let roots: Vec<_> = expected.iter().map(|e| served_roots(e.record)).collect();
+    let anchors: Vec<_> = roots.iter().map(|r| verify::Anchors::new(r)).collect();
     let mut failed = Vec::new();
     for (i, e) in expected.iter().enumerate() {
-        if let Err(problem) = check_served(e.record, e.serial, blocks, &roots[i], wait).await {
+        if let Err(problem) = check_served(e.record, e.serial, blocks, &anchors[i], wait).await {
             failed.push((i, problem));
         }
     }
@@ -157,7 +164,15 @@ pub async fn check_served_all(
 
 /// The roots a served chain must lead to: the system's plus the certificate's CA bundle.
 fn served_roots(record: &RenewalRecord) -> Vec<CertificateDer<'static>> {
-    let mut roots = trust::system_roots();
+    with_bundle(trust::system_roots(), record)
+}
+
+/// `system` (the system's roots, read once by the caller) plus the certificate's CA bundle.
+pub(crate) fn with_bundle(
+    system: Vec<CertificateDer<'static>>,
+    record: &RenewalRecord,
+) -> Vec<CertificateDer<'static>> {
+    let mut roots = system;
     if let Some(bundle) = &record.ca_bundle {
         match trust::load_bundle(bundle) {
             Ok(extra) => roots.extend(extra),
@@ -167,6 +182,79 @@ fn served_roots(record: &RenewalRecord) -> Vec<CertificateDer<'static>> {
     roots
 }
 
+/// Every address nginx terminates TLS on for `host`, sorted, each once.
+pub(crate) fn tls_targets(blocks: &[ServerBlock], host: &str) -> Vec<SocketAddr> {
+    let mut targets: Vec<SocketAddr> = blocks
+        .iter()
+        .filter(|b| b.serves(host))
+        .flat_map(|b| b.tls_targets.iter().copied())
+        .collect();
+    targets.sort();
+    targets.dedup();
+    targets
+}
+
+/// Why an address does not serve the expected certificate for a name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unserved {
+    /// No TLS handshake (refused, timed out, a TLS alert).
+    Handshake(String),
+    /// Another certificate: its serial.
+    OtherSerial {
+        /// What the server presented.
+        served: String,
+        /// What it should present.
+        expected: String,
+    },
+    /// The expected serial, with a chain that does not verify for the name.
+    Chain(String),
+}
+
+impl std::fmt::Display for Unserved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Handshake(e) | Self::Chain(e) => f.write_str(e),
+            Self::OtherSerial { served, expected } => {
+                write!(f, "serves serial {served}, not the new {expected}")
+            }
+        }
+    }
+}
+
+/// One handshake to `addr` with SNI `host`, bounded by `timeout` (connect and handshake, on the
+/// blocking pool): it must present `serial` with a chain that verifies for `host` against
+/// `anchors` (the roots, made ready once).
+pub(crate) async fn served_verdict(
+    record: &RenewalRecord,
+    host: &str,
+    addr: SocketAddr,
+    serial: &str,
+    anchors: &verify::Anchors<'_>,
+    timeout: Duration,
+) -> Result<(), Unserved> {
+    let host_owned = host.to_owned();
+    let chain =
+        super::blocking(move || crate::audit::served::served_chain(addr, &host_owned, timeout))
+            .await
+            .map_err(Unserved::Handshake)?;
+    let leaf = chain
+        .first()
+        .ok_or_else(|| Unserved::Handshake("no certificate presented".into()))?;
+    let info = verify::cert_info(leaf).map_err(|e| Unserved::Handshake(e.to_string()))?;
+    if info.serial != serial {
+        return Err(Unserved::OtherSerial {
+            served: info.serial,
+            expected: serial.to_owned(),
+        });
+    }
+    // Let's Encrypt staging's roots are untrusted by design: the serial is the check.
+    if record.server == LETS_ENCRYPT_STAGING {
+        return Ok(());
+    }
+    verify::check_anchored(&chain, anchors, Some(host), crate::clock::unix_now())
+        .map_err(|e| Unserved::Chain(e.to_string()))
+}
+
 /// A TLS handshake to every name on every address nginx listens on for it must present the new
 /// serial, with a chain that verifies for that name. A reload is graceful: old workers may
 /// answer for a moment, so each address gets up to `wait`.
@@ -174,17 +262,11 @@ async fn check_served(
     record: &RenewalRecord,
     serial: &str,
     blocks: &[ServerBlock],
-    roots: &[CertificateDer<'static>],
+    anchors: &verify::Anchors<'_>,
     wait: Duration,
 ) -> Result<(), String> {
     for host in &record.domains {
-        let mut targets: Vec<std::net::SocketAddr> = blocks
-            .iter()
-            .filter(|b| b.serves(host))
-            .flat_map(|b| b.tls_targets.iter().copied())
-            .collect();
-        targets.sort();
-        targets.dedup();
+        let targets = tls_targets(blocks, host);
         if targets.is_empty() {
             return Err(format!(
                 "nginx has no TLS server for {host} after the reload"
@@ -193,27 +275,9 @@ async fn check_served(
         for addr in targets {
             let deadline = tokio::time::Instant::now() + wait;
             loop {
-                let host_owned = host.clone();
-                let got = super::blocking(move || {
-                    crate::audit::served::served_chain(addr, &host_owned, Duration::from_secs(5))
-                })
-                .await;
-                let verdict = got.and_then(|chain| {
-                    let leaf = chain.first().ok_or("no certificate presented")?;
-                    let info = verify::cert_info(leaf).map_err(|e| e.to_string())?;
-                    if info.serial != serial {
-                        return Err(format!(
-                            "serves serial {}, not the new {serial}",
-                            info.serial
-                        ));
-                    }
-                    // Let's Encrypt staging's roots are untrusted by design: the serial is the check.
-                    if record.server == LETS_ENCRYPT_STAGING {
-                        return Ok(());
-                    }
-                    verify::check_trusted(&chain, roots, Some(host), crate::clock::unix_now())
-                        .map_err(|e| e.to_string())
-                });
+                let verdict =
+                    served_verdict(record, host, addr, serial, anchors, Duration::from_secs(5))
+                        .await;
                 match verdict {
                     Ok(()) => break,
                     Err(e) if tokio::time::Instant::now() >= deadline => {

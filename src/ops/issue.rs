@@ -25,8 +25,10 @@ pub struct IssueRequest {
     pub name: String,
     /// Identifiers, first is the primary.
     pub identifiers: Vec<Identifier>,
-    /// Key type; None means the reused key's type, or ECDSA P-256 for a new key.
+    /// Key type asked for; None means the reused key's type, or `default_key_type` for a new key.
     pub key_type: Option<KeyType>,
+    /// The key type of a new key when none is asked for (the config file's `acme.key_type`).
+    pub default_key_type: KeyType,
     /// Keep the live key if there is one.
     pub reuse_key: bool,
     /// The ACME profile (`--profile`), when the CA offers profiles.
@@ -66,6 +68,7 @@ impl IssueRequest {
             name: record.name.clone(),
             identifiers,
             key_type: Some(record.key_type),
+            default_key_type: record.key_type,
             reuse_key: record.reuse_key,
             dual: record.dual,
             profile: record.profile.clone(),
@@ -275,7 +278,7 @@ async fn preflight(
         .as_ref()
         .map(PrivateKey::key_type)
         .or(req.key_type)
-        .unwrap_or_default();
+        .unwrap_or(req.default_key_type);
     if let (Some(key), Some(asked)) = (&reused, req.key_type)
         && key.key_type() != asked
     {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::config::Responder;
 use crate::keys::KeyType;
-use crate::renewal::due::{self, Inputs, Reason, Window};
+use crate::renewal::due::{self, FailureKind, Inputs, Reason, Window};
 use crate::renewal::state::{LastResult, RenewalState};
 use crate::store::{CertStore, KeySlot};
 use crate::verify;
@@ -97,6 +97,8 @@ pub struct RenewalView {
     pub last_result: Option<LastResult>,
     /// Why it failed.
     pub last_error: Option<String>,
+    /// How the last failure is expected to behave (`needs-attention`: it will not fix itself).
+    pub failure_kind: Option<FailureKind>,
     /// Consecutive failures.
     pub failures: u32,
     /// No retry before then (backoff).
@@ -202,6 +204,9 @@ fn view(state: &RenewalState, info: &verify::CertInfo, cert_id: &str, now: i64) 
         last_attempt: state.last_attempt,
         last_result: state.last_result,
         last_error: state.last_error.clone(),
+        failure_kind: state
+            .failure_kind
+            .filter(|_| state.last_result == Some(LastResult::Failed)),
         failures: state.failures,
         next_retry: state.next_retry,
     }
@@ -308,6 +313,7 @@ mod tests {
             last_attempt: Some(50),
             last_result: Some(LastResult::Failed),
             last_error: Some("boom".into()),
+            failure_kind: Some(FailureKind::Transient),
             failures: 2,
             next_retry: Some(650),
         });

@@ -14,6 +14,7 @@ pub mod nginx;
 pub mod renew;
 pub mod repoint;
 pub mod revoke;
+pub mod status;
 pub mod verify;
 
 use crate::Error;

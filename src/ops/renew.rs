@@ -533,7 +533,7 @@ async fn deploy(
     let to_check = |p: &Option<Pending>| {
         p.as_ref()
             .filter(|p| !p.served)
-            .and_then(|p| nginx_of(&p.record))
+            .and_then(|p| p.record.served_by())
             .cloned()
     };
     let mut instances: Vec<Nginx> = Vec::new();
@@ -648,15 +648,6 @@ async fn deploy(
         .await;
         drop(p);
     }
-}
-
-/// The nginx that serves a certificate: certctl's site's, or the user's own (after an import).
-fn nginx_of(record: &RenewalRecord) -> Option<&Nginx> {
-    record
-        .nginx
-        .as_ref()
-        .map(|site| &site.nginx)
-        .or(record.reload_nginx.as_ref())
 }
 
 /// True when nginx's complaint names one of this certificate's live files: the failure is the

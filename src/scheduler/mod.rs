@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod cron;
+pub mod daemon;
 pub mod systemd;
 
 /// Installing or inspecting the timer failed.

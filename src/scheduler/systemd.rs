@@ -305,21 +305,43 @@ pub fn uninstall(root: &Path) -> Result<Vec<PathBuf>, SchedulerError> {
     Ok(removed)
 }
 
-/// One line on the timer: installed or not, and its next run when systemd knows it.
-pub fn status(root: &Path) -> Result<String, SchedulerError> {
-    let timer = unit_dir(root).join(TIMER);
-    if !timer.exists() {
-        return Ok(format!(
-            "not installed ({} is missing); run `certctl schedule install`",
-            timer.display()
-        ));
+/// What systemd says about certctl's timer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TimerState {
+    /// The timer unit file.
+    pub unit: PathBuf,
+    /// The unit file exists.
+    pub installed: bool,
+    /// systemd runs here (so the fields below could be asked).
+    pub systemd: bool,
+    /// ActiveState (`active`, `inactive`).
+    pub active: Option<String>,
+    /// UnitFileState (`enabled`, `disabled`).
+    pub enabled: Option<String>,
+    /// NextElapseUSecRealtime, as systemd prints it.
+    pub next_run: Option<String>,
+    /// LastTriggerUSec, as systemd prints it.
+    pub last_run: Option<String>,
+}
+
+/// The timer: installed or not, and its state and runs when systemd knows them.
+pub fn timer_state(root: &Path) -> Result<TimerState, SchedulerError> {
+    // `schedule install`'s unit, else the package's (shipped in /usr/lib, enabled by hand).
+    let candidates = [
+        unit_dir(root).join(TIMER),
+        root.join("usr/lib/systemd/system").join(TIMER),
+        root.join("lib/systemd/system").join(TIMER),
+    ];
+    let found = candidates.iter().find(|p| p.exists());
+    let mut state = TimerState {
+        installed: found.is_some(),
+        unit: found.unwrap_or(&candidates[0]).clone(),
+        ..TimerState::default()
+    };
+    if !state.installed || !systemctl_usable(root) {
+        return Ok(state);
     }
-    if !systemctl_usable(root) {
-        return Ok(format!(
-            "installed at {}; systemd is not running here, so no next run is known",
-            timer.display()
-        ));
-    }
+    state.systemd = true;
     let show = systemctl(&[
         "show",
         TIMER,
@@ -329,15 +351,37 @@ pub fn status(root: &Path) -> Result<String, SchedulerError> {
         show.lines()
             .find_map(|l| l.strip_prefix(&format!("{key}=")))
             .filter(|v| !v.is_empty())
-            .unwrap_or("n/a")
-            .to_owned()
+            .map(str::to_owned)
     };
+    state.active = value("ActiveState");
+    state.enabled = value("UnitFileState");
+    state.next_run = value("NextElapseUSecRealtime");
+    state.last_run = value("LastTriggerUSec");
+    Ok(state)
+}
+
+/// One line on the timer: installed or not, and its next run when systemd knows it.
+pub fn status(root: &Path) -> Result<String, SchedulerError> {
+    let state = timer_state(root)?;
+    if !state.installed {
+        return Ok(format!(
+            "not installed ({} is missing); run `certctl schedule install`",
+            state.unit.display()
+        ));
+    }
+    if !state.systemd {
+        return Ok(format!(
+            "installed at {}; systemd is not running here, so no next run is known",
+            state.unit.display()
+        ));
+    }
+    let or_na = |v: &Option<String>| v.clone().unwrap_or_else(|| "n/a".into());
     Ok(format!(
         "{TIMER}: {} ({}), next run {}, last run {}",
-        value("ActiveState"),
-        value("UnitFileState"),
-        value("NextElapseUSecRealtime"),
-        value("LastTriggerUSec")
+        or_na(&state.active),
+        or_na(&state.enabled),
+        or_na(&state.next_run),
+        or_na(&state.last_run)
     ))
 }
 

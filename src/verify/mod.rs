@@ -202,11 +202,34 @@ pub fn check_trusted(
     name: Option<&str>,
     now_unix: i64,
 ) -> Result<(), VerifyError> {
+    check_anchored(chain, &Anchors::new(roots), name, now_unix)
+}
+
+/// Roots made ready for path building once, for many checks against the same roots (a root that
+/// does not parse is left out).
+pub struct Anchors<'a>(Vec<rustls_pki_types::TrustAnchor<'a>>);
+
+impl<'a> Anchors<'a> {
+    /// The anchors of `roots`.
+    pub fn new(roots: &'a [CertificateDer<'a>]) -> Self {
+        Self(
+            roots
+                .iter()
+                .filter_map(|root| webpki::anchor_from_trusted_cert(root).ok())
+                .collect(),
+        )
+    }
+}
+
+/// [`check_trusted`] against roots already made [`Anchors`].
+pub fn check_anchored(
+    chain: &[CertificateDer<'_>],
+    anchors: &Anchors<'_>,
+    name: Option<&str>,
+    now_unix: i64,
+) -> Result<(), VerifyError> {
     let (leaf, intermediates) = chain.split_first().ok_or(VerifyError::Empty)?;
-    let anchors: Vec<_> = roots
-        .iter()
-        .filter_map(|root| webpki::anchor_from_trusted_cert(root).ok())
-        .collect();
+    let anchors = &anchors.0;
     let end_entity = webpki::EndEntityCert::try_from(leaf).map_err(|e| VerifyError::Parse {
         index: 0,
         reason: format!("{e:?}"),
@@ -219,7 +242,7 @@ pub fn check_trusted(
             rustls::crypto::aws_lc_rs::default_provider()
                 .signature_verification_algorithms
                 .all,
-            &anchors,
+            anchors,
             intermediates,
             now,
             webpki::KeyUsage::server_auth(),

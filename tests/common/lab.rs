@@ -147,7 +147,8 @@ impl Lab {
         format!("https://127.0.0.1:{}/dir", self.acme_port)
     }
 
-    /// The real certctl binary with `--state-dir` set and CERTCTL_* scrubbed from the env.
+    /// The real certctl binary with `--state-dir` set, CERTCTL_* scrubbed from the env and no
+    /// config file (CERTCTL_CONFIG=/dev/null; a test's own `--config` or CERTCTL_CONFIG wins).
     pub fn certctl<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
@@ -159,7 +160,9 @@ impl Lab {
                 cmd.env_remove(&key);
             }
         }
+        // The machine's /etc/certctl/certctl.toml, if it has one, is not the lab's.
         cmd.env("NO_COLOR", "1")
+            .env("CERTCTL_CONFIG", "/dev/null")
             .stdin(Stdio::null())
             .arg("--state-dir")
             .arg(&self.state_dir)

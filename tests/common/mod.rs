@@ -51,6 +51,51 @@ pub fn assert_ok(out: &Output) {
     );
 }
 
+/// The entry of a JSON array whose `field` is `value` (a certificate in `list --json`, a
+/// lineage in an import report, a setting in `config show --json`).
+pub fn entry<'a>(list: &'a serde_json::Value, field: &str, value: &str) -> &'a serde_json::Value {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list:#}"))
+        .iter()
+        .find(|e| e[field] == value)
+        .unwrap_or_else(|| panic!("no {field} {value:?} in {list:#}"))
+}
+
+/// `json` (a command's real `--json` output) is valid against `docs/schemas/NAME.schema.json`,
+/// checked by python3-jsonschema (the schema itself too).
+pub fn assert_schema(name: &str, json: &serde_json::Value) {
+    let schema =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/schemas/{name}.schema.json"));
+    let script = "import json, sys, jsonschema\n\
+        schema = json.load(open(sys.argv[1]))\n\
+        cls = jsonschema.validators.validator_for(schema)\n\
+        cls.check_schema(schema)\n\
+        errors = sorted(cls(schema).iter_errors(json.load(sys.stdin)), key=str)\n\
+        [print(list(e.absolute_path), e.message) for e in errors]\n\
+        sys.exit(1 if errors else 0)\n";
+    let mut child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&schema)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (apt-get install -y python3-jsonschema)");
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        json.to_string().as_bytes(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{name}.schema.json rejects the output:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+}
+
 /// File mode bits.
 pub fn mode(path: &Path) -> u32 {
     fs::metadata(path).unwrap().permissions().mode() & 0o777

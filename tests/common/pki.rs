@@ -87,16 +87,15 @@ pub fn aia_ca_issuers(urls: &[&str]) -> rcgen::CustomExtension {
     rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], tlv(0x30, &descriptions))
 }
 
-/// A CA ("BYO CA") and a leaf for `names`, valid from two days ago for `not_after_days` days,
-/// written to `dir` as cert.pem, ca.pem and key.pem.
-pub fn byo_pki(dir: &std::path::Path, names: &[&str], not_after_days: i64) {
-    use rcgen::{CertificateParams, KeyPair};
+/// A bring-your-own PKI in `dir`: `ca.pem` (a root, "BYO CA"), `cert.pem` for `names` valid from
+/// `valid_since_days` ago until `not_after_days` from now (negative: already expired), `key.pem`.
+pub fn byo_pki(dir: &std::path::Path, names: &[&str], valid_since_days: i64, not_after_days: i64) {
     let ca = TestCa::root("BYO CA");
     let key = KeyPair::generate().unwrap();
     let mut leaf =
         CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
     let now = time::OffsetDateTime::now_utc();
-    leaf.not_before = now - time::Duration::days(2);
+    leaf.not_before = now - time::Duration::days(valid_since_days);
     leaf.not_after = now + time::Duration::days(not_after_days);
     let cert = ca.sign(leaf, &key);
     std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();

@@ -72,7 +72,7 @@ fn fleet(dir: &Path) -> (Postgres, Node, Node) {
 fn install(node: &Node, dir: &Path, name: &str) -> Output {
     let pki = dir.join(format!("pki-{name}-{}", rand_tag()));
     std::fs::create_dir_all(&pki).unwrap();
-    crate::common::pki::byo_pki(&pki, &[name], 90);
+    crate::common::pki::byo_pki(&pki, &[name], 2, 90);
     let p = |f: &str| pki.join(f).display().to_string();
     node.certctl(&[
         "install-cert",
@@ -299,7 +299,7 @@ fn import_copies_a_state_directory_once_and_the_database_going_away_leaves_nodes
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_certctl"));
         let pki = dir.path().join(format!("pki-{name}"));
         std::fs::create_dir_all(&pki).unwrap();
-        crate::common::pki::byo_pki(&pki, &[name], 90);
+        crate::common::pki::byo_pki(&pki, &[name], 2, 90);
         let out = cmd
             .env_remove("CERTCTL_STORE")
             .arg("--state-dir")

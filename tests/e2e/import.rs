@@ -162,12 +162,7 @@ fn json(out: &Output) -> serde_json::Value {
 
 /// The report entry of lineage `name`.
 fn lineage<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    report["lineages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["name"] == name)
-        .unwrap_or_else(|| panic!("no {name} in {report:#}"))
+    crate::common::entry(&report["lineages"], "name", name)
 }
 
 /// `certctl import certbot --config-dir CONFIG --ca-bundle <lab CA>` plus `extra`, pointed at

@@ -33,7 +33,9 @@ fn the_account(lab: &Lab) -> Vec<u8> {
 fn list_json(lab: &Lab) -> serde_json::Value {
     let out = lab.certctl(["list", "--json"]).output().unwrap();
     assert_ok(&out);
-    serde_json::from_slice(&out.stdout).unwrap()
+    let list = serde_json::from_slice(&out.stdout).unwrap();
+    crate::common::assert_schema("list", &list);
+    list
 }
 
 #[test]

@@ -97,7 +97,7 @@ fn install_cert_brings_a_checked_certificate_into_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let s = state.to_str().unwrap();
-    crate::common::pki::byo_pki(dir.path(), &["byo.test", "www.byo.test"], 90);
+    crate::common::pki::byo_pki(dir.path(), &["byo.test", "www.byo.test"], 2, 90);
     // A SEC1 ("EC PRIVATE KEY") key, as many CAs' tools write it.
     let sec1 = dir.path().join("sec1.pem");
     let conv = Command::new("openssl")
@@ -137,7 +137,7 @@ fn install_cert_brings_a_checked_certificate_into_the_store() {
     // A key that does not belong to the certificate, or an expired certificate: exit 2, nothing changes.
     let before = std::fs::read(state.join("live/byo.test/fullchain.pem")).unwrap();
     let other = tempfile::tempdir().unwrap();
-    crate::common::pki::byo_pki(other.path(), &["byo.test"], 90);
+    crate::common::pki::byo_pki(other.path(), &["byo.test"], 2, 90);
     let out = certctl(&[
         "--state-dir",
         s,
@@ -155,7 +155,7 @@ fn install_cert_brings_a_checked_certificate_into_the_store() {
         stderr(&out)
     );
     let expired = tempfile::tempdir().unwrap();
-    crate::common::pki::byo_pki(expired.path(), &["byo.test"], -1);
+    crate::common::pki::byo_pki(expired.path(), &["byo.test"], 2, -1);
     let e = |f: &str| expired.path().join(f).display().to_string();
     let out = certctl(&[
         "--state-dir",
