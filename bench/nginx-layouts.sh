@@ -5,17 +5,16 @@
 # both), and the time. Runs in a private network namespace with only loopback, so the sites use
 # the real ports 80 and 443 as users have them. Each tool starts from the same files.
 #   bash bench/nginx-layouts.sh            results: bench/results/nginx-layouts.md
+# KEEP=1 keeps the work directory; LAYOUTS="deb one" runs those; CERTCTL_BIN=PATH uses that build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lab.sh
 [ -n "${CERTCTL_LAB_NETNS:-}" ] || unshare -n true 2>/dev/null || { echo "needs unshare -n (root)" >&2; exit 1; }
 lab_enter_netns bench/nginx-layouts.sh "$@"
-cargo build --release --locked -q
-CERTCTL="$PWD/target/release/certctl"
-OUT="$PWD/bench/results"; mkdir -p "$OUT"
-export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 LAB_HTTP_PORT=80
-W="$(mktemp -d /tmp/certctl-layouts.XXXXXX)"; chmod 755 "$W"
-trap 'lab_stop; [ -n "${KEEP:-}" ] || rm -rf "$W"' EXIT
+lab_bench_setup
+export LAB_HTTP_PORT=80
+chmod 755 "$W"   # nginx's workers read the sites' roots under it
+[ -z "${KEEP:-}" ] || trap 'lab_stop; echo "kept $W"' EXIT
 lab_start_pebble "$W"
 lab_start_nginx "$W" 80
 N="$LAB_NGINX"
@@ -63,12 +62,24 @@ grade() { # NAME: the grade certctl audit gives 127.0.0.1:443 for NAME, or "-" w
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["grade"])' 2>/dev/null || echo "-"
 }
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+page() { curl -s --max-time 5 --resolve "$1:80:127.0.0.1" "http://$1/" || true; }
+# NAME BEFORE: "yes" when HTTPS serves the page plain HTTP served before and plain HTTP answers
+# 301 to https://NAME/… ; else what differs.
+kept() {
+    local after code
+    after=$(curl -s --max-time 5 --cacert "$LAB_CA" --resolve "$1:443:127.0.0.1" "https://$1/" || true)
+    code=$(curl -s --max-time 5 -o /dev/null -w '%{http_code} %{redirect_url}' --resolve "$1:80:127.0.0.1" "http://$1/p?q" || true)
+    if [ "$after" != "$2" ]; then echo "page differs"
+    elif [ "$code" != "301 https://$1/p?q" ]; then echo "http: $code"
+    else echo yes; fi
+}
 
-printf '| layout | certctl issue --nginx | grade | ms | certbot --nginx --redirect --hsts | grade | ms |\n|---|---|---|---|---|---|---|\n' >"$OUT/nginx-layouts.md"
+printf '| layout | certctl issue --nginx | grade | same page, 301 | ms | certbot --nginx --redirect --hsts | grade | same page, 301 | ms |\n|---|---|---|---|---|---|---|---|---|\n' >"$OUT/nginx-layouts.md"
 for l in ${LAYOUTS:-deb proxy one multi two snake}; do
     read -r -a ns <<<"$(names "$l")"
     ds=(); for n in "${ns[@]}"; do ds+=(-d "$n"); done
     layout "$l"
+    before=$(page "${ns[0]}")
     flags=(--nginx $LAB_NGINX_FLAGS --server "$LAB_DIRECTORY" --ca-bundle "$LAB_CA" --agree-tos)
     t=$(date +%s%N)
     if "$CERTCTL" -q --state-dir "$W/state-$l" issue "${ns[0]}" "${ds[@]:2}" "${flags[@]}" >"$W/$l.certctl" 2>&1; then
@@ -78,8 +89,8 @@ for l in ${LAYOUTS:-deb proxy one multi two snake}; do
     else
         c_ok="FAILED: $(tail -1 "$W/$l.certctl" | cut -c1-80)"
     fi
-    c_ms=$(ms "$t"); c_grade=$(grade "${ns[0]}")
-    b_ok=skipped; b_grade=-; b_ms=-
+    c_ms=$(ms "$t"); c_grade=$(grade "${ns[0]}"); c_kept=$(kept "${ns[0]}" "$before")
+    b_ok=skipped; b_grade=-; b_ms=-; b_kept=-
     if [ "$certbot_ok" = 1 ]; then
         layout "$l"
         t=$(date +%s%N)
@@ -90,8 +101,8 @@ for l in ${LAYOUTS:-deb proxy one multi two snake}; do
         else
             b_ok="FAILED: $(grep -v '^$' "$W/$l.certbot" | tail -1 | cut -c1-80)"
         fi
-        b_ms=$(ms "$t"); sleep 0.3; b_grade=$(grade "${ns[0]}")
+        b_ms=$(ms "$t"); sleep 0.3; b_grade=$(grade "${ns[0]}"); b_kept=$(kept "${ns[0]}" "$before")
     fi
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$l" "$c_ok" "$c_grade" "$c_ms" "$b_ok" "$b_grade" "$b_ms" | tee -a "$OUT/nginx-layouts.md"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$l" "$c_ok" "$c_grade" "$c_kept" "$c_ms" "$b_ok" "$b_grade" "$b_kept" "$b_ms" | tee -a "$OUT/nginx-layouts.md"
 done
 cat "$OUT/nginx-layouts.md"

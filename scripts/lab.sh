@@ -104,7 +104,10 @@ JSON
 # with only a default server on 127.0.0.1:PORT. Sets LAB_NGINX (its prefix) and LAB_NGINX_FLAGS
 # (the certctl flags that point at it; add --http-port/--https-port/--listen yourself).
 lab_start_nginx() {
-    local dir="$1" port="$2"
+    local dir="$1" port="$2" listen="127.0.0.1:$2"
+    # On the real port 80 (a private namespace) sites listen on *:80 as users write them; a
+    # default server bound to 127.0.0.1:80 alone would keep nginx from binding *:80 on reload.
+    [ "$port" != 80 ] || listen=80
     LAB_NGINX="$dir/nginx"
     mkdir -p "$LAB_NGINX/tmp" "$LAB_NGINX/sites-available" "$LAB_NGINX/sites-enabled" "$LAB_NGINX/snippets" "$LAB_NGINX/acme"
     cat >"$LAB_NGINX/nginx.conf" <<NGINX
@@ -115,7 +118,7 @@ http {
     access_log $LAB_NGINX/access.log;
     client_body_temp_path $LAB_NGINX/tmp/body; proxy_temp_path $LAB_NGINX/tmp/proxy;
     fastcgi_temp_path $LAB_NGINX/tmp/fastcgi; uwsgi_temp_path $LAB_NGINX/tmp/uwsgi; scgi_temp_path $LAB_NGINX/tmp/scgi;
-    server { listen 127.0.0.1:$port default_server; return 404; }
+    server { listen $listen default_server; return 404; }
     include $LAB_NGINX/sites-enabled/*;
 }
 NGINX
