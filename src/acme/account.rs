@@ -55,18 +55,19 @@ pub async fn create(
     let contact = email.map(|e| format!("mailto:{e}"));
     let contacts: Vec<&str> = contact.iter().map(String::as_str).collect();
     let http = AcmeHttp::new(ca_bundle)?;
-    let (account, credentials) = Account::builder_with_http(Box::new(http))
-        .create(
-            &NewAccount {
-                contact: &contacts,
-                terms_of_service_agreed: true,
-                only_return_existing: false,
-            },
-            directory_url.to_owned(),
-            None,
-        )
-        .await
-        .map_err(|e| AcmeError::from_acme("the new account", directory_url, e))?;
+    let new_account = NewAccount {
+        contact: &contacts,
+        terms_of_service_agreed: true,
+        only_return_existing: false,
+    };
+    // A rejected nonce means nothing was registered: ask again (with a new key, which is fine).
+    let (account, credentials) = super::order::retry_bad_nonce(async || {
+        Account::builder_with_http(Box::new(http.clone()))
+            .create(&new_account, directory_url.to_owned(), None)
+            .await
+    })
+    .await
+    .map_err(|e| AcmeError::from_acme("the new account", directory_url, e))?;
     let json = serde_json::to_vec(&credentials).map_err(|e| AcmeError::Protocol(e.to_string()))?;
     Ok((account, json))
 }

@@ -41,7 +41,8 @@ const KEEPALIVE: Duration = Duration::from_secs(30);
 
 type Inner = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, BodyWrapper<Bytes>>;
 
-/// See the module docs.
+/// See the module docs. Clones share one connection pool.
+#[derive(Clone)]
 pub(crate) struct AcmeHttp {
     client: Inner,
     limits: Limits,

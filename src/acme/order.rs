@@ -100,10 +100,8 @@ where
 
     // Publish every token first, then self-check, then tell the CA: a failed self-check costs
     // the CA nothing.
-    let mut published = Vec::new();
-    let mut authorizations = order.authorizations();
-    while let Some(authz) = authorizations.next().await {
-        let mut authz = authz.map_err(|e| AcmeError::from_acme("the authorizations", url, e))?;
+    let mut published: Vec<PublishedToken> = Vec::new();
+    for_each_authorization(&mut order, url, async |mut authz| {
         let identifier = authz.identifier().to_string();
         match authz.status {
             AuthorizationStatus::Valid => {
@@ -111,7 +109,7 @@ where
                     Step::Challenge,
                     &format!("{identifier}: already authorized"),
                 );
-                continue;
+                return Ok(());
             }
             AuthorizationStatus::Pending => {}
             other => {
@@ -124,6 +122,9 @@ where
         let challenge = authz
             .challenge(ChallengeType::Http01)
             .ok_or_else(|| AcmeError::NoHttp01(identifier.clone()))?;
+        if published.iter().any(|p| p.token == challenge.token) {
+            return Ok(());
+        }
         let key_authorization = challenge.key_authorization();
         responder.publish(&challenge.token, key_authorization.as_str())?;
         published.push(PublishedToken {
@@ -134,7 +135,9 @@ where
             key_authorization: key_authorization.as_str().to_owned(),
         });
         progress.step(Step::Challenge, &format!("{identifier}: token published"));
-    }
+        Ok(())
+    })
+    .await?;
 
     if let Some(port) = plan.self_check_port
         && !published.is_empty()
@@ -143,18 +146,21 @@ where
         progress.step(Step::Challenge, "self-check passed");
     }
 
-    let mut authorizations = order.authorizations();
-    while let Some(authz) = authorizations.next().await {
-        let mut authz = authz.map_err(|e| AcmeError::from_acme("the authorizations", url, e))?;
-        if authz.status != AuthorizationStatus::Pending {
-            continue;
+    let mut answered = std::collections::HashSet::new();
+    for_each_authorization(&mut order, url, async |mut authz| {
+        if authz.status != AuthorizationStatus::Pending
+            || !answered.insert(authz.identifier().to_string())
+        {
+            return Ok(());
         }
         if let Some(mut challenge) = authz.challenge(ChallengeType::Http01) {
             retry_bad_nonce(async || challenge.set_ready().await)
                 .await
                 .map_err(|e| AcmeError::from_acme("the challenge", url, e))?;
         }
-    }
+        Ok(())
+    })
+    .await?;
 
     progress.step(Step::Validation, "waiting for the CA");
     // An invalid order may come back as a status or as the order's error document; either way
@@ -221,25 +227,50 @@ fn refuses_replaces(err: &instant_acme::Error) -> bool {
 /// for the requests that are safe to repeat: a badNonce means the request was not processed.
 /// The polls (order ready, certificate issued) are wrapped too: each is several signed
 /// requests, and three rejections in a row among a run's many requests is not rare with pebble.
-async fn retry_bad_nonce<T>(
+pub(super) async fn retry_bad_nonce<T>(
     mut request: impl AsyncFnMut() -> Result<T, instant_acme::Error>,
 ) -> Result<T, instant_acme::Error> {
     let mut tries = 0;
     loop {
         match request().await {
-            Err(instant_acme::Error::Api(problem))
-                if tries < 3
-                    && problem
-                        .r#type
-                        .as_deref()
-                        .is_some_and(|t| t.ends_with(":badNonce")) =>
-            {
+            Err(e) if tries < 3 && is_bad_nonce(&e) => {
                 tries += 1;
                 tracing::debug!("the CA rejected a nonce again; retrying");
             }
             other => return other,
         }
     }
+}
+
+/// Calls `visit` on each of the order's authorizations. Each is a signed fetch: when the CA
+/// rejects a nonce more often than instant-acme retries, the list is read again from the start,
+/// so `visit` must do nothing twice.
+async fn for_each_authorization(
+    order: &mut instant_acme::Order,
+    url: &str,
+    mut visit: impl AsyncFnMut(instant_acme::AuthorizationHandle<'_>) -> Result<(), AcmeError>,
+) -> Result<(), AcmeError> {
+    let mut rejected = 0;
+    'fetch: loop {
+        let mut authorizations = order.authorizations();
+        while let Some(authz) = authorizations.next().await {
+            let authz = match authz {
+                Err(e) if is_bad_nonce(&e) && rejected < 3 => {
+                    rejected += 1;
+                    continue 'fetch;
+                }
+                other => other.map_err(|e| AcmeError::from_acme("the authorizations", url, e))?,
+            };
+            visit(authz).await?;
+        }
+        return Ok(());
+    }
+}
+
+/// The CA rejected the request's nonce (RFC 8555 section 6.5): it did not process the request.
+fn is_bad_nonce(err: &instant_acme::Error) -> bool {
+    matches!(err, instant_acme::Error::Api(problem)
+        if problem.r#type.as_deref().is_some_and(|t| t.ends_with(":badNonce")))
 }
 
 /// After an order went invalid: which identifiers failed, with the CA's reason for each.

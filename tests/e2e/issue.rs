@@ -656,3 +656,27 @@ fn a_chain_to_a_root_outside_the_bundle_is_refused_before_anything_goes_live() {
         "nothing was installed"
     );
 }
+
+/// A CA that rejects nonces far more often than pebble's default: every signed request (the
+/// account, the order, each authorization fetched, each challenge, the polls, the CSR, the
+/// download) is asked again until the CA takes it. With a third of nonces rejected, instant-acme's
+/// own two retries leave about one request in 37 failing; five issuances of three names make
+/// dozens of signed requests.
+#[test]
+fn issues_while_the_ca_rejects_a_third_of_nonces() {
+    let lab = Lab::with(LabOptions {
+        nonce_reject: Some(33),
+        authz_reuse: Some(0),
+        ..LabOptions::default()
+    });
+    for i in 0..5 {
+        let (a, b, c) = (
+            format!("n{i}.test"),
+            format!("www.n{i}.test"),
+            format!("m.n{i}.test"),
+        );
+        let out = lab.issue_standalone(&[&a, &b, &c], &[]);
+        assert_ok(&out);
+        lab.assert_chain_verifies(&a);
+    }
+}
