@@ -3,7 +3,9 @@
 # concurrent renews, the daemon and the timer together, nginx failing for another site, many dry
 # runs creating one account, the record killed on either side of the swap, a corrupt record, a
 # full disk, and CA faults (stalled, reset and endless bodies, bodies past the cap, storms of 500s
-# and of badNonce).
+# and of badNonce), nginx failing to reload, many issuances against pebble's defaults, and the
+# audit against hostile TLS servers (silent, trickling, garbage, reset, endless, plain HTTP,
+# oversized records).
 # Prints one table row per fault: trials, live sets torn, certificates lost, duplicate deploys,
 # hangs, longest run. Uses the debug build (the failpoints are compiled into debug builds only).
 #   bash bench/faults.sh [TRIALS=5]          results: bench/results/faults.md
@@ -13,7 +15,7 @@ TRIALS="${1:-5}"
 OUT="$PWD/bench/results"; mkdir -p "$OUT"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
-CERTCTL_FAULT_TRIALS="$TRIALS" cargo test --locked --test e2e faults:: -- --nocapture --test-threads 1 >"$log" 2>&1 || true
+CERTCTL_FAULT_TRIALS="$TRIALS" cargo test --locked --test e2e -- faults:: hostile:: --nocapture --test-threads 1 >"$log" 2>&1 || true
 {
     echo "# Fault matrix ($(date -u +%Y-%m-%d), $TRIALS trials per row)"
     echo

@@ -16,12 +16,17 @@ pub enum EnvVar {
     Set(String),
     /// Set on some paths through the settings and not others, or to different values: why.
     Unknown(String),
+    /// Certainly unset (recorded only where an unlisted variable would read as unknown).
+    Unset,
 }
 
 /// The process environment as the settings see it while they run (`os.environ`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Environ {
     vars: BTreeMap<String, EnvVar>,
+    /// Some(why): a variable not in `vars` may be set, for this reason (after
+    /// `os.environ.update(<unknown>)` or `read_env(<a file certctl cannot read>)`).
+    others: Option<String>,
 }
 
 impl Environ {
@@ -29,22 +34,29 @@ impl Environ {
     pub fn new(vars: impl IntoIterator<Item = (String, String)>) -> Self {
         Self {
             vars: vars.into_iter().map(|(k, v)| (k, EnvVar::Set(v))).collect(),
+            others: None,
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<Result<&str, &str>> {
+        match self.vars.get(name) {
+            Some(EnvVar::Set(s)) => Some(Ok(s.as_str())),
+            Some(EnvVar::Unknown(why)) => Some(Err(why.as_str())),
+            Some(EnvVar::Unset) => None,
+            None => self.others.as_deref().map(Err),
         }
     }
 
     /// The variable: Some(Ok(value)) when set, Some(Err(why)) when unknowable, None when unset.
     pub fn get(&self, name: &str) -> Option<Result<&str, &str>> {
-        self.vars.get(name).map(|v| match v {
-            EnvVar::Set(s) => Ok(s.as_str()),
-            EnvVar::Unknown(why) => Err(why.as_str()),
-        })
+        self.lookup(name)
     }
 
     /// `name in os.environ`: None when unknowable.
     pub fn contains(&self, name: &str) -> Option<bool> {
-        match self.vars.get(name) {
-            Some(EnvVar::Set(_)) => Some(true),
-            Some(EnvVar::Unknown(_)) => None,
+        match self.lookup(name) {
+            Some(Ok(_)) => Some(true),
+            Some(Err(_)) => None,
             None => Some(false),
         }
     }
@@ -56,12 +68,21 @@ impl Environ {
 
     /// `os.environ.setdefault(name, value)`: sets it only when unset.
     pub fn set_default(&mut self, name: &str, value: EnvVar) {
-        self.vars.entry(name.to_owned()).or_insert(value);
+        let now = match self.lookup(name) {
+            Some(Ok(_)) => return,
+            // Maybe set already, maybe not: the old value or this one.
+            Some(Err(why)) => EnvVar::Unknown(why.to_owned()),
+            None => value,
+        };
+        self.vars.insert(name.to_owned(), now);
     }
 
     /// `del os.environ[name]` / `os.environ.pop(name)`.
     pub fn remove(&mut self, name: &str) {
-        self.vars.remove(name);
+        match self.others {
+            Some(_) => self.vars.insert(name.to_owned(), EnvVar::Unset),
+            None => self.vars.remove(name),
+        };
     }
 
     /// After two possible paths through the settings: what both agree on stays known, the
@@ -69,12 +90,34 @@ impl Environ {
     pub fn merge(&mut self, other: &Environ, why: &str) {
         let names: Vec<String> = self.vars.keys().chain(other.vars.keys()).cloned().collect();
         for name in names {
-            let (a, b) = (self.vars.get(&name), other.vars.get(&name));
-            if a != b {
+            if self.lookup(&name) != other.lookup(&name) {
                 self.vars
                     .insert(name, EnvVar::Unknown(format!("set {why}")));
             }
         }
+        if self.others.is_none() {
+            self.others = other.others.clone();
+        }
+    }
+
+    /// After something certctl cannot read set variables only where they were unset
+    /// (`read_env` of an unknown file): the set ones stay, any other may now be set, for `why`.
+    pub fn may_set_unset(&mut self, why: &str) {
+        for value in self.vars.values_mut() {
+            if *value == EnvVar::Unset {
+                *value = EnvVar::Unknown(why.to_owned());
+            }
+        }
+        self.others = Some(why.to_owned());
+    }
+
+    /// After code certctl cannot follow changed the environment: every variable may be set,
+    /// to anything, for `why`.
+    pub fn forget(&mut self, why: &str) {
+        for value in self.vars.values_mut() {
+            *value = EnvVar::Unknown(why.to_owned());
+        }
+        self.others = Some(why.to_owned());
     }
 }
 

@@ -1426,11 +1426,9 @@ impl Evaluator<'_> {
         self.forget_env(&why);
     }
 
-    /// Every variable set so far becomes unknown for `why`.
+    /// Every variable, set so far or not, may now be set, for `why`.
     fn forget_env(&mut self, why: &str) {
-        let mut unknown = Environ::default();
-        unknown.merge(&self.env, why);
-        self.env = unknown;
+        self.env.forget(why);
     }
 
     /// `os.environ[name]`: the variable, or KeyError.
@@ -1570,6 +1568,9 @@ impl Evaluator<'_> {
     /// `environ.Env.read_env(path=None, overwrite=False, **overrides)`: with no path, the
     /// `.env` beside the calling file.
     fn read_env(&mut self, f: &Frame<'_>, path: Option<Value>, kwargs: &[(String, Value)]) {
+        let overwrite = kwargs
+            .iter()
+            .any(|(k, v)| k == "overwrite" && v.truthy() == Some(true));
         let path = match path.or_else(|| {
             kwargs
                 .iter()
@@ -1584,13 +1585,14 @@ impl Evaluator<'_> {
                     "read_env() of a file certctl cannot know ({})",
                     f.file.display()
                 );
-                self.forget_env(&why);
+                match overwrite {
+                    true => self.forget_env(&why),
+                    // read_env never replaces a variable already set.
+                    false => self.env.may_set_unset(&format!("set by {why}")),
+                }
                 return;
             }
         };
-        let overwrite = kwargs
-            .iter()
-            .any(|(k, v)| k == "overwrite" && v.truthy() == Some(true));
         let overrides: Vec<(String, String)> = kwargs
             .iter()
             .filter(|(k, _)| {
@@ -2128,5 +2130,40 @@ FMT = "{}://{host}".format("https", host="a.test")
         assert!(value(&s, "DEBUG").unknown().is_some());
         assert!(value(&s, "SECURE_SSL_REDIRECT").unknown().is_some());
         assert_eq!(value(&s, "LATER"), &Value::Int(1));
+    }
+
+    /// After `os.environ.update(<unknown>)` any variable may be set, not only the ones set
+    /// before; after `read_env(<unknown file>)` (which never overwrites) the set ones stay and
+    /// any unset one may be set; `del` makes one certain again.
+    #[test]
+    fn unknown_environment_updates_leave_unset_variables_unknown() {
+        let s = eval(
+            vec![(
+                "/p/site/settings.py",
+                "import os\nos.environ.update(load_secrets())\nDEBUG = 'DJANGO_DEBUG' in os.environ\nA = os.environ.get('HOST', 'x')\ndel os.environ['GONE']\nB = 'GONE' in os.environ\n",
+            )],
+            &[("KEPT", "1")],
+        );
+        assert!(
+            matches!(value(&s, "DEBUG"), Value::Unknown(_)),
+            "{:?}",
+            value(&s, "DEBUG")
+        );
+        assert!(matches!(value(&s, "A"), Value::Unknown(_)));
+        assert_eq!(value(&s, "B"), &Value::Bool(false));
+
+        let s = eval(
+            vec![(
+                "/p/site/settings.py",
+                "import environ, os\nenv = environ.Env()\nenv.read_env(os.environ.get('ENV_FILE_PATH_SET_BY_DEPLOY', find()))\nKEPT = os.environ['KEPT']\nDEBUG = env.bool('DJANGO_DEBUG', default=False)\n",
+            )],
+            &[("KEPT", "1")],
+        );
+        assert_eq!(value(&s, "KEPT"), &Value::Str("1".into()));
+        assert!(
+            matches!(value(&s, "DEBUG"), Value::Unknown(_)),
+            "{:?}",
+            value(&s, "DEBUG")
+        );
     }
 }

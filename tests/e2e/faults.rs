@@ -312,9 +312,90 @@ fn nginx_failing_for_another_site_rolls_nothing_back() {
         after,
         "no new order"
     );
-    let mut row = Row::default();
+    let mut row = Row {
+        trials: 1,
+        ..Row::default()
+    };
     judge(&lab, name, &mut row);
+    row.print("nginx -t failing for another site");
     assert_eq!((row.torn, row.lost, row.duplicate_deploys), (0, 0, 0));
+}
+
+/// nginx cannot be reloaded (its reload command fails, as when nginx is down): the renewed
+/// certificate stays live, nothing is rolled back, the run says why and fails; once reloads work
+/// again the next run deploys that version, once, without ordering again.
+#[test]
+fn a_failing_reload_rolls_nothing_back_and_the_next_run_deploys_once() {
+    let lab = Lab::managed_nginx();
+    let name = "reload.test";
+    let broken = lab.dir.path().join("reload-is-broken");
+    let p = &lab.nginx_prefix;
+    let reload = format!(
+        "test ! -e {} && nginx -p {} -c {} -s reload",
+        broken.display(),
+        p.display(),
+        p.join("nginx.conf").display()
+    );
+    let mut issue = issue_command(&lab, name);
+    issue.args(["--reload-cmd", &reload]);
+    assert_ok(&issue.output().unwrap());
+    let before = fs::read_link(lab.live(name)).unwrap();
+
+    let mut row = Row {
+        trials: 1,
+        ..Row::default()
+    };
+    fs::write(&broken, "").unwrap();
+    let out = run_bounded(lab.certctl(["renew", "--force"]), &mut row).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing was rolled back"),
+        "{}",
+        stderr(&out)
+    );
+    let after = fs::read_link(lab.live(name)).unwrap();
+    assert_ne!(after, before, "the new certificate stays live");
+
+    fs::remove_file(&broken).unwrap();
+    let out = run_bounded(lab.certctl(["renew"]), &mut row).unwrap();
+    assert_ok(&out);
+    assert_eq!(
+        fs::read_link(lab.live(name)).unwrap(),
+        after,
+        "no new order"
+    );
+    judge(&lab, name, &mut row);
+    row.print("nginx reload failing, then working again");
+    assert_eq!(
+        (row.torn, row.lost, row.duplicate_deploys, row.hangs),
+        (0, 0, 0, 0),
+        "{row:?}"
+    );
+}
+
+/// pebble's defaults (5% of nonces rejected, half the authorizations reused) over many
+/// issuances: every one succeeds and is whole.
+#[test]
+fn many_issuances_against_pebbles_defaults_all_succeed() {
+    let lab = Lab::start();
+    let mut row = Row::default();
+    for i in 0..20 * trials() {
+        let name = format!("many{i}.test");
+        row.trials += 1;
+        let port = lab.http_port.to_string();
+        let www = format!("www.{name}");
+        let cmd = lab.issue_command(&[&name, &www], &["--standalone", "--http-port", &port]);
+        match run_bounded(cmd, &mut row) {
+            Some(out) if out.status.success() && !live_set_intact(&lab, &name) => row.torn += 1,
+            Some(out) if !out.status.success() => {
+                eprintln!("{name}: {}", stderr(&out));
+                row.lost += 1;
+            }
+            _ => {}
+        }
+    }
+    row.print("issuances against pebble's defaults (5% badNonce, 50% authz reuse)");
+    assert_eq!((row.torn, row.lost, row.hangs), (0, 0, 0), "{row:?}");
 }
 
 #[test]
@@ -332,6 +413,8 @@ fn dry_runs_of_several_certificates_without_a_stored_account_do_not_hang() {
         lab.certctl(["renew", "--dry-run", "--server", &url, "--concurrency", "3"]),
         &mut row,
     );
+    row.trials = 1;
+    row.print("renew --dry-run of 3 certificates, no stored account");
     assert_eq!(row.hangs, 0, "renew --dry-run hung on the account lock");
     let out = out.unwrap();
     assert_ok(&out);
