@@ -114,7 +114,11 @@ fn check(args: CheckArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         process_env: std::env::vars().collect(),
     };
     // With --url and no project here, only the live site is checked.
-    let project = match project::check(&request) {
+    // The nginx sites certctl manages for the project are checked against its settings.
+    let sites = |settings: &certctl::django::settings::Settings| {
+        certctl::ops::django::managed_sites(&*ctx.store, settings)
+    };
+    let project = match project::check_with_sites(&request, &sites) {
         Err(DjangoError::NoProject(_)) if args.url.is_some() && args.project.is_none() => None,
         other => Some(other?),
     };

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::settings::{Settings, Value};
 use crate::finding::{self, Severity};
+use crate::nginx::proxied::Proxying;
 
 /// One finding about a setting: the common shape (ID `security.W004`, Django's own, or
 /// `certctl.D001`; severity; message; fix) and where the value came from.
@@ -47,6 +48,39 @@ pub struct Context {
     pub default_admin: Option<(PathBuf, usize)>,
     /// The project's templates: (file, text).
     pub templates: Vec<(PathBuf, String)>,
+    /// The nginx sites certctl manages for this project.
+    pub sites: Vec<ProxySite>,
+}
+
+/// An nginx site certctl manages for the project (a certificate whose names the project's
+/// ALLOWED_HOSTS allows): its name, and each `proxy_pass` of its TLS server with the headers
+/// that go with it.
+#[derive(Clone, Debug)]
+pub struct ProxySite {
+    /// The certificate's name.
+    pub name: String,
+    /// What the TLS server for the name passes on.
+    pub proxying: Vec<Proxying>,
+}
+
+/// Whether ALLOWED_HOSTS lets `host` through, as Django's `validate_host` decides (`*`, a
+/// leading-dot pattern for a domain and its subdomains, else exact, case-insensitive).
+pub fn allows_host(settings: &Settings, host: &str) -> Option<bool> {
+    let r = Reader { settings };
+    let Ok(Value::List(patterns)) = r.value("ALLOWED_HOSTS") else {
+        return None;
+    };
+    let host = host.to_ascii_lowercase();
+    let mut allowed = false;
+    for pattern in &patterns {
+        let pattern = pattern.as_str()?.to_ascii_lowercase();
+        allowed |= pattern == "*"
+            || pattern == host
+            || pattern
+                .strip_prefix('.')
+                .is_some_and(|domain| host == domain || host.ends_with(&pattern));
+    }
+    Some(allowed)
 }
 
 const SECURITY_MW: &str = "django.middleware.security.SecurityMiddleware";
@@ -408,11 +442,17 @@ pub fn check(settings: &Settings, context: &Context) -> Vec<Finding> {
         "SECURE_SSL_REDIRECT is on but SECURE_PROXY_SSL_HEADER is not set: behind nginx every request looks like http and is redirected forever",
         "SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https'), with `proxy_set_header X-Forwarded-Proto $scheme;` in nginx",
     );
+    // Without the site certctl manages, what nginx sends is a guess: its own proxy's header.
     emit(
         "certctl.D002",
         w,
         "SECURE_PROXY_SSL_HEADER",
-        proxy_header.map(|v| v != Value::None && v != expected_header),
+        match context.sites.is_empty() {
+            true => proxy_header
+                .clone()
+                .map(|v| v != Value::None && v != expected_header),
+            false => Ok(false),
+        },
         "SECURE_PROXY_SSL_HEADER is not ('HTTP_X_FORWARDED_PROTO', 'https'), the header nginx sets",
         "SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https')",
     );
@@ -552,8 +592,123 @@ pub fn check(settings: &Settings, context: &Context) -> Vec<Finding> {
             line: Some(*line),
         });
     }
+    let (file, line) = r.location("SECURE_PROXY_SSL_HEADER");
+    for (id, severity, message, fix) in proxy_checks(&proxy_header, &context.sites) {
+        out.push(Finding {
+            finding: finding::Finding {
+                id,
+                severity,
+                message,
+                fix,
+            },
+            setting: "SECURE_PROXY_SSL_HEADER",
+            file: file.clone(),
+            line,
+        });
+    }
     out.sort_by_key(|f| report_rank(f.finding.severity));
     out
+}
+
+/// SECURE_PROXY_SSL_HEADER against what each `proxy_pass` of the managed sites really sends:
+/// certctl.D012 when Django trusts a header nginx does not set (or sets to something else
+/// than `https` on HTTPS requests), certctl.D013 when nginx proxies HTTPS to a Django that
+/// trusts no header. (id, severity, message, fix) each.
+fn proxy_checks(
+    header: &Decided<Value>,
+    sites: &[ProxySite],
+) -> Vec<(&'static str, Severity, String, String)> {
+    const FORWARD: &str = "proxy_set_header X-Forwarded-Proto $scheme;";
+    let mut out = Vec::new();
+    for site in sites {
+        for p in &site.proxying {
+            let at = format!("{}:{}", p.file.display(), p.line);
+            let trusted = match header {
+                Err(why) => {
+                    out.push((
+                        "certctl.D012",
+                        Severity::Unknown,
+                        format!(
+                            "cannot tell whether Django trusts what nginx sends at {at}: {why}"
+                        ),
+                        "make SECURE_PROXY_SSL_HEADER a literal".into(),
+                    ));
+                    continue;
+                }
+                Ok(Value::None) => None,
+                Ok(Value::List(pair)) if pair.len() == 2 => {
+                    match (pair[0].as_str(), pair[1].as_str()) {
+                        (Some(meta), Some(value)) => Some((meta.to_owned(), value.to_owned())),
+                        _ => continue,
+                    }
+                }
+                Ok(_) => continue, // Django's own check (or none) speaks of a malformed value.
+            };
+            let Some((meta, expected)) = trusted else {
+                let sends = match p.header("X-Forwarded-Proto") {
+                    Ok(Some(_)) => String::new(),
+                    _ => format!(", and `{FORWARD}` beside the proxy_pass at {at}"),
+                };
+                out.push((
+                    "certctl.D013",
+                    Severity::Warning,
+                    format!(
+                        "nginx serves {} over HTTPS and proxies to Django ({at}), but SECURE_PROXY_SSL_HEADER is not set: Django takes every request for plain HTTP (request.is_secure() is False; HTTPS form posts fail with \"Origin checking failed\" unless CSRF_TRUSTED_ORIGINS names https://{})",
+                        site.name, site.name
+                    ),
+                    format!("SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https'){sends}"),
+                ));
+                continue;
+            };
+            // HTTP_X_FORWARDED_PROTO is the request header X-Forwarded-Proto.
+            let Some(name) = meta.strip_prefix("HTTP_").map(header_name) else {
+                continue;
+            };
+            let fix = match name.eq_ignore_ascii_case("X-Forwarded-Proto") {
+                true => format!("`{FORWARD}` beside the proxy_pass at {at}"),
+                false => {
+                    format!("`proxy_set_header {name} $scheme;` beside the proxy_pass at {at}")
+                }
+            };
+            let problem = match p.header(&name) {
+                Err(why) => {
+                    out.push((
+                        "certctl.D012",
+                        Severity::Unknown,
+                        format!("cannot tell whether nginx sends {name} to Django at {at}: {why}"),
+                        fix,
+                    ));
+                    continue;
+                }
+                Ok(None) => format!(
+                    "SECURE_PROXY_SSL_HEADER trusts {name}, but nginx does not set it for Django at {at} (site {}): Django takes every request for plain HTTP (with SECURE_SSL_REDIRECT, a redirect loop), and a client can send the header itself",
+                    site.name
+                ),
+                // $scheme is "https" on the TLS server's requests.
+                Ok(Some(v)) if v == expected || (v == "$scheme" && expected == "https") => continue,
+                Ok(Some(v)) => format!(
+                    "nginx sends {name}: {v} to Django at {at} (site {}), which is not {expected:?} on HTTPS requests, so Django takes them for plain HTTP (or believes what a client sent)",
+                    site.name
+                ),
+            };
+            out.push(("certctl.D012", Severity::Error, problem, fix));
+        }
+    }
+    out
+}
+
+/// The request header behind a `META` key's rest: `X_FORWARDED_PROTO` → `X-Forwarded-Proto`.
+fn header_name(meta: &str) -> String {
+    meta.split('_')
+        .map(|part| {
+            let lower = part.to_ascii_lowercase();
+            let mut chars = lower.chars();
+            chars.next().map_or(String::new(), |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn session_cookie_checks(
@@ -942,5 +1097,113 @@ mod tests {
         assert_eq!(d011[0].finding.severity, Severity::Error);
         assert_eq!(d011[1].line, Some(4));
         assert_eq!(d011[1].finding.severity, Severity::Warning);
+    }
+
+    fn site(headers: Result<Vec<(&str, &str)>, &str>) -> ProxySite {
+        ProxySite {
+            name: "app.test".into(),
+            proxying: vec![Proxying {
+                file: PathBuf::from("/etc/nginx/sites-available/app"),
+                line: 9,
+                target: "http://127.0.0.1:8000".into(),
+                headers: headers
+                    .map(|h| {
+                        h.iter()
+                            .map(|(n, v)| (n.to_string(), v.to_string()))
+                            .collect()
+                    })
+                    .map_err(str::to_owned),
+            }],
+        }
+    }
+
+    fn proxy_ids(header: Value, site: ProxySite) -> Vec<(&'static str, Severity)> {
+        let s = settings(&[("SECURE_PROXY_SSL_HEADER", header)]);
+        let context = Context {
+            sites: vec![site],
+            ..Context::default()
+        };
+        check(&s, &context)
+            .into_iter()
+            .filter(|f| f.setting == "SECURE_PROXY_SSL_HEADER")
+            .map(|f| (f.finding.id, f.finding.severity))
+            .collect()
+    }
+
+    #[test]
+    fn the_proxy_header_is_held_to_what_the_managed_site_sends() {
+        let trusted = || {
+            Value::List(vec![
+                Value::Str("HTTP_X_FORWARDED_PROTO".into()),
+                Value::Str("https".into()),
+            ])
+        };
+        let forwards = || {
+            site(Ok(vec![
+                ("Host", "$host"),
+                ("X-Forwarded-Proto", "$scheme"),
+            ]))
+        };
+        // Django trusts what nginx sends: nothing to say.
+        assert_eq!(proxy_ids(trusted(), forwards()), []);
+        assert_eq!(
+            proxy_ids(trusted(), site(Ok(vec![("x-forwarded-proto", "https")]))),
+            []
+        );
+        // Django trusts a header nginx does not set, or sets to the client's value.
+        assert_eq!(
+            proxy_ids(trusted(), site(Ok(vec![("Host", "$host")]))),
+            [("certctl.D012", Severity::Error)]
+        );
+        assert_eq!(
+            proxy_ids(
+                trusted(),
+                site(Ok(vec![("X-Forwarded-Proto", "$http_x_forwarded_proto")]))
+            ),
+            [("certctl.D012", Severity::Error)]
+        );
+        // Another header name than nginx's: held to that name.
+        let other = Value::List(vec![
+            Value::Str("HTTP_X_FORWARDED_PROTOCOL".into()),
+            Value::Str("ssl".into()),
+        ]);
+        assert_eq!(
+            proxy_ids(other, forwards()),
+            [("certctl.D012", Severity::Error)]
+        );
+        // Django trusts nothing while nginx proxies HTTPS to it.
+        assert_eq!(
+            proxy_ids(Value::None, forwards()),
+            [("certctl.D013", Severity::Warning)]
+        );
+        // What cannot be known is said.
+        assert_eq!(
+            proxy_ids(
+                trusted(),
+                site(Err("includes /x, which nginx -T did not show"))
+            ),
+            [("certctl.D012", Severity::Unknown)]
+        );
+        assert_eq!(
+            proxy_ids(Value::Unknown("from the environment".into()), forwards()),
+            [("certctl.D012", Severity::Unknown)]
+        );
+    }
+
+    #[test]
+    fn allowed_hosts_match_as_django_matches_them() {
+        let hosts = |list: &[&str]| {
+            settings(&[(
+                "ALLOWED_HOSTS",
+                Value::List(list.iter().map(|h| Value::Str(h.to_string())).collect()),
+            )])
+        };
+        assert_eq!(allows_host(&hosts(&["*"]), "a.test"), Some(true));
+        assert_eq!(allows_host(&hosts(&[".a.test"]), "a.test"), Some(true));
+        assert_eq!(allows_host(&hosts(&[".a.test"]), "www.A.test"), Some(true));
+        assert_eq!(allows_host(&hosts(&[".a.test"]), "ba.test"), Some(false));
+        assert_eq!(allows_host(&hosts(&["a.test"]), "www.a.test"), Some(false));
+        let unknown = settings(&[("ALLOWED_HOSTS", Value::Unknown("env".into()))]);
+        assert_eq!(allows_host(&unknown, "a.test"), None);
     }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::DjangoError;
-use super::checks::{self, Context, Finding};
+use super::checks::{self, Context, Finding, ProxySite};
 use super::settings::{self, Loader, Settings, Value};
 
 /// What to check.
@@ -221,6 +221,15 @@ fn templates(root: &Path, settings: &Settings) -> Vec<(PathBuf, String)> {
 
 /// The static check.
 pub fn check(req: &CheckRequest) -> Result<StaticReport, DjangoError> {
+    check_with_sites(req, &|_| Vec::new())
+}
+
+/// The static check, with the nginx sites `sites` finds for the evaluated settings (the ones
+/// certctl manages for this project) checked against them.
+pub fn check_with_sites(
+    req: &CheckRequest,
+    sites: &dyn Fn(&Settings) -> Vec<ProxySite>,
+) -> Result<StaticReport, DjangoError> {
     let start = req
         .start
         .canonicalize()
@@ -255,6 +264,7 @@ pub fn check(req: &CheckRequest) -> Result<StaticReport, DjangoError> {
         tracked: git_tracked(&root),
         default_admin,
         templates: templates(&root, &settings),
+        sites: sites(&settings),
     };
     let findings = checks::check(&settings, &context);
     Ok(StaticReport {

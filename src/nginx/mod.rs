@@ -8,6 +8,7 @@ pub mod binary;
 pub mod dump;
 pub mod edit;
 pub mod lex;
+pub mod proxied;
 pub mod render;
 pub mod repoint;
 pub mod workers;

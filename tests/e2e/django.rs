@@ -746,3 +746,85 @@ fn live_check_of_django_under_gunicorn_behind_nginx_tls() {
     );
     assert!(report["live"]["https_chain"].as_array().unwrap().len() <= 6);
 }
+
+/// The static check knows the nginx sites certctl manages for the project (certificates whose
+/// names ALLOWED_HOSTS allows) and holds SECURE_PROXY_SSL_HEADER to what their TLS servers
+/// really send: certctl's own proxy site sends X-Forwarded-Proto; a user's site that it took
+/// to HTTPS as it was sends only Host, so Django would trust a header nobody sets.
+#[test]
+fn the_proxy_header_agrees_with_the_nginx_sites_certctl_manages() {
+    let lab = crate::common::Lab::managed_nginx();
+    assert_ok(&lab.issue_nginx(&["app.test"], &["--proxy-pass", "http://127.0.0.1:9"]));
+    fs::write(
+        lab.nginx_prefix.join("sites-enabled/user.conf"),
+        format!(
+            "server {{\n    listen 127.0.0.1:{};\n    server_name user.test;\n    location / {{\n        proxy_pass http://127.0.0.1:9;\n        proxy_set_header Host $host;\n    }}\n}}\n",
+            lab.http_port
+        ),
+    )
+    .unwrap();
+    lab.reload_nginx();
+    assert_ok(&lab.issue_nginx(&["user.test"], &[]));
+
+    let project = tempfile::tempdir().unwrap();
+    let p = project.path();
+    fs::write(
+        p.join("manage.py"),
+        "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site_.trusts')\n",
+    )
+    .unwrap();
+    fs::create_dir(p.join("site_")).unwrap();
+    fs::write(p.join("site_/__init__.py"), "").unwrap();
+    let base = "DEBUG = False\nSECRET_KEY = 'x' * 60\n";
+    fs::write(
+        p.join("site_/trusts.py"),
+        format!("{base}ALLOWED_HOSTS = ['app.test', 'user.test']\nSECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https')\n"),
+    )
+    .unwrap();
+    fs::write(
+        p.join("site_/none.py"),
+        format!("{base}ALLOWED_HOSTS = ['.app.test']\n"),
+    )
+    .unwrap();
+    let check = |module: &str| {
+        let out = lab
+            .certctl([
+                "django",
+                "check",
+                "--json",
+                "--project",
+                p.to_str().unwrap(),
+                "--settings",
+                module,
+            ])
+            .output()
+            .unwrap();
+        assert_ok(&out);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["setting"] == "SECURE_PROXY_SSL_HEADER")
+            .map(|f| {
+                (
+                    f["id"].as_str().unwrap().to_owned(),
+                    f["message"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    // Django trusts X-Forwarded-Proto: certctl's site sends it, the user's does not.
+    let found = check("site_.trusts");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "certctl.D012");
+    assert!(
+        found[0].1.contains("X-Forwarded-Proto") && found[0].1.contains("(site user.test)"),
+        "{found:?}"
+    );
+    // Django trusts nothing, while nginx proxies app.test's HTTPS to it.
+    let found = check("site_.none");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "certctl.D013");
+    assert!(found[0].1.contains("app.test"), "{found:?}");
+}
