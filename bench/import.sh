@@ -12,14 +12,8 @@ cd "$(dirname "$0")/.."
 . scripts/lab.sh
 lab_enter_netns bench/import.sh "$@"
 COUNT="${1:-100}"; RUNS="${2:-10}"
-command -v hyperfine >/dev/null || { echo "apt-get install -y hyperfine" >&2; exit 1; }
 command -v certbot >/dev/null || { echo "apt-get install -y certbot" >&2; exit 1; }
-cargo build --release --locked -q
-CERTCTL="$PWD/target/release/certctl"
-OUT="$PWD/bench/results"; mkdir -p "$OUT"
-export PEBBLE_WFE_NONCEREJECT=0
-W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"
-trap 'lab_stop; rm -rf "$W"' EXIT
+lab_bench_setup
 mkdir -p "$W/ca"
 lab_start_pebble "$W/ca"
 

@@ -8,13 +8,8 @@ cd "$(dirname "$0")/.."
 . scripts/lab.sh
 lab_enter_netns bench/nginx.sh "$@"
 RUNS="${1:-15}"
-command -v hyperfine >/dev/null || { echo "apt-get install -y hyperfine" >&2; exit 1; }
-cargo build --release --locked -q
-CERTCTL="$PWD/target/release/certctl"
-OUT="$PWD/bench/results"; mkdir -p "$OUT"
-export PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0
-W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"; chmod 755 "$W"
-trap 'lab_stop; rm -rf "$W"' EXIT
+lab_bench_setup
+chmod 755 "$W"   # nginx's workers read the site under it
 lab_start_pebble "$W"
 lab_start_nginx "$W" "$LAB_HTTP"
 HTTPS=$(lab_free_port)

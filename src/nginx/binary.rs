@@ -201,20 +201,29 @@ impl Nginx {
                 .and_then(|p| super::workers::Workers::before_reload(&p)),
             false => None,
         };
-        let cmd = match &self.reload_cmd {
-            Some(shell) => crate::hooks::shell(shell),
-            None => {
-                let mut c = self.command();
-                c.args(["-s", "reload"]);
-                c
-            }
+        let master = match &self.reload_cmd {
+            None => self
+                .pid_file()
+                .and_then(|p| super::workers::running_master(&p)),
+            Some(_) => None,
         };
-        match self.run(cmd)? {
-            (true, _, _) => {}
-            (false, out, err) => {
-                return Err(NginxError::ReloadFailed {
-                    stderr: format!("{out}{err}"),
-                });
+        // The master signalled directly; `nginx -s reload` (or the user's command) otherwise.
+        if !master.is_some_and(super::workers::signal_reload) {
+            let cmd = match &self.reload_cmd {
+                Some(shell) => crate::hooks::shell(shell),
+                None => {
+                    let mut c = self.command();
+                    c.args(["-s", "reload"]);
+                    c
+                }
+            };
+            match self.run(cmd)? {
+                (true, _, _) => {}
+                (false, out, err) => {
+                    return Err(NginxError::ReloadFailed {
+                        stderr: format!("{out}{err}"),
+                    });
+                }
             }
         }
         if wait && !workers.is_some_and(|w| w.wait_settled(SETTLE_LIMIT)) {

@@ -65,6 +65,33 @@ impl Workers {
     }
 }
 
+/// The running nginx master named by `pid_file`: its pid when /proc shows an nginx master
+/// process there (a stale pid file may name another process by now).
+pub fn running_master(pid_file: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(pid_file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    title(&raw)
+        .starts_with("nginx: master process")
+        .then_some(pid)
+}
+
+/// Tells the master to reload: SIGHUP, what `nginx -s reload` sends once it has parsed the
+/// whole configuration again (loading every certificate) only to find the pid. False when the
+/// signal could not be sent.
+pub fn signal_reload(master: u32) -> bool {
+    let Some(pid) = i32::try_from(master)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    rustix::process::kill_process(pid, rustix::process::Signal::HUP).is_ok()
+}
+
 /// True when some worker is new and no old one still accepts.
 fn settled(old: &[u32], now: &[Child]) -> bool {
     let fresh = now.iter().any(|c| !old.contains(&c.pid) && c.accepts());

@@ -223,6 +223,7 @@ struct Taken {
 }
 
 /// certbot's account, read.
+#[derive(Clone)]
 struct AccountImport {
     /// certbot's id for it (its directory under accounts/).
     id: String,
@@ -285,6 +286,7 @@ pub async fn import_certbot(
     let mut lineages = Vec::new();
     let mut pending = Vec::new();
     let mut left = LeftToCertbot::default();
+    let mut accounts = AccountsRead::new();
     for file in dir.renewal_files()? {
         let uses = account_use(&file.text);
         let mut report = LineageReport {
@@ -305,7 +307,15 @@ pub async fn import_certbot(
             site: None,
             notes: Vec::new(),
         };
-        match prepare(store, &dir, &file.name, file.text, req, &mut report) {
+        match prepare(
+            store,
+            &dir,
+            &file.name,
+            file.text,
+            req,
+            &mut accounts,
+            &mut report,
+        ) {
             Err(reason) => {
                 report.reason = Some(reason);
                 left.add(&file.name, uses);
@@ -591,12 +601,17 @@ fn disable_certbot(
 
 /// Checks one lineage and builds what certctl would store; Ok(None) when an earlier import
 /// already took it, Err with the reason when it is left to certbot.
+/// certbot's accounts as read so far, by (server, id): many lineages share one, and checking an
+/// RSA key (its primes) costs tens of milliseconds.
+type AccountsRead = BTreeMap<(String, String), (Option<String>, Result<AccountImport, String>)>;
+
 fn prepare(
     store: &dyn CertStore,
     dir: &ConfigDir,
     name: &str,
     text: Result<String, String>,
     req: &ImportRequest,
+    accounts: &mut AccountsRead,
     report: &mut LineageReport,
 ) -> Result<Option<Taken>, String> {
     let conf = RenewalConf::parse(&text?).map_err(|e| format!("renewal/{name}.conf {e}"))?;
@@ -653,7 +668,13 @@ fn prepare(
             ));
         }
     };
-    let (email, account) = certbot_account(dir, &plan);
+    let (email, account) = match &plan.account {
+        Some(id) => accounts
+            .entry((plan.server.clone(), id.clone()))
+            .or_insert_with(|| certbot_account(dir, &plan))
+            .clone(),
+        None => certbot_account(dir, &plan),
+    };
     let certbot_account = plan.account.clone();
     let record = RenewalRecord {
         format: RECORD_FORMAT,
