@@ -176,6 +176,8 @@ pub(super) async fn open(addr: SocketAddr, hello: &[u8]) -> Result<TcpStream, Pr
     let mut sock = TcpStream::connect(addr)
         .await
         .map_err(|e| ProbeError::Connect(addr, e))?;
+    // Probes that write again after the hello (Heartbleed, the oracles) send at once.
+    let _ = sock.set_nodelay(true);
     sock.write_all(hello)
         .await
         .map_err(|_| ProbeError::Closed)?;
