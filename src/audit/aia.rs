@@ -93,7 +93,7 @@ async fn fetch(url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
     if timeout.is_zero() {
         return Err("the audit's deadline passed".to_owned());
     }
-    let client = super::http::client(timeout)
+    let client = super::http::client(timeout)?
         .redirect(reqwest::redirect::Policy::limited(2))
         .build()
         .map_err(|e| e.to_string())?;

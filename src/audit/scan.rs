@@ -318,7 +318,7 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         (groups, None) => (groups, true),
     };
     connections += match group_version {
-        Some(Version::Tls13) => wire::GROUPS.len(),
+        Some(Version::Tls13) => wire::PROBED_GROUPS.len(),
         Some(_) => 5,
         None => 0,
     };
