@@ -95,12 +95,17 @@ pub async fn redirect(
         .map(str::to_owned)
         .unwrap_or_else(|| addr.ip().to_string());
     let target = SocketAddr::new(addr.ip(), port);
-    let client = client(timeout)
-        .ok()?
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve(&host, target)
-        .build()
-        .ok()?;
+    let client = client(timeout).and_then(|b| {
+        b.redirect(reqwest::redirect::Policy::none())
+            .resolve(&host, target)
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    let client = match client {
+        Ok(client) => client,
+        // Not tested is said, never silence.
+        Err(e) => return Some(Redirect::Failed(format!("port {port}: {e}"))),
+    };
     let url = format!("http://{}/", authority(&host, port));
     let rsp = match client.get(url).send().await {
         Ok(rsp) => rsp,

@@ -290,6 +290,7 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         oracle_probe::robot(addr, sni, &accepted, timeout),
         oracle_probe::cbc_padding(addr, sni, &accepted, timeout),
     );
+    connections += aia.requests;
     for (outcome, question) in [
         (&robot, Question::Robot),
         (&padding_oracle, Question::PaddingOracle),

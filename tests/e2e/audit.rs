@@ -764,6 +764,28 @@ fn the_html_report_loads_in_chromium_and_shows_the_grade() {
         "{dom}"
     );
     assert!(dom.contains("site.test"), "{dom}");
+    // Everything the page is for: findings (caps and warnings with their IDs), protocols and
+    // suites, the chain as sent, the weaknesses probed, the simulated clients.
+    for part in [
+        "<h2>Findings</h2>",
+        "audit.X509_CAA_NOT_CHECKED",
+        "<h2>Protocols and cipher suites</h2>",
+        "TLS_AES_128_GCM_SHA256",
+        "<h2>Certificate</h2>",
+        "Pebble Intermediate",
+        "<h2>Weaknesses</h2>",
+        "ROBOT: ",
+        "CBC padding oracle: ",
+        "<h2>Simulated clients</h2>",
+        "Chromium 137 / Win 11",
+    ] {
+        assert!(dom.contains(part), "{part} missing: {dom}");
+    }
+    assert_eq!(
+        dom.matches("<td>sent</td>").count(),
+        2,
+        "leaf and intermediate: {dom}"
+    );
     let stderr = String::from_utf8_lossy(&chromium.stderr);
     assert!(!stderr.contains("CONSOLE"), "console messages: {stderr}");
 }
@@ -1023,24 +1045,28 @@ fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
         ("/slow", Served::Trickle),
         ("/huge", Served::Huge(1 << 20)),
     ]);
-    // Leaf-only chains whose AIA URL answers in each way.
+    // Leaf-only chains whose AIA URL answers in each way, and one without an AIA URL.
+    const NO_AIA: &str = "(no AIA)";
     let leaf_only = |path: &str| {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(vec!["aia.test".to_owned()]).unwrap();
         let url = format!("http://{aia}{path}");
-        params
-            .custom_extensions
-            .push(crate::common::pki::aia_ca_issuers(&[&url]));
+        if path != NO_AIA {
+            params
+                .custom_extensions
+                .push(crate::common::pki::aia_ca_issuers(&[&url]));
+        }
         (int.sign(params, &key).pem(), key.serialize_pem())
     };
     let paths = [
-        "/int.der", "/int.pem", "/missing", "/garbage", "/slow", "/huge",
+        "/int.der", "/int.pem", "/missing", "/garbage", "/slow", "/huge", NO_AIA,
     ];
     let sites: Vec<(String, String)> = paths.iter().map(|p| leaf_only(p)).collect();
     let ports = serve_certificates(&lab, "aia", &sites);
     let bundle = lab.dir.path().join("aia-root.pem");
     fs::write(&bundle, root.pem()).unwrap();
 
+    let mut connections = Vec::new();
     for ((path, port), (grade, says)) in paths.iter().zip(&ports).zip([
         ("B", "completed from"),
         ("B", "completed from"),
@@ -1048,6 +1074,7 @@ fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
         ("T", "served no certificate that issued it"),
         ("T", "/slow"),
         ("T", "more than 64 KiB"),
+        ("T", "names no http(s) caIssuers URL"),
     ]) {
         let target = format!("127.0.0.1:{port}");
         let started = std::time::Instant::now();
@@ -1071,6 +1098,7 @@ fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
         );
         assert_eq!(report["grade"], grade, "{path}: {report:#}");
         assert_eq!(report["certificate"]["chain_length"], 1);
+        connections.push(report["connections"].as_u64().unwrap());
         let url = format!("http://{aia}{path}");
         match grade {
             "B" => {
@@ -1078,6 +1106,9 @@ fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
                 assert_eq!(cap["id"], "audit.CAP_CHAIN_INCOMPLETE", "{report:#}");
                 assert!(cap["why"].as_str().unwrap().contains(&url), "{cap}");
                 assert_eq!(report["certificate"]["completed_from"][0], url.as_str());
+                let chain = &report["certificate"]["chain"];
+                assert_eq!(chain[0]["from"], "sent");
+                assert_eq!(chain[1]["from"], url.as_str(), "{chain:#}");
             }
             _ => {
                 let problem = report["certificate"]["problem"].as_str().unwrap();
@@ -1085,6 +1116,9 @@ fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
             }
         }
     }
+    // Each AIA request is a connection of the audit, counted like the probes'.
+    let without_aia = connections[paths.len() - 1];
+    assert_eq!(connections[0], without_aia + 1, "{connections:?}");
 }
 
 #[test]
