@@ -32,7 +32,7 @@ hyperfine -N -i --warmup 2 --runs "$RUNS" --export-markdown "$OUT/audit.md" --ex
 TESTSSL=""
 [ "$PEERS" = 0 ] || TESTSSL=$(command -v testssl || command -v testssl.sh || true)
 if [ -n "$TESTSSL" ]; then
-    hyperfine -N --runs 3 --export-markdown "$OUT/audit-testssl.md" --export-json "$OUT/audit-testssl.json" \
+    hyperfine -N -i --runs 3 --export-markdown "$OUT/audit-testssl.md" --export-json "$OUT/audit-testssl.json" \
         -n "testssl.sh" "$TESTSSL --quiet --color 0 --ip 127.0.0.1 https://bench.test:$HTTPS"
 fi
 
