@@ -214,8 +214,11 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         Ok(Answer::Hello(h)) if h.version <= Version::Tls12 => Some(h.ocsp_stapled),
         _ => None,
     };
+    // A close is an answer only from a TLS 1.3-only server; one that speaks TLS 1.2 or older
+    // and hangs up on this hello (DEFLATE, ALPN) leaves compression and renegotiation untested.
     if let Err(e) = &hello
-        && !matches!(e, probe::ProbeError::Closed)
+        && (!matches!(e, probe::ProbeError::Closed)
+            || supported.iter().any(|v| *v <= Version::Tls12))
     {
         unknown(Question::Handshake, e.to_string());
     }
