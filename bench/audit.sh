@@ -3,18 +3,18 @@
 # `certctl audit`, side by side with sslscan, sslyze and testssl.sh when they are installed.
 # Runs in a loopback-only network namespace (when unshare works).
 #   bash bench/audit.sh [RUNS]        results: bench/results/audit.md
+#   CERTCTL_BIN=PATH                  a given build instead of the release build
+#   BASELINE_BIN=PATH                 also time this build (before/after in the same run)
+#   PEERS=0                           certctl only (no sslscan, sslyze, testssl.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lab.sh
 lab_enter_netns bench/audit.sh "$@"
 RUNS="${1:-20}"
-command -v hyperfine >/dev/null || { echo "apt-get install -y hyperfine" >&2; exit 1; }
-cargo build --release --locked -q
-CERTCTL="$PWD/target/release/certctl"
-OUT="$PWD/bench/results"; mkdir -p "$OUT"
-W="$(mktemp -d /tmp/certctl-bench.XXXXXX)"
+lab_bench_setup
 chmod 755 "$W"
-trap 'lab_stop; rm -rf "$W"' EXIT
+PEERS="${PEERS:-1}"
+peer() { [ "$PEERS" != 0 ] && command -v "$1" >/dev/null; }
 lab_start_pebble "$W"
 HTTP=$LAB_HTTP; HTTPS=$(lab_free_port)
 lab_start_nginx "$W" "$HTTP"
@@ -25,12 +25,14 @@ export CERTCTL_STATE_DIR="$W/state"
 "$CERTCTL" audit "127.0.0.1:$HTTPS" --sni bench.test --ca-bundle "$LAB_CA" --http-port "$HTTP" | tee "$OUT/audit-report.txt"
 
 cmds=(-n "certctl audit" "$CERTCTL audit 127.0.0.1:$HTTPS --sni bench.test --ca-bundle $LAB_CA --http-port $HTTP --json")
-command -v sslscan >/dev/null && cmds+=(-n "sslscan" "sslscan --sni-name=bench.test 127.0.0.1:$HTTPS")
-command -v sslyze >/dev/null && cmds+=(-n "sslyze" "sslyze bench.test:$HTTPS{127.0.0.1}")
+[ -n "${BASELINE_BIN:-}" ] && cmds+=(-n "certctl audit (baseline)" "$(realpath "$BASELINE_BIN") audit 127.0.0.1:$HTTPS --sni bench.test --ca-bundle $LAB_CA --http-port $HTTP --json")
+peer sslscan && cmds+=(-n "sslscan" "sslscan --sni-name=bench.test 127.0.0.1:$HTTPS")
+peer sslyze && cmds+=(-n "sslyze" "sslyze bench.test:$HTTPS{127.0.0.1}")
 hyperfine -N -i --warmup 2 --runs "$RUNS" --export-markdown "$OUT/audit.md" --export-json "$OUT/audit.json" "${cmds[@]}"
-TESTSSL=$(command -v testssl || command -v testssl.sh || true)
+TESTSSL=""
+[ "$PEERS" = 0 ] || TESTSSL=$(command -v testssl || command -v testssl.sh || true)
 if [ -n "$TESTSSL" ]; then
-    hyperfine -N --runs 3 --export-markdown "$OUT/audit-testssl.md" --export-json "$OUT/audit-testssl.json" \
+    hyperfine -N -i --runs 3 --export-markdown "$OUT/audit-testssl.md" --export-json "$OUT/audit-testssl.json" \
         -n "testssl.sh" "$TESTSSL --quiet --color 0 --ip 127.0.0.1 https://bench.test:$HTTPS"
 fi
 
@@ -43,8 +45,8 @@ connections() { local before; before=$(passive_opens); "$@" >/dev/null 2>&1 || t
     echo "| tool | connections (one run) |"
     echo "|---|---|"
     echo "| certctl audit | $(connections "$CERTCTL" audit "127.0.0.1:$HTTPS" --sni bench.test --ca-bundle "$LAB_CA" --http-port "$HTTP" --json) |"
-    command -v sslscan >/dev/null && echo "| sslscan | $(connections sslscan --sni-name=bench.test "127.0.0.1:$HTTPS") |"
-    command -v sslyze >/dev/null && echo "| sslyze | $(connections sslyze "bench.test:$HTTPS{127.0.0.1}") |"
+    peer sslscan && echo "| sslscan | $(connections sslscan --sni-name=bench.test "127.0.0.1:$HTTPS") |"
+    peer sslyze && echo "| sslyze | $(connections sslyze "bench.test:$HTTPS{127.0.0.1}") |"
     [ -n "$TESTSSL" ] && echo "| testssl.sh | $(connections "$TESTSSL" --quiet --color 0 --ip 127.0.0.1 "https://bench.test:$HTTPS") |"
     echo
     echo "certctl's own count (report.connections): $("$CERTCTL" audit "127.0.0.1:$HTTPS" --sni bench.test --ca-bundle "$LAB_CA" --http-port "$HTTP" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["connections"])')"

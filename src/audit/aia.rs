@@ -1,7 +1,7 @@
 //! Completing a chain the server sent short, as SSL Labs does: follow the AIA caIssuers URL
 //! of the topmost certificate to its issuer, one hop at a time, until the chain verifies.
 //! Bounded three ways: at most [`MAX_FETCHES`] requests, [`MAX_BYTES`] per answer, and every
-//! request ends by the audit's deadline. Only http and https URLs are followed
+//! request holds a connection slot of the audit's budget and ends by the audit's deadline. Only http and https URLs are followed
 //! ([`super::cert::ca_issuers`]); what a URL served is read by the pure
 //! [`super::cert::issuer_in`].
 
@@ -31,7 +31,6 @@ pub async fn complete(
 ) -> AiaCompletion {
     let mut out = AiaCompletion::default();
     let mut failures: Vec<String> = Vec::new();
-    let mut requests = 0;
     let Some(mut top) = chain.last().cloned() else {
         return out;
     };
@@ -57,13 +56,20 @@ pub async fn complete(
         }
         let mut issuer = None;
         for url in urls {
-            if requests == MAX_FETCHES {
+            if out.requests == MAX_FETCHES {
                 failures.push(format!("stopped after {MAX_FETCHES} requests"));
                 break;
             }
-            requests += 1;
-            let left = until.saturating_duration_since(Instant::now());
-            match fetch(&url, timeout.min(left)).await {
+            out.requests += 1;
+            // A connection like the probes': it holds one of the budget's slots.
+            let fetched = super::probe::holding_slot(timeout, || {
+                let left = until.saturating_duration_since(Instant::now());
+                fetch(&url, timeout.min(left))
+            })
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+            match fetched {
                 Ok(body) => match cert::issuer_in(&body, &top) {
                     Some(found) => {
                         issuer = Some(Fetched { url, cert: found });
@@ -93,9 +99,7 @@ async fn fetch(url: &str, timeout: Duration) -> Result<Vec<u8>, String> {
     if timeout.is_zero() {
         return Err("the audit's deadline passed".to_owned());
     }
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout)
+    let client = super::http::client(timeout)?
         .redirect(reqwest::redirect::Policy::limited(2))
         .build()
         .map_err(|e| e.to_string())?;

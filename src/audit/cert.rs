@@ -82,6 +82,16 @@ pub fn cert_report(
         name_matches,
         checked_name: host.to_owned(),
         incomplete,
+        chain: chain
+            .iter()
+            .map(|der| chain_cert(der, "sent"))
+            .chain(
+                aia.fetched
+                    .iter()
+                    .filter(|f| completed_from.contains(&f.url))
+                    .map(|f| chain_cert(&f.cert, &f.url)),
+            )
+            .collect(),
         completed_from,
         details: Details::default(),
     }
@@ -413,6 +423,38 @@ pub struct AiaCompletion {
     pub fetched: Vec<Fetched>,
     /// Why no (further) issuer was found, when one was looked for.
     pub failure: Option<String>,
+    /// Requests made, each one connection (at most [`super::aia::MAX_FETCHES`]).
+    pub requests: usize,
+}
+
+/// One certificate of the chain, as the reports show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChainCert {
+    /// Its subject (RFC 4514).
+    pub subject: String,
+    /// Its issuer.
+    pub issuer: String,
+    /// Expiry (RFC 3339).
+    pub not_after: String,
+    /// "sent" by the server, or the AIA caIssuers URL it was fetched from.
+    pub from: String,
+}
+
+/// `der` as a chain entry that came `from` there.
+fn chain_cert(der: &[u8], from: &str) -> ChainCert {
+    match X509Certificate::from_der(der) {
+        Ok((_, c)) => ChainCert {
+            subject: c.subject().to_string(),
+            issuer: c.issuer().to_string(),
+            not_after: verify::rfc3339(c.validity().not_after.timestamp()),
+            from: from.to_owned(),
+        },
+        Err(_) => ChainCert {
+            subject: "(not a readable certificate)".to_owned(),
+            from: from.to_owned(),
+            ..ChainCert::default()
+        },
+    }
 }
 
 /// The caIssuers URLs (RFC 5280 4.2.2.1) of `der` that certctl will follow: http and https
@@ -645,6 +687,7 @@ mod tests {
         let failed = AiaCompletion {
             fetched: Vec::new(),
             failure: Some("http://127.0.0.1:1/int.der: HTTP 404".into()),
+            requests: 1,
         };
         let t = cert_report(&served, &roots, &[], &failed, "aia.test", now);
         assert!(!t.trusted, "{t:?}");
@@ -655,10 +698,15 @@ mod tests {
                 cert: int.clone(),
             }],
             failure: None,
+            requests: 1,
         };
         let b = cert_report(&served, &roots, &[], &fetched, "aia.test", now);
         assert!(b.trusted && b.incomplete && b.name_matches, "{b:?}");
         assert_eq!(b.completed_from, ["http://127.0.0.1:1/int.der"]);
+        // The chain lists what was sent, then what the AIA URL supplied.
+        let froms: Vec<&str> = b.chain.iter().map(|c| c.from.as_str()).collect();
+        assert_eq!(froms, ["sent", "http://127.0.0.1:1/int.der"]);
+        assert_eq!(b.chain[1].subject, b.chain[0].issuer);
         // --ca-bundle's intermediate is named as the source when it suffices.
         let bundle = cert_report(&served, &roots, &[int], &fetched, "aia.test", now);
         assert_eq!(bundle.completed_from, ["--ca-bundle"]);

@@ -187,7 +187,7 @@ pub const CAP_TLS10_11: Rule = Rule {
 pub const CAP_NO_FS: Rule = Rule {
     id: "audit.CAP_NO_FS",
     severity: Severity::Warning,
-    message: "no forward secrecy with modern clients",
+    message: "no forward secrecy for reference clients that could have it",
     fix: "prefer ECDHE suites (Mozilla's intermediate ssl_ciphers)",
 };
 

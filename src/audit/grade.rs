@@ -478,11 +478,9 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating 
     if !inputs.protocols.iter().any(|v| *v >= Version::Tls12) {
         cap(Letter::C, &findings::CAP_NO_TLS12);
     }
-    let negotiated: Vec<(bool, Version, &suites::Suite)> = handshakes
-        .iter()
-        .filter_map(|h| h.suite().map(|(v, s)| (h.modern, v, s)))
-        .collect();
-    if negotiated.iter().any(|(_, v, s)| s.rc4 && modern(*v)) {
+    let negotiated: Vec<(Version, &suites::Suite)> =
+        handshakes.iter().filter_map(|h| h.suite()).collect();
+    if negotiated.iter().any(|(v, s)| s.rc4 && modern(*v)) {
         cap(Letter::C, &findings::CAP_RC4_MODERN);
     }
     // SWEET32: a server that orders its suites and keeps 3DES last only hands it to clients that
@@ -521,10 +519,14 @@ pub fn grade_with(inputs: &Inputs, handshakes: &[clients::Handshake]) -> Rating 
     {
         cap(Letter::B, &findings::CAP_TLS10_11);
     }
-    let modern_without_fs = negotiated
+    // "Suites without forward secrecy are not penalized provided they are never negotiated
+    // with clients that can do better" (SSL Labs, 2018), judged on its reference browsers (2014:
+    // "Forward Secrecy with our reference browsers"): a reference client that gets one although
+    // it shares a usable forward-secret suite with the server.
+    let fs_passed_over = handshakes
         .iter()
-        .any(|(modern_client, _, s)| *modern_client && !s.forward_secrecy);
-    if !accepted.is_empty() && (!any(&|s| s.forward_secrecy) || modern_without_fs) {
+        .any(|h| h.modern && h.forward_secrecy_passed_over);
+    if !accepted.is_empty() && (!any(&|s| s.forward_secrecy) || fs_passed_over) {
         cap(Letter::B, &findings::CAP_NO_FS);
     }
     if !accepted.is_empty() && !any(&|s| s.aead) {
@@ -779,15 +781,29 @@ mod tests {
                     i.suites.insert(0, (Tls12, CipherSuite(0x009C)));
                     i.server_ordered = vec![Tls12, Tls13];
                 }),
-                "no forward secrecy with modern clients",
+                "no forward secrecy for reference clients that could have it",
             ),
             (
+                // Only the clients that share no ECDHE suite with the server end up with it.
                 "RSA key exchange kept last for old clients",
                 with(|i| {
+                    i.suites.push((Tls12, CipherSuite(0xC009)));
+                    i.suites.push((Tls12, CipherSuite(0xC00A)));
                     i.suites.push((Tls12, CipherSuite(0x002F)));
                     i.server_ordered = vec![Tls12, Tls13];
                 }),
                 "",
+            ),
+            (
+                // Safari 7 and 8 (no GCM, no ChaCha20) could have ECDHE-ECDSA with CBC, but the
+                // server hands them RSA key exchange first.
+                "RSA key exchange before what old clients could use",
+                with(|i| {
+                    i.suites.push((Tls12, CipherSuite(0x002F)));
+                    i.suites.push((Tls12, CipherSuite(0xC009)));
+                    i.server_ordered = vec![Tls12, Tls13];
+                }),
+                "no forward secrecy for reference clients that could have it",
             ),
             (
                 "RC4 preferred with TLS 1.2",
@@ -799,10 +815,16 @@ mod tests {
                 "RC4 is negotiated",
             ),
             (
+                // ECDHE with CBC too, so that Safari 7 and 8 (reference clients without GCM)
+                // do not end up with the RC4.
                 "RC4 last with TLS 1.2",
                 with(|i| {
                     i.protocols = vec![Tls12];
-                    i.suites = vec![(Tls12, CipherSuite(0xC02B)), (Tls12, CipherSuite(0x0005))];
+                    i.suites = vec![
+                        (Tls12, CipherSuite(0xC02B)),
+                        (Tls12, CipherSuite(0xC009)),
+                        (Tls12, CipherSuite(0x0005)),
+                    ];
                     i.server_ordered = vec![Tls12];
                 }),
                 "RC4 is accepted",
@@ -861,8 +883,8 @@ mod tests {
             ),
         ];
         let expected = [
-            "A+", "A", "A", "A-", "A-", "B", "C", "B", "B", "A+", "C", "B", "B", "B", "F", "F",
-            "B", "T", "M", "B", "C", "F", "A+", "C",
+            "A+", "A", "A", "A-", "A-", "B", "C", "B", "B", "A+", "B", "C", "B", "B", "B", "F",
+            "F", "B", "T", "M", "B", "C", "F", "A+", "C",
         ];
         for ((what, got, reason), want) in table.iter().zip(expected) {
             assert_eq!(got.grade, want, "{what}: {got:?}");

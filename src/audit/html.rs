@@ -105,6 +105,20 @@ pub fn render(r: &AuditReport) -> String {
         }
         None => h.push_str("<p>no certificate was read</p>\n"),
     }
+    if let Some(c) = r.certificate.as_ref().filter(|c| !c.chain.is_empty()) {
+        h.push_str("<table><tr><th>subject</th><th>issuer</th><th>until</th><th>from</th></tr>\n");
+        for cert in &c.chain {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e(&cert.subject),
+                e(&cert.issuer),
+                e(&cert.not_after),
+                e(&cert.from)
+            );
+        }
+        h.push_str("</table>\n");
+    }
     h.push_str("<h2>Weaknesses</h2>\n<ul>\n");
     for (name, v) in [
         ("ROBOT", &r.robot),
@@ -119,6 +133,9 @@ pub fn render(r: &AuditReport) -> String {
         None => "no heartbeat support",
     };
     let _ = writeln!(h, "<li>Heartbleed: {heartbleed}</li>");
+    for weakness in &r.rating.weaknesses {
+        let _ = writeln!(h, "<li>{}</li>", e(weakness));
+    }
     h.push_str(
         "</ul>\n<h2>Simulated clients</h2>\n<table><tr><th>client</th><th>result</th></tr>\n",
     );

@@ -14,10 +14,7 @@ pub async fn hsts(
     let host = host
         .map(str::to_owned)
         .unwrap_or_else(|| addr.ip().to_string());
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout)
-        .danger_accept_invalid_certs(true)
+    let client = client(timeout)?
         .redirect(reqwest::redirect::Policy::none())
         .resolve(&host, addr)
         .build()
@@ -33,6 +30,17 @@ pub async fn hsts(
         .as_deref()
         .and_then(|h| crate::hsts::parse_hsts(h).max_age);
     Ok((header, max_age))
+}
+
+/// The audit's HTTP client: no proxy, each request within `timeout` (connect, head and body),
+/// and no certificate check ([`super::served::any_chain_config`]). None is needed: the HSTS header is about the header, the redirect
+/// check speaks plain HTTP, and a certificate fetched from an AIA URL is judged by its signature
+/// chain, not by how it travelled. A verifying client would also read every file of the
+/// system's trust store on the runtime's thread when it is built, before the first probe.
+pub(super) fn client(timeout: Duration) -> Result<reqwest::ClientBuilder, String> {
+    let builder = reqwest::Client::builder().no_proxy().timeout(timeout);
+    // The audit's own rustls configuration: it keeps any chain and speaks P-521 too.
+    Ok(builder.tls_backend_preconfigured(super::served::any_chain_config()?))
 }
 
 /// `host:port` for a URL, an IPv6 address in brackets.
@@ -87,13 +95,17 @@ pub async fn redirect(
         .map(str::to_owned)
         .unwrap_or_else(|| addr.ip().to_string());
     let target = SocketAddr::new(addr.ip(), port);
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve(&host, target)
-        .build()
-        .ok()?;
+    let client = client(timeout).and_then(|b| {
+        b.redirect(reqwest::redirect::Policy::none())
+            .resolve(&host, target)
+            .build()
+            .map_err(|e| e.to_string())
+    });
+    let client = match client {
+        Ok(client) => client,
+        // Not tested is said, never silence.
+        Err(e) => return Some(Redirect::Failed(format!("port {port}: {e}"))),
+    };
     let url = format!("http://{}/", authority(&host, port));
     let rsp = match client.get(url).send().await {
         Ok(rsp) => rsp,

@@ -176,6 +176,8 @@ pub(super) async fn open(addr: SocketAddr, hello: &[u8]) -> Result<TcpStream, Pr
     let mut sock = TcpStream::connect(addr)
         .await
         .map_err(|e| ProbeError::Connect(addr, e))?;
+    // Probes that write again after the hello (Heartbleed, the oracles) send at once.
+    let _ = sock.set_nodelay(true);
     sock.write_all(hello)
         .await
         .map_err(|_| ProbeError::Closed)?;
@@ -242,12 +244,12 @@ pub async fn groups(
         .copied()
         .filter(|id| super::suites::by_id(*id).is_some_and(|s| s.name.contains("_ECDHE_")))
         .collect();
-    let asks = wire::GROUPS.iter().map(|&group| {
+    let asks = wire::PROBED_GROUPS.iter().map(|&group| {
         let ecdhe = &ecdhe;
         async move {
             let tls13 = version == Version::Tls13;
             if !tls13 && group >= 0x0100 {
-                return Ok(None); // ffdhe groups do not apply to ECDHE
+                return Ok(None); // ffdhe and hybrid groups do not apply to TLS 1.2's ECDHE
             }
             let suites: &[CipherSuite] = if tls13 { &TLS13_SUITES } else { ecdhe };
             let spec = HelloSpec {

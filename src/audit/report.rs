@@ -61,6 +61,8 @@ pub struct CertReport {
     pub incomplete: bool,
     /// Where the missing certificates came from: "--ca-bundle", or the AIA URLs, in order.
     pub completed_from: Vec<String>,
+    /// The chain: the certificates sent, then those an AIA URL supplied.
+    pub chain: Vec<super::cert::ChainCert>,
     /// Key usage, EKU, SCTs, Must-Staple, validity, weak signatures, and their findings.
     pub details: super::cert::Details,
 }

@@ -109,6 +109,20 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
             .map_err(|e| e.to_string())
             .and_then(|r| r)
     };
+    // Resumption needs nothing the other probes find: its two handshakes run in the first wave.
+    let resumption = async {
+        let resume_host = sni
+            .map(str::to_owned)
+            .unwrap_or_else(|| addr.ip().to_string());
+        probe::holding_slot(timeout, || {
+            let resume_until = std::time::Instant::now() + bounded();
+            tokio::task::spawn_blocking(move || served::resumes(addr, &resume_host, resume_until))
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|joined| joined.map_err(|e| e.to_string()))
+        .and_then(|r| r)
+    };
     let redirect = async {
         match req.http_port {
             None => None,
@@ -119,12 +133,13 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
             .unwrap_or_else(|e| Some(http::Redirect::Failed(format!("port {port}: {e}")))),
         }
     };
-    let (accepted, hello, chain, hsts, redirect, sslv2, heartbleed) = tokio::join!(
+    let (accepted, hello, chain, hsts, redirect, resumption, sslv2, heartbleed) = tokio::join!(
         futures_util::future::join_all(versions),
         hello,
         chain,
         hsts,
         redirect,
+        resumption,
         probe::speaks_sslv2(addr, timeout),
         probe::heartbleed(addr, sni, Version::Tls12, timeout),
     );
@@ -199,8 +214,11 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         Ok(Answer::Hello(h)) if h.version <= Version::Tls12 => Some(h.ocsp_stapled),
         _ => None,
     };
+    // A close is an answer only from a TLS 1.3-only server; one that speaks TLS 1.2 or older
+    // and hangs up on this hello (DEFLATE, ALPN) leaves compression and renegotiation untested.
     if let Err(e) = &hello
-        && !matches!(e, probe::ProbeError::Closed)
+        && (!matches!(e, probe::ProbeError::Closed)
+            || supported.iter().any(|v| *v <= Version::Tls12))
     {
         unknown(Question::Handshake, e.to_string());
     }
@@ -248,40 +266,34 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         .iter()
         .cloned()
         .partition(|der| self_signed(der));
-    let mut roots = system_roots.await.unwrap_or_default();
-    roots.extend(extra_roots);
     let now = crate::clock::unix_now();
 
-    // The remaining probes, one after another, while any AIA fetch for a short chain runs.
-    let probes = async {
-        let dh = dh_size(addr, sni, &accepted, timeout).await;
-        let group_version = [Version::Tls13, Version::Tls12]
-            .into_iter()
-            .find(|v| supported.contains(v));
-        let groups = match group_version {
+    // The remaining probes at once, while the system's roots finish loading (awaited only to
+    // judge the chain) and any AIA fetch for a short chain runs.
+    let judged = async {
+        let mut roots = system_roots.await.unwrap_or_default();
+        roots.extend(extra_roots);
+        let aia = aia::complete(&chain, &roots, &known, now, timeout, until).await;
+        (roots, aia)
+    };
+    let group_version = [Version::Tls13, Version::Tls12]
+        .into_iter()
+        .find(|v| supported.contains(v));
+    let groups = async {
+        match group_version {
             Some(v) => probe::groups(addr, sni, v, timeout).await,
             None => (Vec::new(), None),
-        };
-        let fallback = fallback_scsv(addr, sni, &supported, timeout).await;
-        let resume_host = sni
-            .map(str::to_owned)
-            .unwrap_or_else(|| addr.ip().to_string());
-        let resumption = probe::holding_slot(timeout, || {
-            let resume_until = std::time::Instant::now() + bounded();
-            tokio::task::spawn_blocking(move || served::resumes(addr, &resume_host, resume_until))
-        })
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|joined| joined.map_err(|e| e.to_string()))
-        .and_then(|r| r);
-        (dh, group_version, groups, fallback, resumption)
+        }
     };
-    let (aia, (dh, group_version, groups, fallback, resumption), robot, padding_oracle) = tokio::join!(
-        aia::complete(&chain, &roots, &known, now, timeout, until),
-        probes,
+    let ((roots, aia), dh, groups, fallback, robot, padding_oracle) = tokio::join!(
+        judged,
+        dh_size(addr, sni, &accepted, timeout),
+        groups,
+        fallback_scsv(addr, sni, &supported, timeout),
         oracle_probe::robot(addr, sni, &accepted, timeout),
         oracle_probe::cbc_padding(addr, sni, &accepted, timeout),
     );
+    connections += aia.requests;
     for (outcome, question) in [
         (&robot, Question::Robot),
         (&padding_oracle, Question::PaddingOracle),
@@ -310,7 +322,7 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
         (groups, None) => (groups, true),
     };
     connections += match group_version {
-        Some(Version::Tls13) => wire::GROUPS.len(),
+        Some(Version::Tls13) => wire::PROBED_GROUPS.len(),
         Some(_) => 5,
         None => 0,
     };

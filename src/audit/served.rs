@@ -12,9 +12,13 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::agreement::{ECDH_P521, EphemeralPrivateKey, UnparsedPublicKey, agree_ephemeral};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::crypto::{
+    ActiveKeyExchange, CryptoProvider, SharedSecret, SupportedKxGroup, verify_tls12_signature,
+    verify_tls13_signature,
+};
+use rustls::{DigitallySignedStruct, NamedGroup, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 /// A socket whose reads and writes all end by one instant: each call's timeout is what is left
@@ -27,6 +31,9 @@ struct Until {
 impl Until {
     fn connect(addr: SocketAddr, deadline: Instant) -> std::io::Result<Self> {
         let sock = TcpStream::connect_timeout(&addr, left(deadline)?)?;
+        // The client's Finished and its request are separate writes: with Nagle's algorithm the
+        // second waits for the server's delayed ACK (40 ms on Linux) before it leaves.
+        sock.set_nodelay(true)?;
         Ok(Self { sock, deadline })
     }
 }
@@ -73,13 +80,7 @@ pub fn served_chain_until(
     sni: &str,
     deadline: Instant,
 ) -> Result<Vec<CertificateDer<'static>>, String> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(KeepAnyChain(provider)))
-        .with_no_client_auth();
+    let config = any_chain_config()?;
     let name = ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
     let mut conn =
         rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
@@ -100,15 +101,7 @@ pub fn served_chain_until(
 /// the first reading a response (TLS 1.3 tickets arrive after the handshake). Blocking; both
 /// connections end by `deadline`.
 pub fn resumes(addr: SocketAddr, sni: &str, deadline: Instant) -> Result<bool, String> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(KeepAnyChain(provider)))
-            .with_no_client_auth(),
-    );
+    let config = Arc::new(any_chain_config()?);
     let mut kinds = Vec::new();
     for _ in 0..2 {
         let name = ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
@@ -131,6 +124,73 @@ pub fn resumes(addr: SocketAddr, sni: &str, deadline: Instant) -> Result<bool, S
         kinds.push(conn.handshake_kind());
     }
     Ok(kinds.get(1) == Some(&Some(rustls::HandshakeKind::Resumed)))
+}
+
+/// The client configuration of every handshake the audit completes (the chain, resumption, the
+/// HSTS fetch): any certificate is kept (the caller judges it), the handshake signatures are
+/// still verified, and secp521r1 is offered after aws-lc-rs' default groups, so a server that
+/// takes only P-521 (`ssl_ecdh_curve secp521r1`) can be audited too.
+pub fn any_chain_config() -> Result<rustls::ClientConfig, String> {
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.kx_groups.push(&P521);
+    let provider = Arc::new(provider);
+    Ok(
+        rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(KeepAnyChain(provider)))
+            .with_no_client_auth(),
+    )
+}
+
+/// ECDHE on secp521r1 (aws-lc-rs has it; rustls' provider does not list it).
+#[derive(Debug)]
+struct P521Group;
+
+static P521: P521Group = P521Group;
+
+impl SupportedKxGroup for P521Group {
+    fn start(&self) -> Result<Box<dyn ActiveKeyExchange>, rustls::Error> {
+        let rng = aws_lc_rs::rand::SystemRandom::new();
+        let key = EphemeralPrivateKey::generate(&ECDH_P521, &rng)
+            .map_err(|_| rustls::Error::FailedToGetRandomBytes)?;
+        let public = key
+            .compute_public_key()
+            .map_err(|_| rustls::Error::General("P-521 public key".into()))?
+            .as_ref()
+            .to_vec();
+        Ok(Box::new(P521Exchange { key, public }))
+    }
+
+    fn name(&self) -> NamedGroup {
+        NamedGroup::secp521r1
+    }
+}
+
+struct P521Exchange {
+    key: EphemeralPrivateKey,
+    public: Vec<u8>,
+}
+
+impl ActiveKeyExchange for P521Exchange {
+    fn complete(self: Box<Self>, peer_pub_key: &[u8]) -> Result<SharedSecret, rustls::Error> {
+        let peer = UnparsedPublicKey::new(&ECDH_P521, peer_pub_key);
+        agree_ephemeral(
+            self.key,
+            peer,
+            rustls::Error::from(rustls::PeerMisbehaved::InvalidKeyShare),
+            |secret| Ok(SharedSecret::from(secret)),
+        )
+    }
+
+    fn pub_key(&self) -> &[u8] {
+        &self.public
+    }
+
+    fn group(&self) -> NamedGroup {
+        NamedGroup::secp521r1
+    }
 }
 
 #[derive(Debug)]

@@ -456,10 +456,11 @@ fn print_report(r: &AuditReport) {
         println!("DHE group: {bits} bits");
     }
     println!("clients (simulated):");
+    let width = r.clients.iter().map(|h| h.client.len()).max().unwrap_or(0);
     for h in &r.clients {
         match h.suite() {
             Some((version, suite)) => println!(
-                "  {:<24} {} {}{}",
+                "  {:<width$} {} {}{}",
                 h.client,
                 version.name(),
                 suite.name,
@@ -470,7 +471,7 @@ fn print_report(r: &AuditReport) {
                 }
             ),
             None => println!(
-                "  {:<24} fails: {}",
+                "  {:<width$} fails: {}",
                 h.client,
                 h.failure.as_deref().unwrap_or("nothing in common")
             ),

@@ -764,6 +764,28 @@ fn the_html_report_loads_in_chromium_and_shows_the_grade() {
         "{dom}"
     );
     assert!(dom.contains("site.test"), "{dom}");
+    // Everything the page is for: findings (caps and warnings with their IDs), protocols and
+    // suites, the chain as sent, the weaknesses probed, the simulated clients.
+    for part in [
+        "<h2>Findings</h2>",
+        "audit.X509_CAA_NOT_CHECKED",
+        "<h2>Protocols and cipher suites</h2>",
+        "TLS_AES_128_GCM_SHA256",
+        "<h2>Certificate</h2>",
+        "Pebble Intermediate",
+        "<h2>Weaknesses</h2>",
+        "ROBOT: ",
+        "CBC padding oracle: ",
+        "<h2>Simulated clients</h2>",
+        "Chromium 137 / Win 11",
+    ] {
+        assert!(dom.contains(part), "{part} missing: {dom}");
+    }
+    assert_eq!(
+        dom.matches("<td>sent</td>").count(),
+        2,
+        "leaf and intermediate: {dom}"
+    );
     let stderr = String::from_utf8_lossy(&chromium.stderr);
     assert!(!stderr.contains("CONSOLE"), "console messages: {stderr}");
 }
@@ -884,6 +906,16 @@ fn heartbleed_is_found_by_reading_one_record_header() {
 /// Serves each (chain PEM, key PEM) from its own nginx server on a free port, with HSTS and
 /// Mozilla's intermediate TLS settings; returns the ports in order.
 fn serve_certificates(lab: &Lab, file: &str, sites: &[(String, String)]) -> Vec<u16> {
+    serve_certificates_with(lab, file, sites, "")
+}
+
+/// [`serve_certificates`], each server also given the nginx directives `extra`.
+fn serve_certificates_with(
+    lab: &Lab,
+    file: &str,
+    sites: &[(String, String)],
+    extra: &str,
+) -> Vec<u16> {
     let dir = lab.dir.path().join(file);
     fs::create_dir_all(&dir).unwrap();
     let mut conf = String::new();
@@ -894,7 +926,7 @@ fn serve_certificates(lab: &Lab, file: &str, sites: &[(String, String)]) -> Vec<
         let port = crate::common::free_port();
         ports.push(port);
         conf.push_str(&format!(
-            "server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {d}/{i}.pem;\n    ssl_certificate_key {d}/{i}.key;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;\n    add_header Strict-Transport-Security \"max-age=63072000\" always;\n    return 200 \"ok\";\n}}\n",
+            "server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {d}/{i}.pem;\n    ssl_certificate_key {d}/{i}.key;\n    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;\n    add_header Strict-Transport-Security \"max-age=63072000\" always;\n    return 200 \"ok\";\n    {extra}\n}}\n",
             d = dir.display(),
         ));
     }
@@ -1013,24 +1045,28 @@ fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
         ("/slow", Served::Trickle),
         ("/huge", Served::Huge(1 << 20)),
     ]);
-    // Leaf-only chains whose AIA URL answers in each way.
+    // Leaf-only chains whose AIA URL answers in each way, and one without an AIA URL.
+    const NO_AIA: &str = "(no AIA)";
     let leaf_only = |path: &str| {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(vec!["aia.test".to_owned()]).unwrap();
         let url = format!("http://{aia}{path}");
-        params
-            .custom_extensions
-            .push(crate::common::pki::aia_ca_issuers(&[&url]));
+        if path != NO_AIA {
+            params
+                .custom_extensions
+                .push(crate::common::pki::aia_ca_issuers(&[&url]));
+        }
         (int.sign(params, &key).pem(), key.serialize_pem())
     };
     let paths = [
-        "/int.der", "/int.pem", "/missing", "/garbage", "/slow", "/huge",
+        "/int.der", "/int.pem", "/missing", "/garbage", "/slow", "/huge", NO_AIA,
     ];
     let sites: Vec<(String, String)> = paths.iter().map(|p| leaf_only(p)).collect();
     let ports = serve_certificates(&lab, "aia", &sites);
     let bundle = lab.dir.path().join("aia-root.pem");
     fs::write(&bundle, root.pem()).unwrap();
 
+    let mut connections = Vec::new();
     for ((path, port), (grade, says)) in paths.iter().zip(&ports).zip([
         ("B", "completed from"),
         ("B", "completed from"),
@@ -1038,6 +1074,7 @@ fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
         ("T", "served no certificate that issued it"),
         ("T", "/slow"),
         ("T", "more than 64 KiB"),
+        ("T", "names no http(s) caIssuers URL"),
     ]) {
         let target = format!("127.0.0.1:{port}");
         let started = std::time::Instant::now();
@@ -1061,6 +1098,7 @@ fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
         );
         assert_eq!(report["grade"], grade, "{path}: {report:#}");
         assert_eq!(report["certificate"]["chain_length"], 1);
+        connections.push(report["connections"].as_u64().unwrap());
         let url = format!("http://{aia}{path}");
         match grade {
             "B" => {
@@ -1068,6 +1106,9 @@ fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
                 assert_eq!(cap["id"], "audit.CAP_CHAIN_INCOMPLETE", "{report:#}");
                 assert!(cap["why"].as_str().unwrap().contains(&url), "{cap}");
                 assert_eq!(report["certificate"]["completed_from"][0], url.as_str());
+                let chain = &report["certificate"]["chain"];
+                assert_eq!(chain[0]["from"], "sent");
+                assert_eq!(chain[1]["from"], url.as_str(), "{chain:#}");
             }
             _ => {
                 let problem = report["certificate"]["problem"].as_str().unwrap();
@@ -1075,6 +1116,9 @@ fn a_short_chain_is_completed_from_its_aia_url_within_bounds() {
             }
         }
     }
+    // Each AIA request is a connection of the audit, counted like the probes'.
+    let without_aia = connections[paths.len() - 1];
+    assert_eq!(connections[0], without_aia + 1, "{connections:?}");
 }
 
 #[test]
@@ -1112,15 +1156,57 @@ fn a_p521_server_fails_the_clients_that_lack_the_curve() {
             .unwrap()
     };
     // Chrome and Safari offer no ecdsa_secp521r1_sha512 in TLS 1.3; Android 7 has no P-521.
-    for failing in ["Chrome", "Safari", "Android"] {
+    for failing in ["Chromium 137", "Safari 26.4", "Android 7.0"] {
         let why = client(failing)["failure"].as_str().unwrap_or_default();
         assert!(why.contains("secp521r1"), "{failing}: {report:#}");
         assert!(client(failing)["protocol"].is_null());
     }
-    assert_eq!(client("Firefox")["protocol"], "TLS 1.3", "{report:#}");
-    assert_eq!(client("Java 11")["protocol"], "TLS 1.3");
+    assert_eq!(client("Firefox 137")["protocol"], "TLS 1.3", "{report:#}");
+    assert_eq!(client("Java 21")["protocol"], "TLS 1.3");
     // SSL Labs grades the configuration, not the clients' reach: still A+.
     assert_eq!(report["grade"], "A+", "{report:#}");
+
+    // P-521 for the key exchange too (`ssl_ecdh_curve secp521r1`): the clients without the
+    // group fail on it first; certctl's own handshakes (chain, resumption, HSTS) still work.
+    let only = serve_certificates_with(
+        &lab,
+        "p521-only",
+        &[(format!("{}{}", leaf.pem(), int.pem()), key.serialize_pem())],
+        "ssl_ecdh_curve secp521r1;",
+    );
+    let report = audit_json(
+        &lab,
+        &format!("127.0.0.1:{}", only[0]),
+        &[
+            "--sni",
+            "p521.test",
+            "--ca-bundle",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        report["groups"],
+        serde_json::json!(["secp521r1"]),
+        "{report:#}"
+    );
+    assert_eq!(report["complete"], true, "{report:#}");
+    assert_eq!(report["grade"], "A+", "{report:#}");
+    let clients = report["clients"].as_array().unwrap();
+    let client = |name: &str| clients.iter().find(|c| c["client"] == name).unwrap();
+    for name in ["Chromium 137 / Win 11", "IE 11 / Win 10", "Android 15"] {
+        assert_eq!(
+            client(name)["failure"],
+            "no key exchange group in common (the server accepts secp521r1)",
+            "{name}: {report:#}"
+        );
+    }
+    let safari = client("Safari 26.4 / macOS 26.4")["failure"]
+        .as_str()
+        .unwrap();
+    assert!(safari.contains("no signature scheme"), "{safari}");
+    for name in ["Firefox 137 / Win 11", "Java 21.0.6", "OpenSSL 3.0.15"] {
+        assert_eq!(client(name)["protocol"], "TLS 1.3", "{name}: {report:#}");
+    }
 
     // The human report says why each failing client fails.
     let out = lab
@@ -1138,7 +1224,7 @@ fn a_p521_server_fails_the_clients_that_lack_the_curve() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.lines().any(|l| l.contains("Chrome")
+        text.lines().any(|l| l.contains("Chromium 137")
             && l.contains("fails: cannot verify the server's ECDSA secp521r1 key")),
         "{text}"
     );

@@ -57,6 +57,8 @@ struct Legacy {
     /// Staple an (opaque, fake) OCSP response when asked.
     staple: bool,
     oracle: Oracle,
+    /// Hang up on a hello that offers DEFLATE compression.
+    refuses_deflate: bool,
 }
 
 /// The parts of a ClientHello the fake server looks at.
@@ -65,6 +67,8 @@ struct Hello {
     suites: Vec<CipherSuite>,
     renegotiation_info: bool,
     status_request: bool,
+    /// DEFLATE among the compression methods.
+    deflate: bool,
     random: [u8; 32],
     /// The message as sent, for the Finished.
     message: Vec<u8>,
@@ -92,6 +96,7 @@ fn read_hello(sock: &mut TcpStream) -> Option<Hello> {
             .contains(&CipherSuite::TLS_EMPTY_RENEGOTIATION_INFO_SCSV)
             || hello.has_extension(ExtensionType::RENEGOTIATION_INFO),
         status_request: hello.has_extension(ExtensionType::STATUS_REQUEST),
+        deflate: hello.compression.contains(&1),
         suites: hello.suites,
         random: body.get(6..38)?.try_into().ok()?,
         message: body,
@@ -283,7 +288,9 @@ fn legacy_server(server: Legacy) -> SocketAddr {
             let server = server.clone();
             std::thread::spawn(move || {
                 let _ = sock.set_read_timeout(Some(Duration::from_secs(2)));
-                if let Some(hello) = read_hello(&mut sock) {
+                if let Some(hello) = read_hello(&mut sock)
+                    && !(server.refuses_deflate && hello.deflate)
+                {
                     let (flight, chosen) = answer(&server, &hello);
                     let _ = sock.write_all(&flight);
                     if let Some(chosen) = chosen {
@@ -322,8 +329,7 @@ fn audit_legacy_with(
     staple: bool,
     oracle: Oracle,
 ) -> AuditReport {
-    let (chain, key, roots) = pki();
-    let addr = legacy_server(Legacy {
+    audit_server(|chain, key| Legacy {
         versions: versions.to_vec(),
         suites: suites.to_vec(),
         server_order,
@@ -331,7 +337,14 @@ fn audit_legacy_with(
         key,
         staple,
         oracle,
-    });
+        refuses_deflate: false,
+    })
+}
+
+/// The audit of the fake server `server` makes from the test PKI's chain and key.
+fn audit_server(server: impl FnOnce(Vec<Vec<u8>>, String) -> Legacy) -> AuditReport {
+    let (chain, key, roots) = pki();
+    let addr = legacy_server(server(chain, key));
     let req = AuditRequest {
         addr,
         host: Some("legacy.test".into()),
@@ -505,6 +518,41 @@ fn rsa_key_exchange_kept_last_for_old_clients_costs_no_grade() {
         "{preferred:#?}"
     );
     assert_eq!(preferred.grade, "B");
+}
+
+#[test]
+fn a_hang_up_on_the_compression_hello_is_unknown_never_a_no() {
+    // A TLS 1.2 server that closes on the hello offering DEFLATE: compression and secure
+    // renegotiation could not be tested, and the report says so instead of "no".
+    let report = audit_server(|chain, key| Legacy {
+        versions: vec![0x0303],
+        suites: vec![ECDHE_RSA_AES128_GCM_SHA256, AES128_SHA],
+        server_order: true,
+        chain,
+        key,
+        staple: false,
+        oracle: Oracle::None,
+        refuses_deflate: true,
+    });
+    let unknown = report
+        .rating
+        .findings
+        .iter()
+        .find(|f| f.id == "audit.UNKNOWN_HANDSHAKE")
+        .unwrap_or_else(|| panic!("no unknown for the handshake: {report:#?}"));
+    assert!(unknown.message.contains("closed"), "{unknown:?}");
+    assert!(!report.complete);
+    // Its worst answer (compression on) caps the grade at C. (The grade itself is T: the only
+    // hello that reads the chain is the one refused, and rustls cannot finish with this fake.)
+    assert!(
+        report
+            .rating
+            .caps
+            .iter()
+            .any(|c| c.id == "audit.UNKNOWN_HANDSHAKE" && c.cap.as_str() == "C"),
+        "{report:#?}"
+    );
+    assert_eq!(spoken(&report), ["TLS 1.2"]);
 }
 
 fn status(verdict: &Verdict) -> &'static str {
