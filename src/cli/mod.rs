@@ -7,6 +7,7 @@ mod csr;
 mod daemon;
 mod dhparam;
 mod django;
+mod doctor;
 mod examples;
 mod fleet;
 mod import;
@@ -129,6 +130,10 @@ pub enum Command {
     /// daemon: exit 0 all good, 1 warnings, 2 something needs a person
     #[command(after_help = examples::STATUS)]
     Status(status::StatusArgs),
+    /// Before an issue: DNS, port 80, CAA, nginx, the clock, the account: what would fail and
+    /// how to fix it (exit 0 nothing wrong, 1 warnings, 2 an issue would fail)
+    #[command(after_help = examples::DOCTOR)]
+    Doctor(Box<doctor::DoctorArgs>),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) for certctl
     #[command(after_help = examples::COMPLETIONS)]
     Completions(man::CompletionsArgs),
@@ -256,6 +261,7 @@ fn dispatch(command: Command, ctx: &Ctx) -> Result<ExitCode, Error> {
         Command::Config(args) => config::run(args, ctx),
         Command::Completions(args) => man::completions(args),
         Command::Status(args) => status::run(args, ctx),
+        Command::Doctor(args) => doctor::run(*args, ctx),
         Command::Man(args) => man::man_pages(args),
     }
 }

@@ -4,6 +4,7 @@ pub mod ari;
 pub mod audit;
 pub mod csr;
 pub mod deploy;
+pub mod doctor;
 pub mod fleet;
 pub mod import;
 pub mod install;

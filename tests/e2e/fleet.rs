@@ -71,19 +71,8 @@ fn fleet(dir: &Path) -> (Postgres, Node, Node) {
 /// `install-cert NAME` on `node` with a fresh key and certificate made in `dir`.
 fn install(node: &Node, dir: &Path, name: &str) -> Output {
     let pki = dir.join(format!("pki-{name}-{}", rand_tag()));
-    std::fs::create_dir_all(&pki).unwrap();
-    crate::common::pki::byo_pki(&pki, &[name], 2, 90);
-    let p = |f: &str| pki.join(f).display().to_string();
-    node.certctl(&[
-        "install-cert",
-        name,
-        "--cert",
-        &p("cert.pem"),
-        "--chain",
-        &p("ca.pem"),
-        "--key",
-        &p("key.pem"),
-    ])
+    let args = crate::common::pki::byo_install_args(&pki, name, 2, 90);
+    node.certctl(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 fn rand_tag() -> u64 {
