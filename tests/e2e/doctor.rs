@@ -52,7 +52,7 @@ fn doctor_tells_good_and_bad_dns_caa_and_port_80_apart() {
     if !netns::enter("doctor::doctor_tells_good_and_bad_dns_caa_and_port_80_apart") {
         return;
     }
-    let lab = Lab::start();
+    let mut lab = Lab::start();
     // The account first: issue once (pebble validates through its own mock DNS).
     assert_ok(&lab.issue_standalone(&["first.test"], &[]));
     let no_caa = Knot::start(lab.dir.path(), "first IN A 127.0.0.1");
@@ -210,6 +210,28 @@ noaddress.example IN TXT "nothing here"
         text.contains("doctor.CAA_OTHER_CA")
             && text.contains("fix: add `otherca.example.test. CAA 0 issue \"pebble.test\"`"),
         "{text}"
+    );
+
+    // History: the CA goes away and a renewal of first.test fails; doctor says so, and that
+    // the CA cannot be reached.
+    lab.stop_pebble();
+    let out = lab
+        .certctl(["renew", "first.test", "--force"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let (code, report) = doctor(
+        &lab,
+        &knot,
+        &["first.test"],
+        &["--resolve", "first.test:127.0.0.1"],
+    );
+    assert_eq!(code, 2, "{report:#}");
+    has(&report, "first.test", "warning doctor.RENEWAL_FAILING");
+    let global = crate::common::severity_ids(&report["findings"]);
+    assert!(
+        global.contains(&"error doctor.CA_UNREACHABLE".to_owned()),
+        "{global:?}"
     );
 }
 
