@@ -30,7 +30,8 @@ fi
 
 cargo test --locked --all-targets
 
-# The Debian package, from the debug binary the tests built (nothing is compiled again): lintian
+# The Debian package, from the debug binary the tests built (nothing is compiled again; a release
+# build, `bash scripts/package.sh`, takes ~6 min more on CI's 2 cores, see the README): lintian
 # without errors, then installed into a throwaway root, checked and removed (scripts/test-deb.sh).
 started=$(date +%s)
 deb=$(bash scripts/package.sh --dev | tail -1)
