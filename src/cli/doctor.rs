@@ -176,3 +176,30 @@ fn print(report: &DoctorReport, quiet: bool) {
         }
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_and_dns_server_take_what_people_write() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            parse_resolve("Example.COM:203.0.113.7").unwrap(),
+            ("example.com".to_owned(), ip("203.0.113.7"))
+        );
+        assert_eq!(
+            parse_resolve("example.com:[2001:db8::7]").unwrap().1,
+            ip("2001:db8::7")
+        );
+        assert_eq!(parse_resolve("example.com:::1").unwrap().1, ip("::1"));
+        assert!(parse_resolve("example.com").is_err());
+        assert!(parse_resolve("example.com:nowhere").is_err());
+        assert_eq!(
+            parse_dns_server("127.0.0.1:5353").unwrap(),
+            "127.0.0.1:5353".parse().unwrap()
+        );
+        assert_eq!(parse_dns_server("::1").unwrap().port(), 53);
+        assert!(parse_dns_server("ns.example.com").is_err());
+    }
+}

@@ -303,3 +303,40 @@ fn doctor_with_nginx_shows_the_server_and_the_plan_then_the_probe_through_nginx(
     has(&report, "shop.example.test", "ok doctor.HTTP_PROBE_OK");
     assert_eq!(code, 0, "{report:#}");
 }
+
+/// Bad input names itself and exits 2, before anything is asked of DNS or the CA.
+#[test]
+fn doctor_refuses_bad_input_naming_it() {
+    let state = tempfile::tempdir().unwrap();
+    for (args, names) in [
+        (
+            &["doctor", "a.test", "--resolve", "a.test"][..],
+            "NAME:ADDR",
+        ),
+        (
+            &["doctor", "a.test", "--dns-server", "ns.example"],
+            "--dns-server",
+        ),
+        (
+            &["doctor", "a.test", "--caa-identity", "not a domain"],
+            "--caa-identity",
+        ),
+        (&["doctor", "bad name!"], "bad name!"),
+        (
+            &["doctor", "a.test", "--webroot", "/nonexistent/w17"],
+            "--webroot",
+        ),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_certctl"))
+            .env("CERTCTL_CONFIG", "/dev/null")
+            .arg("--state-dir")
+            .arg(state.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(names), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
