@@ -213,7 +213,10 @@ pub async fn doctor(
         if let Some(preview) = &nginx
             && let Some(s) = preview.servers.iter().find(|s| s.name == report.name)
         {
-            report.findings.push(nginx_server_finding(s, req.http_port));
+            let take_over = req.nginx.as_ref().is_some_and(|(site, _)| site.take_over);
+            report
+                .findings
+                .push(nginx_server_finding(s, req.http_port, take_over));
         }
         report
             .findings
@@ -463,7 +466,11 @@ async fn probe(req: &DoctorRequest, names: &mut [NameReport]) {
     responder.cleanup();
 }
 
-fn nginx_server_finding(s: &ops_nginx::PortEightyServer, http_port: u16) -> Finding {
+fn nginx_server_finding(
+    s: &ops_nginx::PortEightyServer,
+    http_port: u16,
+    take_over: bool,
+) -> Finding {
     let mut message = match &s.server {
         Some(origin) => format!(
             "port {http_port} for {} is served by your server at {origin}: issue --nginx adds its marked ACME include and redirect there",
@@ -476,10 +483,16 @@ fn nginx_server_finding(s: &ops_nginx::PortEightyServer, http_port: u16) -> Find
     };
     let mut severity = Severity::Info;
     let mut fix = String::new();
-    if let Some(tls) = &s.tls_server {
-        message.push_str(&format!("; your TLS server at {tls} already serves it"));
-        severity = Severity::Warning;
-        fix = "pass --take-over to issue --nginx (it points that server at certctl's certificate), or remove the name there".into();
+    match (&s.tls_server, take_over) {
+        (Some(tls), true) => message.push_str(&format!(
+            "; your TLS server at {tls} serves it: --take-over points it at certctl's certificate"
+        )),
+        (Some(tls), false) => {
+            message.push_str(&format!("; your TLS server at {tls} already serves it"));
+            severity = Severity::Warning;
+            fix = "pass --take-over to issue --nginx (it points that server at certctl's certificate), or remove the name there".into();
+        }
+        (None, _) => {}
     }
     verdict::finding(verdict::NGINX_SERVER, severity, message, fix)
 }

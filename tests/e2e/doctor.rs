@@ -295,6 +295,46 @@ fn doctor_with_nginx_shows_the_server_and_the_plan_then_the_probe_through_nginx(
     // Nothing was written.
     assert!(!std::fs::read_to_string(&site).unwrap().contains("certctl"));
 
+    // A TLS server of the user's already serves another name (a snakeoil certificate):
+    // issue --nginx would refuse it, and says so; with --take-over it is named, not refused.
+    let byo = lab.dir.path().join("byo");
+    std::fs::create_dir_all(&byo).unwrap();
+    crate::common::pki::byo_pki(&byo, &["tls.example.test"], 1, 30);
+    let tls_site = lab.nginx_prefix.join("sites-available/tls");
+    std::fs::write(
+        &tls_site,
+        format!(
+            "server {{\n\tlisten {http};\n\tserver_name tls.example.test;\n\troot {www};\n}}\nserver {{\n\tlisten {https} ssl;\n\tserver_name tls.example.test;\n\tssl_certificate {cert};\n\tssl_certificate_key {key};\n\troot {www};\n}}\n",
+            http = lab.http_port,
+            https = lab.https_port,
+            cert = byo.join("cert.pem").display(),
+            key = byo.join("key.pem").display(),
+            www = www.display()
+        ),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&tls_site, lab.nginx_prefix.join("sites-enabled/tls")).unwrap();
+    lab.reload_nginx();
+    let mut tls_extra = extra.clone();
+    tls_extra.extend(["--resolve", "tls.example.test:127.0.0.1"]);
+    let (code, report) = doctor(&lab, &knot, &["tls.example.test"], &tls_extra);
+    assert_eq!(code, 2, "{report:#}");
+    let global = crate::common::severity_ids(&report["findings"]);
+    assert!(
+        global.contains(&"error doctor.NGINX_REFUSED".to_owned()),
+        "{global:?}"
+    );
+    tls_extra.push("--take-over");
+    let (_, report) = doctor(&lab, &knot, &["tls.example.test"], &tls_extra);
+    has(&report, "tls.example.test", "info doctor.NGINX_SERVER");
+    assert!(
+        report["nginx"]["servers"][0]["tls_server"]
+            .as_str()
+            .unwrap()
+            .ends_with("sites-available/tls:6"),
+        "{report:#}"
+    );
+
     // After the issue, nginx serves the token certctl drops in its ACME web root.
     let mut issue: Vec<&str> = vec!["--nginx", "--root", www.to_str().unwrap()];
     issue.extend(flags.iter().map(String::as_str));
