@@ -235,6 +235,15 @@ noaddress.example IN TXT "nothing here"
     );
 }
 
+/// A site of the user's, `sites-available/FILE` enabled by a symlink, nginx reloaded: its path.
+fn user_site(lab: &Lab, file: &str, text: &str) -> std::path::PathBuf {
+    let site = lab.nginx_prefix.join("sites-available").join(file);
+    std::fs::write(&site, text).unwrap();
+    std::os::unix::fs::symlink(&site, lab.nginx_prefix.join("sites-enabled").join(file)).unwrap();
+    lab.reload_nginx();
+    site
+}
+
 #[test]
 fn doctor_with_nginx_shows_the_server_and_the_plan_then_the_probe_through_nginx() {
     let lab = Lab::debian_nginx();
@@ -245,18 +254,15 @@ fn doctor_with_nginx_shows_the_server_and_the_plan_then_the_probe_through_nginx(
     // A site of the user's on port 80 for the name.
     let www = lab.dir.path().join("shop");
     std::fs::create_dir_all(&www).unwrap();
-    let site = lab.nginx_prefix.join("sites-available/shop");
-    std::fs::write(
-        &site,
-        format!(
+    let site = user_site(
+        &lab,
+        "shop",
+        &format!(
             "server {{\n\tlisten {port};\n\tlisten [::]:{port};\n\tserver_name shop.example.test;\n\troot {www};\n}}\n",
             port = lab.http_port,
             www = www.display()
         ),
-    )
-    .unwrap();
-    std::os::unix::fs::symlink(&site, lab.nginx_prefix.join("sites-enabled/shop")).unwrap();
-    lab.reload_nginx();
+    );
 
     let (code, report) = doctor(&lab, &knot, &["shop.example.test"], &extra);
     // nginx does not serve challenges for it yet: issue --nginx adds that first, so a warning.
@@ -300,10 +306,10 @@ fn doctor_with_nginx_shows_the_server_and_the_plan_then_the_probe_through_nginx(
     let byo = lab.dir.path().join("byo");
     std::fs::create_dir_all(&byo).unwrap();
     crate::common::pki::byo_pki(&byo, &["tls.example.test"], 1, 30);
-    let tls_site = lab.nginx_prefix.join("sites-available/tls");
-    std::fs::write(
-        &tls_site,
-        format!(
+    user_site(
+        &lab,
+        "tls",
+        &format!(
             "server {{\n\tlisten {http};\n\tserver_name tls.example.test;\n\troot {www};\n}}\nserver {{\n\tlisten {https} ssl;\n\tserver_name tls.example.test;\n\tssl_certificate {cert};\n\tssl_certificate_key {key};\n\troot {www};\n}}\n",
             http = lab.http_port,
             https = lab.https_port,
@@ -311,10 +317,7 @@ fn doctor_with_nginx_shows_the_server_and_the_plan_then_the_probe_through_nginx(
             key = byo.join("key.pem").display(),
             www = www.display()
         ),
-    )
-    .unwrap();
-    std::os::unix::fs::symlink(&tls_site, lab.nginx_prefix.join("sites-enabled/tls")).unwrap();
-    lab.reload_nginx();
+    );
     let mut tls_extra = extra.clone();
     tls_extra.extend(["--resolve", "tls.example.test:127.0.0.1"]);
     let (code, report) = doctor(&lab, &knot, &["tls.example.test"], &tls_extra);
