@@ -29,6 +29,8 @@ lab_deps() {
     # The package: lintian checks the .deb, man -w finds its man pages once installed.
     command -v lintian >/dev/null 2>&1 || missing+=(lintian)
     command -v man >/dev/null 2>&1 || missing+=(man-db)
+    # certctl doctor's tests: a real authoritative DNS server (Knot DNS) with A, AAAA, CAA records.
+    command -v knotd >/dev/null 2>&1 || missing+=(knot)
     # The tests validate real --json outputs against docs/schemas/.
     python3 -c 'import jsonschema' >/dev/null 2>&1 || missing+=(python3-jsonschema)
     if [ ${#missing[@]} -gt 0 ]; then

@@ -11,7 +11,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
 # Pure leaves stay free of I/O outside their tests (see docs/ARCHITECTURE.md).
-pure=$(find src/names.rs src/keys.rs src/verify src/config.rs src/settings.rs src/health.rs src/store/layout.rs src/tls_policy.rs \
+pure=$(find src/names.rs src/keys.rs src/verify src/config.rs src/settings.rs src/health.rs src/doctor.rs src/store/layout.rs src/tls_policy.rs \
     src/finding.rs src/progress.rs src/hsts.rs src/renewal src/scheduler/cron.rs \
     src/nginx/mod.rs src/nginx/render.rs src/nginx/dump.rs src/nginx/lex.rs src/nginx/edit.rs src/nginx/repoint.rs src/nginx/proxied.rs \
     src/audit/wire src/audit/suites.rs src/audit/grade.rs src/audit/clients.rs \
@@ -30,7 +30,8 @@ fi
 
 cargo test --locked --all-targets
 
-# The Debian package, from the debug binary the tests built (nothing is compiled again): lintian
+# The Debian package, from the debug binary the tests built (nothing is compiled again; a release
+# build, `bash scripts/package.sh`, takes ~6 min more on CI's 2 cores, see the README): lintian
 # without errors, then installed into a throwaway root, checked and removed (scripts/test-deb.sh).
 started=$(date +%s)
 deb=$(bash scripts/package.sh --dev | tail -1)

@@ -217,6 +217,9 @@ pub enum Error {
     /// A config file or environment variable certctl cannot use: nothing runs.
     #[error(transparent)]
     Settings(#[from] crate::settings::SettingsError),
+    /// DNS resolution could not be set up (`certctl doctor`).
+    #[error(transparent)]
+    Dns(#[from] crate::dns::DnsError),
 }
 
 impl Error {
@@ -250,6 +253,7 @@ impl Error {
             | Self::Hook(_)
             | Self::Busy { .. }
             | Self::NotServed { .. }
+            | Self::Dns(_)
             | Self::Interrupted => false,
         };
         if usage { 2 } else { 1 }
@@ -292,9 +296,10 @@ mod tests {
             Error::NotDeployed { .. } => 20,
             Error::NotServed { .. } => 21,
             Error::Settings(_) => 22,
+            Error::Dns(_) => 23,
         }
     }
-    const VARIANTS: usize = 23;
+    const VARIANTS: usize = 24;
 
     #[test]
     fn every_error_exits_with_the_code_the_readme_promises() {
@@ -437,6 +442,10 @@ mod tests {
                     serial: "01".into(),
                     failure: Box::new(NginxError::ProbeNeverServed.into()),
                 },
+                1,
+            ),
+            (
+                crate::dns::DnsError::Setup("no /etc/resolv.conf".into()).into(),
                 1,
             ),
             (crate::certbot::CertbotError::NoConfigDir(path()).into(), 2),

@@ -18,6 +18,8 @@ pub mod clock;
 pub mod config;
 pub mod dhparam;
 pub mod django;
+pub mod dns;
+pub mod doctor;
 pub mod error;
 pub mod failpoint;
 pub mod finding;

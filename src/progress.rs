@@ -47,3 +47,50 @@ pub trait Progress: Sync {
 impl Progress for () {
     fn step(&self, _: Step, _: &str) {}
 }
+
+/// Counted work (targets audited, lineages imported, certificates synced): the library says how
+/// many there are and each one as it is done; the CLI decides how to show it (a bar on a
+/// terminal, see [`show_bar`]). `()` ignores everything.
+pub trait Tally: Sync {
+    /// There are `n` items in all.
+    fn total(&self, n: u64);
+    /// One more is done (`item` names it).
+    fn done(&self, item: &str);
+}
+
+impl Tally for () {
+    fn total(&self, _: u64) {}
+    fn done(&self, _: &str) {}
+}
+
+/// Whether the CLI draws a progress bar or spinner: only for a person watching, so only when
+/// stderr is a terminal, and never with `-q` or `--json` (a script reads those runs).
+pub fn show_bar(stderr_tty: bool, quiet: bool, json: bool) -> bool {
+    stderr_tty && !quiet && !json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bar_only_for_a_person_at_a_terminal() {
+        // (stderr a terminal, -q, --json) → shown
+        let table = [
+            ((true, false, false), true),
+            ((true, true, false), false),
+            ((true, false, true), false),
+            ((true, true, true), false),
+            ((false, false, false), false),
+            ((false, false, true), false),
+            ((false, true, false), false),
+        ];
+        for ((tty, quiet, json), shown) in table {
+            assert_eq!(
+                show_bar(tty, quiet, json),
+                shown,
+                "tty {tty} -q {quiet} --json {json}"
+            );
+        }
+    }
+}

@@ -145,7 +145,7 @@ const fn spec(
 }
 
 const ISSUE: &[&str] = &["issue"];
-const NGINX: &[&str] = &["issue", "nginx", "import certbot"];
+const NGINX: &[&str] = &["issue", "nginx", "import certbot", "doctor"];
 const RENEW: &[&str] = &["renew", "daemon"];
 
 /// Every setting, in the order `config show` prints them.
@@ -158,7 +158,7 @@ pub const SPECS: [Spec; 20] = [
             "CERTCTL_SERVER",
             "--server",
             "server",
-            ISSUE,
+            &["issue", "doctor"],
             Kind::Url,
         )
     },
@@ -179,7 +179,7 @@ pub const SPECS: [Spec; 20] = [
             "CERTCTL_CA_BUNDLE",
             "--ca-bundle",
             "ca_bundle",
-            &["issue", "import certbot"],
+            &["issue", "import certbot", "doctor"],
             Kind::Path,
         )
     },

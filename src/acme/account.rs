@@ -34,6 +34,13 @@ pub fn thumbprint(directory_url: &str, credentials_json: &[u8]) -> Result<String
         .ok_or_else(|| AcmeError::BadAccount(directory_url.to_owned()))
 }
 
+/// The account's URL at its CA (RFC 8555 §7.3: the `Location` of newAccount; what CAA's
+/// `accounturi` names, RFC 8657) from stored credentials.
+pub fn url(credentials_json: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(credentials_json).ok()?;
+    value["id"].as_str().map(str::to_owned)
+}
+
 /// The account's P-256 key from stored credentials.
 pub(crate) fn account_key(
     directory_url: &str,

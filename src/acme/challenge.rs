@@ -348,16 +348,25 @@ pub const SELF_CHECK_MAX_BODY: usize = 64 * 1024;
 /// followed locally; it is accepted with a warning. Stops at the first failure. Each fetch ends
 /// within [`SELF_CHECK_DEADLINE`] and reads at most [`SELF_CHECK_MAX_BODY`].
 pub async fn self_check(port: u16, tokens: &[PublishedToken]) -> Result<(), AcmeError> {
-    self_check_within(port, tokens, SELF_CHECK_DEADLINE, SELF_CHECK_MAX_BODY).await
+    self_check_via(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), tokens).await
+}
+
+/// [`self_check`] through another address: each name resolves to `target` (`certctl doctor`
+/// fetches a probe token through the address DNS gives for the name, as the CA would).
+pub async fn self_check_via(
+    target: SocketAddr,
+    tokens: &[PublishedToken],
+) -> Result<(), AcmeError> {
+    self_check_within(target, tokens, SELF_CHECK_DEADLINE, SELF_CHECK_MAX_BODY).await
 }
 
 async fn self_check_within(
-    port: u16,
+    target: SocketAddr,
     tokens: &[PublishedToken],
     deadline: Duration,
     max_body: usize,
 ) -> Result<(), AcmeError> {
-    // One client for every token: each name resolves to 127.0.0.1, and a redirect is followed
+    // One client for every token: each name resolves to `target`, and a redirect is followed
     // only while it stays on the host the request started with.
     let mut builder = reqwest::Client::builder()
         .no_proxy()
@@ -377,7 +386,7 @@ async fn self_check_within(
         }));
     for t in tokens {
         if let Identifier::Dns(name) = &t.identifier {
-            builder = builder.resolve(name, SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+            builder = builder.resolve(name, target);
         }
     }
     let client = builder
@@ -385,7 +394,7 @@ async fn self_check_within(
         .map_err(|e| AcmeError::Responder(format!("cannot start the self-check: {e}")))?;
     for t in tokens {
         let host = t.identifier.host_header();
-        let url = format!("http://{host}:{port}{CHALLENGE_PATH}{}", t.token);
+        let url = format!("http://{host}:{}{CHALLENGE_PATH}{}", target.port(), t.token);
         let fail = |reason: String| AcmeError::SelfCheck {
             identifier: t.identifier.clone(),
             url: url.clone(),
@@ -627,18 +636,28 @@ mod tests {
     #[tokio::test]
     async fn self_check_gives_up_on_a_body_that_never_ends_or_never_finishes() {
         let endless = misbehaving_server(true).await;
-        let err = self_check_within(endless, &[token("tok-4")], Duration::from_secs(5), 1024)
-            .await
-            .unwrap_err();
+        let err = self_check_within(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, endless)),
+            &[token("tok-4")],
+            Duration::from_secs(5),
+            1024,
+        )
+        .await
+        .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("body larger than 1024 bytes"), "{text}");
         assert!(!text.contains('\n'));
 
         let stalled = misbehaving_server(false).await;
         let started = std::time::Instant::now();
-        let err = self_check_within(stalled, &[token("tok-5")], Duration::from_millis(300), 1024)
-            .await
-            .unwrap_err();
+        let err = self_check_within(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, stalled)),
+            &[token("tok-5")],
+            Duration::from_millis(300),
+            1024,
+        )
+        .await
+        .unwrap_err();
         let text = err.to_string();
         assert!(text.contains("no complete answer"), "{text}");
         assert!(!text.contains('\n'));

@@ -27,6 +27,36 @@ pub fn directory_url(server: Option<&str>, staging: bool) -> Result<String, Stri
     }
 }
 
+/// What `certctl doctor` asks of a CA's directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DirectoryFacts {
+    /// `meta.caaIdentities`: the domains the CA recognizes in CAA `issue` records (RFC 8555
+    /// §7.1.1); empty when it names none.
+    pub caa_identities: Vec<String>,
+    /// The answer's `Date` header (the CA's clock), as sent.
+    pub date: Option<String>,
+}
+
+/// Fetches the directory (one GET under the ACME client's deadline) for its CAA identities and
+/// the CA's `Date`.
+pub async fn facts(
+    directory_url: &str,
+    ca_bundle: Option<&std::path::Path>,
+) -> Result<DirectoryFacts, super::AcmeError> {
+    let client =
+        super::signed::SignedClient::new(directory_url, ca_bundle, "the directory").await?;
+    let caa_identities = client.directory()["meta"]["caaIdentities"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_ascii_lowercase))
+        .collect();
+    Ok(DirectoryFacts {
+        caa_identities,
+        date: client.date().map(str::to_owned),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,8 @@ pub(crate) struct SignedClient {
     http: AcmeHttp,
     directory_url: String,
     directory: Value,
+    /// The `Date` header of the directory's answer (the CA's clock), as sent.
+    date: Option<String>,
     nonce: Option<String>,
     /// What certctl is doing, for errors ("the alternate chains").
     during: &'static str,
@@ -38,18 +40,30 @@ impl SignedClient {
             http: AcmeHttp::new(ca_bundle)?,
             directory_url: directory_url.to_owned(),
             directory: Value::Null,
+            date: None,
             nonce: None,
             during,
         };
         let get = http::Request::get(directory_url)
             .body(BodyWrapper::default())
             .map_err(|e| AcmeError::Protocol(e.to_string()))?;
-        let (_, body) = client.send(get).await?;
+        let (parts, body) = client.send(get).await?;
+        client.date = header(&parts, "date").next();
         client.directory = serde_json::from_slice(&body).map_err(|_| AcmeError::Unreachable {
             url: directory_url.to_owned(),
             reason: "the answer is not an ACME directory".into(),
         })?;
         Ok(client)
+    }
+
+    /// The directory itself.
+    pub(crate) fn directory(&self) -> &Value {
+        &self.directory
+    }
+
+    /// The `Date` header the CA sent with its directory.
+    pub(crate) fn date(&self) -> Option<&str> {
+        self.date.as_deref()
     }
 
     /// A URL the directory names (`newNonce`, `keyChange`, …).

@@ -50,13 +50,23 @@ pub async fn audit(req: &AuditRequest) -> Result<AuditReport, AuditError> {
 
 /// Audits every request at once within one connection budget (`concurrency` probe connections
 /// for all of them together) and one overall `deadline`; the results in the order asked.
+/// Each finished target is told to `tally`.
 pub async fn audit_many(
     reqs: &[AuditRequest],
     concurrency: usize,
     deadline: Duration,
+    tally: &dyn crate::progress::Tally,
 ) -> Vec<Result<AuditReport, AuditError>> {
     let until = Instant::now() + deadline;
-    let all = futures_util::future::join_all(reqs.iter().map(|req| Box::pin(run(req, until))));
+    tally.total(reqs.len() as u64);
+    let all = futures_util::future::join_all(reqs.iter().map(|req| {
+        Box::pin(async move {
+            let report = run(req, until).await;
+            let name = req.host.clone().unwrap_or_else(|| req.addr.to_string());
+            tally.done(&name);
+            report
+        })
+    }));
     probe::with_budget(concurrency, Some(until), all).await
 }
 

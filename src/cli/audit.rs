@@ -175,10 +175,19 @@ pub fn run(args: AuditArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 Err(e) => failed.push((i, name, e)),
             }
         }
+        let bar = match reqs.len() {
+            0 | 1 => None,
+            _ => Some(ctx.bar(args.json, "targets")),
+        };
+        let tally: &dyn certctl::progress::Tally = match &bar {
+            Some(bar) => bar,
+            None => &(),
+        };
         let reports = audit::audit_many(
             &reqs,
             usize::from(args.concurrency),
             Duration::from_secs(args.deadline.max(1)),
+            tally,
         )
         .await;
         let mut all: Vec<(usize, String, Result<AuditReport, AuditError>)> = shown

@@ -25,6 +25,13 @@ pub struct DhparamArgs {
 
 pub fn run(args: DhparamArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let pem = if args.generate {
+        let _spinner = ctx.spinner(
+            false,
+            &format!(
+                "generating a {}-bit Diffie-Hellman group (minutes)",
+                args.bits
+            ),
+        );
         dhparam::generate(args.bits)?
     } else {
         dhparam::rfc7919(args.bits)?.to_owned()

@@ -129,6 +129,14 @@ Examples:
   certctl status         # every certificate, next renewal, last result, timer/daemon, what nginx serves
   certctl status --json  # the same for monitoring; exit 0 all good, 1 warnings, 2 needs a person";
 
+/// `certctl doctor`.
+pub const DOCTOR: &str = "\
+Examples:
+  certctl doctor example.com www.example.com   # DNS, port 80, CAA, the clock, the account, renewal history
+  certctl doctor example.com --nginx           # also: nginx's servers for the name, what issue --nginx would write
+  certctl doctor example.com --webroot /var/www/acme --dns-server 192.0.2.53:53 --json
+  certctl doctor example.com --resolve example.com:203.0.113.7   # split-horizon DNS: the public address";
+
 /// `certctl fleet`.
 pub const FLEET: &str = "\
 Examples:

@@ -91,7 +91,8 @@ pub fn run(args: FleetArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             })
         }
         FleetCommand::Import => {
-            let report = certctl::ops::fleet::import(&ctx.local, store)?;
+            let report =
+                certctl::ops::fleet::import(&ctx.local, store, &ctx.bar(false, "certificates"))?;
             if !ctx.quiet {
                 for name in &report.imported {
                     println!("imported {name}");
@@ -114,7 +115,7 @@ pub fn run(args: FleetArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         FleetCommand::Sync => {
-            let changed = store.converge()?;
+            let changed = store.converge(&ctx.bar(false, "certificates"))?;
             if !ctx.quiet {
                 for name in changed {
                     println!("{name}: now the store's live version");

@@ -113,7 +113,9 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         backup_root: certctl::ops::nginx::backup_root(ctx.local.layout().root()),
         now: certctl::clock::unix_now(),
     };
-    let report = ctx.block_on(import::import_certbot(&*ctx.store, &req))??;
+    let bar = ctx.bar(args.json, "lineages");
+    let report = ctx.block_on(import::import_certbot(&*ctx.store, &req, &bar))??;
+    drop(bar);
     if args.json {
         let json = serde_json::to_string_pretty(&report).expect("the report serializes");
         println!("{json}");

@@ -57,17 +57,8 @@ pub struct IssueArgs {
     /// Two keys for one name: ECDSA P-256 plus RSA 2048, issued, renewed and served as a pair
     #[arg(long)]
     dual: bool,
-    /// ACME directory URL
-    #[arg(long, value_name = "URL", conflicts_with = "staging")]
-    #[allow(dead_code)] // read through ctx.settings
-    server: Option<String>,
-    /// Use Let's Encrypt's staging CA (untrusted certificates, for trials)
-    #[arg(long)]
-    staging: bool,
-    /// Also trust the roots in this PEM file for the CA's HTTPS API
-    #[arg(long, value_name = "PEM")]
-    #[allow(dead_code)] // read through ctx.settings
-    ca_bundle: Option<PathBuf>,
+    #[command(flatten)]
+    ca: CaArgs,
     /// Contact address for the ACME account
     #[arg(long)]
     #[allow(dead_code)] // read through ctx.settings
@@ -145,24 +136,12 @@ impl IssueArgs {
                 "--http-port must be between 1 and 65535".into(),
             ));
         }
-        // --staging beats a server from the environment or the file; with --server it is refused.
-        let server = match settings.get(Key::Server).source {
-            Source::Flag => settings.value(Key::Server),
-            Source::Env | Source::File if !self.staging => settings.value(Key::Server),
-            _ => None,
-        };
-        let directory_url = directory::directory_url(server, self.staging).map_err(Error::Usage)?;
+        let directory_url = self.ca.directory_url(settings)?;
         let email = settings.value(Key::Email).map(str::to_owned);
         if let Some(email) = &email {
             account::check_email(email).map_err(Error::Usage)?;
         }
-        let ca_bundle = match &ca_bundle_setting {
-            Some(path) => {
-                certctl::trust::load_bundle(path)?;
-                Some(std::path::absolute(path).unwrap_or_else(|_| path.clone()))
-            }
-            None => None,
-        };
+        let ca_bundle = CaArgs::ca_bundle(settings)?;
         Ok(IssueRequest {
             name,
             identifiers,
@@ -185,6 +164,46 @@ impl IssueArgs {
     }
 }
 
+/// Which CA: `issue` and `doctor`.
+#[derive(Debug, Args)]
+pub struct CaArgs {
+    /// ACME directory URL
+    #[arg(long, value_name = "URL", conflicts_with = "staging")]
+    #[allow(dead_code)] // read through ctx.settings
+    server: Option<String>,
+    /// Use Let's Encrypt's staging CA (untrusted certificates, for trials)
+    #[arg(long)]
+    staging: bool,
+    /// Also trust the roots in this PEM file for the CA's HTTPS API
+    #[arg(long, value_name = "PEM")]
+    #[allow(dead_code)] // read through ctx.settings
+    ca_bundle: Option<PathBuf>,
+}
+
+impl CaArgs {
+    /// The ACME directory from --server (through settings) and --staging: --staging beats a
+    /// server from the environment or the file; with --server it is refused.
+    pub fn directory_url(&self, settings: &Settings) -> Result<String, Error> {
+        let server = match settings.get(Key::Server).source {
+            Source::Flag => settings.value(Key::Server),
+            Source::Env | Source::File if !self.staging => settings.value(Key::Server),
+            _ => None,
+        };
+        directory::directory_url(server, self.staging).map_err(Error::Usage)
+    }
+
+    /// The --ca-bundle setting, loaded once to refuse a bad file early, as an absolute path.
+    pub fn ca_bundle(settings: &Settings) -> Result<Option<PathBuf>, Error> {
+        match settings.path(Key::CaBundle) {
+            Some(path) => {
+                certctl::trust::load_bundle(&path)?;
+                Ok(Some(std::path::absolute(&path).unwrap_or(path)))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
 pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let mut req = args.request(&ctx.settings)?;
     let remembered = ctx.store.load_record(&req.name)?.and_then(|r| r.nginx);
@@ -194,7 +213,7 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         options.profile = args.tls_profile;
         let site = options.resolve(remembered.as_ref(), &ctx.settings)?;
         if args.dry_run {
-            let outcome = certctl::ops::nginx::issue_diff(
+            let preview = certctl::ops::nginx::preview(
                 &*ctx.store,
                 &req.name,
                 &site,
@@ -202,6 +221,11 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 req.http_port,
                 &backup_root,
             )?;
+            let outcome = certctl::ops::nginx::NginxOutcome {
+                diff: Some(preview.diff),
+                notes: preview.notes,
+                ..Default::default()
+            };
             super::nginx::print_outcome(&outcome, ctx);
             return Ok(ExitCode::SUCCESS);
         }

@@ -7,6 +7,7 @@ mod csr;
 mod daemon;
 mod dhparam;
 mod django;
+mod doctor;
 mod examples;
 mod fleet;
 mod import;
@@ -129,6 +130,10 @@ pub enum Command {
     /// daemon: exit 0 all good, 1 warnings, 2 something needs a person
     #[command(after_help = examples::STATUS)]
     Status(status::StatusArgs),
+    /// Before an issue: DNS, port 80, CAA, nginx, the clock, the account: what would fail and
+    /// how to fix it (exit 0 nothing wrong, 1 warnings, 2 an issue would fail)
+    #[command(after_help = examples::DOCTOR)]
+    Doctor(Box<doctor::DoctorArgs>),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) for certctl
     #[command(after_help = examples::COMPLETIONS)]
     Completions(man::CompletionsArgs),
@@ -256,6 +261,7 @@ fn dispatch(command: Command, ctx: &Ctx) -> Result<ExitCode, Error> {
         Command::Config(args) => config::run(args, ctx),
         Command::Completions(args) => man::completions(args),
         Command::Status(args) => status::run(args, ctx),
+        Command::Doctor(args) => doctor::run(*args, ctx),
         Command::Man(args) => man::man_pages(args),
     }
 }
@@ -331,6 +337,44 @@ impl Ctx {
         Ok(rt.block_on(fut))
     }
 
+    /// A progress bar on stderr for counted work, drawn only when [`certctl::progress::show_bar`]
+    /// says so (a terminal, no -q, no --json); `what` names the items ("targets").
+    pub fn bar(&self, json: bool, what: &'static str) -> Bar {
+        self.drawn(
+            json,
+            &format!("{{bar:30}} {{pos}}/{{len}} {what} {{wide_msg}}"),
+            |_| (),
+        )
+    }
+
+    /// A spinner on stderr with `message` for work of unknown length, under the same rule.
+    pub fn spinner(&self, json: bool, message: &str) -> Bar {
+        self.drawn(json, "{spinner} {msg} ({elapsed})", |bar| {
+            bar.set_message(message.to_owned());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        })
+    }
+
+    fn drawn(
+        &self,
+        json: bool,
+        template: &str,
+        start: impl FnOnce(&indicatif::ProgressBar),
+    ) -> Bar {
+        let shown = certctl::progress::show_bar(self.stderr_tty, self.quiet, json);
+        Bar(shown.then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+                bar.set_style(style);
+            }
+            start(&bar);
+            bar
+        }))
+    }
+
     /// Steps are shown on a terminal, or anywhere with -v; never with -q.
     pub fn progress(&self) -> StepPrinter {
         StepPrinter {
@@ -367,6 +411,32 @@ fn host_name() -> String {
         .ok()
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "node".into())
+}
+
+/// A progress bar or spinner (or nothing), cleared when dropped.
+pub struct Bar(Option<indicatif::ProgressBar>);
+
+impl certctl::progress::Tally for Bar {
+    fn total(&self, n: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(n);
+        }
+    }
+
+    fn done(&self, item: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(item.to_owned());
+            bar.inc(1);
+        }
+    }
+}
+
+impl Drop for Bar {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Prints each step to stderr as it happens.

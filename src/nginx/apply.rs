@@ -38,7 +38,8 @@ pub enum Change {
 }
 
 impl Change {
-    fn path(&self) -> &Path {
+    /// The file (or link) it writes.
+    pub fn path(&self) -> &Path {
         match self {
             Self::Owned { path, .. } | Self::UserFile { path, .. } => path,
             Self::Symlink { link, .. } => link,

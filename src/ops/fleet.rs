@@ -20,16 +20,25 @@ pub struct ImportReport {
 /// Copies every certificate (all versions, record, state, live version) and the account of
 /// every CA they use from `from` (this node's state directory) into `store`, then brings this
 /// node in line with the fleet (`converge`), which also records what it serves.
-pub fn import(from: &FsStore, store: &PgStore) -> Result<ImportReport, Error> {
+/// Each certificate is told to `tally` as it is copied.
+pub fn import(
+    from: &FsStore,
+    store: &PgStore,
+    tally: &dyn crate::progress::Tally,
+) -> Result<ImportReport, Error> {
     let mut report = ImportReport::default();
     let mut directories = Vec::new();
-    for name in from.cert_names()? {
+    let names = from.cert_names()?;
+    tally.total(names.len() as u64);
+    for name in names {
         if let Some(record) = from.load_record(&name)?
             && !directories.contains(&record.server)
         {
             directories.push(record.server.clone());
         }
-        match store.import_cert(from, &name)? {
+        let imported = store.import_cert(from, &name)?;
+        tally.done(&name);
+        match imported {
             true => report.imported.push(name),
             false => report.present.push(name),
         }
@@ -41,7 +50,7 @@ pub fn import(from: &FsStore, store: &PgStore) -> Result<ImportReport, Error> {
             report.accounts.push(url);
         }
     }
-    store.converge()?;
+    store.converge(&())?;
     Ok(report)
 }
 

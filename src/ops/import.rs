@@ -278,16 +278,20 @@ fn account_use(text: &Result<String, String>) -> Option<(String, String)> {
 
 /// Runs the import. Errors are about the directory as a whole; each lineage's own trouble is in
 /// its report.
+/// Each lineage is told to `tally` once it is read and checked.
 pub async fn import_certbot(
     store: &dyn CertStore,
     req: &ImportRequest,
+    tally: &dyn crate::progress::Tally,
 ) -> Result<ImportReport, Error> {
     let dir = ConfigDir::open(&req.config_dir)?;
     let mut lineages = Vec::new();
     let mut pending = Vec::new();
     let mut left = LeftToCertbot::default();
     let mut accounts = AccountsRead::new();
-    for file in dir.renewal_files()? {
+    let files = dir.renewal_files()?;
+    tally.total(files.len() as u64);
+    for file in files {
         let uses = account_use(&file.text);
         let mut report = LineageReport {
             name: file.name.clone(),
@@ -326,6 +330,7 @@ pub async fn import_certbot(
                 pending.push((lineages.len(), taken));
             }
         }
+        tally.done(&report.name);
         lineages.push(report);
     }
     // `nginx -T` loads every certificate nginx serves (hundreds of ms for a hundred sites): it

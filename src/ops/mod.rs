@@ -5,6 +5,7 @@ pub mod audit;
 pub mod csr;
 pub mod deploy;
 pub mod django;
+pub mod doctor;
 pub mod fleet;
 pub mod import;
 pub mod install;

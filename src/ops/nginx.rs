@@ -930,21 +930,73 @@ pub fn configure_site(
     })
 }
 
-/// `issue --nginx --dry-run`: the diff of every file the issue would touch, nothing written.
-pub fn issue_diff(
+/// Who answers one name on port 80 today, as `certctl doctor` shows it.
+#[derive(Debug, serde::Serialize)]
+pub struct PortEightyServer {
+    /// The name.
+    pub name: String,
+    /// The user's server that answers it by name (`FILE:LINE`); None: none does, and
+    /// certctl's own port-80 server would take it.
+    pub server: Option<String>,
+    /// A TLS server of the user's already serves the name (`FILE:LINE`).
+    pub tls_server: Option<String>,
+}
+
+/// What `issue --nginx` would find and do: `certctl doctor --nginx`. Nothing is written.
+#[derive(Debug, serde::Serialize)]
+pub struct NginxPreview {
+    /// Per name, who answers it today.
+    pub servers: Vec<PortEightyServer>,
+    /// The files the issue would write or change.
+    pub files: Vec<PathBuf>,
+    /// Their unified diff.
+    pub diff: String,
+    /// Things the user should know.
+    pub notes: Vec<String>,
+}
+
+/// See [`NginxPreview`]: `issue --nginx --dry-run` (its diff) and `doctor --nginx`; an error is
+/// what the issue would refuse with.
+pub fn preview(
     store: &dyn CertStore,
     name: &str,
     site: &NginxSite,
     identifiers: &[Identifier],
     http_port: u16,
     backup_root: &Path,
-) -> Result<NginxOutcome, Error> {
+) -> Result<NginxPreview, Error> {
     let hosts: Vec<String> = identifiers.iter().map(Identifier::as_string).collect();
     let others = other_names(store, backup_root, site, name)?;
+    // Seen as a take-over would see it, so a TLS server of the user's is named, not refused.
+    let looking = NginxSite {
+        take_over: true,
+        ..site.clone()
+    };
+    let served = inspect(&looking, name, &hosts, &others, http_port)?;
+    let servers = hosts
+        .iter()
+        .map(|host| {
+            let find = |list: &[UserServer]| {
+                list.iter()
+                    .find(|u| u.hosts.contains(host))
+                    .map(UserServer::origin)
+            };
+            PortEightyServer {
+                name: host.clone(),
+                server: find(&served.http),
+                tls_server: find(&served.tls),
+            }
+        })
+        .collect();
     let (changes, notes) = full_changes(store, name, site, &hosts, &others, http_port)?;
-    Ok(NginxOutcome {
-        diff: Some(apply::diff(&changes)?),
-        applied: Applied::default(),
+    let files = apply::pending(&changes)?
+        .iter()
+        .map(|c| c.path().to_owned())
+        .collect();
+    Ok(NginxPreview {
+        servers,
+        files,
+        diff: apply::diff(&changes)?,
         notes,
     })
 }

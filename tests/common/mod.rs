@@ -11,6 +11,7 @@
 #![allow(dead_code)]
 
 pub mod backends;
+pub mod dns;
 pub mod front;
 pub mod http;
 pub mod lab;
@@ -59,6 +60,22 @@ pub fn entry<'a>(list: &'a serde_json::Value, field: &str, value: &str) -> &'a s
         .iter()
         .find(|e| e[field] == value)
         .unwrap_or_else(|| panic!("no {field} {value:?} in {list:#}"))
+}
+
+/// A `--json` findings array as "severity ID" lines (`error doctor.CAA_OTHER_CA`).
+pub fn severity_ids(findings: &serde_json::Value) -> Vec<String> {
+    findings
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {findings:#}"))
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["severity"].as_str().unwrap(),
+                f["id"].as_str().unwrap()
+            )
+        })
+        .collect()
 }
 
 /// `json` (a command's real `--json` output) is valid against `docs/schemas/NAME.schema.json`,

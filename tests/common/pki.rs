@@ -102,3 +102,26 @@ pub fn byo_pki(dir: &std::path::Path, names: &[&str], valid_since_days: i64, not
     std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
     std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
 }
+
+/// `install-cert NAME --cert … --chain … --key …` for a [`byo_pki`] made in `dir` (created) for
+/// `name`: the arguments of a certificate brought by hand.
+pub fn byo_install_args(
+    dir: &std::path::Path,
+    name: &str,
+    valid_since_days: i64,
+    not_after_days: i64,
+) -> Vec<String> {
+    std::fs::create_dir_all(dir).unwrap();
+    byo_pki(dir, &[name], valid_since_days, not_after_days);
+    let p = |f: &str| dir.join(f).display().to_string();
+    vec![
+        "install-cert".into(),
+        name.into(),
+        "--cert".into(),
+        p("cert.pem"),
+        "--chain".into(),
+        p("ca.pem"),
+        "--key".into(),
+        p("key.pem"),
+    ]
+}

@@ -145,6 +145,7 @@ fn certctl_audit_grades_the_site_issue_nginx_made_a_plus() {
         out.status.success().then_some(out)
     });
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::common::assert_schema("audit", &report);
     assert_eq!(report["grade"], "A+", "{report:#}");
     assert_eq!(report["rating"]["caps"].as_array().unwrap().len(), 0);
     assert_eq!(report["certificate"]["trusted"], true);
@@ -197,6 +198,7 @@ fn certctl_audit_grades_the_site_issue_nginx_made_a_plus() {
         .output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::common::assert_schema("audit", &report);
     assert_eq!(
         (
             report["grade"].as_str(),
@@ -617,6 +619,7 @@ fn the_battery_grades_each_configuration_as_the_rating_guide_says() {
         .output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::common::assert_schema("audit", &report);
     let redirect = report["http_redirect"]["Err"].as_str().unwrap_or_default();
     assert!(
         redirect.contains("404") && redirect.contains("without a redirect"),
@@ -698,6 +701,7 @@ fn fifty_targets_at_once_and_the_sites_nginx_serves() {
         .output()
         .unwrap();
     let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    crate::common::assert_schema("audit", &serde_json::Value::from(all.clone()));
     let ours: Vec<&serde_json::Value> = all
         .iter()
         .filter(|r| {
@@ -953,9 +957,11 @@ fn audit_json(lab: &Lab, target: &str, args: &[&str]) -> serde_json::Value {
             .args(args)
             .output()
             .unwrap();
-        out.status
-            .success()
-            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+        out.status.success().then(|| {
+            let report = serde_json::from_slice(&out.stdout).unwrap();
+            crate::common::assert_schema("audit", &report);
+            report
+        })
     })
 }
 

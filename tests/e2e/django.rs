@@ -105,7 +105,9 @@ fn certctl_report(
     args.extend_from_slice(extra);
     let out = certctl(&args, env);
     assert_ok(&out);
-    serde_json::from_slice(&out.stdout).unwrap()
+    let report = serde_json::from_slice(&out.stdout).unwrap();
+    crate::common::assert_schema("django-check", &report);
+    report
 }
 
 fn ids(report: &serde_json::Value, prefix: &str) -> BTreeSet<String> {
@@ -552,7 +554,9 @@ fn live_check(
     }
     let out = certctl(&args, &[("DJANGO_SECRET_KEY", KEY)]);
     assert_ok(&out);
-    serde_json::from_slice(&out.stdout).unwrap()
+    let report = serde_json::from_slice(&out.stdout).unwrap();
+    crate::common::assert_schema("django-check", &report);
+    report
 }
 
 fn live_ids(report: &serde_json::Value) -> BTreeSet<String> {

@@ -71,19 +71,8 @@ fn fleet(dir: &Path) -> (Postgres, Node, Node) {
 /// `install-cert NAME` on `node` with a fresh key and certificate made in `dir`.
 fn install(node: &Node, dir: &Path, name: &str) -> Output {
     let pki = dir.join(format!("pki-{name}-{}", rand_tag()));
-    std::fs::create_dir_all(&pki).unwrap();
-    crate::common::pki::byo_pki(&pki, &[name], 2, 90);
-    let p = |f: &str| pki.join(f).display().to_string();
-    node.certctl(&[
-        "install-cert",
-        name,
-        "--cert",
-        &p("cert.pem"),
-        "--chain",
-        &p("ca.pem"),
-        "--key",
-        &p("key.pem"),
-    ])
+    let args = crate::common::pki::byo_install_args(&pki, name, 2, 90);
+    node.certctl(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 fn rand_tag() -> u64 {
@@ -109,6 +98,13 @@ fn two_stores(ttl: Duration) -> (tempfile::TempDir, Postgres, PgStore, PgStore) 
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// `fleet status --json`, valid against its schema.
+fn status_json(out: &Output) -> serde_json::Value {
+    let status = json(out);
+    crate::common::assert_schema("fleet-status", &status);
+    status
 }
 
 #[test]
@@ -258,7 +254,7 @@ fn certificates_go_through_the_store_and_every_node_reports_what_it_has() {
     );
     let status = web1.certctl(&["fleet", "status", "--json"]);
     assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
-    let v = json(&status);
+    let v = status_json(&status);
     assert_eq!(v["nodes"], serde_json::json!(["web1", "web2"]));
     let serial = v["certs"][0]["live_serial"].as_str().unwrap().to_owned();
     assert_eq!(v["certs"][0]["nodes"][1]["serial"], serial.as_str());
@@ -267,7 +263,7 @@ fn certificates_go_through_the_store_and_every_node_reports_what_it_has() {
     assert_ok(&install(&web1, dir.path(), "shop.test"));
     let status = web1.certctl(&["fleet", "status", "--json"]);
     assert_eq!(status.status.code(), Some(1), "{}", stderr(&status));
-    let v = json(&status);
+    let v = status_json(&status);
     assert_eq!(v["certs"][0]["live_version"], 2);
     assert_eq!(v["certs"][0]["nodes"][0]["lagging"], false);
     assert_eq!(v["certs"][0]["nodes"][1]["lagging"], true);
@@ -333,7 +329,7 @@ fn import_copies_a_state_directory_once_and_the_database_going_away_leaves_nodes
     // The importing node reports what it serves: the fleet does not lag.
     let status = web1.certctl(&["fleet", "status", "--json"]);
     assert_ok(&status);
-    assert_eq!(json(&status)["nodes"], serde_json::json!(["web1"]));
+    assert_eq!(status_json(&status)["nodes"], serde_json::json!(["web1"]));
 
     // The database goes away: store commands fail (exit 1, naming it); local files stay.
     pg.stop();

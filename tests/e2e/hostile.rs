@@ -282,7 +282,9 @@ fn a_server_that_stalls_on_old_versions_gets_no_better_grade() {
             "took {took:?}"
         );
         assert!(out.status.success(), "{stderr}");
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        let report = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap();
+        crate::common::assert_schema("audit", &report);
+        report
     };
 
     // Refusing TLS 1.0 and 1.1 politely: A- (no TLS 1.3; the HSTS fetch fails on this fake).

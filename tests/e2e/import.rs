@@ -160,6 +160,13 @@ fn json(out: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// `import certbot --json`'s report, valid against its schema.
+fn import_report(out: &Output) -> serde_json::Value {
+    let report = json(out);
+    crate::common::assert_schema("import-certbot", &report);
+    report
+}
+
 /// The report entry of lineage `name`.
 fn lineage<'a>(report: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
     crate::common::entry(&report["lineages"], "name", name)
@@ -267,7 +274,7 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
     let import = |lab: &Lab, extra: &[&str]| import_certbot(lab, &config, extra);
 
     // --dry-run says what it would take and leave, and writes nothing.
-    let planned = json(&import(&lab, &["--dry-run", "--json"]));
+    let planned = import_report(&import(&lab, &["--dry-run", "--json"]));
     assert_eq!(lineage(&planned, "web.test")["outcome"], "would_import");
     assert_eq!(lineage(&planned, "solo.test")["outcome"], "would_import");
     let dns = lineage(&planned, "dns.test");
@@ -357,7 +364,7 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
     // certbot's account key is RSA, which instant-acme cannot sign with, and certbot still
     // renews dns.test with it, so its key is not rolled over: certctl has its own account with
     // the same CA, says why, and certbot's account still works at the CA.
-    let again = json(&import(&lab, &["--json"]));
+    let again = import_report(&import(&lab, &["--json"]));
     for name in ["solo.test", "web.test"] {
         assert_eq!(lineage(&again, name)["outcome"], "already_imported");
     }
@@ -419,7 +426,7 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
     // --disable-certbot leaves certbot's schedule alone while it still renews dns.test.
     let fake_root = lab.dir.path().join("root");
     let wants = enable_certbot_timer(&fake_root);
-    let kept = json(&import(
+    let kept = import_report(&import(
         &lab,
         &[
             "--json",
@@ -462,7 +469,7 @@ fn disables_certbots_schedule_only_on_request_under_a_root() {
     // Without the flag, nothing outside the state directory changes.
     assert_ok(&import(&["--dry-run"]));
     let root = fake_root.to_str().unwrap();
-    let planned = json(&import(&[
+    let planned = import_report(&import(&[
         "--dry-run",
         "--json",
         "--disable-certbot",
@@ -476,7 +483,7 @@ fn disables_certbots_schedule_only_on_request_under_a_root() {
             .starts_with("would disable certbot.timer")
     );
     assert!(wants.join("certbot.timer").is_symlink());
-    let done = json(&import(&["--json", "--disable-certbot", "--root", root]));
+    let done = import_report(&import(&["--json", "--disable-certbot", "--root", root]));
     assert_eq!(lineage(&done, "a.test")["outcome"], "imported");
     assert_eq!(done["certbot_schedule"]["disabled"], true, "{done:#}");
     assert!(!wants.join("certbot.timer").exists());
@@ -618,7 +625,7 @@ fn reuses_a_p256_certbot_account_with_its_url() {
     let conf = fs::read_to_string(certbot.config_dir().join("renewal/ec.test.conf")).unwrap();
     assert!(conf.contains(&format!("account = {id}")), "{conf}");
 
-    let report = json(&import_certbot(&lab, &certbot.config_dir(), &["--json"]));
+    let report = import_report(&import_certbot(&lab, &certbot.config_dir(), &["--json"]));
     let ec = lineage(&report, "ec.test");
     assert_eq!(ec["outcome"], "imported");
     assert_eq!(ec["account"]["status"], "reused", "{ec:#}");
@@ -679,7 +686,7 @@ fn rolls_certbots_rsa_account_over_to_p256_and_keeps_its_url() {
     let before = snapshot(&config);
 
     // --dry-run says it would roll the key over, and sends nothing: certbot's key still works.
-    let planned = json(&import_certbot(&lab, &config, &["--dry-run", "--json"]));
+    let planned = import_report(&import_certbot(&lab, &config, &["--dry-run", "--json"]));
     for name in ["roll.test", "roll2.test"] {
         let l = lineage(&planned, name);
         assert_eq!(l["account"]["status"], "would_roll_over", "{l:#}");
@@ -742,7 +749,7 @@ fn rolls_certbots_rsa_account_over_to_p256_and_keeps_its_url() {
     assert_eq!(snapshot(&config), before);
 
     // A second import changes nothing: the account stays certctl's.
-    let again = json(&import_certbot(&lab, &config, &["--json"]));
+    let again = import_report(&import_certbot(&lab, &config, &["--json"]));
     assert_eq!(lineage(&again, "roll.test")["outcome"], "already_imported");
     assert_eq!(fs::read(&stored_path).unwrap(), stored_bytes);
 
@@ -757,7 +764,7 @@ fn rolls_certbots_rsa_account_over_to_p256_and_keeps_its_url() {
         .arg(&lab.ca_bundle)
         .output()
         .unwrap();
-    let other = json(&out);
+    let other = import_report(&out);
     let account = &lineage(&other, "roll.test")["account"];
     assert_eq!(account["status"], "registered", "{account:#}");
     assert_ne!(account["url"], account_url.as_str());
@@ -878,7 +885,7 @@ fn points_nginx_at_certctls_files_and_renews_through_it() {
 
     // The import points both lines at certctl's files, in the real file behind the symlink,
     // and says where (file:line).
-    let report = json(&import(&["--json"]));
+    let report = import_report(&import(&["--json"]));
     let shop = lineage(&report, "shop.test");
     assert_eq!(shop["outcome"], "imported");
     assert_eq!(shop["installer"], "nginx");
@@ -926,7 +933,7 @@ fn points_nginx_at_certctls_files_and_renews_through_it() {
         certbot_serial
     );
     // A second import has nothing left to repoint.
-    let again = json(&import(&["--json"]));
+    let again = import_report(&import(&["--json"]));
     assert_eq!(lineage(&again, "shop.test")["outcome"], "already_imported");
     assert_eq!(again["nginx"]["changed"], serde_json::json!([]));
     assert_eq!(fs::read_to_string(&site).unwrap(), edited);
@@ -1029,7 +1036,7 @@ fn takes_over_a_site_certbots_nginx_plugin_set_up_and_renews_through_it() {
         ],
     );
     assert_ok(&out);
-    let report = json(&out);
+    let report = import_report(&out);
     let nx = lineage(&report, "nx.test");
     assert_eq!(nx["outcome"], "imported", "{nx:#}");
     assert!(

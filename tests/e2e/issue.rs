@@ -158,6 +158,7 @@ fn reissue_reuses_the_account_and_swaps_live_atomically() {
         .unwrap();
     assert_ok(&out);
     let outcome: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    crate::common::assert_schema("issue", &outcome);
     assert_eq!(outcome["account_created"], false);
     assert_ne!(serial(&lab, "c.test"), serial_before);
     assert_ne!(
@@ -477,6 +478,7 @@ fn concurrent_issues_share_one_account_and_all_succeed() {
         let out = child.wait_with_output().unwrap();
         assert_ok(&out);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        crate::common::assert_schema("issue", &v);
         if v["account_created"] == true {
             created += 1;
         }

@@ -9,6 +9,7 @@ mod ca_faults;
 mod config;
 mod daemon;
 mod django;
+mod doctor;
 mod faults;
 mod fleet;
 mod hostile;

@@ -446,6 +446,7 @@ fn verify_reports_for_monitoring_and_revoke_stops_renewal() {
     );
     let json: serde_json::Value =
         serde_json::from_slice(&verify(&["mon.test", "--json"]).stdout).unwrap();
+    crate::common::assert_schema("verify", &json);
     assert_eq!(json["status"], "ok");
     // Expiring within the warning window (pebble's certificates last years; ask for more).
     let out = verify(&["mon.test", "--warn-days", "4000"]);

@@ -18,18 +18,7 @@ fn status(lab: &Lab, root: &std::path::Path) -> (i32, serde_json::Value) {
 }
 
 fn ids(cert: &serde_json::Value) -> Vec<String> {
-    cert["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            format!(
-                "{} {}",
-                f["severity"].as_str().unwrap(),
-                f["id"].as_str().unwrap()
-            )
-        })
-        .collect()
+    crate::common::severity_ids(&cert["findings"])
 }
 
 #[test]
@@ -63,24 +52,9 @@ fn status_tells_healthy_expiring_failing_and_stale_apart() {
     assert_ok(&lab.issue_site("failing.test", &[]));
     assert_ok(&lab.issue_site("stale.test", &[]));
     // Expiring: brought by hand, five days left of an 85-day lifetime; certctl cannot renew it.
-    let byo = lab.dir.path().join("byo");
-    std::fs::create_dir_all(&byo).unwrap();
-    crate::common::pki::byo_pki(&byo, &["expiring.test"], 80, 5);
-    let p = |f: &str| byo.join(f).display().to_string();
-    assert_ok(
-        &lab.certctl([
-            "install-cert",
-            "expiring.test",
-            "--cert",
-            &p("cert.pem"),
-            "--chain",
-            &p("ca.pem"),
-            "--key",
-            &p("key.pem"),
-        ])
-        .output()
-        .unwrap(),
-    );
+    let install =
+        crate::common::pki::byo_install_args(&lab.dir.path().join("byo"), "expiring.test", 80, 5);
+    assert_ok(&lab.certctl(&install).output().unwrap());
 
     // Stale: its renewal went live, and certctl died before reloading nginx (last: every issue
     // --nginx reloads).

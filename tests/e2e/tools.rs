@@ -174,3 +174,44 @@ fn install_cert_brings_a_checked_certificate_into_the_store() {
         before
     );
 }
+
+/// `certctl … | head -1`: a reader that went away ends every command quietly, with the code a
+/// shell shows for a program SIGPIPE stopped (141), and no panic message.
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let state = tempfile::tempdir().unwrap();
+    // One certificate, so `list` has a table to print.
+    let install =
+        crate::common::pki::byo_install_args(&state.path().join("byo"), "pipe.test", 90, 60);
+    let installed = Command::new(env!("CARGO_BIN_EXE_certctl"))
+        .env("CERTCTL_CONFIG", "/dev/null")
+        .arg("--state-dir")
+        .arg(state.path().join("state"))
+        .args(&install)
+        .output()
+        .unwrap();
+    assert_ok(&installed);
+    let commands: [&[&str]; 6] = [
+        &["list", "--json"],
+        &["config", "show", "--json"],
+        &["list"],
+        &["status", "--json"],
+        &["completions", "bash"],
+        &["list"],
+    ];
+    for args in commands {
+        // The reading end is closed before certctl writes anything.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_certctl"))
+            .env("CERTCTL_CONFIG", "/dev/null")
+            .arg("--state-dir")
+            .arg(state.path().join("state"))
+            .args(args)
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}

@@ -712,11 +712,13 @@ impl PgStore {
 
     /// Brings this node's live/ to the store's live versions; returns the certificates whose
     /// local version changed. Every certificate's local version is recorded in node status.
-    pub fn converge(&self) -> Result<Vec<String>, StoreError> {
+    /// Each certificate is told to `tally` once it is looked at.
+    pub fn converge(&self, tally: &dyn crate::progress::Tally) -> Result<Vec<String>, StoreError> {
         let rows = self.query(
             "SELECT name, live_version FROM certctl_cert WHERE live_version IS NOT NULL ORDER BY name",
             vec![],
         )?;
+        tally.total(rows.len() as u64);
         let mut changed = Vec::new();
         let mut have = Vec::new();
         let mut failed = None;
@@ -736,8 +738,13 @@ impl PgStore {
                 self.inner.local.live_version(&name)?,
                 self.inner.local.live_cert(&name)?,
             ) {
-                have.push((name, local, serial_of(&String::from_utf8_lossy(&cert))));
+                have.push((
+                    name.clone(),
+                    local,
+                    serial_of(&String::from_utf8_lossy(&cert)),
+                ));
             }
+            tally.done(&name);
         }
         self.report_local(&have)?;
         match failed {
