@@ -97,6 +97,31 @@ fn account_key(directory_url: &str) -> String {
     format!("account:{directory_url}")
 }
 
+/// What a node's deploy of one certificate came to, for node status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeDeploy {
+    /// The certificate.
+    pub name: String,
+    /// The serial a handshake saw nginx serve (None: the deploy failed).
+    pub served: Option<String>,
+    /// Why it failed.
+    pub problem: Option<String>,
+}
+
+/// What the listening connection reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// A certificate has a new live version.
+    Live(String),
+    /// The connection ended, and why.
+    Lost(String),
+}
+
+/// The listening connection: closed when dropped.
+pub struct Listener {
+    _client: Client,
+}
+
 /// A held lease, as a test or a workflow sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
@@ -156,8 +181,13 @@ fn db(action: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
 fn parse_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
     let mut config =
         tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+    // Keepalives find a connection the network dropped silently (a daemon's LISTEN) within a
+    // minute instead of hours.
     config
         .connect_timeout(Duration::from_secs(5))
+        .keepalives_idle(Duration::from_secs(30))
+        .keepalives_interval(Duration::from_secs(10))
+        .keepalives_retries(3)
         .application_name("certctl");
     Ok(config)
 }
@@ -746,6 +776,68 @@ impl PgStore {
         }
     }
 
+    /// Records what this node's nginx serves after a deploy (one statement for all): a serial
+    /// a handshake confirmed (with the time), or the problem that stopped it (the serial last
+    /// confirmed stays).
+    pub fn report_served(&self, deploys: &[NodeDeploy]) -> Result<(), StoreError> {
+        if deploys.is_empty() {
+            return Ok(());
+        }
+        self.query(
+            "UPDATE certctl_node_status AS s SET \
+               served_serial = coalesce(t.served, s.served_serial), \
+               verified_at = CASE WHEN t.served IS NULL THEN s.verified_at ELSE now() END, \
+               problem = t.problem \
+             FROM unnest($2::text[], $3::text[], $4::text[]) AS t(name, served, problem) \
+             WHERE s.node = $1 AND s.name = t.name",
+            vec![
+                P::Text(self.inner.node.clone()),
+                P::TextArr(deploys.iter().map(|d| d.name.clone()).collect()),
+                P::NullTextArr(deploys.iter().map(|d| d.served.clone()).collect()),
+                P::NullTextArr(deploys.iter().map(|d| d.problem.clone()).collect()),
+            ],
+        )
+        .map(drop)
+    }
+
+    /// Listens for new live versions (`certctl_live`, sent by every install and restore on
+    /// commit) on a connection of its own: each notification's certificate name arrives on
+    /// `tx` as [`Notice::Live`]; when the connection ends (the database stopped, the network
+    /// failed), [`Notice::Lost`] says why, once, and nothing more comes. The connection lives
+    /// as long as the returned [`Listener`].
+    pub fn listen(
+        &self,
+        tx: tokio::sync::mpsc::UnboundedSender<Notice>,
+    ) -> Result<Listener, StoreError> {
+        let config = self.inner.config.clone();
+        run_on(async move {
+            let (client, mut connection) = config
+                .connect(NoTls)
+                .await
+                .map_err(db("cannot connect to"))?;
+            tokio::spawn(async move {
+                let reason = loop {
+                    match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                        Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                            if tx.send(Notice::Live(n.payload().to_owned())).is_err() {
+                                return;
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => break e.to_string(),
+                        None => break "the connection closed".to_owned(),
+                    }
+                };
+                let _ = tx.send(Notice::Lost(reason));
+            });
+            client
+                .batch_execute("LISTEN certctl_live")
+                .await
+                .map_err(db("cannot listen for new versions in"))?;
+            Ok(Listener { _client: client })
+        })
+    }
+
     /// What every node has of every certificate.
     pub fn status(&self) -> Result<status::FleetStatus, StoreError> {
         let live = self
@@ -764,7 +856,8 @@ impl PgStore {
         let reported = self
             .query(
                 "SELECT node, name, version, serial, extract(epoch FROM since)::int8, \
-                 extract(epoch FROM checked_at)::int8 FROM certctl_node_status",
+                 extract(epoch FROM checked_at)::int8, served_serial, \
+                 extract(epoch FROM verified_at)::int8, problem FROM certctl_node_status",
                 vec![],
             )?
             .iter()
@@ -775,6 +868,9 @@ impl PgStore {
                 serial: row.get(3),
                 since: row.get(4),
                 checked_at: row.get(5),
+                served_serial: row.get(6),
+                verified_at: row.get(7),
+                problem: row.get(8),
             })
             .collect::<Vec<_>>();
         Ok(status::fleet_status(&live, &reported))
@@ -929,6 +1025,7 @@ enum P {
     NullText(Option<String>),
     NullBytes(Option<Vec<u8>>),
     TextArr(Vec<String>),
+    NullTextArr(Vec<Option<String>>),
     IntArr(Vec<i64>),
 }
 
@@ -943,6 +1040,7 @@ impl P {
             P::NullText(v) => (v, Type::TEXT),
             P::NullBytes(v) => (v, Type::BYTEA),
             P::TextArr(v) => (v, Type::TEXT_ARRAY),
+            P::NullTextArr(v) => (v, Type::TEXT_ARRAY),
             P::IntArr(v) => (v, Type::INT8_ARRAY),
         }
     }
