@@ -177,7 +177,12 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 })
                 .collect();
             let mut wake = next_wake(now, cron_next, &upcoming);
-            if entries.is_none() {
+            // A certificate due and not renewed (its run died, another node holds it, the
+            // store was away) is looked at again soon, not at the next cron time.
+            let overdue = upcoming
+                .iter()
+                .any(|u| u.retry.map_or(u.renewal, |r| r.max(u.renewal)) <= now);
+            if entries.is_none() || overdue {
                 wake = wake.min(now + i64::try_from(args.recheck.as_secs()).unwrap_or(60));
             }
             say(&format!("next run {}", rfc3339(wake)));

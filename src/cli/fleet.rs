@@ -1,4 +1,4 @@
-//! `certctl fleet init | status | import | sync`: the shared PostgreSQL store of several nodes.
+//! `certctl fleet init | status | import | export | sync | http01-snippet`: the shared PostgreSQL store of several nodes.
 
 use std::process::ExitCode;
 
@@ -28,6 +28,12 @@ enum FleetCommand {
     },
     /// Copy this node's state directory (--state-dir) into the store; what the store has stays
     Import,
+    /// Write the store into a state directory (the inverse of import); what it has stays
+    Export {
+        /// The state directory to write (created when missing)
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
     /// Bring this node's live/ to the store's live versions and record what it has
     Sync,
     /// The nginx location that answers HTTP-01 for the fleet's account on any node (TOKEN.THUMBPRINT)
@@ -93,7 +99,7 @@ pub fn run(args: FleetArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         FleetCommand::Import => {
             let report = certctl::ops::fleet::import(&ctx.local, store)?;
             if !ctx.quiet {
-                for name in &report.imported {
+                for name in &report.copied {
                     println!("imported {name}");
                 }
                 for name in &report.present {
@@ -101,6 +107,22 @@ pub fn run(args: FleetArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 }
                 for url in &report.accounts {
                     println!("imported the account for {url}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FleetCommand::Export { out } => {
+            let to = certctl::store::FsStore::new(&out);
+            let report = certctl::ops::fleet::export(store, &to)?;
+            if !ctx.quiet {
+                for name in &report.copied {
+                    println!("exported {name}");
+                }
+                for name in &report.present {
+                    println!("already in {}: {name}", out.display());
+                }
+                for url in &report.accounts {
+                    println!("exported the account for {url}");
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! `certctl fleet import`: a single server's state directory copied into the fleet's store.
 //! Idempotent: a certificate or account the store already has is left as the fleet has it.
+//! `certctl fleet export`: the inverse, the store written into a state directory.
 //! `certctl fleet http01-snippet`: the stateless HTTP-01 location for the fleet's account.
 //! `converge` / `watch`: a node brought in line with the fleet and deployed to its own nginx
 //! (what `certctl daemon --store … --nginx` runs).
@@ -13,22 +14,25 @@ use crate::nginx::binary::Nginx;
 use crate::store::pg::{NodeDeploy, Notice};
 use crate::store::{CertStore, DeployStep, FsStore, PgStore, StoreLock};
 
-/// What an import did.
+/// What an import or an export did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ImportReport {
-    /// Certificates copied into the store.
-    pub imported: Vec<String>,
-    /// Certificates the store already had (left as they are).
+pub struct Transfer {
+    /// Certificates copied.
+    pub copied: Vec<String>,
+    /// Certificates the destination already had (left as they are).
     pub present: Vec<String>,
     /// ACME directories whose account was copied.
     pub accounts: Vec<String>,
 }
 
-/// Copies every certificate (all versions, record, state, live version) and the account of
-/// every CA they use from `from` (this node's state directory) into `store`, then brings this
-/// node in line with the fleet (`converge`), which also records what it serves.
-pub fn import(from: &FsStore, store: &PgStore) -> Result<ImportReport, Error> {
-    let mut report = ImportReport::default();
+/// Copies every certificate of `from` with `cert` (true: copied, false: the destination had
+/// it) and then the account of every CA they use with `account` (true: copied).
+fn transfer(
+    from: &dyn CertStore,
+    cert: impl Fn(&str) -> Result<bool, Error>,
+    account: impl Fn(&str, &[u8]) -> Result<bool, Error>,
+) -> Result<Transfer, Error> {
+    let mut report = Transfer::default();
     let mut directories = Vec::new();
     for name in from.cert_names()? {
         if let Some(record) = from.load_record(&name)?
@@ -36,20 +40,50 @@ pub fn import(from: &FsStore, store: &PgStore) -> Result<ImportReport, Error> {
         {
             directories.push(record.server.clone());
         }
-        match store.import_cert(from, &name)? {
-            true => report.imported.push(name),
+        match cert(&name)? {
+            true => report.copied.push(name),
             false => report.present.push(name),
         }
     }
     for url in directories {
         if let Some(credentials) = from.load_account(&url)?
-            && store.import_account(&url, &credentials)?
+            && account(&url, &credentials)?
         {
             report.accounts.push(url);
         }
     }
+    Ok(report)
+}
+
+/// Copies every certificate (all versions, record, state, live version) and the account of
+/// every CA they use from `from` (this node's state directory) into `store`, then brings this
+/// node in line with the fleet (`converge`), which also records what it serves.
+pub fn import(from: &FsStore, store: &PgStore) -> Result<Transfer, Error> {
+    let report = transfer(
+        from,
+        |name| Ok(store.import_cert(from, name)?),
+        |url, credentials| Ok(store.import_account(url, credentials)?),
+    )?;
     store.converge()?;
     Ok(report)
+}
+
+/// The inverse of [`import`]: every certificate of the store (all versions, record, state,
+/// live version) and the account of every CA they use, written into the state directory `to`
+/// as a single server keeps them, so certctl can run there without the fleet. Idempotent: what
+/// `to` already has is left alone.
+pub fn export(store: &PgStore, to: &FsStore) -> Result<Transfer, Error> {
+    transfer(
+        store,
+        |name| Ok(store.export_cert(to, name)?),
+        |url, credentials| {
+            if to.load_account(url)?.is_some() {
+                return Ok(false);
+            }
+            to.save_account(url, credentials)?;
+            Ok(true)
+        },
+    )
 }
 
 /// The nginx location that answers every HTTP-01 challenge of the account the store holds for
@@ -215,7 +249,7 @@ fn undeployed(local: &FsStore) -> Result<(Vec<Undeployed>, Vec<String>), Error> 
 }
 
 /// How soon a certificate another run on this node was deploying is looked at again.
-const BUSY_AGAIN: std::time::Duration = std::time::Duration::from_secs(1);
+const BUSY_AGAIN: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Keeps this node converged for as long as it runs (`certctl daemon` on a fleet node): a
 /// convergence at start, on every new live version the store announces (LISTEN), and every
@@ -248,7 +282,14 @@ pub async fn watch(
                 Err(e) => lost(&mut reachable, &e.to_string()),
             }
         }
-        match converge(store, nginx, served_wait).await {
+        let (started, trips) = (std::time::Instant::now(), store.round_trips());
+        let converged = converge(store, nginx, served_wait).await;
+        tracing::debug!(
+            "converge cycle: {} ms, {} database round trips",
+            started.elapsed().as_millis(),
+            store.round_trips() - trips
+        );
+        match converged {
             Ok(report) => {
                 if !std::mem::replace(&mut reachable, listener.is_some()) && reachable {
                     say("the fleet database is back");

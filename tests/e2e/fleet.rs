@@ -468,6 +468,114 @@ fn acme_issue_and_renewals_run_through_the_store_with_one_order_per_renewal() {
 }
 
 #[test]
+fn export_writes_the_store_back_into_a_state_directory_that_runs_alone() {
+    let fleet = AcmeFleet::start("round.test", "30");
+    let lab = &fleet.lab;
+    // Two versions in the store (web2 renews what web1 issued); web1 brings both here.
+    assert_ok(&fleet.node("web2", bare(["renew"])).output().unwrap());
+    assert_ok(
+        &fleet
+            .node("web1", bare(["fleet", "sync"]))
+            .output()
+            .unwrap(),
+    );
+
+    let out = lab.dir.path().join("exported");
+    let export = || {
+        fleet
+            .node("web2", bare(["fleet", "export", "--out"]))
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let first = export();
+    assert_ok(&first);
+    let text = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(
+        text.contains("exported round.test")
+            && text.contains(&format!("exported the account for {}", lab.directory_url())),
+        "{text}"
+    );
+    let again = export();
+    assert_ok(&again);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("already in"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+
+    // Every version as the fleet numbered it, byte for byte what the nodes have; keys 0600;
+    // live/ at the fleet's live version.
+    for version in ["1", "2"] {
+        for file in ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"] {
+            let here = out
+                .join("certs/round.test/archive")
+                .join(version)
+                .join(file);
+            let node = lab
+                .state_dir
+                .join("certs/round.test/archive")
+                .join(version)
+                .join(file);
+            assert_eq!(
+                std::fs::read(&here).unwrap(),
+                std::fs::read(&node).unwrap(),
+                "{version}/{file}"
+            );
+        }
+        assert_eq!(
+            mode(
+                &out.join("certs/round.test/archive")
+                    .join(version)
+                    .join("privkey.pem")
+            ),
+            0o600
+        );
+    }
+    assert_eq!(
+        std::fs::read_link(out.join("live/round.test")).unwrap(),
+        Path::new("../certs/round.test/archive/2")
+    );
+    // `list` on the exported directory alone says what the fleet's says (paths aside).
+    let listed = |cmd: Command| {
+        let out = { cmd }.output().unwrap();
+        assert_ok(&out);
+        let mut v = json(&out);
+        for entry in v.as_array_mut().unwrap() {
+            entry.as_object_mut().unwrap().remove("fullchain");
+        }
+        v
+    };
+    let alone = listed({
+        let mut cmd = bare(["list", "--json", "--state-dir"]);
+        cmd.arg(&out);
+        cmd
+    });
+    assert_eq!(alone, listed(fleet.node("web1", bare(["list", "--json"]))));
+
+    // And certctl runs there without the fleet: a renewal with the exported account (kept
+    // as it is: no new registration), which the fleet never sees.
+    let account = out
+        .join("accounts")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("account.json");
+    let before = std::fs::read(&account).unwrap();
+    let mut renew = bare(["renew", "--force", "--state-dir"]);
+    assert_ok(&renew.arg(&out).output().unwrap());
+    assert_eq!(std::fs::read(&account).unwrap(), before);
+    assert_eq!(
+        std::fs::read_link(out.join("live/round.test")).unwrap(),
+        Path::new("../certs/round.test/archive/3")
+    );
+    assert_eq!(fleet.pg.psql("SELECT count(*) FROM certctl_version"), "2");
+}
+
+#[test]
 fn a_renewer_killed_mid_order_loses_its_lease_and_another_node_finishes() {
     // Leases of 2 s, so the dead holder's runs out within the test.
     let fleet = AcmeFleet::start("kill.test", "2");
@@ -1106,8 +1214,9 @@ fn three_nodes_converge_on_every_renewal_and_ride_out_faults() {
     fleet.all_serve(&[2], "fleet.test", &serial);
     fleet.status_agrees("fleet.test", &serial);
 
-    // kill -9 of the renewer while it holds the lease, before its new version: another node
-    // takes the lease once it runs out and finishes; one new version, nothing torn.
+    // kill -9 of the renewer's node while its run holds the lease, before its new version:
+    // another node takes the lease once it runs out and finishes; one new version, nothing
+    // torn; the node, back, catches up.
     fleet.lab.set_address("fleet.test", NODES[0].1);
     let (holder, pid) = within(40, "a renewer holding the lease", || {
         let row = fleet.pg.psql(&format!(
@@ -1118,11 +1227,17 @@ fn three_nodes_converge_on_every_renewal_and_ride_out_faults() {
         let node = parts.next().filter(|n| !n.is_empty())?.to_owned();
         Some((node, parts.next()?.parse::<i32>().ok()?))
     });
-    let killed = Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    // The whole node dies: its daemon, then the renew run holding the lease (its own
+    // process group).
+    let dead = fleet.nodes.iter().position(|n| n.name == holder).unwrap();
+    let daemon = fleet.nodes[dead].daemon.as_ref().unwrap().id();
+    for victim in [daemon, pid as u32] {
+        let killed = Command::new("kill")
+            .args(["-9", &victim.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    }
     let (v, serial) = fleet.next_version("fleet.test", version);
     assert_eq!(v, version + 1);
     let version = v;
@@ -1134,6 +1249,8 @@ fn three_nodes_converge_on_every_renewal_and_ride_out_faults() {
         version,
         "no version lost or doubled"
     );
+    // The node comes back and catches up.
+    fleet.start_daemon(dead);
     fleet.all_serve(&[0, 1, 2], "fleet.test", &serial);
     fleet.status_agrees("fleet.test", &serial);
     for n in &fleet.nodes {

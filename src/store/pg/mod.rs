@@ -697,15 +697,19 @@ impl PgStore {
         }))
     }
 
-    /// Writes the store's `version` of `name` to this node's live/ (with exactly that number)
-    /// and records what this node now has.
-    fn materialize(&self, name: &str, version: u64) -> Result<LivePaths, StoreError> {
-        let files = self
-            .version_files(name, version)?
+    /// [`PgStore::version_files`] of a version the store must have.
+    fn stored_version(&self, name: &str, version: u64) -> Result<CertFiles, StoreError> {
+        self.version_files(name, version)?
             .ok_or_else(|| StoreError::Corrupt {
                 path: PathBuf::from(format!("postgres:certctl_version/{name}/{version}")),
                 reason: "the version is missing from the store".into(),
-            })?;
+            })
+    }
+
+    /// Writes the store's `version` of `name` to this node's live/ (with exactly that number)
+    /// and records what this node now has.
+    fn materialize(&self, name: &str, version: u64) -> Result<LivePaths, StoreError> {
+        let files = self.stored_version(name, version)?;
         let record = self.load_record(name)?.ok_or_else(|| StoreError::Corrupt {
             path: PathBuf::from(format!("postgres:certctl_cert/{name}")),
             reason: "the certificate has a version but no renewal record".into(),
@@ -824,7 +828,12 @@ impl PgStore {
                             }
                         }
                         Some(Ok(_)) => {}
-                        Some(Err(e)) => break e.to_string(),
+                        Some(Err(e)) => {
+                            break match e.as_db_error() {
+                                Some(d) => d.message().to_owned(),
+                                None => e.to_string(),
+                            };
+                        }
                         None => break "the connection closed".to_owned(),
                     }
                 };
@@ -923,6 +932,41 @@ impl PgStore {
                 Ok(true)
             })
         })
+    }
+
+    /// Copies one certificate out of the store into a single server's state directory `to`
+    /// (the inverse of [`PgStore::import_cert`]): every version under its fleet number (keys
+    /// opened with the fleet key, written 0600), the record, the renewal state, and live/ at
+    /// the store's live version, under `to`'s lock of the certificate. A certificate `to`
+    /// already has is left as it is (false).
+    pub fn export_cert(&self, to: &FsStore, name: &str) -> Result<bool, StoreError> {
+        super::layout::check_cert_name(name)?;
+        let Some(_lock) = to.try_lock_cert(name)? else {
+            return Err(StoreError::LeaseBusy(format!(
+                "{name} in {}",
+                to.layout().root().display()
+            )));
+        };
+        if to.load_record(name)?.is_some() {
+            return Ok(false);
+        }
+        let Some(record) = self.load_record(name)? else {
+            return Ok(false);
+        };
+        let state = self.load_state(name)?;
+        let mut last = None;
+        for version in self.versions(name)? {
+            to.install_version(name, version, &self.stored_version(name, version)?, &record)?;
+            last = Some(version);
+        }
+        // Live as the fleet has it (not necessarily the newest: a rollback).
+        if let Some(live) = self.live_version(name)?
+            && last.is_some_and(|v| v != live)
+        {
+            to.install_version(name, live, &self.stored_version(name, live)?, &record)?;
+        }
+        to.save_state(name, &state)?;
+        Ok(true)
     }
 
     /// Copies one ACME account (sealed) when the store has none for that directory.
