@@ -153,7 +153,8 @@ sleep 6
     echo "| node | idle convergence cycle, median of the last 5 | database round trips per cycle |"
     echo "|---|---|---|"
     for node in web1 web2 web3; do
-        grep -o 'converge cycle: [0-9]* ms, [0-9]* database round trips' "$W/daemon-$node.log" | tail -5 |
-            awk -v n="$node" '{ms[NR]=$3; rt=$5} END {asort(ms); printf "| %s | %s ms | %s |\n", n, ms[int((NR+1)/2)], rt}'
+        cycles=$(grep -o 'converge cycle: [0-9]* ms, [0-9]* database round trips' "$W/daemon-$node.log" | tail -5)
+        ms=$(echo "$cycles" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+        echo "| $node | $ms ms | $(echo "$cycles" | tail -1 | awk '{print $5}') |"
     done
 } | tee "$OUT/fleet-idle-cycle.md"
