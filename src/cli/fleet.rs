@@ -23,8 +23,12 @@ enum FleetCommand {
     /// Per certificate and node: the serial each node has, since when, and who lags (exit 1)
     Status {
         /// Print JSON instead of a table
-        #[arg(long)]
+        #[arg(long, conflicts_with = "prometheus")]
         json: bool,
+        /// Print Prometheus text (a textfile collector's file): per certificate and node,
+        /// lagging, a failed deploy, when nginx was verified
+        #[arg(long)]
+        prometheus: bool,
     },
     /// Copy this node's state directory (--state-dir) into the store; what the store has stays
     Import,
@@ -82,14 +86,15 @@ pub fn run(args: FleetArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let store = ctx.pg.as_ref().ok_or_else(needs_store)?;
     match args.command {
         FleetCommand::Init => unreachable!("handled above"),
-        FleetCommand::Status { json } => {
+        FleetCommand::Status { json, prometheus } => {
             let status = store.status()?;
-            match json {
-                true => println!(
+            match (json, prometheus) {
+                (true, _) => println!(
                     "{}",
                     serde_json::to_string_pretty(&status).expect("status serializes")
                 ),
-                false => print_status(&status),
+                (_, true) => print!("{}", status.metrics()),
+                _ => print_status(&status),
             }
             Ok(match status.lagging() {
                 true => ExitCode::FAILURE,

@@ -274,6 +274,15 @@ fn certificates_go_through_the_store_and_every_node_reports_what_it_has() {
     assert_eq!(v["certs"][0]["nodes"][0]["lagging"], false);
     assert_eq!(v["certs"][0]["nodes"][1]["lagging"], true);
     assert_eq!(v["certs"][0]["nodes"][1]["serial"], serial.as_str());
+    let metrics = web1.certctl(&["fleet", "status", "--prometheus"]);
+    assert_eq!(metrics.status.code(), Some(1), "{}", stderr(&metrics));
+    let text = String::from_utf8_lossy(&metrics.stdout);
+    for line in [
+        "certctl_fleet_node_lagging{name=\"shop.test\",node=\"web1\"} 0",
+        "certctl_fleet_node_lagging{name=\"shop.test\",node=\"web2\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+    }
     let table = web1.certctl(&["fleet", "status"]);
     assert!(
         String::from_utf8_lossy(&table.stdout).contains("lagging (live: 2)"),

@@ -89,6 +89,42 @@ impl FleetStatus {
     pub fn lagging(&self) -> bool {
         self.certs.iter().flat_map(|c| &c.nodes).any(|n| n.lagging)
     }
+
+    /// Prometheus text, one series per certificate and node: whether it lags, whether its
+    /// last deploy failed, and when its nginx was last verified serving.
+    pub fn metrics(&self) -> String {
+        use crate::prometheus::{gauge, label};
+        let rows = |value: fn(&NodeCert) -> Option<String>| -> Vec<(String, String)> {
+            self.certs
+                .iter()
+                .flat_map(|c| c.nodes.iter().map(move |n| (c, n)))
+                .filter_map(|(c, n)| {
+                    let labels = format!("{},{}", label("name", &c.name), label("node", &n.node));
+                    Some((labels, value(n)?))
+                })
+                .collect()
+        };
+        let mut out = String::new();
+        gauge(
+            &mut out,
+            "certctl_fleet_node_lagging",
+            "1 when the node does not serve the fleet's live version of the certificate.",
+            rows(|n| Some(u8::from(n.lagging).to_string())),
+        );
+        gauge(
+            &mut out,
+            "certctl_fleet_node_deploy_problem",
+            "1 when the node's last deploy of the certificate failed (nginx -t, reload, handshake).",
+            rows(|n| Some(u8::from(n.problem.is_some()).to_string())),
+        );
+        gauge(
+            &mut out,
+            "certctl_fleet_node_verified_timestamp_seconds",
+            "When a handshake last confirmed the serial the node's nginx serves.",
+            rows(|n| n.verified_at.map(|t| t.to_string())),
+        );
+        out
+    }
 }
 
 /// Every node is expected to serve every live certificate: one that reported other
@@ -235,5 +271,15 @@ mod tests {
         assert_eq!(nodes[0].verified_at, Some(300));
         assert!(nodes[1].lagging);
         assert_eq!(nodes[1].problem.as_deref(), Some("nginx -t failed"));
+        let metrics = status.metrics();
+        for line in [
+            "certctl_fleet_node_lagging{name=\"a.test\",node=\"web1\"} 0",
+            "certctl_fleet_node_lagging{name=\"a.test\",node=\"web3\"} 1",
+            "certctl_fleet_node_deploy_problem{name=\"a.test\",node=\"web3\"} 1",
+            "certctl_fleet_node_verified_timestamp_seconds{name=\"a.test\",node=\"web1\"} 300",
+        ] {
+            assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+        }
+        assert!(!metrics.contains("verified_timestamp_seconds{name=\"a.test\",node=\"web3\"}"));
     }
 }
