@@ -1304,6 +1304,12 @@ fn three_nodes_converge_on_every_renewal_and_ride_out_faults() {
     fleet.all_serve(&[0, 1, 2], "fleet.test", &serial);
     fleet.status_agrees("fleet.test", &serial);
     for i in 0..3 {
+        // A new node's daemon makes its state directory for its heartbeat too.
+        assert!(
+            !fleet.daemon_log(i).contains("cannot write the heartbeat"),
+            "{}",
+            fleet.daemon_log(i)
+        );
         assert!(
             fleet.daemon_log(i).contains("fleet database is back"),
             "{}",
