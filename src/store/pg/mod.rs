@@ -744,6 +744,17 @@ impl PgStore {
         .map(drop)
     }
 
+    /// The store's live version of `name` as it is now (never the snapshot).
+    fn fresh_live_version(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .query_opt(
+                "SELECT live_version FROM certctl_cert WHERE name = $1",
+                vec![P::Text(name.to_owned())],
+            )?
+            .and_then(|row| row.get::<_, Option<i64>>(0))
+            .map(|v| v as u64))
+    }
+
     /// Brings this node's live/ to the store's live versions; returns the certificates whose
     /// local version changed. Every certificate's local version is recorded in node status.
     pub fn converge(&self) -> Result<Vec<String>, StoreError> {
@@ -756,8 +767,17 @@ impl PgStore {
         let mut failed = None;
         for row in rows {
             let (name, version): (String, i64) = (row.get(0), row.get(1));
-            let version = version as u64;
-            if self.inner.local.live_version(&name)? != Some(version) {
+            let mut version = version as u64;
+            let local = self.inner.local.live_version(&name)?;
+            if local != Some(version) {
+                // Read again just before writing: a run on this node may have installed a newer
+                // version since the list was read, and live/ must not go back to the older one.
+                match self.fresh_live_version(&name)? {
+                    Some(now) => version = now,
+                    None => continue,
+                }
+            }
+            if local != Some(version) {
                 match self.materialize(&name, version) {
                     Ok(_) => changed.push(name.clone()),
                     Err(e) => {
@@ -1503,13 +1523,7 @@ impl CertStore for PgStore {
         if let Some(row) = self.snapped(name) {
             return Ok(row.live_version);
         }
-        Ok(self
-            .query_opt(
-                "SELECT live_version FROM certctl_cert WHERE name = $1",
-                vec![P::Text(name.to_owned())],
-            )?
-            .and_then(|row| row.get::<_, Option<i64>>(0))
-            .map(|v| v as u64))
+        self.fresh_live_version(name)
     }
 
     fn restore_version(&self, name: &str, version: u64) -> Result<(), StoreError> {
