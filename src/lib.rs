@@ -33,6 +33,7 @@ pub mod nginx;
 pub mod ops;
 pub mod parallel;
 pub mod progress;
+pub mod prometheus;
 pub mod renewal;
 pub mod scheduler;
 pub mod settings;

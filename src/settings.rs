@@ -146,6 +146,8 @@ const fn spec(
 
 const ISSUE: &[&str] = &["issue"];
 const NGINX: &[&str] = &["issue", "nginx", "import certbot", "doctor"];
+/// Which nginx runs: a fleet node's daemon deploys to it too.
+const NGINX_BIN: &[&str] = &["issue", "nginx", "import certbot", "doctor", "daemon"];
 const RENEW: &[&str] = &["renew", "daemon"];
 
 /// Every setting, in the order `config show` prints them.
@@ -203,7 +205,7 @@ pub const SPECS: [Spec; 20] = [
             "CERTCTL_NGINX_BIN",
             "--nginx-bin",
             "nginx_bin",
-            NGINX,
+            NGINX_BIN,
             Kind::Path,
         )
     },
@@ -215,7 +217,7 @@ pub const SPECS: [Spec; 20] = [
             "CERTCTL_NGINX_PREFIX",
             "--nginx-prefix",
             "nginx_prefix",
-            NGINX,
+            NGINX_BIN,
             Kind::Path,
         )
     },
@@ -227,7 +229,7 @@ pub const SPECS: [Spec; 20] = [
             "CERTCTL_NGINX_CONF",
             "--nginx-conf",
             "nginx_conf",
-            NGINX,
+            NGINX_BIN,
             Kind::Path,
         )
     },
@@ -239,7 +241,7 @@ pub const SPECS: [Spec; 20] = [
             "CERTCTL_RELOAD_CMD",
             "--reload-cmd",
             "reload_cmd",
-            NGINX,
+            NGINX_BIN,
             Kind::Command,
         )
     },

@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::Ctx;
+use super::nginx::NginxBinArgs;
 use super::renew::RenewFlags;
 use certctl::Error;
 use certctl::clock::unix_now;
-use certctl::ops::{list, renew};
+use certctl::ops::{fleet, list, renew};
 use certctl::scheduler::cron::{Upcoming, next_wake};
 use certctl::scheduler::daemon as heartbeat;
 use certctl::verify::rfc3339;
@@ -39,6 +40,16 @@ pub struct DaemonArgs {
     /// stuck run never blocks the next ones: 90s, 30m, 2h or seconds
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
     run_deadline: Duration,
+    /// With --store: keep this node's nginx serving the fleet's live certificates (nginx -t,
+    /// reload, a handshake that checks the served serial) as soon as a new one is live
+    #[arg(long)]
+    nginx: bool,
+    #[command(flatten)]
+    nginx_bin: NginxBinArgs,
+    /// With --store: how often to re-check the store without a notification, and to retry
+    /// while the database is away: 30s, 5m or seconds
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    recheck: Duration,
     /// Internal: the child process that does one run
     #[arg(long, hide = true)]
     one_run: bool,
@@ -87,6 +98,14 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     if args.one_run {
         return one_run(&args, ctx, &say);
     }
+    if args.nginx && ctx.pg.is_none() {
+        return Err(Error::Usage(
+            "daemon --nginx deploys the fleet's certificates: give --store postgres://… (or CERTCTL_STORE)".into(),
+        ));
+    }
+    let nginx = args
+        .nginx
+        .then(|| args.nginx_bin.resolve(None, &ctx.settings));
     let exe = std::env::current_exe().map_err(|source| Error::Io {
         context: "cannot find certctl's own binary to run renew".into(),
         source,
@@ -96,20 +115,76 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         args.cron,
         args.run_deadline.as_secs()
     ));
-    let result = ctx.block_on(async {
+    // A fleet node converges alongside the schedule, in the same runtime.
+    let converger = async {
+        match &ctx.pg {
+            Some(pg) => {
+                say(&format!(
+                    "fleet node {}: converging on every new version, re-checking every {} s{}",
+                    pg.node(),
+                    args.recheck.as_secs(),
+                    match nginx {
+                        Some(_) => ", deploying to nginx",
+                        None => "",
+                    }
+                ));
+                fleet::watch(
+                    pg,
+                    nginx.as_ref(),
+                    args.recheck,
+                    certctl::ops::deploy::SERVED_WAIT,
+                    &say,
+                )
+                .await
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let schedule = async {
         loop {
             let now = unix_now();
-            let entries = list::list(&*ctx.store, now).unwrap_or_default();
+            // The store may be a database away: read it on the blocking pool. When it cannot be
+            // read, the next run is tried again soon (renewals wait, then resume).
+            let store = ctx.store.clone();
+            let listed = tokio::task::spawn_blocking(move || list::list(&*store, now)).await;
+            let entries = match listed {
+                Ok(Ok(entries)) => Some(entries),
+                Ok(Err(e)) => {
+                    say(&format!(
+                        "cannot read the certificates ({e}); renewals wait, trying again in {} s",
+                        args.recheck.as_secs()
+                    ));
+                    None
+                }
+                Err(e) => {
+                    say(&format!("cannot read the certificates ({e})"));
+                    None
+                }
+            };
             let cron_next = schedule.upcoming(chrono::Utc).next().map(|t| t.timestamp());
+            // --days replaces the schedule (as in renew): the renewal is that many days before
+            // the end.
             let upcoming: Vec<Upcoming> = entries
                 .iter()
-                .filter_map(|e| e.renewal.as_ref())
-                .map(|r| Upcoming {
-                    renewal: r.next_renewal,
+                .flatten()
+                .filter_map(|e| Some((e.renewal.as_ref()?, e.not_after)))
+                .map(|(r, not_after)| Upcoming {
+                    renewal: match (args.days, not_after) {
+                        (Some(days), Some(end)) => end - i64::from(days) * 86_400,
+                        _ => r.next_renewal,
+                    },
                     retry: r.next_retry,
                 })
                 .collect();
-            let wake = next_wake(now, cron_next, &upcoming);
+            let mut wake = next_wake(now, cron_next, &upcoming);
+            // A certificate due and not renewed (its run died, another node holds it, the
+            // store was away) is looked at again soon, not at the next cron time.
+            let overdue = upcoming
+                .iter()
+                .any(|u| u.retry.map_or(u.renewal, |r| r.max(u.renewal)) <= now);
+            if entries.is_none() || overdue {
+                wake = wake.min(now + i64::try_from(args.recheck.as_secs()).unwrap_or(60));
+            }
             say(&format!("next run {}", rfc3339(wake)));
             let heartbeat = heartbeat::DaemonState {
                 pid: std::process::id(),
@@ -162,6 +237,12 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         }
         say("stopped");
         Ok(())
+    };
+    let result = ctx.block_on(async {
+        tokio::select! {
+            result = schedule => result,
+            () = converger => Ok(()),
+        }
     })?;
     heartbeat::remove(ctx.local.layout().root());
     result?;

@@ -1,4 +1,4 @@
-//! `certctl fleet init | status | import | sync`: the shared PostgreSQL store of several nodes.
+//! `certctl fleet init | status | import | export | sync | http01-snippet`: the shared PostgreSQL store of several nodes.
 
 use std::process::ExitCode;
 
@@ -23,11 +23,21 @@ enum FleetCommand {
     /// Per certificate and node: the serial each node has, since when, and who lags (exit 1)
     Status {
         /// Print JSON instead of a table
-        #[arg(long)]
+        #[arg(long, conflicts_with = "prometheus")]
         json: bool,
+        /// Print Prometheus text (a textfile collector's file): per certificate and node,
+        /// lagging, a failed deploy, when nginx was verified
+        #[arg(long)]
+        prometheus: bool,
     },
     /// Copy this node's state directory (--state-dir) into the store; what the store has stays
     Import,
+    /// Write the store into a state directory (the inverse of import); what it has stays
+    Export {
+        /// The state directory to write (created when missing)
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
     /// Bring this node's live/ to the store's live versions and record what it has
     Sync,
     /// The nginx location that answers HTTP-01 for the fleet's account on any node (TOKEN.THUMBPRINT)
@@ -76,14 +86,15 @@ pub fn run(args: FleetArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let store = ctx.pg.as_ref().ok_or_else(needs_store)?;
     match args.command {
         FleetCommand::Init => unreachable!("handled above"),
-        FleetCommand::Status { json } => {
+        FleetCommand::Status { json, prometheus } => {
             let status = store.status()?;
-            match json {
-                true => println!(
+            match (json, prometheus) {
+                (true, _) => println!(
                     "{}",
                     serde_json::to_string_pretty(&status).expect("status serializes")
                 ),
-                false => print_status(&status),
+                (_, true) => print!("{}", status.metrics()),
+                _ => print_status(&status),
             }
             Ok(match status.lagging() {
                 true => ExitCode::FAILURE,
@@ -94,7 +105,7 @@ pub fn run(args: FleetArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             let report =
                 certctl::ops::fleet::import(&ctx.local, store, &ctx.bar(false, "certificates"))?;
             if !ctx.quiet {
-                for name in &report.imported {
+                for name in &report.copied {
                     println!("imported {name}");
                 }
                 for name in &report.present {
@@ -102,6 +113,22 @@ pub fn run(args: FleetArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                 }
                 for url in &report.accounts {
                     println!("imported the account for {url}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FleetCommand::Export { out } => {
+            let to = certctl::store::FsStore::new(&out);
+            let report = certctl::ops::fleet::export(store, &to, &ctx.bar(false, "certificates"))?;
+            if !ctx.quiet {
+                for name in &report.copied {
+                    println!("exported {name}");
+                }
+                for name in &report.present {
+                    println!("already in {}: {name}", out.display());
+                }
+                for url in &report.accounts {
+                    println!("exported the account for {url}");
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -1,32 +1,40 @@
 //! `certctl fleet import`: a single server's state directory copied into the fleet's store.
 //! Idempotent: a certificate or account the store already has is left as the fleet has it.
+//! `certctl fleet export`: the inverse, the store written into a state directory.
 //! `certctl fleet http01-snippet`: the stateless HTTP-01 location for the fleet's account.
+//! `converge` / `watch`: a node brought in line with the fleet and deployed to its own nginx
+//! (what `certctl daemon --store … --nginx` runs).
 
+use super::deploy::Expected;
 use crate::Error;
+use crate::config::RenewalRecord;
 use crate::error::InputError;
-use crate::store::{CertStore, FsStore, PgStore};
+use crate::nginx::NginxError;
+use crate::nginx::binary::Nginx;
+use crate::store::pg::{NodeDeploy, Notice};
+use crate::store::{CertStore, DeployStep, FsStore, PgStore, StoreLock};
 
-/// What an import did.
+/// What an import or an export did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ImportReport {
-    /// Certificates copied into the store.
-    pub imported: Vec<String>,
-    /// Certificates the store already had (left as they are).
+pub struct Transfer {
+    /// Certificates copied.
+    pub copied: Vec<String>,
+    /// Certificates the destination already had (left as they are).
     pub present: Vec<String>,
     /// ACME directories whose account was copied.
     pub accounts: Vec<String>,
 }
 
-/// Copies every certificate (all versions, record, state, live version) and the account of
-/// every CA they use from `from` (this node's state directory) into `store`, then brings this
-/// node in line with the fleet (`converge`), which also records what it serves.
-/// Each certificate is told to `tally` as it is copied.
-pub fn import(
-    from: &FsStore,
-    store: &PgStore,
+/// Copies every certificate of `from` with `cert` (true: copied, false: the destination had
+/// it) and then the account of every CA they use with `account` (true: copied). Each
+/// certificate is told to `tally` as it is copied.
+fn transfer(
+    from: &dyn CertStore,
     tally: &dyn crate::progress::Tally,
-) -> Result<ImportReport, Error> {
-    let mut report = ImportReport::default();
+    cert: impl Fn(&str) -> Result<bool, Error>,
+    account: impl Fn(&str, &[u8]) -> Result<bool, Error>,
+) -> Result<Transfer, Error> {
+    let mut report = Transfer::default();
     let mut directories = Vec::new();
     let names = from.cert_names()?;
     tally.total(names.len() as u64);
@@ -36,22 +44,62 @@ pub fn import(
         {
             directories.push(record.server.clone());
         }
-        let imported = store.import_cert(from, &name)?;
+        let copied = cert(&name)?;
         tally.done(&name);
-        match imported {
-            true => report.imported.push(name),
+        match copied {
+            true => report.copied.push(name),
             false => report.present.push(name),
         }
     }
     for url in directories {
         if let Some(credentials) = from.load_account(&url)?
-            && store.import_account(&url, &credentials)?
+            && account(&url, &credentials)?
         {
             report.accounts.push(url);
         }
     }
+    Ok(report)
+}
+
+/// Copies every certificate (all versions, record, state, live version) and the account of
+/// every CA they use from `from` (this node's state directory) into `store`, then brings this
+/// node in line with the fleet (`converge`), which also records what it serves.
+pub fn import(
+    from: &FsStore,
+    store: &PgStore,
+    tally: &dyn crate::progress::Tally,
+) -> Result<Transfer, Error> {
+    let report = transfer(
+        from,
+        tally,
+        |name| Ok(store.import_cert(from, name)?),
+        |url, credentials| Ok(store.import_account(url, credentials)?),
+    )?;
     store.converge(&())?;
     Ok(report)
+}
+
+/// The inverse of [`import`]: every certificate of the store (all versions, record, state,
+/// live version) and the account of every CA they use, written into the state directory `to`
+/// as a single server keeps them, so certctl can run there without the fleet. Idempotent: what
+/// `to` already has is left alone.
+pub fn export(
+    store: &PgStore,
+    to: &FsStore,
+    tally: &dyn crate::progress::Tally,
+) -> Result<Transfer, Error> {
+    transfer(
+        store,
+        tally,
+        |name| Ok(store.export_cert(to, name)?),
+        |url, credentials| {
+            if to.load_account(url)?.is_some() {
+                return Ok(false);
+            }
+            to.save_account(url, credentials)?;
+            Ok(true)
+        },
+    )
 }
 
 /// The nginx location that answers every HTTP-01 challenge of the account the store holds for
@@ -62,4 +110,239 @@ pub fn http01_snippet(store: &dyn CertStore, directory_url: &str) -> Result<Stri
         .ok_or_else(|| InputError::NoAccount(directory_url.to_owned()))?;
     let thumbprint = crate::acme::account::thumbprint(directory_url, &credentials)?;
     Ok(crate::nginx::render::acme_stateless_snippet(&thumbprint))
+}
+
+/// What one convergence of this node did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConvergeReport {
+    /// Certificates whose local live/ now has the fleet's live version.
+    pub changed: Vec<String>,
+    /// Certificates this node's nginx was reloaded for and now serves: (name, serial).
+    pub served: Vec<(String, String)>,
+    /// Certificates whose deploy here failed: (name, why). They are tried again next time.
+    pub failed: Vec<(String, String)>,
+    /// Certificates a renew run on this node is deploying right now (its deploy claim): they
+    /// are looked at again in a moment.
+    pub busy: Vec<String>,
+}
+
+/// One certificate whose local live version this node's nginx has not been confirmed to serve.
+struct Undeployed {
+    name: String,
+    version: u64,
+    record: RenewalRecord,
+    serial: String,
+    /// The local deploy claim: a renew run on this node does not deploy it meanwhile.
+    _claim: StoreLock,
+}
+
+/// Brings this node in line with the fleet, as a single server deploys: the store's live
+/// versions into the local live/ (atomic swap), then, with `nginx`, for every local version
+/// nginx was not yet confirmed to serve: `nginx -t` (through `-T`), one reload, and a handshake
+/// per name and address that must present the new serial (`deploy::check_served_all`).
+/// Served versions get their deploy mark; node status records the serial served and when, or
+/// the problem. A failing deploy here is reported and retried on the next call; it never
+/// touches the fleet's version (no rollback: other nodes serve it). Blocking work runs on the
+/// blocking pool.
+pub async fn converge(
+    store: &PgStore,
+    nginx: Option<&Nginx>,
+    served_wait: std::time::Duration,
+) -> Result<ConvergeReport, Error> {
+    let pg = store.clone();
+    let changed = super::blocking(move || pg.converge(&())).await?;
+    let mut report = ConvergeReport {
+        changed,
+        ..ConvergeReport::default()
+    };
+    let Some(nginx) = nginx else {
+        return Ok(report);
+    };
+    let pg = store.clone();
+    let (todo, busy) = super::blocking(move || undeployed(pg.local())).await?;
+    report.busy = busy;
+    if todo.is_empty() {
+        return Ok(report);
+    }
+    let n = nginx.clone();
+    // `nginx -T` tests the configuration as `-t` does and says what the reload will serve.
+    let reloaded = super::blocking(move || match n.dump() {
+        Ok(config) => n.reload().map(|()| config).map_err(|e| e.to_string()),
+        Err(NginxError::Broken { stderr }) => Err(format!(
+            "nginx -t fails here, so nginx was not reloaded and serves the previous certificate: {}",
+            stderr
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        Err(e) => Err(e.to_string()),
+    })
+    .await;
+    let mut deploys = Vec::new();
+    match reloaded {
+        Err(problem) => {
+            for cert in &todo {
+                report.failed.push((cert.name.clone(), problem.clone()));
+            }
+        }
+        Ok(config) => {
+            let blocks = crate::nginx::dump::server_blocks(&config);
+            let expected: Vec<Expected> = todo
+                .iter()
+                .map(|c| Expected {
+                    record: &c.record,
+                    serial: &c.serial,
+                })
+                .collect();
+            let failed = super::deploy::check_served_all(&expected, &blocks, served_wait).await;
+            for (i, cert) in todo.iter().enumerate() {
+                match failed.iter().find(|(f, _)| *f == i) {
+                    Some((_, problem)) => report.failed.push((cert.name.clone(), problem.clone())),
+                    None => {
+                        super::deploy::confirm_served(store, &cert.name, cert.version).await;
+                        report.served.push((cert.name.clone(), cert.serial.clone()));
+                    }
+                }
+            }
+        }
+    }
+    for (name, serial) in &report.served {
+        deploys.push(NodeDeploy {
+            name: name.clone(),
+            served: Some(serial.clone()),
+            problem: None,
+        });
+    }
+    for (name, problem) in &report.failed {
+        deploys.push(NodeDeploy {
+            name: name.clone(),
+            served: None,
+            problem: Some(problem.clone()),
+        });
+    }
+    let pg = store.clone();
+    super::blocking(move || pg.report_served(&deploys)).await?;
+    drop(todo);
+    Ok(report)
+}
+
+/// The local certificates whose live version nginx was not confirmed to serve, each with its
+/// deploy claim; and those a renew run on this node is deploying (left to it for now).
+fn undeployed(local: &FsStore) -> Result<(Vec<Undeployed>, Vec<String>), Error> {
+    let (mut todo, mut busy) = (Vec::new(), Vec::new());
+    for name in local.cert_names()? {
+        let Some(version) = local.live_version(&name)? else {
+            continue;
+        };
+        if local.deploy_marked(&name, version, DeployStep::Served) {
+            continue;
+        }
+        let (Some(record), Some(cert)) = (local.load_record(&name)?, local.live_cert(&name)?)
+        else {
+            continue;
+        };
+        let Some(claim) = local.try_claim_deploy(&name)? else {
+            busy.push(name);
+            continue;
+        };
+        let serial = crate::verify::parse_pem_chain(&cert)
+            .ok()
+            .and_then(|chain| chain.into_iter().next())
+            .and_then(|leaf| crate::verify::cert_info(&leaf).ok())
+            .map(|info| info.serial)
+            .unwrap_or_default();
+        todo.push(Undeployed {
+            name,
+            version,
+            record,
+            serial,
+            _claim: claim,
+        });
+    }
+    Ok((todo, busy))
+}
+
+/// How soon a certificate another run on this node was deploying is looked at again.
+const BUSY_AGAIN: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Keeps this node converged for as long as it runs (`certctl daemon` on a fleet node): a
+/// convergence at start, on every new live version the store announces (LISTEN), and every
+/// `every` as the fallback. When the database goes away, nginx keeps serving the local files;
+/// `say` reports the loss once and the return once, and the loop tries again every `every`.
+pub async fn watch(
+    store: &PgStore,
+    nginx: Option<&Nginx>,
+    every: std::time::Duration,
+    served_wait: std::time::Duration,
+    say: &dyn Fn(&str),
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut listener = None;
+    let mut reachable = true;
+    let lost = |reachable: &mut bool, why: &str| {
+        if std::mem::replace(reachable, false) {
+            say(&format!(
+                "the fleet database is unreachable ({why}): nginx keeps serving this node's files; renewals wait until it is back (checking every {} s)",
+                every.as_secs()
+            ));
+        }
+    };
+    loop {
+        let mut wait = every;
+        if listener.is_none() {
+            let (pg, tx) = (store.clone(), tx.clone());
+            match super::blocking(move || pg.listen(tx)).await {
+                Ok(l) => listener = Some(l),
+                Err(e) => lost(&mut reachable, &e.to_string()),
+            }
+        }
+        let (started, trips) = (std::time::Instant::now(), store.round_trips());
+        let converged = converge(store, nginx, served_wait).await;
+        tracing::debug!(
+            "converge cycle: {} ms, {} database round trips",
+            started.elapsed().as_millis(),
+            store.round_trips() - trips
+        );
+        match converged {
+            Ok(report) => {
+                if !std::mem::replace(&mut reachable, listener.is_some()) && reachable {
+                    say("the fleet database is back");
+                }
+                for name in &report.changed {
+                    say(&format!("{name}: the fleet's live version is now here"));
+                }
+                for (name, serial) in &report.served {
+                    say(&format!("{name}: nginx serves serial {serial}"));
+                }
+                for (name, problem) in &report.failed {
+                    say(&format!("{name}: not deployed here: {problem}"));
+                }
+                if !report.busy.is_empty() {
+                    wait = wait.min(BUSY_AGAIN);
+                }
+            }
+            Err(e @ Error::Store(crate::store::StoreError::Db { .. })) => {
+                lost(&mut reachable, &e.to_string())
+            }
+            Err(e) => say(&format!(
+                "cannot bring this node in line with the fleet: {e}"
+            )),
+        }
+        let notice = tokio::select! {
+            notice = rx.recv() => notice,
+            _ = tokio::time::sleep(wait) => None,
+        };
+        // One convergence covers every notice that arrived meanwhile.
+        for notice in notice
+            .into_iter()
+            .chain(std::iter::from_fn(|| rx.try_recv().ok()))
+        {
+            if let Notice::Lost(why) = notice {
+                listener = None;
+                lost(&mut reachable, &why);
+            }
+        }
+    }
 }

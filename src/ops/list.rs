@@ -222,12 +222,9 @@ pub fn metrics(store: &dyn CertStore, now: i64) -> Result<String, Error> {
 pub fn render_metrics(entries: &[ListEntry], now: i64) -> String {
     let mut out = String::new();
     let mut family = |name: &str, help: &str, rows: Vec<(String, String)>| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (labels, value) in rows {
-            let _ = writeln!(out, "{name}{{{labels}}} {value}");
-        }
+        crate::prometheus::gauge(&mut out, name, help, rows);
     };
-    let label = |e: &ListEntry| format!("name=\"{}\"", e.name.replace(['\\', '"', '\n'], "_"));
+    let label = |e: &ListEntry| crate::prometheus::label("name", &e.name);
     family(
         "certctl_certificate_expiry_timestamp_seconds",
         "End of validity of the live certificate.",

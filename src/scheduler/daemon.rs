@@ -26,6 +26,15 @@ pub fn path(state_dir: &Path) -> PathBuf {
 /// Writes the heartbeat (atomically, 0644: it holds nothing secret).
 pub fn write(state_dir: &Path, state: &DaemonState) -> Result<(), crate::fsio::IoError> {
     let json = serde_json::to_vec_pretty(state).expect("the daemon state serializes");
+    // A fleet node's state directory may not exist yet (its first convergence makes it).
+    if !state_dir.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(state_dir)
+            .map_err(crate::fsio::io("cannot create", state_dir))?;
+    }
     crate::fsio::write_atomic(&path(state_dir), &json, 0o644)
 }
 

@@ -406,24 +406,24 @@ impl FsStore {
     ) -> Result<LivePaths, StoreError> {
         self.ensure_live_dirs(name)?;
         let dir = self.layout.archive_dir(name).join(version.to_string());
-        if dir.is_dir() {
-            let here = self.version_fullchain(name, version)?;
-            if here.as_deref() != Some(files.fullchain.as_bytes()) {
-                return Err(StoreError::Corrupt {
-                    path: dir,
-                    reason: "this local version holds another certificate than the store's".into(),
-                });
+        if !dir.is_dir() {
+            match self.write_version(name, version, files, record) {
+                Ok(paths) => return Ok(paths),
+                Err(e) if !dir.is_dir() => return Err(e),
+                // Another process of this node (the daemon converging, a renew run installing)
+                // wrote the same version meanwhile: checked below like one found here.
+                Err(_) => {}
             }
-            self.point_live(name, version)?;
-            write_atomic(
-                &self.record_path(name),
-                record.to_toml().as_bytes(),
-                PRIVATE_FILE,
-            )?;
-            self.drop_pending_record(&dir)?;
-            return Ok(self.layout.live_paths(name, KeySlot::Primary));
         }
-        self.write_version(name, version, files, record)
+        let here = self.version_fullchain(name, version)?;
+        if here.as_deref() != Some(files.fullchain.as_bytes()) {
+            return Err(StoreError::Corrupt {
+                path: dir,
+                reason: "this local version holds another certificate than the store's".into(),
+            });
+        }
+        self.point_live(name, version)?;
+        self.make_record_current(name, record, &dir)
     }
 
     /// The files of one archive version (both key sets), if it exists: what `fleet import`
@@ -483,7 +483,10 @@ impl FsStore {
         sync_dir(&tmp)?;
         crate::failpoint::hit("store.after_version_dir");
         let final_dir = archive.join(version.to_string());
-        fs::rename(&tmp, &final_dir).map_err(io("cannot rename into", &final_dir))?;
+        if let Err(e) = fs::rename(&tmp, &final_dir) {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(io("cannot rename into", &final_dir)(e));
+        }
         sync_dir(&archive)?;
         crate::failpoint::hit("store.after_archive");
 
@@ -492,13 +495,24 @@ impl FsStore {
         self.point_live(name, version)?;
         crate::failpoint::hit("store.after_swap");
 
-        // 3. The record made current; the version's copy goes once the current one is durable.
+        // 3. The record made current.
+        self.make_record_current(name, record, &final_dir)
+    }
+
+    /// Writes `record` as the current record, then drops the copy that travelled with the
+    /// version in `version_dir` (once the current one is durable); returns the live paths.
+    fn make_record_current(
+        &self,
+        name: &str,
+        record: &RenewalRecord,
+        version_dir: &Path,
+    ) -> Result<LivePaths, StoreError> {
         write_atomic(
             &self.record_path(name),
             record.to_toml().as_bytes(),
             PRIVATE_FILE,
         )?;
-        self.drop_pending_record(&final_dir)?;
+        self.drop_pending_record(version_dir)?;
         Ok(self.layout.live_paths(name, KeySlot::Primary))
     }
 

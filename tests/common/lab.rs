@@ -60,6 +60,8 @@ pub struct Lab {
     pub https_port: u16,
     /// The private nginx's prefix directory.
     pub nginx_prefix: PathBuf,
+    /// pebble-challtestsrv's management API (the names' addresses pebble's DNS answers).
+    pub dns_mgmt_port: u16,
     pub(super) processes: Vec<Subprocess>,
 }
 
@@ -97,7 +99,7 @@ impl Lab {
         // Ports come from the kernel and are released before pebble binds them, so a parallel
         // test can take one in between: start again on other ports when that happens.
         let mut attempt = 0;
-        let (http_port, acme_port, mgmt_port, processes) = loop {
+        let (http_port, acme_port, mgmt_port, dns_mgmt_port, processes) = loop {
             attempt += 1;
             match start_ca(&root, &options) {
                 Ok(started) => break started,
@@ -118,6 +120,7 @@ impl Lab {
             mgmt_port,
             ca_bundle,
             webroot,
+            dns_mgmt_port,
             processes,
         };
         let mut bundle = fs::read_to_string(&lab.ca_bundle).unwrap();
@@ -140,6 +143,32 @@ impl Lab {
     /// Stops pebble (and so the CA): a later run that contacts it fails.
     pub fn stop_pebble(&mut self) {
         self.processes.retain(|p| p.name() != "pebble");
+    }
+
+    /// pebble's DNS answers `host` with `ipv4` from now on (instead of 127.0.0.1), so its
+    /// HTTP-01 validation connects there: in a private network namespace, one node of several.
+    pub fn set_address(&self, host: &str, ipv4: &str) {
+        // add-a adds to the addresses a name already has: clear them first.
+        let requests = [
+            ("clear-a", serde_json::json!({"host": host})),
+            (
+                "add-a",
+                serde_json::json!({"host": host, "addresses": [ipv4]}),
+            ),
+        ];
+        for (path, body) in requests {
+            let out = Command::new("curl")
+                .args(["-sS", "--fail", "--noproxy", "*", "-X", "POST", "-d"])
+                .arg(body.to_string())
+                .arg(format!("http://127.0.0.1:{}/{path}", self.dns_mgmt_port))
+                .output()
+                .expect("run curl (apt-get install -y curl)");
+            assert!(
+                out.status.success(),
+                "challtestsrv {path}: {}",
+                stderr(&out)
+            );
+        }
     }
 
     /// pebble's ACME directory URL.
@@ -266,8 +295,12 @@ impl Lab {
     }
 }
 
-/// challtestsrv and pebble on fresh ports: (http, acme, management ports, the processes).
-fn start_ca(root: &Path, options: &LabOptions) -> Result<(u16, u16, u16, Vec<Subprocess>), String> {
+/// challtestsrv and pebble on fresh ports: (http, acme, management, DNS management ports, the
+/// processes).
+fn start_ca(
+    root: &Path,
+    options: &LabOptions,
+) -> Result<(u16, u16, u16, u16, Vec<Subprocess>), String> {
     assert!(
         !options.real_ports || super::netns::inside(),
         "real ports only in a private network namespace (common::netns)"
@@ -320,7 +353,7 @@ fn start_ca(root: &Path, options: &LabOptions) -> Result<(u16, u16, u16, Vec<Sub
     let mut pebble = Subprocess::spawn("pebble", pebble, root.join("pebble.log"));
     pebble.try_wait_for_port(loopback(acme_port))?;
     pebble.try_wait_for_port(loopback(mgmt_port))?;
-    Ok((http_port, acme_port, mgmt_port, vec![cts, pebble]))
+    Ok((http_port, acme_port, mgmt_port, cts_port, vec![cts, pebble]))
 }
 
 /// A lab CA and a certificate for pebble's HTTPS API (127.0.0.1, localhost) signed by it: webpki

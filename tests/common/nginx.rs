@@ -302,7 +302,7 @@ impl Lab {
 }
 
 /// The top of every lab nginx.conf: everything nginx writes stays inside the prefix.
-fn nginx_preamble(prefix: &Path) -> String {
+pub fn nginx_preamble(prefix: &Path) -> String {
     format!(
         r#"daemon off;
 worker_processes 1;

@@ -30,6 +30,11 @@ impl Subprocess {
         Self { name, child, log }
     }
 
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the process is (`pebble`, `nginx` …).
     pub fn name(&self) -> &'static str {
         self.name

@@ -11,7 +11,7 @@ use certctl::store::pg::{Lease, cert_key};
 use certctl::store::{CertStore, PgOptions, PgStore, StoreError};
 
 use crate::common::postgres::Postgres;
-use crate::common::{assert_ok, eventually, mode, stderr};
+use crate::common::{assert_ok, entry, eventually, mode, stderr};
 
 /// A node: its own state directory and name, the fleet's store and key.
 struct Node {
@@ -120,8 +120,10 @@ fn fleet_init_is_idempotent_and_a_missing_or_wrong_key_is_refused() {
     assert!(stderr(&again).contains("up to date"), "{}", stderr(&again));
     assert_eq!(std::fs::read(&web1.key).unwrap(), key_before);
     assert_eq!(
-        pg.psql("SELECT string_agg(version::text, ',') FROM certctl_schema_version"),
-        "1"
+        pg.psql(
+            "SELECT string_agg(version::text, ',' ORDER BY version) FROM certctl_schema_version"
+        ),
+        "1,2"
     );
 
     // A node without the key file: init does not make a second key for the same fleet.
@@ -268,6 +270,15 @@ fn certificates_go_through_the_store_and_every_node_reports_what_it_has() {
     assert_eq!(v["certs"][0]["nodes"][0]["lagging"], false);
     assert_eq!(v["certs"][0]["nodes"][1]["lagging"], true);
     assert_eq!(v["certs"][0]["nodes"][1]["serial"], serial.as_str());
+    let metrics = web1.certctl(&["fleet", "status", "--prometheus"]);
+    assert_eq!(metrics.status.code(), Some(1), "{}", stderr(&metrics));
+    let text = String::from_utf8_lossy(&metrics.stdout);
+    for line in [
+        "certctl_fleet_node_lagging{name=\"shop.test\",node=\"web1\"} 0",
+        "certctl_fleet_node_lagging{name=\"shop.test\",node=\"web2\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+    }
     let table = web1.certctl(&["fleet", "status"]);
     assert!(
         String::from_utf8_lossy(&table.stdout).contains("lagging (live: 2)"),
@@ -462,6 +473,114 @@ fn acme_issue_and_renewals_run_through_the_store_with_one_order_per_renewal() {
 }
 
 #[test]
+fn export_writes_the_store_back_into_a_state_directory_that_runs_alone() {
+    let fleet = AcmeFleet::start("round.test", "30");
+    let lab = &fleet.lab;
+    // Two versions in the store (web2 renews what web1 issued); web1 brings both here.
+    assert_ok(&fleet.node("web2", bare(["renew"])).output().unwrap());
+    assert_ok(
+        &fleet
+            .node("web1", bare(["fleet", "sync"]))
+            .output()
+            .unwrap(),
+    );
+
+    let out = lab.dir.path().join("exported");
+    let export = || {
+        fleet
+            .node("web2", bare(["fleet", "export", "--out"]))
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let first = export();
+    assert_ok(&first);
+    let text = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(
+        text.contains("exported round.test")
+            && text.contains(&format!("exported the account for {}", lab.directory_url())),
+        "{text}"
+    );
+    let again = export();
+    assert_ok(&again);
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("already in"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+
+    // Every version as the fleet numbered it, byte for byte what the nodes have; keys 0600;
+    // live/ at the fleet's live version.
+    for version in ["1", "2"] {
+        for file in ["cert.pem", "chain.pem", "fullchain.pem", "privkey.pem"] {
+            let here = out
+                .join("certs/round.test/archive")
+                .join(version)
+                .join(file);
+            let node = lab
+                .state_dir
+                .join("certs/round.test/archive")
+                .join(version)
+                .join(file);
+            assert_eq!(
+                std::fs::read(&here).unwrap(),
+                std::fs::read(&node).unwrap(),
+                "{version}/{file}"
+            );
+        }
+        assert_eq!(
+            mode(
+                &out.join("certs/round.test/archive")
+                    .join(version)
+                    .join("privkey.pem")
+            ),
+            0o600
+        );
+    }
+    assert_eq!(
+        std::fs::read_link(out.join("live/round.test")).unwrap(),
+        Path::new("../certs/round.test/archive/2")
+    );
+    // `list` on the exported directory alone says what the fleet's says (paths aside).
+    let listed = |cmd: Command| {
+        let out = { cmd }.output().unwrap();
+        assert_ok(&out);
+        let mut v = json(&out);
+        for entry in v.as_array_mut().unwrap() {
+            entry.as_object_mut().unwrap().remove("fullchain");
+        }
+        v
+    };
+    let alone = listed({
+        let mut cmd = bare(["list", "--json", "--state-dir"]);
+        cmd.arg(&out);
+        cmd
+    });
+    assert_eq!(alone, listed(fleet.node("web1", bare(["list", "--json"]))));
+
+    // And certctl runs there without the fleet: a renewal with the exported account (kept
+    // as it is: no new registration), which the fleet never sees.
+    let account = out
+        .join("accounts")
+        .read_dir()
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("account.json");
+    let before = std::fs::read(&account).unwrap();
+    let mut renew = bare(["renew", "--force", "--state-dir"]);
+    assert_ok(&renew.arg(&out).output().unwrap());
+    assert_eq!(std::fs::read(&account).unwrap(), before);
+    assert_eq!(
+        std::fs::read_link(out.join("live/round.test")).unwrap(),
+        Path::new("../certs/round.test/archive/3")
+    );
+    assert_eq!(fleet.pg.psql("SELECT count(*) FROM certctl_version"), "2");
+}
+
+#[test]
 fn a_renewer_killed_mid_order_loses_its_lease_and_another_node_finishes() {
     // Leases of 2 s, so the dead holder's runs out within the test.
     let fleet = AcmeFleet::start("kill.test", "2");
@@ -558,4 +677,640 @@ fn any_node_answers_http01_for_the_fleet_account_without_the_token_file() {
             .psql("SELECT count(*) FROM certctl_cert WHERE live_version IS NOT NULL"),
         "2"
     );
+}
+
+/// How long after its issue a certificate of the three-node test is due (seconds).
+const RENEW_AFTER: u64 = 25;
+
+/// The names and addresses of the three nodes of [`three_nodes_converge_on_every_renewal_and_ride_out_faults`].
+const NODES: [(&str, &str); 3] = [
+    ("web1", "127.0.0.2"),
+    ("web2", "127.0.0.3"),
+    ("web3", "127.0.0.4"),
+];
+
+/// One node of a three-node fleet in a private network namespace: its own state directory,
+/// its own nginx on ADDR:80 and ADDR:443, its own `certctl daemon`.
+struct WebNode {
+    name: &'static str,
+    addr: &'static str,
+    state: PathBuf,
+    prefix: PathBuf,
+    nginx: Option<crate::common::Subprocess>,
+    daemon: Option<crate::common::Subprocess>,
+    starts: u32,
+}
+
+/// The fleet: pebble (whose DNS the test steers), PostgreSQL, the fleet key, three nodes.
+struct ThreeNodes {
+    lab: crate::common::Lab,
+    pg: Postgres,
+    key: PathBuf,
+    nodes: Vec<WebNode>,
+}
+
+impl ThreeNodes {
+    /// certctl as `node`, with the fleet's store and key and a 5 s lease (a dead holder's
+    /// lease runs out within the test).
+    fn certctl(&self, node: usize, args: &[&str]) -> Command {
+        let n = &self.nodes[node];
+        let mut cmd = bare([]);
+        cmd.arg("--state-dir")
+            .arg(&n.state)
+            .args(["--node", n.name])
+            .env("CERTCTL_STORE", self.pg.url())
+            .env("CERTCTL_FLEET_KEY", &self.key)
+            .env("CERTCTL_LEASE_TTL", "5")
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, node: usize, args: &[&str]) -> Output {
+        self.certctl(node, args).output().unwrap()
+    }
+
+    /// Starts `node`'s nginx: port 80 answers HTTP-01 from `challenge.conf` (at first a
+    /// webroot every node shares, the way fleets without certctl do it; until the fleet has an
+    /// account to make the stateless snippet for), and `sites/*.conf` holds its TLS server.
+    fn start_nginx(&mut self, node: usize, webroot: &Path) {
+        let n = &mut self.nodes[node];
+        for sub in ["tmp", "logs", "sites"] {
+            std::fs::create_dir_all(n.prefix.join(sub)).unwrap();
+        }
+        std::fs::write(
+            n.prefix.join("challenge.conf"),
+            format!(
+                "location /.well-known/acme-challenge/ {{ root {}; default_type text/plain; try_files $uri =404; }}\n",
+                webroot.display()
+            ),
+        )
+        .unwrap();
+        let conf = format!(
+            r#"{preamble}    server {{
+        listen {addr}:80 default_server;
+        include {prefix}/challenge.conf;
+        location / {{ return 404; }}
+    }}
+    include {prefix}/sites/*.conf;
+}}
+"#,
+            preamble = crate::common::nginx::nginx_preamble(&n.prefix),
+            addr = n.addr,
+            prefix = n.prefix.display(),
+        );
+        std::fs::write(n.prefix.join("nginx.conf"), conf).unwrap();
+        let mut cmd = Command::new("nginx");
+        cmd.arg("-p")
+            .arg(&n.prefix)
+            .arg("-c")
+            .arg(n.prefix.join("nginx.conf"));
+        let mut nginx =
+            crate::common::Subprocess::spawn("nginx", cmd, n.prefix.join("logs/nginx.out"));
+        nginx.wait_for_port(format!("{}:80", n.addr).parse().unwrap());
+        n.nginx = Some(nginx);
+    }
+
+    /// `node`'s port 80 answers every HTTP-01 token of the fleet's account by itself (the
+    /// snippet `fleet http01-snippet` wrote), once nginx reloaded.
+    fn serve_stateless(&self, node: usize, snippet: &Path) {
+        let n = &self.nodes[node];
+        std::fs::copy(snippet, n.prefix.join("challenge.conf")).unwrap();
+        let reload = Command::new("nginx")
+            .arg("-p")
+            .arg(&n.prefix)
+            .arg("-c")
+            .arg(n.prefix.join("nginx.conf"))
+            .args(["-s", "reload"])
+            .output()
+            .unwrap();
+        assert!(reload.status.success(), "{}", stderr(&reload));
+        let addr = format!("{}:80", n.addr).parse().unwrap();
+        eventually(|| {
+            let answer = crate::common::http_get_at(
+                addr,
+                "any.test",
+                "/.well-known/acme-challenge/probe-token",
+            )
+            .ok()?;
+            answer.body.starts_with("probe-token.").then_some(())
+        });
+    }
+
+    /// `node`'s TLS server for `name`, reading the node's own live files.
+    fn write_site(&self, node: usize, name: &str) {
+        let n = &self.nodes[node];
+        let live = n.state.join("live").join(name);
+        std::fs::write(
+            n.prefix.join("sites").join(format!("{name}.conf")),
+            format!(
+                "server {{\n    listen {addr}:443 ssl;\n    server_name {name};\n    ssl_certificate {live}/fullchain.pem;\n    ssl_certificate_key {live}/privkey.pem;\n    return 200 \"{node}\\n\";\n}}\n",
+                addr = n.addr,
+                live = live.display(),
+                node = n.name,
+            ),
+        )
+        .unwrap();
+    }
+
+    /// `certctl daemon` on `node`: renew when fewer than 2 days remain (pebble's certificates
+    /// last 2 days and 25 s: each is due 25 s after it was issued, and every node wakes for
+    /// that moment and races for the lease), converge on every notification, re-check every
+    /// 3 s, deploy to its nginx.
+    fn start_daemon(&mut self, node: usize) {
+        let prefix = self.nodes[node].prefix.clone();
+        let mut cmd = self.certctl(
+            node,
+            &[
+                "daemon",
+                "--cron",
+                "0 0 0 1 1 *",
+                "--days",
+                "2",
+                "--recheck",
+                "3s",
+                "--nginx",
+                "--nginx-prefix",
+                prefix.to_str().unwrap(),
+                "--nginx-conf",
+                prefix.join("nginx.conf").to_str().unwrap(),
+            ],
+        );
+        cmd.env("RUST_LOG", "warn");
+        let n = &mut self.nodes[node];
+        n.starts += 1;
+        let log = prefix.join(format!("logs/daemon-{}.log", n.starts));
+        n.daemon = Some(crate::common::Subprocess::spawn("certctl daemon", cmd, log));
+    }
+
+    /// Everything `node`'s daemons logged so far.
+    fn daemon_log(&self, node: usize) -> String {
+        (1..=self.nodes[node].starts)
+            .map(|i| {
+                std::fs::read_to_string(
+                    self.nodes[node].prefix.join(format!("logs/daemon-{i}.log")),
+                )
+                .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// The HTTP-01 tokens the CA fetched from `node`'s nginx, each once (pebble fetches a
+    /// token more than once per validation).
+    fn tokens(&self, node: usize) -> std::collections::BTreeSet<String> {
+        std::fs::read_to_string(self.nodes[node].prefix.join("logs/access.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let path = l.split("GET /.well-known/acme-challenge/").nth(1)?;
+                Some(path.split(' ').next()?.to_owned())
+            })
+            .filter(|token| token != "probe-token")
+            .collect()
+    }
+
+    /// How many validations (distinct tokens) reached `node`'s nginx.
+    fn validations(&self, node: usize) -> usize {
+        self.tokens(node).len()
+    }
+
+    /// How many validations reached any node (one per order: no authorization is reused).
+    fn all_validations(&self) -> usize {
+        let mut all = self.tokens(0);
+        all.extend(self.tokens(1));
+        all.extend(self.tokens(2));
+        all.len()
+    }
+
+    /// The serial `node`'s nginx presents for `name` (a real handshake).
+    fn served(&self, node: usize, name: &str) -> Option<String> {
+        let addr = format!("{}:443", self.nodes[node].addr).parse().unwrap();
+        let chain =
+            certctl::audit::served::served_chain(addr, name, Duration::from_secs(5)).ok()?;
+        Some(certctl::verify::cert_info(chain.first()?).ok()?.serial)
+    }
+
+    /// The fleet's live version of `name` and its serial, from the database.
+    fn live(&self, name: &str) -> (u64, String) {
+        let row = self.pg.psql(&format!(
+            "SELECT c.live_version || '|' || v.serial FROM certctl_cert c JOIN certctl_version v \
+             ON v.name = c.name AND v.version = c.live_version WHERE c.name = '{name}'"
+        ));
+        let (version, serial) = row.split_once('|').unwrap_or_else(|| panic!("{row:?}"));
+        (version.parse().unwrap(), serial.to_owned())
+    }
+
+    fn versions(&self, name: &str) -> u64 {
+        self.pg
+            .psql(&format!(
+                "SELECT count(*) FROM certctl_version WHERE name = '{name}'"
+            ))
+            .parse()
+            .unwrap()
+    }
+
+    fn created_by(&self, name: &str, version: u64) -> String {
+        self.pg.psql(&format!(
+            "SELECT created_by FROM certctl_version WHERE name = '{name}' AND version = {version}"
+        ))
+    }
+
+    /// Waits until the fleet's live version of `name` is past `version`; returns the new one.
+    fn next_version(&self, name: &str, version: u64) -> (u64, String) {
+        let started = std::time::Instant::now();
+        loop {
+            let live = self.live(name);
+            if live.0 > version {
+                return live;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let list = self.run(0, &["list", "--json"]);
+                let logs: Vec<String> = (0..3).map(|i| self.daemon_log(i)).collect();
+                panic!(
+                    "no renewal of {name} past version {version} within 60 s:\n{:?} {}{}\n{}\n{}",
+                    list.status,
+                    String::from_utf8_lossy(&list.stdout),
+                    String::from_utf8_lossy(&list.stderr),
+                    self.pg
+                        .psql("SELECT name, record IS NULL, live_version FROM certctl_cert"),
+                    logs.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The fleet's live version of `name`, once its next renewal is at least 10 s away (a
+    /// renewal already due is waited out first), so what the test changes now applies to the
+    /// next renewal and not to one under way.
+    fn settle(&self, name: &str) -> u64 {
+        loop {
+            let (version, _) = self.live(name);
+            let pem = self.pg.psql(&format!(
+                "SELECT cert FROM certctl_version WHERE name = '{name}' AND version = {version}"
+            ));
+            let leaf = certctl::verify::parse_pem_chain(pem.as_bytes())
+                .unwrap()
+                .remove(0);
+            let due = certctl::verify::cert_info(&leaf).unwrap().not_after - 2 * 86_400;
+            if due - certctl::clock::unix_now() >= 10 {
+                return version;
+            }
+            self.next_version(name, version);
+        }
+    }
+
+    /// Waits until each of `nodes` serves `serial` for `name`; returns how long that took.
+    fn all_serve(&self, nodes: &[usize], name: &str, serial: &str) -> Duration {
+        let started = std::time::Instant::now();
+        while !nodes
+            .iter()
+            .all(|&i| self.served(i, name).as_deref() == Some(serial))
+        {
+            if started.elapsed() > Duration::from_secs(20) {
+                let logs: Vec<String> = (0..3).map(|i| self.daemon_log(i)).collect();
+                panic!(
+                    "{nodes:?} not serving {serial} within 20 s:\n{}",
+                    logs.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        started.elapsed()
+    }
+
+    /// Waits until `fleet status` says every node's nginx was seen serving `serial` for `name`
+    /// (exit 0, nothing lagging).
+    fn status_agrees(&self, name: &str, serial: &str) {
+        within(10, "fleet status agreeing", || {
+            let (code, status) = self.status();
+            let cert = entry(&status["certs"], "name", name).clone();
+            let nodes = cert["nodes"].as_array()?.clone();
+            let all = nodes.len() == 3
+                && nodes.iter().all(|n| {
+                    n["served_serial"] == serial
+                        && n["verified_at"].is_i64()
+                        && n["lagging"] == false
+                        && n["problem"].is_null()
+                });
+            (code == 0 && cert["live_serial"] == serial && all).then_some(())
+        });
+    }
+
+    /// `fleet status --json` from web1, with its exit code.
+    fn status(&self) -> (i32, serde_json::Value) {
+        let out = self.run(0, &["fleet", "status", "--json"]);
+        (out.status.code().unwrap(), json(&out))
+    }
+}
+
+/// `args` as the `&str`s [`ThreeNodes::run`] takes.
+fn argv(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// Polls `f` every 100 ms for up to `secs` seconds until it returns Some.
+fn within<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {secs} s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Three nodes (127.0.0.2, .3, .4 on ports 80 and 443 in a network namespace of their own),
+/// three nginx, three `certctl daemon --nginx`, one PostgreSQL, pebble. The CA's DNS sends each
+/// validation to a node the test picks, never (where the test can tell) the one ordering.
+#[test]
+fn three_nodes_converge_on_every_renewal_and_ride_out_faults() {
+    if !crate::common::netns::enter(
+        "fleet::three_nodes_converge_on_every_renewal_and_ride_out_faults",
+    ) {
+        return;
+    }
+    let lab = crate::common::Lab::with(crate::common::LabOptions {
+        real_ports: true,
+        validity_secs: Some(2 * 86_400 + RENEW_AFTER),
+        authz_reuse: Some(0),
+        ..Default::default()
+    });
+    let root = lab.dir.path().to_owned();
+    let mut fleet = ThreeNodes {
+        pg: Postgres::start(),
+        key: root.join("fleet.key"),
+        nodes: NODES
+            .iter()
+            .map(|&(name, addr)| WebNode {
+                name,
+                addr,
+                state: root.join(name).join("state"),
+                prefix: root.join(name).join("nginx"),
+                nginx: None,
+                daemon: None,
+                starts: 0,
+            })
+            .collect(),
+        lab,
+    };
+    assert_ok(&fleet.run(0, &["fleet", "init"]));
+    let directory = fleet.lab.directory_url();
+    let ca_bundle = fleet.lab.ca_bundle.display().to_string();
+    let issue = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "issue",
+            name,
+            "--server",
+            &directory,
+            "--ca-bundle",
+            &ca_bundle,
+            "--agree-tos",
+            "--http-port",
+            "80",
+        ];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+    };
+
+    // The first order: web1 orders; the CA's DNS sends the validation to web2, which answers
+    // from the webroot the nodes share at first.
+    let shared = root.join("shared-webroot");
+    std::fs::create_dir(&shared).unwrap();
+    for i in 0..3 {
+        fleet.start_nginx(i, &shared);
+    }
+    fleet.lab.set_address("fleet.test", NODES[1].1);
+    let first = issue(
+        "fleet.test",
+        &["--webroot", shared.to_str().unwrap(), "--no-self-check"],
+    );
+    assert_ok(&fleet.run(0, &argv(&first)));
+    assert_eq!(
+        [
+            fleet.validations(0),
+            fleet.validations(1),
+            fleet.validations(2)
+        ],
+        [0, 1, 0],
+        "the validation reached web2 only"
+    );
+    // From now on every node answers for the fleet's account without any token file; the
+    // shared webroot is no longer served (orders still write their files there, unread).
+    let snippet = root.join("acme-stateless.conf");
+    assert_ok(&fleet.run(
+        1,
+        &[
+            "fleet",
+            "http01-snippet",
+            "--server",
+            &directory,
+            "--out",
+            snippet.to_str().unwrap(),
+        ],
+    ));
+    for i in 0..3 {
+        fleet.serve_stateless(i, &snippet);
+    }
+    for i in 0..3 {
+        fleet.write_site(i, "fleet.test");
+    }
+    for i in 0..3 {
+        fleet.start_daemon(i);
+    }
+    let (v1, serial1) = fleet.live("fleet.test");
+    assert_eq!(
+        (v1, fleet.created_by("fleet.test", v1).as_str()),
+        (1, "web1")
+    );
+    fleet.all_serve(&[0, 1, 2], "fleet.test", &serial1);
+    fleet.status_agrees("fleet.test", &serial1);
+
+    // Renewals: when the certificate is due, all three daemons wake together; one orders, every
+    // node serves the new serial. Validation goes to a node other than the one that ordered last.
+    let mut last_orderer = "web1".to_owned();
+    for round in 0..2 {
+        let at = NODES.iter().position(|(n, _)| *n != last_orderer).unwrap();
+        let target = NODES[at];
+        let version = fleet.settle("fleet.test");
+        fleet.lab.set_address("fleet.test", target.1);
+        let seen = fleet.validations(at);
+        let (v, serial) = fleet.next_version("fleet.test", version);
+        let took = fleet.all_serve(&[0, 1, 2], "fleet.test", &serial);
+        last_orderer = fleet.created_by("fleet.test", v);
+        eprintln!(
+            "round {round}: version {v} by {last_orderer}, validated at {}, on every node {took:?} after the test saw it",
+            target.0
+        );
+        assert_eq!(v, version + 1, "one version per renewal");
+        assert_eq!(fleet.validations(at), seen + 1, "validated at {}", target.0);
+        assert_eq!(
+            fleet.all_validations() as u64,
+            fleet.versions("fleet.test"),
+            "one order (one validation) per version"
+        );
+        fleet.status_agrees("fleet.test", &serial);
+    }
+
+    // web3's nginx -t fails: web3 says so in node status and keeps serving the old
+    // certificate; web1 and web2 are not held up. Fixed, web3 catches up by itself.
+    let version = fleet.settle("fleet.test");
+    let broken = fleet.nodes[2].prefix.join("sites/broken.conf");
+    std::fs::write(&broken, "this_is_not_a_directive on;\n").unwrap();
+    let before = fleet.served(2, "fleet.test").unwrap();
+    let (_, serial) = fleet.next_version("fleet.test", version);
+    fleet.all_serve(&[0, 1], "fleet.test", &serial);
+    let status = within(20, "web3's problem in fleet status", || {
+        let (code, status) = fleet.status();
+        let web3 = entry(
+            &entry(&status["certs"], "name", "fleet.test")["nodes"],
+            "node",
+            "web3",
+        )
+        .clone();
+        (code == 1
+            && web3["problem"]
+                .as_str()
+                .is_some_and(|p| p.contains("this_is_not_a_directive")))
+        .then_some(web3)
+    });
+    assert_eq!(status["lagging"], true);
+    assert_eq!(status["served_serial"], before.as_str());
+    assert_eq!(
+        fleet.served(2, "fleet.test").as_deref(),
+        Some(before.as_str())
+    );
+    std::fs::remove_file(&broken).unwrap();
+    fleet.all_serve(&[2], "fleet.test", &serial);
+    fleet.status_agrees("fleet.test", &serial);
+
+    // web3's daemon is down during a renewal; the CA validates through web3's nginx (still
+    // up), so the node that orders is not the one validated. web3 lags, then catches up.
+    let version = fleet.settle("fleet.test");
+    fleet.nodes[2].daemon = None;
+    fleet.lab.set_address("fleet.test", NODES[2].1);
+    let seen_web3 = fleet.validations(2);
+    let (v, serial) = fleet.next_version("fleet.test", version);
+    let version = v;
+    assert_ne!(fleet.created_by("fleet.test", v), "web3");
+    assert_eq!(
+        fleet.validations(2),
+        seen_web3 + 1,
+        "validated through web3"
+    );
+    fleet.all_serve(&[0, 1], "fleet.test", &serial);
+    let (code, status) = fleet.status();
+    assert_eq!(code, 1, "{status:#}");
+    let web3 = entry(
+        &entry(&status["certs"], "name", "fleet.test")["nodes"],
+        "node",
+        "web3",
+    )
+    .clone();
+    assert_eq!(web3["lagging"], true, "{status:#}");
+    assert_ne!(
+        fleet.served(2, "fleet.test").as_deref(),
+        Some(serial.as_str())
+    );
+    fleet.start_daemon(2);
+    fleet.all_serve(&[2], "fleet.test", &serial);
+    fleet.status_agrees("fleet.test", &serial);
+
+    // kill -9 of the renewer's node while its run holds the lease, before its new version:
+    // another node takes the lease once it runs out and finishes; one new version, nothing
+    // torn; the node, back, catches up.
+    fleet.lab.set_address("fleet.test", NODES[0].1);
+    let (holder, pid) = within(40, "a renewer holding the lease", || {
+        let row = fleet.pg.psql(&format!(
+            "SELECT holder FROM certctl_lease WHERE key = 'cert:fleet.test' AND \
+             (SELECT live_version FROM certctl_cert WHERE name = 'fleet.test') = {version}"
+        ));
+        let mut parts = row.split(':');
+        let node = parts.next().filter(|n| !n.is_empty())?.to_owned();
+        Some((node, parts.next()?.parse::<i32>().ok()?))
+    });
+    // The whole node dies: its daemon, then the renew run holding the lease (its own
+    // process group).
+    let dead = fleet.nodes.iter().position(|n| n.name == holder).unwrap();
+    let daemon = fleet.nodes[dead].daemon.as_ref().unwrap().id();
+    for victim in [daemon, pid as u32] {
+        let killed = Command::new("kill")
+            .args(["-9", &victim.to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+    }
+    let (v, serial) = fleet.next_version("fleet.test", version);
+    assert_eq!(v, version + 1);
+    let version = v;
+    let finisher = fleet.created_by("fleet.test", v);
+    eprintln!("killed {holder} (pid {pid}) holding the lease; {finisher} made version {v}");
+    assert_ne!(finisher, holder, "another node finished the renewal");
+    assert_eq!(
+        fleet.versions("fleet.test"),
+        version,
+        "no version lost or doubled"
+    );
+    // The node comes back and catches up.
+    fleet.start_daemon(dead);
+    fleet.all_serve(&[0, 1, 2], "fleet.test", &serial);
+    fleet.status_agrees("fleet.test", &serial);
+    for n in &fleet.nodes {
+        let live = n.state.join("live/fleet.test");
+        assert_eq!(mode(&live.join("privkey.pem")), 0o600);
+        let cert = std::fs::read(live.join("cert.pem")).unwrap();
+        let leaf = certctl::verify::parse_pem_chain(&cert).unwrap().remove(0);
+        assert_eq!(
+            certctl::verify::cert_info(&leaf).unwrap().serial,
+            serial,
+            "{}",
+            n.name
+        );
+    }
+
+    // PostgreSQL stops across a renewal window: every node keeps serving, the daemons say so,
+    // and the renewal happens once the database is back.
+    let version = fleet.settle("fleet.test");
+    fleet.pg.stop();
+    for i in 0..3 {
+        within(40, "the daemons noticing", || {
+            fleet
+                .daemon_log(i)
+                .contains("fleet database is unreachable")
+                .then_some(())
+        });
+    }
+    within(40, "a renew run failing while the database is away", || {
+        (0..3)
+            .any(|i| fleet.daemon_log(i).contains("renewals wait, trying again"))
+            .then_some(())
+    });
+    for i in 0..3 {
+        assert_eq!(
+            fleet.served(i, "fleet.test").as_deref(),
+            Some(serial.as_str())
+        );
+    }
+    fleet.pg.start_server();
+    let (v, serial) = fleet.next_version("fleet.test", version);
+    assert_eq!(v, version + 1);
+    fleet.all_serve(&[0, 1, 2], "fleet.test", &serial);
+    fleet.status_agrees("fleet.test", &serial);
+    for i in 0..3 {
+        // A new node's daemon makes its state directory for its heartbeat too.
+        assert!(
+            !fleet.daemon_log(i).contains("cannot write the heartbeat"),
+            "{}",
+            fleet.daemon_log(i)
+        );
+        assert!(
+            fleet.daemon_log(i).contains("fleet database is back"),
+            "{}",
+            fleet.daemon_log(i)
+        );
+    }
+    eprintln!("{}", fleet.daemon_log(0));
 }

@@ -97,6 +97,31 @@ fn account_key(directory_url: &str) -> String {
     format!("account:{directory_url}")
 }
 
+/// What a node's deploy of one certificate came to, for node status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeDeploy {
+    /// The certificate.
+    pub name: String,
+    /// The serial a handshake saw nginx serve (None: the deploy failed).
+    pub served: Option<String>,
+    /// Why it failed.
+    pub problem: Option<String>,
+}
+
+/// What the listening connection reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// A certificate has a new live version.
+    Live(String),
+    /// The connection ended, and why.
+    Lost(String),
+}
+
+/// The listening connection: closed when dropped.
+pub struct Listener {
+    _client: Client,
+}
+
 /// A held lease, as a test or a workflow sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
@@ -156,8 +181,13 @@ fn db(action: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
 fn parse_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
     let mut config =
         tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+    // Keepalives find a connection the network dropped silently (a daemon's LISTEN) within a
+    // minute instead of hours.
     config
         .connect_timeout(Duration::from_secs(5))
+        .keepalives_idle(Duration::from_secs(30))
+        .keepalives_interval(Duration::from_secs(10))
+        .keepalives_retries(3)
         .application_name("certctl");
     Ok(config)
 }
@@ -667,15 +697,19 @@ impl PgStore {
         }))
     }
 
-    /// Writes the store's `version` of `name` to this node's live/ (with exactly that number)
-    /// and records what this node now has.
-    fn materialize(&self, name: &str, version: u64) -> Result<LivePaths, StoreError> {
-        let files = self
-            .version_files(name, version)?
+    /// [`PgStore::version_files`] of a version the store must have.
+    fn stored_version(&self, name: &str, version: u64) -> Result<CertFiles, StoreError> {
+        self.version_files(name, version)?
             .ok_or_else(|| StoreError::Corrupt {
                 path: PathBuf::from(format!("postgres:certctl_version/{name}/{version}")),
                 reason: "the version is missing from the store".into(),
-            })?;
+            })
+    }
+
+    /// Writes the store's `version` of `name` to this node's live/ (with exactly that number)
+    /// and records what this node now has.
+    fn materialize(&self, name: &str, version: u64) -> Result<LivePaths, StoreError> {
+        let files = self.stored_version(name, version)?;
         let record = self.load_record(name)?.ok_or_else(|| StoreError::Corrupt {
             path: PathBuf::from(format!("postgres:certctl_cert/{name}")),
             reason: "the certificate has a version but no renewal record".into(),
@@ -710,6 +744,17 @@ impl PgStore {
         .map(drop)
     }
 
+    /// The store's live version of `name` as it is now (never the snapshot).
+    fn fresh_live_version(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self
+            .query_opt(
+                "SELECT live_version FROM certctl_cert WHERE name = $1",
+                vec![P::Text(name.to_owned())],
+            )?
+            .and_then(|row| row.get::<_, Option<i64>>(0))
+            .map(|v| v as u64))
+    }
+
     /// Brings this node's live/ to the store's live versions; returns the certificates whose
     /// local version changed. Every certificate's local version is recorded in node status.
     /// Each certificate is told to `tally` once it is looked at.
@@ -724,8 +769,17 @@ impl PgStore {
         let mut failed = None;
         for row in rows {
             let (name, version): (String, i64) = (row.get(0), row.get(1));
-            let version = version as u64;
-            if self.inner.local.live_version(&name)? != Some(version) {
+            let mut version = version as u64;
+            let local = self.inner.local.live_version(&name)?;
+            if local != Some(version) {
+                // Read again just before writing: a run on this node may have installed a newer
+                // version since the list was read, and live/ must not go back to the older one.
+                match self.fresh_live_version(&name)? {
+                    Some(now) => version = now,
+                    None => continue,
+                }
+            }
+            if local != Some(version) {
                 match self.materialize(&name, version) {
                     Ok(_) => changed.push(name.clone()),
                     Err(e) => {
@@ -753,6 +807,73 @@ impl PgStore {
         }
     }
 
+    /// Records what this node's nginx serves after a deploy (one statement for all): a serial
+    /// a handshake confirmed (with the time), or the problem that stopped it (the serial last
+    /// confirmed stays).
+    pub fn report_served(&self, deploys: &[NodeDeploy]) -> Result<(), StoreError> {
+        if deploys.is_empty() {
+            return Ok(());
+        }
+        self.query(
+            "UPDATE certctl_node_status AS s SET \
+               served_serial = coalesce(t.served, s.served_serial), \
+               verified_at = CASE WHEN t.served IS NULL THEN s.verified_at ELSE now() END, \
+               problem = t.problem \
+             FROM unnest($2::text[], $3::text[], $4::text[]) AS t(name, served, problem) \
+             WHERE s.node = $1 AND s.name = t.name",
+            vec![
+                P::Text(self.inner.node.clone()),
+                P::TextArr(deploys.iter().map(|d| d.name.clone()).collect()),
+                P::NullTextArr(deploys.iter().map(|d| d.served.clone()).collect()),
+                P::NullTextArr(deploys.iter().map(|d| d.problem.clone()).collect()),
+            ],
+        )
+        .map(drop)
+    }
+
+    /// Listens for new live versions (`certctl_live`, sent by every install and restore on
+    /// commit) on a connection of its own: each notification's certificate name arrives on
+    /// `tx` as [`Notice::Live`]; when the connection ends (the database stopped, the network
+    /// failed), [`Notice::Lost`] says why, once, and nothing more comes. The connection lives
+    /// as long as the returned [`Listener`].
+    pub fn listen(
+        &self,
+        tx: tokio::sync::mpsc::UnboundedSender<Notice>,
+    ) -> Result<Listener, StoreError> {
+        let config = self.inner.config.clone();
+        run_on(async move {
+            let (client, mut connection) = config
+                .connect(NoTls)
+                .await
+                .map_err(db("cannot connect to"))?;
+            tokio::spawn(async move {
+                let reason = loop {
+                    match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                        Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                            if tx.send(Notice::Live(n.payload().to_owned())).is_err() {
+                                return;
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            break match e.as_db_error() {
+                                Some(d) => d.message().to_owned(),
+                                None => e.to_string(),
+                            };
+                        }
+                        None => break "the connection closed".to_owned(),
+                    }
+                };
+                let _ = tx.send(Notice::Lost(reason));
+            });
+            client
+                .batch_execute("LISTEN certctl_live")
+                .await
+                .map_err(db("cannot listen for new versions in"))?;
+            Ok(Listener { _client: client })
+        })
+    }
+
     /// What every node has of every certificate.
     pub fn status(&self) -> Result<status::FleetStatus, StoreError> {
         let live = self
@@ -771,7 +892,8 @@ impl PgStore {
         let reported = self
             .query(
                 "SELECT node, name, version, serial, extract(epoch FROM since)::int8, \
-                 extract(epoch FROM checked_at)::int8 FROM certctl_node_status",
+                 extract(epoch FROM checked_at)::int8, served_serial, \
+                 extract(epoch FROM verified_at)::int8, problem FROM certctl_node_status",
                 vec![],
             )?
             .iter()
@@ -782,6 +904,9 @@ impl PgStore {
                 serial: row.get(3),
                 since: row.get(4),
                 checked_at: row.get(5),
+                served_serial: row.get(6),
+                verified_at: row.get(7),
+                problem: row.get(8),
             })
             .collect::<Vec<_>>();
         Ok(status::fleet_status(&live, &reported))
@@ -834,6 +959,41 @@ impl PgStore {
                 Ok(true)
             })
         })
+    }
+
+    /// Copies one certificate out of the store into a single server's state directory `to`
+    /// (the inverse of [`PgStore::import_cert`]): every version under its fleet number (keys
+    /// opened with the fleet key, written 0600), the record, the renewal state, and live/ at
+    /// the store's live version, under `to`'s lock of the certificate. A certificate `to`
+    /// already has is left as it is (false).
+    pub fn export_cert(&self, to: &FsStore, name: &str) -> Result<bool, StoreError> {
+        super::layout::check_cert_name(name)?;
+        let Some(_lock) = to.try_lock_cert(name)? else {
+            return Err(StoreError::LeaseBusy(format!(
+                "{name} in {}",
+                to.layout().root().display()
+            )));
+        };
+        if to.load_record(name)?.is_some() {
+            return Ok(false);
+        }
+        let Some(record) = self.load_record(name)? else {
+            return Ok(false);
+        };
+        let state = self.load_state(name)?;
+        let mut last = None;
+        for version in self.versions(name)? {
+            to.install_version(name, version, &self.stored_version(name, version)?, &record)?;
+            last = Some(version);
+        }
+        // Live as the fleet has it (not necessarily the newest: a rollback).
+        if let Some(live) = self.live_version(name)?
+            && last.is_some_and(|v| v != live)
+        {
+            to.install_version(name, live, &self.stored_version(name, live)?, &record)?;
+        }
+        to.save_state(name, &state)?;
+        Ok(true)
     }
 
     /// Copies one ACME account (sealed) when the store has none for that directory.
@@ -936,6 +1096,7 @@ enum P {
     NullText(Option<String>),
     NullBytes(Option<Vec<u8>>),
     TextArr(Vec<String>),
+    NullTextArr(Vec<Option<String>>),
     IntArr(Vec<i64>),
 }
 
@@ -950,6 +1111,7 @@ impl P {
             P::NullText(v) => (v, Type::TEXT),
             P::NullBytes(v) => (v, Type::BYTEA),
             P::TextArr(v) => (v, Type::TEXT_ARRAY),
+            P::NullTextArr(v) => (v, Type::TEXT_ARRAY),
             P::IntArr(v) => (v, Type::INT8_ARRAY),
         }
     }
@@ -1368,13 +1530,7 @@ impl CertStore for PgStore {
         if let Some(row) = self.snapped(name) {
             return Ok(row.live_version);
         }
-        Ok(self
-            .query_opt(
-                "SELECT live_version FROM certctl_cert WHERE name = $1",
-                vec![P::Text(name.to_owned())],
-            )?
-            .and_then(|row| row.get::<_, Option<i64>>(0))
-            .map(|v| v as u64))
+        self.fresh_live_version(name)
     }
 
     fn restore_version(&self, name: &str, version: u64) -> Result<(), StoreError> {

@@ -69,6 +69,14 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (node, name)
     );
     "#,
+    // 2: what each node's nginx was last seen serving (by a handshake), when, and why a deploy
+    // there failed.
+    r#"
+    ALTER TABLE certctl_node_status
+        ADD COLUMN served_serial text,
+        ADD COLUMN verified_at timestamptz,
+        ADD COLUMN problem text;
+    "#,
 ];
 
 /// The schema version this certctl writes and reads.
