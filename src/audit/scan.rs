@@ -317,7 +317,7 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
     let dh_bits = match dh {
         Ok(bits) => bits,
         Err(e) => {
-            unknown(Question::DhParams, e.to_string());
+            unknown(Question::DhParams, e);
             None
         }
     };
@@ -339,7 +339,7 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
     let fallback_scsv = match fallback {
         Ok(honoured) => honoured,
         Err(e) => {
-            unknown(Question::Detail("TLS_FALLBACK_SCSV"), e.to_string());
+            unknown(Question::Detail("TLS_FALLBACK_SCSV"), e);
             None
         }
     };
@@ -457,13 +457,14 @@ async fn run(req: &AuditRequest, until: Instant) -> Result<AuditReport, AuditErr
 }
 
 /// TLS_FALLBACK_SCSV (RFC 7507): a hello for a lower version carrying the SCSV must be refused
-/// with inappropriate_fallback by a server that speaks a higher one.
+/// with inappropriate_fallback by a server that speaks a higher one. Any other alert, or a
+/// hang-up, to a version the server accepted tells nothing: an error (unknown), never a "no".
 async fn fallback_scsv(
     addr: SocketAddr,
     sni: Option<&str>,
     supported: &[Version],
     timeout: Duration,
-) -> Result<Option<bool>, probe::ProbeError> {
+) -> Result<Option<bool>, String> {
     let Some(lower) = supported.iter().rev().nth(1).copied() else {
         return Ok(None);
     };
@@ -479,19 +480,23 @@ async fn fallback_scsv(
             ..
         }) => Ok(Some(true)),
         Ok(Answer::Hello(_)) => Ok(Some(false)),
-        Ok(Answer::Alert { .. }) | Err(probe::ProbeError::Closed) => Ok(None),
-        Err(e) => Err(e),
+        Ok(Answer::Alert { description, .. }) => Err(format!(
+            "the server answered a {} hello carrying the SCSV with alert {description}",
+            lower.name()
+        )),
+        Err(e) => Err(e.to_string()),
     }
 }
 
 /// The DH group size, when DHE suites are accepted: one handshake offering only those, read up
-/// to the ServerKeyExchange. `Ok(None)` when no DHE suite is accepted.
+/// to the ServerKeyExchange. `Ok(None)` when no DHE suite is accepted; an alert or a hang-up to
+/// suites the server accepted before is an error (unknown), never "no DHE".
 async fn dh_size(
     addr: SocketAddr,
     sni: Option<&str>,
     accepted: &[(Version, Result<Accepted, probe::ProbeError>)],
     timeout: Duration,
-) -> Result<Option<u32>, probe::ProbeError> {
+) -> Result<Option<u32>, String> {
     let Some((version, dhe)) = accepted.iter().rev().find_map(|(v, r)| {
         let dhe: Vec<CipherSuite> = r
             .as_ref()
@@ -508,7 +513,9 @@ async fn dh_size(
     let hello = probe::plain_hello(version, &dhe, sni);
     match probe::ask(addr, &hello, true, timeout).await {
         Ok(Answer::Hello(h)) => Ok(h.dh_bits),
-        Ok(Answer::Alert { .. }) | Err(probe::ProbeError::Closed) => Ok(None),
-        Err(e) => Err(e),
+        Ok(Answer::Alert { description, .. }) => Err(format!(
+            "the server answered the DHE suites it had accepted with alert {description}"
+        )),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -59,6 +59,9 @@ struct Legacy {
     oracle: Oracle,
     /// Hang up on a hello that offers DEFLATE compression.
     refuses_deflate: bool,
+    /// Answer a hello carrying TLS_FALLBACK_SCSV with handshake_failure (neither the
+    /// inappropriate_fallback of RFC 7507 nor a handshake).
+    alerts_on_scsv: bool,
 }
 
 /// The parts of a ClientHello the fake server looks at.
@@ -111,6 +114,9 @@ fn alert(version: u16, why: AlertDescription) -> Vec<u8> {
 
 /// The server's flight, and the version and suite it chose (None: it refused).
 fn answer(server: &Legacy, hello: &Hello) -> (Vec<u8>, Option<(u16, CipherSuite)>) {
+    if server.alerts_on_scsv && hello.suites.contains(&CipherSuite::TLS_FALLBACK_SCSV) {
+        return (alert(0x0301, AlertDescription::HANDSHAKE_FAILURE), None);
+    }
     let Some(&version) = server
         .versions
         .iter()
@@ -338,6 +344,7 @@ fn audit_legacy_with(
         staple,
         oracle,
         refuses_deflate: false,
+        alerts_on_scsv: false,
     })
 }
 
@@ -520,11 +527,9 @@ fn rsa_key_exchange_kept_last_for_old_clients_costs_no_grade() {
     assert_eq!(preferred.grade, "B");
 }
 
-#[test]
-fn a_hang_up_on_the_compression_hello_is_unknown_never_a_no() {
-    // A TLS 1.2 server that closes on the hello offering DEFLATE: compression and secure
-    // renegotiation could not be tested, and the report says so instead of "no".
-    let report = audit_server(|chain, key| Legacy {
+/// TLS 1.2 with one AEAD and one CBC suite, in the server's order, nothing odd.
+fn plain_tls12(chain: Vec<Vec<u8>>, key: String) -> Legacy {
+    Legacy {
         versions: vec![0x0303],
         suites: vec![ECDHE_RSA_AES128_GCM_SHA256, AES128_SHA],
         server_order: true,
@@ -532,7 +537,18 @@ fn a_hang_up_on_the_compression_hello_is_unknown_never_a_no() {
         key,
         staple: false,
         oracle: Oracle::None,
+        refuses_deflate: false,
+        alerts_on_scsv: false,
+    }
+}
+
+#[test]
+fn a_hang_up_on_the_compression_hello_is_unknown_never_a_no() {
+    // A TLS 1.2 server that closes on the hello offering DEFLATE: compression and secure
+    // renegotiation could not be tested, and the report says so instead of "no".
+    let report = audit_server(|chain, key| Legacy {
         refuses_deflate: true,
+        ..plain_tls12(chain, key)
     });
     let unknown = report
         .rating
@@ -553,6 +569,27 @@ fn a_hang_up_on_the_compression_hello_is_unknown_never_a_no() {
         "{report:#?}"
     );
     assert_eq!(spoken(&report), ["TLS 1.2"]);
+}
+
+#[test]
+fn an_odd_alert_to_the_fallback_hello_is_unknown_never_a_no() {
+    // TLS 1.2 and 1.1: the TLS 1.1 hello with the SCSV gets handshake_failure, which is neither
+    // "refused as a fallback" nor "accepted"; the report says the SCSV could not be tested.
+    let report = audit_server(|chain, key| Legacy {
+        versions: vec![0x0302, 0x0303],
+        alerts_on_scsv: true,
+        ..plain_tls12(chain, key)
+    });
+    assert_eq!(spoken(&report), ["TLS 1.1", "TLS 1.2"]);
+    assert_eq!(report.fallback_scsv, None);
+    let unknown = report
+        .rating
+        .findings
+        .iter()
+        .find(|f| f.id == "audit.UNKNOWN_DETAIL" && f.message.contains("TLS_FALLBACK_SCSV"))
+        .unwrap_or_else(|| panic!("no unknown for the SCSV: {:#?}", report.rating.findings));
+    assert!(unknown.message.contains("HANDSHAKE_FAILURE"), "{unknown:?}");
+    assert!(!report.complete);
 }
 
 fn status(verdict: &Verdict) -> &'static str {
