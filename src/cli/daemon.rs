@@ -133,6 +133,7 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
                     nginx.as_ref(),
                     args.recheck,
                     certctl::ops::deploy::SERVED_WAIT,
+                    !ctx.pg_unchecked,
                     &say,
                 )
                 .await
@@ -241,7 +242,7 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let result = ctx.block_on(async {
         tokio::select! {
             result = schedule => result,
-            () = converger => Ok(()),
+            e = converger => Err(e),
         }
     })?;
     heartbeat::remove(ctx.local.layout().root());

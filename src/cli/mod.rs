@@ -228,7 +228,14 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode, Error> {
             | Command::Completions(_)
             | Command::Man(_)
     ) && !fleet::is_init(&cli.command);
-    let ctx = Ctx::new(&cli.global, settings, uses_store)?;
+    let open = match (&cli.command, uses_store) {
+        (_, false) => OpenStore::No,
+        // A daemon outlives outages: it starts while the fleet database is away and checks
+        // the schema and the fleet key once it answers.
+        (Command::Daemon(_), true) => OpenStore::EvenIfAway,
+        (_, true) => OpenStore::Yes,
+    };
+    let ctx = Ctx::new(&cli.global, settings, open)?;
     // These add or change renewal records, and so the directories renewals write to.
     let changes_records = matches!(
         cli.command,
@@ -274,6 +281,9 @@ pub struct Ctx {
     pub local: certctl::store::FsStore,
     /// The fleet's store, when --store is given.
     pub pg: Option<certctl::store::PgStore>,
+    /// The fleet database was away when the store was opened ([`OpenStore::EvenIfAway`]):
+    /// its schema and the fleet key are not checked yet.
+    pub pg_unchecked: bool,
     pub store_url: Option<String>,
     pub fleet_key: PathBuf,
     /// Every setting, resolved once (flag > environment > config file > default).
@@ -284,8 +294,16 @@ pub struct Ctx {
     pub stdin_tty: bool,
 }
 
+/// Whether a command connects to a shared store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OpenStore {
+    No,
+    Yes,
+    EvenIfAway,
+}
+
 impl Ctx {
-    fn new(global: &GlobalArgs, settings: Settings, open_store: bool) -> Result<Self, Error> {
+    fn new(global: &GlobalArgs, settings: Settings, open: OpenStore) -> Result<Self, Error> {
         let state_dir = settings
             .path(Key::StateDir)
             .unwrap_or_else(|| PathBuf::from("/var/lib/certctl"));
@@ -294,18 +312,28 @@ impl Ctx {
             .path(Key::FleetKey)
             .unwrap_or_else(|| PathBuf::from("/etc/certctl/fleet.key"));
         let local = certctl::store::FsStore::new(&state_dir);
-        let pg = match (&store_url, open_store) {
-            (Some(url), true) => Some(certctl::store::PgStore::open(&certctl::store::PgOptions {
-                url: url.clone(),
-                key_path: fleet_key.clone(),
-                node: settings
-                    .value(Key::Node)
-                    .map(str::to_owned)
-                    .unwrap_or_else(host_name),
-                local_root: state_dir.clone(),
-                lease_ttl: std::time::Duration::from_secs(global.lease_ttl),
-            })?),
-            _ => None,
+        let mut pg_unchecked = false;
+        let pg = match (&store_url, open) {
+            (None, _) | (_, OpenStore::No) => None,
+            (Some(url), open) => {
+                let opts = certctl::store::PgOptions {
+                    url: url.clone(),
+                    key_path: fleet_key.clone(),
+                    node: settings
+                        .value(Key::Node)
+                        .map(str::to_owned)
+                        .unwrap_or_else(host_name),
+                    local_root: state_dir.clone(),
+                    lease_ttl: std::time::Duration::from_secs(global.lease_ttl),
+                };
+                match certctl::store::PgStore::open(&opts) {
+                    Err(certctl::store::StoreError::Db { .. }) if open == OpenStore::EvenIfAway => {
+                        pg_unchecked = true;
+                        Some(certctl::store::PgStore::open_unchecked(&opts)?)
+                    }
+                    opened => Some(opened?),
+                }
+            }
         };
         let store: std::sync::Arc<dyn certctl::store::CertStore> = match &pg {
             Some(pg) => std::sync::Arc::new(pg.clone()),
@@ -315,6 +343,7 @@ impl Ctx {
             store,
             local,
             pg,
+            pg_unchecked,
             store_url,
             fleet_key,
             settings,

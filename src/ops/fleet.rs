@@ -271,13 +271,16 @@ const BUSY_AGAIN: std::time::Duration = std::time::Duration::from_millis(200);
 /// convergence at start, on every new live version the store announces (LISTEN), and every
 /// `every` as the fallback. When the database goes away, nginx keeps serving the local files;
 /// `say` reports the loss once and the return once, and the loop tries again every `every`.
+/// A store opened while the database was away (`checked` false) is checked (schema, fleet key)
+/// once the database answers; returns only when that check fails.
 pub async fn watch(
     store: &PgStore,
     nginx: Option<&Nginx>,
     every: std::time::Duration,
     served_wait: std::time::Duration,
+    mut checked: bool,
     say: &dyn Fn(&str),
-) {
+) -> Error {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut listener = None;
     let mut reachable = true;
@@ -299,7 +302,15 @@ pub async fn watch(
             }
         }
         let (started, trips) = (std::time::Instant::now(), store.round_trips());
-        let converged = converge(store, nginx, served_wait).await;
+        let converged = async {
+            if !checked {
+                let pg = store.clone();
+                super::blocking(move || pg.check()).await?;
+                checked = true;
+            }
+            converge(store, nginx, served_wait).await
+        }
+        .await;
         tracing::debug!(
             "converge cycle: {} ms, {} database round trips",
             started.elapsed().as_millis(),
@@ -326,6 +337,8 @@ pub async fn watch(
             Err(e @ Error::Store(crate::store::StoreError::Db { .. })) => {
                 lost(&mut reachable, &e.to_string())
             }
+            // The database answers, but it is not this fleet's (schema, key).
+            Err(e) if !checked => return e,
             Err(e) => say(&format!(
                 "cannot bring this node in line with the fleet: {e}"
             )),

@@ -352,6 +352,62 @@ fn import_copies_a_state_directory_once_and_the_database_going_away_leaves_nodes
     assert_ok(&web1.certctl(&["list"]));
 }
 
+#[test]
+fn a_daemon_started_while_the_database_is_away_waits_for_it_then_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pg, web1, web2) = fleet(dir.path());
+    assert_ok(&install(&web1, dir.path(), "a.test"));
+    // A node reboots while the database is away: its daemon starts anyway and waits.
+    pg.stop();
+    let daemon = |node: &Node, key: &Path, log: &str| {
+        let mut cmd = bare(["daemon", "--cron", "0 0 0 1 1 *", "--recheck", "1s"]);
+        cmd.arg("--state-dir")
+            .arg(&node.state)
+            .args(["--node", node.name])
+            .env("CERTCTL_STORE", &node.url)
+            .env("CERTCTL_FLEET_KEY", key);
+        crate::common::Subprocess::spawn("certctl daemon", cmd, dir.path().join(log))
+    };
+    let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    let mut waiting = daemon(&web2, &web2.key, "web2.log");
+    // Another fleet's key cannot be told apart while the database is away; it is refused once
+    // the database answers.
+    let other_key = dir.path().join("other.key");
+    certctl::store::seal::FleetKey::create(&other_key).unwrap();
+    let mut wrong = daemon(&web2, &other_key, "wrong.log");
+    eventually(|| {
+        (log("web2.log").contains("fleet database is unreachable")
+            && log("wrong.log").contains("fleet database is unreachable"))
+        .then_some(())
+    });
+    assert!(!waiting.wait_for_exit(Duration::from_millis(1500), Duration::from_millis(50)));
+    assert!(!web2.state.join("live/a.test/fullchain.pem").exists());
+
+    pg.start_server();
+    eventually(|| {
+        web2.state
+            .join("live/a.test/fullchain.pem")
+            .exists()
+            .then_some(())
+    });
+    eventually(|| {
+        log("web2.log")
+            .contains("fleet database is back")
+            .then_some(())
+    });
+    assert!(
+        wrong.wait_for_exit(Duration::from_secs(20), Duration::from_millis(50)),
+        "the daemon with another fleet's key still runs:\n{}",
+        log("wrong.log")
+    );
+    assert!(
+        log("wrong.log").contains("not the key this fleet"),
+        "{}",
+        log("wrong.log")
+    );
+    assert!(!waiting.wait_for_exit(Duration::from_millis(200), Duration::from_millis(50)));
+}
+
 /// certctl with `args` and no CERTCTL_* from the test's environment.
 fn bare<const N: usize>(args: [&str; N]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_certctl"));

@@ -341,6 +341,15 @@ impl PgStore {
     /// Opens the fleet store: loads the key file, connects, and checks that the schema is this
     /// certctl's and that the key is the fleet's (a wrong or missing key fails here, clearly).
     pub fn open(opts: &PgOptions) -> Result<Self, StoreError> {
+        let store = Self::open_unchecked(opts)?;
+        store.check()?;
+        Ok(store)
+    }
+
+    /// As [`PgStore::open`] without its first statement: the URL and the fleet key are read,
+    /// the database is not asked anything yet. For a daemon that must start while the database
+    /// is away; it calls [`PgStore::check`] once the database answers.
+    pub fn open_unchecked(opts: &PgOptions) -> Result<Self, StoreError> {
         let config = parse_config(&opts.url)?;
         let key = FleetKey::load(&opts.key_path)?;
         let mut nonce = [0u8; 4];
@@ -364,11 +373,11 @@ impl PgStore {
                 round_trips: AtomicU64::new(0),
             }),
         };
-        store.check()?;
         Ok(store)
     }
 
-    fn check(&self) -> Result<(), StoreError> {
+    /// The schema is this certctl's and the fleet key is the fleet's.
+    pub fn check(&self) -> Result<(), StoreError> {
         let row = self
             .query_opt(
                 "SELECT (SELECT max(version) FROM certctl_schema_version), \
