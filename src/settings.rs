@@ -145,9 +145,8 @@ const fn spec(
 }
 
 const ISSUE: &[&str] = &["issue"];
-const NGINX: &[&str] = &["issue", "nginx", "import certbot", "doctor"];
-/// Which nginx runs: a fleet node's daemon deploys to it too.
-const NGINX_BIN: &[&str] = &["issue", "nginx", "import certbot", "doctor", "daemon"];
+/// A fleet node's daemon deploys to its nginx and places the fleet's sites there too.
+const NGINX: &[&str] = &["issue", "nginx", "import certbot", "doctor", "daemon"];
 const RENEW: &[&str] = &["renew", "daemon"];
 
 /// Every setting, in the order `config show` prints them.
@@ -205,7 +204,7 @@ pub const SPECS: [Spec; 20] = [
             "CERTCTL_NGINX_BIN",
             "--nginx-bin",
             "nginx_bin",
-            NGINX_BIN,
+            NGINX,
             Kind::Path,
         )
     },
@@ -217,7 +216,7 @@ pub const SPECS: [Spec; 20] = [
             "CERTCTL_NGINX_PREFIX",
             "--nginx-prefix",
             "nginx_prefix",
-            NGINX_BIN,
+            NGINX,
             Kind::Path,
         )
     },
@@ -229,7 +228,7 @@ pub const SPECS: [Spec; 20] = [
             "CERTCTL_NGINX_CONF",
             "--nginx-conf",
             "nginx_conf",
-            NGINX_BIN,
+            NGINX,
             Kind::Path,
         )
     },
@@ -241,7 +240,7 @@ pub const SPECS: [Spec; 20] = [
             "CERTCTL_RELOAD_CMD",
             "--reload-cmd",
             "reload_cmd",
-            NGINX_BIN,
+            NGINX,
             Kind::Command,
         )
     },

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::Ctx;
-use super::nginx::NginxBinArgs;
+use super::nginx::NginxLayoutArgs;
 use super::renew::RenewFlags;
 use certctl::Error;
 use certctl::clock::unix_now;
@@ -40,12 +40,13 @@ pub struct DaemonArgs {
     /// stuck run never blocks the next ones: 90s, 30m, 2h or seconds
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
     run_deadline: Duration,
-    /// With --store: keep this node's nginx serving the fleet's live certificates (nginx -t,
-    /// reload, a handshake that checks the served serial) as soon as a new one is live
+    /// With --store: keep this node's nginx serving the fleet's live certificates (the sites
+    /// `issue --nginx` made on any node placed here too, nginx -t, reload, a handshake that
+    /// checks the served serial) as soon as a new one is live
     #[arg(long)]
     nginx: bool,
     #[command(flatten)]
-    nginx_bin: NginxBinArgs,
+    nginx_layout: NginxLayoutArgs,
     /// With --store: how often to re-check the store without a notification, and to retry
     /// while the database is away: 30s, 5m or seconds
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
@@ -103,9 +104,10 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
             "daemon --nginx deploys the fleet's certificates: give --store postgres://… (or CERTCTL_STORE)".into(),
         ));
     }
-    let nginx = args
-        .nginx
-        .then(|| args.nginx_bin.resolve(None, &ctx.settings));
+    let nginx = args.nginx.then(|| fleet::NodeNginx {
+        nginx: args.nginx_layout.binary.resolve(None, &ctx.settings),
+        layout: args.nginx_layout.resolve(None, &ctx.settings),
+    });
     let exe = std::env::current_exe().map_err(|source| Error::Io {
         context: "cannot find certctl's own binary to run renew".into(),
         source,

@@ -90,6 +90,7 @@ pub fn run(args: ImportArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         https_port: 443,
         listen: Vec::new(),
         take_over: true,
+        fleet_thumbprint: None,
     };
     let req = ImportRequest {
         config_dir: args.config_dir,

@@ -212,6 +212,7 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         let mut options = args.nginx_options;
         options.profile = args.tls_profile;
         let site = options.resolve(remembered.as_ref(), &ctx.settings)?;
+        let site = super::nginx::for_fleet(site, ctx, &req.directory_url)?;
         if args.dry_run {
             let preview = certctl::ops::nginx::preview(
                 &*ctx.store,
@@ -235,6 +236,7 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         req.nginx = Some(issue::IssueNginx { site, backup_root });
     } else if let Some(site) = remembered {
         // The site certctl wrote for this certificate keeps being served, with the new one.
+        let site = super::nginx::for_fleet(site, ctx, &req.directory_url)?;
         req.nginx = Some(issue::IssueNginx { site, backup_root });
     }
     if !req.agree_tos && issue::needs_account(&*ctx.store, &req.directory_url)? {

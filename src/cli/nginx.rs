@@ -195,6 +195,7 @@ impl NginxArgs {
                 self.listen.clone()
             },
             take_over: self.take_over,
+            fleet_thumbprint: None,
         };
         render::check_site(&site)?;
         Ok(site)
@@ -266,6 +267,7 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         return Ok(ExitCode::SUCCESS);
     }
     let site = args.nginx.resolve(record.nginx.as_ref(), &ctx.settings)?;
+    let site = for_fleet(site, ctx, &record.server)?;
     let outcome = ops_nginx::configure_site(
         &*ctx.store,
         &args.name,
@@ -274,9 +276,20 @@ pub fn run(mut args: NginxCmdArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         args.dry_run,
         &backup_root,
         certctl::nginx::apply::Reload::IfChanged,
+        true,
     )?;
     print_outcome(&outcome, ctx);
     Ok(ExitCode::SUCCESS)
+}
+
+/// On a fleet node, the site's ACME location answers any token of the fleet's account for
+/// `directory_url` (when the store holds one yet), so the CA may reach any node.
+pub fn for_fleet(mut site: NginxSite, ctx: &Ctx, directory_url: &str) -> Result<NginxSite, Error> {
+    if ctx.pg.is_some() {
+        site.fleet_thumbprint =
+            certctl::ops::fleet::account_thumbprint(&*ctx.store, directory_url)?;
+    }
+    Ok(site)
 }
 
 /// Shows the diff (dry run), what changed, and the notes.

@@ -38,6 +38,11 @@ pub struct NginxSite {
     /// which later runs recognise.
     #[serde(default, skip_serializing)]
     pub take_over: bool,
+    /// On a fleet node: the JWK thumbprint of the fleet's account for this certificate's CA, so
+    /// the ACME location answers any token of that account, on any node (a token file in the
+    /// web root still wins). Not remembered: read from the store for each run.
+    #[serde(skip)]
+    pub fleet_thumbprint: Option<String>,
 }
 
 use std::path::PathBuf;

@@ -15,6 +15,7 @@ const TLS_INTERMEDIATE: &str = include_str!("../../nginx-snippets/tls-intermedia
 const TLS_MODERN: &str = include_str!("../../nginx-snippets/tls-modern.conf");
 const ACME_CHALLENGE: &str = include_str!("../../nginx-snippets/acme-challenge.conf");
 const ACME_STATELESS: &str = include_str!("../../nginx-snippets/acme-challenge-stateless.conf");
+const ACME_FLEET: &str = include_str!("../../nginx-snippets/acme-challenge-fleet.conf");
 const HSTS: &str = include_str!("../../nginx-snippets/hsts.conf");
 const HTTP_REDIRECT: &str = include_str!("../../nginx-snippets/http-redirect.conf");
 
@@ -189,20 +190,31 @@ pub fn tls_snippet(profile: Profile) -> String {
     })
 }
 
-/// The ACME challenge location snippet for a web root.
-pub fn acme_snippet(webroot: &Path) -> String {
-    managed(&ACME_CHALLENGE.replace("{{ACME_WEBROOT}}", &webroot.display().to_string()))
+/// The ACME challenge location snippet for a web root. On a fleet node (`fleet_thumbprint`, the
+/// fleet account's), a token without a file there is answered `TOKEN.THUMBPRINT`, so the CA
+/// may reach any node.
+pub fn acme_snippet(webroot: &Path, fleet_thumbprint: Option<&str>) -> String {
+    let text = match fleet_thumbprint {
+        Some(thumbprint) => ACME_FLEET.replace("{{THUMBPRINT}}", checked_thumbprint(thumbprint)),
+        None => ACME_CHALLENGE.to_owned(),
+    };
+    managed(&text.replace("{{ACME_WEBROOT}}", &webroot.display().to_string()))
 }
 
 /// The stateless ACME challenge location of a fleet: `TOKEN.THUMBPRINT` for any token, with the
-/// account's JWK thumbprint (base64url, so nothing in it needs quoting in nginx).
+/// account's JWK thumbprint.
 pub fn acme_stateless_snippet(thumbprint: &str) -> String {
+    managed(&ACME_STATELESS.replace("{{THUMBPRINT}}", checked_thumbprint(thumbprint)))
+}
+
+/// A JWK thumbprint is base64url, so nothing in it needs quoting in nginx.
+fn checked_thumbprint(thumbprint: &str) -> &str {
     debug_assert!(
         thumbprint
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     );
-    managed(&ACME_STATELESS.replace("{{THUMBPRINT}}", thumbprint))
+    thumbprint
 }
 
 /// A site that only answers on port 80: the challenge location plus the redirect. Written before
@@ -601,7 +613,8 @@ mod tests {
         for text in [
             site(&spec(), &layout()),
             http_only_site(&spec(), &layout()),
-            acme_snippet(Path::new("/w")),
+            acme_snippet(Path::new("/w"), None),
+            acme_snippet(Path::new("/w"), Some("abc_-1")),
         ] {
             assert!(!text.contains("{{"), "{text}");
         }

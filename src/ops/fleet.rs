@@ -9,8 +9,9 @@ use super::deploy::Expected;
 use crate::Error;
 use crate::config::RenewalRecord;
 use crate::error::InputError;
-use crate::nginx::NginxError;
 use crate::nginx::binary::Nginx;
+use crate::nginx::render::NginxLayout;
+use crate::nginx::{NginxError, NginxSite};
 use crate::store::pg::{NodeDeploy, Notice};
 use crate::store::{CertStore, DeployStep, FsStore, PgStore, StoreLock};
 
@@ -105,11 +106,24 @@ pub fn export(
 /// The nginx location that answers every HTTP-01 challenge of the account the store holds for
 /// `directory_url`, on any node (see `nginx-snippets/acme-challenge-stateless.conf`).
 pub fn http01_snippet(store: &dyn CertStore, directory_url: &str) -> Result<String, Error> {
-    let credentials = store
-        .load_account(directory_url)?
+    let thumbprint = account_thumbprint(store, directory_url)?
         .ok_or_else(|| InputError::NoAccount(directory_url.to_owned()))?;
-    let thumbprint = crate::acme::account::thumbprint(directory_url, &credentials)?;
     Ok(crate::nginx::render::acme_stateless_snippet(&thumbprint))
+}
+
+/// The JWK thumbprint of the account the store holds for `directory_url`, if it holds one: what
+/// every node's ACME location answers with ([`crate::nginx::NginxSite::fleet_thumbprint`]).
+pub fn account_thumbprint(
+    store: &dyn CertStore,
+    directory_url: &str,
+) -> Result<Option<String>, Error> {
+    match store.load_account(directory_url)? {
+        Some(credentials) => Ok(Some(crate::acme::account::thumbprint(
+            directory_url,
+            &credentials,
+        )?)),
+        None => Ok(None),
+    }
 }
 
 /// What one convergence of this node did.
@@ -124,6 +138,73 @@ pub struct ConvergeReport {
     /// Certificates a renew run on this node is deploying right now (its deploy claim): they
     /// are looked at again in a moment.
     pub busy: Vec<String>,
+}
+
+/// This node's nginx, as `certctl daemon --nginx` was told: what is tested and reloaded, and
+/// where the sites the fleet's records describe are placed.
+#[derive(Clone, Debug)]
+pub struct NodeNginx {
+    /// How to run this node's nginx.
+    pub nginx: Nginx,
+    /// Where certctl's files go on this node.
+    pub layout: NginxLayout,
+}
+
+/// Places on this node the nginx site each fleet record describes (`issue --nginx` on any
+/// node), with this node's nginx and paths, as `certctl nginx NAME` would write it here, and
+/// the ACME location answering the fleet account's tokens. A site placed once is placed again
+/// only when the record's site changes (a marker in its nginx journal says what was placed).
+/// Returns the certificates whose site could not be placed here, with why.
+fn place_sites(store: &PgStore, node: &NodeNginx) -> Result<Vec<(String, String)>, Error> {
+    let local = store.local();
+    let backup_root = super::nginx::backup_root(local.layout().root());
+    let mut thumbprints = std::collections::HashMap::new();
+    let mut failed = Vec::new();
+    for name in local.cert_names()? {
+        let Some(site) = local
+            .load_record(&name)?
+            .filter(|_| matches!(local.live_version(&name), Ok(Some(_))))
+            .and_then(|record| Some((record.nginx.clone()?, record)))
+        else {
+            continue;
+        };
+        let (site, record) = site;
+        let mut here = NginxSite {
+            nginx: node.nginx.clone(),
+            layout: node.layout.clone(),
+            ..site
+        };
+        let marker = super::nginx::journal_dir(&backup_root, &name).join("placed-site.toml");
+        let placed = toml::to_string(&here).expect("a site always serializes");
+        if std::fs::read_to_string(&marker).is_ok_and(|m| m == placed) {
+            continue;
+        }
+        if !thumbprints.contains_key(&record.server) {
+            let thumbprint = account_thumbprint(store, &record.server)?;
+            thumbprints.insert(record.server.clone(), thumbprint);
+        }
+        here.fleet_thumbprint = thumbprints[&record.server].clone();
+        let placed_here = super::nginx::configure_site(
+            local,
+            &name,
+            &here,
+            record.http_port,
+            false,
+            &backup_root,
+            crate::nginx::apply::Reload::IfChanged,
+            false,
+        );
+        match placed_here {
+            Ok(_) => {
+                if let Some(dir) = marker.parent() {
+                    std::fs::create_dir_all(dir).map_err(crate::fsio::io("cannot create", dir))?;
+                }
+                crate::fsio::write_atomic(&marker, placed.as_bytes(), 0o644)?;
+            }
+            Err(e) => failed.push((name, format!("cannot place the nginx site here: {e}"))),
+        }
+    }
+    Ok(failed)
 }
 
 /// One certificate whose local live version this node's nginx has not been confirmed to serve.
@@ -146,7 +227,7 @@ struct Undeployed {
 /// blocking pool.
 pub async fn converge(
     store: &PgStore,
-    nginx: Option<&Nginx>,
+    node: Option<&NodeNginx>,
     served_wait: std::time::Duration,
 ) -> Result<ConvergeReport, Error> {
     let pg = store.clone();
@@ -155,11 +236,16 @@ pub async fn converge(
         changed,
         ..ConvergeReport::default()
     };
-    let Some(nginx) = nginx else {
+    let Some(node) = node else {
         return Ok(report);
     };
+    let nginx = &node.nginx;
+    let (pg, n) = (store.clone(), node.clone());
+    report.failed = super::blocking(move || place_sites(&pg, &n)).await?;
     let pg = store.clone();
-    let (todo, busy) = super::blocking(move || undeployed(pg.local())).await?;
+    let (mut todo, busy) = super::blocking(move || undeployed(pg.local())).await?;
+    // A site that could not be placed here is reported once, as that.
+    todo.retain(|c| !report.failed.iter().any(|(name, _)| *name == c.name));
     report.busy = busy;
     if todo.is_empty() {
         return Ok(report);
@@ -275,7 +361,7 @@ const BUSY_AGAIN: std::time::Duration = std::time::Duration::from_millis(200);
 /// once the database answers; returns only when that check fails.
 pub async fn watch(
     store: &PgStore,
-    nginx: Option<&Nginx>,
+    nginx: Option<&NodeNginx>,
     every: std::time::Duration,
     served_wait: std::time::Duration,
     mut checked: bool,

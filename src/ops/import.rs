@@ -517,6 +517,7 @@ async fn take_over_sites(
                         false,
                         &backups,
                         Reload::IfChanged,
+                        true,
                     )
                 })
                 .await

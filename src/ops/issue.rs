@@ -514,6 +514,7 @@ async fn deploy(
                 false,
                 &backups,
                 Reload::Always,
+                true,
             )
         })
         .await?;

@@ -715,7 +715,10 @@ pub fn prepare_challenges(
         tls_servers(site, &served, http_port)?;
         let mut changes = vec![Change::Owned {
             path: site.layout.acme_snippet(),
-            content: render::acme_snippet(&site.layout.acme_webroot),
+            content: render::acme_snippet(
+                &site.layout.acme_webroot,
+                site.fleet_thumbprint.as_deref(),
+            ),
         }];
         changes.extend(user_file_changes(
             site,
@@ -820,7 +823,10 @@ fn full_changes(
         },
         Change::Owned {
             path: site.layout.acme_snippet(),
-            content: render::acme_snippet(&site.layout.acme_webroot),
+            content: render::acme_snippet(
+                &site.layout.acme_webroot,
+                site.fleet_thumbprint.as_deref(),
+            ),
         },
     ];
     changes.extend(user_file_changes(
@@ -887,7 +893,10 @@ fn cert_paths(store: &dyn CertStore, name: &str) -> Result<Vec<CertPaths>, Error
     Ok(certs)
 }
 
-/// Writes the full TLS site for a certificate that is live, with the options in `site`.
+/// Writes the full TLS site for a certificate that is live, with the options in `site`. With
+/// `remember`, the record keeps them for re-runs and renewals; a fleet node placing the site
+/// the fleet's record describes, with its own nginx and paths, leaves the record alone.
+#[allow(clippy::too_many_arguments)]
 pub fn configure_site(
     store: &dyn CertStore,
     name: &str,
@@ -896,6 +905,7 @@ pub fn configure_site(
     dry_run: bool,
     backup_root: &Path,
     reload: Reload,
+    remember: bool,
 ) -> Result<NginxOutcome, Error> {
     let _edits = super::locks::nginx_edits(backup_root, super::locks::DEFAULT_WAIT)?;
     let record = super::record_of(store, name, UnknownCertHint::Issue)?;
@@ -918,9 +928,14 @@ pub fn configure_site(
         reload,
         Some(&journal_dir(backup_root, name)),
     )?;
+    // The thumbprint is read again for each run, never remembered.
+    let remembered = NginxSite {
+        fleet_thumbprint: None,
+        ..site.clone()
+    };
     let mut record = record;
-    if record.nginx.as_ref() != Some(site) {
-        record.nginx = Some(site.clone());
+    if remember && record.nginx.as_ref() != Some(&remembered) {
+        record.nginx = Some(remembered);
         store.save_record(&record)?;
     }
     Ok(NginxOutcome {
@@ -1104,6 +1119,7 @@ mod tests {
             https_port: 443,
             listen: listen.iter().map(|s| s.to_string()).collect(),
             take_over: false,
+            fleet_thumbprint: None,
         }
     }
 

@@ -766,6 +766,51 @@ struct ThreeNodes {
 }
 
 impl ThreeNodes {
+    /// The fleet's PostgreSQL and key, and `nodes` (name, address), nothing started on them.
+    fn new(lab: crate::common::Lab, nodes: &[(&'static str, &'static str)]) -> Self {
+        let root = lab.dir.path().to_owned();
+        Self {
+            pg: Postgres::start(),
+            key: root.join("fleet.key"),
+            nodes: nodes
+                .iter()
+                .map(|&(name, addr)| WebNode {
+                    name,
+                    addr,
+                    state: root.join(name).join("state"),
+                    prefix: root.join(name).join("nginx"),
+                    nginx: None,
+                    daemon: None,
+                    starts: 0,
+                })
+                .collect(),
+            lab,
+        }
+    }
+
+    /// Starts `node`'s nginx on the `nginx.conf` in its prefix, listening on ADDR:80.
+    fn spawn_nginx(&mut self, node: usize) {
+        let n = &mut self.nodes[node];
+        let mut cmd = Command::new("nginx");
+        cmd.arg("-p")
+            .arg(&n.prefix)
+            .arg("-c")
+            .arg(n.prefix.join("nginx.conf"));
+        let mut nginx =
+            crate::common::Subprocess::spawn("nginx", cmd, n.prefix.join("logs/nginx.out"));
+        nginx.wait_for_port(format!("{}:80", n.addr).parse().unwrap());
+        n.nginx = Some(nginx);
+    }
+
+    /// `certctl daemon` on `node` with `args`, its log in the node's logs/.
+    fn spawn_daemon(&mut self, node: usize, args: &[&str]) {
+        let mut cmd = self.certctl(node, args);
+        cmd.env("RUST_LOG", "warn");
+        let n = &mut self.nodes[node];
+        n.starts += 1;
+        let log = n.prefix.join(format!("logs/daemon-{}.log", n.starts));
+        n.daemon = Some(crate::common::Subprocess::spawn("certctl daemon", cmd, log));
+    }
     /// certctl as `node`, with the fleet's store and key and a 5 s lease (a dead holder's
     /// lease runs out within the test).
     fn certctl(&self, node: usize, args: &[&str]) -> Command {
@@ -815,15 +860,7 @@ impl ThreeNodes {
             prefix = n.prefix.display(),
         );
         std::fs::write(n.prefix.join("nginx.conf"), conf).unwrap();
-        let mut cmd = Command::new("nginx");
-        cmd.arg("-p")
-            .arg(&n.prefix)
-            .arg("-c")
-            .arg(n.prefix.join("nginx.conf"));
-        let mut nginx =
-            crate::common::Subprocess::spawn("nginx", cmd, n.prefix.join("logs/nginx.out"));
-        nginx.wait_for_port(format!("{}:80", n.addr).parse().unwrap());
-        n.nginx = Some(nginx);
+        self.spawn_nginx(node);
     }
 
     /// `node`'s port 80 answers every HTTP-01 token of the fleet's account by itself (the
@@ -874,7 +911,7 @@ impl ThreeNodes {
     /// 3 s, deploy to its nginx.
     fn start_daemon(&mut self, node: usize) {
         let prefix = self.nodes[node].prefix.clone();
-        let mut cmd = self.certctl(
+        self.spawn_daemon(
             node,
             &[
                 "daemon",
@@ -891,11 +928,6 @@ impl ThreeNodes {
                 prefix.join("nginx.conf").to_str().unwrap(),
             ],
         );
-        cmd.env("RUST_LOG", "warn");
-        let n = &mut self.nodes[node];
-        n.starts += 1;
-        let log = prefix.join(format!("logs/daemon-{}.log", n.starts));
-        n.daemon = Some(crate::common::Subprocess::spawn("certctl daemon", cmd, log));
     }
 
     /// Everything `node`'s daemons logged so far.
@@ -1096,23 +1128,7 @@ fn three_nodes_converge_on_every_renewal_and_ride_out_faults() {
         ..Default::default()
     });
     let root = lab.dir.path().to_owned();
-    let mut fleet = ThreeNodes {
-        pg: Postgres::start(),
-        key: root.join("fleet.key"),
-        nodes: NODES
-            .iter()
-            .map(|&(name, addr)| WebNode {
-                name,
-                addr,
-                state: root.join(name).join("state"),
-                prefix: root.join(name).join("nginx"),
-                nginx: None,
-                daemon: None,
-                starts: 0,
-            })
-            .collect(),
-        lab,
-    };
+    let mut fleet = ThreeNodes::new(lab, &NODES);
     assert_ok(&fleet.run(0, &["fleet", "init"]));
     let directory = fleet.lab.directory_url();
     let ca_bundle = fleet.lab.ca_bundle.display().to_string();
@@ -1369,4 +1385,168 @@ fn three_nodes_converge_on_every_renewal_and_ride_out_faults() {
         );
     }
     eprintln!("{}", fleet.daemon_log(0));
+}
+
+/// Two nodes (127.0.0.2 and .3 in a network namespace of their own) each running the same
+/// plain-HTTP site in Debian's layout, each with `certctl daemon --nginx` and its own paths.
+/// `issue --nginx` on web1 takes web1's site to HTTPS; web2's daemon places the same site on
+/// web2 from the fleet's record, serving web2's own content. A renewal ordered on web1 is
+/// validated through web2, which has no token file: its ACME location answers for the fleet's
+/// account.
+#[test]
+fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
+    if !crate::common::netns::enter(
+        "fleet::issue_nginx_on_one_node_makes_every_node_serve_the_site",
+    ) {
+        return;
+    }
+    let lab = crate::common::Lab::with(crate::common::LabOptions {
+        real_ports: true,
+        authz_reuse: Some(0),
+        ..Default::default()
+    });
+    let nodes = [("web1", "127.0.0.2"), ("web2", "127.0.0.3")];
+    let mut fleet = ThreeNodes::new(lab, &nodes);
+    assert_ok(&fleet.run(0, &["fleet", "init"]));
+    // Each node's paths, as its config file would give them to every certctl command there.
+    let prefixes: Vec<PathBuf> = fleet.nodes.iter().map(|n| n.prefix.clone()).collect();
+    let paths = |node: usize| -> Vec<String> {
+        let p = &prefixes[node];
+        let at = |sub: &str| p.join(sub).display().to_string();
+        vec![
+            "--nginx-prefix".into(),
+            at(""),
+            "--nginx-conf".into(),
+            at("nginx.conf"),
+            "--nginx-sites".into(),
+            at("sites-available"),
+            "--nginx-enabled".into(),
+            at("sites-enabled"),
+            "--nginx-snippets".into(),
+            at("snippets"),
+            "--acme-webroot".into(),
+            at("acme"),
+        ]
+    };
+    for i in 0..2 {
+        let n = &mut fleet.nodes[i];
+        for sub in ["tmp", "logs", "sites-available", "sites-enabled", "www"] {
+            std::fs::create_dir_all(n.prefix.join(sub)).unwrap();
+        }
+        std::fs::write(
+            n.prefix.join("www/index.html"),
+            format!("hello from {}\n", n.name),
+        )
+        .unwrap();
+        // web1 also listens on 127.0.0.1, where issue's own self-check looks.
+        let extra = match i {
+            0 => "    listen 127.0.0.1:80;\n",
+            _ => "",
+        };
+        std::fs::write(
+            n.prefix.join("sites-available/app"),
+            format!(
+                "server {{\n    listen {addr}:80;\n{extra}    server_name site.test;\n    root {www};\n    index index.html;\n}}\n",
+                addr = n.addr,
+                www = n.prefix.join("www").display(),
+            ),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink(
+            n.prefix.join("sites-available/app"),
+            n.prefix.join("sites-enabled/app"),
+        )
+        .unwrap();
+        let conf = format!(
+            "{preamble}    include {prefix}/sites-enabled/*;\n}}\n",
+            preamble = crate::common::nginx::nginx_preamble(&n.prefix),
+            prefix = n.prefix.display(),
+        );
+        std::fs::write(n.prefix.join("nginx.conf"), conf).unwrap();
+        fleet.spawn_nginx(i);
+    }
+    for i in 0..2 {
+        let mut args: Vec<String> = [
+            "daemon",
+            "--cron",
+            "0 0 0 1 1 *",
+            "--recheck",
+            "1s",
+            "--nginx",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend(paths(i));
+        fleet.spawn_daemon(i, &argv(&args));
+    }
+
+    // The first order of the fleet: no account exists yet, so web1 answers from its web root.
+    fleet.lab.set_address("site.test", nodes[0].1);
+    let directory = fleet.lab.directory_url();
+    let ca_bundle = fleet.lab.ca_bundle.display().to_string();
+    let mut args: Vec<String> = [
+        "issue",
+        "site.test",
+        "--nginx",
+        "--server",
+        &directory,
+        "--ca-bundle",
+        &ca_bundle,
+        "--agree-tos",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(paths(0));
+    assert_ok(&fleet.run(0, &argv(&args)));
+    let (_, serial1) = fleet.live("site.test");
+    let (root_pem, _) = fleet.lab.pebble_roots();
+    let page = |node: usize| {
+        let addr = format!("{}:443", fleet.nodes[node].addr).parse().unwrap();
+        crate::common::https_get_at(addr, "site.test", "/", &root_pem)
+    };
+    assert_eq!(page(0).unwrap().body, "hello from web1\n");
+
+    // web2 was told nothing: its daemon places the site from the fleet's record, with web2's
+    // paths and web2's own content, and serves the certificate.
+    within(20, "web2 serving the site over HTTPS", || {
+        (fleet.served(1, "site.test").as_deref() == Some(serial1.as_str())).then_some(())
+    });
+    let p2 = &fleet.nodes[1].prefix;
+    assert!(p2.join("sites-available/certctl-site.test.conf").exists());
+    assert!(p2.join("sites-enabled/certctl-site.test.conf").exists());
+    assert_eq!(page(1).unwrap().body, "hello from web2\n");
+    let http =
+        crate::common::http_get_at("127.0.0.3:80".parse().unwrap(), "site.test", "/x?y=1").unwrap();
+    assert_eq!(http.status, 301, "{}", http.body);
+    assert_eq!(http.header("location"), Some("https://site.test/x?y=1"));
+    // Its port-80 server answers the fleet account's tokens without a file.
+    let token = crate::common::http_get_at(
+        "127.0.0.3:80".parse().unwrap(),
+        "site.test",
+        "/.well-known/acme-challenge/no-file-here",
+    )
+    .unwrap();
+    assert_eq!(token.status, 200);
+    assert!(token.body.starts_with("no-file-here."), "{}", token.body);
+
+    // A renewal web1 orders is validated through web2, which never saw the token.
+    fleet.lab.set_address("site.test", nodes[1].1);
+    let before = fleet.validations(1);
+    let renew = fleet.run(0, &["renew", "--force", "site.test"]);
+    assert_ok(&renew);
+    assert_eq!(
+        fleet.validations(1),
+        before + 1,
+        "the CA validated through web2"
+    );
+    let (v2, serial2) = fleet.live("site.test");
+    assert_eq!(v2, 2);
+    within(20, "both nodes serving the renewed certificate", || {
+        (0..2)
+            .all(|i| fleet.served(i, "site.test").as_deref() == Some(serial2.as_str()))
+            .then_some(())
+    });
+    // Placed at the first try, never failed on any cycle.
+    let log = fleet.daemon_log(1);
+    assert!(!log.contains("not deployed here"), "{log}");
 }
