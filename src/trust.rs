@@ -3,9 +3,13 @@
 //! is an error naming the file, never silently an empty list.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use rustls_pki_types::CertificateDer;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 /// A `--ca-bundle` that cannot be used (exit 2: the user named the file).
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,94 @@ pub fn trusted_roots(bundle: Option<&Path>) -> Result<Vec<CertificateDer<'static
         roots.extend(load_bundle(path)?);
     }
     Ok(roots)
+}
+
+/// A verifier that checks less than a full verification: nothing about the certificate (the
+/// audit keeps whatever chain a server sends and judges it later; a database link with
+/// `sslmode=require` encrypts without verifying, as libpq does), or the chain but not the name
+/// (`sslmode=verify-ca`). The handshake's signatures are always checked with the provider's
+/// algorithms.
+#[derive(Debug)]
+pub struct Lenient {
+    provider: Arc<CryptoProvider>,
+    chain: Option<Arc<rustls::client::WebPkiServerVerifier>>,
+}
+
+impl Lenient {
+    /// Accepts any certificate.
+    pub fn any(provider: Arc<CryptoProvider>) -> Self {
+        Self {
+            provider,
+            chain: None,
+        }
+    }
+
+    /// Accepts a certificate `chain` verifies, whatever names it carries.
+    pub fn chain_only(
+        provider: Arc<CryptoProvider>,
+        chain: Arc<rustls::client::WebPkiServerVerifier>,
+    ) -> Self {
+        Self {
+            provider,
+            chain: Some(chain),
+        }
+    }
+}
+
+impl ServerCertVerifier for Lenient {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::NotValidForName
+                | rustls::CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            verified => verified,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
 }
 
 #[cfg(test)]

@@ -13,13 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::agreement::{ECDH_P521, EphemeralPrivateKey, UnparsedPublicKey, agree_ephemeral};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{
-    ActiveKeyExchange, CryptoProvider, SharedSecret, SupportedKxGroup, verify_tls12_signature,
-    verify_tls13_signature,
-};
-use rustls::{DigitallySignedStruct, NamedGroup, SignatureScheme};
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::NamedGroup;
+use rustls::crypto::{ActiveKeyExchange, SharedSecret, SupportedKxGroup};
+use rustls_pki_types::{CertificateDer, ServerName};
 
 /// A socket whose reads and writes all end by one instant: each call's timeout is what is left
 /// until `deadline`, and past it every call fails with `TimedOut`.
@@ -139,7 +135,7 @@ pub fn any_chain_config() -> Result<rustls::ClientConfig, String> {
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(KeepAnyChain(provider)))
+            .with_custom_certificate_verifier(Arc::new(crate::trust::Lenient::any(provider)))
             .with_no_client_auth(),
     )
 }
@@ -190,53 +186,5 @@ impl ActiveKeyExchange for P521Exchange {
 
     fn group(&self) -> NamedGroup {
         NamedGroup::secp521r1
-    }
-}
-
-#[derive(Debug)]
-struct KeepAnyChain(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for KeepAnyChain {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

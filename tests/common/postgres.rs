@@ -105,6 +105,12 @@ impl Postgres {
 
     /// Runs SQL through psql and returns the unaligned, tuples-only output.
     pub fn psql(&self, sql: &str) -> String {
+        self.try_psql(sql)
+            .unwrap_or_else(|e| panic!("psql failed: {e}"))
+    }
+
+    /// As [`Postgres::psql`], the failure as a message.
+    pub fn try_psql(&self, sql: &str) -> Result<String, String> {
         let out = Command::new(self.bin.join("psql"))
             .args([
                 "-X",
@@ -120,8 +126,62 @@ impl Postgres {
             .stdin(Stdio::null())
             .output()
             .expect("psql");
-        assert_ok("psql", &out);
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        match out.status.success() {
+            true => Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned()),
+            false => Err(format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )),
+        }
+    }
+
+    /// From now on the server speaks TLS with `cert_pem`/`key_pem` and refuses TCP clients
+    /// that do not (pg_hba `hostssl` only); reloads and waits until it does.
+    pub fn require_tls(&self, cert_pem: &str, key_pem: &str) {
+        for (file, text, mode) in [
+            ("server.crt", cert_pem, 0o644),
+            ("server.key", key_pem, 0o600),
+            (
+                "pg_hba.conf",
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+                0o600,
+            ),
+        ] {
+            let path = self.data().join(file);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            if let Some((uid, gid)) = self.owner {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        let conf = self.data().join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        if !text.contains("\nssl = on\n") {
+            text.push_str("\nssl = on\n");
+            std::fs::write(&conf, text).unwrap();
+        }
+        let out = self
+            .server_cmd("pg_ctl")
+            .args(["reload", "-D"])
+            .arg(self.data())
+            .output()
+            .expect("pg_ctl reload");
+        assert_ok("pg_ctl reload", &out);
+        // The reload is asynchronous: wait until a TLS session is what the server gives.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while self
+            .try_psql("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .ok()
+            .as_deref()
+            != Some("t")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "PostgreSQL never spoke TLS"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     fn data(&self) -> PathBuf {

@@ -408,6 +408,73 @@ fn a_daemon_started_while_the_database_is_away_waits_for_it_then_converges() {
     assert!(!waiting.wait_for_exit(Duration::from_millis(200), Duration::from_millis(50)));
 }
 
+#[test]
+fn the_store_speaks_tls_as_libpq_reads_sslmode() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg = Postgres::start();
+    let ca = crate::common::TestCa::root("Database Root");
+    let other = crate::common::TestCa::root("Another Root");
+    let (ca_pem, other_pem) = (dir.path().join("ca.pem"), dir.path().join("other.pem"));
+    std::fs::write(&ca_pem, ca.pem()).unwrap();
+    std::fs::write(&other_pem, other.pem()).unwrap();
+    // First the server's certificate names only db.test, not the address connected to.
+    let key = rcgen::KeyPair::generate().unwrap();
+    pg.require_tls(&ca.leaf(&["db.test"], &key).pem(), &key.serialize_pem());
+    let key_path = dir.path().join("fleet.key");
+    let node = |query: &str| Node {
+        url: format!("{}{query}", pg.url()),
+        ..Node::new(dir.path(), "web1", &pg, &key_path)
+    };
+    let (ca_arg, other_arg) = (ca_pem.display(), other_pem.display());
+
+    // The server takes TLS clients only: plain TCP is refused by the database, exit 1.
+    fails_with(
+        &node("?sslmode=disable").certctl(&["fleet", "init"]),
+        1,
+        "fleet database",
+    );
+    // libpq's default (prefer) and require encrypt without checking the certificate.
+    assert_ok(&node("").certctl(&["fleet", "init"]));
+    assert_ok(&node("?sslmode=require").certctl(&["list"]));
+    // verify-ca checks the chain only; verify-full the name too.
+    assert_ok(&node(&format!("?sslmode=verify-ca&sslrootcert={ca_arg}")).certctl(&["list"]));
+    fails_with(
+        &node(&format!("?sslmode=verify-full&sslrootcert={ca_arg}")).certctl(&["list"]),
+        1,
+        "certificate",
+    );
+    // A root file makes require check the chain, as libpq does: another CA's is refused.
+    fails_with(
+        &node(&format!("?sslmode=require&sslrootcert={other_arg}")).certctl(&["list"]),
+        1,
+        "certificate",
+    );
+    fails_with(
+        &node("?sslmode=verify-ca").certctl(&["list"]),
+        1,
+        "certificate",
+    );
+    // A certificate for the address: verify-full passes.
+    let key = rcgen::KeyPair::generate().unwrap();
+    pg.require_tls(&ca.leaf(&["127.0.0.1"], &key).pem(), &key.serialize_pem());
+    assert_ok(&node(&format!("?sslmode=verify-full&sslrootcert={ca_arg}")).certctl(&["list"]));
+
+    // Bad TLS parameters are bad input: one line naming them, exit 2, nothing sent.
+    fails_with(
+        &node("?sslmode=allow").certctl(&["list"]),
+        2,
+        "sslmode=allow",
+    );
+    fails_with(
+        &node("?sslrootcert=/nonexistent/ca.pem").certctl(&["list"]),
+        2,
+        "sslrootcert",
+    );
+    let out = node("?sslmode=disable&sslrootcert=/x.pem").certctl(&["list"]);
+    fails_with(&out, 2, "sslrootcert with sslmode=disable");
+    assert_eq!(stderr(&out).trim().lines().count(), 1, "{}", stderr(&out));
+}
+
 /// certctl with `args` and no CERTCTL_* from the test's environment.
 fn bare<const N: usize>(args: [&str; N]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_certctl"));

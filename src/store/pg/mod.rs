@@ -22,16 +22,16 @@
 
 pub mod schema;
 pub mod status;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, GenericClient, NoTls, Row};
+use tokio_postgres::{Client, GenericClient, Row};
 
 use super::seal::{FleetKey, account_context, privkey_context};
 use super::{CertFiles, CertStore, DeployStep, FsStore, KeySlot, LivePaths, StoreError, StoreLock};
@@ -146,7 +146,7 @@ impl std::fmt::Debug for PgStore {
 }
 
 struct Inner {
-    config: tokio_postgres::Config,
+    target: Target,
     client: tokio::sync::Mutex<Option<Client>>,
     key: FleetKey,
     node: String,
@@ -172,15 +172,31 @@ fn db(action: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
         // The server's own message when there is one: "relation … does not exist" beats "db error".
         let reason = match e.as_db_error() {
             Some(d) => d.message().to_owned(),
-            None => e.to_string(),
+            // tokio-postgres's message leaves out its cause ("error performing TLS handshake"
+            // and not why): the chain, joined.
+            None => {
+                let mut reason = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(cause) = source {
+                    reason.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                reason
+            }
         };
         StoreError::Db { action, reason }
     }
 }
 
-fn parse_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
-    let mut config =
-        tokio_postgres::Config::from_str(url).map_err(|e| StoreError::BadUrl(e.to_string()))?;
+/// Where the store connects, and how the link is secured ([`tls`]).
+#[derive(Clone)]
+struct Target {
+    config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+}
+
+fn parse_target(url: &str) -> Result<Target, StoreError> {
+    let (mut config, tls) = tls::parse(url)?;
     // Keepalives find a connection the network dropped silently (a daemon's LISTEN) within a
     // minute instead of hours.
     config
@@ -189,7 +205,7 @@ fn parse_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
         .keepalives_interval(Duration::from_secs(10))
         .keepalives_retries(3)
         .application_name("certctl");
-    Ok(config)
+    Ok(Target { config, tls })
 }
 
 /// The runtime every fleet store of the process answers on (never dropped: a store may go
@@ -236,9 +252,10 @@ fn run_on<T: Send + 'static>(
 }
 
 /// One connection for init (before a key is known to be right).
-async fn connect(config: &tokio_postgres::Config) -> Result<Client, StoreError> {
-    let (client, connection) = config
-        .connect(NoTls)
+async fn connect(target: &Target) -> Result<Client, StoreError> {
+    let (client, connection) = target
+        .config
+        .connect(target.tls.clone())
         .await
         .map_err(db("cannot connect to"))?;
     tokio::spawn(async move {
@@ -252,10 +269,10 @@ async fn connect(config: &tokio_postgres::Config) -> Result<Client, StoreError> 
 /// `fleet init`: the schema brought to [`schema::LATEST`] and the fleet key created or checked.
 /// Idempotent; safe to run from every node.
 pub fn init(url: &str, key_path: &std::path::Path) -> Result<InitReport, StoreError> {
-    let config = parse_config(url)?;
+    let target = parse_target(url)?;
     let key_path = key_path.to_owned();
     run_on(async move {
-        let mut client = connect(&config).await?;
+        let mut client = connect(&target).await?;
         let (schema_from, schema_to) = migrate(&mut client).await?;
         let stored: Option<Vec<u8>> = client
             .query_opt("SELECT key_check FROM certctl_fleet", &[])
@@ -350,13 +367,13 @@ impl PgStore {
     /// the database is not asked anything yet. For a daemon that must start while the database
     /// is away; it calls [`PgStore::check`] once the database answers.
     pub fn open_unchecked(opts: &PgOptions) -> Result<Self, StoreError> {
-        let config = parse_config(&opts.url)?;
+        let target = parse_target(&opts.url)?;
         let key = FleetKey::load(&opts.key_path)?;
         let mut nonce = [0u8; 4];
         let _ = getrandom::fill(&mut nonce);
         let store = Self {
             inner: Arc::new(Inner {
-                config,
+                target,
                 client: tokio::sync::Mutex::new(None),
                 key,
                 holder: format!(
@@ -849,10 +866,11 @@ impl PgStore {
         &self,
         tx: tokio::sync::mpsc::UnboundedSender<Notice>,
     ) -> Result<Listener, StoreError> {
-        let config = self.inner.config.clone();
+        let target = self.inner.target.clone();
         run_on(async move {
-            let (client, mut connection) = config
-                .connect(NoTls)
+            let (client, mut connection) = target
+                .config
+                .connect(target.tls)
                 .await
                 .map_err(db("cannot connect to"))?;
             tokio::spawn(async move {
@@ -1138,7 +1156,7 @@ impl Inner {
         if guard.as_ref().is_none_or(Client::is_closed) {
             *guard = None;
             self.count(1);
-            *guard = Some(connect(&self.config).await?);
+            *guard = Some(connect(&self.target).await?);
         }
         Ok(guard)
     }
