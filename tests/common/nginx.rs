@@ -173,6 +173,7 @@ impl Lab {
             .arg(prefix.join("logs/error.log"));
         let mut nginx = Subprocess::spawn("nginx", cmd, prefix.join("logs/stderr.log"));
         nginx.wait_for_port(loopback(self.http_port));
+        wait_for_pid_file(prefix);
         self.processes.push(nginx);
     }
 
@@ -302,6 +303,22 @@ impl Lab {
 }
 
 /// The top of every lab nginx.conf: everything nginx writes stays inside the prefix.
+/// Waits until the nginx on `prefix` (run with [`nginx_preamble`]) has written its pid: nginx
+/// listens before it writes the file, and a reload (`nginx -s reload`, certbot's or certctl's) in
+/// that gap fails with "invalid PID number".
+pub fn wait_for_pid_file(prefix: &Path) {
+    let pid_file = prefix.join("nginx.pid");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !fs::read_to_string(&pid_file).is_ok_and(|pid| pid.trim().parse::<u32>().is_ok()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nginx wrote no pid to {}",
+            pid_file.display()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 pub fn nginx_preamble(prefix: &Path) -> String {
     format!(
         r#"daemon off;

@@ -866,6 +866,7 @@ impl ThreeNodes {
         let mut nginx =
             crate::common::Subprocess::spawn("nginx", cmd, n.prefix.join("logs/nginx.out"));
         nginx.wait_for_port(format!("{}:80", n.addr).parse().unwrap());
+        crate::common::nginx::wait_for_pid_file(&n.prefix);
         n.nginx = Some(nginx);
     }
 
