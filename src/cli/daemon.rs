@@ -300,7 +300,12 @@ async fn report_exit(finished: bool, limit: Duration, child: &mut Child, say: &d
 
 /// The child: one renew run, reported on stderr like the daemon's own lines.
 fn one_run(args: &DaemonArgs, ctx: &Ctx, say: &dyn Fn(&str)) -> Result<ExitCode, Error> {
-    let opts = args.flags.options(ctx, args.days);
+    let opts = renew::RenewOptions {
+        // A fleet node deploys to its own nginx, whichever node issued the certificate.
+        nginx_here: (args.nginx && ctx.pg.is_some())
+            .then(|| args.nginx_layout.binary.resolve(None, &ctx.settings)),
+        ..args.flags.options(ctx, args.days)
+    };
     let result = ctx.block_on(async {
         tokio::select! {
             result = renew::renew(&*ctx.store, &opts) => result,

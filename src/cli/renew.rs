@@ -73,6 +73,7 @@ impl RenewFlags {
             lock_wait: Duration::from_secs(self.lock_wait),
             backup_root: certctl::ops::nginx::backup_root(ctx.local.layout().root()),
             served_wait: Duration::from_secs(10),
+            nginx_here: None,
         }
     }
 

@@ -138,6 +138,8 @@ pub struct ConvergeReport {
     /// Certificates a renew run on this node is deploying right now (its deploy claim): they
     /// are looked at again in a moment.
     pub busy: Vec<String>,
+    /// Certificates whose nginx site was placed or reverted here: (name, what was done).
+    pub sites: Vec<(String, &'static str)>,
 }
 
 /// This node's nginx, as `certctl daemon --nginx` was told: what is tested and reloaded, and
@@ -150,33 +152,52 @@ pub struct NodeNginx {
     pub layout: NginxLayout,
 }
 
+/// What [`place_sites`] did on this node: sites placed or reverted, and those it could not.
+#[derive(Default)]
+struct Placed {
+    /// (name, what was done).
+    done: Vec<(String, &'static str)>,
+    /// (name, why not).
+    failed: Vec<(String, String)>,
+}
+
 /// Places on this node the nginx site each fleet record describes (`issue --nginx` on any
 /// node), with this node's nginx and paths, as `certctl nginx NAME` would write it here, and
 /// the ACME location answering the fleet account's tokens. A site placed once is placed again
-/// only when the record's site changes (a marker in its nginx journal says what was placed).
-/// Returns the certificates whose site could not be placed here, with why.
-fn place_sites(store: &PgStore, node: &NodeNginx) -> Result<Vec<(String, String)>, Error> {
+/// only when the record's site changes (a marker in its nginx journal says what was placed);
+/// a record that no longer has a site (`certctl nginx NAME --revert` on any node) reverts what
+/// was placed here.
+fn place_sites(store: &PgStore, node: &NodeNginx) -> Result<Placed, Error> {
     let local = store.local();
     let backup_root = super::nginx::backup_root(local.layout().root());
     let mut thumbprints = std::collections::HashMap::new();
-    let mut failed = Vec::new();
+    let mut placed = Placed::default();
     for name in local.cert_names()? {
-        let Some(site) = local
+        let Some(record) = local
             .load_record(&name)?
             .filter(|_| matches!(local.live_version(&name), Ok(Some(_))))
-            .and_then(|record| Some((record.nginx.clone()?, record)))
         else {
             continue;
         };
-        let (site, record) = site;
+        let marker = super::nginx::journal_dir(&backup_root, &name).join("placed-site.toml");
+        let Some(site) = record.nginx.clone() else {
+            if let Some(outcome) = unplace_site(local, &name, &marker, &backup_root) {
+                match outcome {
+                    Ok(()) => placed.done.push((name, "nginx site reverted here")),
+                    Err(e) => placed
+                        .failed
+                        .push((name, format!("cannot revert the nginx site here: {e}"))),
+                }
+            }
+            continue;
+        };
         let mut here = NginxSite {
             nginx: node.nginx.clone(),
             layout: node.layout.clone(),
             ..site
         };
-        let marker = super::nginx::journal_dir(&backup_root, &name).join("placed-site.toml");
-        let placed = toml::to_string(&here).expect("a site always serializes");
-        if std::fs::read_to_string(&marker).is_ok_and(|m| m == placed) {
+        let text = toml::to_string(&here).expect("a site always serializes");
+        if std::fs::read_to_string(&marker).is_ok_and(|m| m == text) {
             continue;
         }
         if !thumbprints.contains_key(&record.server) {
@@ -199,12 +220,39 @@ fn place_sites(store: &PgStore, node: &NodeNginx) -> Result<Vec<(String, String)
                 if let Some(dir) = marker.parent() {
                     std::fs::create_dir_all(dir).map_err(crate::fsio::io("cannot create", dir))?;
                 }
-                crate::fsio::write_atomic(&marker, placed.as_bytes(), 0o644)?;
+                crate::fsio::write_atomic(&marker, text.as_bytes(), 0o644)?;
+                placed.done.push((name, "nginx site placed here"));
             }
-            Err(e) => failed.push((name, format!("cannot place the nginx site here: {e}"))),
+            Err(e) => placed
+                .failed
+                .push((name, format!("cannot place the nginx site here: {e}"))),
         }
     }
-    Ok(failed)
+    Ok(placed)
+}
+
+/// Reverts the site placed on this node for `name` (its marker says what was placed), as
+/// `certctl nginx NAME --revert` would here. None when nothing was placed; a journal already
+/// reverted by hand only loses its marker.
+fn unplace_site(
+    local: &FsStore,
+    name: &str,
+    marker: &std::path::Path,
+    backup_root: &std::path::Path,
+) -> Option<Result<(), Error>> {
+    let text = std::fs::read_to_string(marker).ok()?;
+    let outcome = match toml::from_str::<NginxSite>(&text) {
+        Ok(site) => match super::nginx::revert(local, name, &site, backup_root, false, false) {
+            Ok(_) | Err(Error::Nginx(NginxError::NothingToRevert(_))) => Ok(()),
+            Err(e) => Err(e),
+        },
+        // A marker this version cannot read: forget it; the journal stays for a manual revert.
+        Err(_) => Ok(()),
+    };
+    if outcome.is_ok() {
+        let _ = std::fs::remove_file(marker);
+    }
+    Some(outcome)
 }
 
 /// One certificate whose local live version this node's nginx has not been confirmed to serve.
@@ -241,7 +289,8 @@ pub async fn converge(
     };
     let nginx = &node.nginx;
     let (pg, n) = (store.clone(), node.clone());
-    report.failed = super::blocking(move || place_sites(&pg, &n)).await?;
+    let placed = super::blocking(move || place_sites(&pg, &n)).await?;
+    (report.sites, report.failed) = (placed.done, placed.failed);
     let pg = store.clone();
     let (mut todo, busy) = super::blocking(move || undeployed(pg.local())).await?;
     // A site that could not be placed here is reported once, as that.
@@ -409,6 +458,9 @@ pub async fn watch(
                 }
                 for name in &report.changed {
                     say(&format!("{name}: the fleet's live version is now here"));
+                }
+                for (name, done) in &report.sites {
+                    say(&format!("{name}: {done}"));
                 }
                 for (name, serial) in &report.served {
                     say(&format!("{name}: nginx serves serial {serial}"));

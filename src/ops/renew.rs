@@ -54,6 +54,10 @@ pub struct RenewOptions {
     pub backup_root: PathBuf,
     /// How long the post-deploy check waits for nginx to serve the new certificate.
     pub served_wait: Duration,
+    /// On a fleet node (`daemon --nginx`): this node's nginx, reloaded and checked for a
+    /// certificate certctl's site serves, instead of the nginx the record names (the paths of
+    /// the node that issued it).
+    pub nginx_here: Option<Nginx>,
 }
 
 /// The result for one certificate.
@@ -531,10 +535,11 @@ async fn deploy(
 ) {
     // The nginx a pending version still needs reloaded and checked.
     let to_check = |p: &Option<Pending>| {
-        p.as_ref()
-            .filter(|p| !p.served)
-            .and_then(|p| p.record.served_by())
-            .cloned()
+        let p = p.as_ref().filter(|p| !p.served)?;
+        match (&opts.nginx_here, &p.record.nginx) {
+            (Some(here), Some(_)) => Some(here.clone()),
+            _ => p.record.served_by().cloned(),
+        }
     };
     let mut instances: Vec<Nginx> = Vec::new();
     for (_, pending) in results.iter() {

@@ -1496,6 +1496,22 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
             at("acme"),
         ]
     };
+    // Each node's own plain-HTTP site; web1 also listens on 127.0.0.1, where issue's own
+    // self-check looks.
+    let sites: Vec<String> = fleet
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            format!(
+                "server {{\n    listen {addr}:80;\n{extra}    server_name site.test;\n    root {www};\n    index index.html;\n}}\n",
+                addr = n.addr,
+                extra = if i == 0 { "    listen 127.0.0.1:80;\n" } else { "" },
+                www = n.prefix.join("www").display(),
+            )
+        })
+        .collect();
+    let site_text = |node: usize| sites[node].clone();
     for i in 0..2 {
         let n = &mut fleet.nodes[i];
         for sub in ["tmp", "logs", "sites-available", "sites-enabled", "www"] {
@@ -1506,20 +1522,7 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
             format!("hello from {}\n", n.name),
         )
         .unwrap();
-        // web1 also listens on 127.0.0.1, where issue's own self-check looks.
-        let extra = match i {
-            0 => "    listen 127.0.0.1:80;\n",
-            _ => "",
-        };
-        std::fs::write(
-            n.prefix.join("sites-available/app"),
-            format!(
-                "server {{\n    listen {addr}:80;\n{extra}    server_name site.test;\n    root {www};\n    index index.html;\n}}\n",
-                addr = n.addr,
-                www = n.prefix.join("www").display(),
-            ),
-        )
-        .unwrap();
+        std::fs::write(n.prefix.join("sites-available/app"), site_text(i)).unwrap();
         std::os::unix::fs::symlink(
             n.prefix.join("sites-available/app"),
             n.prefix.join("sites-enabled/app"),
@@ -1617,4 +1620,70 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
     // Placed at the first try, never failed on any cycle.
     let log = fleet.daemon_log(1);
     assert!(!log.contains("not deployed here"), "{log}");
+
+    // A change to the site without a new version (`certctl nginx` on web1) reaches web2 too.
+    let mut args: Vec<String> = ["nginx", "site.test", "--hsts", "600"]
+        .map(String::from)
+        .to_vec();
+    args.extend(paths(0));
+    assert_ok(&fleet.run(0, &argv(&args)));
+    within(20, "web2 sending the changed HSTS header", || {
+        let response = page(1).ok()?;
+        (response.header("strict-transport-security") == Some("max-age=600")).then_some(())
+    });
+
+    // A renewal web2's daemon orders is deployed to web2's own nginx, not to the one the record
+    // names (web1's paths, where the site was issued).
+    let mut args: Vec<String> = [
+        "daemon",
+        "--one-run",
+        "--cron",
+        "0 0 0 1 1 *",
+        "--days",
+        "3650",
+        "--nginx",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(paths(1));
+    assert_ok(&fleet.run(1, &argv(&args)));
+    let (v3, serial3) = fleet.live("site.test");
+    assert_eq!(v3, 3, "web2's run renewed the certificate");
+    within(20, "both nodes serving web2's renewal", || {
+        (0..2)
+            .all(|i| fleet.served(i, "site.test").as_deref() == Some(serial3.as_str()))
+            .then_some(())
+    });
+
+    // `--revert` on web1 reverts what web2's daemon placed: plain HTTP serves web2's page again
+    // and web2's own file is as it was.
+    let mut args: Vec<String> = ["nginx", "site.test", "--revert"]
+        .map(String::from)
+        .to_vec();
+    args.extend(paths(0));
+    assert_ok(&fleet.run(0, &argv(&args)));
+    within(20, "web2's site reverted", || {
+        let http =
+            crate::common::http_get_at("127.0.0.3:80".parse().unwrap(), "site.test", "/").ok()?;
+        (http.status == 200 && http.body == "hello from web2\n").then_some(())
+    });
+    assert!(!p2.join("sites-enabled/certctl-site.test.conf").exists());
+    assert_eq!(
+        std::fs::read_to_string(p2.join("sites-available/app")).unwrap(),
+        site_text(1)
+    );
+    // The daemon says so once the cycle that reverted it ends.
+    within(10, "web2's daemon saying it reverted the site", || {
+        fleet
+            .daemon_log(1)
+            .contains("site.test: nginx site reverted here")
+            .then_some(())
+    });
+    for node in 0..2 {
+        let log = fleet.daemon_log(node);
+        assert!(
+            !log.contains("cannot revert") && !log.contains("cannot place"),
+            "{log}"
+        );
+    }
 }

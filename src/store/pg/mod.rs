@@ -153,6 +153,8 @@ struct Inner {
     holder: String,
     local: FsStore,
     held: Mutex<HashMap<String, i64>>,
+    /// The record revision this process last brought into the local store, per certificate.
+    synced_records: Mutex<HashMap<String, i64>>,
     snapshot: Mutex<Option<Snapshot>>,
     lease_ttl: Duration,
     round_trips: AtomicU64,
@@ -385,6 +387,7 @@ impl PgStore {
                 node: opts.node.clone(),
                 local: FsStore::new(&opts.local_root),
                 held: Mutex::new(HashMap::new()),
+                synced_records: Mutex::new(HashMap::new()),
                 snapshot: Mutex::new(None),
                 lease_ttl: opts.lease_ttl,
                 round_trips: AtomicU64::new(0),
@@ -783,13 +786,17 @@ impl PgStore {
 
     /// Brings this node's live/ to the store's live versions; returns the certificates whose
     /// local version changed. Every certificate's local version is recorded in node status.
-    /// Each certificate is told to `tally` once it is looked at.
+    /// A record changed without a new version (`certctl nginx NAME` on another node: the site,
+    /// the hooks) is brought into the local store too. Each certificate is told to `tally`
+    /// once it is looked at.
     pub fn converge(&self, tally: &dyn crate::progress::Tally) -> Result<Vec<String>, StoreError> {
         let rows = self.query(
-            "SELECT name, live_version FROM certctl_cert WHERE live_version IS NOT NULL ORDER BY name",
+            "SELECT name, live_version, record_rev FROM certctl_cert \
+             WHERE live_version IS NOT NULL ORDER BY name",
             vec![],
         )?;
         tally.total(rows.len() as u64);
+        let revisions: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(2))).collect();
         let mut changed = Vec::new();
         let mut have = Vec::new();
         let mut failed = None;
@@ -827,10 +834,48 @@ impl PgStore {
             tally.done(&name);
         }
         self.report_local(&have)?;
+        if let Err(e) = self.sync_records(&revisions) {
+            failed.get_or_insert(e);
+        }
         match failed {
             Some(e) => Err(e),
             None => Ok(changed),
         }
+    }
+
+    /// Writes into the local store each record whose revision this process has not brought
+    /// here yet and which differs from the local one (one query for all of them; none when
+    /// nothing changed since the last call).
+    fn sync_records(&self, revisions: &[(String, i64)]) -> Result<(), StoreError> {
+        let stale: Vec<String> = {
+            let synced = self.inner.synced_records.lock().unwrap();
+            revisions
+                .iter()
+                .filter(|(name, rev)| synced.get(name) != Some(rev))
+                .map(|(name, _)| name.clone())
+                .collect()
+        };
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let rows = self.query(
+            "SELECT name, record, record_rev FROM certctl_cert \
+             WHERE name = ANY($1) AND record IS NOT NULL",
+            vec![P::TextArr(stale)],
+        )?;
+        for row in rows {
+            let (name, text, rev): (String, String, i64) = (row.get(0), row.get(1), row.get(2));
+            let record = record_from(&name, &text)?;
+            let local = self.inner.local.load_record(&name).ok().flatten();
+            // A certificate with no local version yet gets its record with that version.
+            let here = self.inner.local.live_version(&name)?.is_some();
+            if here && local.is_none_or(|l| l.to_toml() != record.to_toml()) {
+                self.inner.local.save_record(&record)?;
+                tracing::info!("{name}: the fleet's renewal record changed; brought here");
+            }
+            self.inner.synced_records.lock().unwrap().insert(name, rev);
+        }
+        Ok(())
     }
 
     /// Records what this node's nginx serves after a deploy (one statement for all): a serial
@@ -1504,8 +1549,12 @@ impl CertStore for PgStore {
                         "INSERT INTO certctl_cert (name, record, record_rev) VALUES ($1, $2, 1) \
                          ON CONFLICT (name) DO UPDATE SET record = excluded.record, \
                            record_rev = certctl_cert.record_rev + 1, updated_at = now()",
-                        &[P::Text(name), P::Text(toml)],
+                        &[P::Text(name.clone()), P::Text(toml)],
                     )
+                    .await?;
+                // Every node's daemon brings the changed record (its nginx site) here at once.
+                inner
+                    .exec(tx, "SELECT pg_notify('certctl_live', $1)", &[P::Text(name)])
                     .await
             })
         })
