@@ -552,6 +552,19 @@ impl AcmeFleet {
     }
 }
 
+/// Starts every command at once and asserts each succeeds.
+fn all_succeed<const N: usize>(cmds: [Command; N]) {
+    let runs = cmds.map(|mut cmd| {
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    });
+    for run in runs {
+        assert_ok(&run.wait_with_output().unwrap());
+    }
+}
+
 #[test]
 fn acme_issue_and_renewals_run_through_the_store_with_one_order_per_renewal() {
     let fleet = AcmeFleet::start("fleet.test", "30");
@@ -572,18 +585,7 @@ fn acme_issue_and_renewals_run_through_the_store_with_one_order_per_renewal() {
     assert_eq!(status.status.code(), Some(1), "web1 still has version 1");
 
     // Both nodes renew at once: one order, one new version.
-    let runs: Vec<_> = [web1(bare(["renew"])), web2(bare(["renew"]))]
-        .into_iter()
-        .map(|mut cmd| {
-            cmd.stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    for run in runs {
-        assert_ok(&run.wait_with_output().unwrap());
-    }
+    all_succeed([web1(bare(["renew"])), web2(bare(["renew"]))]);
     assert_eq!(pg.psql("SELECT count(*) FROM certctl_version"), "3");
     assert_eq!(pg.psql("SELECT live_version FROM certctl_cert"), "3");
     assert_ok(&web1(bare(["fleet", "sync"])).output().unwrap());
@@ -593,6 +595,38 @@ fn acme_issue_and_renewals_run_through_the_store_with_one_order_per_renewal() {
         std::fs::read(lab.state_dir.join("live/fleet.test/cert.pem")).unwrap(),
         std::fs::read(web2_state.join("live/fleet.test/cert.pem")).unwrap()
     );
+
+    // Two nodes issue the same new name at once: the lease takes them one after the other, so
+    // each order makes its own whole version (none torn, none lost), the last one is live, and
+    // both nodes end with the same files.
+    let (webroot, port) = (lab.webroot.display().to_string(), lab.http_port.to_string());
+    all_succeed(["web1", "web2"].map(|node| {
+        let issue = lab.issue_command(
+            &["race.test"],
+            &["--webroot", &webroot, "--http-port", &port],
+        );
+        fleet.node(node, issue)
+    }));
+    assert_eq!(
+        pg.psql(
+            "SELECT string_agg(version::text, ',' ORDER BY version) FROM certctl_version WHERE name = 'race.test'"
+        ),
+        "1,2"
+    );
+    assert_eq!(
+        pg.psql("SELECT live_version FROM certctl_cert WHERE name = 'race.test'"),
+        "2"
+    );
+    assert_ok(&web1(bare(["fleet", "sync"])).output().unwrap());
+    assert_ok(&web2(bare(["fleet", "sync"])).output().unwrap());
+    for file in ["cert.pem", "privkey.pem"] {
+        assert_eq!(
+            std::fs::read(lab.state_dir.join("live/race.test").join(file)).unwrap(),
+            std::fs::read(web2_state.join("live/race.test").join(file)).unwrap(),
+            "{file}"
+        );
+    }
+    assert_ok(&web1(bare(["fleet", "status"])).output().unwrap());
 }
 
 #[test]
