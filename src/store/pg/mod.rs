@@ -176,15 +176,7 @@ fn db(action: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
             Some(d) => d.message().to_owned(),
             // tokio-postgres's message leaves out its cause ("error performing TLS handshake"
             // and not why): the chain, joined.
-            None => {
-                let mut reason = e.to_string();
-                let mut source = std::error::Error::source(&e);
-                while let Some(cause) = source {
-                    reason.push_str(&format!(": {cause}"));
-                    source = cause.source();
-                }
-                reason
-            }
+            None => crate::acme::error_chain(&e),
         };
         StoreError::Db { action, reason }
     }
