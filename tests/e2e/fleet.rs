@@ -1512,10 +1512,12 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
     assert_ok(&fleet.run(0, &["fleet", "init"]));
     // Each node's paths, as its config file would give them to every certctl command there.
     let prefixes: Vec<PathBuf> = fleet.nodes.iter().map(|n| n.prefix.clone()).collect();
-    let paths = |node: usize| -> Vec<String> {
+    // `args` followed by the node's paths.
+    let on = |node: usize, args: &[&str]| -> Vec<String> {
         let p = &prefixes[node];
         let at = |sub: &str| p.join(sub).display().to_string();
-        vec![
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.extend([
             "--nginx-prefix".into(),
             at(""),
             "--nginx-conf".into(),
@@ -1528,7 +1530,8 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
             at("snippets"),
             "--acme-webroot".into(),
             at("acme"),
-        ]
+        ]);
+        all
     };
     // Each node's own plain-HTTP site; web1 also listens on 127.0.0.1, where issue's own
     // self-check looks.
@@ -1571,17 +1574,17 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
         fleet.spawn_nginx(i);
     }
     for i in 0..2 {
-        let mut args: Vec<String> = [
-            "daemon",
-            "--cron",
-            "0 0 0 1 1 *",
-            "--recheck",
-            "1s",
-            "--nginx",
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend(paths(i));
+        let args = on(
+            i,
+            &[
+                "daemon",
+                "--cron",
+                "0 0 0 1 1 *",
+                "--recheck",
+                "1s",
+                "--nginx",
+            ],
+        );
         fleet.spawn_daemon(i, &argv(&args));
     }
 
@@ -1589,19 +1592,19 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
     fleet.lab.set_address("site.test", nodes[0].1);
     let directory = fleet.lab.directory_url();
     let ca_bundle = fleet.lab.ca_bundle.display().to_string();
-    let mut args: Vec<String> = [
-        "issue",
-        "site.test",
-        "--nginx",
-        "--server",
-        &directory,
-        "--ca-bundle",
-        &ca_bundle,
-        "--agree-tos",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(paths(0));
+    let args = on(
+        0,
+        &[
+            "issue",
+            "site.test",
+            "--nginx",
+            "--server",
+            &directory,
+            "--ca-bundle",
+            &ca_bundle,
+            "--agree-tos",
+        ],
+    );
     assert_ok(&fleet.run(0, &argv(&args)));
     let (_, serial1) = fleet.live("site.test");
     let (root_pem, _) = fleet.lab.pebble_roots();
@@ -1656,10 +1659,7 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
     assert!(!log.contains("not deployed here"), "{log}");
 
     // A change to the site without a new version (`certctl nginx` on web1) reaches web2 too.
-    let mut args: Vec<String> = ["nginx", "site.test", "--hsts", "600"]
-        .map(String::from)
-        .to_vec();
-    args.extend(paths(0));
+    let args = on(0, &["nginx", "site.test", "--hsts", "600"]);
     assert_ok(&fleet.run(0, &argv(&args)));
     within(20, "web2 sending the changed HSTS header", || {
         let response = page(1).ok()?;
@@ -1668,18 +1668,18 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
 
     // A renewal web2's daemon orders is deployed to web2's own nginx, not to the one the record
     // names (web1's paths, where the site was issued).
-    let mut args: Vec<String> = [
-        "daemon",
-        "--one-run",
-        "--cron",
-        "0 0 0 1 1 *",
-        "--days",
-        "3650",
-        "--nginx",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(paths(1));
+    let args = on(
+        1,
+        &[
+            "daemon",
+            "--one-run",
+            "--cron",
+            "0 0 0 1 1 *",
+            "--days",
+            "3650",
+            "--nginx",
+        ],
+    );
     assert_ok(&fleet.run(1, &argv(&args)));
     let (v3, serial3) = fleet.live("site.test");
     assert_eq!(v3, 3, "web2's run renewed the certificate");
@@ -1691,10 +1691,7 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
 
     // `--revert` on web1 reverts what web2's daemon placed: plain HTTP serves web2's page again
     // and web2's own file is as it was.
-    let mut args: Vec<String> = ["nginx", "site.test", "--revert"]
-        .map(String::from)
-        .to_vec();
-    args.extend(paths(0));
+    let args = on(0, &["nginx", "site.test", "--revert"]);
     assert_ok(&fleet.run(0, &argv(&args)));
     within(20, "web2's site reverted", || {
         let http =
