@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use instant_acme::{Account, CertificateIdentifier};
+use instant_acme::CertificateIdentifier;
 use rustls_pki_types::CertificateDer;
 
-use super::AcmeError;
+use super::{Account, AcmeError};
 
 /// The CA's answer for one certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,7 +33,7 @@ pub async fn suggestion(
     leaf: &CertificateDer<'_>,
 ) -> Result<Option<Suggestion>, AcmeError> {
     let id = CertificateIdentifier::try_from(leaf).map_err(AcmeError::Protocol)?;
-    match account.renewal_info(&id).await {
+    match account.acme().renewal_info(&id).await {
         Ok((info, retry_after)) => Ok(Some(Suggestion {
             start: info.suggested_window.start.unix_timestamp(),
             end: info.suggested_window.end.unix_timestamp(),

@@ -1,6 +1,6 @@
 //! Alternate certificate chains (RFC 8555 section 7.4.2, `Link: <…>;rel="alternate"`) for
 //! `--preferred-chain`. instant-acme downloads the default chain only, so this module makes its
-//! own POST-as-GET requests, signed with the account key (ES256, as instant-acme creates it).
+//! own POST-as-GET requests, signed with the account key.
 
 use std::path::Path;
 
@@ -8,13 +8,13 @@ use aws_lc_rs::rand::SystemRandom;
 use bytes::Bytes;
 
 use super::AcmeError;
-use super::jws::{self, KeyRef, P256Signer};
+use super::jws::{self, AccountKey, KeyRef};
 use super::signed::{SignedClient, header};
 
 /// Fetches certificate chains as the account.
 pub struct ChainFetcher {
     client: SignedClient,
-    key: P256Signer,
+    key: AccountKey,
     kid: String,
 }
 

@@ -14,6 +14,10 @@
 //! without a problem document (a proxy's HTML 502). A POST's problem document goes to
 //! instant-acme, which reads it (and retries a rejected nonce). A failed exchange names its
 //! request ("POST https://…/new-order: …").
+//!
+//! For an account whose key is RSA (certbot's kind; instant-acme signs ES256 only), instant-acme
+//! signs each request with a stand-in P-256 key and this client signs it again with the
+//! account's own key before it is sent ([`AcmeHttp::signing_as`], `jws::resign`).
 
 use std::future::Future;
 use std::path::Path;
@@ -29,6 +33,7 @@ use hyper_util::rt::TokioExecutor;
 use instant_acme::{BodyWrapper, BytesResponse, HttpClient};
 
 use super::AcmeError;
+use super::jws::AccountKey;
 
 /// How long to wait for a TCP connection to the CA.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -46,6 +51,8 @@ type Inner = HyperClient<hyper_rustls::HttpsConnector<HttpConnector>, BodyWrappe
 pub(crate) struct AcmeHttp {
     client: Inner,
     limits: Limits,
+    /// The account key every POST is signed again with, when instant-acme cannot sign with it.
+    account_key: Option<Arc<AccountKey>>,
 }
 
 /// The bounds on one exchange.
@@ -105,8 +112,28 @@ impl AcmeHttp {
         Ok(Self {
             client: HyperClient::builder(TokioExecutor::new()).build(https),
             limits,
+            account_key: None,
         })
     }
+
+    /// This client, signing every POST again with `key` (see the module docs).
+    pub(crate) fn signing_as(mut self, key: AccountKey) -> Self {
+        self.account_key = Some(Arc::new(key));
+        self
+    }
+}
+
+/// `req` with its JWS body signed again by `key`.
+async fn resigned(
+    req: http::Request<BodyWrapper<Bytes>>,
+    key: &AccountKey,
+) -> Result<http::Request<BodyWrapper<Bytes>>, instant_acme::Error> {
+    let (parts, body) = req.into_parts();
+    let Ok(jws) = body.collect().await.map(|b| b.to_bytes());
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let jws =
+        super::jws::resign(key, &rng, &jws).map_err(|e| instant_acme::Error::Other(Box::new(e)))?;
+    Ok(http::Request::from_parts(parts, BodyWrapper::from(jws)))
 }
 
 /// Why an exchange was cut short; instant-acme carries it as `Error::Other`, and
@@ -170,11 +197,19 @@ impl HttpClient for AcmeHttp {
     ) -> Pin<Box<dyn Future<Output = Result<BytesResponse, instant_acme::Error>> + Send>> {
         let (method, url) = (req.method().clone(), req.uri().to_string());
         let request = format!("{method} {url}");
-        let fut = self.client.request(req);
-        let limits = self.limits;
+        let (client, limits) = (self.client.clone(), self.limits);
+        let account_key = self
+            .account_key
+            .clone()
+            .filter(|_| method == http::Method::POST);
         Box::pin(async move {
+            let req = match account_key {
+                Some(key) => resigned(req, &key).await?,
+                None => req,
+            };
             let exchange = async {
-                let rsp = fut
+                let rsp = client
+                    .request(req)
                     .await
                     .map_err(|e| ExchangeError::Transport(super::error_chain(&e)))?;
                 let (parts, body) = rsp.into_parts();

@@ -1,8 +1,8 @@
 //! JSON Web Signatures (RFC 7515, flattened JSON serialization) as ACME wants them (RFC 8555
-//! section 6.2), for the one request instant-acme cannot make: rolling an account over from an
-//! RSA key (what certbot registers) to a P-256 key (the only kind instant-acme signs with),
-//! RFC 8555 section 7.3.5. Pure: keys, bytes and randomness in, JSON out; and the reading of
-//! the CA's answer. The exchange itself is `acme::rollover`.
+//! section 6.2), for what instant-acme cannot sign itself: the alternate chains' POST-as-GET
+//! (`acme::chains`), and every request of an account whose key is RSA (what certbot registers;
+//! instant-acme signs ES256 only), which `acme::http` signs again with [`resign`]. Pure: keys,
+//! bytes and randomness in, JSON out; and the reading of the CA's answer.
 
 use aws_lc_rs::rand::SecureRandom;
 use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair};
@@ -11,7 +11,7 @@ use base64::prelude::BASE64_URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 /// Why a key or a signature could not be made.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum JwsError {
     /// The key does not load.
     #[error("the {kind} account key does not load: {reason}")]
@@ -24,6 +24,9 @@ pub enum JwsError {
     /// Signing (or making a key) failed in the crypto library.
     #[error("the crypto library could not {0}")]
     Crypto(&'static str),
+    /// A request to sign again is not a JWS that names its key by `kid`.
+    #[error("cannot sign the request again: {0}")]
+    NotResignable(&'static str),
 }
 
 /// An account key that signs ACME requests.
@@ -131,6 +134,49 @@ impl AccountSigner for P256Signer {
     }
 }
 
+/// An account key of a kind ACME accounts are made with: P-256 (what certctl registers) or RSA
+/// (what certbot registers).
+pub enum AccountKey {
+    /// ES256.
+    P256(P256Signer),
+    /// RS256.
+    Rsa(RsaSigner),
+}
+
+impl AccountKey {
+    /// From PKCS#8 DER, whichever of the two kinds it is.
+    pub fn from_pkcs8(der: &[u8]) -> Result<Self, JwsError> {
+        P256Signer::from_pkcs8(der)
+            .map(Self::P256)
+            .or_else(|_| RsaSigner::from_pkcs8(der).map(Self::Rsa))
+            .map_err(|_| JwsError::BadKey {
+                kind: "P-256 or RSA",
+                reason: "the PKCS#8 key is neither".into(),
+            })
+    }
+
+    fn signer(&self) -> &dyn AccountSigner {
+        match self {
+            Self::P256(key) => key,
+            Self::Rsa(key) => key,
+        }
+    }
+}
+
+impl AccountSigner for AccountKey {
+    fn alg(&self) -> &'static str {
+        self.signer().alg()
+    }
+
+    fn jwk(&self) -> Value {
+        self.signer().jwk()
+    }
+
+    fn sign(&self, rng: &dyn SecureRandom, message: &[u8]) -> Result<Vec<u8>, JwsError> {
+        self.signer().sign(rng, message)
+    }
+}
+
 /// How the protected header names the key.
 #[derive(Clone, Copy, Debug)]
 pub enum KeyRef<'a> {
@@ -168,36 +214,39 @@ pub fn sign(
     }))
 }
 
-/// The body of a keyChange request (RFC 8555 section 7.3.5): the inner JWS, signed by the new
-/// key and naming it by `jwk`, carries {account, oldKey} and no nonce; the outer JWS, signed by
-/// the old key with the account's `kid` and a nonce, carries the inner one. Both have the
-/// keyChange URL.
-pub fn key_change(
-    old: &dyn AccountSigner,
-    new: &dyn AccountSigner,
+/// The flattened JWS `jws`, which names its key by `kid`, signed again by `key`: the same kid,
+/// nonce, url and payload under `key`'s alg and signature. A request that names its key by
+/// `jwk` (a new account, a key change) carries the key it was signed with and is refused.
+pub fn resign(
+    key: &dyn AccountSigner,
     rng: &dyn SecureRandom,
-    account_url: &str,
-    key_change_url: &str,
-    nonce: &str,
+    jws: &[u8],
 ) -> Result<Vec<u8>, JwsError> {
-    let inner_payload = json!({ "account": account_url, "oldKey": old.jwk() });
-    let inner = sign(
-        new,
-        rng,
-        KeyRef::Jwk,
-        None,
-        key_change_url,
-        inner_payload.to_string().as_bytes(),
-    )?;
-    let outer = sign(
-        old,
-        rng,
-        KeyRef::Kid(account_url),
-        Some(nonce),
-        key_change_url,
-        inner.to_string().as_bytes(),
-    )?;
-    Ok(outer.to_string().into_bytes())
+    let not_a_jws = JwsError::NotResignable("not a flattened JWS");
+    let jws: Value = serde_json::from_slice(jws).map_err(|_| not_a_jws.clone())?;
+    let (Some(protected), Some(payload)) = (jws["protected"].as_str(), jws["payload"].as_str())
+    else {
+        return Err(not_a_jws);
+    };
+    let mut header: Value = BASE64_URL_SAFE_NO_PAD
+        .decode(protected)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or(not_a_jws)?;
+    if header.get("kid").and_then(Value::as_str).is_none() || header.get("jwk").is_some() {
+        return Err(JwsError::NotResignable(
+            "the request names its key by jwk, not by the account's kid",
+        ));
+    }
+    header["alg"] = key.alg().into();
+    let protected = b64(header.to_string().as_bytes());
+    let signature = key.sign(rng, format!("{protected}.{payload}").as_bytes())?;
+    let signed = json!({
+        "protected": protected,
+        "payload": payload,
+        "signature": b64(&signature),
+    });
+    Ok(signed.to_string().into_bytes())
 }
 
 /// The RFC 7638 thumbprint of a public JWK (base64url SHA-256 of its required members in
@@ -327,45 +376,77 @@ mod tests {
     }
 
     #[test]
-    fn the_key_change_request_has_rfc_8555s_layout_and_both_signatures_verify() {
+    fn a_request_signed_again_keeps_kid_nonce_url_and_payload_under_the_rsa_key() {
         let rng = SystemRandom::new();
-        let (old, rsa) = rsa();
-        let new = P256Signer::generate(&rng).unwrap();
-        let (acct, url) = ("https://ca.test/acct/7", "https://ca.test/key-change");
-        let body = key_change(&old, &new, &rng, acct, url, "n0nce").unwrap();
-        let outer: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(
-            outer.as_object().unwrap().keys().collect::<Vec<_>>().len(),
-            3
-        );
-        // The outer JWS: the old RSA key (the one in certbot's file), by kid, with the nonce.
-        let old_jwk = json!({
+        let (account, rsa) = rsa();
+        // What instant-acme sends: its stand-in P-256 key's ES256 signature, the account's kid.
+        let stand_in = P256Signer::generate(&rng).unwrap();
+        let (acct, url) = ("https://ca.test/acct/7", "https://ca.test/new-order");
+        let payload = br#"{"identifiers":[{"type":"dns","value":"a.test"}]}"#;
+        let sent = sign(
+            &stand_in,
+            &rng,
+            KeyRef::Kid(acct),
+            Some("n0nce"),
+            url,
+            payload,
+        )
+        .unwrap();
+        let again = resign(&account, &rng, sent.to_string().as_bytes()).unwrap();
+        let again: Value = serde_json::from_slice(&again).unwrap();
+        assert_eq!(again.as_object().unwrap().len(), 3);
+        // It verifies with the RSA key certbot's file holds, and says what was sent.
+        let rsa_jwk = json!({
             "e": b64(&rsa.e().to_vec()), "kty": "RSA", "n": b64(&rsa.n().to_vec()),
         });
-        assert_eq!(old.jwk(), old_jwk);
-        let (header, payload) = verify(&outer, &old_jwk);
+        assert_eq!(account.jwk(), rsa_jwk);
+        let (header, body) = verify(&again, &rsa_jwk);
         assert_eq!(
             header,
             json!({"alg": "RS256", "kid": acct, "nonce": "n0nce", "url": url})
         );
-        // The inner JWS: the new key, by jwk, no nonce, the same url; {account, oldKey}.
-        let inner: Value = serde_json::from_slice(&payload).unwrap();
-        let (header, payload) = verify(&inner, &new.jwk());
-        assert_eq!(
-            header,
-            json!({"alg": "ES256", "jwk": new.jwk(), "url": url})
-        );
-        assert_eq!(
-            serde_json::from_slice::<Value>(&payload).unwrap(),
-            json!({"account": acct, "oldKey": old_jwk})
-        );
-        // The new key stores and loads back as the same key.
-        let again = P256Signer::from_pkcs8(new.pkcs8()).unwrap();
-        assert_eq!(again.jwk(), new.jwk());
-        let creds =
-            crate::certbot::account::credentials_json("https://ca.test/dir", acct, new.pkcs8());
-        let creds: instant_acme::AccountCredentials = serde_json::from_slice(&creds).unwrap();
-        assert_eq!(creds.private_key().secret_pkcs8_der(), new.pkcs8());
+        assert_eq!(body, payload);
+        assert_eq!(again["payload"], sent["payload"]);
+
+        // A POST-as-GET keeps its empty payload.
+        let get = sign(&stand_in, &rng, KeyRef::Kid(acct), Some("n"), acct, b"").unwrap();
+        let get: Value =
+            serde_json::from_slice(&resign(&account, &rng, get.to_string().as_bytes()).unwrap())
+                .unwrap();
+        assert_eq!(verify(&get, &rsa_jwk).1, b"");
+
+        // A request naming its key by jwk carries the stand-in key: it is not signed again.
+        let by_jwk = sign(&stand_in, &rng, KeyRef::Jwk, Some("n"), url, b"{}").unwrap();
+        assert!(matches!(
+            resign(&account, &rng, by_jwk.to_string().as_bytes()),
+            Err(JwsError::NotResignable(_))
+        ));
+        for junk in [&b"{"[..], b"{}", br#"{"protected":"!!","payload":""}"#] {
+            assert!(resign(&account, &rng, junk).is_err());
+        }
+    }
+
+    #[test]
+    fn account_keys_of_either_kind_load_and_store_in_instant_acmes_credentials() {
+        let rng = SystemRandom::new();
+        let (_, rsa) = rsa();
+        let rsa_der = openssl::pkey::PKey::from_rsa(rsa)
+            .unwrap()
+            .private_key_to_pkcs8()
+            .unwrap();
+        let ec = P256Signer::generate(&rng).unwrap();
+        for (der, alg) in [(rsa_der.as_slice(), "RS256"), (ec.pkcs8(), "ES256")] {
+            let key = AccountKey::from_pkcs8(der).unwrap();
+            assert_eq!(key.alg(), alg);
+            let creds = crate::certbot::account::credentials_json(
+                "https://ca.test/dir",
+                "https://ca.test/acct/7",
+                der,
+            );
+            let creds: instant_acme::AccountCredentials = serde_json::from_slice(&creds).unwrap();
+            assert_eq!(creds.private_key().secret_pkcs8_der(), der);
+        }
+        assert!(AccountKey::from_pkcs8(b"junk").is_err());
     }
 
     #[test]

@@ -12,11 +12,11 @@ pub mod directory;
 mod http;
 pub mod jws;
 pub mod order;
-pub mod rollover;
 mod signed;
 
 use std::fmt;
 
+pub use account::Account;
 pub use instant_acme::Problem;
 
 use crate::names::Identifier;
@@ -121,9 +121,6 @@ pub enum AcmeError {
     /// The `--ca-bundle` file is unusable.
     #[error(transparent)]
     CaBundle(#[from] crate::trust::BundleError),
-    /// The CA's directory offers no account key rollover.
-    #[error("the CA at {0} offers no account key rollover (its directory has no keyChange)")]
-    NoKeyChange(String),
     /// A stored account does not parse.
     #[error("the stored account for {0} is damaged; move it away to create a new one")]
     BadAccount(String),

@@ -5,12 +5,10 @@
 
 use std::time::Duration;
 
-use instant_acme::{
-    Account, AuthorizationStatus, ChallengeType, NewOrder, OrderStatus, RetryPolicy,
-};
+use instant_acme::{AuthorizationStatus, ChallengeType, NewOrder, OrderStatus, RetryPolicy};
 
-use super::AcmeError;
 use super::challenge::{self, Http01Responder, PublishedToken};
+use super::{Account, AcmeError};
 use crate::names::Identifier;
 use crate::progress::{Progress, Step};
 
@@ -76,7 +74,7 @@ where
             None => order,
         }
     };
-    let first = retry_bad_nonce(async || account.new_order(&new_order(true)).await).await;
+    let first = retry_bad_nonce(async || account.acme().new_order(&new_order(true)).await).await;
     let first = match first {
         // The certificate was already replaced (by another run, say), or the CA does not take
         // this `replaces` (RFC 9773 section 5: a CA may answer malformed for an identifier it
@@ -91,7 +89,7 @@ where
                     other => other.to_string(),
                 }
             );
-            retry_bad_nonce(async || account.new_order(&new_order(false)).await).await
+            retry_bad_nonce(async || account.acme().new_order(&new_order(false)).await).await
         }
         other => other,
     };
@@ -125,14 +123,14 @@ where
         if published.iter().any(|p| p.token == challenge.token) {
             return Ok(());
         }
-        let key_authorization = challenge.key_authorization();
-        responder.publish(&challenge.token, key_authorization.as_str())?;
+        let key_authorization = account.key_authorization(&challenge.token);
+        responder.publish(&challenge.token, &key_authorization)?;
         published.push(PublishedToken {
             identifier: crate::names::parse_identifier(&identifier).map_err(|e| {
                 AcmeError::Protocol(format!("the CA sent identifier {identifier:?}: {e}"))
             })?,
             token: challenge.token.clone(),
-            key_authorization: key_authorization.as_str().to_owned(),
+            key_authorization,
         });
         progress.step(Step::Challenge, &format!("{identifier}: token published"));
         Ok(())

@@ -1,5 +1,5 @@
-//! Signed ACME requests that instant-acme cannot make (the alternate chains' POST-as-GET, the
-//! account key rollover): the directory, nonces, one POST whose body is signed afresh for each
+//! Signed ACME requests that instant-acme cannot make (the alternate chains' POST-as-GET):
+//! the directory, nonces, one POST whose body is signed afresh for each
 //! nonce, and a rejected nonce (`badNonce`) retried with the one the CA sent. Every exchange
 //! goes through certctl's client (`http`), with its deadline and body cap. The JWS itself is
 //! `jws`.

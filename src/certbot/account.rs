@@ -1,12 +1,10 @@
 //! certbot's ACME account (`accounts/SERVER/ID/{private_key.json,regr.json,meta.json}`) turned
 //! into the credentials certctl stores. Pure: JSON in, bytes out.
 //!
-//! certctl's ACME library (instant-acme 0.8) signs only with ECDSA P-256 account keys
-//! (`Key::from_pkcs8_der` accepts nothing else, and its signer is not pluggable). certbot, from
-//! 2.x to 5.x, registers every account with an RSA key. A P-256 key (made by another tool, or by
-//! hand) is reused as it is; an RSA key is read here too, so that the import can roll the
-//! account over to a P-256 key (RFC 8555 section 7.3.5, `acme::rollover`), keeping its URL.
-//! Other keys cannot be used, and this module says why.
+//! certbot, from 2.x to 5.x, registers every account with an RSA key; a P-256 key (made by
+//! another tool, or by hand) is found too. certctl signs with either (`acme::jws::AccountKey`),
+//! so the account is reused as it is: its URL and its key. Other keys cannot be used, and this
+//! module says why.
 
 use base64::Engine;
 use base64::prelude::BASE64_URL_SAFE_NO_PAD;
@@ -50,22 +48,21 @@ pub fn registration(regr_json: &[u8]) -> Result<Registration, String> {
     Ok(Registration { url, email })
 }
 
-/// certbot's account key, as PKCS#8 DER.
+/// certbot's account key, as PKCS#8 DER: P-256 or RSA.
 #[derive(Clone, PartialEq, Eq)]
-pub enum AccountKey {
-    /// ECDSA P-256: instant-acme signs with it as it is.
-    P256(Vec<u8>),
-    /// RSA (what certbot makes): usable only after a key rollover to a P-256 key.
-    Rsa(Vec<u8>),
+pub struct AccountKey(Vec<u8>);
+
+impl AccountKey {
+    /// The key as PKCS#8 DER.
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl std::fmt::Debug for AccountKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the key itself.
-        f.write_str(match self {
-            Self::P256(_) => "AccountKey::P256",
-            Self::Rsa(_) => "AccountKey::Rsa",
-        })
+        f.write_str("AccountKey")
     }
 }
 
@@ -88,7 +85,7 @@ pub fn account_key(jwk_json: &[u8]) -> Result<AccountKey, String> {
     }
     let jwk: Jwk = serde_json::from_slice(jwk_json)
         .map_err(|e| format!("private_key.json does not parse: {e}"))?;
-    let lib = "instant-acme 0.8, certctl's ACME library, signs only with ECDSA P-256 account keys";
+    let signs = "certctl signs with ECDSA P-256 and RSA account keys only";
     let field = |name: &str, v: Option<String>| -> Result<Vec<u8>, String> {
         v.and_then(|v| BASE64_URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')).ok())
             .ok_or_else(|| format!("private_key.json: the key's {name} is missing or bad"))
@@ -97,7 +94,8 @@ pub fn account_key(jwk_json: &[u8]) -> Result<AccountKey, String> {
         ("EC", Some("P-256")) => {
             let (x, y, d) = (field("x", jwk.x)?, field("y", jwk.y)?, field("d", jwk.d)?);
             ec_p256_pkcs8(&x, &y, &d)
-                .map(AccountKey::P256)
+                .filter(|der| signs_with(der))
+                .map(AccountKey)
                 .ok_or_else(|| "private_key.json: not a valid P-256 key".to_owned())
         }
         ("RSA", _) => {
@@ -112,11 +110,12 @@ pub fn account_key(jwk_json: &[u8]) -> Result<AccountKey, String> {
                 field("qi", jwk.qi)?,
             ];
             rsa_pkcs8(&parts)
-                .map(AccountKey::Rsa)
+                .filter(|der| signs_with(der))
+                .map(AccountKey)
                 .ok_or_else(|| "private_key.json: not a valid RSA key".to_owned())
         }
         (kty, crv) => Err(format!(
-            "certbot's account key is {kty}{} and {lib}",
+            "certbot's account key is {kty}{} and {signs}",
             crv.map(|c| format!(" {c}")).unwrap_or_default()
         )),
     }
@@ -155,11 +154,12 @@ fn ec_p256_pkcs8(x: &[u8], y: &[u8], d: &[u8]) -> Option<Vec<u8>> {
     let public = EcKey::from_public_key_affine_coordinates(&group, &x, &y).ok()?;
     let key = EcKey::from_private_components(&group, &d, public.public_key()).ok()?;
     key.check_key().ok()?;
-    let der = PKey::from_ec_key(key).ok()?.private_key_to_pkcs8().ok()?;
-    // The final word is instant-acme's: the key must load there.
-    instant_acme::Key::from_pkcs8_der(rustls_pki_types::PrivatePkcs8KeyDer::from(der.clone()))
-        .ok()?;
-    Some(der)
+    PKey::from_ec_key(key).ok()?.private_key_to_pkcs8().ok()
+}
+
+/// The final word is the signer's: the key must load there.
+fn signs_with(der: &[u8]) -> bool {
+    crate::acme::jws::AccountKey::from_pkcs8(der).is_ok()
 }
 
 /// The credentials JSON certctl stores for an account (instant-acme's `AccountCredentials`).
@@ -206,9 +206,7 @@ mod tests {
     #[test]
     fn a_p256_account_key_becomes_credentials_instant_acme_loads() {
         let (jwk, key) = ec_jwk();
-        let AccountKey::P256(der) = account_key(jwk.as_bytes()).unwrap() else {
-            panic!("not P-256")
-        };
+        let der = account_key(jwk.as_bytes()).unwrap().pkcs8().to_vec();
         let back = openssl::pkey::PKey::private_key_from_pkcs8(&der).unwrap();
         assert_eq!(
             back.ec_key().unwrap().private_key().to_vec(),
@@ -233,9 +231,16 @@ mod tests {
     fn certbots_rsa_account_key_becomes_the_same_key_in_pkcs8() {
         let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
         let jwk = rsa_jwk(&rsa);
-        let AccountKey::Rsa(der) = account_key(jwk.to_string().as_bytes()).unwrap() else {
-            panic!("not RSA")
-        };
+        let der = account_key(jwk.to_string().as_bytes())
+            .unwrap()
+            .pkcs8()
+            .to_vec();
+        assert_eq!(
+            crate::acme::jws::AccountSigner::alg(
+                &crate::acme::jws::AccountKey::from_pkcs8(&der).unwrap()
+            ),
+            "RS256"
+        );
         let back = openssl::pkey::PKey::private_key_from_pkcs8(&der).unwrap();
         let back = back.rsa().unwrap();
         assert_eq!(back.n().to_vec(), rsa.n().to_vec());
@@ -250,7 +255,7 @@ mod tests {
         mixed["p"] = other["p"].clone();
         let why = account_key(mixed.to_string().as_bytes()).unwrap_err();
         assert!(why.contains("not a valid RSA key"), "{why}");
-        assert!(!format!("{:?}", AccountKey::Rsa(der)).contains('['));
+        assert!(!format!("{:?}", AccountKey(der)).contains('['));
     }
 
     #[test]

@@ -169,12 +169,6 @@ fn print_human(report: &ImportReport) {
         }
         match &l.account {
             Some(AccountOutcome::Reused { url }) => println!("      account: certbot's, {url}"),
-            Some(AccountOutcome::KeyRolledOver { url }) => println!(
-                "      account: certbot's, {url}, its RSA key rolled over to a new P-256 key"
-            ),
-            Some(AccountOutcome::WouldRollOver { url }) => println!(
-                "      account: certbot's, {url}, would roll its RSA key over to a new P-256 key"
-            ),
             Some(AccountOutcome::CertctlAccount { url }) => {
                 println!("      account: certctl's existing account, {url}")
             }

@@ -9,7 +9,7 @@ use crate::renewal::state::{AriAnswer, AriState};
 /// What the CA says now about renewing `leaf` (None when it cannot be asked now: a warning is
 /// logged and the stored state, if any, stays).
 pub async fn refresh(
-    account: &instant_acme::Account,
+    account: &crate::acme::Account,
     directory_url: &str,
     leaf: &CertificateDer<'_>,
     previous: Option<&AriState>,

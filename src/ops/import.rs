@@ -1,7 +1,7 @@
 //! `certctl import certbot`: take certbot's lineages over: certbot's directory → a plan per
 //! lineage (certbot::renewal) → its live files checked (keys, verify) → store → the account
-//! (certbot::account; an RSA account is rolled over to a P-256 key by acme::rollover only when
-//! no lineage using it is left to certbot). Lineages certctl cannot renew the way certbot did
+//! (certbot::account: its URL and key, P-256 or RSA, shared with certbot, which can go on using
+//! it for what it still renews). Lineages certctl cannot renew the way certbot did
 //! are left to certbot, with the reason. Nothing under certbot's directory is written;
 //! `--dry-run` writes nothing and sends nothing to the CA.
 
@@ -68,18 +68,6 @@ pub enum Outcome {
 pub enum AccountOutcome {
     /// certbot's account (its key and URL) is certctl's account for this CA.
     Reused {
-        /// The account URL certbot registered.
-        url: String,
-    },
-    /// certbot's account is certctl's account for this CA: its RSA key was rolled over to a
-    /// new P-256 key (RFC 8555 section 7.3.5), so its URL stays and certbot's copy of the key
-    /// no longer works at the CA.
-    KeyRolledOver {
-        /// The account URL certbot registered.
-        url: String,
-    },
-    /// `--dry-run`: certctl would roll certbot's account over to a P-256 key.
-    WouldRollOver {
         /// The account URL certbot registered.
         url: String,
     },
@@ -217,63 +205,14 @@ impl ImportReport {
 struct Taken {
     record: RenewalRecord,
     files: CertFiles,
-    /// The certbot account its renewal file names.
-    certbot_account: Option<String>,
     account: Result<AccountImport, String>,
 }
 
 /// certbot's account, read.
 #[derive(Clone)]
 struct AccountImport {
-    /// certbot's id for it (its directory under accounts/).
-    id: String,
     url: String,
     key: account::AccountKey,
-}
-
-/// The lineages certbot keeps renewing, by the account they renew with: an account is rolled
-/// over to a new key only when none is left.
-#[derive(Default)]
-struct LeftToCertbot {
-    /// (server, certbot account id) → lineage names.
-    by_account: BTreeMap<(String, String), Vec<String>>,
-    /// Lineages whose account is not known (the renewal file does not parse, or names none):
-    /// they may use any account.
-    unknown: Vec<String>,
-}
-
-impl LeftToCertbot {
-    fn add(&mut self, name: &str, uses: Option<(String, String)>) {
-        match uses {
-            Some(key) => self
-                .by_account
-                .entry(key)
-                .or_default()
-                .push(name.to_owned()),
-            None => self.unknown.push(name.to_owned()),
-        }
-    }
-
-    /// The lineages certbot may still renew with account `id` of `server`.
-    fn users(&self, server: &str, id: &str) -> Vec<String> {
-        let mut names = self
-            .by_account
-            .get(&(server.to_owned(), id.to_owned()))
-            .cloned()
-            .unwrap_or_default();
-        names.extend(self.unknown.iter().cloned());
-        names.sort();
-        names
-    }
-}
-
-/// The (server, account id) a renewal file names, if it parses and names one.
-fn account_use(text: &Result<String, String>) -> Option<(String, String)> {
-    let conf = RenewalConf::parse(text.as_ref().ok()?).ok()?;
-    match renewal::account_of(&conf) {
-        (server, Some(id)) => Some((server, id)),
-        (_, None) => None,
-    }
 }
 
 /// Runs the import. Errors are about the directory as a whole; each lineage's own trouble is in
@@ -287,12 +226,10 @@ pub async fn import_certbot(
     let dir = ConfigDir::open(&req.config_dir)?;
     let mut lineages = Vec::new();
     let mut pending = Vec::new();
-    let mut left = LeftToCertbot::default();
     let mut accounts = AccountsRead::new();
     let files = dir.renewal_files()?;
     tally.total(files.len() as u64);
     for file in files {
-        let uses = account_use(&file.text);
         let mut report = LineageReport {
             name: file.name.clone(),
             outcome: Outcome::Left,
@@ -322,7 +259,6 @@ pub async fn import_certbot(
         ) {
             Err(reason) => {
                 report.reason = Some(reason);
-                left.add(&file.name, uses);
             }
             Ok(None) => report.outcome = Outcome::AlreadyImported,
             Ok(Some(taken)) => {
@@ -352,28 +288,19 @@ pub async fn import_certbot(
                 Err(e) => {
                     report.outcome = Outcome::Failed;
                     report.reason = Some(e.to_string());
-                    let taken = &pending.iter().find(|(j, _)| *j == i).expect("pending").1;
-                    let uses = taken
-                        .certbot_account
-                        .clone()
-                        .map(|id| (taken.record.server.clone(), id));
-                    left.add(&report.name, uses);
                 }
             }
         }
     }
-    // Accounts last: certbot's account is rolled over only when every lineage using it is
-    // certctl's now.
+    // Accounts last, for the lineages that were taken.
     let mut accounts = AccountBook::default();
     for (i, taken) in &pending {
         let report = &mut lineages[*i];
         if report.outcome == Outcome::Failed {
             continue;
         }
-        let account = accounts.decide(store, taken, &left, req).await;
-        report
-            .notes
-            .extend(account_note(&account, req.disable_certbot.is_some()));
+        let account = accounts.decide(store, taken, req).await;
+        report.notes.extend(account_note(&account));
         report.account = Some(account);
     }
     let dump = match dump {
@@ -538,23 +465,12 @@ async fn take_over_sites(
     }
 }
 
-/// What the user must know about the account a lineage renews with (`disabling`: certbot's
-/// schedule is being disabled).
-fn account_note(account: &AccountOutcome, disabling: bool) -> Option<String> {
-    let stop = match disabling {
-        true => "what --disable-certbot does to certbot's schedule is reported below",
-        false => "stop certbot's renewals with `certctl import certbot --disable-certbot`",
-    };
+/// What the user must know about the account a lineage renews with.
+fn account_note(account: &AccountOutcome) -> Option<String> {
     match account {
         AccountOutcome::Registered { .. } | AccountOutcome::WouldRegister { .. } => Some(
             "a CAA record whose accounturi names certbot's account must name certctl's too".into(),
         ),
-        AccountOutcome::KeyRolledOver { .. } => Some(format!(
-            "certbot can no longer use this account: the CA now refuses certbot's copy of its key; {stop}"
-        )),
-        AccountOutcome::WouldRollOver { .. } => Some(format!(
-            "rolling the account's key over means certbot can no longer use this account (the CA would refuse certbot's copy of its key); {stop}"
-        )),
         _ => None,
     }
 }
@@ -681,7 +597,6 @@ fn prepare(
             .clone(),
         None => certbot_account(dir, &plan),
     };
-    let certbot_account = plan.account.clone();
     let record = RenewalRecord {
         format: RECORD_FORMAT,
         name: name.to_owned(),
@@ -712,7 +627,6 @@ fn prepare(
     Ok(Some(Taken {
         record,
         files,
-        certbot_account,
         account,
     }))
 }
@@ -809,7 +723,6 @@ fn certbot_account(
     };
     let email = registration.email.clone();
     let imported = account::account_key(&files.private_key).map(|key| AccountImport {
-        id: id.clone(),
         url: registration.url,
         key,
     });
@@ -818,8 +731,8 @@ fn certbot_account(
 
 /// certctl keeps one account per CA: the first usable certbot account for a CA becomes it,
 /// unless certctl has one already; without a usable one, certctl registers its own (once per CA).
-/// A P-256 account is usable as it is; an RSA account (certbot's kind) once its key is rolled
-/// over, which happens only when certbot is left no lineage that renews with it.
+/// certbot's account is used as it is, its URL and its key (P-256, or RSA as certbot makes
+/// them), so certbot can go on renewing what it keeps with the same account.
 #[derive(Default)]
 struct AccountBook {
     /// CA → what its lineages get (stored, registered or, in a dry run, planned).
@@ -831,23 +744,15 @@ impl AccountBook {
         &mut self,
         store: &dyn CertStore,
         taken: &Taken,
-        left: &LeftToCertbot,
         req: &ImportRequest,
     ) -> AccountOutcome {
         let server = &taken.record.server;
         let wanted = taken.account.as_ref().ok();
         if let Some(chosen) = self.chosen.get(server) {
             return match (chosen, wanted) {
+                (AccountOutcome::Reused { url }, Some(a)) if a.url == *url => chosen.clone(),
                 (
                     AccountOutcome::Reused { url }
-                    | AccountOutcome::KeyRolledOver { url }
-                    | AccountOutcome::WouldRollOver { url },
-                    Some(a),
-                ) if a.url == *url => chosen.clone(),
-                (
-                    AccountOutcome::Reused { url }
-                    | AccountOutcome::KeyRolledOver { url }
-                    | AccountOutcome::WouldRollOver { url }
                     | AccountOutcome::CertctlAccount { url }
                     | AccountOutcome::Registered { url, .. },
                     _,
@@ -855,7 +760,7 @@ impl AccountBook {
                 _ => chosen.clone(),
             };
         }
-        let outcome = self.first(store, taken, left, req).await;
+        let outcome = self.first(store, taken, req).await;
         self.chosen.insert(server.clone(), outcome.clone());
         outcome
     }
@@ -865,7 +770,6 @@ impl AccountBook {
         &self,
         store: &dyn CertStore,
         taken: &Taken,
-        left: &LeftToCertbot,
         req: &ImportRequest,
     ) -> AccountOutcome {
         let server = &taken.record.server;
@@ -881,41 +785,14 @@ impl AccountBook {
             };
         }
         let reason = match &taken.account {
-            Ok(AccountImport {
-                url,
-                key: account::AccountKey::P256(der),
-                ..
-            }) => {
+            Ok(AccountImport { url, key }) => {
                 if req.dry_run {
                     return AccountOutcome::Reused { url: url.clone() };
                 }
-                let credentials = account::credentials_json(server, url, der);
+                let credentials = account::credentials_json(server, url, key.pkcs8());
                 match save_account(store, server, &credentials) {
                     Ok(()) => return AccountOutcome::Reused { url: url.clone() },
                     Err(e) => format!("certbot's account could not be stored: {e}"),
-                }
-            }
-            Ok(AccountImport {
-                id,
-                url,
-                key: account::AccountKey::Rsa(der),
-            }) => {
-                let users = left.users(server, id);
-                if !users.is_empty() {
-                    format!(
-                        "certbot still renews {} with this account, which certctl could use only by rolling its RSA key over to a P-256 key, and that would stop certbot's renewals",
-                        users.join(", ")
-                    )
-                } else if req.dry_run {
-                    return AccountOutcome::WouldRollOver { url: url.clone() };
-                } else {
-                    match roll_over(store, server, url, der, req).await {
-                        Ok(None) => return AccountOutcome::KeyRolledOver { url: url.clone() },
-                        Ok(Some(url)) => return AccountOutcome::CertctlAccount { url },
-                        Err(e) => format!(
-                            "rolling certbot's RSA account key over to a P-256 key failed: {e}"
-                        ),
-                    }
                 }
             }
             Err(reason) => reason.clone(),
@@ -932,28 +809,6 @@ impl AccountBook {
             },
         }
     }
-}
-
-/// Rolls certbot's account (RSA key `der`) over to a new P-256 key and stores it as certctl's
-/// account for `server`; Some(url) when certctl has an account for it already (nothing sent).
-async fn roll_over(
-    store: &dyn CertStore,
-    server: &str,
-    url: &str,
-    der: &[u8],
-    req: &ImportRequest,
-) -> Result<Option<String>, Error> {
-    let _lock = super::locks::account(store, server, super::locks::DEFAULT_WAIT).await?;
-    if let Some(existing) = store
-        .load_account(server)?
-        .and_then(|json| stored_url(&json))
-    {
-        return Ok(Some(existing));
-    }
-    let new_key =
-        crate::acme::rollover::roll_over(server, req.ca_bundle.as_deref(), url, der).await?;
-    store.save_account(server, &account::credentials_json(server, url, &new_key))?;
-    Ok(None)
 }
 
 /// Registers certctl's own account with the lineage's CA (certbot's user agreed to its terms).
@@ -1014,39 +869,4 @@ fn install(store: &dyn CertStore, taken: &Taken) -> Result<PathBuf, Error> {
     }
     let paths = store.install(name, &taken.files, &taken.record)?;
     Ok(paths.fullchain)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_account_is_left_to_certbot_while_a_lineage_may_use_it() {
-        let file = |server: &str, account: &str| {
-            Ok::<_, String>(format!(
-                "[renewalparams]\nauthenticator = manual\nserver = {server}\naccount = {account}\n"
-            ))
-        };
-        let (ca, other) = ("https://ca.test/dir", "https://other.test/dir");
-        let mut left = LeftToCertbot::default();
-        left.add("b.test", account_use(&file(ca, "acct1")));
-        left.add("a.test", account_use(&file(ca, "acct1")));
-        left.add("c.test", account_use(&file(other, "acct1")));
-        assert_eq!(left.users(ca, "acct1"), ["a.test", "b.test"]);
-        assert!(left.users(ca, "acct2").is_empty());
-        assert_eq!(left.users(other, "acct1"), ["c.test"]);
-        // certbot's default server when the file names none.
-        left.add(
-            "le.test",
-            account_use(&Ok("[renewalparams]\naccount = acct3\n".into())),
-        );
-        assert_eq!(
-            left.users(renewal::CERTBOT_DEFAULT_SERVER, "acct3"),
-            ["le.test"]
-        );
-        // A file that does not parse, or names no account, may use any account.
-        left.add("bad.test", account_use(&Err("unreadable".into())));
-        left.add("none.test", account_use(&Ok("[renewalparams]\n".into())));
-        assert_eq!(left.users(ca, "acct2"), ["bad.test", "none.test"]);
-    }
 }

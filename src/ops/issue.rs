@@ -157,7 +157,7 @@ pub struct IssueRun<'a> {
     pub trusted: bool,
     /// The CA account, when the caller already has it (renew restores one per CA per run, not
     /// one per certificate); else it is loaded, or created, here.
-    pub account: Option<&'a instant_acme::Account>,
+    pub account: Option<&'a crate::acme::Account>,
 }
 
 /// Runs the issue workflow under the certificate's lock. See the crate docs for the steps.
@@ -331,7 +331,7 @@ struct Obtained {
     cert: CertInfo,
     key_type: KeyType,
     rsa_cert: Option<CertInfo>,
-    account: instant_acme::Account,
+    account: crate::acme::Account,
     account_created: bool,
 }
 
@@ -612,14 +612,14 @@ impl<'a> ChainChooser<'a> {
     fn new(
         store: &dyn CertStore,
         req: &'a IssueRequest,
-        account: &'a instant_acme::Account,
+        account: &'a crate::acme::Account,
     ) -> Self {
         Self {
             preferred: req.preferred_chain.as_deref(),
             directory_url: &req.directory_url,
             ca_bundle: req.ca_bundle.as_deref(),
             credentials: store.load_account(&req.directory_url).ok().flatten(),
-            account_url: account.id(),
+            account_url: account.url(),
         }
     }
 
@@ -708,7 +708,7 @@ fn spawn_key(reused: Option<PrivateKey>, key_type: KeyType) -> KeyTask {
 /// One order for one key: finalized with the key's CSR, then verified (chain, key, names,
 /// validity) before anything is written.
 async fn obtain_set(
-    account: &instant_acme::Account,
+    account: &crate::acme::Account,
     plan: &OrderPlan<'_>,
     responder: &mut dyn Http01Responder,
     key_task: KeyTask,
@@ -754,7 +754,7 @@ async fn obtain_set(
 async fn load_or_create_account(
     store: &dyn CertStore,
     req: &IssueRequest,
-) -> Result<(instant_acme::Account, bool), Error> {
+) -> Result<(crate::acme::Account, bool), Error> {
     let url = &req.directory_url;
     let bundle = req.ca_bundle.as_deref();
     if let Some(json) = stored_account(store, url).await? {

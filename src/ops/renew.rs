@@ -944,7 +944,7 @@ fn live_leaf(store: &dyn CertStore, name: &str) -> Option<(CertInfo, Certificate
 #[derive(Default)]
 struct Shared {
     #[allow(clippy::type_complexity)]
-    cache: tokio::sync::Mutex<HashMap<(String, Option<PathBuf>), Option<instant_acme::Account>>>,
+    cache: tokio::sync::Mutex<HashMap<(String, Option<PathBuf>), Option<crate::acme::Account>>>,
     standalone: tokio::sync::Mutex<()>,
 }
 
@@ -957,7 +957,7 @@ impl Shared {
         store: &dyn CertStore,
         server: &str,
         ca_bundle: Option<&std::path::Path>,
-    ) -> Option<instant_acme::Account> {
+    ) -> Option<crate::acme::Account> {
         let key = (server.to_owned(), ca_bundle.map(ToOwned::to_owned));
         let mut cache = self.cache.lock().await;
         if let Some(found) = cache.get(&key) {

@@ -3,10 +3,9 @@
 
 use std::str::FromStr;
 
-use instant_acme::{RevocationReason, RevocationRequest};
+use instant_acme::RevocationReason;
 
 use crate::Error;
-use crate::acme::AcmeError;
 use crate::config::Responder;
 use crate::error::{InputError, UnknownCertHint};
 use crate::renewal::state::Revoked;
@@ -102,12 +101,8 @@ pub async fn revoke(store: &dyn CertStore, name: &str, reason: Reason) -> Result
             serial = verify::cert_info(&leaf)?.serial;
         }
         account
-            .revoke(&RevocationRequest {
-                certificate: &leaf,
-                reason: Some(reason.to_acme()),
-            })
-            .await
-            .map_err(|e| AcmeError::from_acme("the revocation", &record.server, e))?;
+            .revoke(&record.server, &leaf, reason.to_acme())
+            .await?;
     }
     let revoked = Revoked {
         at: crate::clock::unix_now(),

@@ -73,6 +73,14 @@ impl Certbot {
         self.run_ok(lab, "certonly", args);
     }
 
+    /// `certbot certonly --webroot` into the lab's webroot for `name`, which must succeed.
+    fn certonly_webroot(&self, lab: &Lab, name: &str, extra: &[&str]) {
+        let webroot = lab.webroot.to_str().unwrap();
+        let mut args = vec!["--webroot", "-w", webroot, "-d", name];
+        args.extend_from_slice(extra);
+        self.certonly(lab, &args);
+    }
+
     /// `certbot SUBCOMMAND`, which must succeed.
     fn run_ok(&self, lab: &Lab, subcommand: &str, args: &[&str]) {
         let out = self.run(lab, subcommand, args);
@@ -234,14 +242,10 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
     let marker = lab.dir.path().join("deployed");
     // A webroot lineage served by the lab's nginx, with a deploy hook that reads certbot's
     // RENEWED_LINEAGE.
-    certbot.certonly(
+    certbot.certonly_webroot(
         &lab,
+        "web.test",
         &[
-            "--webroot",
-            "-w",
-            lab.webroot.to_str().unwrap(),
-            "-d",
-            "web.test",
             "--deploy-hook",
             &format!("echo \"$RENEWED_LINEAGE\" > {}", marker.display()),
         ],
@@ -287,16 +291,11 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
         !lab.state_dir.exists(),
         "a dry run wrote the state directory"
     );
-    // certbot still renews dns.test with its account: certctl would register its own.
+    // certbot's account (RSA, as certbot registers them) is certctl's too, though certbot
+    // still renews dns.test with it.
     let web = lineage(&planned, "web.test");
-    assert_eq!(web["account"]["status"], "would_register", "{web:#}");
-    assert!(
-        web["account"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("certbot still renews dns.test with this account"),
-        "{web:#}"
-    );
+    assert_eq!(web["account"]["status"], "reused", "{web:#}");
+    assert_eq!(web["account"]["url"], account_url.as_str());
 
     // The import itself, in words.
     let out = import(&lab, &[]);
@@ -361,9 +360,8 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
     );
     assert!(web.contains("RENEWED_LINEAGE"), "{web}");
 
-    // certbot's account key is RSA, which instant-acme cannot sign with, and certbot still
-    // renews dns.test with it, so its key is not rolled over: certctl has its own account with
-    // the same CA, says why, and certbot's account still works at the CA.
+    // certctl stores certbot's account as it is, its URL and its RSA key, and certbot's
+    // account still works at the CA.
     let again = import_report(&import(&lab, &["--json"]));
     for name in ["solo.test", "web.test"] {
         assert_eq!(lineage(&again, name)["outcome"], "already_imported");
@@ -376,10 +374,10 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
     )
     .unwrap();
     let stored: serde_json::Value = serde_json::from_slice(&account).unwrap();
-    assert_ne!(stored["id"], account_url.as_str());
+    assert_eq!(stored["id"], account_url.as_str());
+    assert_same_rsa_key(&stored, &account_dir);
     assert!(
-        text.contains("account: registered")
-            && text.contains("certbot still renews dns.test with this account"),
+        text.contains(&format!("account: certbot's, {account_url}")),
         "{text}"
     );
     assert_ok(&certbot.show_account(&lab));
@@ -447,6 +445,29 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
 
     // Nothing of certbot's changed.
     assert_eq!(snapshot(&config), before);
+
+    // certbot goes on with the account certctl renewed with: a new certificate, same account.
+    certbot.certonly_webroot(&lab, "later.test", &[]);
+    assert_eq!(certbot.account(&lab).1, account_url);
+}
+
+/// The account certctl stored (`stored`, its account.json) has certbot's RSA key (in
+/// `account_dir`), not a new one.
+fn assert_same_rsa_key(stored: &serde_json::Value, account_dir: &Path) {
+    use base64::Engine;
+    use base64::prelude::BASE64_URL_SAFE_NO_PAD as B64;
+    let certbots: serde_json::Value =
+        serde_json::from_slice(&fs::read(account_dir.join("private_key.json")).unwrap()).unwrap();
+    assert_eq!(certbots["kty"], "RSA", "certbot registers RSA accounts");
+    let key = openssl::pkey::PKey::private_key_from_pkcs8(
+        &B64.decode(stored["key_pkcs8"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let rsa = key.rsa().expect("the stored account key is RSA");
+    assert_eq!(
+        B64.encode(rsa.n().to_vec()),
+        certbots["n"].as_str().unwrap().trim_end_matches('=')
+    );
 }
 
 #[test]
@@ -669,44 +690,30 @@ fn renews_with_the_stored_account(lab: &Lab, certbot: &Certbot, name: &str, acco
 }
 
 #[test]
-fn rolls_certbots_rsa_account_over_to_p256_and_keeps_its_url() {
-    use base64::Engine;
-    use base64::prelude::BASE64_URL_SAFE_NO_PAD as B64;
+fn reuses_certbots_rsa_account_its_key_and_url_beside_certbot() {
     let lab = certbot_lab(false);
     let certbot = Certbot::new(&lab);
     let port = lab.http_port.to_string();
-    for name in ["roll.test", "roll2.test"] {
+    for name in ["rsa.test", "rsa2.test"] {
         certbot.certonly(&lab, &["--standalone", "--http-01-port", &port, "-d", name]);
     }
     let (account_dir, account_url) = certbot.account(&lab);
-    let key: serde_json::Value =
-        serde_json::from_slice(&fs::read(account_dir.join("private_key.json")).unwrap()).unwrap();
-    assert_eq!(key["kty"], "RSA", "certbot registers RSA accounts");
     let config = certbot.config_dir();
     let before = snapshot(&config);
 
-    // --dry-run says it would roll the key over, and sends nothing: certbot's key still works.
+    // --dry-run says it would use certbot's account, and sends nothing.
     let planned = import_report(&import_certbot(&lab, &config, &["--dry-run", "--json"]));
-    for name in ["roll.test", "roll2.test"] {
+    for name in ["rsa.test", "rsa2.test"] {
         let l = lineage(&planned, name);
-        assert_eq!(l["account"]["status"], "would_roll_over", "{l:#}");
+        assert_eq!(l["account"]["status"], "reused", "{l:#}");
         assert_eq!(l["account"]["url"], account_url.as_str());
     }
-    assert_ok(&certbot.show_account(&lab));
 
-    // Every lineage of the account is certctl's: the account is rolled over to a P-256 key.
     let out = import_certbot(&lab, &config, &[]);
     assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains(&format!(
-            "account: certbot's, {account_url}, its RSA key rolled over to a new P-256 key"
-        )),
-        "{text}"
-    );
-    assert!(
-        text.contains("certbot can no longer use this account")
-            && text.contains("--disable-certbot"),
+        text.contains(&format!("account: certbot's, {account_url}")),
         "{text}"
     );
     let stored_path = lab
@@ -718,43 +725,38 @@ fn rolls_certbots_rsa_account_over_to_p256_and_keeps_its_url() {
     assert_eq!(crate::common::mode(&stored_path) & 0o077, 0);
     let stored: serde_json::Value = serde_json::from_slice(&stored_bytes).unwrap();
     assert_eq!(stored["id"], account_url.as_str());
-    let new_key = openssl::pkey::PKey::private_key_from_pkcs8(
-        &B64.decode(stored["key_pkcs8"].as_str().unwrap()).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(
-        new_key.ec_key().unwrap().group().curve_name(),
-        Some(openssl::nid::Nid::X9_62_PRIME256V1)
-    );
+    assert_same_rsa_key(&stored, &account_dir);
 
     // certctl renews with it: pebble finds the account by certbot's URL (the kid of every
-    // request) and checks the signature against the key it now holds, the new one.
-    renews_with_the_stored_account(&lab, &certbot, "roll.test", &stored_path);
+    // request), checks each RS256 signature against certbot's key, and validates the token
+    // against the key authorization of certbot's key.
+    renews_with_the_stored_account(&lab, &certbot, "rsa.test", &stored_path);
 
-    // certbot's copy of the key is refused now, though nothing of certbot's changed.
-    let refused = certbot.show_account(&lab);
-    // certbot asks for the account by its key (newAccount, onlyReturnExisting): there is none
-    // now. (certbot 2.1 prints every ACME error as an AttributeError, certbot#9539; the log of
-    // its last run, letsencrypt.log, has the CA's answer.)
-    assert!(
-        !refused.status.success(),
-        "certbot's old key still works: {}",
-        String::from_utf8_lossy(&refused.stdout)
+    assert_eq!(
+        snapshot(&config),
+        before,
+        "the import changed certbot's directory"
     );
-    let log = fs::read_to_string(certbot.root.join("logs/letsencrypt.log")).unwrap();
-    assert!(
-        log.contains("urn:ietf:params:acme:error:accountDoesNotExist"),
-        "{log}"
+
+    // certbot's copy works as before: certbot renews the lineage certctl did not take over in
+    // this directory, with the same account, after certctl's renewal.
+    certbot.run_ok(
+        &lab,
+        "renew",
+        &[
+            "--cert-name",
+            "rsa2.test",
+            "--force-renewal",
+            "--no-random-sleep-on-renew",
+            "--http-01-port",
+            &port,
+        ],
     );
-    assert_eq!(snapshot(&config), before);
+    assert_ok(&certbot.show_account(&lab));
+    // …and certctl's again after certbot's.
+    renews_with_the_stored_account(&lab, &certbot, "rsa.test", &stored_path);
 
-    // A second import changes nothing: the account stays certctl's.
-    let again = import_report(&import_certbot(&lab, &config, &["--json"]));
-    assert_eq!(lineage(&again, "roll.test")["outcome"], "already_imported");
-    assert_eq!(fs::read(&stored_path).unwrap(), stored_bytes);
-
-    // An import into another state directory cannot roll certbot's key over again (the CA
-    // refuses it now): it says so and registers a new account.
+    // An import into another state directory takes the same account.
     let out = Command::new(env!("CARGO_BIN_EXE_certctl"))
         .arg("--state-dir")
         .arg(lab.dir.path().join("other-state"))
@@ -765,15 +767,14 @@ fn rolls_certbots_rsa_account_over_to_p256_and_keeps_its_url() {
         .output()
         .unwrap();
     let other = import_report(&out);
-    let account = &lineage(&other, "roll.test")["account"];
-    assert_eq!(account["status"], "registered", "{account:#}");
-    assert_ne!(account["url"], account_url.as_str());
-    let reason = account["reason"].as_str().unwrap();
-    assert!(
-        reason.contains("rolling certbot's RSA account key over to a P-256 key failed")
-            && reason.contains("the CA refused the account key rollover"),
-        "{reason}"
-    );
+    let account = &lineage(&other, "rsa.test")["account"];
+    assert_eq!(account["status"], "reused", "{account:#}");
+    assert_eq!(account["url"], account_url.as_str());
+
+    // A second import changes nothing.
+    let again = import_report(&import_certbot(&lab, &config, &["--json"]));
+    assert_eq!(lineage(&again, "rsa.test")["outcome"], "already_imported");
+    assert_eq!(fs::read(&stored_path).unwrap(), stored_bytes);
 }
 
 /// certbot's timer enabled under a fake root, as Debian's package enables it; the wants/ dir.
