@@ -107,6 +107,7 @@ pub fn run(args: DaemonArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
     let nginx = args.nginx.then(|| fleet::NodeNginx {
         nginx: args.nginx_layout.binary.resolve(None, &ctx.settings),
         layout: args.nginx_layout.resolve(None, &ctx.settings),
+        recheck: args.recheck,
     });
     let exe = std::env::current_exe().map_err(|source| Error::Io {
         context: "cannot find certctl's own binary to run renew".into(),

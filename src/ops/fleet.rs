@@ -3,7 +3,8 @@
 //! `certctl fleet export`: the inverse, the store written into a state directory.
 //! `certctl fleet http01-snippet`: the stateless HTTP-01 location for the fleet's account.
 //! `converge` / `watch`: a node brought in line with the fleet and deployed to its own nginx
-//! (what `certctl daemon --store … --nginx` runs).
+//! (what `certctl daemon --store … --nginx` runs), serving the challenges of a first order
+//! another node makes (`place_challenges`).
 
 use super::deploy::Expected;
 use crate::Error;
@@ -150,6 +151,8 @@ pub struct NodeNginx {
     pub nginx: Nginx,
     /// Where certctl's files go on this node.
     pub layout: NginxLayout,
+    /// How often the daemon looks without a notice (what the fleet counts on when it waits).
+    pub recheck: std::time::Duration,
 }
 
 /// What [`place_sites`] did on this node: sites placed or reverted, and those it could not.
@@ -231,6 +234,96 @@ fn place_sites(store: &PgStore, node: &NodeNginx) -> Result<Placed, Error> {
     Ok(placed)
 }
 
+/// The marker of what [`place_challenges`] placed on this node for `name`'s first order.
+fn challenge_marker(backup_root: &std::path::Path, name: &str) -> std::path::PathBuf {
+    super::nginx::journal_dir(backup_root, name).join("placed-challenges.toml")
+}
+
+/// Serves on this node the challenges of each first order another node asked the fleet to
+/// serve (`issue --nginx` for names no node serves yet; `CertStore::share_challenges`): the
+/// ACME location answering the fleet account's tokens for its names on this node's port-80
+/// servers, as `issue --nginx` sets it up before ordering, then this node's answer. What was
+/// placed for an order that is over without a certificate (withdrawn, or expired when its
+/// node died) is reverted; a certificate that came of it gets its whole site from
+/// [`place_sites`].
+fn place_challenges(store: &PgStore, node: &NodeNginx) -> Result<Placed, Error> {
+    let local = store.local();
+    let backup_root = super::nginx::backup_root(local.layout().root());
+    let pending = store.pending_challenges(true, node.recheck)?;
+    let mut placed = Placed::default();
+    for p in pending.iter().filter(|p| !p.confirmed_here) {
+        let request = &p.request;
+        let outcome = (|| -> Result<NginxSite, Error> {
+            let identifiers = request
+                .identifiers
+                .iter()
+                .map(|i| crate::names::parse_identifier(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            let site = NginxSite {
+                nginx: node.nginx.clone(),
+                layout: node.layout.clone(),
+                fleet_thumbprint: account_thumbprint(store, &request.server)?,
+                ..request.site.clone()
+            };
+            super::nginx::prepare_challenges(
+                local,
+                &site,
+                &request.name,
+                &identifiers,
+                request.http_port,
+                &backup_root,
+            )?;
+            Ok(site)
+        })();
+        let problem = match outcome {
+            Ok(site) => {
+                let marker = challenge_marker(&backup_root, &request.name);
+                if let Some(dir) = marker.parent() {
+                    std::fs::create_dir_all(dir).map_err(crate::fsio::io("cannot create", dir))?;
+                }
+                let text = toml::to_string(&site).expect("a site always serializes");
+                crate::fsio::write_atomic(&marker, text.as_bytes(), 0o644)?;
+                placed.done.push((
+                    request.name.clone(),
+                    "serving the first order's challenges here",
+                ));
+                None
+            }
+            Err(e) => {
+                let why = format!("cannot serve the first order's challenges here: {e}");
+                placed.failed.push((request.name.clone(), why.clone()));
+                Some(why)
+            }
+        };
+        store.confirm_challenges(&request.name, p.number, problem)?;
+    }
+    // Orders that are over: a certificate that came of one keeps what was placed (its site
+    // follows); one that did not is reverted.
+    let journals = std::fs::read_dir(super::nginx::journal_root(&backup_root));
+    let names = journals.into_iter().flatten().flatten();
+    for name in names.filter_map(|entry| entry.file_name().into_string().ok()) {
+        let marker = challenge_marker(&backup_root, &name);
+        if !marker.exists() || pending.iter().any(|p| p.request.name == name) {
+            continue;
+        }
+        if matches!(local.live_version(&name), Ok(Some(_))) {
+            let _ = std::fs::remove_file(&marker);
+        } else if let Some(outcome) = unplace_site(local, &name, &marker, &backup_root) {
+            match outcome {
+                Ok(()) => placed.done.push((
+                    name,
+                    "the first order is over: its challenges reverted here",
+                )),
+                Err(e) => placed.failed.push((
+                    name,
+                    format!("cannot revert the first order's challenges: {e}"),
+                )),
+            }
+        }
+    }
+    Ok(placed)
+}
+
 /// Reverts the site placed on this node for `name` (its marker says what was placed), as
 /// `certctl nginx NAME --revert` would here. None when nothing was placed; a journal already
 /// reverted by hand only loses its marker.
@@ -289,7 +382,14 @@ pub async fn converge(
     };
     let nginx = &node.nginx;
     let (pg, n) = (store.clone(), node.clone());
-    let placed = super::blocking(move || place_sites(&pg, &n)).await?;
+    let placed = super::blocking(move || {
+        let mut challenges = place_challenges(&pg, &n)?;
+        let sites = place_sites(&pg, &n)?;
+        challenges.done.extend(sites.done);
+        challenges.failed.extend(sites.failed);
+        Ok::<_, Error>(challenges)
+    })
+    .await?;
     (report.sites, report.failed) = (placed.done, placed.failed);
     let pg = store.clone();
     let (mut todo, busy) = super::blocking(move || undeployed(pg.local())).await?;

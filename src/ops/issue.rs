@@ -324,6 +324,35 @@ async fn preflight(
     })
 }
 
+/// How long a first order waits for the other nodes of a fleet to serve its challenges.
+const SHARE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// `issue --nginx` on a fleet: every node's nginx serves the first order's challenges before
+/// the CA validates, since its DNS may send validation to any of them (a single server has no
+/// other node). The request is withdrawn when the order is over.
+async fn share_challenges(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+    site: &crate::nginx::NginxSite,
+    progress: &dyn Progress,
+) -> Result<(), Error> {
+    let request = crate::store::ChallengeRequest {
+        name: req.name.clone(),
+        identifiers: req.identifiers.iter().map(Identifier::as_string).collect(),
+        http_port: req.http_port,
+        server: req.directory_url.clone(),
+        site: site.clone(),
+    };
+    let unready =
+        super::with_store(store, move |s| s.share_challenges(&request, SHARE_WAIT)).await?;
+    for (node, why) in unready {
+        let note = format!("node {node} may not answer the challenges: {why}");
+        tracing::warn!("{}: {note}", req.name);
+        progress.step(Step::Challenge, &note);
+    }
+    Ok(())
+}
+
 /// What [`obtain`] brought back: verified files, nothing written yet.
 struct Obtained {
     dual: bool,
@@ -376,34 +405,53 @@ async fn obtain(
         profile: req.profile.as_deref(),
     };
     let chooser = ChainChooser::new(store, req, &account);
-    let (mut files, cert, key) = obtain_set(
-        &account,
-        &plan,
-        responder.as_mut(),
-        key_task,
-        req,
-        &chooser,
-        progress,
-    )
-    .await?;
-    // The RSA order follows on the same account: the CA usually reuses the authorizations the
-    // first order just validated, so it costs little.
-    let mut rsa_cert = None;
-    if let Some(task) = rsa_key_task {
-        progress.step(Step::Order, "the RSA 2048 half of --dual");
-        let (rsa_files, info, _) = obtain_set(
+    // A first `--nginx` order (not a renewal: every node serves its site already).
+    let shared = req.nginx.as_ref().filter(|_| run.stage == Stage::Deploy);
+    if let Some(n) = shared {
+        share_challenges(store, req, &n.site, progress).await?;
+    }
+    let ordered = async {
+        let (mut files, cert, key) = obtain_set(
             &account,
             &plan,
             responder.as_mut(),
-            task,
+            key_task,
             req,
             &chooser,
             progress,
         )
         .await?;
-        files.rsa = Some(Box::new(rsa_files));
-        rsa_cert = Some(info);
+        // The RSA order follows on the same account: the CA usually reuses the authorizations
+        // the first order just validated, so it costs little.
+        let mut rsa_cert = None;
+        if let Some(task) = rsa_key_task {
+            progress.step(Step::Order, "the RSA 2048 half of --dual");
+            let (rsa_files, info, _) = obtain_set(
+                &account,
+                &plan,
+                responder.as_mut(),
+                task,
+                req,
+                &chooser,
+                progress,
+            )
+            .await?;
+            files.rsa = Some(Box::new(rsa_files));
+            rsa_cert = Some(info);
+        }
+        Ok::<_, Error>((files, cert, key, rsa_cert))
     }
+    .await;
+    if shared.is_some() {
+        let name = req.name.clone();
+        if let Err(e) = super::with_store(store, move |s| s.withdraw_challenges(&name)).await {
+            tracing::warn!(
+                "{}: cannot withdraw the fleet's challenge request: {e}",
+                req.name
+            );
+        }
+    }
+    let (files, cert, key, rsa_cert) = ordered?;
     drop(responder);
     if run.trusted && req.directory_url != crate::acme::directory::LETS_ENCRYPT_STAGING {
         progress.step(Step::Verify, "chain leads to a trusted root");

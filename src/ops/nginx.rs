@@ -638,7 +638,12 @@ fn create_acme_webroot(dir: &Path) -> Result<(), Error> {
 
 /// Where certctl remembers what it changed for a certificate, and what each file was before.
 pub fn journal_dir(backup_root: &Path, name: &str) -> PathBuf {
-    backup_root.with_file_name("nginx-journal").join(name)
+    journal_root(backup_root).join(name)
+}
+
+/// The directory of every certificate's [`journal_dir`].
+pub fn journal_root(backup_root: &Path) -> PathBuf {
+    backup_root.with_file_name("nginx-journal")
 }
 
 /// certctl's other certificates set up on the same nginx (those with a journal and a site in

@@ -258,6 +258,38 @@ pub trait CertStore: Send + Sync {
     fn record_stamp(&self, name: &str) -> Option<Stamp>;
     /// A handle on the same store that can move to the blocking pool or another thread.
     fn shared(&self) -> std::sync::Arc<dyn CertStore>;
+
+    /// Asks every other node of a shared store to serve HTTP-01 challenges for a first order
+    /// (`issue --nginx` for names no node serves yet), and waits up to `wait` until each live
+    /// node that deploys to nginx says it does. Returns the nodes that did not, with why. A
+    /// single server has no other node: nothing to ask.
+    fn share_challenges(
+        &self,
+        _request: &ChallengeRequest,
+        _wait: std::time::Duration,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Withdraws the request once the order is over (the nodes undo what an order that failed
+    /// left behind).
+    fn withdraw_challenges(&self, _name: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// A first order's challenges, as every node of a fleet must serve them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ChallengeRequest {
+    /// The certificate.
+    pub name: String,
+    /// Its identifiers.
+    pub identifiers: Vec<String>,
+    /// The port the CA validates on.
+    pub http_port: u16,
+    /// The ACME directory (whose account's thumbprint answers the tokens).
+    pub server: String,
+    /// The site, as the issuing node has it (each node puts its own nginx and paths in).
+    pub site: crate::nginx::NginxSite,
 }
 
 #[cfg(test)]

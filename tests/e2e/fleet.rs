@@ -123,7 +123,7 @@ fn fleet_init_is_idempotent_and_a_missing_or_wrong_key_is_refused() {
         pg.psql(
             "SELECT string_agg(version::text, ',' ORDER BY version) FROM certctl_schema_version"
         ),
-        "1,2"
+        "1,2,3"
     );
 
     // A node without the key file: init does not make a second key for the same fleet.
@@ -1533,21 +1533,24 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
         ]);
         all
     };
-    // Each node's own plain-HTTP site; web1 also listens on 127.0.0.1, where issue's own
-    // self-check looks.
-    let sites: Vec<String> = fleet
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| {
-            format!(
-                "server {{\n    listen {addr}:80;\n{extra}    server_name site.test;\n    root {www};\n    index index.html;\n}}\n",
-                addr = n.addr,
-                extra = if i == 0 { "    listen 127.0.0.1:80;\n" } else { "" },
-                www = n.prefix.join("www").display(),
-            )
-        })
-        .collect();
+    // Each node's own plain-HTTP sites (the same on every node, as a fleet's are); web1 also
+    // listens on 127.0.0.1, where issue's own self-check looks.
+    let user_site = |node: usize, name: &str| {
+        let n = &fleet.nodes[node];
+        format!(
+            "server {{\n    listen {addr}:80;\n{extra}    server_name {name};\n    root {www};\n    index index.html;\n}}\n",
+            addr = n.addr,
+            extra = if node == 0 {
+                "    listen 127.0.0.1:80;\n"
+            } else {
+                ""
+            },
+            www = n.prefix.join("www").display(),
+        )
+    };
+    let sites: Vec<String> = (0..2).map(|i| user_site(i, "site.test")).collect();
+    let later: Vec<String> = (0..2).map(|i| user_site(i, "shop.test")).collect();
+    let failing: Vec<String> = (0..2).map(|i| user_site(i, "gone.test")).collect();
     let site_text = |node: usize| sites[node].clone();
     for i in 0..2 {
         let n = &mut fleet.nodes[i];
@@ -1559,12 +1562,18 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
             format!("hello from {}\n", n.name),
         )
         .unwrap();
-        std::fs::write(n.prefix.join("sites-available/app"), site_text(i)).unwrap();
-        std::os::unix::fs::symlink(
-            n.prefix.join("sites-available/app"),
-            n.prefix.join("sites-enabled/app"),
-        )
-        .unwrap();
+        for (file, text) in [
+            ("app", site_text(i)),
+            ("shop", later[i].clone()),
+            ("gone", failing[i].clone()),
+        ] {
+            std::fs::write(n.prefix.join("sites-available").join(file), text).unwrap();
+            std::os::unix::fs::symlink(
+                n.prefix.join("sites-available").join(file),
+                n.prefix.join("sites-enabled").join(file),
+            )
+            .unwrap();
+        }
         let conf = format!(
             "{preamble}    include {prefix}/sites-enabled/*;\n}}\n",
             preamble = crate::common::nginx::nginx_preamble(&n.prefix),
@@ -1657,6 +1666,70 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
     // Placed at the first try, never failed on any cycle.
     let log = fleet.daemon_log(1);
     assert!(!log.contains("not deployed here"), "{log}");
+
+    // A first order for a name only the users' own port-80 servers serve, the fleet's account
+    // known: web1 orders and the CA's DNS sends the validation to web2, whose daemon set up the
+    // challenges there before the CA was told to validate.
+    fleet.lab.set_address("shop.test", nodes[1].1);
+    let before = fleet.validations(1);
+    let args = on(
+        0,
+        &[
+            "issue",
+            "shop.test",
+            "--nginx",
+            "--server",
+            &directory,
+            "--ca-bundle",
+            &ca_bundle,
+        ],
+    );
+    assert_ok(&fleet.run(0, &argv(&args)));
+    assert_eq!(
+        fleet.validations(1),
+        before + 1,
+        "the CA validated through web2"
+    );
+    let (_, shop_serial) = fleet.live("shop.test");
+    within(20, "both nodes serving shop.test", || {
+        (0..2)
+            .all(|i| fleet.served(i, "shop.test").as_deref() == Some(shop_serial.as_str()))
+            .then_some(())
+    });
+    assert!(
+        fleet
+            .daemon_log(1)
+            .contains("shop.test: serving the first order's challenges here"),
+        "{}",
+        fleet.daemon_log(1)
+    );
+
+    // A first order that fails (the CA's DNS sends it where nothing listens) leaves every
+    // node's files as they were: web2 reverts what it set up for it.
+    fleet.lab.set_address("gone.test", "127.0.0.9");
+    let args = on(
+        0,
+        &[
+            "issue",
+            "gone.test",
+            "--nginx",
+            "--server",
+            &directory,
+            "--ca-bundle",
+            &ca_bundle,
+        ],
+    );
+    let failed = fleet.run(0, &argv(&args));
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    within(20, "web2's challenges for gone.test reverted", || {
+        let now =
+            std::fs::read_to_string(fleet.nodes[1].prefix.join("sites-available/gone")).ok()?;
+        (now == failing[1]
+            && fleet
+                .daemon_log(1)
+                .contains("gone.test: the first order is over: its challenges reverted here"))
+        .then_some(())
+    });
 
     // A change to the site without a new version (`certctl nginx` on web1) reaches web2 too.
     let args = on(0, &["nginx", "site.test", "--hsts", "600"]);

@@ -34,14 +34,31 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, GenericClient, Row};
 
 use super::seal::{FleetKey, account_context, privkey_context};
-use super::{CertFiles, CertStore, DeployStep, FsStore, KeySlot, LivePaths, StoreError, StoreLock};
+use super::{
+    CertFiles, CertStore, ChallengeRequest, DeployStep, FsStore, KeySlot, LivePaths, StoreError,
+    StoreLock,
+};
 use crate::config::RenewalRecord;
 use crate::renewal::state::{RenewalState, Stamp};
 
 /// Every store call (connect, statements, commit) finishes within this, or fails.
 pub const DEADLINE: Duration = Duration::from_secs(15);
+/// How long a first order's challenge request stands when the node that made it never
+/// withdraws it (killed): then the nodes undo what they placed for it.
+pub const CHALLENGE_TTL: Duration = Duration::from_secs(600);
 /// How long a lease lasts without a heartbeat.
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// A first order's challenge request, as a node's daemon reads it.
+#[derive(Clone, Debug)]
+pub struct PendingChallenge {
+    /// What to serve.
+    pub request: ChallengeRequest,
+    /// The request's number (a new one each time it is made).
+    pub number: i64,
+    /// This node confirmed this very request already.
+    pub confirmed_here: bool,
+}
 
 /// How to open a fleet store.
 #[derive(Clone, Debug)]
@@ -870,6 +887,59 @@ impl PgStore {
         Ok(())
     }
 
+    /// The first orders whose challenges the fleet's nginx nodes are asked to serve (each with
+    /// its request number, and whether this node confirmed it already); in the same statement,
+    /// this node's daemon says it is alive, whether it deploys to nginx and how often it looks.
+    pub fn pending_challenges(
+        &self,
+        nginx: bool,
+        recheck: Duration,
+    ) -> Result<Vec<PendingChallenge>, StoreError> {
+        let rows = self.query(
+            "WITH seen AS (INSERT INTO certctl_node (node, nginx, recheck_secs, seen_at)                VALUES ($1, $2, $3, now())                ON CONFLICT (node) DO UPDATE SET nginx = excluded.nginx,                  recheck_secs = excluded.recheck_secs, seen_at = now())              SELECT c.name, c.request, c.body, EXISTS (SELECT 1 FROM certctl_challenge_ready r                WHERE r.name = c.name AND r.node = $1 AND r.request = c.request)              FROM certctl_challenge c WHERE c.expires_at > now()",
+            vec![
+                P::Text(self.inner.node.clone()),
+                P::Bool(nginx),
+                P::Float(recheck.as_secs_f64()),
+            ],
+        )?;
+        let mut pending = Vec::new();
+        for row in rows {
+            let (name, body): (String, String) = (row.get(0), row.get(2));
+            match toml::from_str::<ChallengeRequest>(&body) {
+                Ok(request) => pending.push(PendingChallenge {
+                    request,
+                    number: row.get(1),
+                    confirmed_here: row.get(3),
+                }),
+                Err(e) => {
+                    tracing::warn!("{name}: a challenge request this certctl cannot read: {e}")
+                }
+            }
+        }
+        Ok(pending)
+    }
+
+    /// This node's answer to challenge request `number` for `name`: it serves them (None), or
+    /// why not. A request withdrawn meanwhile takes no answer.
+    pub fn confirm_challenges(
+        &self,
+        name: &str,
+        number: i64,
+        problem: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.query(
+            "INSERT INTO certctl_challenge_ready (name, node, request, problem)              SELECT name, $2, request, $4 FROM certctl_challenge              WHERE name = $1 AND request = $3              ON CONFLICT (name, node) DO UPDATE SET request = excluded.request,                problem = excluded.problem",
+            vec![
+                P::Text(name.to_owned()),
+                P::Text(self.inner.node.clone()),
+                P::Int(number),
+                P::NullText(problem),
+            ],
+        )
+        .map(drop)
+    }
+
     /// Records what this node's nginx serves after a deploy (one statement for all): a serial
     /// a handshake confirmed (with the time), or the problem that stopped it (the serial last
     /// confirmed stays).
@@ -1152,6 +1222,7 @@ fn serial_of(cert_pem: &str) -> String {
 
 /// A statement parameter, owned so a request can move to the store's runtime.
 enum P {
+    Bool(bool),
     Text(String),
     Int(i64),
     NullInt(Option<i64>),
@@ -1167,6 +1238,7 @@ enum P {
 impl P {
     fn sql(&self) -> (&(dyn ToSql + Sync), Type) {
         match self {
+            P::Bool(v) => (v, Type::BOOL),
             P::Text(v) => (v, Type::TEXT),
             P::Int(v) => (v, Type::INT8),
             P::NullInt(v) => (v, Type::INT8),
@@ -1683,5 +1755,58 @@ impl CertStore for PgStore {
 
     fn shared(&self) -> Arc<dyn CertStore> {
         Arc::new(self.clone())
+    }
+
+    /// The request is a row (a new request number each time) and a notice; each nginx node's
+    /// daemon answers in `certctl_challenge_ready`. Live nodes are those whose daemon looked
+    /// within two of its re-check periods (and five seconds); the wait polls every 50 ms.
+    fn share_challenges(
+        &self,
+        request: &ChallengeRequest,
+        wait: Duration,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let body = toml::to_string(request).expect("a challenge request serializes");
+        let row = self.query_opt(
+            "WITH r AS (INSERT INTO certctl_challenge (name, request, body, expires_at)                VALUES ($1, nextval('certctl_challenge_request'), $2,                        now() + make_interval(secs => $3))                ON CONFLICT (name) DO UPDATE SET request = excluded.request,                  body = excluded.body, expires_at = excluded.expires_at                RETURNING request)              SELECT request, pg_notify('certctl_live', $1) FROM r",
+            vec![
+                P::Text(request.name.clone()),
+                P::Text(body),
+                P::Float(CHALLENGE_TTL.as_secs_f64()),
+            ],
+        )?;
+        let number: i64 = row.map(|r| r.get(0)).unwrap_or_default();
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let answers = self.query(
+                "SELECT n.node, r.node IS NOT NULL, r.problem FROM certctl_node n                  LEFT JOIN certctl_challenge_ready r                    ON r.node = n.node AND r.name = $1 AND r.request = $2                  WHERE n.nginx AND n.seen_at >                    now() - make_interval(secs => 2 * n.recheck_secs + 5)                  ORDER BY n.node",
+                vec![P::Text(request.name.clone()), P::Int(number)],
+            )?;
+            let waiting: Vec<String> = answers
+                .iter()
+                .filter(|r| !r.get::<_, bool>(1))
+                .map(|r| r.get(0))
+                .collect();
+            let mut unready: Vec<(String, String)> = answers
+                .iter()
+                .filter_map(|r| Some((r.get(0), r.get::<_, Option<String>>(2)?)))
+                .collect();
+            if waiting.is_empty() || std::time::Instant::now() >= deadline {
+                unready.extend(waiting.into_iter().map(|node| {
+                    let why = format!("its daemon did not confirm within {} s", wait.as_secs());
+                    (node, why)
+                }));
+                unready.sort();
+                return Ok(unready);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn withdraw_challenges(&self, name: &str) -> Result<(), StoreError> {
+        self.query(
+            "WITH d AS (DELETE FROM certctl_challenge WHERE name = $1 RETURNING name)              SELECT pg_notify('certctl_live', name) FROM d",
+            vec![P::Text(name.to_owned())],
+        )
+        .map(drop)
     }
 }

@@ -77,6 +77,31 @@ pub const MIGRATIONS: &[&str] = &[
         ADD COLUMN verified_at timestamptz,
         ADD COLUMN problem text;
     "#,
+    // 3: the nodes a daemon runs on (when last seen, how often it looks), and a first order's
+    // challenges that every nginx node serves before the CA validates (which node confirmed,
+    // or why not).
+    r#"
+    CREATE TABLE certctl_node (
+        node text PRIMARY KEY,
+        nginx boolean NOT NULL,
+        recheck_secs double precision NOT NULL,
+        seen_at timestamptz NOT NULL
+    );
+    CREATE SEQUENCE certctl_challenge_request;
+    CREATE TABLE certctl_challenge (
+        name text PRIMARY KEY,
+        request bigint NOT NULL,
+        body text NOT NULL,
+        expires_at timestamptz NOT NULL
+    );
+    CREATE TABLE certctl_challenge_ready (
+        name text NOT NULL REFERENCES certctl_challenge (name) ON DELETE CASCADE,
+        node text NOT NULL,
+        request bigint NOT NULL,
+        problem text,
+        PRIMARY KEY (name, node)
+    );
+    "#,
 ];
 
 /// The schema version this certctl writes and reads.
