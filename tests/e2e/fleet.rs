@@ -1597,8 +1597,9 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
         fleet.spawn_daemon(i, &argv(&args));
     }
 
-    // The first order of the fleet: no account exists yet, so web1 answers from its web root.
-    fleet.lab.set_address("site.test", nodes[0].1);
+    // The first order of the fleet, before it has an account: web1 registers one, then asks
+    // every node to serve the order's challenges; the CA's DNS sends the validation to web2.
+    fleet.lab.set_address("site.test", nodes[1].1);
     let directory = fleet.lab.directory_url();
     let ca_bundle = fleet.lab.ca_bundle.display().to_string();
     let args = on(
@@ -1615,6 +1616,7 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
         ],
     );
     assert_ok(&fleet.run(0, &argv(&args)));
+    assert_eq!(fleet.validations(1), 1, "the CA validated through web2");
     let (_, serial1) = fleet.live("site.test");
     let (root_pem, _) = fleet.lab.pebble_roots();
     let page = |node: usize| {
