@@ -259,6 +259,11 @@ pub trait CertStore: Send + Sync {
     /// A handle on the same store that can move to the blocking pool or another thread.
     fn shared(&self) -> std::sync::Arc<dyn CertStore>;
 
+    /// True when the live version is shared with other nodes (a fleet): a deploy that fails on
+    /// this node does not put an earlier version live, since the others may serve the new one.
+    fn live_is_shared(&self) -> bool {
+        false
+    }
     /// Asks every other node of a shared store to serve HTTP-01 challenges for a first order
     /// (`issue --nginx` for names no node serves yet), and waits up to `wait` until each live
     /// node that deploys to nginx says it does. Returns the nodes that did not, with why. A

@@ -1764,6 +1764,38 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
             .then_some(())
     });
 
+    // A renewal whose deploy fails on the renewing node (web1's nginx serves copies of the old
+    // files) is not rolled back on a fleet: web2 serves it, web1 says why, and web1's daemon
+    // deploys it once web1's nginx reads the live files again.
+    let site_file = prefixes[0].join("sites-available/certctl-site.test.conf");
+    let original = std::fs::read_to_string(&site_file).unwrap();
+    let live1 = fleet.nodes[0].state.join("live/site.test");
+    let copies = fleet.lab.dir.path().join("web1-copies");
+    std::fs::create_dir_all(&copies).unwrap();
+    for f in ["fullchain.pem", "privkey.pem"] {
+        std::fs::copy(live1.join(f), copies.join(f)).unwrap();
+    }
+    let pointed = original.replace(&live1.display().to_string(), &copies.display().to_string());
+    assert_ne!(pointed, original);
+    std::fs::write(&site_file, &pointed).unwrap();
+    let renew = fleet.run(0, &["renew", "--force", "site.test"]);
+    assert_eq!(renew.status.code(), Some(1), "{}", stderr(&renew));
+    assert!(
+        stderr(&renew).contains("on a fleet nothing is rolled back"),
+        "{}",
+        stderr(&renew)
+    );
+    let (v4, serial4) = fleet.live("site.test");
+    assert_eq!(v4, 4, "the renewal stays the fleet's live version");
+    within(20, "web2 serving the renewal web1 could not deploy", || {
+        (fleet.served(1, "site.test").as_deref() == Some(serial4.as_str())).then_some(())
+    });
+    assert_eq!(fleet.served(0, "site.test").as_deref(), Some(serial3.as_str()));
+    std::fs::write(&site_file, &original).unwrap();
+    within(20, "web1's daemon deploying it once nginx reads the live files", || {
+        (fleet.served(0, "site.test").as_deref() == Some(serial4.as_str())).then_some(())
+    });
+
     // `--revert` on web1 reverts what web2's daemon placed: plain HTTP serves web2's page again
     // and web2's own file is as it was.
     let args = on(0, &["nginx", "site.test", "--revert"]);

@@ -1757,6 +1757,10 @@ impl CertStore for PgStore {
         Arc::new(self.clone())
     }
 
+    fn live_is_shared(&self) -> bool {
+        true
+    }
+
     /// The request is a row (a new request number each time) and a notice; each nginx node's
     /// daemon answers in `certctl_challenge_ready`. Live nodes are those whose daemon looked
     /// within two of its re-check periods (and five seconds); the wait polls every 50 ms.
