@@ -267,8 +267,12 @@ pub fn run(args: IssueArgs, ctx: &Ctx) -> Result<ExitCode, Error> {
         }
         let days = (outcome.cert.not_after - certctl::clock::unix_now()).div_euclid(86_400);
         println!(
-            "Certificate {} issued ({}), valid until {} ({days} days), issuer {}",
+            "Certificate {} {} ({}), valid until {} ({days} days), issuer {}",
             outcome.name,
+            match outcome.issued_by_another_run {
+                true => "issued by another run while this one waited, nothing ordered",
+                false => "issued",
+            },
             outcome.key_type,
             certctl::verify::rfc3339(outcome.cert.not_after),
             outcome.cert.issuer

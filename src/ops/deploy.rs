@@ -294,6 +294,7 @@ async fn check_served(
 /// Puts `previous` live again after the version this run `installed` was not served, under the
 /// rules both workflows follow: only while `installed` is still live (a version installed since
 /// by another run or a human is left alone), and only to a version valid for at least a day.
+/// Never on a fleet, whose live version other nodes serve: this node's daemon deploys it again.
 /// The caller holds the certificate's lock. Returns what happened, for the error message.
 pub fn roll_back_to(
     store: &dyn CertStore,
@@ -302,6 +303,9 @@ pub fn roll_back_to(
     previous: Option<u64>,
     now: i64,
 ) -> String {
+    if store.live_is_shared() {
+        return "on a fleet nothing is rolled back: the new certificate stays live for the other nodes, and this node's daemon deploys it again".into();
+    }
     let Some(previous) = previous else {
         return "there is no earlier certificate to go back to; the new one stays live".into();
     };

@@ -117,6 +117,10 @@ pub struct IssueOutcome {
     /// What `--nginx` wrote.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nginx: Option<super::nginx::NginxOutcome>,
+    /// Another run (another node of a fleet) issued these names while this one waited for the
+    /// certificate's lock: nothing was ordered, and its certificate is the one deployed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub issued_by_another_run: bool,
 }
 
 /// The RSA half of a dual certificate.
@@ -166,10 +170,24 @@ pub async fn issue(
     req: &IssueRequest,
     progress: &dyn Progress,
 ) -> Result<IssueOutcome, Error> {
+    let name = req.name.clone();
+    let before = super::with_store(store, move |s| s.live_version(&name)).await?;
     // The deploy claim first, then the certificate lock (renew takes the lock, then only tries
     // the claim), so a renewal deploying this certificate finishes before it is issued again.
     let _claim = super::locks::deploy_claim(store, &req.name, super::locks::DEFAULT_WAIT).await?;
     let _cert_lock = super::locks::cert(store, &req.name, super::locks::DEFAULT_WAIT).await?;
+    if let Some((mut outcome, mut state)) = issued_meanwhile(store, req, before).await? {
+        progress.step(
+            Step::Install,
+            &format!(
+                "{} was issued by another run while this one waited (serial {}): nothing ordered",
+                req.name, outcome.cert.serial
+            ),
+        );
+        // Nothing earlier to go back to: the version is the other run's, deployed by it.
+        deploy(store, req, &mut outcome, &mut state, None, progress).await?;
+        return Ok(outcome);
+    }
     // The same trust check renew applies, before anything goes live.
     let run = IssueRun {
         stage: Stage::Deploy,
@@ -178,6 +196,52 @@ pub async fn issue(
         account: None,
     };
     issue_locked(store, req, run, progress).await
+}
+
+/// The certificate another run put live while this one waited for the lock (`before`: the
+/// live version when this run started), when it is what this run asks for: the same names, the
+/// key type asked (if any), not dual. Ordering again would only make a duplicate certificate
+/// (two nodes of a fleet running `issue` for the same name at once). With its state.
+async fn issued_meanwhile(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+    before: Option<u64>,
+) -> Result<Option<(IssueOutcome, RenewalState)>, Error> {
+    if req.dual || req.reuse_key {
+        return Ok(None);
+    }
+    let (name, asked_key, asked_ids) = (req.name.clone(), req.key_type, req.identifiers.clone());
+    super::with_store(store, move |s| -> Result<_, Error> {
+        if s.live_version(&name)?.is_none_or(|v| Some(v) == before) {
+            return Ok(None);
+        }
+        let (Some(record), Some(pem)) = (s.load_record(&name)?, s.live_cert(&name)?) else {
+            return Ok(None);
+        };
+        let Some(leaf) = verify::parse_pem_chain(&pem)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let cert = verify::cert_info(&leaf)?;
+        let mut wanted: Vec<String> = asked_ids.iter().map(Identifier::as_string).collect();
+        let mut has = cert.names.clone();
+        wanted.sort();
+        has.sort();
+        if record.dual || wanted != has || asked_key.is_some_and(|k| k != record.key_type) {
+            return Ok(None);
+        }
+        let outcome = IssueOutcome {
+            name: name.clone(),
+            paths: s.live_paths(&name, KeySlot::Primary),
+            cert,
+            key_type: record.key_type,
+            rsa: None,
+            account_created: false,
+            nginx: None,
+            issued_by_another_run: true,
+        };
+        Ok(Some((outcome, s.load_state(&name)?)))
+    })
+    .await
 }
 
 /// The workflow, for a caller that holds the certificate's lock: four named stages, each
@@ -202,6 +266,7 @@ pub async fn issue_locked(
             rsa: None,
             account_created: obtained.account_created,
             nginx: None,
+            issued_by_another_run: false,
         });
     }
     // What a reissue that nginx does not serve goes back to: the version last deployed.
@@ -527,6 +592,7 @@ async fn install(
         rsa,
         account_created: obtained.account_created,
         nginx: None,
+        issued_by_another_run: false,
     };
     Ok((outcome, state))
 }

@@ -616,9 +616,6 @@ async fn deploy(
             let (report, pending) = &mut results[*i];
             roll_back(store, opts, report, pending.take(), problem.clone()).await;
         }
-        if store.live_is_shared() {
-            continue;
-        }
         // nginx must load the restored files too; if it cannot, say so on each.
         let n = nginx.clone();
         if let Err(e) = super::blocking(move || n.reload()).await {
@@ -694,8 +691,8 @@ async fn record_failure(
     };
 }
 
-/// Puts the previous live set back after a deploy that did not take, and records the failure
-/// (on a fleet, only records it).
+/// Puts the previous live set back after a deploy that did not take (not on a fleet:
+/// `deploy::roll_back_to`), and records the failure.
 /// Only the version this run installed is replaced (one a concurrent run or a human installed
 /// since is left alone), and only by a version valid for at least a day.
 async fn roll_back(
@@ -706,14 +703,6 @@ async fn roll_back(
     problem: String,
 ) {
     let Some(p) = pending else { return };
-    // On a fleet the version stays live: the other nodes may serve it, and this node's daemon
-    // deploys it again.
-    if store.live_is_shared() {
-        let error = format!(
-            "{problem}; on a fleet nothing is rolled back: the new certificate stays live for the other nodes, and this node's daemon deploys it again"
-        );
-        return record_failure(store, opts, report, error).await;
-    }
     let lock = super::locks::cert(store, &report.name, opts.lock_wait).await;
     let now = crate::clock::unix_now();
     let (name, installed, previous) = (report.name.clone(), p.installed, p.previous);

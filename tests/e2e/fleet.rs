@@ -552,17 +552,22 @@ impl AcmeFleet {
     }
 }
 
-/// Starts every command at once and asserts each succeeds.
-fn all_succeed<const N: usize>(cmds: [Command; N]) {
+/// Starts every command at once, asserts each succeeds, and returns what each printed.
+fn all_succeed<const N: usize>(cmds: [Command; N]) -> Vec<Output> {
     let runs = cmds.map(|mut cmd| {
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
     });
-    for run in runs {
-        assert_ok(&run.wait_with_output().unwrap());
+    let outputs: Vec<Output> = runs
+        .into_iter()
+        .map(|run| run.wait_with_output().unwrap())
+        .collect();
+    for out in &outputs {
+        assert_ok(out);
     }
+    outputs
 }
 
 #[test]
@@ -596,27 +601,34 @@ fn acme_issue_and_renewals_run_through_the_store_with_one_order_per_renewal() {
         std::fs::read(web2_state.join("live/fleet.test/cert.pem")).unwrap()
     );
 
-    // Two nodes issue the same new name at once: the lease takes them one after the other, so
-    // each order makes its own whole version (none torn, none lost), the last one is live, and
-    // both nodes end with the same files.
+    // Two nodes issue the same new name at once: the lease takes them one after the other, and
+    // the later one finds the certificate the first made while it waited: one order, one
+    // version, both nodes with the same files.
     let (webroot, port) = (lab.webroot.display().to_string(), lab.http_port.to_string());
-    all_succeed(["web1", "web2"].map(|node| {
+    let runs = all_succeed(["web1", "web2"].map(|node| {
         let issue = lab.issue_command(
             &["race.test"],
             &["--webroot", &webroot, "--http-port", &port],
         );
         fleet.node(node, issue)
     }));
+    // One order: the run that waited for the lease finds the other's certificate and deploys it.
     assert_eq!(
         pg.psql(
             "SELECT string_agg(version::text, ',' ORDER BY version) FROM certctl_version WHERE name = 'race.test'"
         ),
-        "1,2"
+        "1"
     );
     assert_eq!(
         pg.psql("SELECT live_version FROM certctl_cert WHERE name = 'race.test'"),
-        "2"
+        "1"
     );
+    let waited: Vec<String> = runs
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.stdout).into_owned())
+        .filter(|out| out.contains("issued by another run while this one waited, nothing ordered"))
+        .collect();
+    assert_eq!(waited.len(), 1, "{waited:?}");
     assert_ok(&web1(bare(["fleet", "sync"])).output().unwrap());
     assert_ok(&web2(bare(["fleet", "sync"])).output().unwrap());
     for file in ["cert.pem", "privkey.pem"] {
@@ -1790,11 +1802,16 @@ fn issue_nginx_on_one_node_makes_every_node_serve_the_site() {
     within(20, "web2 serving the renewal web1 could not deploy", || {
         (fleet.served(1, "site.test").as_deref() == Some(serial4.as_str())).then_some(())
     });
-    assert_eq!(fleet.served(0, "site.test").as_deref(), Some(serial3.as_str()));
+    assert_eq!(
+        fleet.served(0, "site.test").as_deref(),
+        Some(serial3.as_str())
+    );
     std::fs::write(&site_file, &original).unwrap();
-    within(20, "web1's daemon deploying it once nginx reads the live files", || {
-        (fleet.served(0, "site.test").as_deref() == Some(serial4.as_str())).then_some(())
-    });
+    within(
+        20,
+        "web1's daemon deploying it once nginx reads the live files",
+        || (fleet.served(0, "site.test").as_deref() == Some(serial4.as_str())).then_some(()),
+    );
 
     // `--revert` on web1 reverts what web2's daemon placed: plain HTTP serves web2's page again
     // and web2's own file is as it was.
