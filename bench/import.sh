@@ -2,7 +2,7 @@
 # `certctl import certbot` of COUNT lineages, inside a loopback-only network namespace (when
 # unshare works): one real certbot lineage (standalone, against local pebble) cloned COUNT times,
 # imported into a fresh state directory on every run (so every run writes COUNT certificates and
-# registers one account, since certbot's RSA account key cannot be reused). A private nginx has
+# stores certbot's RSA account as it is, with nothing sent to the CA). A private nginx has
 # one TLS site per lineage reading certbot's live/ files, so every run also repoints 2×COUNT
 # lines (one nginx -t, one reload); `--no-nginx` times the store part alone, and
 # `certbot certificates` listing the same lineages is the reference point (certbot has no import).
