@@ -23,7 +23,7 @@ use crate::ops::repoint::{Moved, NginxReport, Repointing};
 use crate::store::{CertFiles, CertStore, KeySlot};
 
 /// What to import and how.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ImportRequest {
     /// certbot's configuration directory.
     pub config_dir: PathBuf,
@@ -278,7 +278,11 @@ pub async fn import_certbot(
         .cloned()
         .map(|nginx| tokio::task::spawn_blocking(move || nginx.dump()));
     if !req.dry_run {
-        for (i, installed) in install_all(store, &pending) {
+        // A dozen fsyncs per lineage: on the blocking pool.
+        let (handle, work) = (store.shared(), std::mem::take(&mut pending));
+        let (installed, work) = super::blocking(move || (install_all(&*handle, &work), work)).await;
+        pending = work;
+        for (i, installed) in installed {
             let report = &mut lineages[i];
             match installed {
                 Ok(path) => {
@@ -307,16 +311,32 @@ pub async fn import_certbot(
         Some(task) => task.await.ok().and_then(Result::ok),
         None => None,
     };
-    let nginx = repoint(store, &dir, req, dump, &mut lineages);
+    // nginx -t and a reload: on the blocking pool.
+    let (handle, owned, moved) = (store.shared(), req.clone(), std::mem::take(&mut lineages));
+    let certbot_dir = dir.clone();
+    let (nginx, moved) = super::blocking(move || {
+        let mut moved = moved;
+        let nginx = repoint(&*handle, &certbot_dir, &owned, dump, &mut moved);
+        (nginx, moved)
+    })
+    .await;
+    lineages = moved;
     let taken_over: Vec<(usize, u16)> = pending
         .iter()
         .filter(|(_, t)| t.record.nginx.is_some())
         .map(|(i, t)| (*i, t.record.http_port))
         .collect();
     take_over_sites(store, req, &taken_over, &mut lineages).await;
-    let certbot_schedule = match &req.disable_certbot {
+    // systemctl: on the blocking pool.
+    let certbot_schedule = match req.disable_certbot.clone() {
         None => None,
-        Some(root) => Some(disable_certbot(root, &lineages, req.dry_run)?),
+        Some(root) => {
+            let (moved, dry_run) = (std::mem::take(&mut lineages), req.dry_run);
+            let (schedule, moved) =
+                super::blocking(move || (disable_certbot(&root, &moved, dry_run), moved)).await;
+            lineages = moved;
+            Some(schedule?)
+        }
     };
     Ok(ImportReport {
         config_dir: req.config_dir.clone(),
