@@ -253,7 +253,7 @@ fn place_challenges(store: &PgStore, node: &NodeNginx) -> Result<Placed, Error> 
     let mut placed = Placed::default();
     for p in pending.iter().filter(|p| !p.confirmed_here) {
         let request = &p.request;
-        let outcome = (|| -> Result<NginxSite, Error> {
+        let outcome = (|| -> Result<(), Error> {
             let identifiers = request
                 .identifiers
                 .iter()
@@ -273,16 +273,16 @@ fn place_challenges(store: &PgStore, node: &NodeNginx) -> Result<Placed, Error> 
                 request.http_port,
                 &backup_root,
             )?;
-            Ok(site)
+            let marker = challenge_marker(&backup_root, &request.name);
+            if let Some(dir) = marker.parent() {
+                std::fs::create_dir_all(dir).map_err(crate::fsio::io("cannot create", dir))?;
+            }
+            let text = toml::to_string(&site).expect("a site always serializes");
+            crate::fsio::write_atomic(&marker, text.as_bytes(), 0o644)?;
+            Ok(())
         })();
         let problem = match outcome {
-            Ok(site) => {
-                let marker = challenge_marker(&backup_root, &request.name);
-                if let Some(dir) = marker.parent() {
-                    std::fs::create_dir_all(dir).map_err(crate::fsio::io("cannot create", dir))?;
-                }
-                let text = toml::to_string(&site).expect("a site always serializes");
-                crate::fsio::write_atomic(&marker, text.as_bytes(), 0o644)?;
+            Ok(()) => {
                 placed.done.push((
                     request.name.clone(),
                     "serving the first order's challenges here",
@@ -295,10 +295,14 @@ fn place_challenges(store: &PgStore, node: &NodeNginx) -> Result<Placed, Error> 
                 Some(why)
             }
         };
-        store.confirm_challenges(&request.name, p.number, problem)?;
+        // A request withdrawn meanwhile takes no answer; the next cycle sees it is over.
+        if let Err(e) = store.confirm_challenges(&request.name, p.number, problem) {
+            tracing::warn!("{}: cannot confirm the challenges: {e}", request.name);
+        }
     }
     // Orders that are over: a certificate that came of one keeps what was placed (its site
-    // follows); one that did not is reverted.
+    // follows); one that did not is reverted. The fleet's live version decides, as it is now:
+    // the request is withdrawn only after the certificate went live.
     let journals = std::fs::read_dir(super::nginx::journal_root(&backup_root));
     let names = journals.into_iter().flatten().flatten();
     for name in names.filter_map(|entry| entry.file_name().into_string().ok()) {
@@ -306,9 +310,20 @@ fn place_challenges(store: &PgStore, node: &NodeNginx) -> Result<Placed, Error> 
         if !marker.exists() || pending.iter().any(|p| p.request.name == name) {
             continue;
         }
-        if matches!(local.live_version(&name), Ok(Some(_))) {
-            let _ = std::fs::remove_file(&marker);
-        } else if let Some(outcome) = unplace_site(local, &name, &marker, &backup_root) {
+        match store.fresh_live_version(&name) {
+            Ok(Some(_)) => {
+                let _ = std::fs::remove_file(&marker);
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(
+                    "{name}: cannot tell whether its first order made a certificate: {e}"
+                );
+                continue;
+            }
+        }
+        if let Some(outcome) = unplace_site(local, &name, &marker, &backup_root) {
             match outcome {
                 Ok(()) => placed.done.push((
                     name,

@@ -198,21 +198,24 @@ pub async fn issue(
     issue_locked(store, req, run, progress).await
 }
 
-/// The certificate another run put live while this one waited for the lock (`before`: the
-/// live version when this run started), when it is what this run asks for: the same names, the
-/// key type asked (if any), not dual. Ordering again would only make a duplicate certificate
-/// (two nodes of a fleet running `issue` for the same name at once). With its state.
+/// The first certificate of a name another run put live while this one waited for the lock
+/// (`before`: the live version when this run started, None), when it is what this run asks
+/// for: the same CA and names, the key type asked (if any), not dual. Ordering again would only
+/// make a duplicate certificate (two nodes of a fleet running `issue` for a new name at once).
+/// A name that had a certificate is always ordered: a re-issue may want another CA, profile or
+/// key than a renewal that ran meanwhile. With its state.
 async fn issued_meanwhile(
     store: &dyn CertStore,
     req: &IssueRequest,
     before: Option<u64>,
 ) -> Result<Option<(IssueOutcome, RenewalState)>, Error> {
-    if req.dual || req.reuse_key {
+    if req.dual || req.reuse_key || before.is_some() {
         return Ok(None);
     }
     let (name, asked_key, asked_ids) = (req.name.clone(), req.key_type, req.identifiers.clone());
+    let server = req.directory_url.clone();
     super::with_store(store, move |s| -> Result<_, Error> {
-        if s.live_version(&name)?.is_none_or(|v| Some(v) == before) {
+        if s.live_version(&name)?.is_none() {
             return Ok(None);
         }
         let (Some(record), Some(pem)) = (s.load_record(&name)?, s.live_cert(&name)?) else {
@@ -226,7 +229,11 @@ async fn issued_meanwhile(
         let mut has = cert.names.clone();
         wanted.sort();
         has.sort();
-        if record.dual || wanted != has || asked_key.is_some_and(|k| k != record.key_type) {
+        if record.dual
+            || record.server != server
+            || wanted != has
+            || asked_key.is_some_and(|k| k != record.key_type)
+        {
             return Ok(None);
         }
         let outcome = IssueOutcome {
@@ -254,31 +261,23 @@ pub async fn issue_locked(
     progress: &dyn Progress,
 ) -> Result<IssueOutcome, Error> {
     let prepared = preflight(store, req, run, progress).await?;
-    let obtained = obtain(store, req, run, prepared, progress).await?;
-    crate::failpoint::hit("issue.after_order");
-    if run.stage == Stage::DryRun {
-        progress.step(Step::Install, "dry run: nothing written");
-        return Ok(IssueOutcome {
-            name: req.name.clone(),
-            paths: store.live_paths(&req.name, KeySlot::Primary),
-            cert: obtained.cert,
-            key_type: obtained.key_type,
-            rsa: None,
-            account_created: obtained.account_created,
-            nginx: None,
-            issued_by_another_run: false,
-        });
+    let installed = obtain_and_install(store, req, run, prepared, progress).await;
+    // A first `--nginx` order asked the fleet's nodes to serve its challenges (`obtain`): the
+    // request ends once the certificate is live, or the run failed (no node reverts for an
+    // order whose certificate is coming).
+    if req.nginx.is_some() && run.stage == Stage::Deploy {
+        let name = req.name.clone();
+        if let Err(e) = super::with_store(store, move |s| s.withdraw_challenges(&name)).await {
+            tracing::warn!(
+                "{}: cannot withdraw the fleet's challenge request: {e}",
+                req.name
+            );
+        }
     }
-    // What a reissue that nginx does not serve goes back to: the version last deployed.
-    let name = req.name.clone();
-    let previous = super::with_store(store, move |s| -> Result<_, Error> {
-        Ok(match s.load_state(&name)?.deployed_version {
-            Some(deployed) => Some(deployed),
-            None => s.live_version(&name)?,
-        })
-    })
-    .await?;
-    let (mut outcome, mut state) = install(store, req, obtained, progress).await?;
+    let (mut outcome, mut state, previous) = match installed? {
+        Installed::DryRun(outcome) => return Ok(outcome),
+        Installed::Live(outcome, state, previous) => (*outcome, state, previous),
+    };
     crate::failpoint::hit("issue.after_install");
     if run.stage == Stage::Install {
         return Ok(outcome);
@@ -297,6 +296,50 @@ pub async fn issue_locked(
         }
     }
     Ok(outcome)
+}
+
+/// What [`obtain_and_install`] ended with.
+enum Installed {
+    /// `renew --dry-run`: obtained and verified, nothing written.
+    DryRun(IssueOutcome),
+    /// Live, with its renewal state and the version a failed deploy goes back to.
+    Live(Box<IssueOutcome>, RenewalState, Option<u64>),
+}
+
+/// The middle stages: [`obtain`], then (but for a dry run) [`install`].
+async fn obtain_and_install(
+    store: &dyn CertStore,
+    req: &IssueRequest,
+    run: IssueRun<'_>,
+    prepared: Prepared,
+    progress: &dyn Progress,
+) -> Result<Installed, Error> {
+    let obtained = obtain(store, req, run, prepared, progress).await?;
+    crate::failpoint::hit("issue.after_order");
+    if run.stage == Stage::DryRun {
+        progress.step(Step::Install, "dry run: nothing written");
+        return Ok(Installed::DryRun(IssueOutcome {
+            name: req.name.clone(),
+            paths: store.live_paths(&req.name, KeySlot::Primary),
+            cert: obtained.cert,
+            key_type: obtained.key_type,
+            rsa: None,
+            account_created: obtained.account_created,
+            nginx: None,
+            issued_by_another_run: false,
+        }));
+    }
+    // What a reissue that nginx does not serve goes back to: the version last deployed.
+    let name = req.name.clone();
+    let previous = super::with_store(store, move |s| -> Result<_, Error> {
+        Ok(match s.load_state(&name)?.deployed_version {
+            Some(deployed) => Some(deployed),
+            None => s.live_version(&name)?,
+        })
+    })
+    .await?;
+    let (outcome, state) = install(store, req, obtained, progress).await?;
+    Ok(Installed::Live(Box::new(outcome), state, previous))
 }
 
 /// What [`preflight`] settled: the keys being made and a responder ready for challenges.
@@ -394,7 +437,7 @@ const SHARE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `issue --nginx` on a fleet: every node's nginx serves the first order's challenges before
 /// the CA validates, since its DNS may send validation to any of them (a single server has no
-/// other node). The request is withdrawn when the order is over.
+/// other node). [`issue_locked`] withdraws the request.
 async fn share_challenges(
     store: &dyn CertStore,
     req: &IssueRequest,
@@ -471,52 +514,37 @@ async fn obtain(
     };
     let chooser = ChainChooser::new(store, req, &account);
     // A first `--nginx` order (not a renewal: every node serves its site already).
-    let shared = req.nginx.as_ref().filter(|_| run.stage == Stage::Deploy);
-    if let Some(n) = shared {
+    if let Some(n) = req.nginx.as_ref().filter(|_| run.stage == Stage::Deploy) {
         share_challenges(store, req, &n.site, progress).await?;
     }
-    let ordered = async {
-        let (mut files, cert, key) = obtain_set(
+    let (mut files, cert, key) = obtain_set(
+        &account,
+        &plan,
+        responder.as_mut(),
+        key_task,
+        req,
+        &chooser,
+        progress,
+    )
+    .await?;
+    // The RSA order follows on the same account: the CA usually reuses the authorizations
+    // the first order just validated, so it costs little.
+    let mut rsa_cert = None;
+    if let Some(task) = rsa_key_task {
+        progress.step(Step::Order, "the RSA 2048 half of --dual");
+        let (rsa_files, info, _) = obtain_set(
             &account,
             &plan,
             responder.as_mut(),
-            key_task,
+            task,
             req,
             &chooser,
             progress,
         )
         .await?;
-        // The RSA order follows on the same account: the CA usually reuses the authorizations
-        // the first order just validated, so it costs little.
-        let mut rsa_cert = None;
-        if let Some(task) = rsa_key_task {
-            progress.step(Step::Order, "the RSA 2048 half of --dual");
-            let (rsa_files, info, _) = obtain_set(
-                &account,
-                &plan,
-                responder.as_mut(),
-                task,
-                req,
-                &chooser,
-                progress,
-            )
-            .await?;
-            files.rsa = Some(Box::new(rsa_files));
-            rsa_cert = Some(info);
-        }
-        Ok::<_, Error>((files, cert, key, rsa_cert))
+        files.rsa = Some(Box::new(rsa_files));
+        rsa_cert = Some(info);
     }
-    .await;
-    if shared.is_some() {
-        let name = req.name.clone();
-        if let Err(e) = super::with_store(store, move |s| s.withdraw_challenges(&name)).await {
-            tracing::warn!(
-                "{}: cannot withdraw the fleet's challenge request: {e}",
-                req.name
-            );
-        }
-    }
-    let (files, cert, key, rsa_cert) = ordered?;
     drop(responder);
     if run.trusted && req.directory_url != crate::acme::directory::LETS_ENCRYPT_STAGING {
         progress.step(Step::Verify, "chain leads to a trusted root");

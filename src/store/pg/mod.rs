@@ -783,7 +783,7 @@ impl PgStore {
     }
 
     /// The store's live version of `name` as it is now (never the snapshot).
-    fn fresh_live_version(&self, name: &str) -> Result<Option<u64>, StoreError> {
+    pub fn fresh_live_version(&self, name: &str) -> Result<Option<u64>, StoreError> {
         Ok(self
             .query_opt(
                 "SELECT live_version FROM certctl_cert WHERE name = $1",
@@ -887,8 +887,9 @@ impl PgStore {
         Ok(())
     }
 
-    /// The first orders whose challenges the fleet's nginx nodes are asked to serve (each with
-    /// its request number, and whether this node confirmed it already); in the same statement,
+    /// The first orders whose challenges the fleet's nginx nodes are asked to serve, but those
+    /// this node made (its own nginx is set up by the run that orders): each with its request
+    /// number, and whether this node confirmed it already. In the same statement,
     /// this node's daemon says it is alive, whether it deploys to nginx and how often it looks.
     pub fn pending_challenges(
         &self,
@@ -896,7 +897,13 @@ impl PgStore {
         recheck: Duration,
     ) -> Result<Vec<PendingChallenge>, StoreError> {
         let rows = self.query(
-            "WITH seen AS (INSERT INTO certctl_node (node, nginx, recheck_secs, seen_at)                VALUES ($1, $2, $3, now())                ON CONFLICT (node) DO UPDATE SET nginx = excluded.nginx,                  recheck_secs = excluded.recheck_secs, seen_at = now())              SELECT c.name, c.request, c.body, EXISTS (SELECT 1 FROM certctl_challenge_ready r                WHERE r.name = c.name AND r.node = $1 AND r.request = c.request)              FROM certctl_challenge c WHERE c.expires_at > now()",
+            "WITH seen AS (INSERT INTO certctl_node (node, nginx, recheck_secs, seen_at) \
+               VALUES ($1, $2, $3, now()) \
+               ON CONFLICT (node) DO UPDATE SET nginx = excluded.nginx, \
+                 recheck_secs = excluded.recheck_secs, seen_at = now()) \
+             SELECT c.name, c.request, c.body, EXISTS (SELECT 1 FROM certctl_challenge_ready r \
+               WHERE r.name = c.name AND r.node = $1 AND r.request = c.request) \
+             FROM certctl_challenge c WHERE c.expires_at > now() AND c.node <> $1",
             vec![
                 P::Text(self.inner.node.clone()),
                 P::Bool(nginx),
@@ -929,7 +936,11 @@ impl PgStore {
         problem: Option<String>,
     ) -> Result<(), StoreError> {
         self.query(
-            "INSERT INTO certctl_challenge_ready (name, node, request, problem)              SELECT name, $2, request, $4 FROM certctl_challenge              WHERE name = $1 AND request = $3              ON CONFLICT (name, node) DO UPDATE SET request = excluded.request,                problem = excluded.problem",
+            "INSERT INTO certctl_challenge_ready (name, node, request, problem) \
+             SELECT name, $2, request, $4 FROM certctl_challenge \
+             WHERE name = $1 AND request = $3 \
+             ON CONFLICT (name, node) DO UPDATE SET request = excluded.request, \
+               problem = excluded.problem",
             vec![
                 P::Text(name.to_owned()),
                 P::Text(self.inner.node.clone()),
@@ -1761,9 +1772,10 @@ impl CertStore for PgStore {
         true
     }
 
-    /// The request is a row (a new request number each time) and a notice; each nginx node's
-    /// daemon answers in `certctl_challenge_ready`. Live nodes are those whose daemon looked
-    /// within two of its re-check periods (and five seconds); the wait polls every 50 ms.
+    /// The request is a row (a new request number each time, and this node's name) and a
+    /// notice; each other nginx node's daemon answers in `certctl_challenge_ready`. Live nodes
+    /// are those whose daemon looked within two of its re-check periods (and five seconds); the
+    /// wait polls every 50 ms.
     fn share_challenges(
         &self,
         request: &ChallengeRequest,
@@ -1771,19 +1783,35 @@ impl CertStore for PgStore {
     ) -> Result<Vec<(String, String)>, StoreError> {
         let body = toml::to_string(request).expect("a challenge request serializes");
         let row = self.query_opt(
-            "WITH r AS (INSERT INTO certctl_challenge (name, request, body, expires_at)                VALUES ($1, nextval('certctl_challenge_request'), $2,                        now() + make_interval(secs => $3))                ON CONFLICT (name) DO UPDATE SET request = excluded.request,                  body = excluded.body, expires_at = excluded.expires_at                RETURNING request)              SELECT request, pg_notify('certctl_live', $1) FROM r",
+            "WITH r AS (INSERT INTO certctl_challenge (name, request, node, body, expires_at) \
+               VALUES ($1, nextval('certctl_challenge_request'), $4, $2, \
+                       now() + make_interval(secs => $3)) \
+               ON CONFLICT (name) DO UPDATE SET request = excluded.request, \
+                 node = excluded.node, body = excluded.body, expires_at = excluded.expires_at \
+               RETURNING request) \
+             SELECT request, pg_notify('certctl_live', $1) FROM r",
             vec![
                 P::Text(request.name.clone()),
                 P::Text(body),
                 P::Float(CHALLENGE_TTL.as_secs_f64()),
+                P::Text(self.inner.node.clone()),
             ],
         )?;
         let number: i64 = row.map(|r| r.get(0)).unwrap_or_default();
         let deadline = std::time::Instant::now() + wait;
         loop {
             let answers = self.query(
-                "SELECT n.node, r.node IS NOT NULL, r.problem FROM certctl_node n                  LEFT JOIN certctl_challenge_ready r                    ON r.node = n.node AND r.name = $1 AND r.request = $2                  WHERE n.nginx AND n.seen_at >                    now() - make_interval(secs => 2 * n.recheck_secs + 5)                  ORDER BY n.node",
-                vec![P::Text(request.name.clone()), P::Int(number)],
+                "SELECT n.node, r.node IS NOT NULL, r.problem FROM certctl_node n \
+                 LEFT JOIN certctl_challenge_ready r \
+                   ON r.node = n.node AND r.name = $1 AND r.request = $2 \
+                 WHERE n.nginx AND n.node <> $3 AND n.seen_at > \
+                   now() - make_interval(secs => 2 * n.recheck_secs + 5) \
+                 ORDER BY n.node",
+                vec![
+                    P::Text(request.name.clone()),
+                    P::Int(number),
+                    P::Text(self.inner.node.clone()),
+                ],
             )?;
             let waiting: Vec<String> = answers
                 .iter()
@@ -1808,7 +1836,8 @@ impl CertStore for PgStore {
 
     fn withdraw_challenges(&self, name: &str) -> Result<(), StoreError> {
         self.query(
-            "WITH d AS (DELETE FROM certctl_challenge WHERE name = $1 RETURNING name)              SELECT pg_notify('certctl_live', name) FROM d",
+            "WITH d AS (DELETE FROM certctl_challenge WHERE name = $1 RETURNING name) \
+             SELECT pg_notify('certctl_live', name) FROM d",
             vec![P::Text(name.to_owned())],
         )
         .map(drop)

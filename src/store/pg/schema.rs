@@ -91,6 +91,7 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TABLE certctl_challenge (
         name text PRIMARY KEY,
         request bigint NOT NULL,
+        node text NOT NULL,
         body text NOT NULL,
         expires_at timestamptz NOT NULL
     );
