@@ -78,6 +78,10 @@ pub struct RenewalRecord {
     /// of certctl's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reload_nginx: Option<crate::nginx::binary::Nginx>,
+    /// Renew once fewer than this many days remain, as `renew --days` does (certbot's
+    /// `renew_before_expiry`, kept by `import certbot`); `renew --days` given wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_before_days: Option<u32>,
 }
 
 /// Why a record could not be read.
@@ -160,6 +164,7 @@ mod tests {
             },
             nginx: None,
             reload_nginx: None,
+            renew_before_days: None,
         }
     }
 

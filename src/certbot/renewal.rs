@@ -262,6 +262,8 @@ pub struct Plan {
     pub deploy_hook: Option<String>,
     /// certbot's `preferred_chain`.
     pub preferred_chain: Option<String>,
+    /// certbot's `renew_before_expiry`, in days.
+    pub renew_before_days: Option<u32>,
     /// The certbot account id (the directory under accounts/SERVER/).
     pub account: Option<String>,
     /// The live files the file names.
@@ -270,6 +272,23 @@ pub struct Plan {
     pub installer_nginx: bool,
     /// Settings certctl does not carry over, each a sentence for the user.
     pub notes: Vec<String>,
+}
+
+/// A `renew_before_expiry` interval in whole days ("30 days", "2 weeks", "10d", "30"), or None
+/// for what certctl does not read that way (hours, months, garbage).
+fn interval_days(text: &str) -> Option<u32> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u32 = number.parse().ok()?;
+    let per = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "d" | "day" | "days" => 1,
+        "w" | "week" | "weeks" => 7,
+        _ => return None,
+    };
+    number.checked_mul(per).filter(|&days| days > 0)
 }
 
 /// The four live paths of a lineage, as its renewal file names them.
@@ -503,15 +522,19 @@ pub fn plan(conf: &RenewalConf) -> Result<Plan, Refusal> {
             "must_staple is dropped: Let's Encrypt no longer signs Must-Staple certificates".into(),
         );
     }
+    let mut renew_before_days = None;
     if let Some(before) = conf
         .top
         .get("renew_before_expiry")
         .map(Value::as_text)
         .filter(|v| !v.is_empty())
     {
-        notes.push(format!(
-            "renew_before_expiry = {before} is not kept: certctl renews when the CA's renewal info (ARI) says, or at 2/3 of the lifetime"
-        ));
+        match interval_days(&before) {
+            Some(days) => renew_before_days = Some(days),
+            None => notes.push(format!(
+                "renew_before_expiry = {before} is not understood and not kept: certctl renews when the CA's renewal info (ARI) says, or at 2/3 of the lifetime"
+            )),
+        }
     }
     let deploy_hook = deploy_hook(conf, &mut notes);
     Ok(Plan {
@@ -522,6 +545,7 @@ pub fn plan(conf: &RenewalConf) -> Result<Plan, Refusal> {
         reuse_key,
         deploy_hook,
         preferred_chain: conf.param("preferred_chain"),
+        renew_before_days,
         account: account_of(conf).1,
         files: LiveFiles {
             cert: conf.top_path("cert"),
@@ -631,6 +655,45 @@ reuse_key = True
         assert_eq!(plan.key_type, Some(KeyType::Rsa3072));
         assert!(plan.reuse_key);
         assert_eq!(plan.deploy_hook, None);
+        // certbot writes the default commented out: nothing to keep.
+        assert_eq!(plan.renew_before_days, None);
+    }
+
+    #[test]
+    fn keeps_renew_before_expiry_in_days() {
+        let with = |value: &str| {
+            let text = STANDALONE.replacen(
+                "[renewalparams]",
+                &format!("renew_before_expiry = {value}\n[renewalparams]"),
+                1,
+            );
+            super::plan(&RenewalConf::parse(&text).unwrap()).unwrap()
+        };
+        for (value, days) in [
+            ("30 days", 30),
+            ("45", 45),
+            ("2 weeks", 14),
+            ("10d", 10),
+            ("1 day", 1),
+        ] {
+            let plan = with(value);
+            assert_eq!(plan.renew_before_days, Some(days), "{value}");
+            assert!(
+                !plan.notes.iter().any(|n| n.contains("renew_before_expiry")),
+                "{value}"
+            );
+        }
+        for value in ["12 hours", "1 month", "soon", "0 days"] {
+            let plan = with(value);
+            assert_eq!(plan.renew_before_days, None, "{value}");
+            assert!(
+                plan.notes.iter().any(
+                    |n| n.contains(&format!("renew_before_expiry = {value} is not understood"))
+                ),
+                "{value}: {:?}",
+                plan.notes
+            );
+        }
     }
 
     #[test]

@@ -636,6 +636,7 @@ fn prepare(
         responder,
         nginx: site,
         reload_nginx: None,
+        renew_before_days: plan.renew_before_days,
     };
     let files = CertFiles {
         cert: live.cert,

@@ -84,7 +84,8 @@ pub fn install_cert(
     let _lock = super::locks::cert_blocking(store, &req.name, super::locks::DEFAULT_WAIT)?;
     let remembered = store.load_record(&req.name).ok().flatten();
     let remembered_nginx = remembered.as_ref().and_then(|r| r.nginx.clone());
-    let reload_nginx = remembered.and_then(|r| r.reload_nginx);
+    let reload_nginx = remembered.as_ref().and_then(|r| r.reload_nginx.clone());
+    let renew_before_days = remembered.and_then(|r| r.renew_before_days);
     let record = RenewalRecord {
         format: RECORD_FORMAT,
         name: req.name.clone(),
@@ -103,6 +104,7 @@ pub fn install_cert(
         responder: Responder::Manual,
         nginx: remembered_nginx,
         reload_nginx,
+        renew_before_days,
     };
     let paths = store.install(&req.name, &files, &record)?;
     Ok(Installed { paths, cert: info })

@@ -586,11 +586,10 @@ async fn install(
     let (paths, mut state) = super::with_store(store, move |s| -> Result<_, Error> {
         // nginx files of the user's that read this certificate (an import pointed them here)
         // keep reading it: every later version reloads that nginx too.
-        record.reload_nginx = s
-            .load_record(&name)
-            .ok()
-            .flatten()
-            .and_then(|r| r.reload_nginx);
+        // So does certbot's renew_before_expiry.
+        let stored = s.load_record(&name).ok().flatten();
+        record.reload_nginx = stored.as_ref().and_then(|r| r.reload_nginx.clone());
+        record.renew_before_days = stored.and_then(|r| r.renew_before_days);
         let paths = s.install(&name, &files, &record)?;
         Ok((paths, s.load_state(&name).unwrap_or_default()))
     })
@@ -945,5 +944,6 @@ fn record_for(req: &IssueRequest, key_type: KeyType) -> RenewalRecord {
         responder: req.responder.clone(),
         nginx: req.nginx.as_ref().map(|n| n.site.clone()),
         reload_nginx: None,
+        renew_before_days: None,
     }
 }

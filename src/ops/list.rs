@@ -176,19 +176,26 @@ pub fn list(store: &dyn CertStore, now: i64) -> Result<Vec<ListEntry>, Error> {
         } else if let Some(revoked) = &state.revoked {
             entry.not_renewed = Some(format!("revoked ({})", revoked.reason));
         } else {
-            entry.renewal = Some(view(&state, &info, &cert_id, now));
+            entry.renewal = Some(view(&state, &info, &cert_id, record.renew_before_days, now));
         }
         entries.push(entry);
     }
     Ok(entries)
 }
 
-fn view(state: &RenewalState, info: &verify::CertInfo, cert_id: &str, now: i64) -> RenewalView {
+fn view(
+    state: &RenewalState,
+    info: &verify::CertInfo,
+    cert_id: &str,
+    renew_before_days: Option<u32>,
+    now: i64,
+) -> RenewalView {
     let plan = due::plan(
         &Inputs {
             not_before: info.not_before,
             not_after: info.not_after,
             ari_time: state.ari_time(cert_id),
+            days: renew_before_days,
             ..Inputs::default()
         },
         now,

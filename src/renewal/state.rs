@@ -62,6 +62,9 @@ pub struct LiveFacts {
     pub record: Stamp,
     /// The record's responder is manual (install-cert).
     pub manual: bool,
+    /// The record's `renew_before_days`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_before_days: Option<u32>,
     /// The leaf's serial, lower-case hex.
     pub serial: String,
     /// The leaf's validity start, Unix seconds.

@@ -620,6 +620,7 @@ mod tests {
             responder: Responder::Standalone,
             nginx: None,
             reload_nginx: None,
+            renew_before_days: None,
             http_port: 80,
             self_check: true,
             deploy_hook: None,

@@ -274,6 +274,10 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
         account_dir.file_name().unwrap().to_str().unwrap(),
     );
     let config = certbot.config_dir();
+    // The user asked certbot to renew web.test 45 days before it expires.
+    let web_conf = config.join("renewal/web.test.conf");
+    let text = fs::read_to_string(&web_conf).unwrap();
+    fs::write(&web_conf, format!("renew_before_expiry = 45 days\n{text}")).unwrap();
     let before = snapshot(&config);
     let import = |lab: &Lab, extra: &[&str]| import_certbot(lab, &config, extra);
 
@@ -354,6 +358,20 @@ fn takes_standalone_and_webroot_lineages_and_renews_them_the_same_way() {
     );
     let web = record("web.test");
     assert!(web.contains("kind = \"webroot\""), "{web}");
+    // …and certctl renews it then, as it says in `list`.
+    assert!(web.contains("renew_before_days = 45"), "{web}");
+    let entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "web.test")
+        .unwrap();
+    assert_eq!(entry["renewal"]["reason"], "days", "{entry:#}");
+    assert_eq!(
+        entry["renewal"]["next_renewal"].as_i64().unwrap(),
+        entry["not_after"].as_i64().unwrap() - 45 * 86_400
+    );
+    assert!(!record("solo.test").contains("renew_before_days"));
     assert!(
         web.contains(&format!("path = \"{}\"", lab.webroot.display())),
         "{web}"
