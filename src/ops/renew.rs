@@ -331,6 +331,13 @@ async fn renew_one_inner(
         if claim.is_none() {
             tracing::info!("{name}: another certctl run is deploying it");
             report.not_after = live_expiry;
+            // A run that was asked for this certificate (by name, or --force) says why it did
+            // nothing; the timer's run looks again next time.
+            if opts.force || !opts.names.is_empty() {
+                report.outcome = Outcome::Skipped {
+                    why: "another certctl run (here, or this node's fleet daemon) is deploying it right now; run again once it is done".into(),
+                };
+            }
             if let Decision::Renew { plan } = decision {
                 report.plan = plan;
             }
