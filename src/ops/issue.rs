@@ -225,13 +225,9 @@ async fn issued_meanwhile(
             return Ok(None);
         };
         let cert = verify::cert_info(&leaf)?;
-        let mut wanted: Vec<String> = asked_ids.iter().map(Identifier::as_string).collect();
-        let mut has = cert.names.clone();
-        wanted.sort();
-        has.sort();
         if record.dual
             || record.server != server
-            || wanted != has
+            || verify::check_names(&cert, &asked_ids).is_err()
             || asked_key.is_some_and(|k| k != record.key_type)
         {
             return Ok(None);

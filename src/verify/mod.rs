@@ -151,6 +151,18 @@ pub fn check_issued(
     if info.spki != key_spki {
         return Err(VerifyError::KeyMismatch);
     }
+    check_names(&info, wanted)?;
+    if now_unix < info.not_before || now_unix > info.not_after {
+        return Err(VerifyError::NotValidNow {
+            not_before: rfc3339(info.not_before),
+            not_after: rfc3339(info.not_after),
+        });
+    }
+    Ok(info)
+}
+
+/// Checks that a certificate names exactly `wanted`, in any order.
+pub fn check_names(info: &CertInfo, wanted: &[Identifier]) -> Result<(), VerifyError> {
     let wanted_set: BTreeSet<String> = wanted.iter().map(Identifier::as_string).collect();
     let found_set: BTreeSet<String> = info.names.iter().cloned().collect();
     if wanted_set != found_set {
@@ -159,13 +171,7 @@ pub fn check_issued(
             found: found_set.into_iter().collect(),
         });
     }
-    if now_unix < info.not_before || now_unix > info.not_after {
-        return Err(VerifyError::NotValidNow {
-            not_before: rfc3339(info.not_before),
-            not_after: rfc3339(info.not_after),
-        });
-    }
-    Ok(info)
+    Ok(())
 }
 
 /// True when a chain (PEM, leaf first) leads to the issuer named `common_name`: the topmost
