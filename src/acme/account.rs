@@ -65,7 +65,7 @@ pub async fn restore(
 ) -> Result<Account, AcmeError> {
     let credentials: AccountCredentials = serde_json::from_slice(credentials_json)
         .map_err(|_| AcmeError::BadAccount(directory_url.to_owned()))?;
-    let key = account_key(directory_url, credentials_json)?;
+    let key = key_of(directory_url, &credentials)?;
     let thumbprint = thumbprint_of(directory_url, &key)?;
     let http = AcmeHttp::new(ca_bundle)?;
     let builder = |http: AcmeHttp| instant_acme::Account::builder_with_http(Box::new(http));
@@ -113,10 +113,14 @@ pub(crate) fn account_key(
     directory_url: &str,
     credentials_json: &[u8],
 ) -> Result<AccountKey, AcmeError> {
-    let bad = || AcmeError::BadAccount(directory_url.to_owned());
-    let credentials: AccountCredentials =
-        serde_json::from_slice(credentials_json).map_err(|_| bad())?;
-    AccountKey::from_pkcs8(credentials.private_key().secret_pkcs8_der()).map_err(|_| bad())
+    let credentials: AccountCredentials = serde_json::from_slice(credentials_json)
+        .map_err(|_| AcmeError::BadAccount(directory_url.to_owned()))?;
+    key_of(directory_url, &credentials)
+}
+
+fn key_of(directory_url: &str, credentials: &AccountCredentials) -> Result<AccountKey, AcmeError> {
+    AccountKey::from_pkcs8(credentials.private_key().secret_pkcs8_der())
+        .map_err(|_| AcmeError::BadAccount(directory_url.to_owned()))
 }
 
 /// Registers a new account (P-256 key) and returns it with its credentials to store (0600).
@@ -142,7 +146,8 @@ pub async fn create(
     .await
     .map_err(|e| AcmeError::from_acme("the new account", directory_url, e))?;
     let json = serde_json::to_vec(&credentials).map_err(|e| AcmeError::Protocol(e.to_string()))?;
-    let thumbprint = thumbprint(directory_url, &json)?;
+    // A new account's key is instant-acme's own P-256 key: its thumbprint is the account's.
+    let thumbprint = acme.key_thumbprint().to_owned();
     Ok((Account { acme, thumbprint }, json))
 }
 

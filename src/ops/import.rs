@@ -798,7 +798,7 @@ impl AccountBook {
             .load_account(server)
             .ok()
             .flatten()
-            .and_then(|json| stored_url(&json))
+            .and_then(|json| crate::acme::account::url(&json))
         {
             return match taken.account.as_ref().ok() {
                 Some(a) if a.url == url => AccountOutcome::Reused { url },
@@ -842,24 +842,15 @@ async fn register(
     let _lock = super::locks::account(store, server, super::locks::DEFAULT_WAIT).await?;
     if let Some(url) = store
         .load_account(server)?
-        .and_then(|json| stored_url(&json))
+        .and_then(|json| crate::acme::account::url(&json))
     {
         return Ok(url);
     }
-    let (_, json) =
+    let (account, json) =
         crate::acme::account::create(server, req.ca_bundle.as_deref(), record.email.as_deref())
             .await?;
     store.save_account(server, &json)?;
-    Ok(stored_url(&json).unwrap_or_default())
-}
-
-/// The account URL in stored credentials.
-fn stored_url(json: &[u8]) -> Option<String> {
-    serde_json::from_slice::<serde_json::Value>(json)
-        .ok()?
-        .get("id")?
-        .as_str()
-        .map(str::to_owned)
+    Ok(account.url().to_owned())
 }
 
 fn save_account(store: &dyn CertStore, server: &str, credentials: &[u8]) -> Result<(), Error> {
