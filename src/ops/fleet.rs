@@ -220,10 +220,7 @@ fn place_sites(store: &PgStore, node: &NodeNginx) -> Result<Placed, Error> {
         );
         match placed_here {
             Ok(_) => {
-                if let Some(dir) = marker.parent() {
-                    std::fs::create_dir_all(dir).map_err(crate::fsio::io("cannot create", dir))?;
-                }
-                crate::fsio::write_atomic(&marker, text.as_bytes(), 0o644)?;
+                write_marker(&marker, &text)?;
                 placed.done.push((name, "nginx site placed here"));
             }
             Err(e) => placed
@@ -232,6 +229,15 @@ fn place_sites(store: &PgStore, node: &NodeNginx) -> Result<Placed, Error> {
         }
     }
     Ok(placed)
+}
+
+/// Writes a marker of what was placed on this node (the site as placed, `text`), in the
+/// certificate's nginx journal.
+fn write_marker(marker: &std::path::Path, text: &str) -> Result<(), Error> {
+    if let Some(dir) = marker.parent() {
+        std::fs::create_dir_all(dir).map_err(crate::fsio::io("cannot create", dir))?;
+    }
+    Ok(crate::fsio::write_atomic(marker, text.as_bytes(), 0o644)?)
 }
 
 /// The marker of what [`place_challenges`] placed on this node for `name`'s first order.
@@ -249,7 +255,7 @@ fn challenge_marker(backup_root: &std::path::Path, name: &str) -> std::path::Pat
 fn place_challenges(store: &PgStore, node: &NodeNginx) -> Result<Placed, Error> {
     let local = store.local();
     let backup_root = super::nginx::backup_root(local.layout().root());
-    let pending = store.pending_challenges(true, node.recheck)?;
+    let pending = store.pending_challenges(node.recheck)?;
     let mut placed = Placed::default();
     for p in pending.iter().filter(|p| !p.confirmed_here) {
         let request = &p.request;
@@ -273,13 +279,8 @@ fn place_challenges(store: &PgStore, node: &NodeNginx) -> Result<Placed, Error> 
                 request.http_port,
                 &backup_root,
             )?;
-            let marker = challenge_marker(&backup_root, &request.name);
-            if let Some(dir) = marker.parent() {
-                std::fs::create_dir_all(dir).map_err(crate::fsio::io("cannot create", dir))?;
-            }
             let text = toml::to_string(&site).expect("a site always serializes");
-            crate::fsio::write_atomic(&marker, text.as_bytes(), 0o644)?;
-            Ok(())
+            write_marker(&challenge_marker(&backup_root, &request.name), &text)
         })();
         let problem = match outcome {
             Ok(()) => {

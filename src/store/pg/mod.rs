@@ -889,24 +889,23 @@ impl PgStore {
 
     /// The first orders whose challenges the fleet's nginx nodes are asked to serve, but those
     /// this node made (its own nginx is set up by the run that orders): each with its request
-    /// number, and whether this node confirmed it already. In the same statement,
-    /// this node's daemon says it is alive, whether it deploys to nginx and how often it looks.
+    /// number, and whether this node confirmed it already. In the same statement, this node's
+    /// daemon (one that deploys to nginx: the only kind that asks) says it is alive and how
+    /// often it looks.
     pub fn pending_challenges(
         &self,
-        nginx: bool,
         recheck: Duration,
     ) -> Result<Vec<PendingChallenge>, StoreError> {
         let rows = self.query(
-            "WITH seen AS (INSERT INTO certctl_node (node, nginx, recheck_secs, seen_at) \
-               VALUES ($1, $2, $3, now()) \
-               ON CONFLICT (node) DO UPDATE SET nginx = excluded.nginx, \
-                 recheck_secs = excluded.recheck_secs, seen_at = now()) \
+            "WITH seen AS (INSERT INTO certctl_node (node, recheck_secs, seen_at) \
+               VALUES ($1, $2, now()) \
+               ON CONFLICT (node) DO UPDATE SET recheck_secs = excluded.recheck_secs, \
+                 seen_at = now()) \
              SELECT c.name, c.request, c.body, EXISTS (SELECT 1 FROM certctl_challenge_ready r \
                WHERE r.name = c.name AND r.node = $1 AND r.request = c.request) \
              FROM certctl_challenge c WHERE c.expires_at > now() AND c.node <> $1",
             vec![
                 P::Text(self.inner.node.clone()),
-                P::Bool(nginx),
                 P::Float(recheck.as_secs_f64()),
             ],
         )?;
@@ -1233,7 +1232,6 @@ fn serial_of(cert_pem: &str) -> String {
 
 /// A statement parameter, owned so a request can move to the store's runtime.
 enum P {
-    Bool(bool),
     Text(String),
     Int(i64),
     NullInt(Option<i64>),
@@ -1249,7 +1247,6 @@ enum P {
 impl P {
     fn sql(&self) -> (&(dyn ToSql + Sync), Type) {
         match self {
-            P::Bool(v) => (v, Type::BOOL),
             P::Text(v) => (v, Type::TEXT),
             P::Int(v) => (v, Type::INT8),
             P::NullInt(v) => (v, Type::INT8),
@@ -1774,7 +1771,7 @@ impl CertStore for PgStore {
 
     /// The request is a row (a new request number each time, and this node's name) and a
     /// notice; each other nginx node's daemon answers in `certctl_challenge_ready`. Live nodes
-    /// are those whose daemon looked within two of its re-check periods (and five seconds); the
+    /// (`certctl_node`: daemons that deploy to nginx) are those whose daemon looked within two of its re-check periods (and five seconds); the
     /// wait polls every 50 ms.
     fn share_challenges(
         &self,
@@ -1804,7 +1801,7 @@ impl CertStore for PgStore {
                 "SELECT n.node, r.node IS NOT NULL, r.problem FROM certctl_node n \
                  LEFT JOIN certctl_challenge_ready r \
                    ON r.node = n.node AND r.name = $1 AND r.request = $2 \
-                 WHERE n.nginx AND n.node <> $3 AND n.seen_at > \
+                 WHERE n.node <> $3 AND n.seen_at > \
                    now() - make_interval(secs => 2 * n.recheck_secs + 5) \
                  ORDER BY n.node",
                 vec![

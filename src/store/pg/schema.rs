@@ -77,13 +77,12 @@ pub const MIGRATIONS: &[&str] = &[
         ADD COLUMN verified_at timestamptz,
         ADD COLUMN problem text;
     "#,
-    // 3: the nodes a daemon runs on (when last seen, how often it looks), and a first order's
-    // challenges that every nginx node serves before the CA validates (which node confirmed,
-    // or why not).
+    // 3: the nodes a daemon deploying to nginx runs on (when last seen, how often it looks),
+    // and a first order's challenges that every such node serves before the CA validates
+    // (which node confirmed, or why not).
     r#"
     CREATE TABLE certctl_node (
         node text PRIMARY KEY,
-        nginx boolean NOT NULL,
         recheck_secs double precision NOT NULL,
         seen_at timestamptz NOT NULL
     );
