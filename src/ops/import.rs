@@ -279,9 +279,8 @@ pub async fn import_certbot(
         .map(|nginx| tokio::task::spawn_blocking(move || nginx.dump()));
     if !req.dry_run {
         // A dozen fsyncs per lineage: on the blocking pool.
-        let (handle, work) = (store.shared(), std::mem::take(&mut pending));
-        let (installed, work) = super::blocking(move || (install_all(&*handle, &work), work)).await;
-        pending = work;
+        let handle = store.shared();
+        let installed = super::blocking_on(&mut pending, move |p| install_all(&*handle, p)).await;
         for (i, installed) in installed {
             let report = &mut lineages[i];
             match installed {
@@ -312,15 +311,11 @@ pub async fn import_certbot(
         None => None,
     };
     // nginx -t and a reload: on the blocking pool.
-    let (handle, owned, moved) = (store.shared(), req.clone(), std::mem::take(&mut lineages));
-    let certbot_dir = dir.clone();
-    let (nginx, moved) = super::blocking(move || {
-        let mut moved = moved;
-        let nginx = repoint(&*handle, &certbot_dir, &owned, dump, &mut moved);
-        (nginx, moved)
+    let (handle, owned, certbot_dir) = (store.shared(), req.clone(), dir.clone());
+    let nginx = super::blocking_on(&mut lineages, move |l| {
+        repoint(&*handle, &certbot_dir, &owned, dump, l)
     })
     .await;
-    lineages = moved;
     let taken_over: Vec<(usize, u16)> = pending
         .iter()
         .filter(|(_, t)| t.record.nginx.is_some())
@@ -331,11 +326,10 @@ pub async fn import_certbot(
     let certbot_schedule = match req.disable_certbot.clone() {
         None => None,
         Some(root) => {
-            let (moved, dry_run) = (std::mem::take(&mut lineages), req.dry_run);
-            let (schedule, moved) =
-                super::blocking(move || (disable_certbot(&root, &moved, dry_run), moved)).await;
-            lineages = moved;
-            Some(schedule?)
+            let dry_run = req.dry_run;
+            let schedule =
+                super::blocking_on(&mut lineages, move |l| disable_certbot(&root, l, dry_run));
+            Some(schedule.await?)
         }
     };
     Ok(ImportReport {

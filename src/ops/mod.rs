@@ -59,3 +59,19 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
         Err(e) => panic!("blocking work was cancelled: {e}"),
     }
 }
+
+/// Runs `f` on the blocking pool on `value`, moved there and back: for work on a caller's own
+/// data that is not `'static`.
+pub(crate) async fn blocking_on<V, T>(
+    value: &mut V,
+    f: impl FnOnce(&mut V) -> T + Send + 'static,
+) -> T
+where
+    V: Default + Send + 'static,
+    T: Send + 'static,
+{
+    let mut moved = std::mem::take(value);
+    let (result, moved) = blocking(move || (f(&mut moved), moved)).await;
+    *value = moved;
+    result
+}
