@@ -164,6 +164,13 @@ pub struct IssueRun<'a> {
     pub account: Option<&'a crate::acme::Account>,
 }
 
+impl IssueRun<'_> {
+    /// The nginx this run sets up: `issue --nginx`'s (a renewal leaves nginx files alone).
+    fn sets_up_nginx<'r>(&self, req: &'r IssueRequest) -> Option<&'r IssueNginx> {
+        req.nginx.as_ref().filter(|_| self.stage == Stage::Deploy)
+    }
+}
+
 /// Runs the issue workflow under the certificate's lock. See the crate docs for the steps.
 pub async fn issue(
     store: &dyn CertStore,
@@ -171,12 +178,14 @@ pub async fn issue(
     progress: &dyn Progress,
 ) -> Result<IssueOutcome, Error> {
     let name = req.name.clone();
-    let before = super::with_store(store, move |s| s.live_version(&name)).await?;
+    let had_one = super::with_store(store, move |s| s.live_version(&name))
+        .await?
+        .is_some();
     // The deploy claim first, then the certificate lock (renew takes the lock, then only tries
     // the claim), so a renewal deploying this certificate finishes before it is issued again.
     let _claim = super::locks::deploy_claim(store, &req.name, super::locks::DEFAULT_WAIT).await?;
     let _cert_lock = super::locks::cert(store, &req.name, super::locks::DEFAULT_WAIT).await?;
-    if let Some((mut outcome, mut state)) = issued_meanwhile(store, req, before).await? {
+    if !had_one && let Some((mut outcome, mut state)) = issued_meanwhile(store, req).await? {
         progress.step(
             Step::Install,
             &format!(
@@ -199,25 +208,20 @@ pub async fn issue(
 }
 
 /// The first certificate of a name another run put live while this one waited for the lock
-/// (`before`: the live version when this run started, None), when it is what this run asks
-/// for: the same CA and names, the key type asked (if any), not dual. Ordering again would only
+/// (the caller saw none when it started), when it is what this run asks for: the same CA and names, the key type asked (if any), not dual. Ordering again would only
 /// make a duplicate certificate (two nodes of a fleet running `issue` for a new name at once).
 /// A name that had a certificate is always ordered: a re-issue may want another CA, profile or
 /// key than a renewal that ran meanwhile. With its state.
 async fn issued_meanwhile(
     store: &dyn CertStore,
     req: &IssueRequest,
-    before: Option<u64>,
 ) -> Result<Option<(IssueOutcome, RenewalState)>, Error> {
-    if req.dual || req.reuse_key || before.is_some() {
+    if req.dual || req.reuse_key {
         return Ok(None);
     }
     let (name, asked_key, asked_ids) = (req.name.clone(), req.key_type, req.identifiers.clone());
     let server = req.directory_url.clone();
     super::with_store(store, move |s| -> Result<_, Error> {
-        if s.live_version(&name)?.is_none() {
-            return Ok(None);
-        }
         let (Some(record), Some(pem)) = (s.load_record(&name)?, s.live_cert(&name)?) else {
             return Ok(None);
         };
@@ -261,7 +265,7 @@ pub async fn issue_locked(
     // A first `--nginx` order asked the fleet's nodes to serve its challenges (`obtain`): the
     // request ends once the certificate is live, or the run failed (no node reverts for an
     // order whose certificate is coming).
-    if req.nginx.is_some() && run.stage == Stage::Deploy {
+    if run.sets_up_nginx(req).is_some() {
         let name = req.name.clone();
         if let Err(e) = super::with_store(store, move |s| s.withdraw_challenges(&name)).await {
             tracing::warn!(
@@ -398,7 +402,7 @@ async fn preflight(
     }
     // `issue --nginx` sets nginx up; a renewal leaves nginx files alone (the site already serves
     // challenges, and the self-check proves it).
-    if let Some(n) = req.nginx.as_ref().filter(|_| run.stage == Stage::Deploy) {
+    if let Some(n) = run.sets_up_nginx(req) {
         progress.step(Step::Challenge, "making nginx serve ACME challenges");
         let (handle, site, name) = (store.shared(), n.site.clone(), req.name.clone());
         let (ids, port, backups) = (
@@ -510,7 +514,7 @@ async fn obtain(
     };
     let chooser = ChainChooser::new(store, req, &account);
     // A first `--nginx` order (not a renewal: every node serves its site already).
-    if let Some(n) = req.nginx.as_ref().filter(|_| run.stage == Stage::Deploy) {
+    if let Some(n) = run.sets_up_nginx(req) {
         share_challenges(store, req, &n.site, progress).await?;
     }
     let (mut files, cert, key) = obtain_set(
@@ -523,8 +527,8 @@ async fn obtain(
         progress,
     )
     .await?;
-    // The RSA order follows on the same account: the CA usually reuses the authorizations
-    // the first order just validated, so it costs little.
+    // The RSA order follows on the same account: the CA usually reuses the authorizations the
+    // first order just validated, so it costs little.
     let mut rsa_cert = None;
     if let Some(task) = rsa_key_task {
         progress.step(Step::Order, "the RSA 2048 half of --dual");
@@ -580,9 +584,9 @@ async fn install(
     // The writes and their fsyncs, on the blocking pool.
     let (name, files) = (req.name.clone(), obtained.files);
     let (paths, mut state) = super::with_store(store, move |s| -> Result<_, Error> {
-        // nginx files of the user's that read this certificate (an import pointed them here)
-        // keep reading it: every later version reloads that nginx too.
-        // So does certbot's renew_before_expiry.
+        // What the stored record carries beyond the request stays: the user's nginx files that
+        // read this certificate (an import pointed them here; every later version reloads that
+        // nginx too), and certbot's renew_before_expiry.
         let stored = s.load_record(&name).ok().flatten();
         record.reload_nginx = stored.as_ref().and_then(|r| r.reload_nginx.clone());
         record.renew_before_days = stored.and_then(|r| r.renew_before_days);
